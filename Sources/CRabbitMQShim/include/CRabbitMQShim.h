@@ -1,0 +1,45 @@
+#ifndef CLOUDBUS_CRABBITMQ_SHIM_H
+#define CLOUDBUS_CRABBITMQ_SHIM_H
+
+// Only what Swift cannot import from rabbitmq-c: the variadic login call and the
+// AMQP_BASIC_*_FLAG property bits. Every symbol is prefixed cloudbus_.
+
+#if __has_include(<rabbitmq-c/amqp.h>)
+#include <rabbitmq-c/amqp.h>
+#include <rabbitmq-c/framing.h>
+#else
+#include <amqp.h>
+#include <amqp_framing.h>
+#endif
+
+/// amqp_login with SASL PLAIN; amqp_login is variadic and unavailable to Swift.
+amqp_rpc_reply_t cloudbus_amqp_login_plain(amqp_connection_state_t state,
+                                           const char *vhost,
+                                           int channel_max,
+                                           int frame_max,
+                                           int heartbeat,
+                                           const char *user,
+                                           const char *password);
+
+/// amqp_login with SASL EXTERNAL (client certificate identity over TLS).
+amqp_rpc_reply_t cloudbus_amqp_login_external(amqp_connection_state_t state,
+                                              const char *vhost,
+                                              int channel_max,
+                                              int frame_max,
+                                              int heartbeat,
+                                              const char *identity);
+
+// AMQP_BASIC_*_FLAG are macros built from bit shifts; re-exported as constants.
+extern const amqp_flags_t cloudbus_flag_content_type;
+extern const amqp_flags_t cloudbus_flag_content_encoding;
+extern const amqp_flags_t cloudbus_flag_headers;
+extern const amqp_flags_t cloudbus_flag_delivery_mode;
+extern const amqp_flags_t cloudbus_flag_priority;
+extern const amqp_flags_t cloudbus_flag_correlation_id;
+extern const amqp_flags_t cloudbus_flag_reply_to;
+extern const amqp_flags_t cloudbus_flag_expiration;
+extern const amqp_flags_t cloudbus_flag_message_id;
+extern const amqp_flags_t cloudbus_flag_timestamp;
+extern const amqp_flags_t cloudbus_flag_type;
+
+#endif

@@ -1,0 +1,29 @@
+#include "CRabbitMQShim.h"
+
+_Static_assert(sizeof(amqp_bytes_t) == 2 * sizeof(void *), "amqp_bytes_t layout changed");
+
+amqp_rpc_reply_t cloudbus_amqp_login_plain(amqp_connection_state_t state, const char *vhost,
+                                           int channel_max, int frame_max, int heartbeat,
+                                           const char *user, const char *password) {
+    return amqp_login(state, vhost, channel_max, frame_max, heartbeat,
+                      AMQP_SASL_METHOD_PLAIN, user, password);
+}
+
+amqp_rpc_reply_t cloudbus_amqp_login_external(amqp_connection_state_t state, const char *vhost,
+                                              int channel_max, int frame_max, int heartbeat,
+                                              const char *identity) {
+    return amqp_login(state, vhost, channel_max, frame_max, heartbeat,
+                      AMQP_SASL_METHOD_EXTERNAL, identity);
+}
+
+const amqp_flags_t cloudbus_flag_content_type = AMQP_BASIC_CONTENT_TYPE_FLAG;
+const amqp_flags_t cloudbus_flag_content_encoding = AMQP_BASIC_CONTENT_ENCODING_FLAG;
+const amqp_flags_t cloudbus_flag_headers = AMQP_BASIC_HEADERS_FLAG;
+const amqp_flags_t cloudbus_flag_delivery_mode = AMQP_BASIC_DELIVERY_MODE_FLAG;
+const amqp_flags_t cloudbus_flag_priority = AMQP_BASIC_PRIORITY_FLAG;
+const amqp_flags_t cloudbus_flag_correlation_id = AMQP_BASIC_CORRELATION_ID_FLAG;
+const amqp_flags_t cloudbus_flag_reply_to = AMQP_BASIC_REPLY_TO_FLAG;
+const amqp_flags_t cloudbus_flag_expiration = AMQP_BASIC_EXPIRATION_FLAG;
+const amqp_flags_t cloudbus_flag_message_id = AMQP_BASIC_MESSAGE_ID_FLAG;
+const amqp_flags_t cloudbus_flag_timestamp = AMQP_BASIC_TIMESTAMP_FLAG;
+const amqp_flags_t cloudbus_flag_type = AMQP_BASIC_TYPE_FLAG;
