@@ -41,8 +41,8 @@ public enum EnvelopeCodec {
         return try decode(Data(body), registry: registry, maxBodyBytes: maxBodyBytes)
     }
 
-    /// Encodes `message` with `base` the way Gson does: compact, nulls omitted, own fields before base fields,
-    /// header flags as strings.
+    /// Encodes `message` with `base` the way Gson does: compact, nulls omitted, header flags as strings, `/` not
+    /// escaped. Member order is unspecified (as for any JSON object).
     /// - Throws: `EncodingError.invalidValue` only if a field holds a non-finite floating-point number.
     public static func encode<M: BusMessage>(_ message: M, base: MessageBase) throws -> Data {
         let encoder = JSONEncoder()

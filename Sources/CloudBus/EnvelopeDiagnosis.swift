@@ -24,10 +24,12 @@ enum EnvelopeDiagnosis {
         guard registry.type(named: className) != nil else {
             return .unknownClass(name: className, base: base)
         }
-        return classifyField(error, className: className, base: base)
+        return classifyField(error, fields: fields, className: className, base: base)
     }
 
-    private static func classifyField(_ error: any Error, className: String, base: MessageBase) -> EnvelopeError {
+    private static func classifyField(
+        _ error: any Error, fields: [String: JSONValue], className: String, base: MessageBase
+    ) -> EnvelopeError {
         guard let decodingError = error as? DecodingError else {
             return .mistypedField(path: "<root>", expected: "\(error)", className: className, base: base)
         }
@@ -39,12 +41,50 @@ enum EnvelopeDiagnosis {
         case .typeMismatch(let type, let context):
             return .mistypedField(
                 path: path(context.codingPath), expected: jsonTypeName(type), className: className, base: base)
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            // Foundation reports a number that does not fit the field's integer type (1.5, 1e30) as "not valid
+            // JSON" with no path, although the body parsed. Find the culprit ourselves.
+            if let (path, number) = firstNonInteger(in: fields) {
+                return .mistypedField(
+                    path: path, expected: "an integer (found \(number))", className: className, base: base)
+            }
+            return .mistypedField(
+                path: "<root>", expected: "a valid value (\(context.debugDescription))", className: className,
+                base: base)
         case .dataCorrupted(let context):
             return .mistypedField(
                 path: path(context.codingPath), expected: "a valid value (\(context.debugDescription))",
                 className: className, base: base)
         @unknown default:
             return .mistypedField(path: "<root>", expected: "\(decodingError)", className: className, base: base)
+        }
+    }
+
+    /// The first number that is not an exact `Int64`, preferring the base fields known to be integers.
+    private static func firstNonInteger(in fields: [String: JSONValue]) -> (path: String, number: Double)? {
+        for name in ["createdTime", "timeout", "messageDeadline"] {
+            if case .double(let number)? = fields[name], Int64(exactly: number) == nil { return (name, number) }
+        }
+        return firstNonInteger(in: .object(fields), path: "")
+    }
+
+    private static func firstNonInteger(in value: JSONValue, path: String) -> (path: String, number: Double)? {
+        switch value {
+        case .double(let number) where Int64(exactly: number) == nil:
+            return (path.isEmpty ? "<root>" : path, number)
+        case .object(let members):
+            for (key, member) in members.sorted(by: { $0.key < $1.key }) {
+                let child = path.isEmpty ? key : "\(path).\(key)"
+                if let found = firstNonInteger(in: member, path: child) { return found }
+            }
+            return nil
+        case .array(let elements):
+            for (index, element) in elements.enumerated() {
+                if let found = firstNonInteger(in: element, path: "\(path)[\(index)]") { return found }
+            }
+            return nil
+        default:
+            return nil
         }
     }
 

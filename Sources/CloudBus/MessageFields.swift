@@ -15,7 +15,8 @@ struct MessageFields<Message: BusMessage>: Codable {
         base = try MessageBase(from: decoder)
     }
 
-    /// Own fields first, then base fields, as Gson writes a subclass before its superclass.
+    /// Own fields, then base fields, into one object. Member order in the output is unspecified (Foundation's
+    /// encoder does not keep it); JSON readers, Gson included, do not depend on it.
     func encode(to encoder: any Encoder) throws {
         try message.encode(to: encoder)
         try base.encode(to: encoder)
