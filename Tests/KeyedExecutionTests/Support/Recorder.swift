@@ -1,0 +1,45 @@
+import Synchronization
+
+/// Collects values from jobs and completions, in the order they arrive, and lets the test wait for a count.
+final class Recorder<Value: Sendable>: Sendable {
+    private struct State {
+        var values: [Value] = []
+        var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    private let state = Mutex(State())
+
+    var values: [Value] {
+        state.withLock { $0.values }
+    }
+
+    var count: Int {
+        state.withLock { $0.values.count }
+    }
+
+    func record(_ value: Value) {
+        let ready = state.withLock { state in
+            state.values.append(value)
+            let count = state.values.count
+            let ready = state.waiters.filter { $0.count <= count }.map(\.continuation)
+            state.waiters.removeAll { $0.count <= count }
+            return ready
+        }
+        for continuation in ready {
+            continuation.resume()
+        }
+    }
+
+    /// Suspends until at least `count` values have been recorded. (Not cancellable: the suite's time limit bounds it.)
+    func waitUntil(count: Int) async {
+        await withCheckedContinuation { continuation in
+            state.withLock { state in
+                if state.values.count >= count {
+                    continuation.resume()
+                } else {
+                    state.waiters.append((count, continuation))
+                }
+            }
+        }
+    }
+}
