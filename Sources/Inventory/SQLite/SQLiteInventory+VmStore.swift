@@ -1,0 +1,74 @@
+import GRDB
+
+extension SQLiteInventory: VmStore {
+    public func vm(uuid: String) async throws -> VmRecord? {
+        try await read("vm(uuid: \(uuid))") { db in
+            let statement = try db.cachedStatement(sql: "SELECT \(SQLiteRows.vmColumns) FROM vms WHERE uuid = ?")
+            return try Row.fetchOne(statement, arguments: [uuid]).map(SQLiteRows.vm)
+        }
+    }
+
+    public func upsertVms(_ vms: [VmRecord]) async throws {
+        let problems = vms.flatMap { $0.problems(index: nil) }
+        guard problems.isEmpty else { throw InventoryError.invalidRecords(problems) }
+        guard !vms.isEmpty else { return }
+        try await write("upsertVms(\(vms.count))") { db in
+            let statement = try db.cachedStatement(sql: SQLiteRows.upsertVm)
+            for vm in vms { try statement.execute(arguments: SQLiteRows.arguments(vm)) }
+        }
+    }
+
+    /// See ``VmStore/expectedVms(onHost:excludingTypes:)`` for the rule. The two branches are disjoint (one has
+    /// `hostUuid = H`, the other `hostUuid IS NULL`), so a `UNION ALL` returns each VM once, and each branch is
+    /// answered from its own partial index (`vms_on_host`, `vms_on_last_host_when_hostless`) instead of a scan.
+    public func expectedVms(onHost hostUuid: String, excludingTypes: Set<VmType>) async throws -> [VmRecord] {
+        let excluded = excludingTypes.map(\.rawValue).sorted()
+        let sql = Self.expectedVmsSQL(excludedTypeCount: excluded.count)
+        var arguments: StatementArguments = [hostUuid, hostUuid]
+        arguments += StatementArguments(excluded)
+        return try await read("expectedVms(onHost: \(hostUuid))") { [arguments] db in
+            let statement = try db.cachedStatement(sql: sql)
+            return try Row.fetchAll(statement, arguments: arguments).map(SQLiteRows.vm)
+        }
+    }
+
+    static func expectedVmsSQL(excludedTypeCount: Int) -> String {
+        let typeFilter = excludedTypeCount == 0 ? "" : " AND type NOT IN (\(databaseQuestionMarks(count: excludedTypeCount)))"
+        return """
+            SELECT \(SQLiteRows.vmColumns) FROM vms WHERE hostUuid = ?
+            UNION ALL
+            SELECT \(SQLiteRows.vmColumns) FROM vms
+                WHERE hostUuid IS NULL AND lastHostUuid = ? AND state NOT IN ('Destroyed', 'Destroying')\(typeFilter)
+            ORDER BY uuid
+            """
+    }
+
+    public func updateVm(
+        uuid: String, _ change: @escaping @Sendable (inout VmRecord) throws -> Void
+    ) async throws -> VmUpdate {
+        try await write("updateVm(uuid: \(uuid))") { db in
+            let current = try db.cachedStatement(sql: "SELECT \(SQLiteRows.vmColumns) FROM vms WHERE uuid = ?")
+            guard let row = try Row.fetchOne(current, arguments: [uuid]) else {
+                throw InventoryError.notFound(entity: .vm, uuid: uuid)
+            }
+            let before = try SQLiteRows.vm(row)
+            var after = before
+            try change(&after)
+            // ZStack's changeVmStateInDb: a VM that reaches Stopped or Destroyed leaves its host.
+            if after.state.releasesHost, let host = after.hostUuid {
+                after.lastHostUuid = host
+                after.hostUuid = nil
+            }
+            guard after.uuid == uuid else {
+                throw InventoryError.invalidRecords([InventoryFieldProblem(
+                    entity: .vm, index: nil, field: "uuid", value: after.uuid,
+                    reason: "cannot replace the uuid \(uuid) of the VM being updated")])
+            }
+            try after.validate()
+            if after != before {
+                try db.cachedStatement(sql: SQLiteRows.upsertVm).execute(arguments: SQLiteRows.arguments(after))
+            }
+            return VmUpdate(before: before, after: after)
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import GRDB
+
+/// The embedded inventory: every store protocol over one SQLite database, through GRDB.
+///
+/// A file database is a `DatabasePool` in WAL mode: reads (`host(uuid:)`, `expectedVms(onHost:)`) run
+/// concurrently on reader connections and never wait for a writer; writes are serialized, each in one
+/// transaction. Another process (for example `cloudbus-worker inventory import` while the worker runs) may write
+/// the same file: a write waits up to `busyTimeout` for the other writer before failing with
+/// ``InventoryError/storage(operation:path:reason:)``. For that reason nothing is cached in memory; every read
+/// sees the latest committed data.
+///
+/// Database work runs on GRDB's own dispatch queues, never on Swift's cooperative pool. Opening (and migrating) is
+/// synchronous and blocks the caller: do it once at startup.
+public final class SQLiteInventory: Sendable {
+    /// The database file, or nil for an in-memory database.
+    public let path: String?
+    let database: any DatabaseWriter
+
+    /// Opens the database file at `path`, creating it if needed (its directory must exist), and brings its schema
+    /// up to date.
+    ///
+    /// - Parameter busyTimeout: how long a write waits for another process's write transaction. Default: 5 s.
+    /// - Throws: ``InventoryError/storage(operation:path:reason:)`` when the file cannot be opened or migrated, or
+    ///   when it was migrated by a newer build whose schema this build does not know.
+    public convenience init(path: String, busyTimeout: Duration = .seconds(5)) throws(InventoryError) {
+        var configuration = Configuration()
+        configuration.label = "inventory"
+        configuration.busyMode = .timeout(Self.seconds(busyTimeout))
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw .storage(operation: "open", path: path, reason: String(describing: error))
+        }
+        try self.init(database: pool, path: path)
+    }
+
+    /// A private in-memory database with the current schema, gone when the value is released. For tests and
+    /// dry runs: reads and writes share one connection.
+    public static func inMemory() throws(InventoryError) -> SQLiteInventory {
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue()
+        } catch {
+            throw .storage(operation: "open", path: nil, reason: String(describing: error))
+        }
+        return try SQLiteInventory(database: queue, path: nil)
+    }
+
+    private init(database: any DatabaseWriter, path: String?) throws(InventoryError) {
+        self.database = database
+        self.path = path
+        do {
+            let superseded = try database.read { try SQLiteSchema.migrator.hasBeenSuperseded($0) }
+            if superseded {
+                throw InventoryError.storage(
+                    operation: "migrate", path: path,
+                    reason: "the database has migrations unknown to this build (written by a newer version)")
+            }
+            try SQLiteSchema.migrator.migrate(database)
+        } catch let error as InventoryError {
+            throw error
+        } catch {
+            throw .storage(operation: "migrate", path: path, reason: String(describing: error))
+        }
+    }
+
+    /// The names of the schema migrations applied to this database, in order (`["v1"]` today).
+    public func appliedMigrations() async throws -> [String] {
+        try await read("appliedMigrations") { try SQLiteSchema.migrator.appliedMigrations($0) }
+    }
+
+    // MARK: - Database access with typed errors
+
+    /// Runs `body` on a reader connection. Database failures become `InventoryError.storage` naming `operation`
+    /// and this database's path; `InventoryError`s thrown by `body` get the path filled in.
+    func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await database.read(body)
+        } catch {
+            throw translate(error, operation: operation)
+        }
+    }
+
+    /// Runs `body` in one write transaction, rolled back if it throws. Errors as for ``read(_:_:)``; other errors
+    /// thrown by `body` (the caller's closure in `updateVm`) pass through unchanged.
+    func write<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await database.write(body)
+        } catch {
+            throw translate(error, operation: operation)
+        }
+    }
+
+    private func translate(_ error: any Error, operation: String) -> any Error {
+        switch error {
+        case InventoryError.storage(let failedOperation, nil, let reason):
+            return InventoryError.storage(operation: failedOperation, path: path, reason: reason)
+        case let error as DatabaseError:
+            return InventoryError.storage(operation: operation, path: path, reason: error.description)
+        default:
+            return error
+        }
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,42 @@
+import GRDB
+
+/// The inventory's SQLite schema as an append-only list of named migrations.
+///
+/// Rules for later changes (device addresses, ZBS primary storages and their MDS, skip/orphan entries): add a new
+/// named migration (`v2-...`) at the end; never edit one that has shipped, because databases in the field have
+/// already applied it and GRDB will not run it again. SQL is written out literally, not generated from Swift
+/// types, so a change to an enum cannot silently change an old migration.
+enum SQLiteSchema {
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            // WITHOUT ROWID: the uuid is the only key, so a lookup by uuid is one b-tree search instead of an
+            // index search plus a rowid search. `host(uuid:)` runs on every host ping.
+            try db.execute(sql: """
+                CREATE TABLE hosts (
+                    uuid TEXT NOT NULL PRIMARY KEY,
+                    managementIp TEXT NOT NULL,
+                    agentPort INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    clusterUuid TEXT,
+                    name TEXT
+                ) WITHOUT ROWID;
+
+                CREATE TABLE vms (
+                    uuid TEXT NOT NULL PRIMARY KEY,
+                    state TEXT NOT NULL,
+                    hostUuid TEXT,
+                    lastHostUuid TEXT,
+                    type TEXT NOT NULL,
+                    clusterUuid TEXT
+                ) WITHOUT ROWID;
+
+                -- The two branches of the tracer's expected-VMs rule, each served by its own partial index:
+                -- `hostUuid = ?` and `hostUuid IS NULL AND lastHostUuid = ?`.
+                CREATE INDEX vms_on_host ON vms(hostUuid) WHERE hostUuid IS NOT NULL;
+                CREATE INDEX vms_on_last_host_when_hostless ON vms(lastHostUuid) WHERE hostUuid IS NULL;
+                """)
+        }
+        return migrator
+    }()
+}

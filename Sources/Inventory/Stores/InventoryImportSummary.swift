@@ -1,0 +1,22 @@
+/// How many rows an import added and replaced; what `inventory import` prints.
+public struct InventoryImportSummary: Sendable, Hashable, CustomStringConvertible {
+    public var hostsInserted: Int
+    public var hostsUpdated: Int
+    public var vmsInserted: Int
+    public var vmsUpdated: Int
+
+    public init(hostsInserted: Int = 0, hostsUpdated: Int = 0, vmsInserted: Int = 0, vmsUpdated: Int = 0) {
+        self.hostsInserted = hostsInserted
+        self.hostsUpdated = hostsUpdated
+        self.vmsInserted = vmsInserted
+        self.vmsUpdated = vmsUpdated
+    }
+
+    public var hosts: Int { hostsInserted + hostsUpdated }
+    public var vms: Int { vmsInserted + vmsUpdated }
+
+    public var description: String {
+        "imported \(hosts) host(s) (\(hostsInserted) new, \(hostsUpdated) updated) and "
+            + "\(vms) VM(s) (\(vmsInserted) new, \(vmsUpdated) updated)"
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import GRDB
+import Testing
+@testable import Inventory
+
+@Suite("SQLite schema and migrations")
+struct SchemaTests {
+    @Test func freshInMemoryDatabaseIsMigratedToV1() async throws {
+        let inventory = try SQLiteInventory.inMemory()
+        #expect(try await inventory.appliedMigrations() == ["v1"])
+        #expect(inventory.path == nil)
+        #expect(try await inventory.hosts().isEmpty)
+        #expect(try await inventory.expectedVms(onHost: hostUuid(1)).isEmpty)
+    }
+
+    @Test func freshFileDatabaseIsMigratedInWALMode() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("inventory.sqlite").path
+            let inventory = try SQLiteInventory(path: path)
+            #expect(FileManager.default.fileExists(atPath: path))
+            #expect(try await inventory.appliedMigrations() == ["v1"])
+            let mode = try await inventory.database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+            #expect(mode == "wal")
+            let tables = try await inventory.database.read {
+                try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            }
+            #expect(tables.contains("hosts") && tables.contains("vms"))
+        }
+    }
+
+    @Test func fileDatabaseKeepsDataAcrossReopen() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("inventory.sqlite").path
+            let stopped = VmRecord(uuid: vmUuid(2), state: .stopped, lastHostUuid: hostUuid(1))
+            do {
+                let inventory = try SQLiteInventory(path: path)
+                try await inventory.upsertHosts([host(1)])
+                try await inventory.upsertVms([
+                    VmRecord(uuid: vmUuid(1), state: .running, hostUuid: hostUuid(1)), stopped,
+                ])
+                try await inventory.updateHostStatus(uuid: hostUuid(1), to: .disconnected)
+            }
+            let reopened = try SQLiteInventory(path: path)
+            #expect(try await reopened.appliedMigrations() == ["v1"])
+            var expectedHost = host(1)
+            expectedHost.status = .disconnected
+            #expect(try await reopened.host(uuid: hostUuid(1)) == expectedHost)
+            #expect(try await reopened.expectedVms(onHost: hostUuid(1)).map(\.uuid) == [vmUuid(1), vmUuid(2)])
+            #expect(try await reopened.vm(uuid: vmUuid(2)) == stopped)
+        }
+    }
+
+    @Test func databaseMigratedByANewerBuildIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("inventory.sqlite").path
+            do {
+                let inventory = try SQLiteInventory(path: path)
+                try await inventory.database.write {
+                    try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
+                }
+            }
+            #expect {
+                _ = try SQLiteInventory(path: path)
+            } throws: { error in
+                guard case InventoryError.storage(let operation, let failedPath, _) = error else { return false }
+                return operation == "migrate" && failedPath == path
+            }
+        }
+    }
+
+    @Test func openingInAMissingDirectoryNamesThePath() throws {
+        let path = "/nonexistent-\(UUID().uuidString)/inventory.sqlite"
+        #expect {
+            _ = try SQLiteInventory(path: path)
+        } throws: { error in
+            guard case InventoryError.storage(let operation, let failedPath, _) = error else { return false }
+            return operation == "open" && failedPath == path
+        }
+    }
+
+    /// The hot reads must stay index lookups as the schema evolves: a full scan of `vms` on every host ping
+    /// would go unnoticed in small tests and hurt at 100,000 VMs.
+    @Test func hotReadsUseIndexesNotScans() async throws {
+        let inventory = try SQLiteInventory.inMemory()
+        let plans = try await inventory.database.read { db in
+            let hostPlan = try Row.fetchAll(
+                db, sql: "EXPLAIN QUERY PLAN SELECT \(SQLiteRows.hostColumns) FROM hosts WHERE uuid = ?",
+                arguments: [hostUuid(1)])
+            let vmPlan = try Row.fetchAll(
+                db, sql: "EXPLAIN QUERY PLAN " + SQLiteInventory.expectedVmsSQL(excludedTypeCount: 2),
+                arguments: [hostUuid(1), hostUuid(1), "ApplianceVm", "X"])
+            return (hostPlan.map { $0["detail"] as String }, vmPlan.map { $0["detail"] as String })
+        }
+        #expect(plans.0.contains { $0.hasPrefix("SEARCH hosts USING PRIMARY KEY") }, "\(plans.0)")
+        #expect(!plans.1.contains { $0.hasPrefix("SCAN vms") }, "\(plans.1)")
+        #expect(plans.1.contains { $0.contains("vms_on_host") }, "\(plans.1)")
+        #expect(plans.1.contains { $0.contains("vms_on_last_host_when_hostless") }, "\(plans.1)")
+    }
+}
