@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
 
 /// Calls remote agents the way ZStack's agents expect to be called; what the KVM and ZBS modules use.
 ///
@@ -59,9 +60,9 @@ public struct AgentCaller: Sendable {
         requestHeaders["taskuuid"] = taskUUID
         requestHeaders["callbackurl"] = callbackServer.callbackURL
         let request = HTTPExchange.Request(
-            endpoint: endpoint, path: path, headers: requestHeaders, body: body,
+            method: .POST, endpoint: endpoint, path: path, headers: requestHeaders, body: body,
             connectTimeout: connectTimeout ?? defaultConnectTimeout, budget: timeout)
-        let response = try await client.post(request, deadline: deadline)
+        let response = try await client.perform(request, deadline: deadline)
         guard response.isSuccess else {
             throw AgentHTTPError.httpStatus(
                 endpoint: endpoint, path: path, code: response.status,

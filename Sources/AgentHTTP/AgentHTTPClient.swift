@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 
 /// Posts JSON to remote agents over HTTP/1.1 on SwiftNIO, with a connect timeout and an overall deadline.
@@ -57,15 +58,30 @@ public struct AgentHTTPClient: Sendable {
         connectTimeout: Duration,
         timeout: Duration
     ) async throws -> AgentHTTPResponse {
-        try await post(
+        try await perform(
             HTTPExchange.Request(
-                endpoint: endpoint, path: path, headers: headers, body: body,
+                method: .POST, endpoint: endpoint, path: path, headers: headers, body: body,
                 connectTimeout: connectTimeout, budget: timeout),
             deadline: .now() + TimeAmount(timeout))
     }
 
-    /// As the public `post`, with an absolute deadline; `request.budget` is what errors report.
-    func post(_ request: HTTPExchange.Request, deadline: NIODeadline) async throws -> AgentHTTPResponse {
+    /// GETs `http://<endpoint><path>` (health probes such as `/healthz`), with the same promises as `post`.
+    public func get(
+        from endpoint: AgentEndpoint,
+        path: String,
+        headers: [String: String] = [:],
+        connectTimeout: Duration,
+        timeout: Duration
+    ) async throws -> AgentHTTPResponse {
+        try await perform(
+            HTTPExchange.Request(
+                method: .GET, endpoint: endpoint, path: path, headers: headers, body: Data(),
+                connectTimeout: connectTimeout, budget: timeout),
+            deadline: .now() + TimeAmount(timeout))
+    }
+
+    /// Runs one exchange with an absolute deadline; `request.budget` is what errors report.
+    func perform(_ request: HTTPExchange.Request, deadline: NIODeadline) async throws -> AgentHTTPResponse {
         try Task.checkCancellation()
         let (future, exchange) = start(request, deadline: deadline)
         return try await withTaskCancellationHandler {
@@ -88,7 +104,7 @@ public struct AgentHTTPClient: Sendable {
         timeout: Duration
     ) -> EventLoopFuture<AgentHTTPResponse> {
         let request = HTTPExchange.Request(
-            endpoint: endpoint, path: path, headers: headers, body: body,
+            method: .POST, endpoint: endpoint, path: path, headers: headers, body: body,
             connectTimeout: connectTimeout, budget: timeout)
         return start(request, deadline: .now() + TimeAmount(timeout)).0
     }

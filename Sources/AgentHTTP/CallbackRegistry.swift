@@ -141,11 +141,11 @@ final class CallbackRegistry: Sendable {
         for waiter in waiters { waiter.resume(throwing: Closed()) }
     }
 
-    /// Tasks registered and not yet unregistered.
-    var pendingCount: Int { state.withLock { $0.slots.count } }
-
-    /// Callbacks handed to a task / dropped (unknown, late or duplicate task uuid).
-    var counts: (delivered: Int, dropped: Int) { state.withLock { ($0.delivered, $0.dropped) } }
+    /// One consistent snapshot: callbacks handed to a task, callbacks dropped (unknown, late or duplicate task
+    /// uuid), and tasks registered and not yet unregistered.
+    var counts: (delivered: Int, dropped: Int, pending: Int) {
+        state.withLock { ($0.delivered, $0.dropped, $0.slots.count) }
+    }
 }
 
 /// Two waits on one registration: a programming error inside this module, reported rather than trapped.

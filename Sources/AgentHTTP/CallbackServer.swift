@@ -26,7 +26,8 @@ public final class CallbackServer: Sendable {
         /// The URL handed to agents, when they must use another address than the bound one (NAT, a bind on
         /// `0.0.0.0`, a proxy). Default: nil, meaning `http://<host>:<bound port><callbackPath>`.
         public var publicCallbackURL: String?
-        /// Largest callback body accepted; bigger ones are answered 413 and dropped. Default: 64 MiB.
+        /// Largest callback body accepted; a bigger one is answered 413 and its waiting call fails with
+        /// ``AgentHTTPError/agentFailure(endpoint:path:message:)``. Default: 64 MiB.
         public var maxBodyBytes: Int
 
         public init(
@@ -52,6 +53,12 @@ public final class CallbackServer: Sendable {
         public var dropped: Int
         /// Calls currently registered and waiting for a callback.
         public var pending: Int
+
+        public init(delivered: Int, dropped: Int, pending: Int) {
+            self.delivered = delivered
+            self.dropped = dropped
+            self.pending = pending
+        }
     }
 
     /// The port the server is bound to (the kernel's choice when configured with port 0).
@@ -91,6 +98,11 @@ public final class CallbackServer: Sendable {
             Self.react(to: request, callbackPath: callbackPath, registry: registry, logger: logger)
         }
         let server = CallbackServer(configuration: configuration, listener: listener, registry: registry, logger: logger)
+        if configuration.publicCallbackURL == nil, ["0.0.0.0", "::", ""].contains(configuration.host) {
+            logger.warning(
+                "callback server bound to a wildcard address without publicCallbackURL: agents cannot use the callback URL",
+                metadata: ["callbackURL": "\(server.callbackURL)"])
+        }
         logger.info("callback server listening", metadata: ["callbackURL": "\(server.callbackURL)", "port": "\(server.port)"])
         return server
     }
@@ -117,7 +129,7 @@ public final class CallbackServer: Sendable {
 
     public var statistics: Statistics {
         let counts = registry.counts
-        return Statistics(delivered: counts.delivered, dropped: counts.dropped, pending: registry.pendingCount)
+        return Statistics(delivered: counts.delivered, dropped: counts.dropped, pending: counts.pending)
     }
 
     private static func react(

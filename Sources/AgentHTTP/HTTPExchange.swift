@@ -17,6 +17,7 @@ import NIOPosix
 /// deadline, or cancellation; completing also cancels the deadline timer and closes the channel.
 final class HTTPExchange {
     struct Request: Sendable {
+        var method: HTTPMethod
         var endpoint: AgentEndpoint
         var path: String
         var headers: [String: String]

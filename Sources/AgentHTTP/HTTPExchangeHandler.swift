@@ -35,13 +35,13 @@ final class HTTPExchangeHandler: ChannelInboundHandler, RemovableChannelHandler 
         var headers = HTTPHeaders()
         headers.reserveCapacity(5 + request.headers.count)
         headers.add(name: "Host", value: request.endpoint.description)
-        headers.add(name: "Content-Type", value: "application/json")
+        if request.method == .POST { headers.add(name: "Content-Type", value: "application/json") }
         headers.add(name: "Content-Length", value: String(payload.readableBytes))
         headers.add(name: "Connection", value: "close")
         for (name, value) in request.headers {
             headers.replaceOrAdd(name: name, value: value)
         }
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: request.path, headers: headers)
+        let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.path, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(payload))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

@@ -163,6 +163,10 @@ private final class HTTPListenerHandler: ChannelInboundHandler {
         }
     }
 
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)  // a broken connection: nothing more to answer on it
+    }
+
     private func handle(head: HTTPRequestHead, context: ChannelHandlerContext) {
         var headers: [String: String] = [:]
         for (name, value) in head.headers {

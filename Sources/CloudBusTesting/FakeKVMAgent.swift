@@ -40,19 +40,24 @@ public final class FakeKVMAgent: Sendable {
         public var sendCommandURL: String
         /// Budget for each callback POST. Default: 10 seconds.
         public var callbackTimeout: Duration
+        /// How many requests ``FakeKVMAgent/receivedRequests`` keeps (the oldest are forgotten first), so a
+        /// long-running simulator does not grow without bound. Default: 10 000.
+        public var maxRecordedRequests: Int
 
         public init(
             host: String = "127.0.0.1",
             port: Int = 0,
             version: String = "4.8.0",
             sendCommandURL: String = "http://127.0.0.1:8080/zstack/asyncrest/sendcommand",
-            callbackTimeout: Duration = .seconds(10)
+            callbackTimeout: Duration = .seconds(10),
+            maxRecordedRequests: Int = 10_000
         ) {
             self.host = host
             self.port = port
             self.version = version
             self.sendCommandURL = sendCommandURL
             self.callbackTimeout = callbackTimeout
+            self.maxRecordedRequests = maxRecordedRequests
         }
     }
 
@@ -61,12 +66,20 @@ public final class FakeKVMAgent: Sendable {
         var hostUuid: String?
     }
 
+    private struct HeldCallback {
+        var taskUUID: String
+        var target: CallbackTarget
+        var body: String
+        var errorHeader: String?
+    }
+
     private struct State {
         var behaviours: [BehaviourKey: Behaviour] = [:]
         var vmReports: [String: HostVMReport] = [:]
         var requests: [RecordedRequest] = []
         var runningTasks: Set<String> = []
         var pendingCallbacks: [String: Scheduled<Void>] = [:]
+        var heldCallbacks: [HeldCallback] = []
         var callbacksSent = 0
         var ignoredDuplicates = 0
         var stopped = false
@@ -137,7 +150,8 @@ public final class FakeKVMAgent: Sendable {
         logger: Logger
     ) async throws {
         let agent = try await start(
-            configuration: Configuration(host: host, port: port), eventLoopGroup: eventLoopGroup, logger: logger)
+            configuration: Configuration(host: host, port: port, maxRecordedRequests: 1_000),
+            eventLoopGroup: eventLoopGroup, logger: logger)
         logger.info("fake kvm agent listening", metadata: ["endpoint": "\(agent.endpoint)"])
         let listener = agent.listenerSlot.withLock { $0 }
         await withTaskCancellationHandler {
@@ -161,7 +175,7 @@ public final class FakeKVMAgent: Sendable {
         state.withLock { $0.vmReports[hostUuid] = report }
     }
 
-    /// Every request received so far, in arrival order.
+    /// Requests received so far (at most ``Configuration/maxRecordedRequests``), in arrival order.
     public var receivedRequests: [RecordedRequest] { state.withLock { $0.requests } }
 
     /// Requests received for one path, in arrival order.
@@ -171,6 +185,23 @@ public final class FakeKVMAgent: Sendable {
 
     /// Callback POSTs that finished (answered or failed).
     public var callbacksSent: Int { state.withLock { $0.callbacksSent } }
+
+    /// Sends every result kept by ``Behaviour/holdCallback(json:)`` now; returns how many.
+    @discardableResult
+    public func releaseHeldCallbacks() -> Int {
+        let held = state.withLock { state in
+            defer { state.heldCallbacks = [] }
+            return state.heldCallbacks
+        }
+        for callback in held {
+            send(taskUUID: callback.taskUUID, target: callback.target, body: callback.body,
+                 errorHeader: callback.errorHeader, remaining: 1)
+        }
+        return held.count
+    }
+
+    /// Results kept by ``Behaviour/holdCallback(json:)`` and not yet released.
+    public var heldCallbackCount: Int { state.withLock { $0.heldCallbacks.count } }
 
     /// Requests ignored because their `taskuuid` was still running.
     public var ignoredDuplicates: Int { state.withLock { $0.ignoredDuplicates } }
@@ -185,6 +216,9 @@ public final class FakeKVMAgent: Sendable {
             body: String(decoding: request.body, as: UTF8.self), hostUuid: hostUuid)
 
         let behaviour: Behaviour? = state.withLock { state in
+            if state.requests.count >= configuration.maxRecordedRequests, !state.requests.isEmpty {
+                state.requests.removeFirst()
+            }
             state.requests.append(recorded)
             return state.behaviours[BehaviourKey(path: request.path, hostUuid: hostUuid)]
                 ?? state.behaviours[BehaviourKey(path: request.path, hostUuid: nil)]
@@ -237,6 +271,12 @@ public final class FakeKVMAgent: Sendable {
         case .callBackAfter(let after, let text):
             result = (text ?? defaultAnswer(path: request.path, hostUuid: hostUuid, request: json), nil)
             delay = after
+        case .holdCallback(let text):
+            let body = text ?? defaultAnswer(path: request.path, hostUuid: hostUuid, request: json)
+            state.withLock {
+                $0.heldCallbacks.append(HeldCallback(taskUUID: taskUUID, target: target, body: body, errorHeader: nil))
+            }
+            return .respond(status: 200, body: "")
         case .callBackTwice(let text):
             result = (text ?? defaultAnswer(path: request.path, hostUuid: hostUuid, request: json), nil)
             times = 2

@@ -14,6 +14,9 @@ extension FakeKVMAgent {
         case acceptAndNeverCallBack
         /// Answer 200 and call back after `delay` (nil JSON: the default answer). Use it for late results.
         case callBackAfter(Duration, json: String? = nil)
+        /// Answer 200 and keep the result until ``FakeKVMAgent/releaseHeldCallbacks()``: a late result whose
+        /// timing the test controls exactly.
+        case holdCallback(json: String? = nil)
         /// Answer 200 and call back twice with the same result, the second after the first was answered.
         case callBackTwice(json: String? = nil)
         /// Accept the connection, read the request and never send an HTTP response.
