@@ -14,7 +14,9 @@ public final class BusWorker: Service {
     public let connection: AMQPConnection
     private let configuration: WorkerConfiguration
     private let logger: Logger
-    private let readiness = Mutex<(ready: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let readiness = Mutex<(state: Readiness, waiters: [CheckedContinuation<Void, any Error>])>((.starting, []))
+
+    private enum Readiness { case starting, ready, failed(any Error) }
     private let executorBox = Mutex<KeyedSerialExecutor<String>?>(nil)
 
     /// Bound on draining in-flight handlers at shutdown before they are cancelled. Default: 30 s.
@@ -42,6 +44,15 @@ public final class BusWorker: Service {
     }
 
     public func run() async throws {
+        do {
+            try await serve()
+        } catch {
+            settleReadiness(.failed(error))
+            throw error
+        }
+    }
+
+    private func serve() async throws {
         try await connection.start()
         try await connection.declare(BusTopology.worker(node: node, services: configuration.services,
                                                         durable: configuration.durableQueues))
@@ -60,7 +71,7 @@ public final class BusWorker: Service {
         logger.info("worker serving", metadata: [
             "node": "\(node)", "queues": "\(queues.joined(separator: ","))", "prefetch": "\(configuration.prefetch)",
         ])
-        markReady()
+        settleReadiness(.ready)
         let connection = self.connection
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -93,26 +104,36 @@ public final class BusWorker: Service {
         }
     }
 
-    /// Returns once the worker consumes its queues (tests and `make run` wait on it).
-    public func waitUntilReady() async {
-        await withCheckedContinuation { continuation in
-            let resumeNow = readiness.withLock { state in
-                if state.ready { return true }
-                state.waiters.append(continuation)
-                return false
+    /// Returns once the worker consumes its queues (tests and `make run` wait on it); throws the
+    /// error that stopped it if it failed before that (e.g. a queue declared with other flags).
+    public func waitUntilReady() async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            let outcome: Result<Void, any Error>? = readiness.withLock { state in
+                switch state.state {
+                case .ready: return .success(())
+                case .failed(let error): return .failure(error)
+                case .starting:
+                    state.waiters.append(continuation)
+                    return nil
+                }
             }
-            if resumeNow { continuation.resume() }
+            if let outcome { continuation.resume(with: outcome) }
         }
     }
 
-    private func markReady() {
+    private func settleReadiness(_ outcome: Readiness) {
         let waiters = readiness.withLock { state in
-            state.ready = true
+            if case .starting = state.state { state.state = outcome }
             let waiters = state.waiters
             state.waiters.removeAll()
             return waiters
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters {
+            switch outcome {
+            case .failed(let error): waiter.resume(throwing: error)
+            default: waiter.resume()
+            }
+        }
     }
 
     /// Load of the keyed executor (nil before `run`).

@@ -45,7 +45,7 @@ final class WorkerHarness: Sendable {
         let runtime = try await WorkerRuntime.start(configuration: configuration, logger: logger, extraHandlers: extraHandlers)
         let group = ServiceGroup(configuration: .init(services: runtime.services, logger: logger))
         let serviceTask = Task { try await group.run() }
-        await runtime.worker.waitUntilReady()
+        try await runtime.worker.waitUntilReady()
         let clientConnection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 1000, logger: logger)
         try await clientConnection.start()
         let client = RPCClient(connection: clientConnection)
