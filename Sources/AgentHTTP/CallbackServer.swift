@@ -29,19 +29,38 @@ public final class CallbackServer: Sendable {
         /// Largest callback body accepted; a bigger one is answered 413 and its waiting call fails with
         /// ``AgentHTTPError/agentFailure(endpoint:path:message:)``. Default: 64 MiB.
         public var maxBodyBytes: Int
+        /// Extra `GET` paths served on the same port next to `/healthz` (e.g. `/metrics` from the worker), so the
+        /// worker needs one HTTP listener. Each closure runs on an event loop per request and must not block.
+        /// Default: none.
+        public var getRoutes: [String: @Sendable () -> PlainResponse]
 
         public init(
             host: String = "127.0.0.1",
             port: Int = 0,
             callbackPath: String = "/zstack/asyncrest/callback",
             publicCallbackURL: String? = nil,
-            maxBodyBytes: Int = 64 << 20
+            maxBodyBytes: Int = 64 << 20,
+            getRoutes: [String: @Sendable () -> PlainResponse] = [:]
         ) {
             self.host = host
             self.port = port
             self.callbackPath = callbackPath
             self.publicCallbackURL = publicCallbackURL
             self.maxBodyBytes = maxBodyBytes
+            self.getRoutes = getRoutes
+        }
+    }
+
+    /// The answer of an extra `GET` route.
+    public struct PlainResponse: Sendable {
+        public var status: Int
+        public var contentType: String
+        public var body: String
+
+        public init(status: Int = 200, contentType: String = "text/plain; charset=utf-8", body: String) {
+            self.status = status
+            self.contentType = contentType
+            self.body = body
         }
     }
 
@@ -91,11 +110,16 @@ public final class CallbackServer: Sendable {
     ) async throws -> CallbackServer {
         let registry = CallbackRegistry()
         let callbackPath = configuration.callbackPath
+        let getRoutes = configuration.getRoutes
         let listener = try await HTTPListener.bind(
             host: configuration.host, port: configuration.port, eventLoopGroup: eventLoopGroup,
             maxBodyBytes: configuration.maxBodyBytes
         ) { request in
-            Self.react(to: request, callbackPath: callbackPath, registry: registry, logger: logger)
+            if request.method == "GET", let route = getRoutes[request.path] {
+                let response = route()
+                return .respond(status: response.status, body: response.body, contentType: response.contentType)
+            }
+            return Self.react(to: request, callbackPath: callbackPath, registry: registry, logger: logger)
         }
         let server = CallbackServer(configuration: configuration, listener: listener, registry: registry, logger: logger)
         if configuration.publicCallbackURL == nil, ["0.0.0.0", "::", ""].contains(configuration.host) {

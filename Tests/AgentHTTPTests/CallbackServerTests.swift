@@ -27,6 +27,20 @@ struct CallbackServerTests {
         #expect(response == AgentHTTPResponse(status: 200, body: Data("ok".utf8)))
     }
 
+    @Test("extra GET routes are served next to /healthz")
+    func extraRoute() async throws {
+        let server = try await CallbackServer.start(
+            configuration: .init(getRoutes: ["/metrics": { .init(body: "calls_total 3\n") }]),
+            logger: AgentFixture.quietLogger)
+        let metrics = try await client.get(
+            from: endpoint(of: server), path: "/metrics", connectTimeout: .seconds(5), timeout: .seconds(5))
+        let missing = try await client.get(
+            from: endpoint(of: server), path: "/nothing", connectTimeout: .seconds(5), timeout: .seconds(5))
+        await server.shutdown()
+        #expect(metrics == AgentHTTPResponse(status: 200, body: Data("calls_total 3\n".utf8)))
+        #expect(missing.status == 404)
+    }
+
     @Test("a callback for an unknown task is answered 200, dropped and counted")
     func unknownTask() async throws {
         let server = try await CallbackServer.start(logger: AgentFixture.quietLogger)
