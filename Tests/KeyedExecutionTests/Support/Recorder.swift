@@ -4,7 +4,8 @@ import Synchronization
 final class Recorder<Value: Sendable>: Sendable {
     private struct State {
         var values: [Value] = []
-        var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var nextID = 0
+        var waiters: [(id: Int, count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     private let state = Mutex(State())
@@ -30,16 +31,28 @@ final class Recorder<Value: Sendable>: Sendable {
         }
     }
 
-    /// Suspends until at least `count` values have been recorded. (Not cancellable: the suite's time limit bounds it.)
+    /// Suspends until at least `count` values have been recorded, or until the waiting task is cancelled (the
+    /// suite's time limit cancels a stuck test, which then fails on its next expectation instead of hanging).
     func waitUntil(count: Int) async {
-        await withCheckedContinuation { continuation in
-            state.withLock { state in
-                if state.values.count >= count {
-                    continuation.resume()
-                } else {
-                    state.waiters.append((count, continuation))
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                state.withLock { state in
+                    if state.values.count >= count || Task.isCancelled {
+                        continuation.resume()
+                    } else {
+                        state.waiters.append((id, count, continuation))
+                    }
                 }
             }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0) }
+            }
+            waiter?.continuation.resume()
         }
     }
 }
