@@ -60,8 +60,9 @@ halt() {
     rm -f "$(pidfile "$1")"
 }
 
-# The worker is ready once its health endpoint answers (it declares its queues before that, so nothing published
-# afterwards is dropped for want of a queue).
+# The worker counts as ready once its health endpoint answers. The examples are published only then: a request
+# published before the worker has declared its queue would be dropped by the exchange, so /healthz should answer
+# only once the worker consumes.
 await_health() {
     local deadline=$((SECONDS + 60))
     command -v curl >/dev/null || { say "curl not installed; giving the worker 5 s"; sleep 5; return 0; }
