@@ -10,7 +10,7 @@ import Synchronization
 /// drains in-flight work within a bound, acks, and closes (unacked work returns to the queues).
 public final class BusWorker: Service {
     public let node: NodeUUID
-    public let metrics = WorkerMetrics()
+    public let metrics: WorkerMetrics
     public let connection: AMQPConnection
     private let configuration: WorkerConfiguration
     private let logger: Logger
@@ -23,8 +23,9 @@ public final class BusWorker: Service {
     public let drainTimeout: Duration
 
     public init(configuration: WorkerConfiguration, node: NodeUUID, handlers: HandlerTable, logger: Logger,
-                drainTimeout: Duration = .seconds(30)) {
+                drainTimeout: Duration = .seconds(30), metrics: WorkerMetrics = WorkerMetrics()) {
         self.configuration = configuration
+        self.metrics = metrics
         self.drainTimeout = drainTimeout
         self.node = node
         var table = handlers
@@ -119,6 +120,11 @@ public final class BusWorker: Service {
             }
             if let outcome { continuation.resume(with: outcome) }
         }
+    }
+
+    /// True while the worker consumes its queues (what `/healthz` reports).
+    public var isReady: Bool {
+        readiness.withLock { if case .ready = $0.state { true } else { false } }
     }
 
     private func settleReadiness(_ outcome: Readiness) {
