@@ -58,7 +58,7 @@ release:
 test: deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(BROKER) with env CLOUDBUS_TEST_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BROKER_CTL='$(BROKER)' \
-		timeout --kill-after=30s $(TEST_TIMEOUT) $(SWIFT) test --skip-build $(SWIFT_FLAGS)
+		SWIFT='$(SWIFT)' SWIFT_FLAGS='$(SWIFT_FLAGS)' TEST_TIMEOUT='$(TEST_TIMEOUT)' scripts/run-tests.sh
 
 run: broker release
 	DEMO_NODE_UUID=$(DEMO_NODE_UUID) scripts/demo.sh start '$(RELEASE_BIN)'

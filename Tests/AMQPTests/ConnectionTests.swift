@@ -125,7 +125,11 @@ struct ConnectionTests {
             #expect(!reason.contains("definitely-wrong"))
         }
     }
+}
 
+/// Closes every connection on the broker: run alone (scripts/run-tests.sh), never beside other broker tests.
+@Suite("AMQP reconnect (disruptive)", .enabled(if: BrokerEnvironment.available), .serialized)
+struct DisruptiveConnectionTests {
     @Test("after the broker drops the connection: reconnect, re-declare, re-subscribe, stale tags dropped")
     func reconnectsAndDropsStaleTags() async throws {
         // Not auto-delete: an auto-delete queue dies with its last consumer, taking unacked messages along.
