@@ -84,7 +84,7 @@ struct SchemaTests {
         let inventory = try SQLiteInventory.inMemory()
         let plans = try await inventory.database.read { db in
             let hostPlan = try Row.fetchAll(
-                db, sql: "EXPLAIN QUERY PLAN SELECT \(SQLiteRows.hostColumns) FROM hosts WHERE uuid = ?",
+                db, sql: "EXPLAIN QUERY PLAN " + SQLiteRows.selectHost,
                 arguments: [hostUuid(1)])
             let vmPlan = try Row.fetchAll(
                 db, sql: "EXPLAIN QUERY PLAN " + SQLiteInventory.expectedVmsSQL(excludedTypeCount: 2),

@@ -2,14 +2,14 @@ import GRDB
 
 extension SQLiteInventory: HostStore {
     public func host(uuid: String) async throws -> HostRecord? {
-        try await read("host(uuid: \(uuid))") { db in
-            let statement = try db.cachedStatement(sql: "SELECT \(SQLiteRows.hostColumns) FROM hosts WHERE uuid = ?")
+        try await readOneStatement("host(uuid: \(uuid))") { db in
+            let statement = try db.cachedStatement(sql: SQLiteRows.selectHost)
             return try Row.fetchOne(statement, arguments: [uuid]).map(SQLiteRows.host)
         }
     }
 
     public func hosts() async throws -> [HostRecord] {
-        try await read("hosts()") { db in
+        try await readOneStatement("hosts()") { db in
             try Row.fetchAll(db, sql: "SELECT \(SQLiteRows.hostColumns) FROM hosts ORDER BY uuid").map(SQLiteRows.host)
         }
     }
@@ -27,7 +27,7 @@ extension SQLiteInventory: HostStore {
     @discardableResult
     public func updateHostStatus(uuid: String, to status: HostStatus) async throws -> HostStatus {
         try await write("updateHostStatus(uuid: \(uuid), to: \(status.rawValue))") { db in
-            let current = try db.cachedStatement(sql: "SELECT \(SQLiteRows.hostColumns) FROM hosts WHERE uuid = ?")
+            let current = try db.cachedStatement(sql: SQLiteRows.selectHost)
             guard let row = try Row.fetchOne(current, arguments: [uuid]) else {
                 throw InventoryError.notFound(entity: .host, uuid: uuid)
             }

@@ -2,8 +2,8 @@ import GRDB
 
 extension SQLiteInventory: VmStore {
     public func vm(uuid: String) async throws -> VmRecord? {
-        try await read("vm(uuid: \(uuid))") { db in
-            let statement = try db.cachedStatement(sql: "SELECT \(SQLiteRows.vmColumns) FROM vms WHERE uuid = ?")
+        try await readOneStatement("vm(uuid: \(uuid))") { db in
+            let statement = try db.cachedStatement(sql: SQLiteRows.selectVm)
             return try Row.fetchOne(statement, arguments: [uuid]).map(SQLiteRows.vm)
         }
     }
@@ -26,7 +26,7 @@ extension SQLiteInventory: VmStore {
         let sql = Self.expectedVmsSQL(excludedTypeCount: excluded.count)
         var arguments: StatementArguments = [hostUuid, hostUuid]
         arguments += StatementArguments(excluded)
-        return try await read("expectedVms(onHost: \(hostUuid))") { [arguments] db in
+        return try await readOneStatement("expectedVms(onHost: \(hostUuid))") { [arguments] db in
             let statement = try db.cachedStatement(sql: sql)
             return try Row.fetchAll(statement, arguments: arguments).map(SQLiteRows.vm)
         }
@@ -47,7 +47,7 @@ extension SQLiteInventory: VmStore {
         uuid: String, _ change: @escaping @Sendable (inout VmRecord) throws -> Void
     ) async throws -> VmUpdate {
         try await write("updateVm(uuid: \(uuid))") { db in
-            let current = try db.cachedStatement(sql: "SELECT \(SQLiteRows.vmColumns) FROM vms WHERE uuid = ?")
+            let current = try db.cachedStatement(sql: SQLiteRows.selectVm)
             guard let row = try Row.fetchOne(current, arguments: [uuid]) else {
                 throw InventoryError.notFound(entity: .vm, uuid: uuid)
             }

@@ -74,21 +74,38 @@ public final class SQLiteInventory: Sendable {
 
     /// Runs `body` on a reader connection. Database failures become `InventoryError.storage` naming `operation`
     /// and this database's path; `InventoryError`s thrown by `body` get the path filled in.
-    func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func read<T: Sendable>(
+        _ operation: @autoclosure () -> String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
         do {
             return try await database.read(body)
         } catch {
-            throw translate(error, operation: operation)
+            throw translate(error, operation: operation())
+        }
+    }
+
+    /// Like ``read(_:_:)`` but without GRDB's explicit `BEGIN`/`COMMIT` around `body`: two statements fewer on
+    /// the hot paths. Only for a `body` that runs exactly **one** SELECT: SQLite runs a single statement in its
+    /// own implicit read transaction, so it still sees one consistent snapshot; two statements might not.
+    func readOneStatement<T: Sendable>(
+        _ operation: @autoclosure () -> String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        do {
+            return try await database.unsafeRead(body)
+        } catch {
+            throw translate(error, operation: operation())
         }
     }
 
     /// Runs `body` in one write transaction, rolled back if it throws. Errors as for ``read(_:_:)``; other errors
     /// thrown by `body` (the caller's closure in `updateVm`) pass through unchanged.
-    func write<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(
+        _ operation: @autoclosure () -> String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
         do {
             return try await database.write(body)
         } catch {
-            throw translate(error, operation: operation)
+            throw translate(error, operation: operation())
         }
     }
 

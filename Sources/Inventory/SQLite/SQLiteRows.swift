@@ -2,9 +2,13 @@ import GRDB
 
 /// Column lists, statements and row decoding shared by the SQLite store's files. Records are decoded by hand
 /// rather than through Codable: it is the hot path, and an unknown enum spelling becomes a precise error.
+/// Rows are read by position (GRDB's lookup by name lowercases the name on every access), so every SELECT that
+/// feeds ``host(_:)`` or ``vm(_:)`` must list exactly ``hostColumns`` or ``vmColumns``, in that order.
 enum SQLiteRows {
     static let hostColumns = "uuid, managementIp, agentPort, status, clusterUuid, name"
     static let vmColumns = "uuid, state, hostUuid, lastHostUuid, type, clusterUuid"
+    static let selectHost = "SELECT \(hostColumns) FROM hosts WHERE uuid = ?"
+    static let selectVm = "SELECT \(vmColumns) FROM vms WHERE uuid = ?"
 
     static let upsertHost = """
         INSERT INTO hosts (\(hostColumns)) VALUES (?, ?, ?, ?, ?, ?)
@@ -21,27 +25,26 @@ enum SQLiteRows {
         """
 
     static func host(_ row: Row) throws -> HostRecord {
-        let uuid: String = row["uuid"]
-        let statusText: String = row["status"]
+        let uuid: String = row[0]
+        let statusText: String = row[3]
         guard let status = HostStatus(rawValue: statusText) else {
             throw InventoryError.storage(
                 operation: "read host \(uuid)", path: nil, reason: "unknown host status \"\(statusText)\" in row")
         }
         return HostRecord(
-            uuid: uuid, managementIp: row["managementIp"], agentPort: row["agentPort"], status: status,
-            clusterUuid: row["clusterUuid"], name: row["name"])
+            uuid: uuid, managementIp: row[1], agentPort: row[2], status: status, clusterUuid: row[4], name: row[5])
     }
 
     static func vm(_ row: Row) throws -> VmRecord {
-        let uuid: String = row["uuid"]
-        let stateText: String = row["state"]
+        let uuid: String = row[0]
+        let stateText: String = row[1]
         guard let state = VmState(rawValue: stateText) else {
             throw InventoryError.storage(
                 operation: "read vm \(uuid)", path: nil, reason: "unknown VM state \"\(stateText)\" in row")
         }
         return VmRecord(
-            uuid: uuid, state: state, hostUuid: row["hostUuid"], lastHostUuid: row["lastHostUuid"],
-            type: VmType(rawValue: row["type"]), clusterUuid: row["clusterUuid"])
+            uuid: uuid, state: state, hostUuid: row[2], lastHostUuid: row[3], type: VmType(rawValue: row[4]),
+            clusterUuid: row[5])
     }
 
     static func arguments(_ host: HostRecord) -> StatementArguments {
