@@ -11,7 +11,8 @@ public protocol BusMessage: Codable, Sendable {
 /// A reply: `MessageReply` in Java, with `success`, `canceled` and `error` next to the reply's own fields.
 ///
 /// Java initialises `success` to true, so a reply that omits it reads as a success: `ReplyFactory` therefore always
-/// writes it, and forces it to false whenever `error` is set.
+/// writes it as the reply says. Reply initialisers set `success = (error == nil)`; a reply that is a success
+/// carrying an error (ZStack's failed ping) sets it explicitly.
 public protocol BusReply: BusMessage {
     var success: Bool { get set }
     var canceled: Bool { get set }

@@ -4,8 +4,9 @@
 /// Every reply gets: `serviceId` = the request's `headers.replyTo` (the reply is published to P2P with that
 /// routing key), `headers.isReply = "true"`, `headers.correlationId` = the request's `id`, a `headers.schema`
 /// naming `ErrorCodeList` at `error` (and nested causes) when an error is present and `{}` otherwise, an empty
-/// `task-context`, a fresh `id`, `createdTime` = now, `success` written explicitly (forced to false when `error` is
-/// set, because Java would otherwise read a missing `success` as true) and `canceled` as given.
+/// `task-context`, a fresh `id`, `createdTime` = now, `success` written explicitly as the reply says it
+/// (Java would read a missing `success` as true; and some replies are successes that carry an error: a failed
+/// ping is `success=true, connected=false, error=…`, exactly as ZStack's HostBase sends it) and `canceled` as given.
 public enum ReplyFactory {
     /// Whether the sender waits for a reply: `headers.replyTo` is present and `headers.noReply` is not "true".
     /// ZStack drops replies to fire-and-forget sends; so should the worker.
@@ -23,7 +24,6 @@ public enum ReplyFactory {
     ) -> Envelope<R>? {
         guard let replyTo = request.headers.replyTo else { return nil }
         var message = reply
-        if message.error != nil { message.success = false }
         var schema: [String: String] = [:]
         if let error = message.error {
             for entry in error.schemaEntries(at: "error") { schema[entry.path] = entry.className }
