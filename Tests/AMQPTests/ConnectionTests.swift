@@ -108,6 +108,23 @@ struct ConnectionTests {
         await check.close()
     }
 
+    @Test("heartbeats keep an idle connection alive past several broker heartbeat timeouts")
+    func heartbeatsWhileIdle() async throws {
+        var configuration = try BrokerEnvironment.configuration()
+        configuration.heartbeat = .seconds(1)
+        let connection = AMQPConnection(configuration: configuration)
+        try await connection.start()
+        let epoch = connection.statistics.epoch
+        // The broker closes a connection that misses two heartbeats (2 s here); stay idle for 5 s.
+        try await Task.sleep(for: .seconds(5))
+        let queue = BrokerEnvironment.uniqueName("test.heartbeat")
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+        #expect(try await connection.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [1])) == .confirmed)
+        #expect(connection.statistics.epoch == epoch)
+        #expect(connection.statistics.reconnects == 0)
+        await connection.close()
+    }
+
     @Test("a refused login fails start() with a typed error naming the user")
     func badCredentials() async throws {
         var configuration = try BrokerEnvironment.configuration()

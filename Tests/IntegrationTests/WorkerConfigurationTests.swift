@@ -1,0 +1,78 @@
+import AMQP
+import Foundation
+import Testing
+import Worker
+
+/// Configuration precedence and secrets: no broker needed.
+@Suite("Worker configuration")
+struct WorkerConfigurationTests {
+    private func file(_ json: String) throws -> String {
+        let path = NSTemporaryDirectory() + "cbw-config-\(UUID().uuidString).json"
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("file < environment < flags, and the password never comes from a flag")
+    func precedence() throws {
+        let path = try file(#"{"amqp":{"url":"amqp://fileuser@file-host:5600/filevhost","password":"from-file","prefetch":10},"dataDir":"/tmp/from-file","services":["host"],"http":{"port":9001}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fromFile = try WorkerConfiguration.resolve(file: path, environment: [:])
+        #expect(fromFile.amqp.host == "file-host")
+        #expect(fromFile.amqp.password == "from-file")
+        #expect(fromFile.prefetch == 10)
+        #expect(fromFile.httpPort == 9001)
+
+        let environment = ["CLOUDBUS_AMQP_URL": "amqp://envuser@env-host/", "CLOUDBUS_AMQP_PASSWORD": "from-env",
+                           "CLOUDBUS_DATA_DIR": "/tmp/from-env", "CLOUDBUS_PREFETCH": "20"]
+        let fromEnvironment = try WorkerConfiguration.resolve(file: path, environment: environment)
+        #expect(fromEnvironment.amqp.host == "env-host")
+        #expect(fromEnvironment.amqp.user == "envuser")
+        #expect(fromEnvironment.amqp.password == "from-env")
+        #expect(fromEnvironment.dataDirectory == "/tmp/from-env")
+        #expect(fromEnvironment.prefetch == 20)
+        #expect(fromEnvironment.services == ["host"]) // untouched by the environment
+
+        var overrides = WorkerConfiguration.Overrides()
+        overrides.amqpURL = "amqp://flaguser@flag-host:5999/"
+        overrides.prefetch = 30
+        let fromFlags = try WorkerConfiguration.resolve(file: path, environment: environment, overrides: overrides)
+        #expect(fromFlags.amqp.host == "flag-host")
+        #expect(fromFlags.amqp.port == 5999)
+        #expect(fromFlags.amqp.password == "from-env") // the password still comes from the environment
+        #expect(fromFlags.prefetch == 30)
+        #expect(!fromFlags.amqp.description.contains("from-env"))
+
+        overrides.amqpURL = "amqp://flaguser:leaked@flag-host/"
+        #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration.resolve(file: nil, environment: [:], overrides: overrides)
+        }
+    }
+
+    @Test("invalid values are refused with their name")
+    func invalidValues() throws {
+        do {
+            _ = try WorkerConfiguration.resolve(file: nil, environment: ["CLOUDBUS_NODE_UUID": "not-a-uuid"])
+            Issue.record("an invalid node uuid was accepted")
+        } catch let error as ConfigurationError {
+            #expect(error.description.contains("nodeUuid"))
+        }
+        #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration.resolve(file: nil, environment: ["CLOUDBUS_PREFETCH": "0"])
+        }
+        #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration.resolve(file: "/nonexistent/config.json", environment: [:])
+        }
+    }
+
+    @Test("the node uuid is generated once and kept across restarts")
+    func stableNodeIdentity() throws {
+        let directory = NSTemporaryDirectory() + "cbw-node-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try NodeIdentity.resolve(configured: nil, directory: directory)
+        #expect(NodeIdentity.isValid(first))
+        let second = try NodeIdentity.resolve(configured: nil, directory: directory)
+        #expect(first == second)
+        let configured = "9b1d387e11bd3ab0a673c655eb4c8f66"
+        #expect(try NodeIdentity.resolve(configured: configured, directory: directory) == configured)
+    }
+}
