@@ -11,4 +11,4 @@ public protocol InventoryBatchStore: Sendable {
 }
 
 /// Every store protocol at once: what the worker wires in.
-public typealias InventoryStore = HostStore & VmStore & InventoryBatchStore
+public typealias InventoryStore = HostStore & VmStore & VmDeviceAddressStore & InventoryBatchStore
