@@ -92,10 +92,12 @@ public enum InventoryImport {
             throw .unreadableFile(path: source, reason: "not valid JSON: \(syntaxError(in: data, decoding: error))")
         }
         guard case .object(let top) = document else {
-            throw .unreadableFile(path: source, reason: "the top level must be an object with \"hosts\" and \"vms\" lists")
+            throw .unreadableFile(
+                path: source, reason: "the top level must be an object with \"hosts\" and \"vms\" lists")
         }
         if let unknown = top.keys.sorted().first(where: { $0 != "hosts" && $0 != "vms" }) {
-            throw .unreadableFile(path: source, reason: "unknown top-level key \"\(unknown)\" (expected \"hosts\", \"vms\")")
+            throw .unreadableFile(
+                path: source, reason: "unknown top-level key \"\(unknown)\" (expected \"hosts\", \"vms\")")
         }
         let hostEntries = try list("hosts", in: top, source: source)
         let vmEntries = try list("vms", in: top, source: source)
@@ -121,7 +123,9 @@ public enum InventoryImport {
             let parsed = vm(entry, index: index)
             problems += parsed.problems
             guard let vm = parsed.record else { continue }
-            if parsed.uuidIsValid, let repeated = InventoryBatch.repeatedUuid(.vm, vm.uuid, index: index, seen: &seenVms) {
+            if parsed.uuidIsValid,
+                let repeated = InventoryBatch.repeatedUuid(.vm, vm.uuid, index: index, seen: &seenVms)
+            {
                 problems.append(repeated)
             }
             batch.vms.append(vm)
@@ -133,9 +137,9 @@ public enum InventoryImport {
     private static let hostFields: Set<String> = ["uuid", "managementIp", "agentPort", "status", "clusterUuid", "name"]
     private static let vmFields: Set<String> = ["uuid", "state", "hostUuid", "lastHostUuid", "type", "clusterUuid"]
 
-    /// One entry read from the file: its problems (parse and rule problems, in field order), the record when
-    /// the entry is an object (fields that failed to parse hold placeholders), and whether its uuid is usable for
-    /// the repeated-uuid check.
+    /// One entry read from the file: its problems (parse problems, then rule problems of the fields that parsed),
+    /// the record when the entry is an object (fields that failed to parse hold placeholders), and whether its uuid
+    /// is usable for the repeated-uuid check.
     private struct ParsedEntry<Record> {
         var record: Record?
         var problems: [InventoryFieldProblem]
@@ -175,7 +179,9 @@ public enum InventoryImport {
         return ParsedEntry(reader: reader, record: record, ruleProblems: record.problems(index: index))
     }
 
-    private static func list(_ key: String, in top: [String: JSONValue], source: String) throws(InventoryError) -> [JSONValue] {
+    private static func list(
+        _ key: String, in top: [String: JSONValue], source: String
+    ) throws(InventoryError) -> [JSONValue] {
         switch top[key] {
         case nil, .null?: return []
         case .array(let entries)?: return entries
