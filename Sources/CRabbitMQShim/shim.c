@@ -1,5 +1,7 @@
 #include "CRabbitMQShim.h"
 
+#include <sys/eventfd.h>
+
 _Static_assert(sizeof(amqp_bytes_t) == 2 * sizeof(void *), "amqp_bytes_t layout changed");
 
 amqp_rpc_reply_t cloudbus_amqp_login_plain(amqp_connection_state_t state, const char *vhost,
@@ -27,3 +29,5 @@ const amqp_flags_t cloudbus_flag_expiration = AMQP_BASIC_EXPIRATION_FLAG;
 const amqp_flags_t cloudbus_flag_message_id = AMQP_BASIC_MESSAGE_ID_FLAG;
 const amqp_flags_t cloudbus_flag_timestamp = AMQP_BASIC_TIMESTAMP_FLAG;
 const amqp_flags_t cloudbus_flag_type = AMQP_BASIC_TYPE_FLAG;
+
+int cloudbus_wake_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }

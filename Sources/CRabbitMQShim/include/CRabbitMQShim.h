@@ -2,6 +2,10 @@
 #define CLOUDBUS_CRABBITMQ_SHIM_H
 
 // Only what Swift cannot import from rabbitmq-c: the variadic login call and the
+/// A non-blocking, close-on-exec eventfd: how other threads wake a connection's owner thread
+/// (sys/eventfd.h is not part of Swift's Glibc module).
+int cloudbus_wake_eventfd(void);
+
 // AMQP_BASIC_*_FLAG property bits. Every symbol is prefixed cloudbus_.
 
 #if __has_include(<rabbitmq-c/amqp.h>)
@@ -28,6 +32,10 @@ amqp_rpc_reply_t cloudbus_amqp_login_external(amqp_connection_state_t state,
                                               int frame_max,
                                               int heartbeat,
                                               const char *identity);
+
+/// A non-blocking, close-on-exec eventfd: how other threads wake a connection's owner thread
+/// (sys/eventfd.h is not part of Swift's Glibc module).
+int cloudbus_wake_eventfd(void);
 
 // AMQP_BASIC_*_FLAG are macros built from bit shifts; re-exported as constants.
 extern const amqp_flags_t cloudbus_flag_content_type;

@@ -1,0 +1,76 @@
+# cloudbus-worker: build, test, demo and benchmark on one Debian machine (as root: the broker scripts need it).
+# `make help` lists the targets; docs/operations-draft.md explains them.
+#
+# The private RabbitMQ node (scripts/broker.sh) listens on 127.0.0.1 only. `make broker` and `make run` leave it
+# running (stop it with `make stop`); `make test` and `make bench` start it when it is not running and then stop it
+# again, but leave alone a node that was already up.
+
+SWIFT ?= swift
+# Flags for every swift build and test, e.g. SWIFT_FLAGS='-Xswiftc -warnings-as-errors'.
+SWIFT_FLAGS ?=
+RELEASE_FLAGS = -c release $(SWIFT_FLAGS)
+# Upper bound for one `swift test` run, so that a hung test fails CI instead of stalling it.
+TEST_TIMEOUT ?= 40m
+
+# The broker node; exported so that scripts/broker.sh, the tests and the worker all see the same values.
+CLOUDBUS_NODE_NAME ?= cloudbus@localhost
+CLOUDBUS_AMQP_PORT ?= 5672
+CLOUDBUS_DIST_PORT ?= 25672
+export CLOUDBUS_NODE_NAME CLOUDBUS_AMQP_PORT CLOUDBUS_DIST_PORT
+
+BROKER := $(CURDIR)/scripts/broker.sh
+# guest/guest is accepted on loopback only: fine for tests and the demo, nowhere else.
+TEST_AMQP_URL = amqp://guest:guest@127.0.0.1:$(CLOUDBUS_AMQP_PORT)/%2F
+RELEASE_BIN = $(shell $(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/cloudbus-worker
+
+# The demo node (32 hex digits, as ZStack writes UUIDs); `make run` serves host.<this>.
+DEMO_NODE_UUID ?= d0d0cafe0000400000000000000000a1
+# Reference peer for `make bench` (shared/ lies beside the checkout), and extra arguments for `cloudbus-worker bench`.
+BENCH_PEER ?= $(abspath $(CURDIR)/../shared/bench/peer_pika_worker.py)
+BENCH_ARGS ?=
+
+.PHONY: build help deps broker release test run stop bench clean
+
+build:
+	$(SWIFT) build $(SWIFT_FLAGS)
+
+help:
+	@echo 'make build    debug build (default)'
+	@echo 'make test     install deps, build the tests, run them against the local broker ($(TEST_TIMEOUT) at most)'
+	@echo 'make run      release build, local broker, simulated host agent, worker in the background, example messages'
+	@echo 'make stop     stop the demo worker, the simulated agent and the local broker'
+	@echo 'make bench    worker against the rabbitmq-c null responder and the pika peer (ratios)'
+	@echo 'make broker   start the local broker (127.0.0.1:$(CLOUDBUS_AMQP_PORT)) and leave it running'
+	@echo 'make deps     install the Debian packages (librabbitmq-dev, rabbitmq-server) when missing'
+	@echo 'make clean    stop everything, remove .build and .data'
+
+deps:
+	scripts/deps.sh
+
+broker: deps
+	$(BROKER) start
+
+release:
+	$(SWIFT) build $(RELEASE_FLAGS) --product cloudbus-worker
+
+# Build first: a compile error fails fast, and the broker does not idle through the build. Tests read
+# CLOUDBUS_TEST_AMQP_URL, and drive the node through CLOUDBUS_BROKER_CTL (stop/start/restart/add-vhost).
+test: deps
+	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
+	$(BROKER) with env CLOUDBUS_TEST_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BROKER_CTL='$(BROKER)' \
+		SWIFT='$(SWIFT)' SWIFT_FLAGS='$(SWIFT_FLAGS)' TEST_TIMEOUT='$(TEST_TIMEOUT)' scripts/run-tests.sh
+
+run: broker release
+	DEMO_NODE_UUID=$(DEMO_NODE_UUID) scripts/demo.sh start '$(RELEASE_BIN)'
+
+stop:
+	scripts/demo.sh stop
+	$(BROKER) stop
+
+bench: deps release
+	python=$$(scripts/deps.sh --bench) && \
+	$(BROKER) with env CLOUDBUS_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BENCH_PYTHON="$$python" \
+		CLOUDBUS_BENCH_PEER='$(BENCH_PEER)' '$(RELEASE_BIN)' bench $(BENCH_ARGS)
+
+clean: stop
+	rm -rf .build .data

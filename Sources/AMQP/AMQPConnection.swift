@@ -1,0 +1,132 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// A self-healing AMQP 0-9-1 connection on rabbitmq-c.
+///
+/// rabbitmq-c is blocking and not thread-safe, so one dedicated thread owns the library state;
+/// every method here posts a command to that thread and, where there is an answer, suspends on
+/// a continuation. Nothing blocks Swift's cooperative pool.
+///
+/// Promises:
+/// - `publish` returns only when the broker confirmed the message (or returned it, when
+///   `mandatory`), and throws when it nacked it or the connection dropped first: no silent loss.
+/// - A lost connection is re-established with exponential backoff and jitter; recorded topology
+///   and consumers are re-applied; consumer streams continue across reconnects.
+/// - Acks for deliveries of an earlier connection epoch are dropped, never sent: the broker has
+///   already requeued those messages and would close the channel on an unknown tag.
+/// - Heartbeats are sent and checked by the owner thread whatever the handlers are doing.
+public final class AMQPConnection: Sendable {
+    public let configuration: AMQPConfiguration
+    private let prefetch: UInt16
+    private let logger: Logger
+    private let mailbox = Mailbox()
+    private let status = ConnectionStatus()
+    private let consumerCounter = Atomic<Int>(0)
+    private let started = Atomic<Bool>(false)
+
+    /// - Parameter prefetch: unacknowledged deliveries the broker may push to this connection's
+    ///   consumers at once; it bounds the work in flight. Default: 256.
+    public init(configuration: AMQPConfiguration, prefetch: UInt16 = 256, logger: Logger = Logger(label: "amqp")) {
+        self.configuration = configuration
+        self.prefetch = prefetch
+        self.logger = logger
+    }
+
+    deinit {
+        if started.load(ordering: .relaxed) { mailbox.post(.close(completion: {})) }
+    }
+
+    /// Starts the owner thread and waits for the first connection. Throws if that first attempt
+    /// fails (so a misconfigured daemon or CLI stops with a clear error); after that the
+    /// connection heals itself.
+    public func start() async throws(AMQPError) {
+        guard !started.exchange(true, ordering: .relaxed) else { return }
+        let result: Result<Void, AMQPError> = await withCheckedContinuation { continuation in
+            let owner = OwnerBox(configuration: configuration, prefetch: prefetch, mailbox: mailbox, status: status,
+                                 logger: logger) { continuation.resume(returning: $0) }
+            let thread = Thread { owner.run() }
+            thread.name = "amqp-\(configuration.host):\(configuration.port)"
+            thread.start()
+        }
+        try result.get()
+    }
+
+    /// Declares exchanges, queues and bindings now and again after every reconnect.
+    public func declare(_ topology: Topology) async throws(AMQPError) {
+        let result: Result<Void, AMQPError> = await withCheckedContinuation { continuation in
+            mailbox.post(.declare(topology, completion: { continuation.resume(returning: $0) }))
+        }
+        try result.get()
+    }
+
+    /// Subscribes to a queue. The stream yields deliveries across reconnects and finishes when
+    /// consumption is stopped or the connection is closed.
+    public func consume(_ specification: ConsumerSpecification) async throws(AMQPError) -> AsyncStream<Delivery> {
+        let number = consumerCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self)
+        let consumer = Consumer(specification: specification, tag: "cbw.\(number).\(specification.queue)",
+                                continuation: continuation)
+        let result: Result<Void, AMQPError> = await withCheckedContinuation { resume in
+            mailbox.post(.consume(specification, consumer, completion: { resume.resume(returning: $0) }))
+        }
+        try result.get()
+        return stream
+    }
+
+    /// Publishes and waits for the broker's confirm.
+    @discardableResult
+    public func publish(_ message: OutgoingMessage) async throws(AMQPError) -> PublishOutcome {
+        let result: Result<PublishOutcome, AMQPError> = await withCheckedContinuation { continuation in
+            mailbox.post(.publish(message, completion: { continuation.resume(returning: $0) }))
+        }
+        return try result.get()
+    }
+
+    /// Publishes without waiting; for traffic whose loss the caller tolerates (benchmarks' load,
+    /// best-effort notifications).
+    public func publishWithoutConfirm(_ message: OutgoingMessage) {
+        mailbox.post(.publish(message, completion: nil))
+    }
+
+    /// Acknowledges a delivery. Contiguous acks are batched into one `multiple` ack.
+    public func ack(_ tag: DeliveryTag) { mailbox.post(.ack(tag)) }
+
+    /// Negatively acknowledges a delivery; `requeue: false` dead-letters or drops it per the queue.
+    public func nack(_ tag: DeliveryTag, requeue: Bool) { mailbox.post(.nack(tag, requeue: requeue)) }
+
+    /// Cancels every consumer (deliveries already received stay valid to ack) — the first step of
+    /// a graceful drain. Consumers are not re-established afterwards.
+    public func stopConsuming() async {
+        await withCheckedContinuation { continuation in
+            mailbox.post(.cancelConsumers(completion: { continuation.resume() }))
+        }
+    }
+
+    /// Sends pending acks, closes channels and connection, and stops the owner thread.
+    /// Unacked deliveries go back to their queues.
+    public func close() async {
+        guard started.load(ordering: .relaxed) else { return }
+        await withCheckedContinuation { continuation in
+            mailbox.post(.close(completion: { continuation.resume() }))
+        }
+    }
+
+    public var statistics: ConnectionStatistics { status.snapshot }
+}
+
+/// Hands the owner to its thread. The owner is created on the caller's side but touched only by
+/// the thread after `start()`, so the box is the single crossing point.
+private final class OwnerBox: @unchecked Sendable {
+    // @unchecked: ConnectionOwner is confined to the owner thread; the box only carries it there
+    // once, before the thread starts, and nothing else keeps a reference.
+    private let owner: ConnectionOwner
+
+    init(configuration: AMQPConfiguration, prefetch: UInt16, mailbox: Mailbox, status: ConnectionStatus,
+         logger: Logger, firstConnect: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        owner = ConnectionOwner(configuration: configuration, prefetch: prefetch, mailbox: mailbox,
+                                status: status, logger: logger, firstConnect: firstConnect)
+    }
+
+    func run() { owner.run() }
+}

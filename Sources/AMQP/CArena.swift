@@ -1,0 +1,138 @@
+import CRabbitMQ
+import Glibc
+
+/// Keeps C copies of Swift strings and tables alive for the duration of one rabbitmq-c call.
+/// rabbitmq-c copies what it sends into its own frame buffer, so everything is freed right after.
+/// Owner-thread only.
+final class CArena {
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    deinit { reset() }
+
+    func reset() {
+        for pointer in allocations { free(pointer) }
+        allocations.removeAll(keepingCapacity: true)
+    }
+
+    func bytes(_ string: String) -> amqp_bytes_t {
+        var utf8 = string.utf8CString
+        let count = utf8.count - 1
+        return utf8.withUnsafeMutableBytes { raw in copy(raw.baseAddress!, count: count) }
+    }
+
+    func bytes(_ array: [UInt8]) -> amqp_bytes_t {
+        array.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress, !raw.isEmpty else { return amqp_empty_bytes }
+            return copy(base, count: raw.count)
+        }
+    }
+
+    private func copy(_ source: UnsafeRawPointer, count: Int) -> amqp_bytes_t {
+        guard count > 0, let memory = malloc(count) else { return amqp_empty_bytes }
+        memcpy(memory, source, count)
+        allocations.append(memory)
+        return amqp_bytes_t(len: count, bytes: memory)
+    }
+
+    func table(_ table: AMQPTable) -> amqp_table_t {
+        guard !table.isEmpty else { return amqp_empty_table }
+        let raw = malloc(MemoryLayout<amqp_table_entry_t>.stride * table.count)!
+        allocations.append(raw)
+        let entries = raw.bindMemory(to: amqp_table_entry_t.self, capacity: table.count)
+        for (index, (key, value)) in table.sorted(by: { $0.key < $1.key }).enumerated() {
+            entries[index] = amqp_table_entry_t(key: bytes(key), value: fieldValue(value))
+        }
+        return amqp_table_t(num_entries: Int32(table.count), entries: entries)
+    }
+
+    private func fieldValue(_ value: AMQPFieldValue) -> amqp_field_value_t {
+        var field = amqp_field_value_t()
+        switch value {
+        case .string(let s):
+            field.kind = UInt8(AMQP_FIELD_KIND_UTF8.rawValue)
+            field.value.bytes = bytes(s)
+        case .bytes(let b):
+            field.kind = UInt8(AMQP_FIELD_KIND_BYTES.rawValue)
+            field.value.bytes = bytes(b)
+        case .bool(let b):
+            field.kind = UInt8(AMQP_FIELD_KIND_BOOLEAN.rawValue)
+            field.value.boolean = b ? 1 : 0
+        case .int32(let i):
+            field.kind = UInt8(AMQP_FIELD_KIND_I32.rawValue)
+            field.value.i32 = i
+        case .int64(let i):
+            field.kind = UInt8(AMQP_FIELD_KIND_I64.rawValue)
+            field.value.i64 = i
+        case .double(let d):
+            field.kind = UInt8(AMQP_FIELD_KIND_F64.rawValue)
+            field.value.f64 = d
+        case .table(let t):
+            field.kind = UInt8(AMQP_FIELD_KIND_TABLE.rawValue)
+            field.value.table = table(t)
+        case .array(let items):
+            field.kind = UInt8(AMQP_FIELD_KIND_ARRAY.rawValue)
+            let raw = malloc(MemoryLayout<amqp_field_value_t>.stride * max(items.count, 1))!
+            allocations.append(raw)
+            let values = raw.bindMemory(to: amqp_field_value_t.self, capacity: max(items.count, 1))
+            for (index, item) in items.enumerated() { values[index] = fieldValue(item) }
+            field.value.array = amqp_array_t(num_entries: Int32(items.count), entries: values)
+        case .void, .unsupported:
+            field.kind = UInt8(AMQP_FIELD_KIND_VOID.rawValue)
+        }
+        return field
+    }
+}
+
+extension amqp_bytes_t {
+    /// Copies the bytes out of rabbitmq-c's buffers (which are recycled after each frame batch).
+    var array: [UInt8] {
+        guard len > 0, let bytes else { return [] }
+        return Array(UnsafeRawBufferPointer(start: bytes, count: len))
+    }
+
+    var string: String {
+        guard len > 0, let bytes else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: bytes, count: len), as: UTF8.self)
+    }
+}
+
+extension amqp_table_t {
+    var swiftTable: AMQPTable {
+        var result: AMQPTable = [:]
+        guard num_entries > 0, let entries else { return result }
+        for index in 0..<Int(num_entries) {
+            result[entries[index].key.string] = entries[index].value.swiftValue
+        }
+        return result
+    }
+}
+
+extension amqp_field_value_t {
+    var swiftValue: AMQPFieldValue {
+        switch UInt32(kind) {
+        case AMQP_FIELD_KIND_UTF8.rawValue: return .string(value.bytes.string)
+        case AMQP_FIELD_KIND_BYTES.rawValue: return .bytes(value.bytes.array)
+        case AMQP_FIELD_KIND_BOOLEAN.rawValue: return .bool(value.boolean != 0)
+        case AMQP_FIELD_KIND_I8.rawValue: return .int32(Int32(value.i8))
+        case AMQP_FIELD_KIND_U8.rawValue: return .int32(Int32(value.u8))
+        case AMQP_FIELD_KIND_I16.rawValue: return .int32(Int32(value.i16))
+        case AMQP_FIELD_KIND_U16.rawValue: return .int32(Int32(value.u16))
+        case AMQP_FIELD_KIND_I32.rawValue: return .int32(value.i32)
+        case AMQP_FIELD_KIND_U32.rawValue: return .int64(Int64(value.u32))
+        case AMQP_FIELD_KIND_I64.rawValue: return .int64(value.i64)
+        case AMQP_FIELD_KIND_U64.rawValue: return .int64(Int64(bitPattern: value.u64))
+        case AMQP_FIELD_KIND_TIMESTAMP.rawValue: return .int64(Int64(bitPattern: value.u64))
+        case AMQP_FIELD_KIND_F32.rawValue: return .double(Double(value.f32))
+        case AMQP_FIELD_KIND_F64.rawValue: return .double(value.f64)
+        case AMQP_FIELD_KIND_TABLE.rawValue: return .table(value.table.swiftTable)
+        case AMQP_FIELD_KIND_ARRAY.rawValue:
+            var items: [AMQPFieldValue] = []
+            if value.array.num_entries > 0, let entries = value.array.entries {
+                for index in 0..<Int(value.array.num_entries) { items.append(entries[index].swiftValue) }
+            }
+            return .array(items)
+        case AMQP_FIELD_KIND_VOID.rawValue: return .void
+        default: return .unsupported(kind: kind)
+        }
+    }
+}

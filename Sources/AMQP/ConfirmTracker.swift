@@ -1,0 +1,74 @@
+/// Publisher-confirm bookkeeping for one channel epoch (rabbitmq-c 0.11 has no confirm API).
+///
+/// The broker numbers publishes 1, 2, 3… from `confirm.select`; `basic.ack`/`basic.nack` carry
+/// that number, with `multiple` covering everything up to it. A mandatory message that cannot be
+/// routed comes back as `basic.return` *before* its ack; returns are matched to their publish by
+/// the message-id property, which this tracker assigns. Owner-thread only.
+struct ConfirmTracker {
+    typealias Completion = @Sendable (Result<PublishOutcome, AMQPError>) -> Void
+
+    private struct Pending {
+        var completion: Completion?
+        var returned: (UInt16, String)?
+    }
+
+    private var pending: [UInt64: Pending] = [:]
+    private var returnKeys: [String: UInt64] = [:]
+    private(set) var nextSequence: UInt64 = 1
+    private var lowestUnconfirmed: UInt64 = 1
+
+    var outstanding: Int { pending.count }
+
+    /// Registers the next publish and returns the message id to stamp on it when it is mandatory.
+    mutating func register(mandatory: Bool, userMessageID: String?, epoch: UInt64,
+                           completion: Completion?) -> (sequence: UInt64, messageID: String?) {
+        let sequence = nextSequence
+        nextSequence += 1
+        pending[sequence] = Pending(completion: completion)
+        guard mandatory else { return (sequence, nil) }
+        let key = userMessageID ?? "cbw.\(epoch).\(sequence)"
+        returnKeys[key] = sequence
+        return (sequence, userMessageID == nil ? key : nil)
+    }
+
+    /// A publish that failed locally never reaches the broker; its number is still consumed
+    /// only if rabbitmq-c wrote the frame, which a failed publish did not. Roll it back.
+    mutating func rollback(sequence: UInt64) {
+        if let entry = pending.removeValue(forKey: sequence) {
+            entry.completion?(.failure(.connectionLost(reason: "publish not written")))
+        }
+        if sequence == nextSequence - 1 { nextSequence = sequence }
+        returnKeys = returnKeys.filter { $0.value != sequence }
+    }
+
+    mutating func markReturned(messageID: String?, replyCode: UInt16, replyText: String) {
+        guard let messageID, let sequence = returnKeys[messageID] else { return }
+        pending[sequence]?.returned = (replyCode, replyText)
+    }
+
+    mutating func acknowledge(upTo tag: UInt64, multiple: Bool, nack: Bool) {
+        let range: ClosedRange<UInt64> = multiple ? lowestUnconfirmed...max(lowestUnconfirmed, tag) : tag...tag
+        for sequence in range {
+            guard let entry = pending.removeValue(forKey: sequence) else { continue }
+            if nack {
+                entry.completion?(.failure(.publishNacked(deliveryTag: sequence)))
+            } else if let (code, text) = entry.returned {
+                entry.completion?(.success(.returned(replyCode: code, replyText: text)))
+            } else {
+                entry.completion?(.success(.confirmed))
+            }
+        }
+        if !returnKeys.isEmpty { returnKeys = returnKeys.filter { pending[$0.value] != nil } }
+        while lowestUnconfirmed < nextSequence && pending[lowestUnconfirmed] == nil { lowestUnconfirmed += 1 }
+    }
+
+    /// The channel is gone: nothing outstanding will ever be confirmed.
+    mutating func failAll(_ error: AMQPError) {
+        let entries = pending
+        pending.removeAll()
+        returnKeys.removeAll()
+        nextSequence = 1
+        lowestUnconfirmed = 1
+        for (_, entry) in entries.sorted(by: { $0.key < $1.key }) { entry.completion?(.failure(error)) }
+    }
+}

@@ -1,0 +1,378 @@
+import CRabbitMQ
+import Foundation
+import Glibc
+import Logging
+
+/// The thread that alone calls into rabbitmq-c for one logical connection, across reconnects.
+///
+/// Loop: take commands → send acks → read every frame that is ready → poll the socket and the
+/// mailbox (bounded by a quarter of the heartbeat so heartbeats go out while handlers run
+/// elsewhere). Any connection or channel failure fails the outstanding confirms, bumps the epoch
+/// (so old delivery tags are never acked) and reconnects with backoff and jitter, re-declaring
+/// the recorded topology and re-subscribing the consumers.
+final class ConnectionOwner {
+    private let configuration: AMQPConfiguration
+    private let prefetch: UInt16
+    private let mailbox: Mailbox
+    private let status: ConnectionStatus
+    private let logger: Logger
+    private let firstConnect: @Sendable (Result<Void, AMQPError>) -> Void
+
+    private var topology = Topology()
+    private var consumers: [String: Consumer] = [:]
+    private var consumerOrder: [String] = []
+    private var confirms = ConfirmTracker()
+    private var acks = AckBatcher()
+    private var assembler = ContentAssembler()
+    private var epoch: UInt64 = 0
+    private var closing = false
+    private var closeCompletions: [@Sendable () -> Void] = []
+    /// Commands that need a live connection, held while reconnecting.
+    private var deferred: [Command] = []
+    private var lastInbound = ContinuousClock.now
+
+    init(configuration: AMQPConfiguration, prefetch: UInt16, mailbox: Mailbox, status: ConnectionStatus,
+         logger: Logger, firstConnect: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        self.configuration = configuration
+        self.prefetch = prefetch
+        self.mailbox = mailbox
+        self.status = status
+        self.logger = logger
+        self.firstConnect = firstConnect
+    }
+
+    func run() {
+        var delay = configuration.reconnectInitialDelay
+        var connectedOnce = false
+        while !closing {
+            var session: RabbitSession?
+            do {
+                let live = try RabbitSession(configuration: configuration)
+                session = live
+                epoch += 1
+                try establish(on: live)
+                let currentEpoch = epoch
+                status.update { $0.epoch = currentEpoch; $0.connected = true; if connectedOnce { $0.reconnects += 1 } }
+                logger.info("AMQP connected", metadata: [
+                    "amqp.url": "\(configuration.redactedURL)", "amqp.epoch": "\(epoch)",
+                    "amqp.heartbeat": "\(live.negotiatedHeartbeatSeconds)s",
+                ])
+                if !connectedOnce { firstConnect(.success(())) }
+                connectedOnce = true
+                delay = configuration.reconnectInitialDelay
+                let retained = deferred
+                deferred.removeAll()
+                for command in retained { try handle(command, on: live) }
+                try serve(live)
+                try? flushAcks(on: live)
+                live.close()
+            } catch {
+                session?.abandon()
+                status.update { $0.connected = false; $0.lastError = error.description }
+                teardown(error)
+                if !connectedOnce {
+                    firstConnect(.failure(error))
+                    closing = true
+                    break
+                }
+                guard !closing else { break }
+                let wait = jittered(delay)
+                logger.warning("AMQP connection lost; reconnecting", metadata: [
+                    "amqp.error": "\(error)", "amqp.retryIn": "\(wait)",
+                ])
+                waitWhileDisconnected(wait)
+                delay = min(delay * 2, configuration.reconnectMaxDelay)
+            }
+        }
+        teardown(.closed)
+        for consumer in consumers.values { consumer.continuation.finish() }
+        consumers.removeAll()
+        for command in deferred + mailbox.drain() { reject(command, error: .closed) }
+        status.update { $0.connected = false }
+        for completion in closeCompletions { completion() }
+    }
+
+    // MARK: Connection lifecycle
+
+    private func establish(on session: RabbitSession) throws(AMQPError) {
+        for exchange in topology.exchanges { try session.declare(exchange) }
+        for queue in topology.queues { try session.declare(queue) }
+        for binding in topology.bindings { try session.bind(binding) }
+        try session.qos(prefetch: prefetch)
+        for tag in consumerOrder {
+            guard let consumer = consumers[tag] else { continue }
+            try session.consume(queue: consumer.specification.queue, consumerTag: tag,
+                                noAck: consumer.specification.noAck)
+        }
+        lastInbound = .now
+    }
+
+    private func teardown(_ error: AMQPError) {
+        let reason: AMQPError = switch error {
+        case .closed: .closed
+        default: .connectionLost(reason: error.description)
+        }
+        confirms.failAll(reason)
+        acks.reset()
+        assembler.reset()
+    }
+
+    /// Sleeps for the backoff while still answering the mailbox: publishes fail at once (no
+    /// confirm is possible), stale acks are dropped, everything else waits for the connection.
+    private func waitWhileDisconnected(_ duration: Duration) {
+        let deadline = ContinuousClock.now + duration
+        while !closing {
+            for command in mailbox.drain() { handleDisconnected(command) }
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero, !closing else { return }
+            var descriptor = pollfd(fd: mailbox.wakeDescriptor, events: Int16(POLLIN), revents: 0)
+            _ = poll(&descriptor, 1, Int32(max(1, remaining.milliseconds)))
+        }
+    }
+
+    private func handleDisconnected(_ command: Command) {
+        switch command {
+        case .publish(_, let completion):
+            completion?(.failure(.connectionLost(reason: "reconnecting to \(configuration.host):\(configuration.port)")))
+        case .ack, .nack:
+            status.update { $0.staleAcksDropped += 1 }
+        case .close(let completion):
+            closing = true
+            closeCompletions.append(completion)
+        case .cancelConsumers(let completion):
+            stopConsumers()
+            completion()
+        case .declare, .consume:
+            deferred.append(command)
+        }
+    }
+
+    private func reject(_ command: Command, error: AMQPError) {
+        switch command {
+        case .publish(_, let completion): completion?(.failure(error))
+        case .declare(_, let completion): completion(.failure(error))
+        case .consume(_, let consumer, let completion):
+            consumer.continuation.finish()
+            completion(.failure(error))
+        case .cancelConsumers(let completion): completion()
+        case .close(let completion): completion()
+        case .ack, .nack: break
+        }
+    }
+
+    private func jittered(_ delay: Duration) -> Duration {
+        delay * Double.random(in: 0.8...1.2)
+    }
+
+    // MARK: Serving a live connection
+
+    private func serve(_ session: RabbitSession) throws(AMQPError) {
+        let heartbeat = session.negotiatedHeartbeatSeconds
+        let pollTimeout = heartbeat > 0 ? min(1000, heartbeat * 250) : 1000
+        var descriptors = [
+            pollfd(fd: session.socketDescriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: mailbox.wakeDescriptor, events: Int16(POLLIN), revents: 0),
+        ]
+        while true {
+            for command in mailbox.drain() {
+                try handle(command, on: session)
+            }
+            if closing { return }
+            try flushAcks(on: session)
+            try readFrames(from: session)
+            if !mailbox.isEmpty || session.hasBufferedInput { continue }
+            descriptors[0].revents = 0
+            descriptors[1].revents = 0
+            let ready = poll(&descriptors, 2, Int32(pollTimeout))
+            if ready < 0 && errno != EINTR {
+                throw .connectionLost(reason: "poll failed: errno \(errno)")
+            }
+            if descriptors[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { lastInbound = .now }
+            if heartbeat > 0, lastInbound.duration(to: .now) > .seconds(heartbeat * 2) {
+                throw .connectionLost(reason: "no data or heartbeat from the broker for \(heartbeat * 2)s")
+            }
+        }
+    }
+
+    private func handle(_ command: Command, on session: RabbitSession) throws(AMQPError) {
+        switch command {
+        case .publish(let message, let completion):
+            let (sequence, messageID) = confirms.register(mandatory: message.mandatory,
+                                                          userMessageID: message.properties.messageID,
+                                                          epoch: epoch, completion: completion)
+            do {
+                try session.publish(message, messageID: messageID)
+            } catch {
+                confirms.rollback(sequence: sequence)
+                throw error
+            }
+        case .ack(let tag):
+            guard tag.epoch == epoch, tag.acknowledgeable else {
+                status.update { $0.staleAcksDropped += 1 }
+                return
+            }
+            acks.ack(tag.value)
+        case .nack(let tag, let requeue):
+            guard tag.epoch == epoch, tag.acknowledgeable else {
+                status.update { $0.staleAcksDropped += 1 }
+                return
+            }
+            acks.nack(tag.value, requeue: requeue)
+        case .declare(let declaration, let completion):
+            do {
+                for exchange in declaration.exchanges { try session.declare(exchange) }
+                for queue in declaration.queues { try session.declare(queue) }
+                for binding in declaration.bindings { try session.bind(binding) }
+            } catch {
+                completion(.failure(error))
+                // A refused declaration closes the channel: start over with what was recorded.
+                throw error
+            }
+            record(declaration)
+            completion(.success(()))
+        case .consume(let specification, let consumer, let completion):
+            do {
+                try session.consume(queue: specification.queue, consumerTag: consumer.tag, noAck: specification.noAck)
+            } catch {
+                consumer.continuation.finish()
+                completion(.failure(error))
+                throw error
+            }
+            consumers[consumer.tag] = consumer
+            consumerOrder.append(consumer.tag)
+            completion(.success(()))
+        case .cancelConsumers(let completion):
+            for tag in consumerOrder where consumers[tag] != nil {
+                try session.cancel(consumerTag: tag)
+            }
+            stopConsumers()
+            completion()
+        case .close(let completion):
+            closing = true
+            closeCompletions.append(completion)
+        }
+    }
+
+    private func stopConsumers() {
+        for consumer in consumers.values { consumer.continuation.finish() }
+        consumers.removeAll()
+        consumerOrder.removeAll()
+    }
+
+    private func record(_ declaration: Topology) {
+        for exchange in declaration.exchanges where !topology.exchanges.contains(exchange) { topology.exchanges.append(exchange) }
+        for queue in declaration.queues where !topology.queues.contains(queue) { topology.queues.append(queue) }
+        for binding in declaration.bindings where !topology.bindings.contains(binding) { topology.bindings.append(binding) }
+    }
+
+    private func flushAcks(on session: RabbitSession) throws(AMQPError) {
+        for frame in acks.flush() {
+            switch frame {
+            case .ack(let tag, let multiple): try session.ack(tag, multiple: multiple)
+            case .nack(let tag, let requeue): try session.nack(tag, requeue: requeue)
+            }
+        }
+    }
+
+    // MARK: Frames
+
+    private func readFrames(from session: RabbitSession) throws(AMQPError) {
+        var read = 0
+        while let frame = try session.nextFrame() {
+            read += 1
+            try handle(frame, on: session)
+        }
+        if read > 0 {
+            lastInbound = .now
+            session.releaseBuffers()
+        }
+    }
+
+    private func handle(_ frame: amqp_frame_t, on session: RabbitSession) throws(AMQPError) {
+        switch Int32(frame.frame_type) {
+        case AMQP_FRAME_METHOD:
+            try handleMethod(frame.payload.method, channel: frame.channel, on: session)
+        case AMQP_FRAME_HEADER:
+            if let complete = try assembler.header(frame) { dispatch(complete) }
+        case AMQP_FRAME_BODY:
+            if let complete = try assembler.body(frame) { dispatch(complete) }
+        default:
+            break
+        }
+    }
+
+    private func handleMethod(_ method: amqp_method_t, channel: amqp_channel_t, on session: RabbitSession) throws(AMQPError) {
+        guard let decoded = method.decoded else { return }
+        switch method.id {
+        case MethodID.basicDeliver:
+            let deliver = decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
+            assembler.begin(.deliver(consumerTag: deliver.consumer_tag.string, deliveryTag: deliver.delivery_tag,
+                                     redelivered: deliver.redelivered != 0, exchange: deliver.exchange.string,
+                                     routingKey: deliver.routing_key.string), channel: channel)
+        case MethodID.basicReturn:
+            let returned = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
+            assembler.begin(.returned(replyCode: returned.reply_code, replyText: returned.reply_text.string,
+                                      exchange: returned.exchange.string, routingKey: returned.routing_key.string),
+                            channel: channel)
+        case MethodID.basicAck:
+            let ack = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+            confirms.acknowledge(upTo: ack.delivery_tag, multiple: ack.multiple != 0, nack: false)
+        case MethodID.basicNack:
+            let nack = decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+            confirms.acknowledge(upTo: nack.delivery_tag, multiple: nack.multiple != 0, nack: true)
+        case MethodID.basicCancel:
+            let cancel = decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
+            // The queue was deleted or its node went away: re-declare and re-subscribe.
+            throw .connectionLost(reason: "broker cancelled consumer \(cancel.consumer_tag.string)")
+        case MethodID.channelClose:
+            let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            session.acknowledgeClose(channel: channel, connection: false)
+            throw .channelClosed(operation: "channel \(channel)", replyCode: close.reply_code,
+                                 replyText: close.reply_text.string)
+        case MethodID.connectionClose:
+            let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            session.acknowledgeClose(channel: 0, connection: true)
+            session.abandon()
+            throw .connectionClosed(operation: "connection", replyCode: close.reply_code,
+                                    replyText: close.reply_text.string)
+        case MethodID.connectionBlocked:
+            logger.warning("broker blocked publishing on this connection (resource alarm)")
+        case MethodID.connectionUnblocked:
+            logger.info("broker unblocked publishing")
+        default:
+            break
+        }
+    }
+
+    private func dispatch(_ content: ContentAssembler.Complete) {
+        switch content.origin {
+        case .deliver(let consumerTag, let deliveryTag, let redelivered, let exchange, let routingKey):
+            guard let consumer = consumers[consumerTag] else {
+                // Arrived after we cancelled the consumer: hand it back to the queue.
+                acks.delivered(deliveryTag)
+                acks.nack(deliveryTag, requeue: true)
+                return
+            }
+            let noAck = consumer.specification.noAck
+            if !noAck { acks.delivered(deliveryTag) }
+            consumer.continuation.yield(Delivery(
+                tag: DeliveryTag(epoch: epoch, value: deliveryTag, acknowledgeable: !noAck),
+                queue: consumer.specification.queue, exchange: exchange, routingKey: routingKey,
+                redelivered: redelivered, properties: content.properties, body: content.body))
+        case .returned(let replyCode, let replyText, let exchange, let routingKey):
+            status.update { $0.returnedMessages += 1 }
+            logger.warning("broker returned an unroutable message", metadata: [
+                "amqp.exchange": "\(exchange)", "amqp.routingKey": "\(routingKey)",
+                "amqp.replyCode": "\(replyCode)", "amqp.replyText": "\(replyText)",
+            ])
+            confirms.markReturned(messageID: content.properties.messageID, replyCode: replyCode, replyText: replyText)
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int {
+        let (seconds, attoseconds) = components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,75 @@
+/// The AMQP basic properties this project uses. Correlation and reply-to live in the ZStack JSON
+/// body, not here, but the fields exist for non-ZStack users of the module.
+public struct AMQPProperties: Sendable, Equatable {
+    /// 1 = transient, 2 = persistent.
+    public var deliveryMode: UInt8?
+    public var expiration: String?
+    public var messageID: String?
+    public var correlationID: String?
+    public var replyTo: String?
+    public var contentType: String?
+    public var headers: AMQPTable
+
+    public init(deliveryMode: UInt8? = nil, expiration: String? = nil, messageID: String? = nil,
+                correlationID: String? = nil, replyTo: String? = nil, contentType: String? = nil,
+                headers: AMQPTable = [:]) {
+        self.deliveryMode = deliveryMode
+        self.expiration = expiration
+        self.messageID = messageID
+        self.correlationID = correlationID
+        self.replyTo = replyTo
+        self.contentType = contentType
+        self.headers = headers
+    }
+
+    public static let transient = AMQPProperties(deliveryMode: 1)
+    public static let persistent = AMQPProperties(deliveryMode: 2)
+}
+
+/// A message to publish. `mandatory` asks the broker to return it when no queue takes it.
+public struct OutgoingMessage: Sendable {
+    public var exchange: String
+    public var routingKey: String
+    public var body: [UInt8]
+    public var properties: AMQPProperties
+    public var mandatory: Bool
+
+    public init(exchange: String, routingKey: String, body: [UInt8],
+                properties: AMQPProperties = .transient, mandatory: Bool = false) {
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.body = body
+        self.properties = properties
+        self.mandatory = mandatory
+    }
+}
+
+/// What the broker said about a confirmed publish.
+public enum PublishOutcome: Sendable, Equatable {
+    /// Routed to at least one queue and accepted (for persistent messages on durable queues: on disk).
+    case confirmed
+    /// Mandatory and unroutable: the broker returned it (`basic.return`) before confirming.
+    case returned(replyCode: UInt16, replyText: String)
+}
+
+/// Identifies a delivery on one connection epoch. A tag from an earlier epoch is never sent to
+/// the broker: after a reconnect the broker has already requeued that delivery.
+public struct DeliveryTag: Sendable, Hashable, CustomStringConvertible {
+    public let epoch: UInt64
+    public let value: UInt64
+    /// Deliveries from a no-ack consumer cannot be acked.
+    public let acknowledgeable: Bool
+
+    public var description: String { "\(epoch):\(value)" }
+}
+
+/// One message consumed from a queue.
+public struct Delivery: Sendable {
+    public let tag: DeliveryTag
+    public let queue: String
+    public let exchange: String
+    public let routingKey: String
+    public let redelivered: Bool
+    public let properties: AMQPProperties
+    public let body: [UInt8]
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// Handles one message class for the worker. Implementations live in the domain modules
+/// (KVM, ZBS) and never see AMQP: they get a decoded message and return what to send.
+///
+/// Promise asked of implementations: idempotent under redelivery (the same message id may be
+/// handled again after a crash), cancellation-aware (the worker cancels a handler whose deadline
+/// passed), and never blocking a thread.
+public protocol BusHandler: Sendable {
+    associatedtype Message: BusMessage
+    /// The resource whose serial executor runs this message (host, VM, storage or node uuid):
+    /// messages for one key are handled in arrival order, one at a time.
+    func resourceKey(for message: Message) -> String
+    /// Whether the sender waits for an answer (ZStack's NeedReplyMessage). A request of such a
+    /// class without `headers.replyTo` is rejected as bad input.
+    var expectsReply: Bool { get }
+    func handle(_ message: Message, context: HandlerContext) async throws -> HandlerOutput
+}
+
+/// What a handler knows about the delivery it handles.
+public struct HandlerContext: Sendable {
+    public let base: MessageBase
+    /// When the sender stops waiting; handlers size their remote calls to fit inside it.
+    public let deadline: ContinuousClock.Instant?
+    public let redelivered: Bool
+
+    public init(base: MessageBase, deadline: ContinuousClock.Instant?, redelivered: Bool) {
+        self.base = base
+        self.deadline = deadline
+        self.redelivered = redelivered
+    }
+
+    /// Time left before the deadline, capped by `limit`; nil deadline gives `limit`.
+    public func budget(upTo limit: Duration, now: ContinuousClock.Instant = .now) -> Duration {
+        guard let deadline else { return limit }
+        return max(.zero, min(limit, now.duration(to: deadline)))
+    }
+}
+
+/// Everything a handler wants published, confirmed before the delivery is acked.
+public struct HandlerOutput: Sendable {
+    public var reply: (any BusReply)?
+    public var messages: [OutboundMessage]
+
+    public init(reply: (any BusReply)? = nil, messages: [OutboundMessage] = []) {
+        self.reply = reply
+        self.messages = messages
+    }
+}
+
+/// A message a handler sends on (to another service or as an event), already encoded.
+public struct OutboundMessage: Sendable {
+    public enum Target: Sendable, Equatable {
+        case service(String)
+        case event(routingKey: String)
+    }
+
+    public var target: Target
+    public var body: Data
+
+    public init(target: Target, body: Data) {
+        self.target = target
+        self.body = body
+    }
+}
+
+/// A failure the sender caused (unknown host, invalid field value): answered with this error,
+/// copied to the dead-letter queue with the reason, and acked — retrying cannot help.
+public struct BadRequest: Error, Sendable, CustomStringConvertible {
+    public let error: ErrorCode
+    public let reason: String
+
+    public init(_ error: ErrorCode, reason: String) {
+        self.error = error
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}
+
+/// A handler error that knows its ZStack error code; anything else becomes SYS.1006.
+public protocol ErrorCodeConvertible: Error {
+    var errorCode: ErrorCode { get }
+}

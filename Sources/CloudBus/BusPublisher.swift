@@ -1,0 +1,56 @@
+import AMQP
+import Foundation
+
+/// Puts envelopes on the bus the way ZStack routes them and waits for the broker's confirm.
+///
+/// Requests go to `P2P` with routing key `zstack.message.<serviceId>` and expire after
+/// `CloudBus.messageTTL` (5 min); replies go to `P2P` with the raw `headers.replyTo`; events go to
+/// `BROADCAST` by type key. Everything is `mandatory`, as in ZStack.
+public struct BusPublisher: Sendable {
+    public let connection: AMQPConnection
+    /// Delivery mode for everything published: ZStack sends transient (1); the reliable mode
+    /// sends persistent (2) so requests survive a broker restart on durable queues.
+    public var persistent: Bool
+
+    public init(connection: AMQPConnection, persistent: Bool = false) {
+        self.connection = connection
+        self.persistent = persistent
+    }
+
+    private var deliveryMode: UInt8 { persistent ? 2 : 1 }
+
+    /// Publishes an already encoded reply body to the requester's inbox.
+    @discardableResult
+    public func publishReply(body: Data, replyTo: String) async throws(AMQPError) -> PublishOutcome {
+        try await connection.publish(OutgoingMessage(
+            exchange: BusNames.p2pExchange, routingKey: replyTo, body: Array(body),
+            properties: AMQPProperties(deliveryMode: deliveryMode), mandatory: true))
+    }
+
+    /// Sends an envelope to a service (`<service>.<node>`).
+    @discardableResult
+    public func send(body: Data, to serviceId: String) async throws(AMQPError) -> PublishOutcome {
+        try await connection.publish(OutgoingMessage(
+            exchange: BusNames.p2pExchange, routingKey: BusNames.messageQueue(serviceId: serviceId), body: Array(body),
+            properties: AMQPProperties(deliveryMode: deliveryMode, expiration: BusNames.messageExpiration),
+            mandatory: true))
+    }
+
+    /// Sends an envelope straight to a queue by name (the CLI's `--queue`).
+    @discardableResult
+    public func send(body: Data, toQueue queue: String) async throws(AMQPError) -> PublishOutcome {
+        try await connection.publish(OutgoingMessage(
+            exchange: BusNames.p2pExchange, routingKey: queue, body: Array(body),
+            properties: AMQPProperties(deliveryMode: deliveryMode, expiration: BusNames.messageExpiration),
+            mandatory: true))
+    }
+
+    /// Broadcasts a canonical event.
+    @discardableResult
+    public func publishEvent(body: Data, routingKey: String = CanonicalEvent.routingKey) async throws(AMQPError) -> PublishOutcome {
+        try await connection.publish(OutgoingMessage(
+            exchange: BusNames.broadcastExchange, routingKey: routingKey, body: Array(body),
+            properties: AMQPProperties(deliveryMode: deliveryMode, expiration: BusNames.messageExpiration),
+            mandatory: true))
+    }
+}

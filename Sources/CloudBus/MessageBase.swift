@@ -1,0 +1,93 @@
+import Foundation
+
+/// The fields every ZStack message shares (`Message` and `NeedReplyMessage` in Java), read from and written to the
+/// same inner JSON object as the message's own fields.
+///
+/// Java defaults apply to absent fields, because Gson leaves field initialisers in place: `timeout` and
+/// `messageDeadline` are -1, and a missing `id` or `createdTime` is regenerated (fresh id, current time), as
+/// `Message`'s constructor does. `timeout`/`messageDeadline` are written only when they differ from -1, which is
+/// what Java reads back either way and keeps replies and events free of request-only fields.
+public struct MessageBase: Sendable, Hashable {
+    /// 32 lowercase hex digits; the request's id is the reply's `correlationId`.
+    public var id: String
+    /// Destination service id (`<service>.<node>`), or for replies the reply-inbox routing key. Events have none.
+    public var serviceId: String?
+    /// Creation time in epoch milliseconds.
+    public var createdTime: Int64
+    /// Time budget in milliseconds; -1 (or any value <= 0) means none. See `MessageDeadline`.
+    public var timeout: Int64
+    /// Absolute deadline in epoch milliseconds; -1 (or any value <= 0) means none. Wins over `timeout`.
+    public var messageDeadline: Int64
+    public var headers: MessageHeaders
+    public var systemTags: [String]?
+    public var userTags: [String]?
+
+    public static let noTimeout: Int64 = -1
+
+    public init(
+        id: String = MessageID.random(),
+        serviceId: String? = nil,
+        createdTime: Int64,
+        timeout: Int64 = MessageBase.noTimeout,
+        messageDeadline: Int64 = MessageBase.noTimeout,
+        headers: MessageHeaders = MessageHeaders(),
+        systemTags: [String]? = nil,
+        userTags: [String]? = nil
+    ) {
+        self.id = id
+        self.serviceId = serviceId
+        self.createdTime = createdTime
+        self.timeout = timeout
+        self.messageDeadline = messageDeadline
+        self.headers = headers
+        self.systemTags = systemTags
+        self.userTags = userTags
+    }
+}
+
+extension MessageBase: Codable {
+    enum CodingKeys: String, CodingKey {
+        case id, serviceId, createdTime, timeout, messageDeadline, headers, systemTags, userTags
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decodeIfPresent(String.self, forKey: .id) ?? MessageID.random()
+        serviceId = try container.decodeIfPresent(String.self, forKey: .serviceId)
+        createdTime = try container.decodeIfPresent(Int64.self, forKey: .createdTime) ?? EpochMillis.now()
+        timeout = try container.decodeIfPresent(Int64.self, forKey: .timeout) ?? Self.noTimeout
+        messageDeadline = try container.decodeIfPresent(Int64.self, forKey: .messageDeadline) ?? Self.noTimeout
+        headers = try container.decodeIfPresent(MessageHeaders.self, forKey: .headers) ?? MessageHeaders()
+        systemTags = try container.decodeIfPresent([String].self, forKey: .systemTags)
+        userTags = try container.decodeIfPresent([String].self, forKey: .userTags)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        if timeout != Self.noTimeout { try container.encode(timeout, forKey: .timeout) }
+        if messageDeadline != Self.noTimeout { try container.encode(messageDeadline, forKey: .messageDeadline) }
+        try container.encodeIfPresent(systemTags, forKey: .systemTags)
+        try container.encodeIfPresent(userTags, forKey: .userTags)
+        try container.encode(headers, forKey: .headers)
+        try container.encode(id, forKey: .id)
+        try container.encodeIfPresent(serviceId, forKey: .serviceId)
+        try container.encode(createdTime, forKey: .createdTime)
+    }
+}
+
+extension MessageBase {
+    /// Best-effort recovery from an inner object that failed strict decoding: every field with the right type is
+    /// kept, the others take their Java defaults. Used only to address an error reply to the sender.
+    init(lenient object: [String: JSONValue]) {
+        self.init(
+            id: object["id"]?.stringValue ?? MessageID.random(),
+            serviceId: object["serviceId"]?.stringValue,
+            createdTime: object["createdTime"]?.int64Value ?? EpochMillis.now(),
+            timeout: object["timeout"]?.int64Value ?? Self.noTimeout,
+            messageDeadline: object["messageDeadline"]?.int64Value ?? Self.noTimeout,
+            headers: object["headers"]?.objectValue.map(MessageHeaders.init(lenient:)) ?? MessageHeaders(),
+            systemTags: object["systemTags"]?.arrayValue?.compactMap(\.stringValue),
+            userTags: object["userTags"]?.arrayValue?.compactMap(\.stringValue)
+        )
+    }
+}

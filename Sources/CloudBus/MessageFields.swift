@@ -1,0 +1,68 @@
+/// A message's own fields and its base fields, read from and written to one JSON object.
+///
+/// Both halves use the same decoder/encoder, so the object is walked once per half and never re-parsed.
+struct MessageFields<Message: BusMessage>: Codable {
+    var message: Message
+    var base: MessageBase
+
+    init(message: Message, base: MessageBase) {
+        self.message = message
+        self.base = base
+    }
+
+    init(from decoder: any Decoder) throws {
+        message = try Message(from: decoder)
+        base = try MessageBase(from: decoder)
+    }
+
+    /// Own fields, then base fields, into one object. Member order in the output is unspecified (Foundation's
+    /// encoder does not keep it); JSON readers, Gson included, do not depend on it.
+    func encode(to encoder: any Encoder) throws {
+        try message.encode(to: encoder)
+        try base.encode(to: encoder)
+    }
+}
+
+/// `{"<className>": {fields}}` on the way out.
+struct OutboundEnvelope<Message: BusMessage>: Encodable {
+    var fields: MessageFields<Message>
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: DynamicKey.self)
+        try container.encode(fields, forKey: DynamicKey(Message.className))
+    }
+}
+
+/// `{"<className>": {fields}}` on the way in: reads the single key, finds the type in the registry passed through
+/// `userInfo`, and decodes message and base in the same `JSONDecoder` pass.
+///
+/// Failures here are only signals; `EnvelopeCodec` diagnoses them on its slow path.
+struct InboundEnvelope: Decodable {
+    let decoded: DecodedEnvelope
+
+    /// The body's shape or class is not one this decoder accepts; `EnvelopeCodec` works out which.
+    struct Rejected: Error {}
+
+    init(from decoder: any Decoder) throws {
+        guard let registry = decoder.userInfo[MessageRegistry.userInfoKey] as? MessageRegistry else {
+            // Only EnvelopeCodec constructs decoders for this type, and it always sets the registry.
+            preconditionFailure("InboundEnvelope decoded without a MessageRegistry in userInfo")
+        }
+        let outer = try decoder.container(keyedBy: DynamicKey.self)
+        let keys = outer.allKeys
+        guard keys.count == 1, let key = keys.first, let type = registry.type(named: key.stringValue) else {
+            throw Rejected()
+        }
+        decoded = try Self.decode(type, from: outer, forKey: key)
+    }
+
+    /// Opens the registered existential type so the generic `MessageFields<M>` decodes it directly.
+    private static func decode<M: BusMessage>(
+        _ type: M.Type,
+        from container: KeyedDecodingContainer<DynamicKey>,
+        forKey key: DynamicKey
+    ) throws -> DecodedEnvelope {
+        let fields = try container.decode(MessageFields<M>.self, forKey: key)
+        return DecodedEnvelope(className: key.stringValue, base: fields.base, message: fields.message)
+    }
+}

@@ -1,0 +1,114 @@
+/// The `headers` map every ZStack message carries inside its JSON body.
+///
+/// Correlation and reply routing travel here, not in AMQP properties. ZStack reads `noReply` and `isReply` with
+/// `Boolean.valueOf((String) …)`, so they are kept and always written as the strings `"true"`/`"false"`; a JSON
+/// boolean received in their place is accepted and normalised to a string. Keys this type does not name are kept
+/// in `extra` and written back unchanged.
+public struct MessageHeaders: Sendable, Hashable {
+    /// Request: its own `id`. Reply: the `id` of the request it answers.
+    public var correlationId: String?
+    /// Request: the routing key of the sender's reply inbox (`zstack.message.cloudbus.<node>`).
+    public var replyTo: String?
+    /// Raw `noReply` string; `"true"` means the sender does not want a reply.
+    public var noReply: String?
+    /// Raw `isReply` string; `"true"` on replies.
+    public var isReply: String?
+    /// `field path -> Java class` entries telling ZStack how to rebuild polymorphic fields (see `MessageSchema`).
+    public var schema: [String: String]?
+    /// `task-context`: the sender's logging context (AMQP era) or `TaskContext` (HTTP era). Opaque to us.
+    public var taskContext: [String: JSONValue]?
+    /// Every other header, kept verbatim.
+    public var extra: [String: JSONValue]
+
+    public init(
+        correlationId: String? = nil,
+        replyTo: String? = nil,
+        noReply: String? = nil,
+        isReply: String? = nil,
+        schema: [String: String]? = nil,
+        taskContext: [String: JSONValue]? = nil,
+        extra: [String: JSONValue] = [:]
+    ) {
+        self.correlationId = correlationId
+        self.replyTo = replyTo
+        self.noReply = noReply
+        self.isReply = isReply
+        self.schema = schema
+        self.taskContext = taskContext
+        self.extra = extra
+    }
+
+    /// `noReply` as ZStack reads it: true only for the string "true", ignoring case.
+    public var isNoReply: Bool { noReply.map { $0.lowercased() == "true" } ?? false }
+
+    /// `isReply` as ZStack reads it: true only for the string "true", ignoring case.
+    public var isReplyMessage: Bool { isReply.map { $0.lowercased() == "true" } ?? false }
+}
+
+extension MessageHeaders: Codable {
+    static let correlationIdKey = "correlationId"
+    static let replyToKey = "replyTo"
+    static let noReplyKey = "noReply"
+    static let isReplyKey = "isReply"
+    static let schemaKey = "schema"
+    static let taskContextKey = "task-context"
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: DynamicKey.self)
+        self.init()
+        for key in container.allKeys {
+            switch key.stringValue {
+            case Self.correlationIdKey: correlationId = try container.decodeIfPresent(String.self, forKey: key)
+            case Self.replyToKey: replyTo = try container.decodeIfPresent(String.self, forKey: key)
+            case Self.noReplyKey: noReply = try Self.decodeFlag(container, key)
+            case Self.isReplyKey: isReply = try Self.decodeFlag(container, key)
+            case Self.schemaKey: schema = try container.decodeIfPresent([String: String].self, forKey: key)
+            case Self.taskContextKey:
+                taskContext = try container.decodeIfPresent([String: JSONValue].self, forKey: key)
+            default: extra[key.stringValue] = try container.decode(JSONValue.self, forKey: key)
+            }
+        }
+    }
+
+    /// Accepts the string ZStack writes, or a JSON boolean from a careless sender.
+    private static func decodeFlag(_ container: KeyedDecodingContainer<DynamicKey>, _ key: DynamicKey) throws
+        -> String?
+    {
+        if let string = try? container.decodeIfPresent(String.self, forKey: key) { return string }
+        if let bool = try? container.decodeIfPresent(Bool.self, forKey: key) { return bool ? "true" : "false" }
+        return try container.decodeIfPresent(String.self, forKey: key)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: DynamicKey.self)
+        for (key, value) in extra {
+            try container.encode(value, forKey: DynamicKey(key))
+        }
+        try container.encodeIfPresent(correlationId, forKey: DynamicKey(Self.correlationIdKey))
+        try container.encodeIfPresent(replyTo, forKey: DynamicKey(Self.replyToKey))
+        try container.encodeIfPresent(noReply, forKey: DynamicKey(Self.noReplyKey))
+        try container.encodeIfPresent(isReply, forKey: DynamicKey(Self.isReplyKey))
+        try container.encodeIfPresent(schema, forKey: DynamicKey(Self.schemaKey))
+        try container.encodeIfPresent(taskContext, forKey: DynamicKey(Self.taskContextKey))
+    }
+}
+
+extension MessageHeaders {
+    /// Best-effort reading of a `headers` object that failed strict decoding: keeps every member whose type is
+    /// right and drops the rest, so an error reply can still find `replyTo` and `correlationId`.
+    init(lenient object: [String: JSONValue]) {
+        self.init()
+        for (key, value) in object {
+            switch key {
+            case Self.correlationIdKey: correlationId = value.stringValue
+            case Self.replyToKey: replyTo = value.stringValue
+            case Self.noReplyKey: noReply = value.stringValue ?? value.boolValue.map { $0 ? "true" : "false" }
+            case Self.isReplyKey: isReply = value.stringValue ?? value.boolValue.map { $0 ? "true" : "false" }
+            case Self.schemaKey:
+                schema = value.objectValue.map { $0.compactMapValues(\.stringValue) }
+            case Self.taskContextKey: taskContext = value.objectValue
+            default: extra[key] = value
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+/// `org.zstack.header.message.MessageReply`: the reply with no fields of its own, which ZStack sends (and this
+/// worker sends) for errors on messages whose specific reply type is unknown or irrelevant.
+public struct MessageReply: BusReply, Hashable {
+    public static let className = "org.zstack.header.message.MessageReply"
+
+    public var success: Bool
+    public var canceled: Bool
+    public var error: ErrorCode?
+
+    /// A reply carrying `error`, or a plain success when `error` is nil.
+    public init(error: ErrorCode? = nil, canceled: Bool = false) {
+        self.success = error == nil
+        self.canceled = canceled
+        self.error = error
+    }
+
+    enum CodingKeys: String, CodingKey { case success, canceled, error }
+
+    /// Absent `success`/`canceled` take Java's initialisers (true/false).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        success = try container.decodeIfPresent(Bool.self, forKey: .success) ?? true
+        canceled = try container.decodeIfPresent(Bool.self, forKey: .canceled) ?? false
+        error = try container.decodeIfPresent(ErrorCode.self, forKey: .error)
+    }
+}

@@ -1,0 +1,358 @@
+/// A job between `submit` and its completion.
+struct QueuedJob: Sendable {
+    let serial: UInt64
+    let body: @Sendable () async throws -> Void
+    let completion: @Sendable (JobOutcome) -> Void
+    /// Offset on the executor's ``ElapsedClock`` after which the job must not start and must not keep its key.
+    let deadline: Duration?
+    /// The timeout the deadline came from, kept for logs.
+    let timeout: Duration?
+}
+
+/// The per-key queue. A lane exists only while its key has queued or running work.
+struct Lane: Sendable {
+    var queue = Ring<QueuedJob>()
+    /// `true` while the key sits in the ready queue or one of its jobs runs. This is what makes a key serial: a
+    /// scheduled key is never added to the ready queue again, so no two runners ever hold it at once.
+    var isScheduled = false
+
+    /// Appends a job; returns `true` when the key has just become ready (it was idle before).
+    mutating func append(_ job: QueuedJob) -> Bool {
+        queue.append(job)
+        if isScheduled { return false }
+        isScheduled = true
+        return true
+    }
+}
+
+/// A task that serves ready keys one job at a time until none are left.
+struct RunnerRecord<Key: Hashable & Sendable> {
+    let task: Task<Void, Never>
+    /// The job with a deadline that the runner is executing, until the runner claims its outcome or the watchdog
+    /// takes it at the deadline.
+    var timedJob: (key: Key, job: QueuedJob)?
+}
+
+/// What a runner does next.
+struct Assignment<Key: Hashable & Sendable>: Sendable {
+    let key: Key
+    let job: QueuedJob
+    /// The deadline passed before the job's turn: report `.expiredBeforeStart` without running the body.
+    let expired: Bool
+    /// The job's deadline is earlier than anything the watchdog is armed for: start a watchdog for it.
+    let needsWatchdog: Bool
+}
+
+/// A running job taken by the watchdog at its deadline.
+struct AbandonedJob<Key: Hashable & Sendable>: Sendable {
+    let key: Key
+    let job: QueuedJob
+    let runnerTask: Task<Void, Never>
+}
+
+enum ExecutorPhase: Sendable, Equatable {
+    case accepting
+    case draining
+    case cancelled
+}
+
+/// Everything a ``KeyedSerialExecutor`` shares between tasks, kept behind its one `Mutex`.
+///
+/// The methods here are pure bookkeeping: they never call a job's body or completion and never cancel a task
+/// (cancellation runs handlers synchronously, which could re-enter the lock). They may resume continuations, which
+/// only schedules the waiting task.
+struct ExecutorState<Key: Hashable & Sendable> {
+    let maxConcurrentJobs: Int
+    let maxQueuedJobs: Int?
+
+    private(set) var lanes: [Key: Lane] = [:]
+    /// Keys with queued work and no running job, in the order they will be served (round robin across keys).
+    private var ready = Ring<Key>()
+    /// Live runners; an abandoned runner (its job passed its deadline) is removed at once and no longer counts.
+    private(set) var runners: [Int: RunnerRecord<Key>] = [:]
+    private var nextRunnerID = 0
+    private var nextSerial: UInt64 = 0
+    private var nextWaiterID = 0
+
+    private(set) var queuedJobs = 0
+    private(set) var runningJobs = 0
+    private(set) var abandonedJobsRunning = 0
+    private(set) var abandonedJobsTotal = 0
+    private(set) var phase = ExecutorPhase.accepting
+
+    private var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var spaceWaiterOrder = Ring<Int>()
+    private var spaceWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+
+    /// The one deadline watchdog: it sleeps until `watchdogTarget`, then takes every running job whose deadline has
+    /// passed and sleeps again until the earliest remaining deadline. A newer generation supersedes an older one.
+    private var watchdogGeneration = 0
+    private var watchdogTarget: Duration?
+    private var watchdogTask: Task<Void, Never>?
+
+    /// Below this many slots the lane table is never rebuilt to give memory back.
+    private static var laneTableShrinkFloor: Int { 1024 }
+
+    init(maxConcurrentJobs: Int, maxQueuedJobs: Int?) {
+        self.maxConcurrentJobs = maxConcurrentJobs
+        self.maxQueuedJobs = maxQueuedJobs
+    }
+
+    var statistics: ExecutorStatistics {
+        ExecutorStatistics(
+            activeKeys: lanes.count,
+            queuedJobs: queuedJobs,
+            runningJobs: runningJobs,
+            abandonedJobsRunning: abandonedJobsRunning,
+            abandonedJobsTotal: abandonedJobsTotal
+        )
+    }
+
+    /// Slots allocated by the lane table (tests check that it shrinks back after a burst of keys).
+    var laneTableCapacity: Int { lanes.capacity }
+
+    // MARK: Submission
+
+    enum Admission: Sendable {
+        case enqueued
+        case full
+        case rejected
+    }
+
+    mutating func admit(
+        key: Key,
+        body: @escaping @Sendable () async throws -> Void,
+        completion: @escaping @Sendable (JobOutcome) -> Void,
+        deadline: Duration?,
+        timeout: Duration?
+    ) -> Admission {
+        guard phase == .accepting else { return .rejected }
+        if let maxQueuedJobs, queuedJobs >= maxQueuedJobs { return .full }
+        nextSerial &+= 1
+        let job = QueuedJob(
+            serial: nextSerial, body: body, completion: completion, deadline: deadline, timeout: timeout)
+        queuedJobs += 1
+        if lanes[key, default: Lane()].append(job) {
+            ready.append(key)
+        }
+        return .enqueued
+    }
+
+    /// Reserves a runner slot when a key is ready and a slot is free. Callers ask once per key that became ready
+    /// and once per slot freed by the watchdog: that keeps the invariant "while `ready` is not empty, every slot
+    /// has a runner (possibly one about to take a key)" without starting runners that would find nothing to do.
+    mutating func reserveRunner() -> Int? {
+        guard !ready.isEmpty, runners.count < maxConcurrentJobs else { return nil }
+        nextRunnerID += 1
+        return nextRunnerID
+    }
+
+    mutating func register(runner id: Int, task: Task<Void, Never>) {
+        runners[id] = RunnerRecord(task: task, timedJob: nil)
+    }
+
+    // MARK: Running
+
+    /// Ends the runner's previous job (if any) on `finishedKey` and hands it the next ready key's oldest job, or
+    /// retires the runner when nothing is ready. A job with a deadline is checked against `clock` here, under the
+    /// lock, so the watchdog and the runner never both report it.
+    mutating func finishAndTakeNext(runner id: Int, finishedKey: Key?, clock: ElapsedClock) -> Assignment<Key>? {
+        if let finishedKey {
+            runningJobs -= 1
+            releaseLane(finishedKey)
+        }
+        guard let key = ready.popFirst() else {
+            runners[id] = nil
+            return nil
+        }
+        // A key is in `ready` only while its lane exists and has queued work (see `admit` and `releaseLane`).
+        guard let job = lanes[key]?.queue.popFirst() else {
+            preconditionFailure("KeyedSerialExecutor: ready key without queued work")
+        }
+        queuedJobs -= 1
+        runningJobs += 1
+        if maxQueuedJobs != nil {
+            wakeOneSpaceWaiter()
+        }
+        guard let deadline = job.deadline else {
+            return Assignment(key: key, job: job, expired: false, needsWatchdog: false)
+        }
+        if clock.now >= deadline {
+            return Assignment(key: key, job: job, expired: true, needsWatchdog: false)
+        }
+        runners[id]?.timedJob = (key, job)
+        let needsWatchdog = watchdogTarget.map { deadline < $0 } ?? true
+        return Assignment(key: key, job: job, expired: false, needsWatchdog: needsWatchdog)
+    }
+
+    /// The runner's timed job returned. `true`: the outcome is the runner's to report. `false`: the watchdog already
+    /// reported `.deadlineExceeded` and moved the key on; the runner must drop the outcome and retire.
+    mutating func claimOutcome(runner id: Int, serial: UInt64) -> Bool {
+        if runners[id]?.timedJob?.job.serial == serial {
+            runners[id]?.timedJob = nil
+            return true
+        }
+        abandonedJobsRunning -= 1
+        return false
+    }
+
+    // MARK: Deadlines
+
+    /// Arms a new watchdog generation for `target`; the caller starts its task and passes it to
+    /// ``installWatchdog(_:generation:)``.
+    mutating func beginWatchdog(until target: Duration) -> Int {
+        watchdogGeneration += 1
+        watchdogTarget = target
+        return watchdogGeneration
+    }
+
+    /// Records the watchdog's task and returns the superseded one, for the caller to cancel outside the lock.
+    mutating func installWatchdog(_ task: Task<Void, Never>, generation: Int) -> Task<Void, Never>? {
+        guard generation == watchdogGeneration else { return task }
+        defer { watchdogTask = task }
+        return watchdogTask
+    }
+
+    /// Called by a watchdog that woke up. Takes every running job whose deadline is at or before `now`: its runner
+    /// is retired (the slot is freed) and its task returned so the caller can report `.deadlineExceeded` and cancel
+    /// it outside the lock. The keys stay scheduled until the caller releases them, after reporting. Also returns
+    /// when the watchdog should wake next (`nil`: it should exit, having been superseded or having nothing to watch).
+    mutating func takeExpiredJobs(watchdog generation: Int, now: Duration) -> (
+        expired: [AbandonedJob<Key>], nextWake: Duration?
+    ) {
+        guard generation == watchdogGeneration else { return ([], nil) }
+        var expired: [(runner: Int, job: AbandonedJob<Key>)] = []
+        var nextWake: Duration?
+        for (id, record) in runners {
+            guard let timed = record.timedJob, let deadline = timed.job.deadline else { continue }
+            if deadline <= now {
+                expired.append((id, AbandonedJob(key: timed.key, job: timed.job, runnerTask: record.task)))
+            } else {
+                nextWake = min(nextWake ?? deadline, deadline)
+            }
+        }
+        for (id, _) in expired {
+            runners[id] = nil
+        }
+        runningJobs -= expired.count
+        abandonedJobsRunning += expired.count
+        abandonedJobsTotal += expired.count
+        watchdogTarget = nextWake
+        if nextWake == nil {
+            watchdogTask = nil
+        }
+        return (expired.map(\.job), nextWake)
+    }
+
+    /// The key's running job is over: serve its next job later (behind the other ready keys) or forget the key.
+    mutating func releaseLane(_ key: Key) {
+        if lanes[key]?.queue.isEmpty == false {
+            ready.append(key)
+        } else {
+            removeLane(key)
+        }
+    }
+
+    private mutating func removeLane(_ key: Key) {
+        lanes[key] = nil
+        if lanes.count * 8 < lanes.capacity && lanes.capacity > Self.laneTableShrinkFloor {
+            // A burst of keys leaves a large table behind; rebuild it so memory follows the active keys.
+            var compact = [Key: Lane](minimumCapacity: lanes.count * 2)
+            for (key, lane) in lanes {
+                compact[key] = lane
+            }
+            lanes = compact
+        }
+        if lanes.isEmpty {
+            let waiters = idleWaiters
+            idleWaiters = [:]
+            for waiter in waiters.values {
+                waiter.resume()
+            }
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// Stops admission. For `.cancel`, also empties every queue (returning the jobs, oldest first per key, for the
+    /// caller to complete with `.rejected`) and returns the runner tasks for the caller to cancel.
+    mutating func shutdown(_ mode: ShutdownMode) -> (discarded: [QueuedJob], runnersToCancel: [Task<Void, Never>]) {
+        defer { wakeAllSpaceWaiters() }
+        switch (mode, phase) {
+        case (.drain, .accepting):
+            phase = .draining
+            return ([], [])
+        case (.drain, _), (.cancel, .cancelled):
+            return ([], [])
+        case (.cancel, .accepting), (.cancel, .draining):
+            phase = .cancelled
+        }
+        var discarded: [QueuedJob] = []
+        discarded.reserveCapacity(queuedJobs)
+        for index in lanes.values.indices {
+            discarded.append(contentsOf: lanes.values[index].queue.removeAll())
+        }
+        queuedJobs = 0
+        // Ready keys have no running job; with their queues gone they are idle. Keys with a running job keep their
+        // lane until that job is over.
+        for key in ready.removeAll() {
+            removeLane(key)
+        }
+        return (discarded, runners.values.map(\.task))
+    }
+
+    // MARK: Waiters
+
+    mutating func makeWaiterID() -> Int {
+        nextWaiterID += 1
+        return nextWaiterID
+    }
+
+    /// Parks an idle waiter, or resumes it at once when there is no work (or its task is already cancelled).
+    mutating func addIdleWaiter(_ id: Int, _ continuation: CheckedContinuation<Void, Never>) {
+        if lanes.isEmpty || Task.isCancelled {
+            continuation.resume()
+        } else {
+            idleWaiters[id] = continuation
+        }
+    }
+
+    mutating func cancelIdleWaiter(_ id: Int) {
+        idleWaiters.removeValue(forKey: id)?.resume()
+    }
+
+    /// Parks a submitter until a queue slot frees up, or resumes it at once if one already has (or admission
+    /// stopped, or its task is cancelled); the submitter then retries.
+    mutating func addSpaceWaiter(_ id: Int, _ continuation: CheckedContinuation<Void, Never>) {
+        let full = maxQueuedJobs.map { queuedJobs >= $0 } ?? false
+        if !full || phase != .accepting || Task.isCancelled {
+            continuation.resume()
+        } else {
+            spaceWaiters[id] = continuation
+            spaceWaiterOrder.append(id)
+        }
+    }
+
+    mutating func cancelSpaceWaiter(_ id: Int) {
+        // Its id stays in `spaceWaiterOrder` and is skipped when reached.
+        spaceWaiters.removeValue(forKey: id)?.resume()
+    }
+
+    private mutating func wakeOneSpaceWaiter() {
+        while let id = spaceWaiterOrder.popFirst() {
+            if let waiter = spaceWaiters.removeValue(forKey: id) {
+                waiter.resume()
+                return
+            }
+        }
+    }
+
+    private mutating func wakeAllSpaceWaiters() {
+        _ = spaceWaiterOrder.removeAll()
+        let waiters = spaceWaiters
+        spaceWaiters = [:]
+        for waiter in waiters.values {
+            waiter.resume()
+        }
+    }
+}

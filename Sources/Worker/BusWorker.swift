@@ -1,0 +1,147 @@
+import AMQP
+import CloudBus
+import KeyedExecution
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The worker as a service: consumes its service queues and the canonical-event queue, feeds
+/// every delivery through the `DeliveryPipeline`, and on graceful shutdown stops consuming,
+/// drains in-flight work within a bound, acks, and closes (unacked work returns to the queues).
+public final class BusWorker: Service {
+    public let node: NodeUUID
+    public let metrics: WorkerMetrics
+    public let connection: AMQPConnection
+    private let configuration: WorkerConfiguration
+    private let logger: Logger
+    private let readiness = Mutex<(state: Readiness, waiters: [CheckedContinuation<Void, any Error>])>((.starting, []))
+
+    private enum Readiness { case starting, ready, failed(any Error) }
+    private let executorBox = Mutex<KeyedSerialExecutor<String>?>(nil)
+
+    /// Bound on draining in-flight handlers at shutdown before they are cancelled. Default: 30 s.
+    public let drainTimeout: Duration
+
+    public init(configuration: WorkerConfiguration, node: NodeUUID, handlers: HandlerTable, logger: Logger,
+                drainTimeout: Duration = .seconds(30), metrics: WorkerMetrics = WorkerMetrics()) {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.drainTimeout = drainTimeout
+        self.node = node
+        var table = handlers
+        table.register(EchoHandler())
+        self.logger = logger
+        self.connection = AMQPConnection(configuration: configuration.amqp, prefetch: configuration.prefetch,
+                                         logger: logger)
+        table.register(CanonicalEventHandler(node: node, metrics: metrics, logger: logger))
+        self.handlersWithEvents = table
+    }
+
+    private let handlersWithEvents: HandlerTable
+
+    /// The queues this worker consumes.
+    public var queues: [String] {
+        configuration.services.map { ServiceID(service: $0, node: node).queueName } + [BusTopology.eventQueue(node: node)]
+    }
+
+    public func run() async throws {
+        do {
+            try await serve()
+        } catch {
+            settleReadiness(.failed(error))
+            throw error
+        }
+    }
+
+    private func serve() async throws {
+        try await connection.start()
+        try await connection.declare(BusTopology.worker(node: node, services: configuration.services,
+                                                        durable: configuration.durableQueues))
+        let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: Int(configuration.prefetch), logger: logger)
+        executorBox.withLock { $0 = executor }
+        let publisher = BusPublisher(connection: connection)
+        let pipeline = DeliveryPipeline(
+            connection: connection, publisher: publisher, handlers: handlersWithEvents, executor: executor,
+            ledger: DeliveryLedger(capacity: configuration.dedupeWindow),
+            deadLetters: DeadLetterSink(connection: connection, node: node, metrics: metrics, logger: logger),
+            metrics: metrics, settings: .init(maxBodyBytes: configuration.maxBodyBytes), logger: logger)
+        var streams: [AsyncStream<Delivery>] = []
+        for queue in queues {
+            streams.append(try await connection.consume(ConsumerSpecification(queue: queue)))
+        }
+        logger.info("worker serving", metadata: [
+            "node": "\(node)", "queues": "\(queues.joined(separator: ","))", "prefetch": "\(configuration.prefetch)",
+        ])
+        settleReadiness(.ready)
+        let connection = self.connection
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                for stream in streams {
+                    group.addTask {
+                        for await delivery in stream { await pipeline.accept(delivery) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            Task { await connection.stopConsuming() }
+        }
+        await drain(executor)
+        await connection.close()
+        logger.info("worker stopped", metadata: ["node": "\(node)"])
+    }
+
+    private func drain(_ executor: KeyedSerialExecutor<String>) async {
+        executor.shutdown(.drain)
+        let timeout = drainTimeout
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await executor.waitUntilIdle() }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            _ = await group.next()
+            group.cancelAll()
+        }
+        if executor.statistics.runningJobs > 0 || executor.statistics.queuedJobs > 0 {
+            logger.warning("drain bound reached; cancelling the rest (their messages return to the queue)")
+            executor.shutdown(.cancel)
+        }
+    }
+
+    /// Returns once the worker consumes its queues (tests and `make run` wait on it); throws the
+    /// error that stopped it if it failed before that (e.g. a queue declared with other flags).
+    public func waitUntilReady() async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            let outcome: Result<Void, any Error>? = readiness.withLock { state in
+                switch state.state {
+                case .ready: return .success(())
+                case .failed(let error): return .failure(error)
+                case .starting:
+                    state.waiters.append(continuation)
+                    return nil
+                }
+            }
+            if let outcome { continuation.resume(with: outcome) }
+        }
+    }
+
+    /// True while the worker consumes its queues (what `/healthz` reports).
+    public var isReady: Bool {
+        readiness.withLock { if case .ready = $0.state { true } else { false } }
+    }
+
+    private func settleReadiness(_ outcome: Readiness) {
+        let waiters = readiness.withLock { state in
+            if case .starting = state.state { state.state = outcome }
+            let waiters = state.waiters
+            state.waiters.removeAll()
+            return waiters
+        }
+        for waiter in waiters {
+            switch outcome {
+            case .failed(let error): waiter.resume(throwing: error)
+            default: waiter.resume()
+            }
+        }
+    }
+
+    /// Load of the keyed executor (nil before `run`).
+    public var executorStatistics: ExecutorStatistics? { executorBox.withLock { $0?.statistics } }
+}

@@ -1,0 +1,244 @@
+import AMQP
+import Foundation
+
+/// Everything the daemon needs, resolved from (lowest to highest precedence) a JSON config file,
+/// `CLOUDBUS_*` environment variables and command-line flags. The AMQP password may come from the
+/// file or the environment (`CLOUDBUS_AMQP_PASSWORD`), never from a flag, and is never logged.
+public struct WorkerConfiguration: Sendable {
+    /// Broker location without credentials in logs. Default: amqp://guest@127.0.0.1:5672/
+    public var amqp: AMQPConfiguration
+    /// Unacked deliveries in flight; also the bound on concurrently running handlers. Default: 256.
+    public var prefetch: UInt16
+    /// This worker's management-node id (32 lowercase hex). Default: generated once and kept in
+    /// `dataDirectory/node-uuid`, so a restart keeps the same queues and ring position.
+    public var nodeUUID: String?
+    /// SQLite store and node id live here. Default: `.data/worker`.
+    public var dataDirectory: String
+    /// Services whose queues this worker consumes. Default: host, vmInstance.
+    public var services: [String]
+    /// Declare the worker's queues durable (survive a broker restart). Default: true.
+    public var durableQueues: Bool
+    /// Bodies larger than this are dead-lettered unread. Default: 1 MiB.
+    public var maxBodyBytes: Int
+    /// Message ids remembered to drop redelivered duplicates. Default: 65,536.
+    public var dedupeWindow: Int
+    /// Where agents call back and where `/healthz` answers. Default: 127.0.0.1:8081.
+    public var httpHost: String
+    public var httpPort: Int
+    /// The callback URL handed to agents, for deployments behind NAT. Default: derived from host/port.
+    public var publicCallbackURL: String?
+    /// KVM host agent settings (ZStack names in comments).
+    public var kvm: KVMSettings
+    /// Node UUIDs of the ring used to pick an owner for `publish --resource` (static until membership lands).
+    public var ringNodes: [String]
+    public var logLevel: String
+
+    public struct KVMSettings: Sendable, Codable, Equatable {
+        /// `host.ping.timeout`. Default: 10 s per attempt.
+        public var pingTimeoutSeconds: Double = 10
+        /// `host.ping.maxFailure`: attempts before the host counts as disconnected. Default: 3.
+        public var pingMaxFailure: Int = 3
+        /// `ping.sleepPeriodAfterFailure`. Default: 1 s.
+        public var pingSleepAfterFailureSeconds: Double = 1
+        /// Connect timeout for agent HTTP calls. Default: 5 s.
+        public var agentConnectTimeoutSeconds: Double = 5
+        public init() {}
+    }
+
+    public init() {
+        amqp = AMQPConfiguration()
+        prefetch = 256
+        nodeUUID = nil
+        dataDirectory = ".data/worker"
+        services = ["host", "vmInstance"]
+        durableQueues = true
+        maxBodyBytes = 1 << 20
+        dedupeWindow = 65_536
+        httpHost = "127.0.0.1"
+        httpPort = 8081
+        publicCallbackURL = nil
+        kvm = KVMSettings()
+        ringNodes = []
+        logLevel = "info"
+    }
+
+    /// The on-disk form (all optional): `{"amqp":{"url":"amqp://user@host/vhost","password":"…",
+    /// "prefetch":256,"heartbeatSeconds":30,"caCertificate":"…","clientCertificate":"…","clientKey":"…",
+    /// "verifyPeer":true},"nodeUuid":"…","dataDir":"…","services":["host"],"durableQueues":true,
+    /// "maxBodyBytes":1048576,"dedupeWindow":65536,"http":{"host":"127.0.0.1","port":8081,
+    /// "publicCallbackUrl":"…"},"kvm":{…},"ringNodes":["…"],"logLevel":"info"}`.
+    struct FileForm: Decodable {
+        struct AMQPForm: Decodable {
+            var url: String?
+            var password: String?
+            var prefetch: UInt16?
+            var heartbeatSeconds: Int?
+            var caCertificate: String?
+            var clientCertificate: String?
+            var clientKey: String?
+            var verifyPeer: Bool?
+        }
+        struct HTTPForm: Decodable {
+            var host: String?
+            var port: Int?
+            var publicCallbackUrl: String?
+        }
+        var amqp: AMQPForm?
+        var nodeUuid: String?
+        var dataDir: String?
+        var services: [String]?
+        var durableQueues: Bool?
+        var maxBodyBytes: Int?
+        var dedupeWindow: Int?
+        var http: HTTPForm?
+        var kvm: KVMSettings?
+        var ringNodes: [String]?
+        var logLevel: String?
+    }
+
+    /// Command-line overrides; nil means "not given".
+    public struct Overrides: Sendable {
+        public var amqpURL: String?
+        public var nodeUUID: String?
+        public var dataDirectory: String?
+        public var httpHost: String?
+        public var httpPort: Int?
+        public var publicCallbackURL: String?
+        public var prefetch: UInt16?
+        public var services: [String]?
+        public var logLevel: String?
+        public init() {}
+    }
+
+    /// Resolves file < environment < flags and validates the result.
+    public static func resolve(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                               overrides: Overrides = Overrides()) throws -> WorkerConfiguration {
+        var configuration = WorkerConfiguration()
+        var url: String?
+        var password: String?
+        var heartbeat: Int?
+        var tlsForm: FileForm.AMQPForm?
+        if let path = file ?? environment["CLOUDBUS_CONFIG"] {
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                throw ConfigurationError.unreadableFile(path: path, reason: "\(error.localizedDescription)")
+            }
+            let form: FileForm
+            do { form = try JSONDecoder().decode(FileForm.self, from: data) } catch {
+                throw ConfigurationError.invalidFile(path: path, reason: "\(error)")
+            }
+            url = form.amqp?.url
+            password = form.amqp?.password
+            heartbeat = form.amqp?.heartbeatSeconds
+            tlsForm = form.amqp
+            if let value = form.amqp?.prefetch { configuration.prefetch = value }
+            if let value = form.nodeUuid { configuration.nodeUUID = value }
+            if let value = form.dataDir { configuration.dataDirectory = value }
+            if let value = form.services { configuration.services = value }
+            if let value = form.durableQueues { configuration.durableQueues = value }
+            if let value = form.maxBodyBytes { configuration.maxBodyBytes = value }
+            if let value = form.dedupeWindow { configuration.dedupeWindow = value }
+            if let value = form.http?.host { configuration.httpHost = value }
+            if let value = form.http?.port { configuration.httpPort = value }
+            if let value = form.http?.publicCallbackUrl { configuration.publicCallbackURL = value }
+            if let value = form.kvm { configuration.kvm = value }
+            if let value = form.ringNodes { configuration.ringNodes = value }
+            if let value = form.logLevel { configuration.logLevel = value }
+        }
+        let env = { (name: String) in environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        if let value = env("CLOUDBUS_AMQP_URL") { url = value }
+        if let value = env("CLOUDBUS_AMQP_PASSWORD") { password = value }
+        if let value = env("CLOUDBUS_NODE_UUID") { configuration.nodeUUID = value }
+        if let value = env("CLOUDBUS_DATA_DIR") { configuration.dataDirectory = value }
+        if let value = env("CLOUDBUS_PREFETCH") {
+            guard let number = UInt16(value), number > 0 else { throw ConfigurationError.invalidValue(name: "CLOUDBUS_PREFETCH", value: value) }
+            configuration.prefetch = number
+        }
+        if let value = env("CLOUDBUS_HTTP_HOST") { configuration.httpHost = value }
+        if let value = env("CLOUDBUS_HTTP_PORT") {
+            guard let number = Int(value) else { throw ConfigurationError.invalidValue(name: "CLOUDBUS_HTTP_PORT", value: value) }
+            configuration.httpPort = number
+        }
+        if let value = env("CLOUDBUS_CALLBACK_URL") { configuration.publicCallbackURL = value }
+        if let value = env("CLOUDBUS_SERVICES") { configuration.services = value.split(separator: ",").map(String.init) }
+        if let value = env("CLOUDBUS_RING_NODES") { configuration.ringNodes = value.split(separator: ",").map(String.init) }
+        if let value = env("CLOUDBUS_LOG_LEVEL") { configuration.logLevel = value }
+
+        if let value = overrides.amqpURL {
+            if let parsed = URLComponents(string: value), parsed.password != nil {
+                throw ConfigurationError.passwordOnCommandLine
+            }
+            url = value
+        }
+        if let value = overrides.nodeUUID { configuration.nodeUUID = value }
+        if let value = overrides.dataDirectory { configuration.dataDirectory = value }
+        if let value = overrides.httpHost { configuration.httpHost = value }
+        if let value = overrides.httpPort { configuration.httpPort = value }
+        if let value = overrides.publicCallbackURL { configuration.publicCallbackURL = value }
+        if let value = overrides.prefetch { configuration.prefetch = value }
+        if let value = overrides.services { configuration.services = value }
+        if let value = overrides.logLevel { configuration.logLevel = value }
+
+        var amqp = try url.map { try AMQPConfiguration(url: $0) } ?? AMQPConfiguration()
+        if let password { amqp.password = password }
+        if let heartbeat { amqp.heartbeat = .seconds(heartbeat) }
+        if let form = tlsForm, amqp.tls != nil {
+            amqp.tls = .init(caCertificatePath: form.caCertificate, clientCertificatePath: form.clientCertificate,
+                             clientKeyPath: form.clientKey, verifyPeer: form.verifyPeer ?? true)
+        }
+        configuration.amqp = amqp
+        try configuration.validate()
+        return configuration
+    }
+
+    func validate() throws {
+        if let node = nodeUUID, !NodeIdentity.isValid(node) {
+            throw ConfigurationError.invalidValue(name: "nodeUuid", value: node)
+        }
+        for node in ringNodes where !NodeIdentity.isValid(node) {
+            throw ConfigurationError.invalidValue(name: "ringNodes", value: node)
+        }
+        guard prefetch > 0 else { throw ConfigurationError.invalidValue(name: "prefetch", value: "0") }
+        guard maxBodyBytes > 0 else { throw ConfigurationError.invalidValue(name: "maxBodyBytes", value: "\(maxBodyBytes)") }
+        guard (0...65535).contains(httpPort) else { throw ConfigurationError.invalidValue(name: "http.port", value: "\(httpPort)") }
+        guard !services.isEmpty else { throw ConfigurationError.invalidValue(name: "services", value: "[]") }
+    }
+}
+
+public enum ConfigurationError: Error, CustomStringConvertible {
+    case unreadableFile(path: String, reason: String)
+    case invalidFile(path: String, reason: String)
+    case invalidValue(name: String, value: String)
+    case passwordOnCommandLine
+
+    public var description: String {
+        switch self {
+        case .unreadableFile(let path, let reason): "cannot read config file \(path): \(reason)"
+        case .invalidFile(let path, let reason): "invalid config file \(path): \(reason)"
+        case .invalidValue(let name, let value): "invalid value for \(name): \(value)"
+        case .passwordOnCommandLine:
+            "the AMQP password must not be given on the command line; use CLOUDBUS_AMQP_PASSWORD or the config file"
+        }
+    }
+}
+
+/// The worker's management-node id: validated, and stable across restarts.
+public enum NodeIdentity {
+    public static func isValid(_ uuid: String) -> Bool {
+        uuid.utf8.count == 32 && uuid.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
+    /// Returns the configured id, else the one stored in `directory/node-uuid`, else a new one it stores.
+    public static func resolve(configured: String?, directory: String) throws -> String {
+        if let configured { return configured }
+        let path = URL(fileURLWithPath: directory).appendingPathComponent("node-uuid")
+        if let stored = try? String(contentsOf: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+           isValid(stored) {
+            return stored
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let fresh = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try (fresh + "\n").write(to: path, atomically: true, encoding: .utf8)
+        return fresh
+    }
+}

@@ -1,0 +1,42 @@
+import Synchronization
+
+/// Counters an operator (and the tests) read: what came in, what went out, what was refused and
+/// why. Names are stable: they become Prometheus series when the metrics endpoint lands.
+public final class WorkerMetrics: Sendable {
+    private let counters = Mutex<[String: Int]>([:])
+
+    public init() {}
+
+    public func increment(_ name: String, by amount: Int = 1) {
+        counters.withLock { $0[name, default: 0] += amount }
+    }
+
+    public subscript(name: String) -> Int { counters.withLock { $0[name] ?? 0 } }
+
+    public var snapshot: [String: Int] { counters.withLock { $0 } }
+
+    /// Prometheus text exposition of every counter (`cloudbus_worker_<name>_total`).
+    public func prometheusText() -> String {
+        snapshot.sorted { $0.key < $1.key }.map { name, value in
+            let metric = "cloudbus_worker_" + name.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+            return "# TYPE \(metric)_total counter\n\(metric)_total \(value)\n"
+        }.joined()
+    }
+}
+
+/// Counter names, so tests and code agree.
+public enum WorkerCounter {
+    public static let received = "messages_received"
+    public static let handled = "messages_handled"
+    public static let replies = "replies_sent"
+    public static let outbound = "messages_sent"
+    public static let deadLettered = "dead_lettered"
+    public static func deadLettered(_ reason: String) -> String { "dead_lettered.\(reason)" }
+    public static let duplicates = "duplicates_dropped"
+    public static let expired = "expired_before_handling"
+    public static let deadlineExceeded = "handler_deadline_exceeded"
+    public static let handlerErrors = "handler_errors"
+    public static let publishFailures = "publish_failures"
+    public static let returnedReplies = "replies_unroutable"
+    public static let events = "events_received"
+}

@@ -1,0 +1,73 @@
+import AgentHTTP
+import CloudBus
+import Foundation
+import Inventory
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Wires the parts of a running worker: store, agent-callback HTTP server, handlers, bus worker.
+/// Services stop in reverse order: the bus worker drains first, then the HTTP server.
+public struct WorkerRuntime: Sendable {
+    public let worker: BusWorker
+    public let inventory: SQLiteInventory
+    public let callbackServer: CallbackServer
+    public let agentCaller: AgentCaller
+
+    public var httpPort: Int { callbackServer.port }
+    public var services: [any Service] { [CallbackServerService(server: callbackServer), worker] }
+
+    /// Opens the store under `dataDirectory`, binds the HTTP server, and builds the handlers.
+    /// `extraHandlers` lets tests add handlers (e.g. a deliberately hanging one).
+    public static func start(configuration: WorkerConfiguration, logger: Logger,
+                             extraHandlers: (inout HandlerTable) -> Void = { _ in }) async throws -> WorkerRuntime {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let nodeValue = try NodeIdentity.resolve(configured: configuration.nodeUUID, directory: configuration.dataDirectory)
+        guard let node = NodeUUID(nodeValue) else { throw ConfigurationError.invalidValue(name: "nodeUuid", value: nodeValue) }
+        let inventory = try SQLiteInventory(path: inventoryPath(dataDirectory: configuration.dataDirectory))
+        let metrics = WorkerMetrics()
+        let workerSlot = WorkerSlot()
+        let callbackServer = try await CallbackServer.start(
+            configuration: .init(host: configuration.httpHost, port: configuration.httpPort,
+                                 publicCallbackURL: configuration.publicCallbackURL,
+                                 getRoutes: [
+                                     // Ready means consuming: a deployment (or `make run`) may send work once it says ok.
+                                     "/healthz": {
+                                         workerSlot.isReady ? .init(status: 200, body: "ok")
+                                                            : .init(status: 503, body: "starting")
+                                     },
+                                     "/metrics": { .init(status: 200, body: metrics.prometheusText()) },
+                                 ]),
+            logger: logger)
+        let caller = AgentCaller(client: AgentHTTPClient(), callbackServer: callbackServer,
+                                 defaultConnectTimeout: .seconds(configuration.kvm.agentConnectTimeoutSeconds))
+        var handlers = HandlerTable()
+        KVMWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.kvm, logger: logger)
+        extraHandlers(&handlers)
+        let worker = BusWorker(configuration: configuration, node: node, handlers: handlers, logger: logger,
+                               metrics: metrics)
+        workerSlot.set(worker)
+        return WorkerRuntime(worker: worker, inventory: inventory, callbackServer: callbackServer, agentCaller: caller)
+    }
+
+    public static func inventoryPath(dataDirectory: String) -> String {
+        URL(fileURLWithPath: dataDirectory).appendingPathComponent("inventory.sqlite").path
+    }
+}
+
+/// The callback server as a lifecycle service: serves until graceful shutdown.
+struct CallbackServerService: Service {
+    let server: CallbackServer
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await server.run() }
+    }
+}
+
+/// Lets the HTTP routes, created before the worker, ask it whether it is ready.
+final class WorkerSlot: Sendable {
+    private let worker = Mutex<BusWorker?>(nil)
+
+    func set(_ value: BusWorker) { worker.withLock { $0 = value } }
+    var isReady: Bool { worker.withLock { $0?.isReady ?? false } }
+}

@@ -1,0 +1,77 @@
+@testable import AMQP
+import Synchronization
+import Testing
+
+@Suite("Ack batching and confirm tracking")
+struct BookkeepingTests {
+    @Test("contiguous acks from the oldest delivery collapse into one multiple-ack")
+    func contiguousAcksCollapse() {
+        var batcher = AckBatcher()
+        for tag in 1...5 as ClosedRange<UInt64> { batcher.delivered(tag) }
+        batcher.ack(2); batcher.ack(1); batcher.ack(3)
+        #expect(batcher.flush() == [.ack(tag: 3, multiple: true)])
+        #expect(batcher.unacknowledgedCount == 2)
+        batcher.ack(5)
+        #expect(batcher.flush() == [.ack(tag: 5, multiple: false)])
+        #expect(batcher.unacknowledgedCount == 1)
+        batcher.ack(4)
+        #expect(batcher.flush() == [.ack(tag: 4, multiple: false)])
+        #expect(batcher.unacknowledgedCount == 0)
+        #expect(batcher.flush() == [])
+    }
+
+    @Test("a gap is never covered by a multiple-ack")
+    func gapIsRespected() {
+        var batcher = AckBatcher()
+        for tag in 1...4 as ClosedRange<UInt64> { batcher.delivered(tag) }
+        batcher.ack(3); batcher.ack(4)
+        #expect(batcher.flush() == [.ack(tag: 3, multiple: false), .ack(tag: 4, multiple: false)])
+        batcher.nack(1, requeue: true)
+        #expect(batcher.flush() == [.nack(tag: 1, requeue: true)])
+        batcher.ack(2)
+        #expect(batcher.flush() == [.ack(tag: 2, multiple: false)])
+        #expect(batcher.unacknowledgedCount == 0)
+    }
+
+    @Test("multiple confirms resolve every earlier publish; returns and nacks are reported")
+    func confirmTracker() {
+        let results = Mutex<[UInt64: String]>([:])
+        var tracker = ConfirmTracker()
+        func register(_ mandatory: Bool) -> (UInt64, String?) {
+            let expected = tracker.nextSequence
+            let registered = tracker.register(mandatory: mandatory, userMessageID: nil, epoch: 7) { result in
+                results.withLock { $0[expected] = "\(result)" }
+            }
+            return (registered.sequence, registered.messageID)
+        }
+        _ = register(false)
+        let (second, secondID) = register(true)
+        _ = register(false)
+        _ = register(false)
+        #expect(second == 2)
+        #expect(secondID == "cbw.7.2")
+        tracker.markReturned(messageID: secondID, replyCode: 312, replyText: "NO_ROUTE")
+        tracker.acknowledge(upTo: 3, multiple: true, nack: false)
+        tracker.acknowledge(upTo: 4, multiple: false, nack: true)
+        #expect(tracker.outstanding == 0)
+        let seen = results.withLock { $0 }
+        #expect(seen.count == 4)
+        #expect(seen[2]?.contains("returned") == true)
+        #expect(seen[4]?.contains("nacked") == true)
+        #expect(seen[1]?.contains("confirmed") == true)
+    }
+
+    @Test("a lost channel fails every outstanding confirm")
+    func failAll() {
+        let failures = Atomic<Int>(0)
+        var tracker = ConfirmTracker()
+        for _ in 0..<3 {
+            _ = tracker.register(mandatory: false, userMessageID: nil, epoch: 1) { result in
+                if case .failure = result { failures.add(1, ordering: .relaxed) }
+            }
+        }
+        tracker.failAll(.connectionLost(reason: "test"))
+        #expect(failures.load(ordering: .relaxed) == 3)
+        #expect(tracker.nextSequence == 1)
+    }
+}

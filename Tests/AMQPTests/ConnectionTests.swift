@@ -1,0 +1,172 @@
+import AMQP
+import Foundation
+import Testing
+
+@Suite("AMQP connection on the real broker", .enabled(if: BrokerEnvironment.available), .serialized)
+struct ConnectionTests {
+    @Test("a confirmed publish reaches a manual-ack consumer with body and properties intact")
+    func publishConsumeRoundTrip() async throws {
+        let connection = AMQPConnection(configuration: try BrokerEnvironment.configuration(), prefetch: 10)
+        try await connection.start()
+        let queue = BrokerEnvironment.uniqueName("test.roundtrip")
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+        let deliveries = try await connection.consume(ConsumerSpecification(queue: queue))
+        let iterator = StreamCollector(deliveries)
+        let body = Array("{\"hello\":\"world\"}".utf8)
+        let outcome = try await connection.publish(OutgoingMessage(
+            exchange: "", routingKey: queue, body: body,
+            properties: AMQPProperties(deliveryMode: 2, expiration: "60000",
+                                       headers: ["reason": .string("test"), "count": .int32(3)]),
+            mandatory: true))
+        #expect(outcome == .confirmed)
+        let delivery = try #require(await iterator.next())
+        #expect(delivery.body == body)
+        #expect(delivery.properties.deliveryMode == 2)
+        #expect(delivery.properties.expiration == "60000")
+        #expect(delivery.properties.headers["reason"] == .string("test"))
+        #expect(delivery.properties.headers["count"] == .int32(3))
+        #expect(delivery.redelivered == false)
+        connection.ack(delivery.tag)
+        await connection.close()
+    }
+
+    @Test("a mandatory publish nobody can route comes back as returned, not confirmed")
+    func mandatoryUnroutableIsReturned() async throws {
+        let connection = AMQPConnection(configuration: try BrokerEnvironment.configuration())
+        try await connection.start()
+        let outcome = try await connection.publish(OutgoingMessage(
+            exchange: "", routingKey: BrokerEnvironment.uniqueName("nobody.listens"), body: [1, 2, 3], mandatory: true))
+        guard case .returned(let code, let text) = outcome else {
+            Issue.record("expected a return, got \(outcome)")
+            return
+        }
+        #expect(code == 312)
+        #expect(text == "NO_ROUTE")
+        #expect(connection.statistics.returnedMessages == 1)
+        // The next routable publish is still confirmed normally.
+        let queue = BrokerEnvironment.uniqueName("test.after-return")
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, arguments: ["x-expires": .int32(60_000)])]))
+        #expect(try await connection.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [9], mandatory: true)) == .confirmed)
+        await connection.close()
+    }
+
+    @Test("an unacked delivery is redelivered after the consumer's connection closes")
+    func unackedIsRedelivered() async throws {
+        let queue = BrokerEnvironment.uniqueName("test.redeliver")
+        let first = AMQPConnection(configuration: try BrokerEnvironment.configuration())
+        try await first.start()
+        try await first.declare(Topology(queues: [QueueDeclaration(name: queue, arguments: ["x-expires": .int32(60_000)])]))
+        try await first.publish(OutgoingMessage(exchange: "", routingKey: queue, body: Array("once".utf8)))
+        let firstIterator = StreamCollector(try await first.consume(ConsumerSpecification(queue: queue)))
+        let unacked = try #require(await firstIterator.next())
+        #expect(unacked.redelivered == false)
+        await first.close()
+
+        let second = AMQPConnection(configuration: try BrokerEnvironment.configuration())
+        try await second.start()
+        let secondIterator = StreamCollector(try await second.consume(ConsumerSpecification(queue: queue)))
+        let again = try #require(await secondIterator.next())
+        #expect(again.body == Array("once".utf8))
+        #expect(again.redelivered == true)
+        second.ack(again.tag)
+        try await second.declare(Topology()) // a round trip: the ack above has been sent before it
+        await second.close()
+    }
+
+    @Test("many acks in a row are all taken by the broker (batched multiple-acks)")
+    func batchedAcksEmptyTheQueue() async throws {
+        let queue = BrokerEnvironment.uniqueName("test.batch")
+        let connection = AMQPConnection(configuration: try BrokerEnvironment.configuration(), prefetch: 200)
+        try await connection.start()
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, arguments: ["x-expires": .int32(60_000)])]))
+        let count = 500
+        try await withThrowingTaskGroup(of: PublishOutcome.self) { group in
+            for index in 0..<count {
+                group.addTask {
+                    try await connection.publish(OutgoingMessage(exchange: "", routingKey: queue, body: Array("\(index)".utf8)))
+                }
+            }
+            for try await outcome in group { #expect(outcome == .confirmed) }
+        }
+        let iterator = StreamCollector(try await connection.consume(ConsumerSpecification(queue: queue)))
+        var seen: [Int] = []
+        while seen.count < count, let delivery = await iterator.next() {
+            seen.append(Int(String(decoding: delivery.body, as: UTF8.self))!)
+            connection.ack(delivery.tag)
+        }
+        #expect(seen.count == count)
+        #expect(Set(seen).count == count)
+        await connection.close()
+        // Nothing left unacked: a fresh consumer sees no redelivery.
+        let check = AMQPConnection(configuration: try BrokerEnvironment.configuration())
+        try await check.start()
+        let probe = try await check.publish(OutgoingMessage(exchange: "", routingKey: queue, body: Array("probe".utf8)))
+        #expect(probe == .confirmed)
+        let checkIterator = StreamCollector(try await check.consume(ConsumerSpecification(queue: queue)))
+        let next = try #require(await checkIterator.next())
+        #expect(String(decoding: next.body, as: UTF8.self) == "probe")
+        await check.close()
+    }
+
+    @Test("a refused login fails start() with a typed error naming the user")
+    func badCredentials() async throws {
+        var configuration = try BrokerEnvironment.configuration()
+        configuration.password = "definitely-wrong"
+        let connection = AMQPConnection(configuration: configuration)
+        do {
+            try await connection.start()
+            Issue.record("login with a wrong password succeeded")
+        } catch {
+            guard case .connectFailed(_, _, let reason) = error else {
+                Issue.record("unexpected error \(error)")
+                return
+            }
+            #expect(reason.contains("guest"))
+            #expect(!reason.contains("definitely-wrong"))
+        }
+    }
+}
+
+/// Closes every connection on the broker: run alone (scripts/run-tests.sh), never beside other broker tests.
+@Suite("AMQP reconnect (disruptive)", .enabled(if: BrokerEnvironment.available), .serialized)
+struct DisruptiveConnectionTests {
+    @Test("after the broker drops the connection: reconnect, re-declare, re-subscribe, stale tags dropped")
+    func reconnectsAndDropsStaleTags() async throws {
+        // Not auto-delete: an auto-delete queue dies with its last consumer, taking unacked messages along.
+        let queue = BrokerEnvironment.uniqueName("test.reconnect")
+        let connection = AMQPConnection(configuration: try BrokerEnvironment.configuration())
+        try await connection.start()
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, arguments: ["x-expires": .int32(60_000)])]))
+        let iterator = StreamCollector(try await connection.consume(ConsumerSpecification(queue: queue)))
+        try await connection.publish(OutgoingMessage(exchange: "", routingKey: queue, body: Array("before".utf8)))
+        let before = try #require(await iterator.next())
+        let epochBefore = connection.statistics.epoch
+
+        try BrokerEnvironment.control("close-connections")
+        // The unacked "before" comes back on the new epoch, redelivered.
+        let again = try #require(await iterator.next())
+        #expect(again.body == Array("before".utf8))
+        #expect(again.redelivered)
+        #expect(again.tag.epoch > epochBefore)
+        connection.ack(before.tag) // stale: must be dropped, not sent (it would close the channel)
+        connection.ack(again.tag)
+        // The consumer was re-subscribed on the new connection.
+        var published = false
+        for _ in 0..<50 where !published {
+            do {
+                try await connection.publish(OutgoingMessage(exchange: "", routingKey: queue, body: Array("after".utf8), mandatory: true))
+                published = true
+            } catch {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        #expect(published)
+        let after = try #require(await iterator.next())
+        #expect(after.body == Array("after".utf8))
+        connection.ack(after.tag)
+        let statistics = connection.statistics
+        #expect(statistics.reconnects >= 1)
+        #expect(statistics.staleAcksDropped >= 1)
+        await connection.close()
+    }
+}

@@ -1,0 +1,48 @@
+import AMQP
+import CloudBus
+import Foundation
+
+/// Reads the dead-letter queue and finds the copy a test expects, by message id or body.
+/// Copies that belong to other tests are requeued untouched.
+struct DeadLetterProbe {
+    let connection: AMQPConnection
+
+    static func open() async throws -> DeadLetterProbe {
+        let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 500)
+        try await connection.start()
+        try await connection.declare(Topology(queues: [QueueDeclaration(name: BusTopology.deadLetterQueue, durable: true)]))
+        return DeadLetterProbe(connection: connection)
+    }
+
+    /// The first dead letter matching `match`, within `limit`.
+    func find(within limit: Duration = .seconds(10), where match: @Sendable @escaping (Delivery) -> Bool) async throws -> Delivery? {
+        let stream = try await connection.consume(ConsumerSpecification(queue: BusTopology.deadLetterQueue))
+        let found = await withTaskGroup(of: Delivery?.self) { group in
+            group.addTask {
+                for await delivery in stream {
+                    if match(delivery) {
+                        connection.ack(delivery.tag)
+                        return delivery
+                    }
+                    connection.nack(delivery.tag, requeue: true)
+                }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        await connection.stopConsuming()
+        return found
+    }
+
+    func close() async { await connection.close() }
+}
+
+extension Delivery {
+    func header(_ name: String) -> String? { properties.headers[name]?.stringValue }
+}

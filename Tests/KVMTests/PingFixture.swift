@@ -1,0 +1,103 @@
+import AgentHTTP
+import CloudBus
+import CloudBusTesting
+import Foundation
+import Inventory
+import KVM
+import Logging
+import Testing
+
+/// A real callback server, a real fake kvmagent and an in-memory inventory, wired over loopback and torn down on
+/// every exit path. Hosts are stored pointing at the fake agent unless a test gives another port.
+struct PingFixture {
+    let server: CallbackServer
+    let agent: FakeKVMAgent
+    let caller: AgentCaller
+    let inventory: SQLiteInventory
+
+    static let quietLogger = Logger(label: "kvm-tests", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Short enough for tests, long enough for a loaded machine: 300 ms per attempt, 50 ms between attempts.
+    static let shortSettings = PingSettings(
+        timeout: .milliseconds(300), maxFailure: 3, sleepAfterFailure: .milliseconds(50),
+        connectTimeout: .milliseconds(300))
+
+    static let hostUuid = "1f2e3d4c5b6a79881f2e3d4c5b6a7988"
+    static let otherHostUuid = "aaaabbbbccccddddeeeeffff00001111"
+
+    static func with<T>(_ body: (PingFixture) async throws -> T) async throws -> T {
+        let inventory = try SQLiteInventory.inMemory()
+        let server = try await CallbackServer.start(logger: quietLogger)
+        let agent: FakeKVMAgent
+        do {
+            agent = try await FakeKVMAgent.start(logger: quietLogger)
+        } catch {
+            await server.shutdown()
+            throw error
+        }
+        let fixture = PingFixture(
+            server: server, agent: agent,
+            caller: AgentCaller(client: AgentHTTPClient(), callbackServer: server, defaultConnectTimeout: .seconds(2)),
+            inventory: inventory)
+        do {
+            let result = try await body(fixture)
+            await agent.shutdown()
+            await server.shutdown()
+            return result
+        } catch {
+            await agent.shutdown()
+            await server.shutdown()
+            throw error
+        }
+    }
+
+    /// Stores a host whose agent is the fake agent (or `port`).
+    @discardableResult
+    func addHost(
+        _ uuid: String = PingFixture.hostUuid, status: Inventory.HostStatus = .connected, port: Int? = nil
+    ) async throws -> HostRecord {
+        let host = HostRecord(uuid: uuid, managementIp: "127.0.0.1", agentPort: port ?? agent.port, status: status)
+        try await inventory.upsertHosts([host])
+        return host
+    }
+
+    func storedStatus(_ uuid: String = PingFixture.hostUuid) async throws -> Inventory.HostStatus? {
+        try await inventory.host(uuid: uuid)?.status
+    }
+
+    func handler(
+        settings: PingSettings = PingFixture.shortSettings,
+        onPingSucceeded: (@Sendable (HostRecord) async -> [OutboundMessage])? = nil,
+        pauseAfterFailure: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) -> PingHostHandler {
+        PingHostHandler(
+            hosts: inventory, caller: caller, settings: settings, onPingSucceeded: onPingSucceeded,
+            logger: Self.quietLogger, pauseAfterFailure: pauseAfterFailure)
+    }
+
+    /// The fake agent's `/host/ping` requests so far.
+    var pings: [FakeKVMAgent.RecordedRequest] { agent.receivedRequests(path: KVMAgentPing.path) }
+}
+
+/// A handler context whose deadline is `deadline` from now, as the worker builds it.
+func context(deadline: Duration? = .seconds(2)) -> HandlerContext {
+    HandlerContext(
+        base: MessageBase(createdTime: EpochMillis.now()), deadline: deadline.map { .now + $0 }, redelivered: false)
+}
+
+/// Runs the handler and returns its reply as a `PingHostReply` (the test fails if it is anything else).
+func ping(
+    _ handler: PingHostHandler, host hostUuid: String = PingFixture.hostUuid, context: HandlerContext = context()
+) async throws -> PingHostReply {
+    let output = try await handler.handle(PingHostMsg(hostUuid: hostUuid), context: context)
+    return try #require(output.reply as? PingHostReply)
+}
+
+/// Polls `condition` every 10 ms for at most 10 s. Returns whether it became true; callers `#expect` on it.
+func eventually(_ condition: () -> Bool) async throws -> Bool {
+    for _ in 0..<1_000 {
+        if condition() { return true }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}

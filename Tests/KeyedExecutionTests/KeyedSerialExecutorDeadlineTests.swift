@@ -1,0 +1,172 @@
+import KeyedExecution
+import Logging
+import Testing
+
+@Suite("KeyedSerialExecutor failures and deadlines", .timeLimit(.minutes(1)))
+struct KeyedSerialExecutorDeadlineTests {
+    private struct AgentUnreachable: Error {}
+
+    @Test("a throwing job completes with .threw and the key runs its next job")
+    func throwingJobDoesNotStopItsKey() async throws {
+        let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: 2)
+        let outcomes = Recorder<(label: String, outcome: JobOutcome)>()
+
+        await executor.submit(key: "vm-a", timeout: nil) {
+            throw AgentUnreachable()
+        } completion: { outcomes.record(("a1", $0)) }
+        await executor.submit(key: "vm-a", timeout: nil) {} completion: { outcomes.record(("a2", $0)) }
+
+        await outcomes.waitUntil(count: 2)
+        let recorded = outcomes.values
+        #expect(recorded.map(\.label) == ["a1", "a2"])
+        guard case .threw(let error) = recorded[0].outcome else {
+            Issue.record("expected .threw, got \(recorded[0].outcome)")
+            return
+        }
+        #expect(error is AgentUnreachable)
+        #expect(recorded[1].outcome.kind == .finished)
+    }
+
+    @Test("a job that ignores cancellation is abandoned at its deadline; its key and other keys go on")
+    func hangingJobIsAbandonedAtItsDeadline() async {
+        let clock = ManualClock()
+        let logs = Recorder<(level: Logger.Level, message: String)>()
+        let executor = KeyedSerialExecutor<String>(
+            maxConcurrentJobs: 2, clock: clock, logger: RecordingLogHandler.logger(recordingInto: logs))
+        let outcomes = Recorder<String>()
+        let started = Latch()
+        let release = Latch()
+        let cancellationSeen = Recorder<Bool>()
+
+        await executor.submit(key: "vm-a", timeout: .seconds(5)) {
+            started.open()
+            await release.waitIgnoringCancellation()
+            cancellationSeen.record(Task.isCancelled)
+        } completion: { outcomes.record("a1:\($0.kind)") }
+        await executor.submit(key: "vm-a", timeout: .seconds(60)) {} completion: { outcomes.record("a2:\($0.kind)") }
+        await started.wait()
+
+        // Another key is served while vm-a hangs.
+        await executor.submit(key: "vm-b", timeout: .seconds(5)) {} completion: { outcomes.record("b1:\($0.kind)") }
+        await outcomes.waitUntil(count: 1)
+        #expect(outcomes.values == ["b1:finished"])
+
+        clock.advance(by: .seconds(5))
+        await outcomes.waitUntil(count: 3)
+        #expect(outcomes.values == ["b1:finished", "a1:deadlineExceeded", "a2:finished"])
+        await executor.waitUntilIdle()
+        let afterDeadline = executor.statistics
+        #expect(afterDeadline.abandonedJobsRunning == 1)
+        #expect(afterDeadline.abandonedJobsTotal == 1)
+        #expect(afterDeadline.runningJobs == 0)
+        #expect(afterDeadline.activeKeys == 0)
+        #expect(logs.values.map(\.level) == [.warning])
+
+        // The abandoned body finally returns: it was cancelled, its result is dropped, no second completion.
+        release.open()
+        await cancellationSeen.waitUntil(count: 1)
+        #expect(cancellationSeen.values == [true])
+        await logs.waitUntil(count: 2)
+        #expect(logs.values.map(\.level) == [.warning, .notice])
+        let afterReturn = executor.statistics
+        #expect(afterReturn.abandonedJobsRunning == 0)
+        #expect(afterReturn.abandonedJobsTotal == 1)
+        #expect(outcomes.values == ["b1:finished", "a1:deadlineExceeded", "a2:finished"])
+    }
+
+    @Test("a job that honours cancellation is cancelled at its deadline and reported once")
+    func cooperativeJobIsCancelledAtItsDeadline() async {
+        let clock = ManualClock()
+        let logs = Recorder<(level: Logger.Level, message: String)>()
+        let executor = KeyedSerialExecutor<String>(
+            maxConcurrentJobs: 1, clock: clock, logger: RecordingLogHandler.logger(recordingInto: logs))
+        let outcomes = Recorder<String>()
+        let bodyErrors = Recorder<String>()
+        let started = Latch()
+
+        await executor.submit(key: "vm-a", timeout: .seconds(30)) {
+            started.open()
+            do {
+                try await clock.sleep(for: .seconds(3600))
+            } catch {
+                bodyErrors.record("\(type(of: error))")
+                throw error
+            }
+        } completion: { outcomes.record("a1:\($0.kind)") }
+        await started.wait()
+        clock.advance(by: .seconds(30))
+
+        await logs.waitUntil(count: 2)  // the deadline warning, then the notice when the body has returned
+        #expect(outcomes.values == ["a1:deadlineExceeded"])
+        #expect(bodyErrors.values == ["CancellationError"])
+        #expect(executor.statistics.abandonedJobsRunning == 0)
+        #expect(executor.statistics.abandonedJobsTotal == 1)
+    }
+
+    @Test("a job that finished before its deadline is not reported again when the deadline passes")
+    func jobFinishingInTimeIsNotReportedAgain() async {
+        let clock = ManualClock()
+        let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: 2, clock: clock)
+        let outcomes = Recorder<String>()
+        let started = Latch()
+        let release = Latch()
+
+        await executor.submit(key: "vm-a", timeout: .seconds(5)) {} completion: { outcomes.record("a1:\($0.kind)") }
+        await outcomes.waitUntil(count: 1)
+        await executor.submit(key: "vm-b", timeout: .seconds(10)) {
+            started.open()
+            await release.wait()
+        } completion: { outcomes.record("b1:\($0.kind)") }
+        await started.wait()
+
+        // One deadline pass sees both a1's deadline (long finished) and b1's (still running).
+        clock.advance(by: .seconds(10))
+        await outcomes.waitUntil(count: 2)
+        // Keys are released only after every outcome of that pass has been reported.
+        await executor.waitUntilIdle()
+        #expect(outcomes.values == ["a1:finished", "b1:deadlineExceeded"])
+        #expect(executor.statistics.abandonedJobsTotal == 1)
+        release.open()
+    }
+
+    @Test("a job whose deadline passes while it waits its turn never runs")
+    func jobExpiringInQueueIsNotRun() async {
+        let clock = ManualClock()
+        let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: 4, clock: clock)
+        let outcomes = Recorder<String>()
+        let ran = Recorder<String>()
+        let started = Latch()
+        let release = Latch()
+
+        await executor.submit(key: "vm-a", timeout: nil) {
+            started.open()
+            await release.waitIgnoringCancellation()
+        } completion: { outcomes.record("a1:\($0.kind)") }
+        await executor.submit(key: "vm-a", timeout: .seconds(1)) {
+            ran.record("a2")
+        } completion: { outcomes.record("a2:\($0.kind)") }
+        await executor.submit(key: "vm-a", timeout: .seconds(10)) {
+            ran.record("a3")
+        } completion: { outcomes.record("a3:\($0.kind)") }
+        await started.wait()
+
+        clock.advance(by: .seconds(2))
+        release.open()
+        await outcomes.waitUntil(count: 3)
+        #expect(outcomes.values == ["a1:finished", "a2:expiredBeforeStart", "a3:finished"])
+        #expect(ran.values == ["a3"])
+    }
+
+    @Test("a zero timeout expires before the job can start")
+    func zeroTimeoutExpiresBeforeStart() async {
+        let clock = ManualClock()
+        let executor = KeyedSerialExecutor<Int>(maxConcurrentJobs: 1, clock: clock)
+        let outcomes = Recorder<OutcomeKind>()
+        let ran = Recorder<Int>()
+
+        await executor.submit(key: 1, timeout: .zero) { ran.record(1) } completion: { outcomes.record($0.kind) }
+        await outcomes.waitUntil(count: 1)
+        #expect(outcomes.values == [.expiredBeforeStart])
+        #expect(ran.count == 0)
+    }
+}

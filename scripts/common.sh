@@ -1,0 +1,46 @@
+# shellcheck shell=bash
+# Process helpers shared by broker.sh and demo.sh (sourced, not run).
+
+# A pid counts as alive unless it is gone or a zombie: PID 1 in some sandboxes never reaps orphans, and a zombie
+# still answers `kill -0`.
+alive() {
+    local state
+    [[ -n ${1:-} && -r /proc/$1/stat ]] || return 1
+    state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [[ -n $state && $state != Z ]]
+}
+
+# Waits up to $2 seconds for pid $1 to go away; fails if it is still there.
+wait_gone() {
+    local deadline=$((SECONDS + $2))
+    while alive "$1"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.1
+    done
+}
+
+# Replaces the calling (background) subshell with a daemon: `detach LOG COMMAND...`. The daemon keeps none of our
+# descriptors (no lock, no caller's pipe: make or CI would wait for that pipe to close as long as the daemon runs),
+# writes to LOG, runs in / and, through setsid, in a session of its own, so a Ctrl-C in `make` does not reach it.
+# Use as `(detach LOG CMD...) &` or `detach LOG CMD... &`; $! is then the daemon's pid.
+detach() {
+    local log=$1 fd
+    shift
+    for fd in "/proc/$BASHPID/fd/"*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then eval "exec $fd>&-"; fi
+    done
+    exec </dev/null >>"$log" 2>&1
+    cd /
+    exec setsid "$@"
+}
+
+# Prints the last lines of each non-empty file given, to stderr.
+show_tails() {
+    local f
+    for f in "$@"; do
+        [[ -s $f ]] || continue
+        printf -- '--- last lines of %s\n' "$f" >&2
+        tail -n 30 "$f" >&2
+    done
+}
