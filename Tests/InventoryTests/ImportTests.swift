@@ -31,6 +31,16 @@ struct ImportTests {
         }
     }
 
+    /// The demo file `make run` imports must stay valid as the import rules evolve.
+    @Test func repositoryDemoInventoryImports() async throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/demo-inventory.json").path
+        let inventory = try SQLiteInventory.inMemory()
+        let summary = try await InventoryImport.importFile(atPath: path, into: inventory)
+        #expect(summary.hostsInserted > 0 && summary.hostsUpdated == 0 && summary.vmsUpdated == 0)
+        #expect(try await inventory.hosts().count == summary.hostsInserted)
+    }
+
     @Test func defaultsApplyAndNullMeansAbsent() throws {
         let batch = try InventoryImport.batch(fromJSON: Data("""
             {"hosts": [{"uuid": "\(h1)", "managementIp": "kvm-1.example", "status": "Connecting", "clusterUuid": null}],
