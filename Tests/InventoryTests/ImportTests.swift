@@ -31,6 +31,16 @@ struct ImportTests {
         }
     }
 
+    /// The demo file `make run` imports must stay valid as the import rules evolve.
+    @Test func repositoryDemoInventoryImports() async throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/demo-inventory.json").path
+        let inventory = try SQLiteInventory.inMemory()
+        let summary = try await InventoryImport.importFile(atPath: path, into: inventory)
+        #expect(summary.hostsInserted > 0 && summary.hostsUpdated == 0 && summary.vmsUpdated == 0)
+        #expect(try await inventory.hosts().count == summary.hostsInserted)
+    }
+
     @Test func defaultsApplyAndNullMeansAbsent() throws {
         let batch = try InventoryImport.batch(fromJSON: Data("""
             {"hosts": [{"uuid": "\(h1)", "managementIp": "kvm-1.example", "status": "Connecting", "clusterUuid": null}],
@@ -133,6 +143,32 @@ struct ImportTests {
         ])
         let text = try #require(error?.description)
         #expect(text.contains(#"vms[0].state: "Off" is not one of Created, Starting, Running"#), "\(text)")
+    }
+
+    @Test func entriesWithMistypedFieldsAreStillCheckedFieldByField() throws {
+        let error = #expect(throws: InventoryError.self) {
+            try InventoryImport.batch(fromJSON: Data("""
+                {"hosts": [{"uuid": "A0000000000000000000000000000002", "managementIp": "10.0.0.1:7070",
+                            "agentPort": "7070", "status": "Online"},
+                           {"uuid": "\(h1)", "managementIp": "kvm-1", "agentPort": 0}],
+                 "vms": [{"uuid": "\(vmUuid(1))", "state": "Runing"},
+                         {"uuid": "\(vmUuid(1))", "state": "Running", "type": 3}]}
+                """.utf8))
+        }
+        #expect(error.flatMap(problemLocations) == [
+            "hosts[0].agentPort", "hosts[0].status", "hosts[0].uuid", "hosts[0].managementIp",
+            "hosts[1].status", "hosts[1].agentPort",
+            "vms[0].state", "vms[1].type", "vms[1].uuid",
+        ])
+    }
+
+    @Test func syntaxErrorsSayWhere() throws {
+        #expect {
+            try InventoryImport.batch(fromJSON: Data("{\"hosts\": [\n  {\"uuid\": ,}]}".utf8), source: "x.json")
+        } throws: { error in
+            guard case InventoryError.unreadableFile("x.json", let reason) = error else { return false }
+            return reason.contains("line 2, column 12")
+        }
     }
 
     @Test(arguments: [

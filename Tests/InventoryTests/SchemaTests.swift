@@ -24,7 +24,7 @@ struct SchemaTests {
             let tables = try await inventory.database.read {
                 try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             }
-            #expect(tables.contains("hosts") && tables.contains("vms"))
+            #expect(tables.contains("hosts") && tables.contains("vms") && tables.contains("vm_device_addresses"))
         }
     }
 

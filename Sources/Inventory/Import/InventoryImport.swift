@@ -89,39 +89,43 @@ public enum InventoryImport {
         do {
             document = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            throw .unreadableFile(path: source, reason: "not valid JSON: \(reason(error))")
+            throw .unreadableFile(path: source, reason: "not valid JSON: \(syntaxError(in: data, decoding: error))")
         }
         guard case .object(let top) = document else {
-            throw .unreadableFile(path: source, reason: "the top level must be an object with \"hosts\" and \"vms\" lists")
+            throw .unreadableFile(
+                path: source, reason: "the top level must be an object with \"hosts\" and \"vms\" lists")
         }
         if let unknown = top.keys.sorted().first(where: { $0 != "hosts" && $0 != "vms" }) {
-            throw .unreadableFile(path: source, reason: "unknown top-level key \"\(unknown)\" (expected \"hosts\", \"vms\")")
+            throw .unreadableFile(
+                path: source, reason: "unknown top-level key \"\(unknown)\" (expected \"hosts\", \"vms\")")
         }
         let hostEntries = try list("hosts", in: top, source: source)
         let vmEntries = try list("vms", in: top, source: source)
 
-        // Problems are collected in file order: hosts, then VMs, each entry's parse problems or, when it parsed,
-        // its rule problems and a repeated uuid, indexed by position in the file.
+        // Problems are collected in file order, every problem of every entry: an entry with a mistyped field is
+        // still checked field by field and for a repeated uuid, so one run of the import lists everything to fix.
         var problems: [InventoryFieldProblem] = []
         var batch = InventoryBatch()
         var seenHosts: [String: Int] = [:]
         for (index, entry) in hostEntries.enumerated() {
-            let (host, found) = host(entry, index: index)
-            problems += found
-            guard let host else { continue }
-            problems += host.problems(index: index)
-            if let repeated = InventoryBatch.repeatedUuid(.host, host.uuid, index: index, seen: &seenHosts) {
+            let parsed = host(entry, index: index)
+            problems += parsed.problems
+            guard let host = parsed.record else { continue }
+            if parsed.uuidIsValid,
+                let repeated = InventoryBatch.repeatedUuid(.host, host.uuid, index: index, seen: &seenHosts)
+            {
                 problems.append(repeated)
             }
             batch.hosts.append(host)
         }
         var seenVms: [String: Int] = [:]
         for (index, entry) in vmEntries.enumerated() {
-            let (vm, found) = vm(entry, index: index)
-            problems += found
-            guard let vm else { continue }
-            problems += vm.problems(index: index)
-            if let repeated = InventoryBatch.repeatedUuid(.vm, vm.uuid, index: index, seen: &seenVms) {
+            let parsed = vm(entry, index: index)
+            problems += parsed.problems
+            guard let vm = parsed.record else { continue }
+            if parsed.uuidIsValid,
+                let repeated = InventoryBatch.repeatedUuid(.vm, vm.uuid, index: index, seen: &seenVms)
+            {
                 problems.append(repeated)
             }
             batch.vms.append(vm)
@@ -133,39 +137,51 @@ public enum InventoryImport {
     private static let hostFields: Set<String> = ["uuid", "managementIp", "agentPort", "status", "clusterUuid", "name"]
     private static let vmFields: Set<String> = ["uuid", "state", "hostUuid", "lastHostUuid", "type", "clusterUuid"]
 
-    private static func host(_ entry: JSONValue, index: Int) -> (HostRecord?, [InventoryFieldProblem]) {
+    /// One entry read from the file: its problems (parse problems, then rule problems of the fields that parsed),
+    /// the record when the entry is an object (fields that failed to parse hold placeholders), and whether its uuid
+    /// is usable for the repeated-uuid check.
+    private struct ParsedEntry<Record> {
+        var record: Record?
+        var problems: [InventoryFieldProblem]
+        var uuidIsValid: Bool
+
+        init(reader: InventoryEntryReader, record: Record?, ruleProblems: [InventoryFieldProblem]) {
+            let unparsed = Set(reader.problems.map(\.field))
+            self.problems = reader.problems + ruleProblems.filter { !unparsed.contains($0.field) }
+            self.record = record
+            self.uuidIsValid = !problems.contains { $0.field == "uuid" }
+        }
+    }
+
+    private static func host(_ entry: JSONValue, index: Int) -> ParsedEntry<HostRecord> {
         var reader = InventoryEntryReader(entity: .host, index: index, value: entry, knownFields: hostFields)
-        guard reader.isObject else { return (nil, reader.problems) }
-        let uuid = reader.requiredString("uuid")
-        let managementIp = reader.requiredString("managementIp")
-        let agentPort = reader.integer("agentPort", default: HostRecord.defaultAgentPort)
-        let status = reader.required("status", as: HostStatus.self)
-        let clusterUuid = reader.optionalString("clusterUuid")
-        let name = reader.optionalString("name")
-        guard reader.problems.isEmpty, let status else { return (nil, reader.problems) }
+        guard reader.isObject else { return ParsedEntry(reader: reader, record: nil, ruleProblems: []) }
         let record = HostRecord(
-            uuid: uuid, managementIp: managementIp, agentPort: agentPort, status: status,
-            clusterUuid: clusterUuid, name: name)
-        return (record, [])
+            uuid: reader.requiredString("uuid"),
+            managementIp: reader.requiredString("managementIp"),
+            agentPort: reader.integer("agentPort", default: HostRecord.defaultAgentPort),
+            status: reader.required("status", as: HostStatus.self) ?? .connecting,
+            clusterUuid: reader.optionalString("clusterUuid"),
+            name: reader.optionalString("name"))
+        return ParsedEntry(reader: reader, record: record, ruleProblems: record.problems(index: index))
     }
 
-    private static func vm(_ entry: JSONValue, index: Int) -> (VmRecord?, [InventoryFieldProblem]) {
+    private static func vm(_ entry: JSONValue, index: Int) -> ParsedEntry<VmRecord> {
         var reader = InventoryEntryReader(entity: .vm, index: index, value: entry, knownFields: vmFields)
-        guard reader.isObject else { return (nil, reader.problems) }
-        let uuid = reader.requiredString("uuid")
-        let state = reader.required("state", as: VmState.self)
-        let hostUuid = reader.optionalString("hostUuid")
-        let lastHostUuid = reader.optionalString("lastHostUuid")
-        let type = reader.optionalString("type").map(VmType.init(rawValue:)) ?? .userVm
-        let clusterUuid = reader.optionalString("clusterUuid")
-        guard reader.problems.isEmpty, let state else { return (nil, reader.problems) }
+        guard reader.isObject else { return ParsedEntry(reader: reader, record: nil, ruleProblems: []) }
         let record = VmRecord(
-            uuid: uuid, state: state, hostUuid: hostUuid, lastHostUuid: lastHostUuid, type: type,
-            clusterUuid: clusterUuid)
-        return (record, [])
+            uuid: reader.requiredString("uuid"),
+            state: reader.required("state", as: VmState.self) ?? .unknown,
+            hostUuid: reader.optionalString("hostUuid"),
+            lastHostUuid: reader.optionalString("lastHostUuid"),
+            type: reader.optionalString("type").map(VmType.init(rawValue:)) ?? .userVm,
+            clusterUuid: reader.optionalString("clusterUuid"))
+        return ParsedEntry(reader: reader, record: record, ruleProblems: record.problems(index: index))
     }
 
-    private static func list(_ key: String, in top: [String: JSONValue], source: String) throws(InventoryError) -> [JSONValue] {
+    private static func list(
+        _ key: String, in top: [String: JSONValue], source: String
+    ) throws(InventoryError) -> [JSONValue] {
         switch top[key] {
         case nil, .null?: return []
         case .array(let entries)?: return entries
@@ -173,11 +189,20 @@ public enum InventoryImport {
         }
     }
 
-    private static func reason(_ error: any Error) -> String {
-        guard case DecodingError.dataCorrupted(let context) = error else { return String(describing: error) }
-        if let underlying = context.underlyingError {
-            return "\(context.debugDescription) \((underlying as NSError).localizedDescription)"
+    /// JSONDecoder only says "not valid JSON"; JSONSerialization says where ("around character 13"), which is
+    /// turned into a line and column an operator can jump to.
+    private static func syntaxError(in data: Data, decoding error: any Error) -> String {
+        var detail = "\(error)"
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? detail
         }
-        return context.debugDescription
+        guard let match = detail.firstMatch(of: /character (\d+)/), let offset = Int(match.1), offset <= data.count
+        else { return detail }
+        let before = Array(data.prefix(offset))
+        let line = before.count(where: { $0 == UInt8(ascii: "\n") }) + 1
+        let column = offset - (before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0) + 1
+        return "\(detail) (line \(line), column \(column))"
     }
 }

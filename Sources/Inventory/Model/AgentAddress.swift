@@ -16,7 +16,8 @@ enum AgentAddress {
         if value.isEmpty { return "must not be empty" }
         if value.contains(where: { $0.isWhitespace || $0.isNewline }) { return "must not contain whitespace" }
         if value.contains(":") {
-            return isIPv6(value) ? nil : "is not an IPv6 literal (write it without brackets or port; use agentPort for the port)"
+            return isIPv6(value)
+                ? nil : "is not an IPv6 literal (write it without brackets or port; use agentPort for the port)"
         }
         if value.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) {
             return isIPv4(value) ? nil : "is not a valid IPv4 address"

@@ -2,12 +2,14 @@
 public enum InventoryEntity: String, Sendable, Hashable, CaseIterable {
     case host
     case vm
+    case vmDeviceAddress
 
     /// The key of this entity's list in an inventory file (`hosts`, `vms`).
     public var listKey: String {
         switch self {
         case .host: "hosts"
         case .vm: "vms"
+        case .vmDeviceAddress: "deviceAddresses"
         }
     }
 }

@@ -33,7 +33,8 @@ extension SQLiteInventory: VmStore {
     }
 
     static func expectedVmsSQL(excludedTypeCount: Int) -> String {
-        let typeFilter = excludedTypeCount == 0 ? "" : " AND type NOT IN (\(databaseQuestionMarks(count: excludedTypeCount)))"
+        let typeFilter =
+            excludedTypeCount == 0 ? "" : " AND type NOT IN (\(databaseQuestionMarks(count: excludedTypeCount)))"
         return """
             SELECT \(SQLiteRows.vmColumns) FROM vms WHERE hostUuid = ?
             UNION ALL

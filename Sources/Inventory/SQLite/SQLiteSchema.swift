@@ -35,6 +35,16 @@ enum SQLiteSchema {
                 -- `hostUuid = ?` and `hostUuid IS NULL AND lastHostUuid = ?`.
                 CREATE INDEX vms_on_host ON vms(hostUuid) WHERE hostUuid IS NOT NULL;
                 CREATE INDEX vms_on_last_host_when_hostless ON vms(lastHostUuid) WHERE hostUuid IS NULL;
+
+                -- ZStack's VmInstanceDeviceAddressVO: one row per (VM, device), the address as JSON text.
+                CREATE TABLE vm_device_addresses (
+                    vmUuid TEXT NOT NULL REFERENCES vms(uuid) ON DELETE CASCADE,
+                    resourceUuid TEXT NOT NULL,
+                    deviceAddress TEXT NOT NULL,
+                    metadata TEXT,
+                    metadataClass TEXT,
+                    PRIMARY KEY (vmUuid, resourceUuid)
+                ) WITHOUT ROWID;
                 """)
         }
         return migrator
