@@ -110,7 +110,10 @@ let package = Package(
             dependencies: ["KeyedExecution", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(name: "AgentHTTPTests", dependencies: ["AgentHTTP", "CloudBusTesting"]),
-        .testTarget(name: "InventoryTests", dependencies: ["Inventory"]),
+        .testTarget(
+            name: "InventoryTests",
+            dependencies: ["Inventory", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CloudBusTesting"]),
         .testTarget(
             name: "IntegrationTests",
