@@ -23,7 +23,7 @@ public enum ReplyFactory {
         id: String = MessageID.random()
     ) -> Envelope<R>? {
         guard let replyTo = request.headers.replyTo else { return nil }
-        var message = reply
+        let message = reply
         var schema: [String: String] = [:]
         if let error = message.error {
             for entry in error.schemaEntries(at: "error") { schema[entry.path] = entry.className }
