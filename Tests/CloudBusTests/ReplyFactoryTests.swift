@@ -46,20 +46,24 @@ struct ReplyFactoryTests {
         #expect(inner["timeout"] == nil, "replies carry no request-only fields")
     }
 
-    @Test func errorForcesSuccessFalseAndNamesErrorCodeListInTheSchema() throws {
+    /// ZStack's failed ping is `success=true, connected=false` with an error: the reply says what the handler set.
+    @Test func successIsWrittenAsSetAndErrorCodeListIsNamedInTheSchema() throws {
         var reply = PingHostReply(connected: false, currentHostStatus: .disconnected)
         reply.error = SysError.operationError.error("agent down", cause: SysError.internalError.error("boom"))
-        #expect(reply.success, "precondition: the struct still says success")
+        #expect(reply.success, "precondition: the struct says success")
         let envelope = try #require(ReplyFactory.reply(reply, to: Self.request()))
-        #expect(!envelope.message.success)
+        #expect(envelope.message.success)
         #expect(
             envelope.base.headers.schema == [
                 "error": "org.zstack.header.errorcode.ErrorCodeList",
                 "error.cause": "org.zstack.header.errorcode.ErrorCodeList",
             ])
         let inner = try #require(JSONValue(parsing: envelope.encoded())[PingHostReply.className])
-        #expect(inner["success"] == false)
+        #expect(inner["success"] == true)
         #expect(inner["error"]?["code"] == "SYS.1006")
+        // A generic error reply is a failure.
+        let failure = try #require(ReplyFactory.errorReply(SysError.timeout.error("late"), to: Self.request()))
+        #expect(try #require(JSONValue(parsing: failure.encoded())[MessageReply.className])["success"] == false)
         #expect(inner["error"]?["cause"]?["details"] == "boom")
     }
 

@@ -17,10 +17,11 @@ struct PingFixture {
 
     static let quietLogger = Logger(label: "kvm-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    /// Short enough for tests, long enough for a loaded machine: 300 ms per attempt, 50 ms between attempts.
+    /// Short enough for tests, long enough for a loaded machine (the whole suite runs in parallel on 2 cores,
+    /// where one loopback round trip has been seen to take over a second): 1.5 s per attempt, 50 ms between.
     static let shortSettings = PingSettings(
-        timeout: .milliseconds(300), maxFailure: 3, sleepAfterFailure: .milliseconds(50),
-        connectTimeout: .milliseconds(300))
+        timeout: .milliseconds(1500), maxFailure: 3, sleepAfterFailure: .milliseconds(50),
+        connectTimeout: .seconds(1))
 
     static let hostUuid = "1f2e3d4c5b6a79881f2e3d4c5b6a7988"
     static let otherHostUuid = "aaaabbbbccccddddeeeeffff00001111"
@@ -80,7 +81,7 @@ struct PingFixture {
 }
 
 /// A handler context whose deadline is `deadline` from now, as the worker builds it.
-func context(deadline: Duration? = .seconds(2)) -> HandlerContext {
+func context(deadline: Duration? = .seconds(10)) -> HandlerContext {
     HandlerContext(
         base: MessageBase(createdTime: EpochMillis.now()), deadline: deadline.map { .now + $0 }, redelivered: false)
 }

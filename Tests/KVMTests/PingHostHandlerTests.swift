@@ -128,7 +128,7 @@ struct PingHostHandlerTests {
             fixture.agent.setBehaviour(
                 .raise(traceback: "Traceback (most recent call last):\nOSError: disk gone"), for: KVMAgentPing.path)
             let reply = try await ping(fixture.handler(settings: PingSettings(
-                timeout: .milliseconds(300), maxFailure: 1, sleepAfterFailure: .milliseconds(50))))
+                timeout: .milliseconds(1500), maxFailure: 1, sleepAfterFailure: .milliseconds(50))))
 
             #expect(!reply.connected)
             #expect(reply.error?.details?.contains("OSError: disk gone") == true)
@@ -180,7 +180,7 @@ struct PingHostHandlerTests {
             try await fixture.addHost()
             fixture.agent.setBehaviour(.holdCallback(), for: KVMAgentPing.path)
             let settings = PingSettings(
-                timeout: .milliseconds(300), maxFailure: 2, sleepAfterFailure: .milliseconds(50))
+                timeout: .milliseconds(1500), maxFailure: 2, sleepAfterFailure: .milliseconds(50))
             let first = try await ping(fixture.handler(settings: settings))
             #expect(!first.connected)
             #expect(first.error?.details?.contains("did not call back") == true)
