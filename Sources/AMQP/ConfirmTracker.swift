@@ -10,6 +10,8 @@ struct ConfirmTracker {
     private struct Pending {
         var completion: Completion?
         var returned: (UInt16, String)?
+        /// The message id a `basic.return` would carry, for mandatory publishes.
+        var returnKey: String?
     }
 
     private var pending: [UInt64: Pending] = [:]
@@ -28,6 +30,7 @@ struct ConfirmTracker {
         guard mandatory else { return (sequence, nil) }
         let key = userMessageID ?? "cbw.\(epoch).\(sequence)"
         returnKeys[key] = sequence
+        pending[sequence]?.returnKey = key
         return (sequence, userMessageID == nil ? key : nil)
     }
 
@@ -35,10 +38,10 @@ struct ConfirmTracker {
     /// only if rabbitmq-c wrote the frame, which a failed publish did not. Roll it back.
     mutating func rollback(sequence: UInt64) {
         if let entry = pending.removeValue(forKey: sequence) {
+            if let key = entry.returnKey { returnKeys[key] = nil }
             entry.completion?(.failure(.connectionLost(reason: "publish not written")))
         }
         if sequence == nextSequence - 1 { nextSequence = sequence }
-        returnKeys = returnKeys.filter { $0.value != sequence }
     }
 
     mutating func markReturned(messageID: String?, replyCode: UInt16, replyText: String) {
@@ -50,6 +53,7 @@ struct ConfirmTracker {
         let range: ClosedRange<UInt64> = multiple ? lowestUnconfirmed...max(lowestUnconfirmed, tag) : tag...tag
         for sequence in range {
             guard let entry = pending.removeValue(forKey: sequence) else { continue }
+            if let key = entry.returnKey { returnKeys[key] = nil }
             if nack {
                 entry.completion?(.failure(.publishNacked(deliveryTag: sequence)))
             } else if let (code, text) = entry.returned {
@@ -58,7 +62,6 @@ struct ConfirmTracker {
                 entry.completion?(.success(.confirmed))
             }
         }
-        if !returnKeys.isEmpty { returnKeys = returnKeys.filter { pending[$0.value] != nil } }
         while lowestUnconfirmed < nextSequence && pending[lowestUnconfirmed] == nil { lowestUnconfirmed += 1 }
     }
 

@@ -173,21 +173,36 @@ final class ConnectionOwner {
             pollfd(fd: session.socketDescriptor, events: Int16(POLLIN), revents: 0),
             pollfd(fd: mailbox.wakeDescriptor, events: Int16(POLLIN), revents: 0),
         ]
+        // Only touch what poll reported ready: an empty eventfd read or a recv that ends in EAGAIN costs a
+        // syscall per message. After a poll timeout both are visited (rabbitmq-c sends a due heartbeat from
+        // inside its frame read). A post racing with a skipped drain re-arms the eventfd, so it is never lost.
+        var drainMailbox = true
+        var readSocket = true
         while true {
-            for command in mailbox.drain() {
-                try handle(command, on: session)
+            if drainMailbox {
+                for command in mailbox.drain() {
+                    try handle(command, on: session)
+                }
             }
             if closing { return }
             try flushAcks(on: session)
-            try readFrames(from: session)
-            if !mailbox.isEmpty || session.hasBufferedInput { continue }
+            if readSocket || session.hasBufferedInput { try readFrames(from: session) }
+            let pendingCommands = !mailbox.isEmpty
+            if pendingCommands || session.hasBufferedInput {
+                drainMailbox = pendingCommands
+                readSocket = false
+                continue
+            }
             descriptors[0].revents = 0
             descriptors[1].revents = 0
             let ready = poll(&descriptors, 2, Int32(pollTimeout))
             if ready < 0 && errno != EINTR {
                 throw .connectionLost(reason: "poll failed: errno \(errno)")
             }
-            if descriptors[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { lastInbound = .now }
+            let socketReady = descriptors[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
+            if socketReady { lastInbound = .now }
+            drainMailbox = ready <= 0 || descriptors[1].revents & Int16(POLLIN) != 0
+            readSocket = ready <= 0 || socketReady
             if heartbeat > 0, lastInbound.duration(to: .now) > .seconds(heartbeat * 2) {
                 throw .connectionLost(reason: "no data or heartbeat from the broker for \(heartbeat * 2)s")
             }

@@ -119,9 +119,6 @@ final class DeliveryPipeline: Sendable {
     private func run(_ entry: HandlerTable.Entry, message: any BusMessage, className: String, context: HandlerContext,
                      delivery: Delivery, claim: AnswerClaim) async {
         let base = context.base
-        var log = logger
-        log[metadataKey: "msg.id"] = "\(base.id)"
-        log[metadataKey: "msg.class"] = "\(className)"
         let output: HandlerOutput
         do {
             output = try await entry.handle(message, context)
@@ -135,7 +132,9 @@ final class DeliveryPipeline: Sendable {
             return
         } catch {
             metrics.increment(WorkerCounter.handlerErrors)
-            log.error("handler failed", metadata: ["error": "\(error)"])
+            logger.error("handler failed", metadata: [
+                "msg.id": "\(base.id)", "msg.class": "\(className)", "error": "\(error)",
+            ])
             let code = (error as? any ErrorCodeConvertible)?.errorCode ?? SysError.operationError.error("\(error)")
             output = HandlerOutput(reply: MessageReply(error: code))
         }
@@ -148,7 +147,9 @@ final class DeliveryPipeline: Sendable {
         } catch {
             // Not confirmed: leave the delivery unacked; the broker redelivers it.
             metrics.increment(WorkerCounter.publishFailures)
-            log.warning("outputs not confirmed; leaving the message for redelivery", metadata: ["error": "\(error)"])
+            logger.warning("outputs not confirmed; leaving the message for redelivery", metadata: [
+                "msg.id": "\(base.id)", "msg.class": "\(className)", "error": "\(error)",
+            ])
             _ = ledger.abandon(id: base.id)
         }
     }
