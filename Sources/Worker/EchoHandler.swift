@@ -5,7 +5,8 @@ import CloudBus
 struct EchoHandler: BusHandler {
     var expectsReply: Bool { true }
 
-    /// Echoes are keyed by their own id: they exercise the executor without serialising on one key.
+    /// Keyed by payload: echoes with distinct payloads run concurrently, equal payloads in arrival order
+    /// (the benchmark sends distinct payloads; `bench --same-key` measures one hot key).
     func resourceKey(for message: EchoMsg) -> String { message.payload ?? "echo" }
 
     func handle(_ message: EchoMsg, context: HandlerContext) async throws -> HandlerOutput {
