@@ -52,6 +52,8 @@ public final class NullResponder: Sendable {
         public var unanswerable: Int
         /// `basic.ack` frames sent (each may cover many deliveries).
         public var ackFrames: Int
+        /// Deliveries those frames acknowledged.
+        public var acknowledged: Int
     }
 
     public let configuration: AMQPConfiguration
@@ -62,6 +64,7 @@ public final class NullResponder: Sendable {
     private let answered = Atomic<Int>(0)
     private let unanswerable = Atomic<Int>(0)
     private let ackFrames = Atomic<Int>(0)
+    private let acknowledged = Atomic<Int>(0)
     /// The thread's CPU clock (`pthread_getcpuclockid`; Linux encodes these as negative ids), valid while
     /// `cpuClockValid` is true.
     private let cpuClock = Atomic<Int32>(0)
@@ -94,9 +97,11 @@ public final class NullResponder: Sendable {
     }
 
     /// Asks the thread to send its pending acks, close the connection and exit; returns when it has.
-    /// - Returns: the error that ended it early (lost connection, channel closed, reply nacked), or nil.
+    /// - Returns: the error that ended it early (lost connection, channel closed, reply nacked, failed start), or
+    ///   nil. Nil at once if `start()` was never called.
     @discardableResult
     public func stop() async -> AMQPError? {
+        guard started.load(ordering: .relaxed) else { return nil }
         stopRequested.store(true, ordering: .relaxed)
         return await withCheckedContinuation { continuation in
             let finishedError: AMQPError?? = exit.withLock { state in
@@ -112,7 +117,7 @@ public final class NullResponder: Sendable {
 
     public var statistics: Statistics {
         Statistics(answered: answered.load(ordering: .relaxed), unanswerable: unanswerable.load(ordering: .relaxed),
-                   ackFrames: ackFrames.load(ordering: .relaxed))
+                   ackFrames: ackFrames.load(ordering: .relaxed), acknowledged: acknowledged.load(ordering: .relaxed))
     }
 
     /// CPU time the responder thread has used so far (user + system), for cost-per-request figures.
@@ -190,7 +195,10 @@ public final class NullResponder: Sendable {
         if didAnswer { answered.add(1, ordering: .relaxed) } else { unanswerable.add(1, ordering: .relaxed) }
     }
 
-    fileprivate func countAckFrame() { ackFrames.add(1, ordering: .relaxed) }
+    fileprivate func countAckFrame(covering deliveries: Int) {
+        ackFrames.add(1, ordering: .relaxed)
+        acknowledged.add(deliveries, ordering: .relaxed)
+    }
 }
 
 /// The responder's frame loop. Confined to the responder thread with its session.
@@ -365,7 +373,7 @@ private struct ReplyLoop {
         guard status == AMQP_STATUS_OK.rawValue else {
             throw .library(operation: "basic.ack (null responder)", status: status, message: RabbitSession.statusText(status))
         }
-        responder.countAckFrame()
+        responder.countAckFrame(covering: ackableCount)
         ackableTag = 0
         ackableCount = 0
     }

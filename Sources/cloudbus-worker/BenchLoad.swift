@@ -74,14 +74,22 @@ enum BenchLoad {
             }
             return measured!
         }
+        // Reliable mode: a reply can overtake its request's confirm; closing now would fail that publish.
+        let confirmDeadline = ContinuousClock.now + settings.stallLimit
+        while shared.pendingConfirms.load(ordering: .relaxed) > 0 && ContinuousClock.now < confirmDeadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         await connection.close()
-        return result
+        var final = result
+        final.publishFailures = shared.publishFailures.load(ordering: .relaxed)
+        return final
     }
 
     /// Counters the loop shares with the watchdog and the confirm tasks.
     private final class SharedCounters: Sendable {
         let replies = Atomic<Int>(0)
         let publishFailures = Atomic<Int>(0)
+        let pendingConfirms = Atomic<Int>(0)
     }
 
     /// Returns when no reply has arrived for `limit` (the group then cancels the loop), or when cancelled.
@@ -137,8 +145,10 @@ enum BenchLoad {
             inFlight += 1
             sentAt[slot] = MonotonicNanos.now()
             if reliable {
+                shared.pendingConfirms.add(1, ordering: .relaxed)
                 Task {
                     do { try await connection.publish(message) } catch { shared.publishFailures.add(1, ordering: .relaxed) }
+                    shared.pendingConfirms.subtract(1, ordering: .relaxed)
                 }
             } else {
                 connection.publishWithoutConfirm(message)

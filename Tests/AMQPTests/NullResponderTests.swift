@@ -67,10 +67,15 @@ struct NullResponderBrokerTests {
         #expect(responder.statistics.unanswerable == 1)
         #expect(await responder.stop() == nil)
         #expect(responder.cpuTime > .zero)
+        // All four deliveries were covered by the acks it sent (batched: fewer frames than deliveries is fine).
+        #expect(responder.statistics.acknowledged == 4)
+        #expect((1...4).contains(responder.statistics.ackFrames))
 
-        // Everything was acked: a fresh consumer on the queue receives nothing.
-        let leftovers = StreamCollector(try await client.consume(ConsumerSpecification(queue: queue)))
-        #expect(await leftovers.next(within: .milliseconds(300)) == nil)
+        if confirmReplies {
+            // The durable queue outlives the responder: the broker took every ack, so nothing is left to deliver.
+            let leftovers = StreamCollector(try await client.consume(ConsumerSpecification(queue: queue)))
+            #expect(await leftovers.next(within: .milliseconds(300)) == nil)
+        }
         await client.close()
         try NullResponder.deleteQueues([queue], configuration: configuration)
     }
