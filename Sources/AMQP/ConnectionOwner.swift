@@ -62,7 +62,7 @@ final class ConnectionOwner {
                 delay = configuration.reconnectInitialDelay
                 let retained = deferred
                 deferred.removeAll()
-                for command in retained { try handle(command, on: live) }
+                try handleBatch(retained, on: live)
                 try serve(live)
                 try? flushAcks(on: live)
                 live.close()
@@ -179,11 +179,7 @@ final class ConnectionOwner {
         var drainMailbox = true
         var readSocket = true
         while true {
-            if drainMailbox {
-                for command in mailbox.drain() {
-                    try handle(command, on: session)
-                }
-            }
+            if drainMailbox { try handleBatch(mailbox.drain(), on: session) }
             if closing { return }
             try flushAcks(on: session)
             if readSocket || session.hasBufferedInput { try readFrames(from: session) }
@@ -205,6 +201,19 @@ final class ConnectionOwner {
             readSocket = ready <= 0 || socketReady
             if heartbeat > 0, lastInbound.duration(to: .now) > .seconds(heartbeat * 2) {
                 throw .connectionLost(reason: "no data or heartbeat from the broker for \(heartbeat * 2)s")
+            }
+        }
+    }
+
+    /// Handles commands in order; when one fails the connection, the rest of the batch is answered as if
+    /// disconnected (publishes fail, declarations wait for the next connection), so no caller waits forever.
+    private func handleBatch(_ commands: [Command], on session: RabbitSession) throws(AMQPError) {
+        for index in commands.indices {
+            do {
+                try handle(commands[index], on: session)
+            } catch {
+                for rest in commands[(index + 1)...] { handleDisconnected(rest) }
+                throw error
             }
         }
     }

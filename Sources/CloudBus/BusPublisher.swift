@@ -19,12 +19,15 @@ public struct BusPublisher: Sendable {
 
     private var deliveryMode: UInt8 { persistent ? 2 : 1 }
 
-    /// Publishes an already encoded reply body to the requester's inbox.
+    /// Publishes an already encoded reply body to the requester's inbox. `persistent` overrides the
+    /// publisher's mode: the worker answers a persistent request with a persistent reply, so a reply is as
+    /// durable as the request that asked for it.
     @discardableResult
-    public func publishReply(body: Data, replyTo: String) async throws(AMQPError) -> PublishOutcome {
-        try await connection.publish(OutgoingMessage(
+    public func publishReply(body: Data, replyTo: String, persistent: Bool? = nil) async throws(AMQPError) -> PublishOutcome {
+        let mode: UInt8 = (persistent ?? self.persistent) ? 2 : 1
+        return try await connection.publish(OutgoingMessage(
             exchange: BusNames.p2pExchange, routingKey: replyTo, body: Array(body),
-            properties: AMQPProperties(deliveryMode: deliveryMode), mandatory: true))
+            properties: AMQPProperties(deliveryMode: mode), mandatory: true))
     }
 
     /// Sends an envelope to a service (`<service>.<node>`).

@@ -127,7 +127,7 @@ final class DeliveryPipeline: Sendable {
         } catch let bad as BadRequest {
             guard claim.claim() else { return }
             await refuse(delivery, reason: "bad-request", detail: bad.reason, base: base, className: className,
-                         replyError: bad.error, ledgerFinished: false)
+                         replyError: bad.error)
             for parked in ledger.finish(id: base.id) { connection.ack(parked) }
             return
         } catch {
@@ -140,7 +140,7 @@ final class DeliveryPipeline: Sendable {
         }
         guard claim.claim() else { return }
         do {
-            try await publish(output, answering: base)
+            try await publish(output, answering: base, persistent: delivery.properties.deliveryMode == 2)
             metrics.increment(WorkerCounter.handled)
             connection.ack(delivery.tag)
             for parked in ledger.finish(id: base.id) { connection.ack(parked) }
@@ -154,7 +154,7 @@ final class DeliveryPipeline: Sendable {
         }
     }
 
-    private func publish(_ output: HandlerOutput, answering base: MessageBase) async throws {
+    private func publish(_ output: HandlerOutput, answering base: MessageBase, persistent: Bool) async throws {
         for message in output.messages {
             switch message.target {
             case .service(let serviceId): try await publisher.send(body: message.body, to: serviceId)
@@ -163,13 +163,14 @@ final class DeliveryPipeline: Sendable {
             metrics.increment(WorkerCounter.outbound)
         }
         if let reply = output.reply, ReplyFactory.needsReply(base) {
-            try await send(reply, to: base)
+            try await send(reply, to: base, persistent: persistent)
         }
     }
 
-    private func send<R: BusReply>(_ reply: R, to base: MessageBase) async throws {
+    /// A persistent request gets a persistent reply: as durable as what asked for it.
+    private func send<R: BusReply>(_ reply: R, to base: MessageBase, persistent: Bool = false) async throws {
         guard let envelope = ReplyFactory.reply(reply, to: base), let replyTo = base.headers.replyTo else { return }
-        let outcome = try await publisher.publishReply(body: try envelope.encoded(), replyTo: replyTo)
+        let outcome = try await publisher.publishReply(body: try envelope.encoded(), replyTo: replyTo, persistent: persistent)
         metrics.increment(WorkerCounter.replies)
         if case .returned(let code, let text) = outcome {
             // The requester's inbox is gone: nobody is waiting any more. Nothing to retry.
@@ -189,19 +190,18 @@ final class DeliveryPipeline: Sendable {
                      detail: started ? "handler still running at the message deadline; cancelled"
                                      : "deadline passed while queued behind its key",
                      base: base, className: className,
-                     replyError: SysError.timeout(className: className, id: base.id, timeoutMillis: base.timeout),
-                     ledgerFinished: false)
+                     replyError: SysError.timeout(className: className, id: base.id, timeoutMillis: base.timeout))
         for parked in ledger.finish(id: base.id) { connection.ack(parked) }
     }
 
     /// Error reply (when one is expected and possible) + dead-letter copy + ack. When the copy
     /// cannot be confirmed the delivery stays unacked, so the broker keeps it.
     private func refuse(_ delivery: Delivery, reason: String, detail: String, base: MessageBase?, className: String?,
-                        replyError: ErrorCode?, ledgerFinished: Bool = true) async {
+                        replyError: ErrorCode?) async {
         do {
             try await deadLetters.store(delivery, reason: reason, detail: detail, className: className, messageId: base?.id)
             if let base, let replyError, ReplyFactory.needsReply(base) {
-                try await send(MessageReply(error: replyError), to: base)
+                try await send(MessageReply(error: replyError), to: base, persistent: delivery.properties.deliveryMode == 2)
             }
             connection.ack(delivery.tag)
         } catch {
