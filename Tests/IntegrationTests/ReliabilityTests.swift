@@ -109,9 +109,9 @@ struct ReliabilityTests {
             let publisher = BusPublisher(connection: connection, persistent: true)
             let service = harness.hostService
             let tally = SendTally()
-            // A steady client: a few lanes, each sending one request at a time and retrying it
-            // until the broker confirms it.
-            let lanes = 8
+            // A steady client at a modest rate (about 80 requests/s, so the load spans the outage):
+            // a few lanes, each sending one request at a time and retrying it until confirmed.
+            let lanes = 4
             let sender = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for _ in 0..<lanes {
@@ -119,7 +119,7 @@ struct ReliabilityTests {
                             for _ in 0..<(total / lanes) {
                                 try await Self.sendUntilConfirmed(BusRequest.echo(), publisher: publisher, service: service,
                                                                   collector: collector, tally: tally)
-                                try await Task.sleep(for: .milliseconds(2))
+                                try await Task.sleep(for: .milliseconds(50))
                             }
                         }
                     }

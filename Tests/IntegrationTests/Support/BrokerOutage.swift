@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Stopping the broker affects every test and person using it, so the broker is started again
 /// whatever happens in between (a cancelled sleep included), and the downtime is kept to a few
-/// seconds. The control script's `start` returns once the broker answers again (5–10 s).
+/// seconds. The control script's `start` returns once the broker answers again (5–10 s). The
+/// script runs through `BrokerControl`, not `TestBroker.control`, which hangs on `start`.
 enum BrokerOutage {
     /// Whether the broker can be stopped and started by tests (`CLOUDBUS_BROKER_CTL` is set).
     static var available: Bool {
@@ -22,11 +23,12 @@ enum BrokerOutage {
     /// when the stop or the sleep failed.
     static func stopAndRestart(downtime: Duration) async throws -> Record {
         var failure: (any Error)?
-        do { try TestBroker.control("stop") } catch { failure = error }
+        do { try await BrokerControl.run("stop") } catch { failure = error }
         let stopped = ContinuousClock.now
         try? await Task.sleep(for: downtime)
         let startRequested = ContinuousClock.now
-        do { try TestBroker.control("start") } catch { failure = failure ?? error }
+        // Its own task, so a cancelled test (time limit) cannot kill the start half-way.
+        do { try await Task { try await BrokerControl.run("start") }.value } catch { failure = failure ?? error }
         let record = Record(stopped: stopped, startRequested: startRequested, backUp: .now)
         if let failure { throw failure }
         return record
