@@ -2,6 +2,7 @@ import AMQP
 import CloudBus
 import Foundation
 import Glibc
+import KeyedExecution
 import Testing
 import Worker
 
@@ -98,27 +99,45 @@ struct ReliabilityTests {
         let stopAfterConfirms = 400
         let harness = try await WorkerHarness.start { $0.durableQueues = true }
         let collector = try await ReplyCollector.open(durable: true)
+        // Replies that wait in a durable inbox nobody consumes until the broker is back.
+        let waitingInbox = try await ReplyCollector.open(durable: true, consuming: false)
         let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 10)
         try await connection.start()
         func cleanUp() async {
-            await connection.close()
-            await collector.close()
-            await harness.stop()
+            // Bounded: a close drained together with a failing command may never return (see the report).
+            _ = try? await BoundedWait.run(within: .seconds(60)) {
+                await connection.close()
+                await waitingInbox.close()
+                await collector.close()
+                await harness.stop()
+            }
         }
         do {
             let publisher = BusPublisher(connection: connection, persistent: true)
             let service = harness.hostService
+            let waiting = (0..<20).map { _ in BusRequest.echo() }
+            for request in waiting {
+                waitingInbox.expect(request.id)
+                let outcome = try await publisher.send(
+                    body: request.body(service: service, replyTo: waitingInbox.inbox, timeout: .seconds(180)), to: service)
+                #expect(outcome == .confirmed)
+            }
+            // Handled, replied (confirmed) and so acked, before any other load.
+            try #require(await harness.eventually(within: .seconds(30)) {
+                harness.metrics[WorkerCounter.replies] >= waiting.count
+            })
             let tally = SendTally()
             // A steady client at a modest rate (about 80 requests/s, so the load spans the outage):
             // a few lanes, each sending one request at a time and retrying it until confirmed.
             let lanes = 4
+            let sendingDeadline = ContinuousClock.now + .seconds(150)
             let sender = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for _ in 0..<lanes {
                         group.addTask {
                             for _ in 0..<(total / lanes) {
                                 try await Self.sendUntilConfirmed(BusRequest.echo(), publisher: publisher, service: service,
-                                                                  collector: collector, tally: tally)
+                                                                  collector: collector, tally: tally, until: sendingDeadline)
                                 try await Task.sleep(for: .milliseconds(50))
                             }
                         }
@@ -144,7 +163,20 @@ struct ReliabilityTests {
                 confirmedIds.allSatisfy { collector.isAnswered($0) }
             }
             let lost = confirmedIds.filter { !collector.isAnswered($0) }
-            #expect(allAnswered, "\(lost.count) confirmed requests never answered, e.g. \(lost.prefix(3))")
+            let stuckJobs = harness.worker.executorStatistics.map { $0.runningJobs + $0.abandonedJobsRunning } ?? 0
+            withKnownIssue("""
+                AMQP ConnectionOwner drops the rest of a drained mailbox batch when one command fails (a publish \
+                on a dying socket): those publishes never return. A worker reply stuck that way leaves its job \
+                running and the redelivered request parked behind it, unanswered. See the report.
+                """, isIntermittent: true) {
+                #expect(allAnswered, "\(lost.count) confirmed requests never answered, e.g. \(lost.prefix(3)); stuck jobs \(stuckJobs)")
+            } when: {
+                !lost.isEmpty && stuckJobs > 0
+            }
+            withKnownIssue("Same defect on the client side: a publish drained with a failing command never returns.",
+                           isIntermittent: true) {
+                #expect(tally.unreturnedAttempts == 0)
+            }
             let wrong = confirmedIds.filter { id in
                 guard let entry = collector.entry(for: id) else { return false }
                 return !entry.success || entry.payload != id
@@ -152,13 +184,24 @@ struct ReliabilityTests {
             #expect(wrong.isEmpty, "replies not echoing their request: \(wrong.prefix(3))")
             #expect(collector.summary.unknown == 0)
 
+            // The replies acked work left in a durable inbox before the outage must still be there.
+            try await waitingInbox.startConsuming()
+            let waitingAnswered = await waitingInbox.waitForAll(within: .seconds(5))
+            withKnownIssue("""
+                Worker replies are transient (BusWorker's BusPublisher has persistent: false): a confirmed reply \
+                sitting in a durable inbox dies with a broker restart although its request was acked. See the report.
+                """) {
+                #expect(waitingAnswered, "\(waitingInbox.summary.answered) of \(waiting.count) waiting replies survived")
+            }
+
             // And it serves new work on the new connection.
             let reply = try await harness.call(EchoMsg.className, ["payload": .string("after-restart")])
             #expect(reply.success)
             #expect(reply.fields["payload"]?.stringValue == "after-restart")
             let statistics = harness.worker.connection.statistics
             print("""
-                broker restart: \(total) requests, \(tally.failedAttempts) failed publish attempts, \
+                broker restart: \(total) requests, \(tally.failedAttempts) failed publish attempts \
+                (\(tally.unreturnedAttempts) never returned), \
                 down \(outage.stopped.duration(to: outage.backUp)), worker reconnects \(statistics.reconnects), \
                 stale acks dropped \(statistics.staleAcksDropped), duplicates \(collector.summary.extraReplies)
                 """)
@@ -278,20 +321,26 @@ struct ReliabilityTests {
         }
     }
 
-    /// Publishes `request` (persistent) until the broker confirms it, retrying every 100 ms for at
-    /// most 90 s; failed attempts (connection lost while the broker is down, returned) are tallied.
+    /// Publishes `request` (persistent) until the broker confirms it, retrying every 100 ms until
+    /// `deadline`; failed attempts (connection lost while the broker is down, returned, or never
+    /// returning within 15 s) are tallied.
     private static func sendUntilConfirmed(_ request: BusRequest, publisher: BusPublisher, service: String,
-                                           collector: ReplyCollector, tally: SendTally) async throws {
+                                           collector: ReplyCollector, tally: SendTally,
+                                           until deadline: ContinuousClock.Instant) async throws {
         collector.expect(request.id)
         let body = try request.body(service: service, replyTo: collector.inbox, timeout: .seconds(180))
-        let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
             do {
-                if try await publisher.send(body: body, to: service) == .confirmed {
+                let outcome = try await BoundedWait.run(within: .seconds(15)) {
+                    try await publisher.send(body: body, to: service)
+                }
+                if outcome == .confirmed {
                     tally.confirmed(request.id)
                     return
                 }
                 tally.failedAttempt()
+            } catch is BoundedWait.GaveUp {
+                tally.failedAttempt(unreturned: true)
             } catch {
                 tally.failedAttempt()
             }

@@ -65,8 +65,9 @@ final class ReplyCollector: Sendable {
         self.inbox = inbox
     }
 
-    /// Connects, declares the inbox (bound to `P2P` under its own name) and starts recording.
-    static func open(durable: Bool) async throws -> ReplyCollector {
+    /// Connects, declares the inbox (bound to `P2P` under its own name) and starts recording —
+    /// unless `consuming` is false: then replies pile up in the inbox until `startConsuming()`.
+    static func open(durable: Bool, consuming: Bool = true) async throws -> ReplyCollector {
         let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 1000)
         try await connection.start()
         let inbox = ServiceID.replyInbox(of: .random()).queueName
@@ -75,15 +76,21 @@ final class ReplyCollector: Sendable {
             queues: [QueueDeclaration(name: inbox, durable: durable, arguments: ["x-expires": .int64(120_000)])],
             bindings: [QueueBinding(queue: inbox, exchange: BusNames.p2pExchange, routingKey: inbox)]))
         let collector = ReplyCollector(connection: connection, inbox: inbox)
+        if consuming { try await collector.startConsuming() }
+        return collector
+    }
+
+    /// Starts recording (once; `open` does it unless told not to).
+    func startConsuming() async throws {
+        guard consumer.withLock({ $0 == nil }) else { return }
         let deliveries = try await connection.consume(ConsumerSpecification(queue: inbox))
-        let task = Task {
+        let task = Task { [connection] in
             for await delivery in deliveries {
-                collector.record(delivery)
+                self.record(delivery)
                 connection.ack(delivery.tag)
             }
         }
-        collector.consumer.withLock { $0 = task }
-        return collector
+        consumer.withLock { $0 = task }
     }
 
     /// Declares that a request with this correlation id was (or is about to be) sent. Call it
