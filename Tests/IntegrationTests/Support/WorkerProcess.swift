@@ -18,14 +18,7 @@ final class WorkerProcess: Sendable {
     private let process: Process
 
     /// `<package root>/.build/debug/cloudbus-worker`, as `swift build --build-tests` leaves it.
-    static var binaryPath: String {
-        URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent() // Support
-            .deletingLastPathComponent() // IntegrationTests
-            .deletingLastPathComponent() // Tests
-            .deletingLastPathComponent() // package root
-            .appendingPathComponent(".build/debug/cloudbus-worker").path
-    }
+    static var binaryPath: String { CLIProcess.binary.path }
 
     /// Starts `cloudbus-worker run` serving only the host service. Returns once the process runs,
     /// not once it serves: poll it with an echo (`RPCClient.call`) for that.
