@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CloudBusTesting"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Worker", "CloudBusTesting", "AMQP", "CloudBus", "Inventory", "KVM"]
+            dependencies: ["Worker", "CloudBusTesting", "AMQP", "CloudBus", "Inventory", "KVM", "KeyedExecution"]
         ),
     ]
 )

@@ -266,11 +266,14 @@ final class ConnectionOwner {
             consumerOrder.append(consumer.tag)
             completion(.success(()))
         case .cancelConsumers(let completion):
+            // Whatever the broker says, the caller is answered and no consumer is re-established.
+            defer {
+                stopConsumers()
+                completion()
+            }
             for tag in consumerOrder where consumers[tag] != nil {
                 try session.cancel(consumerTag: tag)
             }
-            stopConsumers()
-            completion()
         case .close(let completion):
             closing = true
             closeCompletions.append(completion)

@@ -108,7 +108,7 @@ final class DeliveryPipeline: Sendable {
                 Task { await self.answerTimeout(delivery, base: base, className: className, outcome: outcome) }
             case .rejected:
                 // Shutting down: give it back to the queue for another worker or our restart.
-                _ = ledger.abandon(id: base.id)
+                for parked in ledger.abandon(id: base.id) { connection.nack(parked, requeue: true) }
                 connection.nack(delivery.tag, requeue: true)
             }
         })
@@ -150,7 +150,7 @@ final class DeliveryPipeline: Sendable {
             logger.warning("outputs not confirmed; leaving the message for redelivery", metadata: [
                 "msg.id": "\(base.id)", "msg.class": "\(className)", "error": "\(error)",
             ])
-            _ = ledger.abandon(id: base.id)
+            for parked in ledger.abandon(id: base.id) { connection.nack(parked, requeue: true) }
         }
     }
 
