@@ -90,8 +90,15 @@ cmd_start() {
     for message in "$repo"/examples/*.json; do
         [[ $message == */demo-inventory.json || ! -f $message ]] && continue
         printf '\n== %s → host.%s\n' "${message#"$repo"/}" "$node_uuid"
-        timeout 60 "$bin" publish --service host --node "$node_uuid" "$message" ||
-            say "no reply for ${message#"$repo"/} (exit $?); see $(logfile worker)"
+        # publish exits 0 for a successful reply, 1 for an error reply (ping-unknown-host.json expects one),
+        # 2 when no reply came.
+        status=0
+        timeout 60 "$bin" publish --service host --node "$node_uuid" "$message" || status=$?
+        case $status in
+            0) ;;
+            1) say "error reply for ${message#"$repo"/} (the worker refused it; see above)" ;;
+            *) say "no reply for ${message#"$repo"/} (exit $status); see $(logfile worker)" ;;
+        esac
     done
 
     cat <<EOF
