@@ -17,43 +17,38 @@ public struct BusPublisher: Sendable {
         self.persistent = persistent
     }
 
-    private var deliveryMode: UInt8 { persistent ? 2 : 1 }
-
     /// Publishes an already encoded reply body to the requester's inbox. `persistent` overrides the
     /// publisher's mode: the worker answers a persistent request with a persistent reply, so a reply is as
-    /// durable as the request that asked for it.
+    /// durable as the request that asked for it. Replies carry no expiration, as in ZStack.
     @discardableResult
     public func publishReply(body: Data, replyTo: String, persistent: Bool? = nil) async throws(AMQPError) -> PublishOutcome {
-        let mode: UInt8 = (persistent ?? self.persistent) ? 2 : 1
-        return try await connection.publish(OutgoingMessage(
-            exchange: BusNames.p2pExchange, routingKey: replyTo, body: Array(body),
-            properties: AMQPProperties(deliveryMode: mode), mandatory: true))
+        try await publish(body, exchange: BusNames.p2pExchange, routingKey: replyTo, expires: false, persistent: persistent)
     }
 
     /// Sends an envelope to a service (`<service>.<node>`).
     @discardableResult
     public func send(body: Data, to serviceId: String) async throws(AMQPError) -> PublishOutcome {
-        try await connection.publish(OutgoingMessage(
-            exchange: BusNames.p2pExchange, routingKey: BusNames.messageQueue(serviceId: serviceId), body: Array(body),
-            properties: AMQPProperties(deliveryMode: deliveryMode, expiration: BusNames.messageExpiration),
-            mandatory: true))
+        try await publish(body, exchange: BusNames.p2pExchange, routingKey: BusNames.messageQueue(serviceId: serviceId))
     }
 
     /// Sends an envelope straight to a queue by name (the CLI's `--queue`).
     @discardableResult
     public func send(body: Data, toQueue queue: String) async throws(AMQPError) -> PublishOutcome {
-        try await connection.publish(OutgoingMessage(
-            exchange: BusNames.p2pExchange, routingKey: queue, body: Array(body),
-            properties: AMQPProperties(deliveryMode: deliveryMode, expiration: BusNames.messageExpiration),
-            mandatory: true))
+        try await publish(body, exchange: BusNames.p2pExchange, routingKey: queue)
     }
 
     /// Broadcasts a canonical event.
     @discardableResult
     public func publishEvent(body: Data, routingKey: String = CanonicalEvent.routingKey) async throws(AMQPError) -> PublishOutcome {
-        try await connection.publish(OutgoingMessage(
-            exchange: BusNames.broadcastExchange, routingKey: routingKey, body: Array(body),
-            properties: AMQPProperties(deliveryMode: deliveryMode, expiration: BusNames.messageExpiration),
-            mandatory: true))
+        try await publish(body, exchange: BusNames.broadcastExchange, routingKey: routingKey)
+    }
+
+    /// The one way onto the bus: mandatory, confirmed, requests and events expiring after `CloudBus.messageTTL`.
+    private func publish(_ body: Data, exchange: String, routingKey: String, expires: Bool = true,
+                         persistent: Bool? = nil) async throws(AMQPError) -> PublishOutcome {
+        let properties = AMQPProperties(deliveryMode: (persistent ?? self.persistent) ? 2 : 1,
+                                        expiration: expires ? BusNames.messageExpiration : nil)
+        return try await connection.publish(OutgoingMessage(
+            exchange: exchange, routingKey: routingKey, body: Array(body), properties: properties, mandatory: true))
     }
 }

@@ -14,7 +14,7 @@ public enum MessageID {
         // Version 4, IETF variant, as java.util.UUID.randomUUID() sets them.
         high = (high & ~0x0000_0000_0000_F000) | 0x0000_0000_0000_4000
         low = (low & ~0xC000_0000_0000_0000) | 0x8000_0000_0000_0000
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        let digits = hexDigits
         return String(unsafeUninitializedCapacity: 32) { buffer in
             for index in 0..<16 {
                 buffer[index] = digits[Int((high >> UInt64(60 - 4 * index)) & 0xF)]
@@ -23,6 +23,8 @@ public enum MessageID {
             return 32
         }
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Whether `value` has the shape of a ZStack id: exactly 32 characters, each `0-9` or `a-f`.
     public static func isWellFormed(_ value: String) -> Bool {

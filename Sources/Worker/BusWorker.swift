@@ -28,16 +28,17 @@ public final class BusWorker: Service {
         self.metrics = metrics
         self.drainTimeout = drainTimeout
         self.node = node
-        var table = handlers
-        table.register(EchoHandler())
         self.logger = logger
         self.connection = AMQPConnection(configuration: configuration.amqp, prefetch: configuration.prefetch,
                                          logger: logger)
+        // Every worker answers echoes and reads canonical events, whatever domain handlers it was given.
+        var table = handlers
+        table.register(EchoHandler())
         table.register(CanonicalEventHandler(node: node, metrics: metrics, logger: logger))
-        self.handlersWithEvents = table
+        self.handlers = table
     }
 
-    private let handlersWithEvents: HandlerTable
+    private let handlers: HandlerTable
 
     /// The queues this worker consumes.
     public var queues: [String] {
@@ -61,7 +62,7 @@ public final class BusWorker: Service {
         executorBox.withLock { $0 = executor }
         let publisher = BusPublisher(connection: connection)
         let pipeline = DeliveryPipeline(
-            connection: connection, publisher: publisher, handlers: handlersWithEvents, executor: executor,
+            connection: connection, publisher: publisher, handlers: handlers, executor: executor,
             ledger: DeliveryLedger(capacity: configuration.dedupeWindow),
             deadLetters: DeadLetterSink(connection: connection, node: node, metrics: metrics, logger: logger),
             metrics: metrics, settings: .init(maxBodyBytes: configuration.maxBodyBytes), logger: logger)

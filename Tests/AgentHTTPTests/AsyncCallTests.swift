@@ -261,10 +261,10 @@ struct AsyncCallTests {
 
     @Test("the public callback URL override is what agents are told")
     func publicCallbackURLOverride() async throws {
-        let override = "http://10.0.0.1:8080/zstack/asyncrest/callback"
+        let override = "http://127.0.0.2:8080/zstack/asyncrest/callback"
         try await AgentFixture.with(serverConfiguration: .init(publicCallbackURL: override)) { fixture in
             #expect(fixture.server.callbackURL == override)
-            // The agent must not call back to the (non-loopback) override: it accepts and stays silent.
+            // The agent must not call back to the override (nothing listens there): it accepts and stays silent.
             fixture.agent.setBehaviour(.acceptAndNeverCallBack, for: "/host/ping")
             let call = Task { try await fixture.call("/host/ping", timeout: .seconds(30)) }
             let posted = try await eventually { !fixture.agent.receivedRequests(path: "/host/ping").isEmpty }

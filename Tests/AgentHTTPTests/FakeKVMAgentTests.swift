@@ -96,7 +96,7 @@ struct SmallPiecesTests {
 
     @Test("endpoint descriptions and URLs bracket IPv6 literals")
     func endpointDescription() {
-        #expect(AgentEndpoint(host: "10.0.0.5", port: 7070).url(path: "/host/ping") == "http://10.0.0.5:7070/host/ping")
+        #expect(AgentEndpoint(host: "127.0.0.5", port: 7070).url(path: "/host/ping") == "http://127.0.0.5:7070/host/ping")
         #expect(AgentEndpoint(host: "::1", port: 7070).description == "[::1]:7070")
     }
 

@@ -22,7 +22,7 @@ struct CanonicalEventTests {
         let data = ManagementNodeLifeCycleData(
             nodeUuid: WireExamples.nodeB, lifeCycle: .nodeJoin,
             inventory: ManagementNodeInventory(
-                uuid: WireExamples.nodeB, hostName: "192.168.0.11", joinDate: "Feb 28, 2025 7:06:57 PM"))
+                uuid: WireExamples.nodeB, hostName: "127.0.0.11", joinDate: "Feb 28, 2025 7:06:57 PM"))
         let envelope = try CanonicalEvent.envelope(content: data, managementNodeId: WireExamples.nodeB, now: 77)
         #expect(envelope.message.path == "/managementnode/lifecycle")
         #expect(
@@ -39,7 +39,7 @@ struct CanonicalEventTests {
         let inner = try #require(wire[CanonicalEvent.className])
         #expect(inner["type"] == ["_name": "key.event.LOCAL.canonicalEvent"])
         #expect(inner["content"]?["lifeCycle"] == "NodeJoin")
-        #expect(inner["content"]?["inventory"]?["hostName"] == "192.168.0.11")
+        #expect(inner["content"]?["inventory"]?["hostName"] == "127.0.0.11")
         #expect(inner["content"]?["inventory"]?["heartBeat"] == nil, "nulls are omitted")
 
         let decoded = try EnvelopeCodec.decode(envelope.encoded(), registry: .catalogue)

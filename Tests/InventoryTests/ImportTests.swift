@@ -88,20 +88,20 @@ struct ImportTests {
     }
 
     static let invalidCases: [InvalidCase] = [
-        hostCase("uppercase host uuid", #"{"uuid": "A0000000000000000000000000000002", "managementIp": "10.0.0.2", "status": "Connected"}"#, ".uuid"),
-        hostCase("dashed host uuid", #"{"uuid": "a0000000-0000-0000-0000-000000000002", "managementIp": "10.0.0.2", "status": "Connected"}"#, ".uuid"),
-        hostCase("missing host uuid", #"{"managementIp": "10.0.0.2", "status": "Connected"}"#, ".uuid"),
+        hostCase("uppercase host uuid", #"{"uuid": "A0000000000000000000000000000002", "managementIp": "127.0.0.2", "status": "Connected"}"#, ".uuid"),
+        hostCase("dashed host uuid", #"{"uuid": "a0000000-0000-0000-0000-000000000002", "managementIp": "127.0.0.2", "status": "Connected"}"#, ".uuid"),
+        hostCase("missing host uuid", #"{"managementIp": "127.0.0.2", "status": "Connected"}"#, ".uuid"),
         hostCase("empty managementIp", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "", "status": "Connected"}"#, ".managementIp"),
         hostCase("missing managementIp", #"{"uuid": "a0000000000000000000000000000002", "status": "Connected"}"#, ".managementIp"),
-        hostCase("URL as managementIp", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "http://10.0.0.2", "status": "Connected"}"#, ".managementIp"),
-        hostCase("bad IPv4", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "10.0.0.256", "status": "Connected"}"#, ".managementIp"),
-        hostCase("port zero", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "10.0.0.2", "agentPort": 0, "status": "Connected"}"#, ".agentPort"),
-        hostCase("port 65536", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "10.0.0.2", "agentPort": 65536, "status": "Connected"}"#, ".agentPort"),
-        hostCase("port as string", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "10.0.0.2", "agentPort": "7070", "status": "Connected"}"#, ".agentPort"),
-        hostCase("unknown host status", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "10.0.0.2", "status": "Online"}"#, ".status"),
-        hostCase("missing host status", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "10.0.0.2"}"#, ".status"),
-        hostCase("bad clusterUuid", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "10.0.0.2", "status": "Connected", "clusterUuid": "c1"}"#, ".clusterUuid"),
-        hostCase("unknown host field", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "10.0.0.2", "status": "Connected", "port": 7070}"#, ".port"),
+        hostCase("URL as managementIp", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "http://127.0.0.2", "status": "Connected"}"#, ".managementIp"),
+        hostCase("bad IPv4", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "127.0.0.256", "status": "Connected"}"#, ".managementIp"),
+        hostCase("port zero", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "127.0.0.2", "agentPort": 0, "status": "Connected"}"#, ".agentPort"),
+        hostCase("port 65536", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "127.0.0.2", "agentPort": 65536, "status": "Connected"}"#, ".agentPort"),
+        hostCase("port as string", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "127.0.0.2", "agentPort": "7070", "status": "Connected"}"#, ".agentPort"),
+        hostCase("unknown host status", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "127.0.0.2", "status": "Online"}"#, ".status"),
+        hostCase("missing host status", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "127.0.0.2"}"#, ".status"),
+        hostCase("bad clusterUuid", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "127.0.0.2", "status": "Connected", "clusterUuid": "c1"}"#, ".clusterUuid"),
+        hostCase("unknown host field", #"{"uuid": "a0000000000000000000000000000002", "managementIp": "127.0.0.2", "status": "Connected", "port": 7070}"#, ".port"),
         hostCase("repeated host uuid", validHost, ".uuid"),
         hostCase("host entry not an object", #""a0000000000000000000000000000002""#, ""),
         vmCase("misspelled VM state", #"{"uuid": "b0000000000000000000000000000002", "state": "Runing"}"#, ".state"),
@@ -148,7 +148,7 @@ struct ImportTests {
     @Test func entriesWithMistypedFieldsAreStillCheckedFieldByField() throws {
         let error = #expect(throws: InventoryError.self) {
             try InventoryImport.batch(fromJSON: Data("""
-                {"hosts": [{"uuid": "A0000000000000000000000000000002", "managementIp": "10.0.0.1:7070",
+                {"hosts": [{"uuid": "A0000000000000000000000000000002", "managementIp": "127.0.0.1:7070",
                             "agentPort": "7070", "status": "Online"},
                            {"uuid": "\(h1)", "managementIp": "kvm-1", "agentPort": 0}],
                  "vms": [{"uuid": "\(vmUuid(1))", "state": "Runing"},

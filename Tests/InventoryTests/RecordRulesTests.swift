@@ -4,7 +4,7 @@ import Inventory
 @Suite("Record validation rules")
 struct RecordRulesTests {
     @Test(arguments: [
-        "127.0.0.1", "10.20.30.40", "::1", "fe80::1", "2001:db8::10", "::ffff:10.0.0.1", "kvm-1", "kvm-1.lab.example",
+        "127.0.0.1", "127.20.30.40", "::1", "fe80::1", "2001:db8::10", "::ffff:127.0.0.1", "kvm-1", "kvm-1.lab.example",
         "kvm-1.lab.example.", "localhost",
     ])
     func acceptedAgentAddresses(_ address: String) {
@@ -12,7 +12,7 @@ struct RecordRulesTests {
     }
 
     @Test(arguments: [
-        "", " ", "10.0.0.1 ", "10.0.0", "1.2.3.4.5", "300.1.1.1", "[::1]", "10.0.0.1:7070", "http://10.0.0.1",
+        "", " ", "127.0.0.1 ", "127.0.0", "1.2.3.4.5", "300.1.1.1", "[::1]", "127.0.0.1:7070", "http://127.0.0.1",
         "kvm_1", "-kvm", "kvm-", "a..b", "host/path", ":::",
     ])
     func rejectedAgentAddresses(_ address: String) {
