@@ -3,7 +3,7 @@ import PackageDescription
 
 // Module graph (arrows point one way, down this list):
 //   CRabbitMQ, CRabbitMQShim  ← AMQP ← CloudBus ┐
-//   KeyedExecution, AgentHTTP, Inventory ────────┴← KVM ← Worker ← cloudbus-worker
+//   KeyedExecution, AgentHTTP, Inventory ────────┴← KVM, ZBS ← Worker ← cloudbus-worker
 // AMQP and KeyedExecution know nothing of ZStack; domain modules never touch rabbitmq-c.
 let package = Package(
     name: "cloudbus-worker",
@@ -74,14 +74,21 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ZBS",
+            dependencies: [
+                "CloudBus", "AgentHTTP", "Inventory", "KeyedExecution",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Worker",
             dependencies: [
-                "AMQP", "CloudBus", "KeyedExecution", "AgentHTTP", "Inventory", "KVM",
+                "AMQP", "CloudBus", "KeyedExecution", "AgentHTTP", "Inventory", "KVM", "ZBS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // Fake remote peers (KVM host agent) speaking the real protocol on 127.0.0.1:
+        // Fake remote peers (KVM host agent, ZBS MDS agent) speaking the real protocol on 127.0.0.1:
         // used by the tests and by `cloudbus-worker simulate-agent`.
         .target(
             name: "CloudBusTesting",
@@ -96,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "cloudbus-worker",
             dependencies: [
-                "Worker", "CloudBusTesting", "AMQP", "CloudBus", "Inventory",
+                "Worker", "CloudBusTesting", "AMQP", "CloudBus", "Inventory", "KVM", "ZBS", "AgentHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -114,10 +121,13 @@ let package = Package(
             name: "InventoryTests",
             dependencies: ["Inventory", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "KVMTests", dependencies: ["KVM", "CloudBusTesting"]),
+        .testTarget(name: "KVMTests", dependencies: ["KVM", "CloudBusTesting", "Inventory", "CloudBus"]),
+        .testTarget(name: "ZBSTests", dependencies: ["ZBS", "CloudBusTesting", "Inventory", "CloudBus", "AgentHTTP"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Worker", "CloudBusTesting", "AMQP", "CloudBus", "Inventory", "KVM", "KeyedExecution"]
+            dependencies: [
+                "Worker", "CloudBusTesting", "AMQP", "CloudBus", "Inventory", "KVM", "ZBS", "KeyedExecution",
+            ]
         ),
     ]
 )

@@ -22,8 +22,11 @@ public final class BusWorker: Service {
     /// Bound on draining in-flight handlers at shutdown before they are cancelled. Default: 30 s.
     public let drainTimeout: Duration
 
+    /// - Parameter eventSubscribers: who reacts to canonical events (the hash ring's membership, the VM tracer's
+    ///   skip registry, the inventory's VM states); events of paths nobody subscribed to are acked and dropped.
     public init(configuration: WorkerConfiguration, node: NodeUUID, handlers: HandlerTable, logger: Logger,
-                drainTimeout: Duration = .seconds(30), metrics: WorkerMetrics = WorkerMetrics()) {
+                drainTimeout: Duration = .seconds(30), metrics: WorkerMetrics = WorkerMetrics(),
+                eventSubscribers: [any CanonicalEventSubscriber] = []) {
         self.configuration = configuration
         self.metrics = metrics
         self.drainTimeout = drainTimeout
@@ -34,7 +37,8 @@ public final class BusWorker: Service {
         // Every worker answers echoes and reads canonical events, whatever domain handlers it was given.
         var table = handlers
         table.register(EchoHandler())
-        table.register(CanonicalEventHandler(node: node, metrics: metrics, logger: logger))
+        table.register(CanonicalEventHandler(node: node, metrics: metrics, logger: logger,
+                                             subscribers: eventSubscribers))
         self.handlers = table
     }
 

@@ -1,33 +1,79 @@
 import CloudBus
 import Logging
 
-/// Canonical events from `BROADCAST`. Management-node lifecycle events are keyed by the node they
-/// are about, so join and leave of one node are seen in order; membership itself (the hash ring
-/// following NodeJoin/NodeLeft, orphaned skip entries) comes with later issues — for now they are
-/// logged and counted. Other paths are accepted and ignored.
+/// Canonical events from `BROADCAST`, handed to the subscribers of their path (see ``CanonicalEventSubscriber``).
+///
+/// Several subscribers may share a path; they run one after the other, in registration order, under the executor
+/// key the first of them chooses, so an event is seen in the same order by all of them. Events this worker fired
+/// itself are skipped, as are paths nobody subscribed to. A subscriber that throws is logged and counted; the
+/// others still run and the event is acked (an event is never answered, and retrying a deterministic failure
+/// would loop).
 struct CanonicalEventHandler: BusHandler {
     let node: NodeUUID
     let metrics: WorkerMetrics
     let logger: Logger
+    let subscribers: [String: [any CanonicalEventSubscriber]]
+
+    init(node: NodeUUID, metrics: WorkerMetrics, logger: Logger, subscribers: [any CanonicalEventSubscriber]) {
+        self.node = node
+        self.metrics = metrics
+        self.logger = logger
+        var byPath: [String: [any CanonicalEventSubscriber]] = [:]
+        for subscriber in subscribers {
+            for path in subscriber.paths { byPath[path, default: []].append(subscriber) }
+        }
+        self.subscribers = byPath
+    }
 
     var expectsReply: Bool { false }
 
     func resourceKey(for message: CanonicalEvent) -> String {
-        if message.path == ManagementNodeLifeCycleData.path,
-           let nodeUuid = message.content?["nodeUuid"]?.stringValue {
-            return "node:\(nodeUuid)"
-        }
-        return "event:\(message.path)"
+        subscribers[message.path]?.first?.resourceKey(for: message) ?? "event:\(message.path)"
     }
 
     func handle(_ message: CanonicalEvent, context: HandlerContext) async throws -> HandlerOutput {
         metrics.increment(WorkerCounter.events)
-        guard message.managementNodeId != node.rawValue else { return HandlerOutput() }
-        if message.path == ManagementNodeLifeCycleData.path, let data = try? ManagementNodeLifeCycleData(message) {
-            logger.info("management node lifecycle", metadata: [
-                "node": "\(data.nodeUuid)", "lifeCycle": "\(data.lifeCycle.rawValue)",
-            ])
+        guard message.managementNodeId != node.rawValue, let interested = subscribers[message.path] else {
+            return HandlerOutput()
         }
-        return HandlerOutput()
+        var outbound: [OutboundMessage] = []
+        for subscriber in interested {
+            do {
+                outbound += try await subscriber.handle(message, context: context)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                metrics.increment(WorkerCounter.eventFailures)
+                logger.warning("canonical event subscriber failed", metadata: [
+                    "path": "\(message.path)", "subscriber": "\(type(of: subscriber))", "error": "\(error)",
+                ])
+            }
+        }
+        return HandlerOutput(messages: outbound)
+    }
+}
+
+/// Keeps the hash ring in step with `/managementnode/lifecycle`: NodeJoin adds the node, NodeLeft removes it.
+struct MembershipSubscriber: CanonicalEventSubscriber {
+    let membership: ClusterMembership
+    let logger: Logger
+
+    var paths: Set<String> { [ManagementNodeLifeCycleData.path] }
+
+    func resourceKey(for event: CanonicalEvent) -> String {
+        "node:\(event.content?["nodeUuid"]?.stringValue ?? "?")"
+    }
+
+    func handle(_ event: CanonicalEvent, context: HandlerContext) async throws -> [OutboundMessage] {
+        guard let data = try ManagementNodeLifeCycleData(event), let node = NodeUUID(data.nodeUuid) else { return [] }
+        switch data.lifeCycle {
+        case .nodeJoin: membership.nodeJoined(node)
+        case .nodeLeft: membership.nodeLeft(node)
+        }
+        logger.info("management node lifecycle", metadata: [
+            "node": "\(data.nodeUuid)", "lifeCycle": "\(data.lifeCycle.rawValue)",
+            "ringSize": "\(membership.members.count)",
+        ])
+        return []
     }
 }

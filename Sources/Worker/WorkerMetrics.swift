@@ -1,8 +1,9 @@
+import CloudBus
 import Synchronization
 
 /// Counters an operator (and the tests) read: what came in, what went out, what was refused and
 /// why. Names are stable: they become Prometheus series when the metrics endpoint lands.
-public final class WorkerMetrics: Sendable {
+public final class WorkerMetrics: CounterSink, Sendable {
     private let counters = Mutex<[String: Int]>([:])
 
     public init() {}
@@ -39,4 +40,5 @@ public enum WorkerCounter {
     public static let publishFailures = "publish_failures"
     public static let returnedReplies = "replies_unroutable"
     public static let events = "events_received"
+    public static let eventFailures = "event_subscriber_failures"
 }

@@ -13,6 +13,8 @@ public struct WorkerRuntime: Sendable {
     public let inventory: SQLiteInventory
     public let callbackServer: CallbackServer
     public let agentCaller: AgentCaller
+    /// The hash ring as this worker sees it (itself, configured `ringNodes`, lifecycle events).
+    public let membership: ClusterMembership
 
     public var httpPort: Int { callbackServer.port }
     public var services: [any Service] { [CallbackServerService(server: callbackServer), worker] }
@@ -44,10 +46,14 @@ public struct WorkerRuntime: Sendable {
         var handlers = HandlerTable()
         KVMWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.kvm, logger: logger)
         extraHandlers(&handlers)
+        let membership = ClusterMembership(selfNode: node,
+                                           otherNodes: configuration.ringNodes.compactMap(NodeUUID.init(rawValue:)))
+        let subscribers: [any CanonicalEventSubscriber] = [MembershipSubscriber(membership: membership, logger: logger)]
         let worker = BusWorker(configuration: configuration, node: node, handlers: handlers, logger: logger,
-                               metrics: metrics)
+                               metrics: metrics, eventSubscribers: subscribers)
         workerSlot.set(worker)
-        return WorkerRuntime(worker: worker, inventory: inventory, callbackServer: callbackServer, agentCaller: caller)
+        return WorkerRuntime(worker: worker, inventory: inventory, callbackServer: callbackServer, agentCaller: caller,
+                             membership: membership)
     }
 
     public static func inventoryPath(dataDirectory: String) -> String {

@@ -1,0 +1,40 @@
+/// `org.zstack.header.vm.SyncVmDeviceInfoMsg`: fetch the guest bus addresses of a VM's devices from its host's
+/// agent and record them. Sent to `host.<node>` where `<node>` owns `hostUuid`; answered with
+/// ``SyncVmDeviceInfoReply``. ZStack sends it fire-and-forget after a VM becomes Running (start, reboot, resume,
+/// create), and before snapshot groups.
+public struct SyncVmDeviceInfoMsg: BusMessage, Hashable {
+    public static let className = "org.zstack.header.vm.SyncVmDeviceInfoMsg"
+
+    public var vmInstanceUuid: String
+    public var hostUuid: String
+
+    public init(vmInstanceUuid: String, hostUuid: String) {
+        self.vmInstanceUuid = vmInstanceUuid
+        self.hostUuid = hostUuid
+    }
+}
+
+/// `org.zstack.header.vm.SyncVmDeviceInfoReply`: success, or `SYS.1006` with the agent's error, or the transport
+/// error of the agent call.
+public struct SyncVmDeviceInfoReply: BusReply, Hashable {
+    public static let className = "org.zstack.header.vm.SyncVmDeviceInfoReply"
+
+    public var success: Bool
+    public var canceled: Bool
+    public var error: ErrorCode?
+
+    public init(error: ErrorCode? = nil) {
+        self.success = error == nil
+        self.canceled = false
+        self.error = error
+    }
+
+    enum CodingKeys: String, CodingKey { case success, canceled, error }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        success = try container.decodeIfPresent(Bool.self, forKey: .success) ?? true
+        canceled = try container.decodeIfPresent(Bool.self, forKey: .canceled) ?? false
+        error = try container.decodeIfPresent(ErrorCode.self, forKey: .error)
+    }
+}
