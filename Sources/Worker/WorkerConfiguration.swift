@@ -29,28 +29,19 @@ public struct WorkerConfiguration: Sendable {
     public var publicCallbackURL: String?
     /// KVM host agent settings (ZStack names in comments).
     public var kvm: KVMSettings
-    /// Node UUIDs of the ring used to pick an owner for `publish --resource` (static until membership lands).
+    /// ZBS MDS call settings.
+    public var zbs: ZBSSettings
+    /// Other management nodes of the hash ring (this worker is always one): who owns a resource for messages
+    /// the worker sends on and for `publish --resource`. Lifecycle events add and remove nodes at runtime.
     public var ringNodes: [String]
     public var logLevel: String
-
-    public struct KVMSettings: Sendable, Codable, Equatable {
-        /// `host.ping.timeout`. Default: 10 s per attempt.
-        public var pingTimeoutSeconds: Double = 10
-        /// `host.ping.maxFailure`: attempts before the host counts as disconnected. Default: 3.
-        public var pingMaxFailure: Int = 3
-        /// `ping.sleepPeriodAfterFailure`. Default: 1 s.
-        public var pingSleepAfterFailureSeconds: Double = 1
-        /// Connect timeout for agent HTTP calls. Default: 5 s.
-        public var agentConnectTimeoutSeconds: Double = 5
-        public init() {}
-    }
 
     public init() {
         amqp = AMQPConfiguration()
         prefetch = 256
         nodeUUID = nil
         dataDirectory = ".data/worker"
-        services = ["host", "vmInstance"]
+        services = ["host", "vmInstance", "storage.primary"]
         durableQueues = true
         maxBodyBytes = 1 << 20
         dedupeWindow = 65_536
@@ -58,6 +49,7 @@ public struct WorkerConfiguration: Sendable {
         httpPort = 8081
         publicCallbackURL = nil
         kvm = KVMSettings()
+        zbs = ZBSSettings()
         ringNodes = []
         logLevel = "info"
     }
@@ -92,6 +84,7 @@ public struct WorkerConfiguration: Sendable {
         var dedupeWindow: Int?
         var http: HTTPForm?
         var kvm: KVMSettings?
+        var zbs: ZBSSettings?
         var ringNodes: [String]?
         var logLevel: String?
     }
@@ -142,6 +135,7 @@ public struct WorkerConfiguration: Sendable {
             if let value = form.http?.port { configuration.httpPort = value }
             if let value = form.http?.publicCallbackUrl { configuration.publicCallbackURL = value }
             if let value = form.kvm { configuration.kvm = value }
+            if let value = form.zbs { configuration.zbs = value }
             if let value = form.ringNodes { configuration.ringNodes = value }
             if let value = form.logLevel { configuration.logLevel = value }
         }
