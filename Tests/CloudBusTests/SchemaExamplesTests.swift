@@ -16,6 +16,8 @@ struct SchemaExamplesTests {
                 "MessageReply.schema.json",
                 "PingHostMsg.schema.json",
                 "PingHostReply.schema.json",
+                "UpdateSettingMsg.schema.json",
+                "UpdateSettingReply.schema.json",
             ])
     }
 
