@@ -39,6 +39,7 @@ public struct MessageRegistry: Sendable {
         VmStateChangedOnHostMsg.self, VmStateChangedOnHostReply.self,
         SyncVmDeviceInfoMsg.self, SyncVmDeviceInfoReply.self,
         DestroyVmOnHypervisorMsg.self, VmSyncOnHostMsg.self,
+        ReconnectHostMsg.self, ReconnectHostReply.self,
     ])
 
     /// Where `EnvelopeCodec` hands the registry to the decoding wrapper.

@@ -46,12 +46,13 @@ public struct WorkerRuntime: Sendable {
         let caller = AgentCaller(client: AgentHTTPClient(), callbackServer: callbackServer,
                                  defaultConnectTimeout: .seconds(configuration.kvm.agentConnectTimeoutSeconds))
         let settings = RuntimeSettings(configuration: configuration)
-        var handlers = HandlerTable()
-        handlers.register(SettingUpdateHandler(settings: settings.all))
-        KVMWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.kvm, logger: logger)
-        extraHandlers(&handlers)
         let membership = ClusterMembership(selfNode: node,
                                            otherNodes: configuration.ringNodes.compactMap(NodeUUID.init(rawValue:)))
+        var handlers = HandlerTable()
+        handlers.register(SettingUpdateHandler(settings: settings.all))
+        KVMWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.kvm,
+                            membership: membership, logger: logger)
+        extraHandlers(&handlers)
         let subscribers: [any CanonicalEventSubscriber] = [
             MembershipSubscriber(membership: membership, logger: logger),
             GlobalConfigSubscriber(settings: settings.all) { refused in

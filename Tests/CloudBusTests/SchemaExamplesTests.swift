@@ -12,10 +12,13 @@ struct SchemaExamplesTests {
                 "CanonicalEvent.schema.json",
                 "EchoMsg.schema.json",
                 "EchoReply.schema.json",
+                "HostDisconnectedEvent.schema.json",
                 "ManagementNodeLifeCycleEvent.schema.json",
                 "MessageReply.schema.json",
                 "PingHostMsg.schema.json",
                 "PingHostReply.schema.json",
+                "ReconnectHostMsg.schema.json",
+                "ReconnectHostReply.schema.json",
                 "UpdateSettingMsg.schema.json",
                 "UpdateSettingReply.schema.json",
             ])
