@@ -19,8 +19,15 @@ struct SchemaExamplesTests {
                 "PingHostReply.schema.json",
                 "ReconnectHostMsg.schema.json",
                 "ReconnectHostReply.schema.json",
+                "StrangerVmFoundEvent.schema.json",
+                "SyncVmDeviceInfoMsg.schema.json",
+                "SyncVmDeviceInfoReply.schema.json",
                 "UpdateSettingMsg.schema.json",
                 "UpdateSettingReply.schema.json",
+                "VmContinueTraceEvent.schema.json",
+                "VmSkipTraceEvent.schema.json",
+                "VmStateInShutdownEvent.schema.json",
+                "VmSyncOnHostMsg.schema.json",
             ])
     }
 
