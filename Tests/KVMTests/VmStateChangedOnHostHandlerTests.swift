@@ -239,6 +239,17 @@ struct VmStateChangedOnHostHandlerTests {
         #expect(try Emitted(output).fullStateEvents.count == 1)
     }
 
+    @Test("VmStoppedFromUnknownStateHostNotChanged: Unknown without a host, reported Stopped by its last host")
+    func stoppedFromUnknown() async throws {
+        let fixture = try F()
+        try await fixture.store(.unknown, lastHost: F.h1)
+        let output = try await fixture.report("Stopped", by: F.h1, expected: "Unknown")
+        #expect(try output.stcReply.success)
+        #expect(try await fixture.stored() == VmRecord(
+            uuid: F.vm, state: .stopped, lastHostUuid: F.h1, clusterUuid: F.cluster))
+        #expect(try Emitted(output).tracerEvents.map(\.to) == ["Stopped"])
+    }
+
     @Test("VmMigrateToAnotherHost: Running on H1 reported Running by H2 moves the VM to H2")
     func migrateToAnotherHost() async throws {
         let fixture = try F()

@@ -104,6 +104,11 @@ struct VmStateDecisionTableTests {
         #expect(VmAbnormalLifeCycleOperation.first(matching: Self.facts(.expunging, .running)) == nil)
         #expect(VmAbnormalLifeCycleOperation.first(matching: Self.facts(.paused, .stopped, reportedBy: Self.h2)) == nil)
         #expect(VmAbnormalLifeCycleOperation.first(matching: Self.facts(.running, .crashed, reportedBy: Self.h2)) == nil)
+        // "HostNotChanged" for a VM without a stored host means "reported by its last host".
+        let unknownElsewhere = Self.facts(.unknown, .stopped, host: nil, reportedBy: Self.h2, lastHost: Self.h1)
+        #expect(VmAbnormalLifeCycleOperation.first(matching: unknownElsewhere) == nil)
+        let stoppedElsewhere = Self.facts(.stopped, .noState, host: nil, reportedBy: Self.h2, lastHost: Self.h1)
+        #expect(VmAbnormalLifeCycleOperation.first(matching: stoppedElsewhere) == nil)
     }
 
     @Test("actions: DB-only updates, destroy on the hypervisor, the abnormal-lifecycle path")
