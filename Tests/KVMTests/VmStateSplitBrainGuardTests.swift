@@ -133,3 +133,30 @@ struct VmStateSplitBrainGuardTests {
         #expect(fixture.probe.calls == [.init(vmUuid: F.vm, clusterUuid: nil, excluding: F.h1)])
     }
 }
+
+extension VmStateSplitBrainGuardTests {
+    /// A probe that is cancelled (the worker cancels a handler at its deadline) decides nothing and is not a
+    /// probe failure.
+    struct CancelledProbe: VmPresenceProbe {
+        func hostsRunning(vmUuid: String, clusterUuid: String?, excluding hostUuid: String) async throws -> [String] {
+            throw CancellationError()
+        }
+    }
+
+    @Test("a cancelled probe propagates cancellation; nothing is written or counted")
+    func cancelledProbe() async throws {
+        let fixture = try await Self.scenario39()
+        let handler = VmStateChangedOnHostHandler(
+            vms: fixture.inventory, membership: fixture.membership, skips: fixture.skips, probe: CancelledProbe(),
+            counters: fixture.counters, logger: F.quietLogger)
+        await #expect(throws: CancellationError.self) {
+            try await handler.handle(
+                VmStateChangedOnHostMsg(
+                    vmInstanceUuid: F.vm, hostUuid: F.h1, stateOnHost: "Stopped", vmStateAtTracingMoment: "Starting",
+                    fromSync: true),
+                context: F.context())
+        }
+        #expect(try await fixture.stored()?.state == .starting)
+        #expect(fixture.counters.all.isEmpty)
+    }
+}

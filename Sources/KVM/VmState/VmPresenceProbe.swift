@@ -11,6 +11,9 @@ public protocol VmPresenceProbe: Sendable {
     ///     probes the cluster of `hostUuid`.
     ///   - hostUuid: the host whose report is being checked (it already said the VM is not running there).
     /// - Throws: when any host that should be asked could not answer: an incomplete answer must not be read as
-    ///   "nobody runs it". Cancellation is propagated.
+    ///   "nobody runs it". `CancellationError` when cancelled (the handler propagates it and decides nothing).
+    ///
+    /// Tracer reports carry no deadline, so the implementation bounds its own agent calls (connect and call
+    /// timeouts); the handler waits for the answer on the VM's serial key.
     func hostsRunning(vmUuid: String, clusterUuid: String?, excluding hostUuid: String) async throws -> [String]
 }

@@ -103,7 +103,7 @@ public struct VmStateChangedOnHostHandler: BusHandler {
         if message.fromSync, reported == .stopped, !Self.isIgnored(verdict, for: vm),
             await skips.orphanExpiredRecently(vm.uuid)
         {
-            switch await confirmStopped(vm, reportedBy: message.hostUuid, logger: logger) {
+            switch try await confirmStopped(vm, reportedBy: message.hostUuid, logger: logger) {
             case .confirmed: break
             case .runningOn(let hostUuid): verdict = HostVerdict(hostUuid: hostUuid, state: .running)
             case .refused(let error): return Self.failure(error)
@@ -207,13 +207,16 @@ public struct VmStateChangedOnHostHandler: BusHandler {
         case refused(ErrorCode)
     }
 
+    /// - Throws: `CancellationError` only (the worker cancels a handler at its deadline; nothing is decided then).
     private func confirmStopped(
         _ vm: VmRecord, reportedBy hostUuid: String, logger: Logger
-    ) async -> StoppedConfirmation {
+    ) async throws -> StoppedConfirmation {
         let hosts: [String]
         do {
             hosts = try await probe.hostsRunning(vmUuid: vm.uuid, clusterUuid: vm.clusterUuid, excluding: hostUuid)
                 .filter { $0 != hostUuid }
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             counters.increment(Self.presenceProbeFailures)
             logger.warning("cannot confirm a Stopped verdict across the cluster; leaving the VM as it is", metadata: [
