@@ -10,6 +10,7 @@ struct SchemaExamplesTests {
         #expect(
             SchemaDirectory.schemaFileNames == [
                 "CanonicalEvent.schema.json",
+                "DestroyVmOnHypervisorMsg.schema.json",
                 "EchoMsg.schema.json",
                 "EchoReply.schema.json",
                 "HostDisconnectedEvent.schema.json",
@@ -25,9 +26,13 @@ struct SchemaExamplesTests {
                 "UpdateSettingMsg.schema.json",
                 "UpdateSettingReply.schema.json",
                 "VmContinueTraceEvent.schema.json",
+                "VmFullStateChangedEvent.schema.json",
                 "VmSkipTraceEvent.schema.json",
+                "VmStateChangedOnHostMsg.schema.json",
+                "VmStateChangedOnHostReply.schema.json",
                 "VmStateInShutdownEvent.schema.json",
                 "VmSyncOnHostMsg.schema.json",
+                "VmTracerStateChangedEvent.schema.json",
             ])
     }
 
