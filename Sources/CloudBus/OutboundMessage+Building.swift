@@ -1,12 +1,13 @@
 extension OutboundMessage {
     /// A one-way message to `service` (ZStack's `bus.send(msg)` without a callback): `serviceId` set, a fresh id,
-    /// `headers.noReply = "true"` so the receiver sends nothing back, and an empty task context as Java writes it.
+    /// `headers.noReply = "true"` so the receiver sends nothing back, no `replyTo`, `correlationId` = the id (for
+    /// tracing, as ZStack stamps it), and an empty task context as Java writes it.
     ///
     /// - Throws: `EncodingError` only if the message holds a non-finite floating-point number.
     public static func oneWay<M: BusMessage>(
         _ message: M, to service: ServiceID, now: Int64 = EpochMillis.now(), id: String = MessageID.random()
     ) throws -> OutboundMessage {
-        let headers = MessageHeaders(noReply: "true", schema: [:], taskContext: [:])
+        let headers = MessageHeaders(correlationId: id, noReply: "true", schema: [:], taskContext: [:])
         let base = MessageBase(id: id, serviceId: service.rawValue, createdTime: now, headers: headers)
         return OutboundMessage(target: .service(service.rawValue), body: try EnvelopeCodec.encode(message, base: base))
     }

@@ -22,7 +22,7 @@ public enum VmDeviceInfoTrigger {
         membership: ClusterMembership
     ) throws -> OutboundMessage? {
         guard applies(from: oldState, to: newState, hostUuid: hostUuid), let hostUuid else { return nil }
-        return try VmStateOutbound.fireAndForget(
+        return try OutboundMessage.oneWay(
             SyncVmDeviceInfoMsg(vmInstanceUuid: vmUuid, hostUuid: hostUuid),
             to: membership.serviceID(ServiceID.hostService, for: hostUuid))
     }

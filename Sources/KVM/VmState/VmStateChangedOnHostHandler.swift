@@ -151,7 +151,7 @@ public struct VmStateChangedOnHostHandler: BusHandler {
                 logger: logger)
         case .destroyOnHypervisor:
             logger.notice("host runs a destroyed VM; asking it to destroy the VM")
-            let destroy = try VmStateOutbound.fireAndForget(
+            let destroy = try OutboundMessage.oneWay(
                 DestroyVmOnHypervisorMsg(vmInstanceUuid: vm.uuid, hostUuid: verdict.hostUuid),
                 to: transition.membership.serviceID(ServiceID.hostService, for: verdict.hostUuid))
             return HandlerOutput(reply: VmStateChangedOnHostReply(), messages: [destroy])

@@ -39,8 +39,8 @@ public struct VmStateTransition: Sendable {
         guard update.stateChanged else { return nil }
         let data = VmFullStateChangedData(
             vmUuid: update.after.uuid, oldState: update.before.state.rawValue, newState: update.after.state.rawValue,
-            inventory: VmStateOutbound.inventory(of: update.after))
-        return try VmStateOutbound.event(data, managementNodeId: membership.selfNode.rawValue)
+            inventory: VmInventoryJSON.of(update.after))
+        return try .event(data, from: membership.selfNode)
     }
 
     /// `/vmTracer/vmStateChanged` for a verdict of `reportingHost` that produced `update`, or nil when the verdict
@@ -50,7 +50,7 @@ public struct VmStateTransition: Sendable {
         let data = VmTracerStateChangedData(
             vmUuid: update.after.uuid, from: update.before.state.rawValue, to: update.after.state.rawValue,
             originalHostUuid: update.before.hostUuid, currentHostUuid: reportingHost)
-        return try VmStateOutbound.event(data, managementNodeId: membership.selfNode.rawValue)
+        return try .event(data, from: membership.selfNode)
     }
 
     /// The device-info sync `update` calls for (see ``VmDeviceInfoTrigger``), or nil.
