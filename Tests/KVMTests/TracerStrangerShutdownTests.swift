@@ -93,6 +93,27 @@ struct TracerStrangerShutdownTests {
         #expect(counter.count(of: "c") == 1)
     }
 
+    @Test("stranger cache shared by concurrent host rounds: each (VM, host) is announced exactly once")
+    func strangerCacheConcurrent() async {
+        let cache = StrangerVmCache()
+        let announced = await withTaskGroup(of: Int.self) { group in
+            for host in 0..<8 {
+                group.addTask {
+                    var count = 0
+                    for _ in 0..<3 {
+                        for vm in 0..<150 where cache.shouldAnnounce(vmUuid: "h\(host)-vm\(vm)", onHost: "h\(host)") {
+                            count += 1
+                        }
+                    }
+                    return count
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(announced == 8 * 150)
+        #expect(cache.count == 8 * 150)
+    }
+
     @Test("stranger cache: least recently reported is evicted first; a re-report refreshes")
     func strangerCacheUnit() {
         let cache = StrangerVmCache(capacity: 2)

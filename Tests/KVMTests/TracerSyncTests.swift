@@ -169,6 +169,17 @@ struct TracerSyncTests {
         }
     }
 
+    @Test("a malformed report (states not a map) gives no verdict")
+    func malformedReportGivesNoVerdict() async throws {
+        try await F.with { fixture async throws in
+            try await fixture.store(VmRecord(uuid: F.vm(1), state: .running, hostUuid: F.h1))
+            fixture.agent.setBehaviour(.answer(json: #"{"success":true,"states":["Running"]}"#), for: KVMAgentVmSync.path)
+            let sent = try await fixture.sync(F.h1)
+            #expect(sent.stateChanges.isEmpty)
+            #expect(fixture.counters[VmTracer.Counter.failedRounds] == 1)
+        }
+    }
+
     @Test("an unreachable agent gives no verdict (a missing report never reads as every VM gone)")
     func unreachableAgentGivesNoVerdict() async throws {
         try await F.with { fixture async throws in
