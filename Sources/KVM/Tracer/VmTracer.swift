@@ -6,9 +6,9 @@ import Logging
 /// The decision half of a VM sync round (ZStack's `syncVm` steps 5–10 and `Tracer.trace()`): given a host's
 /// report and what the inventory expected before the agent call, which verdicts and events to send.
 ///
-/// Steps: snapshot #2 of the skip registry (``VmTraceSkips/skipped(among:since:)`` over every VM reported or
-/// expected, union with snapshot #1 taken at `mark`); map agent strings (``AgentVmState``); run the in-shutdown
-/// counter; then, when `VM_TRACER_ON`, compare (``VmTraceComparison``), tell anonymous VMs from strangers with
+/// Steps: map agent strings (``AgentVmState``); run the in-shutdown counter; then, when `VM_TRACER_ON`, take
+/// snapshot #2 of the skip registry (``VmTraceSkips/skipped(among:since:)`` over every VM reported or expected,
+/// union with snapshot #1 taken at `mark`), compare (``VmTraceComparison``), tell anonymous VMs from strangers with
 /// the store, ask the orphan hook about each missing VM, and encode everything.
 ///
 /// Choices where the original is unsafe or ambiguous (see docs/design-vm-tracer.md):
@@ -66,12 +66,9 @@ public struct VmTracer: Sendable {
         expectedStates.reserveCapacity(expected.count)
         for vm in expected { expectedStates[vm.uuid] = vm.state }
 
-        var candidates: [String] = []
-        candidates.reserveCapacity(report.states.count + expected.count)
-        candidates.append(contentsOf: report.states.keys)
-        for vm in expected where report.states[vm.uuid] == nil { candidates.append(vm.uuid) }
-        var skipped = await skips.skipped(among: candidates, since: mark)
-
+        // Unknown (Suspended) and unmappable states stay in `reported` (so the VM does not read as missing) and
+        // are excluded from the comparison.
+        var excluded: Set<String> = []
         var reported: [String: VmState] = [:]
         reported.reserveCapacity(report.states.count)
         for (vmUuid, agentState) in report.states {
@@ -80,14 +77,14 @@ public struct VmTracer: Sendable {
                     "host": "\(hostUuid)", "vm": "\(vmUuid)", "agentState": "\(agentState)"])
                 counters.increment(Counter.unmappableStates)
                 reported[vmUuid] = .unknown
-                skipped.insert(vmUuid)
+                excluded.insert(vmUuid)
                 continue
             }
             if state == .unknown {
                 logger.info("agent reported a VM Suspended (Unknown); VM skipped this round", metadata: [
                     "host": "\(hostUuid)", "vm": "\(vmUuid)"])
                 counters.increment(Counter.unknownStates)
-                skipped.insert(vmUuid)
+                excluded.insert(vmUuid)
             }
             reported[vmUuid] = state
         }
@@ -99,6 +96,13 @@ public struct VmTracer: Sendable {
                 reason: "The vm[\(vmUuid)] state is in shutdown for a long time, check whether the vm is normal")))
         }
         guard tracerOn.value else { return messages }
+
+        var candidates: [String] = []
+        candidates.reserveCapacity(report.states.count + expected.count)
+        candidates.append(contentsOf: report.states.keys)
+        for vm in expected where report.states[vm.uuid] == nil { candidates.append(vm.uuid) }
+        var skipped = await skips.skipped(among: candidates, since: mark)
+        skipped.formUnion(excluded)
 
         let comparison = VmTraceComparison(
             hostUuid: hostUuid, reported: reported, expected: expectedStates, skipped: skipped)
