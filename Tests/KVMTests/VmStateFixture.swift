@@ -163,9 +163,3 @@ final class ScriptedPresenceProbe: VmPresenceProbe {
     }
 }
 
-final class RecordingCounters: CounterSink {
-    private let counts = Mutex<[String: Int]>([:])
-    func increment(_ name: String, by amount: Int) { counts.withLock { $0[name, default: 0] += amount } }
-    subscript(name: String) -> Int { counts.withLock { $0[name] ?? 0 } }
-    var all: [String: Int] { counts.withLock { $0 } }
-}
