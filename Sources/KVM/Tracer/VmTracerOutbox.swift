@@ -21,21 +21,13 @@ public struct VmTracerOutbox: Sendable {
 
     /// A canonical event fired by this worker's node.
     public func event<C: CanonicalEventContent>(_ content: C, now: Int64 = EpochMillis.now()) throws -> OutboundMessage {
-        let envelope = try CanonicalEvent.envelope(
-            content: content, managementNodeId: membership.selfNode.rawValue, now: now)
-        return OutboundMessage(target: .event(routingKey: CanonicalEvent.routingKey), body: try envelope.encoded())
+        try .event(content, from: membership.selfNode, now: now)
     }
 
-    /// A fire-and-forget request to `service` (`noReply` "true", so a receiver that otherwise expects a reply
-    /// address accepts it), with an optional `timeout`.
+    /// A fire-and-forget request to `service` (``OutboundMessage/oneWay(_:to:timeout:now:id:)``).
     static func request<M: BusMessage>(
         _ message: M, to service: ServiceID, timeout: Duration? = nil, now: Int64 = EpochMillis.now()
     ) throws -> OutboundMessage {
-        let id = MessageID.random()
-        let millis = timeout.map { Int64($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) }
-        let base = MessageBase(
-            id: id, serviceId: service.rawValue, createdTime: now, timeout: millis ?? MessageBase.noTimeout,
-            headers: MessageHeaders(correlationId: id, noReply: "true"))
-        return OutboundMessage(target: .service(service.rawValue), body: try EnvelopeCodec.encode(message, base: base))
+        try .oneWay(message, to: service, timeout: timeout, now: now)
     }
 }
