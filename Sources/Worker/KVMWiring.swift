@@ -3,18 +3,70 @@ import CloudBus
 import Inventory
 import KVM
 import Logging
+import ServiceLifecycle
 
-/// Registers the KVM handlers with the settings of the configuration (ZStack names in `KVMSettings`).
-enum KVMWiring {
-    static func register(into table: inout HandlerTable, inventory: SQLiteInventory, caller: AgentCaller,
-                         settings: WorkerConfiguration.KVMSettings, membership: ClusterMembership, logger: Logger) {
+/// Builds the KVM side of the worker: host pings and reconnects, the VM tracer (sync after ping, skip/orphan
+/// registry), the VM state handler with its split-brain guard, and device-info syncs. Settings use ZStack's names
+/// (`WorkerConfiguration.KVMSettings`, live ones from ``RuntimeSettings``).
+struct KVMWiring {
+    /// Who reacts to canonical events, in the order they must see them: the skip registry first, so the
+    /// lifecycle events it shares with the ring's membership are ordered with skip and continue events.
+    let subscribers: [any CanonicalEventSubscriber]
+    /// Background work that lives as long as the worker (the registry's periodic orphan cleanup).
+    let services: [any Service]
+    let registry: SkipRegistry
+
+    static func register(
+        into table: inout HandlerTable, inventory: SQLiteInventory, caller: AgentCaller,
+        configuration: WorkerConfiguration.KVMSettings, settings: RuntimeSettings, membership: ClusterMembership,
+        counters: any CounterSink, logger: Logger
+    ) async throws -> KVMWiring {
+        let connectTimeout = Duration.milliseconds(Int(configuration.agentConnectTimeoutSeconds * 1000))
         let ping = PingSettings(
-            timeout: .milliseconds(Int(settings.pingTimeoutSeconds * 1000)),
-            maxFailure: settings.pingMaxFailure,
-            sleepAfterFailure: .milliseconds(Int(settings.pingSleepAfterFailureSeconds * 1000)),
-            connectTimeout: .milliseconds(Int(settings.agentConnectTimeoutSeconds * 1000)))
-        table.register(PingHostHandler(hosts: inventory, caller: caller, settings: ping, membership: membership,
-                                       logger: logger))
+            timeout: .milliseconds(Int(configuration.pingTimeoutSeconds * 1000)),
+            maxFailure: configuration.pingMaxFailure,
+            sleepAfterFailure: .milliseconds(Int(configuration.pingSleepAfterFailureSeconds * 1000)),
+            connectTimeout: connectTimeout)
+        let registry = try await SkipRegistry.open(
+            ownNode: membership.selfNode.rawValue, timeout: settings.orphanedVmSkipTimeout, store: inventory,
+            clock: ContinuousClock(), counters: counters, logger: logger)
+        let tracerSettings = VmTracerSettings(
+            syncOnPing: settings.vmSyncOnHostPing, tracerOn: settings.vmTracerOn, connectTimeout: connectTimeout)
+        let tracer = VmTracer(
+            vms: inventory, skips: registry, outbox: VmTracerOutbox(membership: membership),
+            tracerOn: settings.vmTracerOn, counters: counters, logger: logger)
+        let syncAfterPing = VmSyncAfterPing(selfNode: membership.selfNode, settings: tracerSettings)
+
+        table.register(PingHostHandler(
+            hosts: inventory, caller: caller, settings: ping, onPingSucceeded: syncAfterPing.onPingSucceeded,
+            membership: membership, logger: logger))
         table.register(ReconnectHostHandler(hosts: inventory, caller: caller, settings: ping, logger: logger))
+        table.register(VmSyncOnHostHandler(hosts: inventory, caller: caller, tracer: tracer, settings: tracerSettings,
+                                           logger: logger))
+        table.register(SyncVmDeviceInfoHandler(
+            inventory: inventory, caller: caller,
+            settings: DeviceInfoSettings(addressRecording: settings.vmAddressRecording, connectTimeout: connectTimeout),
+            counters: counters, logger: logger))
+        table.register(VmStateChangedOnHostHandler(
+            vms: inventory, membership: membership, skips: registry,
+            probe: AgentVmPresenceProbe(hosts: inventory, caller: caller, connectTimeout: connectTimeout),
+            counters: counters, logger: logger))
+        return KVMWiring(
+            subscribers: [
+                SkipRegistrySubscriber(registry: registry, logger: logger),
+                VmFullStateChangeSubscriber(vms: inventory, membership: membership, logger: logger),
+            ],
+            services: [SkipRegistryCleanup(registry: registry)],
+            registry: registry)
+    }
+}
+
+/// The registry's periodic orphan cleanup (every 60 s) as a lifecycle service: runs while the worker runs and
+/// stops with it.
+struct SkipRegistryCleanup: Service {
+    let registry: SkipRegistry
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { await registry.run() }
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Inventory
 import Logging
 import ServiceLifecycle
+import KVM
 import Synchronization
 
 /// Wires the parts of a running worker: store, agent-callback HTTP server, handlers, bus worker.
@@ -17,9 +18,16 @@ public struct WorkerRuntime: Sendable {
     public let membership: ClusterMembership
     /// Settings an operator may change while the worker runs.
     public let settings: RuntimeSettings
+    /// Which VMs in-flight operations own (of live nodes, and orphans of departed ones), persisted in the inventory.
+    public let skipRegistry: SkipRegistry
+    private let backgroundServices: [any Service]
 
     public var httpPort: Int { callbackServer.port }
-    public var services: [any Service] { [CallbackServerService(server: callbackServer), worker] }
+    /// In start order; a service group stops them in reverse: the bus worker drains first, then the background
+    /// work, then the HTTP server.
+    public var services: [any Service] {
+        [CallbackServerService(server: callbackServer)] + backgroundServices + [worker]
+    }
 
     /// Opens the store under `dataDirectory`, binds the HTTP server, and builds the handlers.
     /// `extraHandlers` lets tests add handlers (e.g. a deliberately hanging one).
@@ -50,10 +58,17 @@ public struct WorkerRuntime: Sendable {
                                            otherNodes: configuration.ringNodes.compactMap(NodeUUID.init(rawValue:)))
         var handlers = HandlerTable()
         handlers.register(SettingUpdateHandler(settings: settings.all))
-        KVMWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.kvm,
-                            membership: membership, logger: logger)
+        let kvm: KVMWiring
+        do {
+            kvm = try await KVMWiring.register(
+                into: &handlers, inventory: inventory, caller: caller, configuration: configuration.kvm,
+                settings: settings, membership: membership, counters: metrics, logger: logger)
+        } catch {
+            await callbackServer.shutdown()
+            throw error
+        }
         extraHandlers(&handlers)
-        let subscribers: [any CanonicalEventSubscriber] = [
+        let subscribers: [any CanonicalEventSubscriber] = kvm.subscribers + [
             MembershipSubscriber(membership: membership, logger: logger),
             GlobalConfigSubscriber(settings: settings.all) { refused in
                 logger.warning("global config update refused", metadata: ["error": "\(refused)"])
@@ -63,7 +78,8 @@ public struct WorkerRuntime: Sendable {
                                metrics: metrics, eventSubscribers: subscribers)
         workerSlot.set(worker)
         return WorkerRuntime(worker: worker, inventory: inventory, callbackServer: callbackServer, agentCaller: caller,
-                             membership: membership, settings: settings)
+                             membership: membership, settings: settings, skipRegistry: kvm.registry,
+                             backgroundServices: kvm.services)
     }
 
     public static func inventoryPath(dataDirectory: String) -> String {
