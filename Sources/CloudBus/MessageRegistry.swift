@@ -35,7 +35,7 @@ public struct MessageRegistry: Sendable {
         EchoMsg.self, EchoReply.self,
         MessageReply.self,
         CanonicalEvent.self,
-    ])
+    ] + ZbsMessageTypes.all)
 
     /// Where `EnvelopeCodec` hands the registry to the decoding wrapper.
     static let userInfoKey = CodingUserInfoKey(rawValue: "cloudbus.message-registry")!

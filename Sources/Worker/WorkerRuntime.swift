@@ -45,6 +45,7 @@ public struct WorkerRuntime: Sendable {
                                  defaultConnectTimeout: .seconds(configuration.kvm.agentConnectTimeoutSeconds))
         var handlers = HandlerTable()
         KVMWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.kvm, logger: logger)
+        ZBSWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.zbs, logger: logger)
         extraHandlers(&handlers)
         let membership = ClusterMembership(selfNode: node,
                                            otherNodes: configuration.ringNodes.compactMap(NodeUUID.init(rawValue:)))

@@ -47,6 +47,14 @@ extension SQLiteInventory: InventoryBatchStore {
                 }
                 try upsertVm.execute(arguments: SQLiteRows.arguments(vm))
             }
+            for storage in batch.zbsPrimaryStorages {
+                if try SQLiteRows.exists(db, table: "zbs_primary_storages", uuid: storage.uuid) {
+                    summary.zbsPrimaryStoragesUpdated += 1
+                } else {
+                    summary.zbsPrimaryStoragesInserted += 1
+                }
+                try Self.replaceZbsStorage(db, storage)
+            }
             return summary
         }
     }

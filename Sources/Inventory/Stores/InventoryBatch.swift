@@ -2,10 +2,13 @@
 public struct InventoryBatch: Sendable, Hashable {
     public var hosts: [HostRecord]
     public var vms: [VmRecord]
+    /// ZBS primary storages, each replaced whole by an import.
+    public var zbsPrimaryStorages: [ZbsPrimaryStorageRecord]
 
-    public init(hosts: [HostRecord] = [], vms: [VmRecord] = []) {
+    public init(hosts: [HostRecord] = [], vms: [VmRecord] = [], zbsPrimaryStorages: [ZbsPrimaryStorageRecord] = []) {
         self.hosts = hosts
         self.vms = vms
+        self.zbsPrimaryStorages = zbsPrimaryStorages
     }
 
     /// Every record-level problem (field rules and uuids repeated inside the batch), with entry indexes, in
@@ -24,6 +27,13 @@ public struct InventoryBatch: Sendable, Hashable {
         for (index, vm) in vms.enumerated() {
             found += vm.problems(index: index)
             if let repeated = Self.repeatedUuid(.vm, vm.uuid, index: index, seen: &seenVms) { found.append(repeated) }
+        }
+        var seenStorages: [String: Int] = [:]
+        for (index, storage) in zbsPrimaryStorages.enumerated() {
+            found += storage.problems(index: index)
+            if let repeated = Self.repeatedUuid(.zbsPrimaryStorage, storage.uuid, index: index, seen: &seenStorages) {
+                found.append(repeated)
+            }
         }
         return found
     }
