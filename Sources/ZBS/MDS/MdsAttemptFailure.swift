@@ -8,7 +8,7 @@ public struct MdsAttemptFailure: Error, Sendable, Equatable, CustomStringConvert
         case transport(AgentHTTPError)
         /// The attempt's deadline passed (no response, or accepted but no callback). The request may have run.
         case deadline(AgentHTTPError)
-        /// The answer (body or callback) is not a JSON object.
+        /// The answer (body or callback) is not a JSON object, or the callback says the agent's handler raised.
         case unparsable(String)
         /// No slot of this MDS freed up before the attempt's deadline; nothing was sent.
         case noSlot(inUse: Int)
@@ -41,7 +41,7 @@ public struct MdsAttemptFailure: Error, Sendable, Equatable, CustomStringConvert
         case .transport(let error), .deadline(let error):
             "MDS[\(addr)] \(path): \(error)"
         case .unparsable(let snippet):
-            "MDS[\(addr)] \(path): answer is not a JSON object: \(snippet)"
+            "MDS[\(addr)] \(path): no readable answer: \(snippet)"
         case .noSlot(let inUse):
             "MDS[\(addr)] \(path): no free connection slot before the attempt deadline (\(inUse) in flight)"
         }

@@ -13,7 +13,7 @@ public enum MdsCallError: Error, Sendable, Equatable, ErrorCodeConvertible, Cust
     case invalidInstallPath(String)
     /// The storage is not in this worker's inventory.
     case unknownPrimaryStorage(uuid: String)
-    /// An MDS answered `success=false` (or its handler raised): final, no other MDS is tried. `message` is the
+    /// An MDS answered `success=false` (or an `error` text): final, no other MDS is tried. `message` is the
     /// agent's `error` text, verbatim. `earlier` are the failures of the attempts before it.
     case agentFailed(addr: String, path: String, message: String, earlier: [MdsAttemptFailure])
     /// An attempt of a call without try-next ran out of its deadline: final, because the request may have run.

@@ -20,12 +20,13 @@ import NIOCore
 ///    caller's deadline); waiting for a per-MDS slot (``MdsSlots``) counts against it.
 /// 4. Outcomes:
 ///    - a readable answer with `success` true (or absent) and no `error`: returned;
-///    - `success=false` or a callback flagged as a raised handler: **final**, even with try-next (the operation ran
-///      and failed; another MDS would run it again) — ``MdsCallError/agentFailed(addr:path:message:earlier:)``
-///      carrying the agent's text verbatim (ZStack's sync path retries here, its async path does not; this picks
-///      the async rule and keeps every cause);
-///    - transport failure (refused, reset, connect timeout, non-2xx, invalid HTTP, answer not a JSON object, no
-///      slot in time): recorded, next MDS, whatever try-next says;
+///    - `success=false` (or an `error` text): **final**, even with try-next (the operation ran and failed; another
+///      MDS would run it again) — ``MdsCallError/agentFailed(addr:path:message:earlier:)`` carrying the agent's
+///      text verbatim (ZStack's sync path retries here, its async path does not; this picks the async rule and
+///      keeps every cause);
+///    - transport failure (refused, reset, connect timeout, non-2xx, invalid HTTP, answer or callback not a JSON
+///      object, a callback flagged as a raised handler, no slot in time): recorded, next MDS, whatever try-next
+///      says (ZStack: HTTP_ERROR/IO_ERROR/INTERNAL);
 ///    - the attempt deadline passed: next MDS with try-next, else final
 ///      (``MdsCallError/attemptTimedOut(_:earlier:)``, SYS.1001);
 ///    - candidates exhausted: ``MdsCallError/allFailed(path:attempts:)`` ("all MDS cannot execute http
@@ -167,8 +168,10 @@ public struct MdsCaller: Sendable {
             try Task.checkCancellation()
             switch error {
             case .agentFailure(_, _, let message):
-                memory.recordSuccess(endpoint)
-                return .agentFailed(message)
+                // A callback carrying a traceback (`error` header) or a body that is not a JSON object: no
+                // readable result, which ZStack classifies as INTERNAL, a transport-class error: next MDS.
+                memory.recordFailure(endpoint)
+                return failure(.unparsable(message))
             case .callbackServerUnavailable:
                 return .local("the worker's callback server is not running")
             case .deadlineExceeded(_, _, _), .noCallback:
