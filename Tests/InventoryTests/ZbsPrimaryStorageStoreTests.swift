@@ -41,6 +41,18 @@ struct ZbsPrimaryStorageStoreTests {
         }
     }
 
+    @Test func severalMdsMayShareAnAddressOnDifferentPorts() async throws {
+        let inventory = try SQLiteInventory.inMemory()
+        let shared = ZbsPrimaryStorageRecord(uuid: Self.uuid, mds: [
+            MdsRecord(addr: "127.0.0.1", status: .connected, agentPort: 17001),
+            MdsRecord(addr: "127.0.0.1", status: .connected, agentPort: 17002),
+        ])
+        try await inventory.upsertZbsPrimaryStorages([shared])
+        try await inventory.updateMdsStatus(
+            primaryStorageUuid: Self.uuid, addr: "127.0.0.1", agentPort: 17002, to: .disconnected)
+        #expect(try await inventory.zbsPrimaryStorage(uuid: Self.uuid)?.mds.map(\.status) == [.connected, .disconnected])
+    }
+
     @Test func invalidStoragesAreRejectedWhole() async throws {
         let inventory = try SQLiteInventory.inMemory()
         var bad = Self.storage()

@@ -23,20 +23,19 @@ extension SQLiteInventory: ZbsPrimaryStorageStore {
 
     @discardableResult
     public func updateMdsStatus(
-        primaryStorageUuid: String, addr: String, to status: MdsStatus
+        primaryStorageUuid: String, addr: String, agentPort: Int? = nil, to status: MdsStatus
     ) async throws -> MdsStatus {
         try await write("updateMdsStatus(\(primaryStorageUuid), \(addr), \(status.rawValue))") { db in
+            let matching = "primaryStorageUuid = ? AND addr = ? AND (? IS NULL OR agentPort = ?)"
+            let arguments: StatementArguments = [primaryStorageUuid, addr, agentPort, agentPort]
             let current = try String.fetchOne(
-                db, sql: "SELECT status FROM zbs_mds WHERE primaryStorageUuid = ? AND addr = ?",
-                arguments: [primaryStorageUuid, addr])
+                db, sql: "SELECT status FROM zbs_mds WHERE \(matching) ORDER BY position", arguments: arguments)
             guard let current, let previous = MdsStatus(rawValue: current) else {
                 throw InventoryError.notFound(entity: .zbsPrimaryStorage, uuid: "\(primaryStorageUuid) (MDS \(addr))")
             }
-            if previous != status {
-                try db.execute(
-                    sql: "UPDATE zbs_mds SET status = ? WHERE primaryStorageUuid = ? AND addr = ?",
-                    arguments: [status.rawValue, primaryStorageUuid, addr])
-            }
+            var update: StatementArguments = [status.rawValue]
+            update += arguments
+            try db.execute(sql: "UPDATE zbs_mds SET status = ? WHERE \(matching)", arguments: update)
             return previous
         }
     }

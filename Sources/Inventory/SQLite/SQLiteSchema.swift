@@ -61,7 +61,7 @@ enum SQLiteSchema {
                     status TEXT NOT NULL,
                     agentPort INTEGER NOT NULL,
                     position INTEGER NOT NULL,
-                    PRIMARY KEY (primaryStorageUuid, addr)
+                    PRIMARY KEY (primaryStorageUuid, addr, agentPort)
                 ) WITHOUT ROWID;
 
                 CREATE TABLE zbs_logical_pools (

@@ -16,9 +16,12 @@ public protocol ZbsPrimaryStorageStore: Sendable {
     /// throws ``InventoryError/invalidRecords(_:)`` and keeps nothing. A uuid given twice keeps the later entry.
     func upsertZbsPrimaryStorages(_ storages: [ZbsPrimaryStorageRecord]) async throws
 
-    /// Sets the status of one MDS of one storage (what a ping cycle decides) and returns the status it had.
+    /// Sets the status of the MDS at `addr` (and `agentPort`, when several MDS share an address; nil: every MDS at
+    /// `addr`) of one storage — what a ping cycle decides — and returns the status it had (the first in order).
     ///
     /// Throws ``InventoryError/notFound(entity:uuid:)`` when the storage or the MDS is unknown.
     @discardableResult
-    func updateMdsStatus(primaryStorageUuid: String, addr: String, to status: MdsStatus) async throws -> MdsStatus
+    func updateMdsStatus(
+        primaryStorageUuid: String, addr: String, agentPort: Int?, to status: MdsStatus
+    ) async throws -> MdsStatus
 }
