@@ -113,6 +113,12 @@ struct BenchZBS: AsyncParsableCommand {
                 _ = try await agentCaller.callAsync(
                     fakes[0].endpoint, path: rootPath + "/volume/query", body: body, timeout: .seconds(5))
             })
+        let store = try await Self.compare(
+            count: overheadCalls,
+            worker: { _ = try await inventory.zbsPrimaryStorage(uuid: storage.uuid) },
+            bare: {})
+        print(String(format: "  of which the inventory read of the storage: p50 %.0f µs",
+                     Self.seconds(Self.rank(store.worker, 0.5)) * 1e6))
         for (name, result) in [("sync /volume/clients", sync), ("async /volume/query", async)] {
             print("  overhead, \(name): ZBS call \(Self.percentiles(result.worker)); bare HTTP \(Self.percentiles(result.bare))")
             print(String(format: "    worker overhead per call: p50 %+.0f µs, mean %+.0f µs  (target < 200 µs)",

@@ -1,4 +1,7 @@
-/// `cloudbus.worker.zbs.CheckVolumeClientsBeforeStartVmMsg`: **Ours.** The anti-split-brain check before a VM start (ZStack `beforeStartVmOnKvm`): fails with "find active clients for volume[uuid:…, installPath …, client:<ip>]" when a host other than `destinationHostIp` holds one of the non-shareable volumes open, or with the aggregated MDS error. Executor key: the VM uuid.
+/// `cloudbus.worker.zbs.CheckVolumeClientsBeforeStartVmMsg`: **Ours.** The anti-split-brain check before a VM start
+/// (ZStack `beforeStartVmOnKvm`): fails with "find active clients for volume[uuid:…, installPath …, client:<ip>]" when
+/// a host other than `destinationHostIp` holds one of the non-shareable volumes open, or with the aggregated MDS error.
+/// Executor key: the VM uuid.
 public struct CheckVolumeClientsBeforeStartVmMsg: BusMessage, Hashable {
     public static let className = "cloudbus.worker.zbs.CheckVolumeClientsBeforeStartVmMsg"
 

@@ -1,4 +1,6 @@
-/// `cloudbus.worker.zbs.CreateVolumeMsg`: **Ours.** `/volume/create` (ZStack `createVolume`). Size: `size` when given; else a root volume's allocation: `rootDiskOfferingSize` when given, else `max(imageSize, imageActualSize ?? 0)`. Executor key: the volume (`zbs://<logicalPool>/<volumeName>`).
+/// `cloudbus.worker.zbs.CreateVolumeMsg`: **Ours.** `/volume/create` (ZStack `createVolume`). Size: `size` when given;
+/// else a root volume's allocation: `rootDiskOfferingSize` when given, else `max(imageSize, imageActualSize ?? 0)`.
+/// Executor key: the volume (`zbs://<logicalPool>/<volumeName>`).
 public struct CreateVolumeMsg: BusMessage, Hashable {
     public static let className = "cloudbus.worker.zbs.CreateVolumeMsg"
 

@@ -1,4 +1,7 @@
-/// `cloudbus.worker.zbs.CreateVolumeSnapshotsMsg`: **Ours.** A batch of `/snapshot/create`, one per volume in order. Every volume must be attached to a VM, else the batch fails before any HTTP with "cannot take snapshot for volumes[{0}]: volume[uuid:{1}] is not attached to any VM" (`locale` zh_CN: "无法为云盘[{0}]创建快照：云盘[uuid:{1}]未挂载到任何云主机"). Executor key: the volume for a one-volume batch, else the storage uuid.
+/// `cloudbus.worker.zbs.CreateVolumeSnapshotsMsg`: **Ours.** A batch of `/snapshot/create`, one per volume in order.
+/// Every volume must be attached to a VM, else the batch fails before any HTTP with "cannot take snapshot for
+/// volumes[{0}]: volume[uuid:{1}] is not attached to any VM" (`locale` zh_CN: "无法为云盘[{0}]创建快照：云盘[uuid:{1}]未挂载到任何云主机").
+/// Executor key: the volume for a one-volume batch, else the storage uuid.
 public struct CreateVolumeSnapshotsMsg: BusMessage, Hashable {
     public static let className = "cloudbus.worker.zbs.CreateVolumeSnapshotsMsg"
 

@@ -1,4 +1,6 @@
-/// `cloudbus.worker.zbs.DeleteVolumeMsg`: **Ours.** Checks `/volume/clients` first (an open volume is not deleted: ZBS can neither deactivate nor blacklist a client), then `/volume/delete` (`force` true deletes, false moves to the trash). Executor key: the volume.
+/// `cloudbus.worker.zbs.DeleteVolumeMsg`: **Ours.** Checks `/volume/clients` first (an open volume is not deleted: ZBS
+/// can neither deactivate nor blacklist a client), then `/volume/delete` (`force` true deletes, false moves to the
+/// trash). Executor key: the volume.
 public struct DeleteVolumeMsg: BusMessage, Hashable {
     public static let className = "cloudbus.worker.zbs.DeleteVolumeMsg"
 

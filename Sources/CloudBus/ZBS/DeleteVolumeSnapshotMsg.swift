@@ -1,4 +1,5 @@
-/// `cloudbus.worker.zbs.DeleteVolumeSnapshotMsg`: **Ours.** `/snapshot/delete` of `zbs://lp/vol@snap`. Executor key: the volume.
+/// `cloudbus.worker.zbs.DeleteVolumeSnapshotMsg`: **Ours.** `/snapshot/delete` of `zbs://lp/vol@snap`. Executor key:
+/// the volume.
 public struct DeleteVolumeSnapshotMsg: BusMessage, Hashable {
     public static let className = "cloudbus.worker.zbs.DeleteVolumeSnapshotMsg"
 

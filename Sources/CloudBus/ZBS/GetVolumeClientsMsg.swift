@@ -1,4 +1,5 @@
-/// `cloudbus.worker.zbs.GetVolumeClientsMsg`: **Ours.** `/volume/clients` of one volume (ZStack `getActiveClients`): sync path, try-next, one attempt deadline (30 s) per Connected MDS. Executor key: the volume (`zbs://lp/vol`).
+/// `cloudbus.worker.zbs.GetVolumeClientsMsg`: **Ours.** `/volume/clients` of one volume (ZStack `getActiveClients`):
+/// sync path, try-next, one attempt deadline (30 s) per Connected MDS. Executor key: the volume (`zbs://lp/vol`).
 public struct GetVolumeClientsMsg: BusMessage, Hashable {
     public static let className = "cloudbus.worker.zbs.GetVolumeClientsMsg"
 

@@ -1,4 +1,5 @@
-/// `cloudbus.worker.zbs.GetCapacityMsg`: **Ours.** `/capacity` (ZStack `getCapacity`), try-next. Executor key: the storage uuid.
+/// `cloudbus.worker.zbs.GetCapacityMsg`: **Ours.** `/capacity` (ZStack `getCapacity`), try-next. Executor key: the
+/// storage uuid.
 public struct GetZbsCapacityMsg: BusMessage, Hashable {
     public static let className = "cloudbus.worker.zbs.GetCapacityMsg"
 

@@ -1,4 +1,5 @@
-/// `cloudbus.worker.zbs.QueryVolumeMsg`: **Ours.** `/volume/query` (ZStack `stats`), try-next. Executor key: the volume.
+/// `cloudbus.worker.zbs.QueryVolumeMsg`: **Ours.** `/volume/query` (ZStack `stats`), try-next. Executor key: the
+/// volume.
 public struct QueryVolumeMsg: BusMessage, Hashable {
     public static let className = "cloudbus.worker.zbs.QueryVolumeMsg"
 

@@ -1,4 +1,5 @@
-/// `cloudbus.worker.zbs.RollbackVolumeSnapshotMsg`: **Ours.** `/snapshot/rollback` of the volume to `zbs://lp/vol@snap`. Executor key: the volume.
+/// `cloudbus.worker.zbs.RollbackVolumeSnapshotMsg`: **Ours.** `/snapshot/rollback` of the volume to
+/// `zbs://lp/vol@snap`. Executor key: the volume.
 public struct RollbackVolumeSnapshotMsg: BusMessage, Hashable {
     public static let className = "cloudbus.worker.zbs.RollbackVolumeSnapshotMsg"
 

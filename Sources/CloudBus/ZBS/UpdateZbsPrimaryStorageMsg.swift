@@ -1,4 +1,7 @@
-/// `cloudbus.worker.UpdateZbsPrimaryStorageMsg`: **Ours, not ZStack's.** Adds or replaces (whole) one ZBS primary storage in the worker's inventory: its MDS list with statuses and its pools. What the management node's connect/ping cycle or an operator sends when the MDS of a storage change; calls already running keep their snapshot, later calls see the new list. Executor key: the storage uuid.
+/// `cloudbus.worker.UpdateZbsPrimaryStorageMsg`: **Ours, not ZStack's.** Adds or replaces (whole) one ZBS primary
+/// storage in the worker's inventory: its MDS list with statuses and its pools. What the management node's connect/ping
+/// cycle or an operator sends when the MDS of a storage change; calls already running keep their snapshot, later calls
+/// see the new list. Executor key: the storage uuid.
 public struct UpdateZbsPrimaryStorageMsg: BusMessage, Hashable {
     public static let className = "cloudbus.worker.UpdateZbsPrimaryStorageMsg"
 

@@ -1,8 +1,29 @@
 import GRDB
 
 extension SQLiteInventory: ZbsPrimaryStorageStore {
+    /// The hot path (every MDS call reads its storage): one cached statement, no explicit transaction. A stored
+    /// storage always has at least one MDS, so no MDS row means no storage.
     public func zbsPrimaryStorage(uuid: String) async throws -> ZbsPrimaryStorageRecord? {
-        try await read("zbsPrimaryStorage(uuid: \(uuid))") { db in try Self.zbsStorage(db, uuid: uuid) }
+        try await readOneStatement("zbsPrimaryStorage(uuid: \(uuid))") { db in
+            let statement = try db.cachedStatement(sql: """
+                SELECT 0, addr, status, agentPort, position FROM zbs_mds WHERE primaryStorageUuid = ?
+                UNION ALL
+                SELECT 1, logicalPoolName, physicalPoolName, 0, 0 FROM zbs_logical_pools WHERE primaryStorageUuid = ?
+                ORDER BY 1, 5, 2
+                """)
+            var mds: [MdsRecord] = []
+            var pools: [ZbsLogicalPool] = []
+            let rows = try Row.fetchCursor(statement, arguments: [uuid, uuid])
+            while let row = try rows.next() {
+                let kind: Int = row[0]
+                if kind == 0 {
+                    mds.append(MdsRecord(addr: row[1], status: try Self.mdsStatus(row[2], uuid: uuid), agentPort: row[3]))
+                } else {
+                    pools.append(ZbsLogicalPool(logicalPoolName: row[1], physicalPoolName: row[2]))
+                }
+            }
+            return mds.isEmpty ? nil : ZbsPrimaryStorageRecord(uuid: uuid, mds: mds, logicalPools: pools)
+        }
     }
 
     public func zbsPrimaryStorages() async throws -> [ZbsPrimaryStorageRecord] {
@@ -67,14 +88,8 @@ extension SQLiteInventory: ZbsPrimaryStorageStore {
         let mds = try Row.fetchAll(
             db, sql: "SELECT addr, status, agentPort FROM zbs_mds WHERE primaryStorageUuid = ? ORDER BY position",
             arguments: [uuid]
-        ).map { row -> MdsRecord in
-            let text: String = row["status"]
-            guard let status = MdsStatus(rawValue: text) else {
-                throw InventoryError.storage(
-                    operation: "zbsPrimaryStorage(uuid: \(uuid))", path: nil,
-                    reason: "stored MDS status \"\(text)\" is not one of Connecting, Connected, Disconnected")
-            }
-            return MdsRecord(addr: row["addr"], status: status, agentPort: row["agentPort"])
+        ).map { row in
+            MdsRecord(addr: row["addr"], status: try mdsStatus(row["status"], uuid: uuid), agentPort: row["agentPort"])
         }
         let pools = try Row.fetchAll(
             db,
@@ -85,5 +100,14 @@ extension SQLiteInventory: ZbsPrimaryStorageStore {
             arguments: [uuid]
         ).map { ZbsLogicalPool(logicalPoolName: $0["logicalPoolName"], physicalPoolName: $0["physicalPoolName"]) }
         return ZbsPrimaryStorageRecord(uuid: uuid, mds: mds, logicalPools: pools)
+    }
+
+    private static func mdsStatus(_ text: String, uuid: String) throws -> MdsStatus {
+        guard let status = MdsStatus(rawValue: text) else {
+            throw InventoryError.storage(
+                operation: "zbsPrimaryStorage(uuid: \(uuid))", path: nil,
+                reason: "stored MDS status \"\(text)\" is not one of Connecting, Connected, Disconnected")
+        }
+        return status
     }
 }

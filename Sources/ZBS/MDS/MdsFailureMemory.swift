@@ -57,6 +57,7 @@ public final class MdsFailureMemory: Sendable {
     public func order<Candidate>(_ candidates: [Candidate], endpoint: (Candidate) -> AgentEndpoint) -> [Candidate] {
         let instant = now()
         let failedAt: [AgentEndpoint: ContinuousClock.Instant] = state.withLock { state in
+            guard !state.failedAt.isEmpty else { return [:] }
             let window = state.window
             state.failedAt = state.failedAt.filter { $0.value.duration(to: instant) < window }
             return state.failedAt
