@@ -67,6 +67,36 @@ struct MdsFailureMemoryTests {
     }
 }
 
+/// The caller's own deadline (the bus message's).
+@Suite("MDS call and the message deadline")
+struct MdsCallDeadlineTests {
+    @Test func noAttemptStartsAfterTheMessageDeadlineAndEarlierFailuresAreKept() async throws {
+        try await MdsFixture.with(peers: [.refusing, .fake, .fake]) { fixture in
+            let storage = try await fixture.storage()
+            let passed = try await MdsFixture.mdsError {
+                _ = try await fixture.caller.call(
+                    storage, command: [:],
+                    options: MdsCallOptions(path: "/volume/query", tryNext: true, deadline: .now - .seconds(1)))
+            }
+            #expect(passed == .deadlineReached(path: "/zbs/primarystorage/volume/query", attempts: []))
+            #expect(passed.errorCode.code == SysError.timeout.code)
+            #expect(fixture.totalRequests == 0)
+
+            // A deadline shorter than the attempt budget cuts the attempt: B never answers in time.
+            fixture.b.setBehaviour(.neverAnswer, for: "/volume/query")
+            let cut = try await MdsFixture.mdsError {
+                _ = try await fixture.caller.call(
+                    storage, command: [:],
+                    options: MdsCallOptions(
+                        path: "/volume/query", tryNext: true, attemptTimeout: .seconds(60),
+                        deadline: .now + .milliseconds(800)))
+            }
+            #expect(cut.attempts.map(\.addr).prefix(2) == ["mds-a", "mds-b"])
+            #expect(fixture.c.receivedRequests.isEmpty, "no attempt after the deadline")
+        }
+    }
+}
+
 /// The per-MDS concurrency cap.
 @Suite("MDS slots")
 struct MdsSlotsTests {
