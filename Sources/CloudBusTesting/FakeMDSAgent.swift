@@ -179,8 +179,8 @@ public final class FakeMDSAgent: Sendable {
             }
             switch behaviour {
             case .answer(let text), .callBackTwice(let text):
-                return .respond(
-                    status: 200, body: text ?? defaultAnswer(path: path, request: json), contentType: "application/json")
+                let body = text ?? defaultAnswer(path: path, request: json)
+                return .respond(status: 200, body: body, contentType: "application/json")
             case .fail(let error):
                 return .respond(
                     status: 200, body: Self.encode(["success": false, "error": error]), contentType: "application/json")
@@ -291,7 +291,9 @@ public final class FakeMDSAgent: Sendable {
     }
 
     private static func encode(_ object: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return #"{"success":false,"error":"fake MDS could not encode its answer"}"# }
         return String(decoding: data, as: UTF8.self)
     }

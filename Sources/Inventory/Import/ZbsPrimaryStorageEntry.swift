@@ -15,7 +15,9 @@ enum ZbsPrimaryStorageEntry {
 
     /// The record (nil when the entry is not an object) and every problem of the entry: parse problems first, then
     /// the record's rule problems for fields that parsed.
-    static func parse(_ entry: JSONValue, index: Int) -> (record: ZbsPrimaryStorageRecord?, problems: [InventoryFieldProblem]) {
+    static func parse(
+        _ entry: JSONValue, index: Int
+    ) -> (record: ZbsPrimaryStorageRecord?, problems: [InventoryFieldProblem]) {
         var reader = InventoryEntryReader(entity: .zbsPrimaryStorage, index: index, value: entry, knownFields: fields)
         guard reader.isObject, case .object(let object) = entry else { return (nil, reader.problems) }
         let uuid = reader.requiredString("uuid")

@@ -17,7 +17,8 @@ extension SQLiteInventory: ZbsPrimaryStorageStore {
             while let row = try rows.next() {
                 let kind: Int = row[0]
                 if kind == 0 {
-                    mds.append(MdsRecord(addr: row[1], status: try Self.mdsStatus(row[2], uuid: uuid), agentPort: row[3]))
+                    let status = try Self.mdsStatus(row[2], uuid: uuid)
+                    mds.append(MdsRecord(addr: row[1], status: status, agentPort: row[3]))
                 } else {
                     pools.append(ZbsLogicalPool(logicalPoolName: row[1], physicalPoolName: row[2]))
                 }

@@ -25,10 +25,12 @@ public struct UpdateZbsPrimaryStorageHandler: BusHandler {
         var mds: [MdsRecord] = []
         for (index, node) in inventory.mds.enumerated() {
             guard let status = MdsStatus(rawValue: node.status) else {
-                problems.append("mds[\(index)].status: \"\(node.status)\" is not one of Connecting, Connected, Disconnected")
+                problems.append(
+                    "mds[\(index)].status: \"\(node.status)\" is not one of Connecting, Connected, Disconnected")
                 continue
             }
-            mds.append(MdsRecord(addr: node.addr, status: status, agentPort: node.agentPort ?? defaultAgentPort))
+            mds.append(MdsRecord(
+                addr: node.addr, status: status, agentPort: node.agentPort ?? defaultAgentPort))
         }
         let record = ZbsPrimaryStorageRecord(
             uuid: inventory.uuid, mds: mds,

@@ -30,8 +30,10 @@ public enum SnapshotAttachmentCheck {
         public var description: String {
             let all = batchVolumeUuids.joined(separator: ", ")
             switch locale {
-            case .en_US: return "cannot take snapshot for volumes[\(all)]: volume[uuid:\(volumeUuid)] is not attached to any VM"
-            case .zh_CN: return "无法为云盘[\(all)]创建快照：云盘[uuid:\(volumeUuid)]未挂载到任何云主机"
+            case .en_US:
+                return "cannot take snapshot for volumes[\(all)]: volume[uuid:\(volumeUuid)] is not attached to any VM"
+            case .zh_CN:
+                return "无法为云盘[\(all)]创建快照：云盘[uuid:\(volumeUuid)]未挂载到任何云主机"
             }
         }
     }
@@ -41,6 +43,7 @@ public enum SnapshotAttachmentCheck {
         _ volumes: [(volumeUuid: String, vmInstanceUuid: String?)], locale: Locale
     ) throws(NotAttached) {
         guard let unattached = volumes.first(where: { ($0.vmInstanceUuid ?? "").isEmpty }) else { return }
-        throw NotAttached(batchVolumeUuids: volumes.map(\.volumeUuid), volumeUuid: unattached.volumeUuid, locale: locale)
+        throw NotAttached(
+            batchVolumeUuids: volumes.map(\.volumeUuid), volumeUuid: unattached.volumeUuid, locale: locale)
     }
 }
