@@ -60,7 +60,7 @@ public final class FakeMDSAgent: Sendable {
         var behaviours: [String: Behaviour] = [:]
         var clients: [String: [Client]] = [:]
         var requests: [RecordedRequest] = []
-        var pending: [Scheduled<Void>] = []
+        var pending: [String: Scheduled<Void>] = [:]
         var callbacksSent = 0
         var stopped = false
     }
@@ -111,8 +111,8 @@ public final class FakeMDSAgent: Sendable {
     public func shutdown() async {
         let pending = state.withLock { state in
             state.stopped = true
-            defer { state.pending = [] }
-            return state.pending
+            defer { state.pending = [:] }
+            return Array(state.pending.values)
         }
         for scheduled in pending { scheduled.cancel() }
         await listenerSlot.withLock { $0 }?.close()
@@ -220,11 +220,16 @@ public final class FakeMDSAgent: Sendable {
             preconditionFailure("answered above")
         }
         let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? eventLoopGroup.next()
+        // Scheduled on this request's event loop, so it cannot fire before it is registered below.
         let scheduled = loop.scheduleTask(in: TimeAmount(delay)) { [self] in
-            guard !state.withLock({ $0.stopped }) else { return }
+            let stopped = state.withLock { state in
+                state.pending.removeValue(forKey: taskUUID)
+                return state.stopped
+            }
+            guard !stopped else { return }
             send(taskUUID: taskUUID, target: target, body: body, remaining: times)
         }
-        state.withLock { $0.pending.append(scheduled) }
+        state.withLock { $0.pending[taskUUID] = scheduled }
         return .respond(status: 200, body: "")
     }
 

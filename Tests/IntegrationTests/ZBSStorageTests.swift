@@ -135,3 +135,41 @@ struct ZBSStorageTests {
         await harness.stop()
     }
 }
+
+/// The failure memory through the worker: after one call paid for a dead MDS, the following calls avoid it.
+@Suite("ZBS failure memory through the broker", .enabled(if: TestBroker.available))
+struct ZBSFailureMemoryTests {
+    @Test func aSilentMdsIsContactedAtMostOnceAcrossCalls() async throws {
+        let silent = try await SilentLoopbackListener.start()
+        let mds = try await FakeMDSAgent.start(configuration: .init(physicalPools: ["lp": "pp"]))
+        let harness = try await WorkerHarness.start(configure: { configuration in
+            configuration.services = [ServiceID.hostService, ServiceID.primaryStorageService]
+            configuration.zbs.mdsAttemptTimeoutSeconds = 1
+            configuration.zbs.mdsFailureMemorySeconds = 600
+        })
+        let service = "\(ServiceID.primaryStorageService).\(harness.node.rawValue)"
+        let mdsList: JSONValue = [
+            ["addr": "127.0.0.1", "status": "Connected", "agentPort": .integer(Int64(silent.port))],
+            ["addr": "127.0.0.1", "status": "Connected", "agentPort": .integer(Int64(mds.port))],
+        ]
+        let updated = try await harness.call(
+            "cloudbus.worker.UpdateZbsPrimaryStorageMsg",
+            ["primaryStorage": ["uuid": .string(ZBSStorageTests.storageUuid), "mds": mdsList,
+                                "logicalPools": [["logicalPoolName": "lp", "physicalPoolName": "pp"]]]],
+            service: service)
+        #expect(updated.success)
+        for _ in 0..<8 {
+            let reply = try await harness.call(
+                "cloudbus.worker.zbs.GetVolumeClientsMsg",
+                ["primaryStorageUuid": .string(ZBSStorageTests.storageUuid), "installPath": "zbs://lp/vol1"],
+                service: service)
+            #expect(reply.success, "\(String(decoding: reply.raw, as: UTF8.self))")
+        }
+        // Without the memory, each of the 8 calls draws the silent MDS first with probability 1/2.
+        #expect(silent.acceptedCount <= 1)
+        #expect(mds.receivedRequests(path: "/volume/clients").count == 8)
+        await harness.stop()
+        await mds.shutdown()
+        await silent.close()
+    }
+}
