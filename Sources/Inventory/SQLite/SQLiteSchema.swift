@@ -47,6 +47,36 @@ enum SQLiteSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-skip-registry") { db in
+            // The VM tracer's skip registry (ZStack keeps it in memory only; here it survives a restart).
+            // Timestamps are wall-clock epoch milliseconds. No foreign keys: a skipped VM may be unknown to this
+            // inventory, and node ids name management nodes, which the inventory does not list.
+            try db.execute(sql: """
+                CREATE TABLE skip_entries (
+                    nodeId TEXT NOT NULL,
+                    vmUuid TEXT NOT NULL,
+                    operations INTEGER NOT NULL CHECK (operations > 0),
+                    PRIMARY KEY (nodeId, vmUuid)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE skip_api_ids (
+                    nodeId TEXT NOT NULL,
+                    apiId TEXT NOT NULL,
+                    vmUuid TEXT NOT NULL,
+                    PRIMARY KEY (nodeId, apiId)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE skip_orphans (
+                    vmUuid TEXT NOT NULL PRIMARY KEY,
+                    orphanedAtEpochMillis INTEGER NOT NULL
+                ) WITHOUT ROWID;
+
+                CREATE TABLE skip_departed_nodes (
+                    nodeId TEXT NOT NULL PRIMARY KEY,
+                    leftAtEpochMillis INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         migrator.registerMigration("v3-zbs") { db in
             // ZBS primary storages (ZStack's ExternalPrimaryStorageVO addonInfo, minus SSH credentials): the MDS
             // keep their configured order in `position`; a storage is replaced whole, its rows cascade.

@@ -1,0 +1,77 @@
+import CloudBus
+import Inventory
+import Logging
+
+/// The tracer's questions (see ``VmTraceSkips``).
+extension SkipRegistry {
+    public func beginRound() -> TraceRoundMark {
+        rounds.open(at: sequence)
+        return TraceRoundMark(sequence: sequence, instant: clock.now)
+    }
+
+    /// Snapshot #1 ∪ snapshot #2 for `vms`: a VM counts if it is skipped now, or was skipped at `mark` (its state
+    /// then is rebuilt from the round log; orphan ages at the mark are judged at `mark.instant` with the current
+    /// timeout). Cost: a few dictionary lookups per VM, whatever the registry holds.
+    public func skipped(among vms: [String], since mark: TraceRoundMark) -> Set<String> {
+        let ttl = timeout.value
+        let now = clock.now
+        var result = Set<String>()
+        for vmUuid in vms {
+            let current = state(of: vmUuid)
+            if current.isSkipped(at: now, ttl: ttl) {
+                result.insert(vmUuid)
+                continue
+            }
+            let atMark = rounds.state(of: vmUuid, atMark: mark.sequence) ?? current
+            if atMark.isSkipped(at: mark.instant, ttl: ttl) { result.insert(vmUuid) }
+        }
+        return result
+    }
+
+    public func endRound(_ mark: TraceRoundMark) {
+        rounds.close(at: mark.sequence)
+    }
+
+    /// TTL-aware (the reviewed PR's plain `containsKey` kept skipping expired entries until the next cleanup):
+    /// true while the orphan entry is younger than the current timeout; an expired entry is removed
+    /// compare-and-remove, tombstoned, and gives false, unless a fresh timestamp replaced it meanwhile
+    /// (scenario 30), which gives true.
+    public func isOrphanSkipped(_ vmUuid: String) async -> Bool {
+        while let orphanedAt = orphans[vmUuid] {
+            if clock.now - orphanedAt < timeout.value { return true }
+            if let judged = probe.expiryJudged { await judged(vmUuid, orphanedAt) }
+            if removeExpiredOrphan(vmUuid, judgedAt: orphanedAt) {
+                await flushChanges()
+                return false
+            }
+        }
+        return false
+    }
+
+    /// True when `vmUuid`'s orphan entry has expired (removed or not yet) rather than been continued, within
+    /// the tombstone window: the **current** timeout, counted from the removal (which happens at the first check
+    /// or cleanup tick after expiry, so at most ``cleanupInterval`` late). Tombstones are kept in memory only.
+    public func orphanExpiredRecently(_ vmUuid: String) -> Bool {
+        let ttl = timeout.value
+        let now = clock.now
+        if let orphanedAt = orphans[vmUuid], now - orphanedAt >= ttl { return true }
+        guard let removedAt = tombstones[vmUuid] else { return false }
+        return now - removedAt < ttl
+    }
+
+    /// Removes `vmUuid`'s orphan entry only if it still holds `orphanedAt`, the timestamp judged expired.
+    /// Returns whether it removed it.
+    func removeExpiredOrphan(_ vmUuid: String, judgedAt orphanedAt: Duration) -> Bool {
+        guard orphans[vmUuid] == orphanedAt else { return false }
+        willChange(vmUuid)
+        orphans.removeValue(forKey: vmUuid)
+        let now = clock.now
+        tombstones[vmUuid] = now
+        persist(.removeOrphan(vmUuid: vmUuid))
+        counters.increment("skip_registry_orphans_expired")
+        logger.info("orphaned VM skip expired", metadata: [
+            "vm": "\(vmUuid)", "age": "\(now - orphanedAt)", "timeout": "\(timeout.value)",
+        ])
+        return true
+    }
+}

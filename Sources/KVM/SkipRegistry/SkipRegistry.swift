@@ -1,0 +1,174 @@
+import CloudBus
+import Inventory
+import Logging
+
+/// Which VMs an operation in flight owns, cluster-wide (ZStack's `vmsToSkip`/`vmApis` maps plus PR #3330's
+/// orphan set): the VM tracer leaves those VMs alone so a half-done start or migration is not judged Stopped.
+///
+/// What it keeps, per management node: the skipped operations in flight on each VM (counted, so two overlapping
+/// operations each need their continue-trace), and API id → VM; across nodes: orphans (VM → when the node that
+/// ran its operation left) and tombstones of recently expired orphans. An orphan stops protecting its VM when
+/// continued by any node, or once `kvm.orphanedVmSkipTimeout` (read at every check) has passed:
+/// `now - orphanedAt >= timeout` is expired, for checks and cleanup alike.
+///
+/// Everything runs on this actor, so a call that does not suspend is atomic. Expired orphans are still removed
+/// compare-and-remove (only if the entry still holds the judged timestamp), because a cleanup tick and
+/// ``isOrphanSkipped(_:)`` may suspend between judging and removing.
+///
+/// Persistence (optional): every change is written through to a ``SkipEntryStore`` in order, by one writer at a
+/// time, after the in-memory change (checks never wait for the disk). A failed write is logged and counted
+/// (`skip_registry_store_failures`) and the next write rewrites the whole state; memory stays authoritative.
+/// ``open(ownNode:timeout:store:clock:wallClock:counters:logger:)`` reloads the state, and turns the entries
+/// recorded under this worker's own node id into orphans: the operations of a restarted node are not forgotten.
+public actor SkipRegistry: VmTraceSkips {
+    /// How often ``run()`` removes expired orphans and tombstones (PR #3330's named constant).
+    public static let cleanupInterval: Duration = .seconds(60)
+    /// Changes kept for open tracer rounds before the oldest round is abandoned.
+    public static let defaultRoundLogCapacity = 1_000_000
+
+    struct NodeSkips: Sendable {
+        var operations: [String: Int] = [:]
+        var apiVms: [String: String] = [:]
+        var isEmpty: Bool { operations.isEmpty && apiVms.isEmpty }
+    }
+
+    /// This worker's management node id.
+    public nonisolated let ownNode: String
+    let timeout: LiveSetting<Duration>
+    nonisolated let clock: RegistryClock
+    let wallClock: @Sendable () -> Int64
+    let store: (any SkipEntryStore)?
+    let counters: any CounterSink
+    let logger: Logger
+    let probe: SkipRegistryProbe
+
+    var nodes: [String: NodeSkips] = [:]
+    /// Nodes whose NodeLeft was processed with no NodeJoin since → when they left (epoch ms, for the store).
+    var departed: [String: Int64] = [:]
+    /// VM → operations in flight across all nodes (the O(1) answer to "is an operation running on it").
+    var operationCount: [String: Int] = [:]
+    var orphans: [String: Duration] = [:]
+    /// VM → when its expired orphan entry was removed.
+    var tombstones: [String: Duration] = [:]
+    var sequence: UInt64 = 0
+    var rounds: TraceRoundLog
+
+    var pendingChanges: [SkipEntryChange] = []
+    var flushing = false
+    var storeDirty = false
+    var flushWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Completed cleanup ticks (for tests and status).
+    var cleanupTicks = 0
+
+    /// A registry that keeps its state in memory only (tests, tools, or no inventory).
+    ///
+    /// - Parameters:
+    ///   - ownNode: this worker's management node id.
+    ///   - timeout: `kvm.orphanedVmSkipTimeout`; read at every check, so a change applies to existing orphans.
+    ///   - clock: monotonic clock for orphan ages, rounds and the cleanup period (`ContinuousClock()` in
+    ///     production).
+    ///   - wallClock: epoch milliseconds, only to persist orphan timestamps.
+    public init<C: Clock<Duration>>(
+        ownNode: String, timeout: LiveSetting<Duration>, clock: C,
+        wallClock: @escaping @Sendable () -> Int64 = EpochMillis.now,
+        counters: any CounterSink = DiscardingCounters(), logger: Logger
+    ) {
+        self.init(
+            ownNode: ownNode, timeout: timeout, store: nil, clock: clock, wallClock: wallClock, counters: counters,
+            logger: logger, probe: SkipRegistryProbe(), roundLogCapacity: Self.defaultRoundLogCapacity)
+    }
+
+    init<C: Clock<Duration>>(
+        ownNode: String, timeout: LiveSetting<Duration>, store: (any SkipEntryStore)?, clock: C,
+        wallClock: @escaping @Sendable () -> Int64, counters: any CounterSink, logger: Logger,
+        probe: SkipRegistryProbe, roundLogCapacity: Int
+    ) {
+        self.ownNode = ownNode
+        self.timeout = timeout
+        self.store = store
+        self.clock = RegistryClock(clock)
+        self.wallClock = wallClock
+        self.counters = counters
+        self.logger = logger
+        self.probe = probe
+        self.rounds = TraceRoundLog(capacity: roundLogCapacity)
+    }
+
+    /// A registry persisted in `store`, loaded from it before it is returned (so no event can race the load).
+    /// Entries recorded under `ownNode` (this worker, before a restart) become orphans as of now; orphan ages
+    /// continue from their stored wall-clock timestamps.
+    ///
+    /// - Throws: the store's error when the stored state cannot be read (the worker should not start with a
+    ///   registry that silently forgot what it protected).
+    public static func open<C: Clock<Duration>>(
+        ownNode: String, timeout: LiveSetting<Duration>, store: any SkipEntryStore, clock: C,
+        wallClock: @escaping @Sendable () -> Int64 = EpochMillis.now,
+        counters: any CounterSink = DiscardingCounters(), logger: Logger
+    ) async throws -> SkipRegistry {
+        try await open(
+            ownNode: ownNode, timeout: timeout, store: store, clock: clock, wallClock: wallClock, counters: counters,
+            logger: logger, probe: SkipRegistryProbe())
+    }
+
+    static func open<C: Clock<Duration>>(
+        ownNode: String, timeout: LiveSetting<Duration>, store: any SkipEntryStore, clock: C,
+        wallClock: @escaping @Sendable () -> Int64, counters: any CounterSink, logger: Logger,
+        probe: SkipRegistryProbe
+    ) async throws -> SkipRegistry {
+        let snapshot = try await store.loadSkipRegistry()
+        let registry = SkipRegistry(
+            ownNode: ownNode, timeout: timeout, store: store, clock: clock, wallClock: wallClock, counters: counters,
+            logger: logger, probe: probe, roundLogCapacity: defaultRoundLogCapacity)
+        await registry.restore(snapshot)
+        return registry
+    }
+
+    // MARK: - State of one VM
+
+    func state(of vmUuid: String) -> VmSkipState {
+        VmSkipState(operations: operationCount[vmUuid] ?? 0, orphanedAt: orphans[vmUuid])
+    }
+
+    /// Called before every change to `vmUuid`'s skip state: advances the change sequence and, while a tracer
+    /// round is open, remembers the state before the change.
+    func willChange(_ vmUuid: String) {
+        sequence &+= 1
+        let abandoned = rounds.record(sequence, vmUuid: vmUuid, before: state(of: vmUuid))
+        if abandoned > 0 {
+            counters.increment("skip_registry_rounds_abandoned", by: abandoned)
+            logger.warning("tracer rounds abandoned: change log full", metadata: [
+                "rounds": "\(abandoned)", "capacity": "\(rounds.capacity)",
+            ])
+        }
+    }
+
+    func epochMillis(ofInstant instant: Duration, now: Duration, wallNow: Int64) -> Int64 {
+        let (seconds, attoseconds) = (now - instant).components
+        return wallNow - (seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Counts for logs and status: nodes with entries, operations, API ids, orphans, tombstones, departed nodes.
+    public func status() -> SkipRegistryStatus {
+        SkipRegistryStatus(
+            nodesWithEntries: nodes.count,
+            operations: operationCount.values.reduce(0, +),
+            skippedVms: operationCount.count,
+            apiIds: nodes.values.reduce(0) { $0 + $1.apiVms.count },
+            orphans: orphans.count,
+            tombstones: tombstones.count,
+            departedNodes: departed.count,
+            openRounds: rounds.openRoundCount)
+    }
+}
+
+/// A summary of the registry's contents (see ``SkipRegistry/status()``).
+public struct SkipRegistryStatus: Sendable, Hashable {
+    public var nodesWithEntries: Int
+    public var operations: Int
+    public var skippedVms: Int
+    public var apiIds: Int
+    public var orphans: Int
+    public var tombstones: Int
+    public var departedNodes: Int
+    public var openRounds: Int
+}
