@@ -40,7 +40,7 @@ public struct MessageRegistry: Sendable {
         SyncVmDeviceInfoMsg.self, SyncVmDeviceInfoReply.self,
         DestroyVmOnHypervisorMsg.self, VmSyncOnHostMsg.self,
         ReconnectHostMsg.self, ReconnectHostReply.self,
-    ])
+    ] + ZbsMessageTypes.all)
 
     /// Where `EnvelopeCodec` hands the registry to the decoding wrapper.
     static let userInfoKey = CodingUserInfoKey(rawValue: "cloudbus.message-registry")!

@@ -67,6 +67,8 @@ public struct WorkerRuntime: Sendable {
             await callbackServer.shutdown()
             throw error
         }
+        ZBSWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.zbs,
+                           logger: logger)
         extraHandlers(&handlers)
         let subscribers: [any CanonicalEventSubscriber] = kvm.subscribers + [
             MembershipSubscriber(membership: membership, logger: logger),

@@ -3,7 +3,8 @@ import Foundation
 
 /// Reads an inventory file and stores it all or nothing: what `cloudbus-worker inventory import FILE` runs.
 ///
-/// The file is one JSON object with two optional lists:
+/// The file is one JSON object with optional lists (`zbsPrimaryStorages`, described in `ZbsPrimaryStorageEntry`,
+/// is the third):
 ///
 /// ```json
 /// {
@@ -97,9 +98,11 @@ public enum InventoryImport {
             throw .unreadableFile(
                 path: source, reason: "the top level must be an object with \"hosts\" and \"vms\" lists")
         }
-        if let unknown = top.keys.sorted().first(where: { $0 != "hosts" && $0 != "vms" }) {
+        let topKeys: Set<String> = ["hosts", "vms", "zbsPrimaryStorages"]
+        if let unknown = top.keys.sorted().first(where: { !topKeys.contains($0) }) {
             throw .unreadableFile(
-                path: source, reason: "unknown top-level key \"\(unknown)\" (expected \"hosts\", \"vms\")")
+                path: source,
+                reason: "unknown top-level key \"\(unknown)\" (expected \"hosts\", \"vms\", \"zbsPrimaryStorages\")")
         }
         let hostEntries = try list("hosts", in: top, source: source)
         let vmEntries = try list("vms", in: top, source: source)
@@ -132,6 +135,19 @@ public enum InventoryImport {
                 problems.append(repeated)
             }
             batch.vms.append(vm)
+        }
+        var seenStorages: [String: Int] = [:]
+        for (index, entry) in try list("zbsPrimaryStorages", in: top, source: source).enumerated() {
+            let parsed = ZbsPrimaryStorageEntry.parse(entry, index: index)
+            problems += parsed.problems
+            guard let storage = parsed.record else { continue }
+            if !parsed.problems.contains(where: { $0.field == "uuid" }),
+                let repeated = InventoryBatch.repeatedUuid(
+                    .zbsPrimaryStorage, storage.uuid, index: index, seen: &seenStorages)
+            {
+                problems.append(repeated)
+            }
+            batch.zbsPrimaryStorages.append(storage)
         }
         guard problems.isEmpty else { throw .invalidRecords(problems) }
         // Field rules passed entry by entry; what is left is across entries (a NIC uuid given to two VMs).

@@ -3,6 +3,7 @@ public enum InventoryEntity: String, Sendable, Hashable, CaseIterable {
     case host
     case vm
     case vmDeviceAddress
+    case zbsPrimaryStorage
 
     /// The key of this entity's list in an inventory file (`hosts`, `vms`).
     public var listKey: String {
@@ -10,6 +11,7 @@ public enum InventoryEntity: String, Sendable, Hashable, CaseIterable {
         case .host: "hosts"
         case .vm: "vms"
         case .vmDeviceAddress: "deviceAddresses"
+        case .zbsPrimaryStorage: "zbsPrimaryStorages"
         }
     }
 }

@@ -63,6 +63,14 @@ extension SQLiteInventory: InventoryBatchStore {
             for vmUuid in batch.nics.keys.sorted() {
                 try Self.replaceNics(db, vmUuid: vmUuid, with: batch.nics[vmUuid] ?? [])
             }
+            for storage in batch.zbsPrimaryStorages {
+                if try SQLiteRows.exists(db, table: "zbs_primary_storages", uuid: storage.uuid) {
+                    summary.zbsPrimaryStoragesUpdated += 1
+                } else {
+                    summary.zbsPrimaryStoragesInserted += 1
+                }
+                try Self.replaceZbsStorage(db, storage)
+            }
             return summary
         }
     }

@@ -95,6 +95,31 @@ enum SQLiteSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3-zbs") { db in
+            // ZBS primary storages (ZStack's ExternalPrimaryStorageVO addonInfo, minus SSH credentials): the MDS
+            // keep their configured order in `position`; a storage is replaced whole, its rows cascade.
+            try db.execute(sql: """
+                CREATE TABLE zbs_primary_storages (
+                    uuid TEXT NOT NULL PRIMARY KEY
+                ) WITHOUT ROWID;
+
+                CREATE TABLE zbs_mds (
+                    primaryStorageUuid TEXT NOT NULL REFERENCES zbs_primary_storages(uuid) ON DELETE CASCADE,
+                    addr TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    agentPort INTEGER NOT NULL,
+                    position INTEGER NOT NULL,
+                    PRIMARY KEY (primaryStorageUuid, addr, agentPort)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE zbs_logical_pools (
+                    primaryStorageUuid TEXT NOT NULL REFERENCES zbs_primary_storages(uuid) ON DELETE CASCADE,
+                    logicalPoolName TEXT NOT NULL,
+                    physicalPoolName TEXT NOT NULL,
+                    PRIMARY KEY (primaryStorageUuid, logicalPoolName)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }()
 }

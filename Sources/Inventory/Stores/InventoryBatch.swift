@@ -5,11 +5,15 @@ public struct InventoryBatch: Sendable, Hashable {
     /// The complete NIC list of each VM (by uuid) that gives one; the stored NICs of other VMs are left as they
     /// are. Every key must be the uuid of a VM of ``vms``.
     public var nics: [String: [VmNicRecord]]
+    /// ZBS primary storages, each replaced whole by an import.
+    public var zbsPrimaryStorages: [ZbsPrimaryStorageRecord]
 
-    public init(hosts: [HostRecord] = [], vms: [VmRecord] = [], nics: [String: [VmNicRecord]] = [:]) {
+    public init(hosts: [HostRecord] = [], vms: [VmRecord] = [], nics: [String: [VmNicRecord]] = [:],
+                zbsPrimaryStorages: [ZbsPrimaryStorageRecord] = []) {
         self.hosts = hosts
         self.vms = vms
         self.nics = nics
+        self.zbsPrimaryStorages = zbsPrimaryStorages
     }
 
     /// Every record-level problem (field rules and uuids repeated inside the batch), with entry indexes, in
@@ -30,6 +34,13 @@ public struct InventoryBatch: Sendable, Hashable {
             if let repeated = Self.repeatedUuid(.vm, vm.uuid, index: index, seen: &seenVms) { found.append(repeated) }
         }
         found += nicProblems(vmIndexes: seenVms)
+        var seenStorages: [String: Int] = [:]
+        for (index, storage) in zbsPrimaryStorages.enumerated() {
+            found += storage.problems(index: index)
+            if let repeated = Self.repeatedUuid(.zbsPrimaryStorage, storage.uuid, index: index, seen: &seenStorages) {
+                found.append(repeated)
+            }
+        }
         return found
     }
 

@@ -4,6 +4,8 @@ public struct InventoryImportSummary: Sendable, Hashable, CustomStringConvertibl
     public var hostsUpdated: Int
     public var vmsInserted: Int
     public var vmsUpdated: Int
+    public var zbsPrimaryStoragesInserted: Int = 0
+    public var zbsPrimaryStoragesUpdated: Int = 0
 
     public init(hostsInserted: Int = 0, hostsUpdated: Int = 0, vmsInserted: Int = 0, vmsUpdated: Int = 0) {
         self.hostsInserted = hostsInserted
@@ -18,5 +20,8 @@ public struct InventoryImportSummary: Sendable, Hashable, CustomStringConvertibl
     public var description: String {
         "imported \(hosts) host(s) (\(hostsInserted) new, \(hostsUpdated) updated) and "
             + "\(vms) VM(s) (\(vmsInserted) new, \(vmsUpdated) updated)"
+            + (zbsPrimaryStoragesInserted + zbsPrimaryStoragesUpdated == 0 ? ""
+                : " and \(zbsPrimaryStoragesInserted + zbsPrimaryStoragesUpdated) ZBS primary storage(s)"
+                    + " (\(zbsPrimaryStoragesInserted) new, \(zbsPrimaryStoragesUpdated) updated)")
     }
 }
