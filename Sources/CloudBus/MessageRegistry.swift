@@ -35,6 +35,11 @@ public struct MessageRegistry: Sendable {
         EchoMsg.self, EchoReply.self,
         MessageReply.self,
         CanonicalEvent.self,
+        UpdateSettingMsg.self, UpdateSettingReply.self,
+        VmStateChangedOnHostMsg.self, VmStateChangedOnHostReply.self,
+        SyncVmDeviceInfoMsg.self, SyncVmDeviceInfoReply.self,
+        DestroyVmOnHypervisorMsg.self, VmSyncOnHostMsg.self,
+        ReconnectHostMsg.self, ReconnectHostReply.self,
     ])
 
     /// Where `EnvelopeCodec` hands the registry to the decoding wrapper.

@@ -12,7 +12,7 @@ public struct PingFailure: Error, Sendable, Equatable, CustomStringConvertible, 
         /// The agent answered `success=false` (its `error` text, if any).
         case agentFailed(String?)
         /// The agent answered for another host: `reported` is its `hostUuid` (nil when it sent none). ZStack then
-        /// disconnects the host and sends `ReconnectHostMsg`; this worker does not reconnect hosts.
+        /// disconnects the host and sends `ReconnectHostMsg`, and so does this worker (no further attempt).
         case hostUuidMismatch(reported: String?)
         /// The callback body is a JSON object but not a ping response (fields of the wrong type).
         case malformedResponse(String)

@@ -16,15 +16,18 @@ import Logging
 ///   reconnects the host.
 /// - Every attempt fails: `success=true`, `connected=false`, `currentHostStatus=Disconnected`, `error` = the first
 ///   attempt's failure (SYS.1006) with the later attempts' failures as `causes`, `noReconnect=false` (true when the
-///   host row vanished meanwhile, as in ZStack); the stored status becomes Disconnected.
-///   ZStack also fires `HostDisconnectedCanonicalEvent` (when the host was not already Disconnected) and runs
-///   `PingHostFailedExtensionPoint`s; this handler does neither yet: the status change is only logged.
+///   host row vanished meanwhile, as in ZStack); the stored status becomes Disconnected and, when it was not
+///   Disconnected already, `/host/disconnected` is fired (once per change, as ZStack's
+///   `HostDisconnectedCanonicalEvent`).
+/// - The agent answers for another host (scenario 49): no further attempt and no VM sync (ZStack skips the
+///   ping extensions); the host becomes Disconnected (event as above) and `ReconnectHostMsg` goes to the `host`
+///   service of the host's owner; the reply is `connected=false` with the mismatch as its error.
 /// - Not even one attempt fits before the deadline: `success=false`, SYS.1001, stored status untouched (nothing
 ///   was learnt about the host).
 ///
-/// An attempt fails on a transport failure, an agent `success=false`, or an agent reporting another host uuid
-/// (ZStack then disconnects the host and sends `ReconnectHostMsg`; reconnecting hosts is out of this worker's
-/// scope, so here it only counts as a failed ping).
+/// An attempt fails on a transport failure or an agent `success=false`. Not reproduced: ZStack's reconnect when
+/// the agent's version differs from the recorded one, and its configuration push when `sendCommandUrl` differs
+/// (scenario 50): this inventory records neither.
 ///
 /// Timing: at most ``PingSettings/maxFailure`` attempts with ``PingSettings/sleepAfterFailure`` between failures,
 /// each cut to the time left before the message deadline minus a reserve for answering (see `PingBudget`);
@@ -45,6 +48,9 @@ public struct PingHostHandler: BusHandler {
     /// a message that asks for the sync (handled later on the host's own key) rather than sync inline: it runs
     /// inside this message's deadline. It cannot fail the ping.
     public var onPingSucceeded: (@Sendable (HostRecord) async -> [OutboundMessage])?
+    /// Who owns what on the hash ring and which node this worker is: where `ReconnectHostMsg` goes and who fires
+    /// `/host/disconnected`. Nil (unit tests of the ping alone): neither is sent.
+    public var membership: ClusterMembership?
     private let pauseAfterFailure: @Sendable (Duration) async throws -> Void
     private let logger: Logger
 
@@ -58,6 +64,7 @@ public struct PingHostHandler: BusHandler {
         caller: AgentCaller,
         settings: PingSettings = PingSettings(),
         onPingSucceeded: (@Sendable (HostRecord) async -> [OutboundMessage])? = nil,
+        membership: ClusterMembership? = nil,
         logger: Logger = Logger(label: "cloudbus.kvm.ping"),
         pauseAfterFailure: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
@@ -65,6 +72,7 @@ public struct PingHostHandler: BusHandler {
         self.agent = KVMAgentPing(caller: caller)
         self.settings = settings
         self.onPingSucceeded = onPingSucceeded
+        self.membership = membership
         self.logger = logger
         self.pauseAfterFailure = pauseAfterFailure
     }
@@ -109,6 +117,9 @@ public struct PingHostHandler: BusHandler {
             } catch let failure as PingFailure {
                 logger.debug("ping attempt failed", metadata: ["attempt": "\(attempt)", "error": "\(failure)"])
                 failures.append(failure)
+                if case .hostUuidMismatch = failure.cause {
+                    return try await disconnected(host, failures: failures, reconnect: true, logger: logger)
+                }
             }
         }
         guard !failures.isEmpty else {
@@ -119,7 +130,7 @@ public struct PingHostHandler: BusHandler {
                 error: SysError.timeout.error(
                     "no time left to ping host[uuid:\(hostUuid)] before the message deadline")))
         }
-        return try await disconnected(host, failures: failures, logger: logger)
+        return try await disconnected(host, failures: failures, reconnect: false, logger: logger)
     }
 
     private func connected(
@@ -137,19 +148,23 @@ public struct PingHostHandler: BusHandler {
     }
 
     private func disconnected(
-        _ host: HostRecord, failures: [PingFailure], logger: Logger
+        _ host: HostRecord, failures: [PingFailure], reconnect: Bool, logger: Logger
     ) async throws -> HandlerOutput {
         var error = failures[0].errorCode
         if failures.count > 1 { error.causes = failures.dropFirst().map(\.errorCode) }
         let endpoint = KVMAgentPing.endpoint(of: host)
         var noReconnect = false
+        var messages: [OutboundMessage] = []
         do {
             let previous = try await hosts.updateHostStatus(uuid: host.uuid, to: .disconnected)
             if previous != .disconnected {
-                // ZStack fires HostDisconnectedCanonicalEvent here; this worker does not emit it yet.
                 logger.warning(
                     "host disconnected: agent did not answer any ping",
                     metadata: ["endpoint": "\(endpoint)", "attempts": "\(failures.count)", "error": "\(failures[0])"])
+                if let membership {
+                    messages.append(try .event(HostDisconnectedData(hostUuid: host.uuid, reason: error),
+                                               from: membership.selfNode))
+                }
             } else {
                 logger.info("host still not answering", metadata: ["endpoint": "\(endpoint)"])
             }
@@ -163,9 +178,15 @@ public struct PingHostHandler: BusHandler {
                     "could not record the host as Disconnected", metadata: ["error": "\(storeError)"])
             }
         }
-        return HandlerOutput(reply: PingHostReply(
-            connected: false, currentHostStatus: .disconnected, noReconnect: noReconnect, success: true,
-            error: error))
+        if reconnect, !noReconnect, let membership {
+            messages.append(try .oneWay(ReconnectHostMsg(hostUuid: host.uuid),
+                                        to: membership.serviceID(ServiceID.hostService, for: host.uuid)))
+        }
+        return HandlerOutput(
+            reply: PingHostReply(
+                connected: false, currentHostStatus: .disconnected, noReconnect: noReconnect, success: true,
+                error: error),
+            messages: messages)
     }
 
     /// 32 lowercase hexadecimal digits: the only shape of uuid ZStack generates.

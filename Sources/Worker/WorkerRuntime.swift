@@ -15,6 +15,8 @@ public struct WorkerRuntime: Sendable {
     public let agentCaller: AgentCaller
     /// The hash ring as this worker sees it (itself, configured `ringNodes`, lifecycle events).
     public let membership: ClusterMembership
+    /// Settings an operator may change while the worker runs.
+    public let settings: RuntimeSettings
 
     public var httpPort: Int { callbackServer.port }
     public var services: [any Service] { [CallbackServerService(server: callbackServer), worker] }
@@ -43,17 +45,25 @@ public struct WorkerRuntime: Sendable {
             logger: logger)
         let caller = AgentCaller(client: AgentHTTPClient(), callbackServer: callbackServer,
                                  defaultConnectTimeout: .seconds(configuration.kvm.agentConnectTimeoutSeconds))
-        var handlers = HandlerTable()
-        KVMWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.kvm, logger: logger)
-        extraHandlers(&handlers)
+        let settings = RuntimeSettings(configuration: configuration)
         let membership = ClusterMembership(selfNode: node,
                                            otherNodes: configuration.ringNodes.compactMap(NodeUUID.init(rawValue:)))
-        let subscribers: [any CanonicalEventSubscriber] = [MembershipSubscriber(membership: membership, logger: logger)]
+        var handlers = HandlerTable()
+        handlers.register(SettingUpdateHandler(settings: settings.all))
+        KVMWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.kvm,
+                            membership: membership, logger: logger)
+        extraHandlers(&handlers)
+        let subscribers: [any CanonicalEventSubscriber] = [
+            MembershipSubscriber(membership: membership, logger: logger),
+            GlobalConfigSubscriber(settings: settings.all) { refused in
+                logger.warning("global config update refused", metadata: ["error": "\(refused)"])
+            },
+        ]
         let worker = BusWorker(configuration: configuration, node: node, handlers: handlers, logger: logger,
                                metrics: metrics, eventSubscribers: subscribers)
         workerSlot.set(worker)
         return WorkerRuntime(worker: worker, inventory: inventory, callbackServer: callbackServer, agentCaller: caller,
-                             membership: membership)
+                             membership: membership, settings: settings)
     }
 
     public static func inventoryPath(dataDirectory: String) -> String {

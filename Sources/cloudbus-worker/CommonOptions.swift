@@ -43,4 +43,5 @@ enum Logs {
 enum ExitStatus {
     static let replyFailed = ExitCode(1)
     static let noReply = ExitCode(2)
+    static let invalidMessage = ExitCode(3)
 }

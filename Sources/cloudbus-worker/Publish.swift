@@ -11,7 +11,11 @@ struct Publish: AsyncParsableCommand {
         discussion: """
             Destination: --service S --node N (queue zstack.message.S.N), --queue Q, or --resource UUID with \
             --nodes a,b,… (the owner is picked with ZStack's consistent-hash ring, service from --service, default host).
-            Exit status: 0 reply success, 1 reply with an error, 2 no reply (timeout, nobody consuming).
+            With --event the file is a canonical event ({"org.zstack.core.cloudbus.CanonicalEvent": {path, content, \
+            managementNodeId, …}}), broadcast on BROADCAST as a management node fires it (skip-trace, continue-trace, \
+            node lifecycle, global-config updates); no reply is awaited.
+            Exit status: 0 reply success (or event confirmed), 1 reply with an error, 2 no reply (timeout, nobody \
+            consuming), 3 not a valid message.
             """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -40,6 +44,9 @@ struct Publish: AsyncParsableCommand {
     @Flag(help: "Publish (confirmed) and exit without waiting for a reply.")
     var noWait = false
 
+    @Flag(help: "Broadcast the file as a canonical event on BROADCAST (no destination, no reply).")
+    var event = false
+
     @Option(name: .customLong("repeat"), help: "Send the message N times (each with a fresh id), report how many succeeded.")
     var count: Int = 1
 
@@ -55,6 +62,7 @@ struct Publish: AsyncParsableCommand {
             }
             body = data
         }
+        if event { return try await broadcast(body, configuration: configuration) }
         let destination = try destination(ringNodes: configuration.ringNodes)
         let amqp = AMQPConnection(configuration: configuration.amqp, prefetch: 1000)
         do { try await amqp.start() } catch {
@@ -88,6 +96,29 @@ struct Publish: AsyncParsableCommand {
         await amqp.close()
         if missing > 0 { throw ExitStatus.noReply }
         if failures > 0 { throw ExitStatus.replyFailed }
+    }
+
+    /// Checks that `body` is a canonical event the worker would accept, then broadcasts it (confirmed).
+    private func broadcast(_ body: Data, configuration: WorkerConfiguration) async throws {
+        do {
+            let decoded = try EnvelopeCodec.decode(body, registry: .catalogue)
+            guard decoded.typed(as: CanonicalEvent.self) != nil else {
+                FileHandle.standardError.write(Data(
+                    "cloudbus-worker publish: --event needs a \(CanonicalEvent.className), not \(decoded.className)\n".utf8))
+                throw ExitStatus.invalidMessage
+            }
+        } catch let error as EnvelopeError {
+            FileHandle.standardError.write(Data("cloudbus-worker publish: not a valid event: \(error)\n".utf8))
+            throw ExitStatus.invalidMessage
+        }
+        let amqp = AMQPConnection(configuration: configuration.amqp, prefetch: 1)
+        do { try await amqp.start() } catch {
+            FileHandle.standardError.write(Data("cloudbus-worker publish: \(error)\n".utf8))
+            throw ExitStatus.noReply
+        }
+        let outcome = try await BusPublisher(connection: amqp).publishEvent(body: body)
+        print("broadcast: \(outcome)")
+        await amqp.close()
     }
 
     private func destination(ringNodes: [String]) throws -> RPCClient.Destination {

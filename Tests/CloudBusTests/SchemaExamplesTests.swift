@@ -10,12 +10,29 @@ struct SchemaExamplesTests {
         #expect(
             SchemaDirectory.schemaFileNames == [
                 "CanonicalEvent.schema.json",
+                "DestroyVmOnHypervisorMsg.schema.json",
                 "EchoMsg.schema.json",
                 "EchoReply.schema.json",
+                "HostDisconnectedEvent.schema.json",
                 "ManagementNodeLifeCycleEvent.schema.json",
                 "MessageReply.schema.json",
                 "PingHostMsg.schema.json",
                 "PingHostReply.schema.json",
+                "ReconnectHostMsg.schema.json",
+                "ReconnectHostReply.schema.json",
+                "StrangerVmFoundEvent.schema.json",
+                "SyncVmDeviceInfoMsg.schema.json",
+                "SyncVmDeviceInfoReply.schema.json",
+                "UpdateSettingMsg.schema.json",
+                "UpdateSettingReply.schema.json",
+                "VmContinueTraceEvent.schema.json",
+                "VmFullStateChangedEvent.schema.json",
+                "VmSkipTraceEvent.schema.json",
+                "VmStateChangedOnHostMsg.schema.json",
+                "VmStateChangedOnHostReply.schema.json",
+                "VmStateInShutdownEvent.schema.json",
+                "VmSyncOnHostMsg.schema.json",
+                "VmTracerStateChangedEvent.schema.json",
             ])
     }
 

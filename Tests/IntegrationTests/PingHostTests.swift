@@ -83,3 +83,54 @@ struct PingHostTests {
         await harness.stop()
     }
 }
+
+/// Scenarios 49 and 51 end to end: what a failed or mismatched ping sends on the bus besides its reply.
+@Suite("Ping side effects on the bus", .enabled(if: TestBroker.available))
+struct PingSideEffectTests {
+    @Test("scenario 51: a host that stops answering fires /host/disconnected once, not again while Disconnected")
+    func disconnectEventOnce() async throws {
+        let agent = try await FakeKVMAgent.start()
+        agent.setBehaviour(.fail(error: "libvirt is down"), for: "/host/ping")
+        let events = try await EventProbe.open()
+        let harness = try await WorkerHarness.start()
+        let hostUuid = MessageID.random()
+        try await harness.inventory.upsertHosts([
+            HostRecord(uuid: hostUuid, managementIp: "127.0.0.1", agentPort: agent.port, status: .connected),
+        ])
+        for _ in 0..<2 {
+            let reply = try await harness.call(PingHostMsg.className, ["hostUuid": .string(hostUuid)])
+            #expect(reply.fields["connected"]?.boolValue == false)
+        }
+        let fired = await events.waitFor(HostDisconnectedData.path) { $0["hostUuid"]?.stringValue == hostUuid }
+        #expect(fired?.managementNodeId == harness.node.rawValue)
+        #expect(fired?.content["reason"]?["details"]?.stringValue?.contains("libvirt is down") == true)
+        // Both replies were confirmed before they were sent, and so was the event of the first: one event only.
+        #expect(events.events(HostDisconnectedData.path) { $0["hostUuid"]?.stringValue == hostUuid }.count == 1)
+        await harness.stop()
+        await events.close()
+        await agent.shutdown()
+    }
+
+    @Test("scenario 49: an agent serving another host: no VM sync, host Disconnected, ReconnectHostMsg handled by the owner")
+    func mismatchReconnects() async throws {
+        let agent = try await FakeKVMAgent.start()
+        let impostor = MessageID.random()
+        agent.setBehaviour(.answer(json: #"{"success":true,"hostUuid":"\#(impostor)"}"#), for: "/host/ping")
+        let harness = try await WorkerHarness.start()
+        let hostUuid = MessageID.random()
+        try await harness.inventory.upsertHosts([
+            HostRecord(uuid: hostUuid, managementIp: "127.0.0.1", agentPort: agent.port, status: .connected),
+        ])
+        let reply = try await harness.call(PingHostMsg.className, ["hostUuid": .string(hostUuid)])
+        #expect(reply.fields["connected"]?.boolValue == false)
+        #expect(reply.fields["error"]?["details"]?.stringValue?.contains("host uuid mismatch") == true)
+        // The worker owns the host (it is alone on its ring), so it receives its own ReconnectHostMsg and pings the
+        // agent again: two pings in all, and the host stays Disconnected because the agent still serves another host.
+        #expect(await harness.eventually { agent.receivedRequests(path: "/host/ping").count == 2 })
+        #expect(await harness.eventually { harness.metrics[WorkerCounter.handled] >= 2 })
+        #expect(try await harness.inventory.host(uuid: hostUuid)?.status == .disconnected)
+        #expect(agent.receivedRequests(path: "/vm/vmsync").isEmpty)
+        await harness.stop()
+        await agent.shutdown()
+    }
+}

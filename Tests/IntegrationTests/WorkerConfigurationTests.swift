@@ -12,6 +12,23 @@ struct WorkerConfigurationTests {
         return path
     }
 
+    @Test("a partial kvm or zbs block keeps the defaults of the keys it leaves out; a mistyped key is an error")
+    func partialDomainBlocks() throws {
+        let path = try file(#"{"kvm":{"orphanedVmSkipTimeoutSeconds":120},"zbs":{"mdsFailureMemorySeconds":5}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let configuration = try WorkerConfiguration.resolve(file: path, environment: [:])
+        #expect(configuration.kvm.orphanedVmSkipTimeoutSeconds == 120)
+        #expect(configuration.kvm.vmSyncOnHostPing == true)
+        #expect(configuration.kvm.pingMaxFailure == 3)
+        #expect(configuration.zbs.mdsFailureMemorySeconds == 5)
+        #expect(configuration.zbs.mdsAttemptTimeoutSeconds == 30)
+        #expect(configuration.services == ["host", "vmInstance", "storage.primary"])
+
+        let mistyped = try file(#"{"kvm":{"vmSyncOnHostPing":"yes"}}"#)
+        defer { try? FileManager.default.removeItem(atPath: mistyped) }
+        #expect(throws: (any Error).self) { try WorkerConfiguration.resolve(file: mistyped, environment: [:]) }
+    }
+
     @Test("file < environment < flags, and the password never comes from a flag")
     func precedence() throws {
         let path = try file(#"{"amqp":{"url":"amqp://fileuser@file-host:5600/filevhost","password":"from-file","prefetch":10},"dataDir":"/tmp/from-file","services":["host"],"http":{"port":9001}}"#)

@@ -10,7 +10,7 @@ struct SkipEntryStoreTests {
 
     @Test func migrationCreatesTheSkipTablesAndStartsEmpty() async throws {
         let inventory = try SQLiteInventory.inMemory()
-        #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry"])
+        #expect(try await inventory.appliedMigrations().contains("v2-skip-registry"))
         let tables = try await inventory.database.read {
             try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'skip_%'")
         }

@@ -69,11 +69,32 @@ struct PingFixture {
     func handler(
         settings: PingSettings = PingFixture.shortSettings,
         onPingSucceeded: (@Sendable (HostRecord) async -> [OutboundMessage])? = nil,
+        membership: ClusterMembership? = nil,
         pauseAfterFailure: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) -> PingHostHandler {
         PingHostHandler(
             hosts: inventory, caller: caller, settings: settings, onPingSucceeded: onPingSucceeded,
-            logger: Self.quietLogger, pauseAfterFailure: pauseAfterFailure)
+            membership: membership, logger: Self.quietLogger, pauseAfterFailure: pauseAfterFailure)
+    }
+
+    static let node = NodeUUID("5e1f00d5e1f00d5e1f00d5e1f00d5e1f")!
+
+    /// An outbound message taken apart for assertions: where it goes and its envelope.
+    struct Sent {
+        var target: OutboundMessage.Target
+        var className: String
+        var fields: [String: JSONValue]
+        var headers: [String: JSONValue]
+    }
+
+    static func decodeOutbound(_ message: OutboundMessage) throws -> Sent {
+        guard case .object(let outer) = try JSONValue(parsing: message.body), outer.count == 1,
+              let (className, inner) = outer.first, case .object(let fields) = inner else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not a one-key envelope"))
+        }
+        var headers: [String: JSONValue] = [:]
+        if case .object(let members) = fields["headers"] ?? .null { headers = members }
+        return Sent(target: message.target, className: className, fields: fields, headers: headers)
     }
 
     /// The fake agent's `/host/ping` requests so far.

@@ -107,18 +107,57 @@ struct PingHostHandlerTests {
         }
     }
 
-    @Test func hostUuidMismatchIsAFailedAttempt() async throws {
+    @Test("scenario 49: an agent answering for another host disconnects at once and asks the owner to reconnect")
+    func hostUuidMismatchDisconnectsAndReconnects() async throws {
         try await PingFixture.with { fixture in
             try await fixture.addHost()
             let answer = #"{"success":true,"hostUuid":"\#(PingFixture.otherHostUuid)","version":"4.8.0"}"#
             fixture.agent.setBehaviour(.answer(json: answer), for: KVMAgentPing.path)
-            let reply = try await ping(fixture.handler())
+            let membership = ClusterMembership(selfNode: PingFixture.node)
+            let synced = Mutex(0)
+            let handler = fixture.handler(onPingSucceeded: { _ in synced.withLock { $0 += 1 }; return [] },
+                                          membership: membership)
+            let output = try await handler.handle(PingHostMsg(hostUuid: PingFixture.hostUuid), context: context())
+            let reply = try #require(output.reply as? PingHostReply)
 
             #expect(!reply.connected)
             let details = try #require(reply.error?.details)
             #expect(details.contains("host uuid mismatch: agent reports \(PingFixture.otherHostUuid)"))
-            #expect(fixture.pings.count == 3)
+            #expect(fixture.pings.count == 1) // no retry: the agent answered, for another host
+            #expect(synced.withLock { $0 } == 0) // the ping extensions (VM sync) are skipped
             #expect(try await fixture.storedStatus() == .disconnected)
+            let sent = try output.messages.map(PingFixture.decodeOutbound)
+            #expect(sent.count == 2)
+            let reconnect = try #require(sent.first { $0.className == ReconnectHostMsg.className })
+            #expect(reconnect.target == .service("host.\(PingFixture.node.rawValue)"))
+            #expect(reconnect.fields["hostUuid"]?.stringValue == PingFixture.hostUuid)
+            #expect(reconnect.headers["noReply"]?.stringValue == "true")
+            let event = try #require(sent.first { $0.className == CanonicalEvent.className })
+            #expect(event.fields["path"]?.stringValue == HostDisconnectedData.path)
+        }
+    }
+
+    @Test("scenario 51: one /host/disconnected event per change, none while the host stays Disconnected")
+    func disconnectEventOncePerChange() async throws {
+        try await PingFixture.with { fixture in
+            try await fixture.addHost()
+            fixture.agent.setBehaviour(.fail(error: "libvirtd is not running"), for: KVMAgentPing.path)
+            let handler = fixture.handler(membership: ClusterMembership(selfNode: PingFixture.node))
+            let first = try await handler.handle(PingHostMsg(hostUuid: PingFixture.hostUuid), context: context())
+            let events = try first.messages.map(PingFixture.decodeOutbound)
+            #expect(events.count == 1)
+            #expect(events.first?.target == .event(routingKey: CanonicalEvent.routingKey))
+            #expect(events.first?.fields["path"]?.stringValue == HostDisconnectedData.path)
+            #expect(events.first?.fields["content"]?["hostUuid"]?.stringValue == PingFixture.hostUuid)
+            #expect(events.first?.fields["content"]?["reason"]?["details"]?.stringValue?
+                .contains("libvirtd is not running") == true)
+            #expect(events.first?.fields["managementNodeId"]?.stringValue == PingFixture.node.rawValue)
+            // No ReconnectHostMsg for an agent that is down: the host tracker decides (ZStack's rule).
+            #expect(!events.contains { $0.className == ReconnectHostMsg.className })
+
+            let second = try await handler.handle(PingHostMsg(hostUuid: PingFixture.hostUuid), context: context())
+            #expect(second.messages.isEmpty)
+            #expect((second.reply as? PingHostReply)?.connected == false)
         }
     }
 

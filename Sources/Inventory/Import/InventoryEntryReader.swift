@@ -51,6 +51,46 @@ struct InventoryEntryReader {
         }
     }
 
+    /// An optional list; nil when absent or null (a non-list is noted and reads as nil).
+    mutating func optionalList(_ field: String) -> [JSONValue]? {
+        switch fields[field] {
+        case .array(let entries)?: return entries
+        case nil, .null?: return nil
+        case let other?:
+            note(field, other.shown, "must be a list or null")
+            return nil
+        }
+    }
+
+    /// The NICs of a VM entry (`nics: [{"uuid": …, "mac": …}]`), each noted as `nics[i].<field>`; nil when the
+    /// entry gives no list. Entries that are not objects or lack a field are noted and left out.
+    mutating func nics(vmUuid: String) -> [VmNicRecord]? {
+        guard let entries = optionalList("nics") else { return nil }
+        var nics: [VmNicRecord] = []
+        for (position, entry) in entries.enumerated() {
+            let prefix = "nics[\(position)]"
+            guard case .object(let nicFields) = entry else {
+                note(prefix, entry.shown, "must be a JSON object with uuid and mac")
+                continue
+            }
+            for field in nicFields.keys.sorted() where field != "uuid" && field != "mac" {
+                note("\(prefix).\(field)", "", "is not a known field (expected one of mac, uuid)")
+            }
+            var values: [String: String] = [:]
+            for field in ["uuid", "mac"] {
+                switch nicFields[field] {
+                case .string(let value)?: values[field] = value
+                case nil, .null?: note("\(prefix).\(field)", "", "is required")
+                case let other?: note("\(prefix).\(field)", other.shown, "must be a string")
+                }
+            }
+            if let uuid = values["uuid"], let mac = values["mac"] {
+                nics.append(VmNicRecord(uuid: uuid, vmUuid: vmUuid, mac: mac))
+            }
+        }
+        return nics
+    }
+
     /// An optional integer; `fallback` when absent or null.
     mutating func integer(_ field: String, default fallback: Int) -> Int {
         switch fields[field] {

@@ -19,7 +19,9 @@ import Foundation
 /// ```
 ///
 /// Hosts: `uuid`, `managementIp` and `status` (Connecting, Connected, Disconnected) are required; `agentPort`
-/// defaults to 7070; `clusterUuid` and `name` may be absent or null. VMs: `uuid` and `state` (one of the 19 ZStack
+/// defaults to 7070; `clusterUuid` and `name` may be absent or null. A VM may list its NICs,
+/// `"nics": [{"uuid": "…32 hex…", "mac": "52:54:00:12:34:56"}]`, which then become its complete NIC list (a VM
+/// without `nics` keeps the NICs stored for it). VMs: `uuid` and `state` (one of the 19 ZStack
 /// states, spelled as ZStack does) are required; `type` defaults to UserVm; `hostUuid`, `lastHostUuid` and
 /// `clusterUuid` may be absent or null. Uuids are 32 lowercase hex digits; `managementIp` is an IPv4 or bare IPv6
 /// literal or a host name; ports are 1...65535; a uuid may appear once per list; every `hostUuid` and
@@ -120,9 +122,10 @@ public enum InventoryImport {
         }
         var seenVms: [String: Int] = [:]
         for (index, entry) in vmEntries.enumerated() {
-            let parsed = vm(entry, index: index)
+            let (parsed, nics) = vm(entry, index: index)
             problems += parsed.problems
             guard let vm = parsed.record else { continue }
+            if let nics, parsed.uuidIsValid { batch.nics[vm.uuid] = nics }
             if parsed.uuidIsValid,
                 let repeated = InventoryBatch.repeatedUuid(.vm, vm.uuid, index: index, seen: &seenVms)
             {
@@ -131,11 +134,16 @@ public enum InventoryImport {
             batch.vms.append(vm)
         }
         guard problems.isEmpty else { throw .invalidRecords(problems) }
+        // Field rules passed entry by entry; what is left is across entries (a NIC uuid given to two VMs).
+        let crossEntry = batch.nicProblems(vmIndexes: seenVms)
+        guard crossEntry.isEmpty else { throw .invalidRecords(crossEntry) }
         return batch
     }
 
     private static let hostFields: Set<String> = ["uuid", "managementIp", "agentPort", "status", "clusterUuid", "name"]
-    private static let vmFields: Set<String> = ["uuid", "state", "hostUuid", "lastHostUuid", "type", "clusterUuid"]
+    private static let vmFields: Set<String> = [
+        "uuid", "state", "hostUuid", "lastHostUuid", "type", "clusterUuid", "nics",
+    ]
 
     /// One entry read from the file: its problems (parse problems, then rule problems of the fields that parsed),
     /// the record when the entry is an object (fields that failed to parse hold placeholders), and whether its uuid
@@ -166,17 +174,26 @@ public enum InventoryImport {
         return ParsedEntry(reader: reader, record: record, ruleProblems: record.problems(index: index))
     }
 
-    private static func vm(_ entry: JSONValue, index: Int) -> ParsedEntry<VmRecord> {
+    private static func vm(_ entry: JSONValue, index: Int) -> (ParsedEntry<VmRecord>, [VmNicRecord]?) {
         var reader = InventoryEntryReader(entity: .vm, index: index, value: entry, knownFields: vmFields)
-        guard reader.isObject else { return ParsedEntry(reader: reader, record: nil, ruleProblems: []) }
+        guard reader.isObject else { return (ParsedEntry(reader: reader, record: nil, ruleProblems: []), nil) }
+        let uuid = reader.requiredString("uuid")
         let record = VmRecord(
-            uuid: reader.requiredString("uuid"),
+            uuid: uuid,
             state: reader.required("state", as: VmState.self) ?? .unknown,
             hostUuid: reader.optionalString("hostUuid"),
             lastHostUuid: reader.optionalString("lastHostUuid"),
             type: reader.optionalString("type").map(VmType.init(rawValue:)) ?? .userVm,
             clusterUuid: reader.optionalString("clusterUuid"))
-        return ParsedEntry(reader: reader, record: record, ruleProblems: record.problems(index: index))
+        let nics = reader.nics(vmUuid: uuid)
+        // NIC rule problems (uuid and MAC shapes) are checked with the whole batch (``InventoryBatch/problems()``),
+        // which also catches NIC uuids repeated across VMs.
+        let nicRules = (nics ?? []).enumerated().flatMap { $0.element.problems(index: index, nicIndex: $0.offset) }
+            .filter { problem in !problem.field.hasSuffix(".vmUuid") }
+        return (
+            ParsedEntry(reader: reader, record: record, ruleProblems: record.problems(index: index) + nicRules),
+            nics
+        )
     }
 
     private static func list(

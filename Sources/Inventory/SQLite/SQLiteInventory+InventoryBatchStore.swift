@@ -17,6 +17,19 @@ extension SQLiteInventory: InventoryBatchStore {
                 return known
             }
             var missing: [InventoryFieldProblem] = []
+            // NIC uuids must not belong to a VM outside this batch (a NIC never silently changes VM on import).
+            let owners = try db.cachedStatement(sql: "SELECT vmUuid FROM vm_nics WHERE uuid = ?")
+            for (vmIndex, vm) in batch.vms.enumerated() {
+                for (position, nic) in (batch.nics[vm.uuid] ?? []).enumerated() {
+                    if let owner = try String.fetchOne(owners, arguments: [nic.uuid]), owner != vm.uuid,
+                        batch.nics[owner] == nil || batch.nics[owner]?.contains(where: { $0.uuid == nic.uuid }) == true
+                    {
+                        missing.append(InventoryFieldProblem(
+                            entity: .vm, index: vmIndex, field: "nics[\(position)].uuid", value: nic.uuid,
+                            reason: "is a NIC of VM \(owner) in the inventory"))
+                    }
+                }
+            }
             for (index, vm) in batch.vms.enumerated() {
                 for (field, reference) in [("hostUuid", vm.hostUuid), ("lastHostUuid", vm.lastHostUuid)] {
                     if let reference, try !hostExists(reference) {
@@ -46,6 +59,9 @@ extension SQLiteInventory: InventoryBatchStore {
                     summary.vmsInserted += 1
                 }
                 try upsertVm.execute(arguments: SQLiteRows.arguments(vm))
+            }
+            for vmUuid in batch.nics.keys.sorted() {
+                try Self.replaceNics(db, vmUuid: vmUuid, with: batch.nics[vmUuid] ?? [])
             }
             return summary
         }

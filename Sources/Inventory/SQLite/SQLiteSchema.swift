@@ -77,6 +77,24 @@ enum SQLiteSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-vm-nics") { db in
+            try db.execute(sql: """
+                -- ZStack's VmNicVO, reduced to what the device-info sync matches on: one row per NIC.
+                CREATE TABLE vm_nics (
+                    uuid TEXT NOT NULL PRIMARY KEY,
+                    vmUuid TEXT NOT NULL REFERENCES vms(uuid) ON DELETE CASCADE,
+                    mac TEXT NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX vm_nics_of_vm ON vm_nics(vmUuid);
+
+                -- ZStack's KvmHypervisorInfoVO for VMs: the virtualizer a VM last ran under.
+                CREATE TABLE vm_virtualizer_info (
+                    vmUuid TEXT NOT NULL PRIMARY KEY REFERENCES vms(uuid) ON DELETE CASCADE,
+                    virtualizer TEXT NOT NULL,
+                    version TEXT NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }()
 }

@@ -1,0 +1,58 @@
+/// Content of `/host/disconnected` (`HostCanonicalEvents$HostDisconnectedData`): a host the cloud had as connected
+/// stopped answering its pings (or answers for another host). Fired once per change to Disconnected, never again
+/// while it stays Disconnected. HA and the UI listen to it.
+public struct HostDisconnectedData: CanonicalEventContent, Hashable {
+    public static let path = "/host/disconnected"
+    public static let className = "org.zstack.header.host.HostCanonicalEvents$HostDisconnectedData"
+
+    public var hostUuid: String
+    public var reason: ErrorCode?
+
+    public init(hostUuid: String, reason: ErrorCode?) {
+        self.hostUuid = hostUuid
+        self.reason = reason
+    }
+
+    public var nestedSchema: [String: String] {
+        reason == nil ? [:] : ["reason": ErrorCode.javaClassName]
+    }
+}
+
+/// `org.zstack.header.host.ReconnectHostMsg`: asks the host's owner to reconnect it. The ping handler sends it
+/// when the agent answers for another host (the agent was re-deployed for a different host record); answered with
+/// ``ReconnectHostReply``.
+public struct ReconnectHostMsg: BusMessage, Hashable {
+    public static let className = "org.zstack.header.host.ReconnectHostMsg"
+
+    public var hostUuid: String
+    public var skipIfHostConnected: Bool?
+
+    public init(hostUuid: String, skipIfHostConnected: Bool? = nil) {
+        self.hostUuid = hostUuid
+        self.skipIfHostConnected = skipIfHostConnected
+    }
+}
+
+/// `org.zstack.header.host.ReconnectHostReply`.
+public struct ReconnectHostReply: BusReply, Hashable {
+    public static let className = "org.zstack.header.host.ReconnectHostReply"
+
+    public var success: Bool
+    public var canceled: Bool
+    public var error: ErrorCode?
+
+    public init(error: ErrorCode? = nil) {
+        self.success = error == nil
+        self.canceled = false
+        self.error = error
+    }
+
+    enum CodingKeys: String, CodingKey { case success, canceled, error }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        success = try container.decodeIfPresent(Bool.self, forKey: .success) ?? true
+        canceled = try container.decodeIfPresent(Bool.self, forKey: .canceled) ?? false
+        error = try container.decodeIfPresent(ErrorCode.self, forKey: .error)
+    }
+}

@@ -1,0 +1,139 @@
+import CloudBus
+import Foundation
+import Inventory
+import Logging
+
+/// The decision half of a VM sync round (ZStack's `syncVm` steps 5–10 and `Tracer.trace()`): given a host's
+/// report and what the inventory expected before the agent call, which verdicts and events to send.
+///
+/// Steps: map agent strings (``AgentVmState``); run the in-shutdown counter; then, when `VM_TRACER_ON`, take
+/// snapshot #2 of the skip registry (``VmTraceSkips/skipped(among:since:)`` over every VM reported or expected,
+/// union with snapshot #1 taken at `mark`), compare (``VmTraceComparison``), tell anonymous VMs from strangers with
+/// the store, ask the orphan hook about each missing VM, and encode everything.
+///
+/// Choices where the original is unsafe or ambiguous (see docs/design-vm-tracer.md):
+/// - a VM reported `Suspended` (Unknown) is skipped alone; ZStack throws and loses the whole host's round;
+/// - a state string that is not one of kvmagent's six skips that VM (ZStack's `valueOf` would throw);
+/// - the orphan hook guards the missing-VM path only; a host-side mismatch is judged on the skip snapshots alone.
+///
+/// Thread-safe: the stranger cache and the shutdown counter are shared by the syncs of every host.
+public struct VmTracer: Sendable {
+    public let vms: any VmStore
+    public let skips: any VmTraceSkips
+    public let outbox: VmTracerOutbox
+    public let tracerOn: LiveSetting<Bool>
+    public let strangers: StrangerVmCache
+    public let shutdowns: VmShutdownCounter
+    public let counters: any CounterSink
+    private let logger: Logger
+
+    public init(
+        vms: any VmStore, skips: any VmTraceSkips, outbox: VmTracerOutbox, tracerOn: LiveSetting<Bool>,
+        strangers: StrangerVmCache = StrangerVmCache(), shutdowns: VmShutdownCounter = VmShutdownCounter(),
+        counters: any CounterSink = DiscardingCounters(), logger: Logger = Logger(label: "cloudbus.kvm.tracer")
+    ) {
+        self.vms = vms
+        self.skips = skips
+        self.outbox = outbox
+        self.tracerOn = tracerOn
+        self.strangers = strangers
+        self.shutdowns = shutdowns
+        self.counters = counters
+        self.logger = logger
+    }
+
+    /// Counter names (Prometheus series) the tracer increments.
+    public enum Counter {
+        public static let rounds = "kvm_vmsync_rounds"
+        public static let failedRounds = "kvm_vmsync_failed_rounds"
+        public static let stateChanges = "kvm_vmsync_state_changes_sent"
+        public static let strangers = "kvm_vmsync_strangers_announced"
+        public static let unknownStates = "kvm_vmsync_unknown_state_skipped"
+        public static let unmappableStates = "kvm_vmsync_unmappable_state_skipped"
+        public static let orphanSuppressed = "kvm_vmsync_missing_suppressed_by_orphan"
+    }
+
+    /// Everything one round sends, ready to publish.
+    ///
+    /// - Parameters:
+    ///   - expected: the inventory's expected VMs on the host, read before the agent call.
+    ///   - mark: snapshot #1, taken before `expected` was read.
+    /// - Throws: ``InventoryError`` when the store cannot tell an anonymous VM from a stranger (nothing is sent).
+    public func verdicts(
+        hostUuid: String, report: VmSyncReport, expected: [VmRecord], mark: TraceRoundMark
+    ) async throws -> [OutboundMessage] {
+        var expectedStates: [String: VmState] = [:]
+        expectedStates.reserveCapacity(expected.count)
+        for vm in expected { expectedStates[vm.uuid] = vm.state }
+
+        // Unknown (Suspended) and unmappable states stay in `reported` (so the VM does not read as missing) and
+        // are excluded from the comparison.
+        var excluded: Set<String> = []
+        var reported: [String: VmState] = [:]
+        reported.reserveCapacity(report.states.count)
+        for (vmUuid, agentState) in report.states {
+            guard let state = AgentVmState.vmState(fromAgent: agentState) else {
+                logger.warning("agent reported a VM state it is not known to send; VM skipped this round", metadata: [
+                    "host": "\(hostUuid)", "vm": "\(vmUuid)", "agentState": "\(agentState)"])
+                counters.increment(Counter.unmappableStates)
+                reported[vmUuid] = .unknown
+                excluded.insert(vmUuid)
+                continue
+            }
+            if state == .unknown {
+                logger.info("agent reported a VM Suspended (Unknown); VM skipped this round", metadata: [
+                    "host": "\(hostUuid)", "vm": "\(vmUuid)"])
+                counters.increment(Counter.unknownStates)
+                excluded.insert(vmUuid)
+            }
+            reported[vmUuid] = state
+        }
+
+        var messages: [OutboundMessage] = []
+        for vmUuid in shutdowns.observe(inShutdown: report.vmInShutdowns, reported: reported.keys) {
+            messages.append(try outbox.event(VmStateInShutdownData(
+                vmUuid: vmUuid,
+                reason: "The vm[\(vmUuid)] state is in shutdown for a long time, check whether the vm is normal")))
+        }
+        guard tracerOn.value else { return messages }
+
+        var candidates: [String] = []
+        candidates.reserveCapacity(report.states.count + expected.count)
+        candidates.append(contentsOf: report.states.keys)
+        for vm in expected where report.states[vm.uuid] == nil { candidates.append(vm.uuid) }
+        var skipped = await skips.skipped(among: candidates, since: mark)
+        skipped.formUnion(excluded)
+
+        let comparison = VmTraceComparison(
+            hostUuid: hostUuid, reported: reported, expected: expectedStates, skipped: skipped)
+        var changes = comparison.changes
+        for vm in comparison.unexpected {
+            if try await vms.vm(uuid: vm.vmUuid) != nil {
+                changes.append(comparison.anonymousVerdict(vm))
+            } else if strangers.shouldAnnounce(vmUuid: vm.vmUuid, onHost: hostUuid) {
+                logger.notice("host runs a VM the inventory does not know", metadata: [
+                    "host": "\(hostUuid)", "vm": "\(vm.vmUuid)", "state": "\(vm.stateOnHost.rawValue)"])
+                counters.increment(Counter.strangers)
+                messages.append(try outbox.event(StrangerVmFoundData(
+                    vmIdentity: vm.vmUuid, hostUuid: hostUuid, vmState: vm.stateOnHost.rawValue)))
+            }
+        }
+        for vm in comparison.missing {
+            if await skips.isOrphanSkipped(vm.vmUuid) {
+                logger.info("missing VM left alone: its operation's node left and the orphan TTL runs", metadata: [
+                    "host": "\(hostUuid)", "vm": "\(vm.vmUuid)", "expected": "\(vm.expected.rawValue)"])
+                counters.increment(Counter.orphanSuppressed)
+                continue
+            }
+            changes.append(comparison.missingVerdict(vm))
+        }
+        for change in changes {
+            logger.info("VM state differs on host", metadata: [
+                "host": "\(hostUuid)", "vm": "\(change.vmInstanceUuid)", "onHost": "\(change.stateOnHost)",
+                "expected": "\(change.vmStateAtTracingMoment ?? "nil")"])
+            messages.append(try outbox.stateChange(change))
+        }
+        counters.increment(Counter.stateChanges, by: changes.count)
+        return messages
+    }
+}

@@ -1,0 +1,32 @@
+import CloudBus
+
+/// The settings an operator may change while the worker runs, created from the configuration at start and shared
+/// with the handlers that read them (which read them at each decision, so a change applies at once).
+///
+/// Changed by `cloudbus.worker.UpdateSettingMsg` and by ZStack's global-config update events
+/// (`/globalConfig/update/<category>/<name>`); see ``SettingUpdateHandler`` and ``GlobalConfigSubscriber``.
+public struct RuntimeSettings: Sendable {
+    /// `kvm.orphanedVmSkipTimeout`, seconds > 0.
+    public let orphanedVmSkipTimeout: LiveSetting<Duration>
+    /// `kvm.vmSyncOnHostPing`.
+    public let vmSyncOnHostPing: LiveSetting<Bool>
+    /// `VM_TRACER_ON` (`vm.tracer.on` here, since ZStack has it as a property, not a global config).
+    public let vmTracerOn: LiveSetting<Bool>
+    /// `vm.enable.vm.address.recording`.
+    public let vmAddressRecording: LiveSetting<Bool>
+
+    public init(configuration: WorkerConfiguration) {
+        orphanedVmSkipTimeout = .positiveSeconds(name: "kvm.orphanedVmSkipTimeout",
+                                                 default: Int64(configuration.kvm.orphanedVmSkipTimeoutSeconds))
+        vmSyncOnHostPing = .boolean(name: "kvm.vmSyncOnHostPing", default: configuration.kvm.vmSyncOnHostPing)
+        vmTracerOn = .boolean(name: "vm.tracer.on", default: configuration.kvm.vmTracerOn)
+        vmAddressRecording = .boolean(name: "vm.enable.vm.address.recording",
+                                      default: configuration.kvm.vmAddressRecording)
+    }
+
+    /// Every setting by name.
+    public var all: [String: any NamedSetting] {
+        let list: [any NamedSetting] = [orphanedVmSkipTimeout, vmSyncOnHostPing, vmTracerOn, vmAddressRecording]
+        return Dictionary(uniqueKeysWithValues: list.map { ($0.name, $0) })
+    }
+}

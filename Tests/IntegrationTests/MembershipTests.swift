@@ -1,0 +1,45 @@
+import CloudBus
+import Foundation
+import Testing
+import Worker
+
+/// The hash ring follows `/managementnode/lifecycle`, and `publish --event` broadcasts an event as a management
+/// node would: what an operator uses to tell the workers a node joined or left.
+@Suite("Membership from lifecycle events", .enabled(if: TestBroker.available))
+struct MembershipTests {
+    @Test("NodeJoin published with the CLI adds the node to the ring; NodeLeft removes it; the worker itself stays")
+    func joinAndLeave() async throws {
+        let harness = try await WorkerHarness.start()
+        let other = NodeUUID.random().rawValue
+        func lifecycle(_ node: String, _ change: String) throws -> Data {
+            let content = ManagementNodeLifeCycleData(nodeUuid: node,
+                                                      lifeCycle: .init(rawValue: change)!)
+            return try CanonicalEvent.envelope(content: content, managementNodeId: other).encoded()
+        }
+        let joined = try CLIProcess.run(["publish", "--event"], input: try lifecycle(other, "NodeJoin"))
+        #expect(joined.status == 0, "\(joined.errors)")
+        #expect(await harness.eventually { harness.runtime.membership.members.contains(other) })
+
+        let left = try CLIProcess.run(["publish", "--event"], input: try lifecycle(other, "NodeLeft"))
+        #expect(left.status == 0, "\(left.errors)")
+        #expect(await harness.eventually { !harness.runtime.membership.members.contains(other) })
+
+        // A NodeLeft naming this worker (a stale or forged event) does not take it off its own ring.
+        try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: harness.node.rawValue, lifeCycle: .nodeLeft),
+                                       from: other)
+        try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: other, lifeCycle: .nodeJoin), from: other)
+        #expect(await harness.eventually { harness.runtime.membership.members.contains(other) })
+        #expect(harness.runtime.membership.members.contains(harness.node.rawValue))
+        await harness.stop()
+    }
+
+    @Test("publish --event refuses a body that is not a canonical event (exit 3) and sends nothing")
+    func refusesNonEvents() throws {
+        let result = try CLIProcess.run(["publish", "--event"],
+                                        input: Data(#"{"cloudbus.worker.EchoMsg":{"payload":"x"}}"#.utf8))
+        #expect(result.status == 3, "\(result.errors)")
+        #expect(result.errors.contains("EchoMsg"))
+        let garbage = try CLIProcess.run(["publish", "--event"], input: Data("{not json".utf8))
+        #expect(garbage.status == 3, "\(garbage.errors)")
+    }
+}

@@ -1,0 +1,77 @@
+import CloudBus
+import Foundation
+import Testing
+import Worker
+
+/// `cloudbus.worker.UpdateSettingMsg` end to end: a setting changes while the worker runs, an invalid value is
+/// refused with SYS.1007 and a dead-letter copy, and the setting keeps its value.
+@Suite("Runtime settings through the broker", .enabled(if: TestBroker.available))
+struct RuntimeSettingsTests {
+    @Test("kvm.orphanedVmSkipTimeout: 120 is applied and read back; 0, -5 and 'ten' are refused and change nothing")
+    func orphanTimeout() async throws {
+        let harness = try await WorkerHarness.start()
+        let setting = harness.runtime.settings.orphanedVmSkipTimeout
+        #expect(setting.value == .seconds(600))
+        let reply = try await harness.call(UpdateSettingMsg.className, [
+            "name": .string("kvm.orphanedVmSkipTimeout"), "value": .string("120"),
+        ])
+        #expect(reply.success)
+        #expect(reply.className == UpdateSettingReply.className)
+        #expect(reply.fields["oldValue"]?.stringValue == "600")
+        #expect(reply.fields["newValue"]?.stringValue == "120")
+        #expect(setting.value == .seconds(120))
+
+        let probe = try await DeadLetterProbe.open()
+        for invalid in ["0", "-5", "ten"] {
+            let refused = try await harness.call(UpdateSettingMsg.className, [
+                "name": .string("kvm.orphanedVmSkipTimeout"), "value": .string(invalid),
+            ])
+            #expect(!refused.success, "value \(invalid)")
+            #expect(refused.errorCode == "SYS.1007")
+            #expect(refused.fields["error"]?["details"]?.stringValue?.contains("seconds > 0") == true)
+            let id = try #require(refused.correlationId)
+            let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
+            #expect(letter.header("x-cbw-detail")?.contains("invalid-setting") == true)
+        }
+        #expect(setting.value == .seconds(120))
+        await probe.close()
+        await harness.stop()
+    }
+
+    @Test("an unknown setting name is refused and the reply lists the known ones")
+    func unknownName() async throws {
+        let harness = try await WorkerHarness.start()
+        let reply = try await harness.call(UpdateSettingMsg.className, [
+            "name": .string("kvm.noSuchThing"), "value": .string("1"),
+        ])
+        #expect(!reply.success)
+        #expect(reply.errorCode == "SYS.1007")
+        #expect(reply.fields["error"]?["details"]?.stringValue?.contains("kvm.vmSyncOnHostPing") == true)
+        await harness.stop()
+    }
+}
+
+/// ZStack's global-config update event reaches every worker on the broker, so this suite runs alone (the
+/// `Disruptive` prefix puts it in the serial phase of `make test`).
+@Suite("Global-config events change settings", .enabled(if: TestBroker.available), .serialized)
+struct DisruptiveGlobalConfigTests {
+    @Test("/globalConfig/update/kvm/orphanedVmSkipTimeout from a management node is applied; an invalid one is not")
+    func followsManagementNode() async throws {
+        let harness = try await WorkerHarness.start()
+        let setting = harness.runtime.settings.orphanedVmSkipTimeout
+        let node = NodeUUID.random().rawValue
+        try await harness.publishEvent(path: "/globalConfig/update/kvm/orphanedVmSkipTimeout",
+                                       content: .object(["newValue": .string("90"), "oldValue": .string("600")]),
+                                       from: node)
+        #expect(await harness.eventually { setting.value == .seconds(90) })
+        try await harness.publishEvent(path: "/globalConfig/update/kvm/orphanedVmSkipTimeout",
+                                       content: .object(["newValue": .string("0"), "oldValue": .string("90")]),
+                                       from: node)
+        // Ordered behind the refused one on the same key: once this applies, the refused one was handled.
+        try await harness.publishEvent(path: "/globalConfig/update/kvm/vmSyncOnHostPing",
+                                       content: .object(["newValue": .string("false")]), from: node)
+        #expect(await harness.eventually { harness.runtime.settings.vmSyncOnHostPing.value == false })
+        #expect(setting.value == .seconds(90))
+        await harness.stop()
+    }
+}
