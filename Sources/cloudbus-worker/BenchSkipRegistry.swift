@@ -1,6 +1,7 @@
 import ArgumentParser
 import CloudBus
 import Foundation
+import Inventory
 import KVM
 import Logging
 
@@ -29,6 +30,9 @@ struct BenchSkipRegistry: AsyncParsableCommand {
 
     @Option(help: "Registry changes made inside each round, between the mark and the question.")
     var churn = 100
+
+    @Option(help: "Skip+continue pairs sent one by one to a registry persisted in a scratch SQLite file (0: none).")
+    var persistedEvents = 500
 
     func run() async throws {
         let nodes = ["11111111111111111111111111111111", "22222222222222222222222222222222",
@@ -110,6 +114,38 @@ struct BenchSkipRegistry: AsyncParsableCommand {
         print(row("ZStack snapshot copy x2 (per VM)", perCopy, perPlain))
         print("hits: registry \(registryHits / rounds), orphans \(orphanHits / rounds), set \(plainHits / rounds), "
             + "copy \(copyHits / copyRounds) per round")
+        if persistedEvents > 0 { try await measureWriteThrough(memory: registry, nodes: nodes) }
+    }
+
+    /// Events one at a time (as the subscriber's single executor key delivers them), each waiting for its write,
+    /// against the same events on the in-memory registry.
+    private func measureWriteThrough(memory: SkipRegistry, nodes: [String]) async throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("bench-skip-registry-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let persisted = try await SkipRegistry.open(
+            ownNode: memory.ownNode,
+            timeout: LiveSetting.positiveSeconds(name: "kvm.orphanedVmSkipTimeout", default: 600),
+            store: try SQLiteInventory(path: directory.appendingPathComponent("inventory.sqlite").path),
+            clock: ContinuousClock(), logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let clock = ContinuousClock()
+        var times: [Duration] = []
+        for registry in [memory, persisted] {
+            let start = clock.now
+            for number in 0..<persistedEvents {
+                let vmUuid = Self.uuid(entries * 3 + number)
+                await registry.recordSkip(VmSkipTraceData(vmUuid: vmUuid, managementNodeId: nodes[0]))
+                await registry.recordContinue(VmContinueTraceData(vmUuid: vmUuid, managementNodeId: nodes[0]))
+            }
+            times.append(start.duration(to: clock.now))
+        }
+        let events = Double(persistedEvents * 2)
+        let memoryPer = Self.nanoseconds(times[0]) / events / 1000
+        let persistedPer = Self.nanoseconds(times[1]) / events / 1000
+        print("event (skip or continue)                  µs/event  x in-memory")
+        print(row("in-memory registry (baseline)", memoryPer, memoryPer))
+        print(row("write-through to SQLite (WAL file)", persistedPer, memoryPer))
     }
 
     private func row(_ name: String, _ nanoseconds: Double, _ baseline: Double) -> String {

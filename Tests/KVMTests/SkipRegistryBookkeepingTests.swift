@@ -192,3 +192,33 @@ struct SkipRegistryBookkeepingTests {
             departedNodes: 0, openRounds: 0))
     }
 }
+
+@Suite("Skip registry at scale")
+struct SkipRegistryScaleTests {
+    typealias F = SkipFixture
+
+    @Test("100,000 entries over three nodes: counts, one node leaving, and answers for a 1,000-VM report")
+    func hundredThousandEntries() async {
+        let clock = RegistryTestClock()
+        let registry = F.registry(clock: clock)
+        let nodes = [F.nodeX, F.nodeY, "33333333333333333333333333333333"]
+        for number in 0..<100_000 {
+            await registry.recordSkip(F.skip(F.vm(number), from: nodes[number % 3]))
+        }
+        #expect(await registry.status().operations == 100_000)
+        clock.advance(by: .seconds(1))
+        #expect(await registry.nodeLeft(nodes[2]).count == 33_333)
+        #expect(await registry.status().orphans == 33_333)
+        let report = (0..<1_000).map { F.vm($0 * 97) } + (0..<1_000).map { F.vm(200_000 + $0) }
+        let mark = await registry.beginRound()
+        await registry.recordContinue(F.proceed(F.vm(0), from: nodes[0]))
+        let skipped = await registry.skipped(among: report, since: mark)
+        await registry.endRound(mark)
+        // Every registered VM (vm 0 too: it was skipped at the mark), none of the unknown ones.
+        let expected = Set((0..<1_000).map { F.vm($0 * 97) })
+        #expect(skipped.count == expected.count)
+        #expect(skipped.subtracting(expected).isEmpty)
+        #expect(await registry.isOrphanSkipped(F.vm(2)))
+        #expect(await !registry.isOrphanSkipped(F.vm(0)))
+    }
+}

@@ -82,16 +82,16 @@ extension SkipRegistry {
             return .orphanedLateSkip
         }
         willChange(vmUuid)
-        var skips = nodes[node] ?? NodeSkips()
-        let count = (skips.operations[vmUuid] ?? 0) + 1
-        skips.operations[vmUuid] = count
+        // Mutated in place through the dictionary subscript: a local copy of the node's maps would make every
+        // skip copy them (O(entries)).
+        nodes[node, default: NodeSkips()].operations[vmUuid, default: 0] += 1
+        let count = nodes[node]?.operations[vmUuid] ?? 1
         operationCount[vmUuid, default: 0] += 1
         persist(.operations(nodeId: node, vmUuid: vmUuid, count: count))
-        if let apiId = data.apiId, skips.apiVms[apiId] == nil {
-            skips.apiVms[apiId] = vmUuid
+        if let apiId = data.apiId, nodes[node]?.apiVms[apiId] == nil {
+            nodes[node]?.apiVms[apiId] = vmUuid
             persist(.apiId(nodeId: node, apiId: apiId, vmUuid: vmUuid))
         }
-        nodes[node] = skips
         return .recorded(operations: count)
     }
 

@@ -15,14 +15,19 @@ extension SkipRegistry {
     public func skipped(among vms: [String], since mark: TraceRoundMark) -> Set<String> {
         let ttl = timeout.value
         let now = clock.now
+        let logged = rounds.keptChanges > 0
         var result = Set<String>()
         for vmUuid in vms {
-            let current = state(of: vmUuid)
+            if operationCount[vmUuid] != nil {
+                result.insert(vmUuid)
+                continue
+            }
+            let current = VmSkipState(operations: 0, orphanedAt: orphans[vmUuid])
             if current.isSkipped(at: now, ttl: ttl) {
                 result.insert(vmUuid)
                 continue
             }
-            let atMark = rounds.state(of: vmUuid, atMark: mark.sequence) ?? current
+            let atMark = (logged ? rounds.state(of: vmUuid, atMark: mark.sequence) : nil) ?? current
             if atMark.isSkipped(at: mark.instant, ttl: ttl) { result.insert(vmUuid) }
         }
         return result
