@@ -114,7 +114,7 @@ struct BenchVmSync: AsyncParsableCommand {
         var batch: [VmRecord] = []
         for number in 0..<storeVms {
             let host = hostUuid(number % hostCount)
-            batch.append(number % 10 == 0
+            batch.append((number / hostCount) % 10 == 0
                 ? VmRecord(uuid: vmUuid(number), state: .stopped, lastHostUuid: host)
                 : VmRecord(uuid: vmUuid(number), state: .running, hostUuid: host))
             if batch.count == 10_000 {
