@@ -194,6 +194,34 @@ struct TracerSyncTests {
         }
     }
 
+    @Test("a request whose deadline is spent makes no agent call and sends nothing")
+    func spentDeadline() async throws {
+        try await F.with { fixture async throws in
+            try await fixture.store(VmRecord(uuid: F.vm(1), state: .running, hostUuid: F.h1))
+            let output = try await fixture.handler.handle(
+                VmSyncOnHostMsg(hostUuid: F.h1), context: context(deadline: .zero))
+            #expect(output.messages.isEmpty)
+            #expect(fixture.vmsyncRequests.isEmpty)
+            #expect(fixture.counters[VmTracer.Counter.failedRounds] == 1)
+            #expect(await fixture.skips.roundsEnded == 1)
+        }
+    }
+
+    @Test("VM types the tracer does not support are not expected on the host")
+    func excludedTypes() async throws {
+        try await F.with { fixture async throws in
+            try await fixture.store(
+                VmRecord(uuid: F.vm(1), state: .running, lastHostUuid: F.h1, type: .applianceVm),
+                VmRecord(uuid: F.vm(2), state: .running, lastHostUuid: F.h1))
+            fixture.report(F.h1, [:])
+            let handler = VmSyncOnHostHandler(
+                hosts: fixture.inventory, caller: fixture.caller, tracer: fixture.tracer, settings: fixture.settings,
+                excludedTypes: [.applianceVm], logger: PingFixture.quietLogger)
+            let output = try await handler.handle(VmSyncOnHostMsg(hostUuid: F.h1), context: context())
+            #expect(try SentByRound(output.messages).stateChanges.map(\.vmInstanceUuid) == [F.vm(2)])
+        }
+    }
+
     @Test("a host deleted since the ping: no agent call, no verdict")
     func unknownHost() async throws {
         try await F.with { fixture async throws in

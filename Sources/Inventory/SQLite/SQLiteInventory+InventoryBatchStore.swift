@@ -17,13 +17,16 @@ extension SQLiteInventory: InventoryBatchStore {
                 return known
             }
             var missing: [InventoryFieldProblem] = []
-            // NIC uuids must not belong to a VM outside this batch (a NIC never silently changes VM on import).
+            // A stored NIC of another VM never silently changes VM on import: only when this batch also gives
+            // that VM a NIC list without it (an explicit move).
             let owners = try db.cachedStatement(sql: "SELECT vmUuid FROM vm_nics WHERE uuid = ?")
             for (vmIndex, vm) in batch.vms.enumerated() {
                 for (position, nic) in (batch.nics[vm.uuid] ?? []).enumerated() {
-                    if let owner = try String.fetchOne(owners, arguments: [nic.uuid]), owner != vm.uuid,
-                        batch.nics[owner] == nil || batch.nics[owner]?.contains(where: { $0.uuid == nic.uuid }) == true
-                    {
+                    guard let owner = try String.fetchOne(owners, arguments: [nic.uuid]), owner != vm.uuid else {
+                        continue
+                    }
+                    let movedExplicitly = batch.nics[owner].map { list in !list.contains { $0.uuid == nic.uuid } }
+                    if movedExplicitly != true {
                         missing.append(InventoryFieldProblem(
                             entity: .vm, index: vmIndex, field: "nics[\(position)].uuid", value: nic.uuid,
                             reason: "is a NIC of VM \(owner) in the inventory"))

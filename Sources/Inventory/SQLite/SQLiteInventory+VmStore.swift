@@ -28,7 +28,10 @@ extension SQLiteInventory: VmStore {
         arguments += StatementArguments(excluded)
         return try await readOneStatement("expectedVms(onHost: \(hostUuid))") { [arguments] db in
             let statement = try db.cachedStatement(sql: sql)
-            return try Row.fetchAll(statement, arguments: arguments).map(SQLiteRows.vm)
+            let rows = try Row.fetchCursor(statement, arguments: arguments)
+            var vms: [VmRecord] = []
+            while let row = try rows.next() { vms.append(try SQLiteRows.vm(row)) }
+            return vms
         }
     }
 

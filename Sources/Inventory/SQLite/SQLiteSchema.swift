@@ -120,6 +120,21 @@ enum SQLiteSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v4-vms-covering-expected") { db in
+            // The tracer's expected-VMs query (one per host sync, up to 1,000 rows) read every row through the
+            // v1 indexes and then the table, and sorted the result: ~5 ms at 100,000 VMs. Covering partial indexes
+            // (every column `SQLiteRows.vmColumns` reads, `uuid` right after the key) answer both branches from
+            // the index alone, already in uuid order, so the UNION ALL is a merge without a sort (< 1 ms). They
+            // replace the v1 indexes, which have the same key and WHERE clause.
+            try db.execute(sql: """
+                CREATE INDEX vms_expected_on_host
+                    ON vms(hostUuid, uuid, state, lastHostUuid, type, clusterUuid) WHERE hostUuid IS NOT NULL;
+                CREATE INDEX vms_expected_on_last_host
+                    ON vms(lastHostUuid, uuid, state, hostUuid, type, clusterUuid) WHERE hostUuid IS NULL;
+                DROP INDEX vms_on_host;
+                DROP INDEX vms_on_last_host_when_hostless;
+                """)
+        }
         return migrator
     }()
 }
