@@ -17,7 +17,10 @@ struct Bench: AsyncParsableCommand {
             is a child process of this binary (`run`), the null responder a thread in this process, the pika peer a \
             python3 child. Defaults finish in under 3 minutes. The broker must be reachable (CLOUDBUS_AMQP_URL, \
             CLOUDBUS_AMQP_PASSWORD); P2P/BROADCAST/NO_ROUTE are declared as ZStack declares them.
-            """)
+            Subcommands measure one domain part each, in this process, with its own baseline: skip-registry, \
+            vm-sync, zbs.
+            """,
+        subcommands: [BenchSkipRegistry.self, BenchVmSync.self, BenchZBS.self])
 
     enum Mode: String, EnumerableFlag {
         case transient, reliable, both
