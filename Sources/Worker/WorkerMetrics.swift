@@ -12,6 +12,14 @@ public final class WorkerMetrics: CounterSink, Sendable {
         counters.withLock { $0[name, default: 0] += amount }
     }
 
+    /// Adds one to each counter, under one lock (the hot path counts a total and a per-class series together).
+    public func increment(_ first: String, _ second: String) {
+        counters.withLock {
+            $0[first, default: 0] += 1
+            $0[second, default: 0] += 1
+        }
+    }
+
     public subscript(name: String) -> Int { counters.withLock { $0[name] ?? 0 } }
 
     public var snapshot: [String: Int] { counters.withLock { $0 } }
@@ -29,6 +37,8 @@ public final class WorkerMetrics: CounterSink, Sendable {
 public enum WorkerCounter {
     public static let received = "messages_received"
     public static let handled = "messages_handled"
+    /// Handled messages of one Java class, e.g. `messages_handled.org.zstack.header.host.PingHostMsg`.
+    public static func handled(_ className: String) -> String { "messages_handled.\(className)" }
     public static let replies = "replies_sent"
     public static let outbound = "messages_sent"
     public static let deadLettered = "dead_lettered"

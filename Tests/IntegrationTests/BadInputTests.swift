@@ -129,7 +129,7 @@ struct BadInputTests {
         try await harness.sendRaw(Data(#"{"cloudbus.worker.EchoMsg":{"payload":"p","id":"\#(id)","headers":{"noReply":"false"}}}"#.utf8))
         let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
         #expect(letter.header("x-cbw-reason") == "missing-reply-to")
-        #expect(harness.metrics[WorkerCounter.handled] == 0)
+        #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 0)
         try await expectServing(harness)
         await probe.close()
         await harness.stop()
@@ -143,11 +143,11 @@ struct BadInputTests {
             #"{"cloudbus.worker.EchoMsg":{"payload":"quiet","id":"\#(id)","headers":{"correlationId":"\#(id)","replyTo":"\#(harness.client.inbox)","noReply":"true"}}}"#
         }
         try await harness.sendRaw(body)
-        #expect(await harness.eventually { harness.metrics[WorkerCounter.handled] == 1 })
+        #expect(await harness.eventually { harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 1 })
         try await expectServing(harness)
         // Only the liveness echo is answered (the counter moves once its confirm is back, just after the reply).
         #expect(await harness.eventually { harness.metrics[WorkerCounter.replies] == 1 })
-        #expect(await harness.eventually { harness.metrics[WorkerCounter.handled] == 2 })
+        #expect(await harness.eventually { harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 2 })
         #expect(harness.client.lateReplyCount == 0)
         await harness.stop()
     }
@@ -163,7 +163,7 @@ struct BadInputTests {
         #expect(!reply.success)
         #expect(reply.errorCode == "SYS.1001")
         #expect(reply.fields["error"]?["details"]?.stringValue?.contains("timeout after") == true)
-        #expect(harness.metrics[WorkerCounter.handled] == 0)
+        #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 0)
         let id = try #require(reply.correlationId)
         let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
         #expect(letter.header("x-cbw-reason") == "expired")
@@ -185,7 +185,7 @@ struct BadInputTests {
         ]) { $1 })]).jsonData()
         try await harness.sendRaw(body)
         #expect(await harness.eventually { harness.metrics[WorkerCounter.duplicates] == 1 })
-        #expect(await harness.eventually { harness.metrics[WorkerCounter.handled] == 1 })
+        #expect(await harness.eventually { harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 1 })
         await harness.stop()
     }
 }

@@ -5,8 +5,11 @@ import Worker
 
 /// The hash ring follows `/managementnode/lifecycle`, and `publish --event` broadcasts an event as a management
 /// node would: what an operator uses to tell the workers a node joined or left.
-@Suite("Membership from lifecycle events", .enabled(if: TestBroker.available))
-struct MembershipTests {
+///
+/// Lifecycle events reach every worker on the broker and change who owns what in all of them, so this suite runs
+/// alone (the `Disruptive` prefix puts it in the serial phase of `make test`) and leaves every ring as it found it.
+@Suite("Membership from lifecycle events", .enabled(if: TestBroker.available), .serialized)
+struct DisruptiveMembershipTests {
     @Test("NodeJoin published with the CLI adds the node to the ring; NodeLeft removes it; the worker itself stays")
     func joinAndLeave() async throws {
         let harness = try await WorkerHarness.start()
@@ -30,6 +33,8 @@ struct MembershipTests {
         try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: other, lifeCycle: .nodeJoin), from: other)
         #expect(await harness.eventually { harness.runtime.membership.members.contains(other) })
         #expect(harness.runtime.membership.members.contains(harness.node.rawValue))
+        try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: other, lifeCycle: .nodeLeft), from: other)
+        #expect(await harness.eventually { !harness.runtime.membership.members.contains(other) })
         await harness.stop()
     }
 
