@@ -220,6 +220,7 @@ public final class FakeMDSAgent: Sendable {
             preconditionFailure("answered above")
         }
         let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? eventLoopGroup.next()
+        let callbacks = times
         // Scheduled on this request's event loop, so it cannot fire before it is registered below.
         let scheduled = loop.scheduleTask(in: TimeAmount(delay)) { [self] in
             let stopped = state.withLock { state in
@@ -227,7 +228,7 @@ public final class FakeMDSAgent: Sendable {
                 return state.stopped
             }
             guard !stopped else { return }
-            send(taskUUID: taskUUID, target: target, body: body, remaining: times)
+            send(taskUUID: taskUUID, target: target, body: body, remaining: callbacks)
         }
         state.withLock { $0.pending[taskUUID] = scheduled }
         return .respond(status: 200, body: "")
