@@ -3,7 +3,8 @@
 #   1. everything except the suites named Disruptive*, in parallel;
 #   2. each Disruptive* suite alone, one after the other: they close every broker connection, restart the broker
 #      or kill a worker, which would pull the broker out from under any test running beside them — including
-#      another disruptive suite.
+#      another disruptive suite — or broadcast events that change every worker on the broker (membership,
+#      global-config updates).
 # Each run is bounded by TEST_TIMEOUT so a hung test fails the run instead of stalling it.
 set -euo pipefail
 swift=${SWIFT:-swift}
