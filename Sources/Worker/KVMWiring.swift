@@ -54,7 +54,7 @@ struct KVMWiring {
         return KVMWiring(
             subscribers: [
                 SkipRegistrySubscriber(registry: registry, logger: logger),
-                VmFullStateChangeSubscriber(vms: inventory, membership: membership, logger: logger),
+                VmFullStateChangeSubscriber(vms: inventory, membership: membership, hosts: inventory, logger: logger),
             ],
             services: [SkipRegistryCleanup(registry: registry)],
             registry: registry)

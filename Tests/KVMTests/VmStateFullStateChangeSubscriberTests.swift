@@ -49,6 +49,25 @@ struct VmStateFullStateChangeSubscriberTests {
         #expect(try await fixture.stored()?.state == .running)
     }
 
+    @Test("a host this worker serves but does not know gets no sync (it would refuse it); once known, it does")
+    func unknownOwnHostNoSync() async throws {
+        let fixture = try F()
+        try await fixture.store(.starting, host: F.h1)
+        let subscriber = VmFullStateChangeSubscriber(
+            vms: fixture.inventory, membership: fixture.membership, hosts: fixture.inventory, logger: F.quietLogger)
+        let event = try Self.event(from: "Starting", to: "Running", inventory: Self.inventory("Running", host: F.h1))
+        #expect(fixture.membership.owner(of: F.h1) == fixture.membership.selfNode)
+        #expect(try await subscriber.handle(event, context: F.context()).isEmpty)
+        #expect(try await fixture.stored()?.state == .running) // the inventory still follows the event
+
+        try await fixture.inventory.upsertHosts([
+            HostRecord(uuid: F.h1, managementIp: "127.0.0.1", status: .connected, clusterUuid: F.cluster),
+        ])
+        try await fixture.store(.starting, host: F.h1)
+        let emitted = try Emitted(try await subscriber.handle(event, context: F.context()))
+        #expect(emitted.deviceInfoSyncs.map(\.message) == [SyncVmDeviceInfoMsg(vmInstanceUuid: F.vm, hostUuid: F.h1)])
+    }
+
     @Test("scenario 42: no host in the event's inventory at that moment: no message")
     func noHostNoSync() async throws {
         let fixture = try F()

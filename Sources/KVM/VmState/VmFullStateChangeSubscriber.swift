@@ -17,6 +17,8 @@ import Logging
 /// fire-and-forget `SyncVmDeviceInfoMsg {vm, host}` goes to the `host` service of the host's owner, with the host
 /// taken from the event's `inventory` (from the stored VM when the event has none); none without a host. Every
 /// worker receives the event, so only the **VM's owner on the ring** sends it: N workers do not send N copies.
+/// When the host's owner is this worker itself and its inventory does not know the host, nothing is sent: the
+/// request could only be refused (unknown host) and dead-lettered.
 /// (The node that fired the event does not see it; when this worker makes the change itself, its
 /// ``VmStateChangedOnHostHandler`` sends the sync.)
 ///
@@ -25,12 +27,15 @@ import Logging
 public struct VmFullStateChangeSubscriber: CanonicalEventSubscriber {
     public let vms: any VmStore
     public let membership: ClusterMembership
+    /// This worker's hosts, to avoid sending itself a sync it would refuse; nil: every sync is sent.
+    public let hosts: (any HostStore)?
     private let logger: Logger
 
-    public init(vms: any VmStore, membership: ClusterMembership,
+    public init(vms: any VmStore, membership: ClusterMembership, hosts: (any HostStore)? = nil,
                 logger: Logger = Logger(label: "cloudbus.kvm.vm-state-events")) {
         self.vms = vms
         self.membership = membership
+        self.hosts = hosts
         self.logger = logger
     }
 
@@ -78,6 +83,12 @@ public struct VmFullStateChangeSubscriber: CanonicalEventSubscriber {
             let sync = try VmDeviceInfoTrigger.message(
                 vmUuid: data.vmUuid, from: oldState, to: newState, hostUuid: hostUuid, membership: membership)
         else { return [] }
+        if let hosts, let hostUuid, membership.owner(of: hostUuid) == membership.selfNode,
+           try await hosts.host(uuid: hostUuid) == nil {
+            logger.info("no device-info sync: the host is this worker's to serve but not in its inventory",
+                        metadata: ["host": "\(hostUuid)"])
+            return []
+        }
         return [sync]
     }
 
