@@ -91,7 +91,13 @@ struct VmTracerOrphanTests {
         try await first.inventory.upsertHosts([host(h1, agent: agent, cluster: cluster)])
         try await first.inventory.upsertVms([VmRecord(uuid: vm, state: .running, hostUuid: h1, clusterUuid: cluster)])
         try await first.orphan([vm], ofDepartedNode: departed, reportedBy: survivor)
-        await first.runtime.skipRegistry.flush()
+        // Write-through: the orphan reaches the store on its own (nobody flushes at shutdown).
+        var stored = false
+        for _ in 0..<500 where !stored {
+            stored = try await first.inventory.loadSkipRegistry().orphans.contains { $0.vmUuid == vm }
+            if !stored { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(stored, "V's orphan entry was not written to the inventory")
         await first.stop()
         try #require(data.inventoryExists, "stopping the first worker removed the kept data directory")
 
