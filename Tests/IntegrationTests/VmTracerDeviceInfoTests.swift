@@ -105,7 +105,8 @@ struct VmTracerDeviceInfoTests {
         try await harness.inventory.upsertHosts([host(hostUuid, agent: agent)])
         try await harness.inventory.upsertVms([VmRecord(uuid: vm, state: .starting, hostUuid: hostUuid)])
 
-        try await harness.publishEvent(
+        // Delivered to this worker alone: on BROADCAST every worker of the shared broker would send itself the sync.
+        try await harness.deliverEvent(
             VmFullStateChangedData(vmUuid: vm, oldState: "Starting", newState: "Running", inventory: .object([
                 "uuid": .string(vm), "state": .string("Running"), "hostUuid": .string(hostUuid),
                 "lastHostUuid": .string(hostUuid), "type": .string("UserVm"),

@@ -1,3 +1,4 @@
+import AMQP
 import CloudBus
 import Foundation
 import Inventory
@@ -62,6 +63,20 @@ extension WorkerHarness {
             try? await Task.sleep(for: .milliseconds(20))
         }
         return await condition(runtime.skipRegistry)
+    }
+
+    /// Delivers a canonical event to this worker's event queue only (default exchange, confirmed), not on
+    /// `BROADCAST`. For events whose handling would make *every* worker on the shared broker act: a
+    /// `/vm/state/change` to Running makes each worker that owns the VM on its own ring send itself a
+    /// `SyncVmDeviceInfoMsg`, which workers that do not know the host dead-letter (polluting the shared dead-letter
+    /// queue and the dead-letter counters other suites assert on).
+    func deliverEvent<C: CanonicalEventContent>(_ content: C, from sender: String) async throws {
+        let body = try CanonicalEvent.envelope(content: content, managementNodeId: sender).encoded()
+        let outcome = try await clientConnection.publish(OutgoingMessage(
+            exchange: "", routingKey: BusTopology.eventQueue(node: node), body: [UInt8](body), mandatory: true))
+        if case .returned(let code, let text) = outcome {
+            throw VmTracerWaitFailed(description: "event not delivered to this worker's event queue: \(code) \(text)")
+        }
     }
 
     /// `cloudbus.worker.UpdateSettingMsg` through the broker; throws unless the worker accepted the value.
