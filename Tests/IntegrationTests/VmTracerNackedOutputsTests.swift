@@ -38,6 +38,8 @@ struct VmTracerNackedOutputsTests {
                 "the refused verdict was never handled again: it stays unacked on a live channel")
         #expect(harness.metrics[WorkerCounter.received] >= 2)
         await rejecting.close()
+        // V Running was broadcast: the other workers on the broker dead-lettered device-info syncs for the host.
+        _ = try? await DeviceInfoJunkLetters.remove(naming: [hostUuid])
         await harness.stop()
     }
 }

@@ -38,10 +38,12 @@ struct VmTracerSyncAfterPingTests {
         let paused = try await harness.inventory.vm(uuid: vm)
         #expect(paused?.state == .paused)
         #expect(paused?.hostUuid == hostUuid)
-        let event = await events.waitFor(VmTracerStateChangedData.path) { $0["vmUuid"]?.stringValue == vm }
-        #expect(event?.content["from"]?.stringValue == "Running")
-        #expect(event?.content["to"]?.stringValue == "Paused")
-        #expect(event?.content["currentHostUuid"]?.stringValue == hostUuid)
+        if harness.outputsConfirmed {
+            let event = await events.waitFor(VmTracerStateChangedData.path) { $0["vmUuid"]?.stringValue == vm }
+            #expect(event?.content["from"]?.stringValue == "Running")
+            #expect(event?.content["to"]?.stringValue == "Paused")
+            #expect(event?.content["currentHostUuid"]?.stringValue == hostUuid)
+        }
         await harness.stop()
         await events.close()
         await agent.shutdown()
