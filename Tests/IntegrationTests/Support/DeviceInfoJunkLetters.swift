@@ -9,36 +9,30 @@ import Synchronization
 /// the shared broker owns that VM on its own one-node ring, sends itself a `SyncVmDeviceInfoMsg` for a host it does
 /// not know, and dead-letters it (`unknown-host`). Left there, those copies pile up in front of the letters other
 /// suites look for (`DeadLetterProbe` requeues what it does not want, so a long queue hides the rest). This removes
-/// exactly the copies naming the test's hosts and returns every other letter to the queue untouched.
+/// exactly the copies naming the test's hosts and returns every other letter to the queue at once.
 enum DeviceInfoJunkLetters {
-    /// Waits until the copies stop arriving (at most `limit`), removes those naming one of `hostUuids`, and returns
-    /// how many it removed. Letters of other tests are held unacked for the scan (a few seconds) and then requeued.
+    /// Reads the dead-letter queue for `scan`, removes the copies naming one of `hostUuids` and returns every other
+    /// letter at once (nack with requeue, as `DeadLetterProbe` does), so a suite waiting for its own letter is not
+    /// kept from it. Returns how many it removed. Copies made after the scan stay (they are rare: the tests call this
+    /// seconds after the broadcast).
     @discardableResult
-    static func remove(naming hostUuids: Set<String>, settle: Duration = .seconds(1),
-                       limit: Duration = .seconds(10)) async throws -> Int {
-        let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 20_000)
+    static func remove(naming hostUuids: Set<String>, scan: Duration = .milliseconds(1500)) async throws -> Int {
+        let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 1_000)
         try await connection.start()
         let stream = try await connection.consume(ConsumerSpecification(queue: BusTopology.deadLetterQueue))
         let removed = Mutex(0)
-        let seen = Mutex(0)
         let consumer = Task {
             for await delivery in stream {
-                seen.withLock { $0 += 1 }
                 if isJunk(delivery, naming: hostUuids) {
                     connection.ack(delivery.tag)
                     removed.withLock { $0 += 1 }
+                } else {
+                    connection.nack(delivery.tag, requeue: true)
                 }
-                // Anything else stays unacked and returns to the queue when the connection closes.
             }
         }
-        let deadline = ContinuousClock.now + limit
-        var last = -1
-        while ContinuousClock.now < deadline {
-            try? await Task.sleep(for: settle)
-            let now = seen.withLock { $0 }
-            if now == last { break }
-            last = now
-        }
+        try? await Task.sleep(for: scan)
+        await connection.stopConsuming()
         consumer.cancel()
         await connection.close()
         return removed.withLock { $0 }
