@@ -7,8 +7,8 @@ import Logging
 /// One delivery's life: decode → check → route to its key's serial executor → handle → publish
 /// every output and wait for the confirms → ack. Anything that cannot be processed gets an error
 /// reply when the sender waits for one, a dead-letter copy with the reason, an ack and a counter;
-/// the worker keeps serving. An output that cannot be confirmed leaves the delivery unacked, so
-/// the broker redelivers it (the ledger makes that harmless).
+/// the worker keeps serving. An output that cannot be confirmed gives the delivery back to its
+/// queue (nack with requeue), so the broker redelivers it (the ledger makes that harmless).
 final class DeliveryPipeline: Sendable {
     struct Settings: Sendable {
         var maxBodyBytes: Int
@@ -145,12 +145,16 @@ final class DeliveryPipeline: Sendable {
             connection.ack(delivery.tag)
             for parked in ledger.finish(id: base.id) { connection.ack(parked) }
         } catch {
-            // Not confirmed: leave the delivery unacked; the broker redelivers it.
+            // Not confirmed: give the delivery back for redelivery. On a lost connection the broker requeues it by
+            // itself (the nack's stale tag is dropped); on a live channel (the broker nacked a publish, e.g. a
+            // queue went down mid-routing) only this nack does: an unacked delivery would stay stuck until the
+            // connection closes, holding a prefetch slot.
             metrics.increment(WorkerCounter.publishFailures)
-            logger.warning("outputs not confirmed; leaving the message for redelivery", metadata: [
+            logger.warning("outputs not confirmed; returning the message for redelivery", metadata: [
                 "msg.id": "\(base.id)", "msg.class": "\(className)", "error": "\(error)",
             ])
             for parked in ledger.abandon(id: base.id) { connection.nack(parked, requeue: true) }
+            connection.nack(delivery.tag, requeue: true)
         }
     }
 

@@ -50,7 +50,7 @@ struct BadInputTests {
             $0.header("x-cbw-queue") == queue && String(decoding: $0.body, as: UTF8.self) == body
         })
         #expect(letter.header("x-cbw-reason") == "not-single-key-object")
-        #expect(harness.metrics[WorkerCounter.deadLettered] == 1)
+        #expect(harness.metrics[WorkerCounter.deadLettered("not-single-key-object")] == 1)
         try await expectServing(harness)
         await probe.close()
         await harness.stop()
