@@ -194,6 +194,24 @@ struct SkipRegistryExpiryTests {
         #expect(await registry.tombstones.isEmpty)
         #expect(await !registry.orphanExpiredRecently(F.vm(2)))
     }
+
+    @Test("a TTL shorter than two cleanup intervals does not shrink the guard's window below them")
+    func tombstoneWindowFloor() async throws {
+        let clock = RegistryTestClock()
+        let timeout = F.timeout()
+        let registry = await orphaned(clock: clock, timeout: timeout)
+        try timeout.update(fromText: "1")
+        clock.advance(by: .seconds(1))
+        #expect(await registry.isOrphanSkipped(F.vm(1)) == false) // expired and removed: tombstoned now
+        clock.advance(by: SkipRegistry.cleanupInterval * 2 - .seconds(1))
+        #expect(await registry.orphanExpiredRecently(F.vm(1)))
+        await registry.cleanup()
+        #expect(await registry.tombstones.count == 1)
+        clock.advance(by: .seconds(1))
+        #expect(await !registry.orphanExpiredRecently(F.vm(1)))
+        await registry.cleanup()
+        #expect(await registry.tombstones.isEmpty)
+    }
 }
 
 /// Polls `condition` (yielding, then sleeping 1 ms) until it holds; throws when a generous safety bound of real

@@ -20,8 +20,8 @@ extension SkipRegistry {
     }
 
     /// One cleanup tick: every orphan with `now - orphanedAt >= timeout` is removed compare-and-remove (an entry
-    /// refreshed since the judgement survives: scenario 31) and tombstoned; tombstones older than the timeout
-    /// are forgotten.
+    /// refreshed since the judgement survives: scenario 31) and tombstoned; tombstones older than the tombstone
+    /// window are forgotten.
     func cleanup() async {
         let ttl = timeout.value
         let now = clock.now
@@ -31,7 +31,8 @@ extension SkipRegistry {
             _ = removeExpiredOrphan(vmUuid, judgedAt: orphanedAt)
         }
         let later = clock.now
-        tombstones = tombstones.filter { later - $0.value < ttl }
+        let window = tombstoneWindow
+        tombstones = tombstones.filter { later - $0.value < window }
         cleanupTicks += 1
         await flushChanges()
     }

@@ -54,15 +54,20 @@ extension SkipRegistry {
     }
 
     /// True when `vmUuid`'s orphan entry has expired (removed or not yet) rather than been continued, within
-    /// the tombstone window: the **current** timeout, counted from the removal (which happens at the first check
-    /// or cleanup tick after expiry, so at most ``cleanupInterval`` late). Tombstones are kept in memory only.
+    /// the tombstone window (``tombstoneWindow``), counted from the removal (which happens at the first check or
+    /// cleanup tick after expiry, so at most ``cleanupInterval`` late). Tombstones are kept in memory only.
     public func orphanExpiredRecently(_ vmUuid: String) -> Bool {
         let ttl = timeout.value
         let now = clock.now
         if let orphanedAt = orphans[vmUuid], now - orphanedAt >= ttl { return true }
         guard let removedAt = tombstones[vmUuid] else { return false }
-        return now - removedAt < ttl
+        return now - removedAt < tombstoneWindow
     }
+
+    /// How long an expired orphan keeps the split-brain guard on: the **current** timeout, but never less than
+    /// two cleanup intervals (two host pings at ZStack's default interval). A short TTL must not shrink the guard
+    /// below the time the two hosts' syncs need to both report after the expiry, or the race it closes reopens.
+    var tombstoneWindow: Duration { max(timeout.value, Self.cleanupInterval * 2) }
 
     /// Removes `vmUuid`'s orphan entry only if it still holds `orphanedAt`, the timestamp judged expired.
     /// Returns whether it removed it.
