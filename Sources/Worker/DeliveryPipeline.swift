@@ -209,8 +209,10 @@ final class DeliveryPipeline: Sendable {
             }
             connection.ack(delivery.tag)
         } catch {
+            // As for a handler's outputs: give it back (a stale tag after a lost connection is dropped).
             metrics.increment(WorkerCounter.publishFailures)
-            logger.warning("could not dead-letter; leaving the message for redelivery", metadata: ["error": "\(error)"])
+            logger.warning("could not dead-letter; returning the message for redelivery", metadata: ["error": "\(error)"])
+            connection.nack(delivery.tag, requeue: true)
         }
     }
 }
