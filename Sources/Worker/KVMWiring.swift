@@ -67,6 +67,6 @@ struct SkipRegistryCleanup: Service {
     let registry: SkipRegistry
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { await registry.run() }
+        await cancelWhenGracefulShutdown { await registry.run() }
     }
 }
