@@ -36,10 +36,10 @@ struct MdsCallScenarioTests {
     @Test("scenario 2: first MDS refuses, sync getActiveClients (try-next) returns B's clients")
     func scenario2() async throws {
         try await MdsFixture.with(peers: [.refusing, .fake, .fake]) { fixture in
-            fixture.b.setClients([.init(ip: "10.0.0.7", port: 3260)], for: Self.cbdVolume)
+            fixture.b.setClients([.init(ip: "127.0.0.7", port: 3260)], for: Self.cbdVolume)
             let clients = try await fixture.calls.activeClients(
                 primaryStorageUuid: MdsFixture.storageUuid, installPath: "zbs://lp/vol1")
-            #expect(clients == [ZbsVolumeClient(ip: "10.0.0.7", port: 3260)])
+            #expect(clients == [ZbsVolumeClient(ip: "127.0.0.7", port: 3260)])
             let toB = fixture.b.receivedRequests(path: "/volume/clients")
             #expect(toB.count == 1)
             #expect(toB.first?.taskUUID == nil, "a sync path carries no taskuuid")
@@ -50,7 +50,7 @@ struct MdsCallScenarioTests {
     @Test("scenario 3: first MDS accepts and never answers (sync): abandoned after one attempt, B answers")
     func scenario3Silent() async throws {
         try await MdsFixture.with(peers: [.silent, .fake, .fake]) { fixture in
-            fixture.b.setClients([.init(ip: "10.0.0.8")], for: Self.cbdVolume)
+            fixture.b.setClients([.init(ip: "127.0.0.8")], for: Self.cbdVolume)
             let answer = try await fixture.call(
                 "/volume/clients", sync: true, tryNext: true, command: ["path": .string(Self.cbdVolume)])
             #expect(answer.addr == "mds-b")
