@@ -141,7 +141,7 @@ final class DeliveryPipeline: Sendable {
         guard claim.claim() else { return }
         do {
             try await publish(output, answering: base, persistent: delivery.properties.deliveryMode == 2)
-            metrics.increment(WorkerCounter.handled, WorkerCounter.handled(className))
+            metrics.increment(WorkerCounter.handled, entry.handledCounter)
             connection.ack(delivery.tag)
             for parked in ledger.finish(id: base.id) { connection.ack(parked) }
         } catch {

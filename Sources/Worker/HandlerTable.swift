@@ -5,6 +5,8 @@ import Foundation
 public struct HandlerTable: Sendable {
     struct Entry: Sendable {
         let expectsReply: Bool
+        /// `messages_handled.<class>`, built once here rather than per delivery.
+        let handledCounter: String
         let resourceKey: @Sendable (any BusMessage) -> String
         let handle: @Sendable (any BusMessage, HandlerContext) async throws -> HandlerOutput
     }
@@ -18,6 +20,7 @@ public struct HandlerTable: Sendable {
         types.append(H.Message.self)
         entries[H.Message.className] = Entry(
             expectsReply: handler.expectsReply,
+            handledCounter: WorkerCounter.handled(H.Message.className),
             resourceKey: { message in handler.resourceKey(for: message as! H.Message) },
             handle: { message, context in try await handler.handle(message as! H.Message, context: context) })
     }
