@@ -1,4 +1,5 @@
 import CloudBus
+import KVM
 
 /// The settings an operator may change while the worker runs, created from the configuration at start and shared
 /// with the handlers that read them (which read them at each decision, so a change applies at once).
@@ -15,13 +16,13 @@ public struct RuntimeSettings: Sendable {
     /// `vm.enable.vm.address.recording`.
     public let vmAddressRecording: LiveSetting<Bool>
 
+    /// Each setting is made by the factory of the module that reads it, so a name and its rule live in one place.
     public init(configuration: WorkerConfiguration) {
-        orphanedVmSkipTimeout = .positiveSeconds(name: "kvm.orphanedVmSkipTimeout",
-                                                 default: Int64(configuration.kvm.orphanedVmSkipTimeoutSeconds))
-        vmSyncOnHostPing = .boolean(name: "kvm.vmSyncOnHostPing", default: configuration.kvm.vmSyncOnHostPing)
-        vmTracerOn = .boolean(name: "vm.tracer.on", default: configuration.kvm.vmTracerOn)
-        vmAddressRecording = .boolean(name: "vm.enable.vm.address.recording",
-                                      default: configuration.kvm.vmAddressRecording)
+        orphanedVmSkipTimeout = SkipRegistry.timeoutSetting(
+            default: Int64(configuration.kvm.orphanedVmSkipTimeoutSeconds))
+        vmSyncOnHostPing = VmTracerSettings.syncOnPingSetting(default: configuration.kvm.vmSyncOnHostPing)
+        vmTracerOn = VmTracerSettings.tracerOnSetting(default: configuration.kvm.vmTracerOn)
+        vmAddressRecording = DeviceInfoSettings.addressRecordingSetting(default: configuration.kvm.vmAddressRecording)
     }
 
     /// Every setting by name.

@@ -39,7 +39,7 @@ struct BenchSkipRegistry: AsyncParsableCommand {
                      "33333333333333333333333333333333"]
         let registry = SkipRegistry(
             ownNode: "99999999999999999999999999999999",
-            timeout: LiveSetting.positiveSeconds(name: "kvm.orphanedVmSkipTimeout", default: 600),
+            timeout: SkipRegistry.timeoutSetting(),
             clock: ContinuousClock(), logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
         let uuids = (0..<entries).map { Self.uuid($0) }
         let clock = ContinuousClock()
@@ -126,7 +126,7 @@ struct BenchSkipRegistry: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: directory) }
         let persisted = try await SkipRegistry.open(
             ownNode: memory.ownNode,
-            timeout: LiveSetting.positiveSeconds(name: "kvm.orphanedVmSkipTimeout", default: 600),
+            timeout: SkipRegistry.timeoutSetting(),
             store: try SQLiteInventory(path: directory.appendingPathComponent("inventory.sqlite").path),
             clock: ContinuousClock(), logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
         let clock = ContinuousClock()

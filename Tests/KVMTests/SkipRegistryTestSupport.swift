@@ -98,7 +98,7 @@ enum SkipFixture {
     }
 
     static func timeout(seconds: Int64 = 600) -> LiveSetting<Duration> {
-        LiveSetting.positiveSeconds(name: "kvm.orphanedVmSkipTimeout", default: seconds)
+        SkipRegistry.timeoutSetting(default: seconds)
     }
 
     static func registry(

@@ -26,6 +26,11 @@ public actor SkipRegistry: VmTraceSkips {
     /// Changes kept for open tracer rounds before the oldest round is abandoned.
     public static let defaultRoundLogCapacity = 1_000_000
 
+    /// `kvm.orphanedVmSkipTimeout`: whole seconds > 0 (ZStack's default 600), the registry's `timeout`.
+    public static func timeoutSetting(default seconds: Int64 = 600) -> LiveSetting<Duration> {
+        .positiveSeconds(name: "kvm.orphanedVmSkipTimeout", default: seconds)
+    }
+
     struct NodeSkips: Sendable {
         var operations: [String: Int] = [:]
         var apiVms: [String: String] = [:]

@@ -35,8 +35,8 @@ public struct VmTracerSettings: Sendable {
         .boolean(name: "kvm.vmSyncOnHostPing", default: initial)
     }
 
-    /// `VM_TRACER_ON`, boolean.
+    /// `VM_TRACER_ON` (a ZStack property, not a global config), boolean, named `vm.tracer.on` here.
     public static func tracerOnSetting(default initial: Bool = true) -> LiveSetting<Bool> {
-        .boolean(name: "VM_TRACER_ON", default: initial)
+        .boolean(name: "vm.tracer.on", default: initial)
     }
 }
