@@ -19,7 +19,7 @@ public struct VmSyncAfterPing: Sendable {
     public func messages(after host: HostRecord) -> [OutboundMessage] {
         guard settings.syncOnPing.value else { return [] }
         let service = ServiceID(service: ServiceID.hostService, node: selfNode)
-        guard let request = try? VmTracerOutbox.request(
+        guard let request = try? OutboundMessage.oneWay(
             VmSyncOnHostMsg(hostUuid: host.uuid), to: service, timeout: settings.syncRequestTimeout)
         else { return [] }  // a message of one string field always encodes
         return [request]

@@ -16,18 +16,11 @@ public struct VmTracerOutbox: Sendable {
     /// - Throws: `EncodingError` only for a non-finite number, which these messages never hold.
     public func stateChange(_ message: VmStateChangedOnHostMsg, now: Int64 = EpochMillis.now()) throws -> OutboundMessage {
         let service = membership.serviceID(ServiceID.vmInstanceService, for: message.vmInstanceUuid)
-        return try Self.request(message, to: service, now: now)
+        return try .oneWay(message, to: service, now: now)
     }
 
     /// A canonical event fired by this worker's node.
     public func event<C: CanonicalEventContent>(_ content: C, now: Int64 = EpochMillis.now()) throws -> OutboundMessage {
         try .event(content, from: membership.selfNode, now: now)
-    }
-
-    /// A fire-and-forget request to `service` (``OutboundMessage/oneWay(_:to:timeout:now:id:)``).
-    static func request<M: BusMessage>(
-        _ message: M, to service: ServiceID, timeout: Duration? = nil, now: Int64 = EpochMillis.now()
-    ) throws -> OutboundMessage {
-        try .oneWay(message, to: service, timeout: timeout, now: now)
     }
 }
