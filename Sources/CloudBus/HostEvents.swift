@@ -37,22 +37,13 @@ public struct ReconnectHostMsg: BusMessage, Hashable {
 public struct ReconnectHostReply: BusReply, Hashable {
     public static let className = "org.zstack.header.host.ReconnectHostReply"
 
-    public var success: Bool
-    public var canceled: Bool
+    @DefaultTrue public var success: Bool
+    @DefaultFalse public var canceled: Bool
     public var error: ErrorCode?
 
     public init(error: ErrorCode? = nil) {
         self.success = error == nil
         self.canceled = false
         self.error = error
-    }
-
-    enum CodingKeys: String, CodingKey { case success, canceled, error }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        success = try container.decodeIfPresent(Bool.self, forKey: .success) ?? true
-        canceled = try container.decodeIfPresent(Bool.self, forKey: .canceled) ?? false
-        error = try container.decodeIfPresent(ErrorCode.self, forKey: .error)
     }
 }

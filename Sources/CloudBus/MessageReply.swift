@@ -3,8 +3,8 @@
 public struct MessageReply: BusReply, Hashable {
     public static let className = "org.zstack.header.message.MessageReply"
 
-    public var success: Bool
-    public var canceled: Bool
+    @DefaultTrue public var success: Bool
+    @DefaultFalse public var canceled: Bool
     public var error: ErrorCode?
 
     /// A reply carrying `error`, or a plain success when `error` is nil.
@@ -12,15 +12,5 @@ public struct MessageReply: BusReply, Hashable {
         self.success = error == nil
         self.canceled = canceled
         self.error = error
-    }
-
-    enum CodingKeys: String, CodingKey { case success, canceled, error }
-
-    /// Absent `success`/`canceled` take Java's initialisers (true/false).
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        success = try container.decodeIfPresent(Bool.self, forKey: .success) ?? true
-        canceled = try container.decodeIfPresent(Bool.self, forKey: .canceled) ?? false
-        error = try container.decodeIfPresent(ErrorCode.self, forKey: .error)
     }
 }

@@ -5,12 +5,12 @@
 public struct PingHostReply: BusReply, Hashable {
     public static let className = "org.zstack.header.host.PingHostReply"
 
-    public var connected: Bool
+    @DefaultFalse public var connected: Bool
     public var currentHostStatus: HostStatus?
     /// Tells the tracker not to reconnect (e.g. the host row is gone).
-    public var noReconnect: Bool
-    public var success: Bool
-    public var canceled: Bool
+    @DefaultFalse public var noReconnect: Bool
+    @DefaultTrue public var success: Bool
+    @DefaultFalse public var canceled: Bool
     public var error: ErrorCode?
 
     public init(
@@ -27,20 +27,5 @@ public struct PingHostReply: BusReply, Hashable {
         self.success = success
         self.canceled = canceled
         self.error = error
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case connected, currentHostStatus, noReconnect, success, canceled, error
-    }
-
-    /// Absent booleans take Java's initialisers: `connected`/`noReconnect`/`canceled` false, `success` true.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        connected = try container.decodeIfPresent(Bool.self, forKey: .connected) ?? false
-        currentHostStatus = try container.decodeIfPresent(HostStatus.self, forKey: .currentHostStatus)
-        noReconnect = try container.decodeIfPresent(Bool.self, forKey: .noReconnect) ?? false
-        success = try container.decodeIfPresent(Bool.self, forKey: .success) ?? true
-        canceled = try container.decodeIfPresent(Bool.self, forKey: .canceled) ?? false
-        error = try container.decodeIfPresent(ErrorCode.self, forKey: .error)
     }
 }

@@ -22,8 +22,8 @@ public struct UpdateSettingReply: BusReply, Hashable {
     public var name: String?
     public var oldValue: String?
     public var newValue: String?
-    public var success: Bool
-    public var canceled: Bool
+    @DefaultTrue public var success: Bool
+    @DefaultFalse public var canceled: Bool
     public var error: ErrorCode?
 
     public init(name: String, oldValue: String, newValue: String) {
@@ -33,17 +33,5 @@ public struct UpdateSettingReply: BusReply, Hashable {
         self.success = true
         self.canceled = false
         self.error = nil
-    }
-
-    enum CodingKeys: String, CodingKey { case name, oldValue, newValue, success, canceled, error }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        name = try container.decodeIfPresent(String.self, forKey: .name)
-        oldValue = try container.decodeIfPresent(String.self, forKey: .oldValue)
-        newValue = try container.decodeIfPresent(String.self, forKey: .newValue)
-        success = try container.decodeIfPresent(Bool.self, forKey: .success) ?? true
-        canceled = try container.decodeIfPresent(Bool.self, forKey: .canceled) ?? false
-        error = try container.decodeIfPresent(ErrorCode.self, forKey: .error)
     }
 }

@@ -43,22 +43,13 @@ public struct VmStateChangedOnHostMsg: BusMessage, Hashable {
 public struct VmStateChangedOnHostReply: BusReply, Hashable {
     public static let className = "org.zstack.header.vm.VmStateChangedOnHostReply"
 
-    public var success: Bool
-    public var canceled: Bool
+    @DefaultTrue public var success: Bool
+    @DefaultFalse public var canceled: Bool
     public var error: ErrorCode?
 
     public init(error: ErrorCode? = nil) {
         self.success = error == nil
         self.canceled = false
         self.error = error
-    }
-
-    enum CodingKeys: String, CodingKey { case success, canceled, error }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        success = try container.decodeIfPresent(Bool.self, forKey: .success) ?? true
-        canceled = try container.decodeIfPresent(Bool.self, forKey: .canceled) ?? false
-        error = try container.decodeIfPresent(ErrorCode.self, forKey: .error)
     }
 }

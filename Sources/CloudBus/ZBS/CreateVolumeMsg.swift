@@ -36,8 +36,8 @@ public struct CreateVolumeReply: BusReply, Hashable {
     public var installPath: String?
     public var size: Int64?
     public var actualSize: Int64?
-    public var success: Bool
-    public var canceled: Bool
+    @DefaultTrue public var success: Bool
+    @DefaultFalse public var canceled: Bool
     public var error: ErrorCode?
 
     /// A success carrying the fields, or a failure carrying `error` (fields then left at their defaults).
@@ -48,18 +48,5 @@ public struct CreateVolumeReply: BusReply, Hashable {
         self.success = error == nil
         self.canceled = false
         self.error = error
-    }
-
-    enum CodingKeys: String, CodingKey { case installPath, size, actualSize, success, canceled, error }
-
-    /// Absent fields take Java's initialisers (`success` true, lists empty, numbers 0).
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        installPath = try container.decodeIfPresent(String.self, forKey: .installPath)
-        size = try container.decodeIfPresent(Int64.self, forKey: .size)
-        actualSize = try container.decodeIfPresent(Int64.self, forKey: .actualSize)
-        success = try container.decodeIfPresent(Bool.self, forKey: .success) ?? true
-        canceled = try container.decodeIfPresent(Bool.self, forKey: .canceled) ?? false
-        error = try container.decodeIfPresent(ErrorCode.self, forKey: .error)
     }
 }

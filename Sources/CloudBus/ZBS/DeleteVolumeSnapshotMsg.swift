@@ -16,8 +16,8 @@ public struct DeleteVolumeSnapshotMsg: BusMessage, Hashable {
 public struct DeleteVolumeSnapshotReply: BusReply, Hashable {
     public static let className = "cloudbus.worker.zbs.DeleteVolumeSnapshotReply"
 
-    public var success: Bool
-    public var canceled: Bool
+    @DefaultTrue public var success: Bool
+    @DefaultFalse public var canceled: Bool
     public var error: ErrorCode?
 
     /// A success carrying the fields, or a failure carrying `error` (fields then left at their defaults).
@@ -25,15 +25,5 @@ public struct DeleteVolumeSnapshotReply: BusReply, Hashable {
         self.success = error == nil
         self.canceled = false
         self.error = error
-    }
-
-    enum CodingKeys: String, CodingKey { case success, canceled, error }
-
-    /// Absent fields take Java's initialisers (`success` true, lists empty, numbers 0).
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        success = try container.decodeIfPresent(Bool.self, forKey: .success) ?? true
-        canceled = try container.decodeIfPresent(Bool.self, forKey: .canceled) ?? false
-        error = try container.decodeIfPresent(ErrorCode.self, forKey: .error)
     }
 }

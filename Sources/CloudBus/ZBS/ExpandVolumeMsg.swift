@@ -19,8 +19,8 @@ public struct ExpandVolumeReply: BusReply, Hashable {
     public static let className = "cloudbus.worker.zbs.ExpandVolumeReply"
 
     public var size: Int64?
-    public var success: Bool
-    public var canceled: Bool
+    @DefaultTrue public var success: Bool
+    @DefaultFalse public var canceled: Bool
     public var error: ErrorCode?
 
     /// A success carrying the fields, or a failure carrying `error` (fields then left at their defaults).
@@ -29,16 +29,5 @@ public struct ExpandVolumeReply: BusReply, Hashable {
         self.success = error == nil
         self.canceled = false
         self.error = error
-    }
-
-    enum CodingKeys: String, CodingKey { case size, success, canceled, error }
-
-    /// Absent fields take Java's initialisers (`success` true, lists empty, numbers 0).
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        size = try container.decodeIfPresent(Int64.self, forKey: .size)
-        success = try container.decodeIfPresent(Bool.self, forKey: .success) ?? true
-        canceled = try container.decodeIfPresent(Bool.self, forKey: .canceled) ?? false
-        error = try container.decodeIfPresent(ErrorCode.self, forKey: .error)
     }
 }
