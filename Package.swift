@@ -114,7 +114,10 @@ let package = Package(
         .testTarget(name: "CloudBusTests", dependencies: ["CloudBus"]),
         .testTarget(
             name: "KeyedExecutionTests",
-            dependencies: ["KeyedExecution", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "KeyedExecution", "CloudBusTesting",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(name: "AgentHTTPTests", dependencies: ["AgentHTTP", "CloudBusTesting"]),
         .testTarget(

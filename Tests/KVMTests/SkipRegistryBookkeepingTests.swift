@@ -1,5 +1,6 @@
 import CloudBus
 @testable import KVM
+import CloudBusTesting
 import Testing
 
 /// Section C and D of the scenarios (skip bookkeeping and orphans), against the registry alone.
@@ -16,7 +17,7 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("scenario 17: a skip from X is recorded, its continue from X ends it")
     func scenario17() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let v = F.vm(1)
         #expect(await registry.recordSkip(F.skip(v, from: F.nodeX)) == .recorded(operations: 1))
         #expect(await skippedNow(registry, [v, F.vm(2)]) == [v])
@@ -28,7 +29,7 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("scenario 18: the API id maps to its VM by key, a continue by API id ends it and drops the mapping (no leak)")
     func scenario18() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let v = F.vm(1)
         await registry.recordSkip(F.skip(v, from: F.nodeX, apiId: "api-1"))
         // First writer wins for the API id.
@@ -44,7 +45,7 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("scenario 19: two overlapping operations on V each need their continue (counted, not a set)")
     func scenario19() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let v = F.vm(1)
         await registry.recordSkip(F.skip(v, from: F.nodeX))
         #expect(await registry.recordSkip(F.skip(v, from: F.nodeX)) == .recorded(operations: 2))
@@ -56,7 +57,7 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("a continue from another node does not end X's operation (only the orphan, if any)")
     func continueFromOtherNode() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let v = F.vm(1)
         await registry.recordSkip(F.skip(v, from: F.nodeX))
         let outcome = await registry.recordContinue(F.proceed(v, from: F.nodeY))
@@ -66,7 +67,7 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("scenario 20: a late continue from a departed node does not crash and removes the orphan")
     func scenario20() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let v = F.vm(1)
         await registry.recordSkip(F.skip(v, from: F.nodeX))
         await registry.nodeLeft(F.nodeX)
@@ -80,8 +81,8 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("scenario 21: a late skip from a departed node becomes an orphan and never resurrects the node's set")
     func scenario21() async {
-        let clock = RegistryTestClock()
-        let counters = RegistryTestCounters()
+        let clock = ManualClock()
+        let counters = RecordingCounters()
         let registry = F.registry(clock: clock, counters: counters)
         await registry.nodeLeft(F.nodeX)
         clock.advance(by: .seconds(5))
@@ -97,7 +98,7 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("scenario 25: NodeLeft(X) moves X's VMs to orphans at now and drops X's API ids")
     func scenario25() async {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let registry = F.registry(clock: clock)
         await registry.recordSkip(F.skip(F.vm(1), from: F.nodeX, apiId: "api-1"))
         await registry.recordSkip(F.skip(F.vm(2), from: F.nodeX))
@@ -113,7 +114,7 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("scenario 26: NodeLeft of an unknown node, or of one with no entries, orphans nothing")
     func scenario26() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         #expect(await registry.nodeLeft("never-seen").isEmpty)
         await registry.recordSkip(F.skip(F.vm(1), from: F.nodeX))
         await registry.recordContinue(F.proceed(F.vm(1), from: F.nodeX))
@@ -123,7 +124,7 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("scenario 33: a continue for an orphaned VM from any node removes the orphan at once")
     func scenario33() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let v = F.vm(1)
         await registry.recordSkip(F.skip(v, from: F.nodeX))
         await registry.nodeLeft(F.nodeX)
@@ -137,7 +138,7 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("scenario 34: NodeJoin(X) after NodeLeft keeps the orphan; X's next operation on V ends both")
     func scenario34() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let v = F.vm(1)
         await registry.recordSkip(F.skip(v, from: F.nodeX))
         await registry.nodeLeft(F.nodeX)
@@ -154,7 +155,7 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("NodeJoin(X) with entries still recorded for X (missed NodeLeft / restart with the same id) orphans them")
     func joinWithStaleEntries() async {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let registry = F.registry(clock: clock)
         await registry.recordSkip(F.skip(F.vm(1), from: F.nodeX, apiId: "api-1"))
         clock.advance(by: .seconds(3))
@@ -166,7 +167,7 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("scenario 37: X and Y both had V, leaving at t0 then t1: one orphan entry with t1")
     func scenario37() async {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let registry = F.registry(clock: clock)
         let v = F.vm(1)
         await registry.recordSkip(F.skip(v, from: F.nodeX))
@@ -182,7 +183,7 @@ struct SkipRegistryBookkeepingTests {
 
     @Test("scenario 38: a single-node deployment (no NodeLeft ever) never produces orphans")
     func scenario38SingleNode() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         for number in 1...5 { await registry.recordSkip(F.skip(F.vm(number), from: F.nodeX)) }
         for number in 1...5 { await registry.recordContinue(F.proceed(F.vm(number), from: F.nodeX)) }
         #expect(await registry.orphans.isEmpty)
@@ -199,7 +200,7 @@ struct SkipRegistryScaleTests {
 
     @Test("100,000 entries over three nodes: counts, one node leaving, and answers for a 1,000-VM report")
     func hundredThousandEntries() async {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let registry = F.registry(clock: clock)
         let nodes = [F.nodeX, F.nodeY, "33333333333333333333333333333333"]
         for number in 0..<100_000 {

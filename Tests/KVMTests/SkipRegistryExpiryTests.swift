@@ -1,5 +1,6 @@
 import CloudBus
 @testable import KVM
+import CloudBusTesting
 import Testing
 
 /// Orphan TTL, compare-and-remove, the periodic cleanup and tombstones (scenarios 27–32, 35).
@@ -10,8 +11,8 @@ struct SkipRegistryExpiryTests {
 
     /// A registry with V orphaned at t0 = 0 s (X had it and left).
     private func orphaned(
-        clock: RegistryTestClock, timeout: LiveSetting<Duration> = F.timeout(),
-        counters: RegistryTestCounters = RegistryTestCounters(), probe: SkipRegistryProbe = SkipRegistryProbe()
+        clock: ManualClock, timeout: LiveSetting<Duration> = F.timeout(),
+        counters: RecordingCounters = RecordingCounters(), probe: SkipRegistryProbe = SkipRegistryProbe()
     ) async -> SkipRegistry {
         let registry = F.registry(clock: clock, timeout: timeout, counters: counters, probe: probe)
         await registry.recordSkip(F.skip(F.vm(1), from: F.nodeX))
@@ -28,7 +29,7 @@ struct SkipRegistryExpiryTests {
 
     @Test("scenario 27: 1 ms before the TTL the orphan is still skipped (hook and snapshots)")
     func scenario27() async {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let registry = await orphaned(clock: clock)
         clock.advance(by: Self.ttl - .milliseconds(1))
         #expect(await registry.isOrphanSkipped(F.vm(1)))
@@ -38,8 +39,8 @@ struct SkipRegistryExpiryTests {
 
     @Test("scenario 28: 1 ms after the TTL the check removes the entry and the VM is traced again")
     func scenario28() async {
-        let clock = RegistryTestClock()
-        let counters = RegistryTestCounters()
+        let clock = ManualClock()
+        let counters = RecordingCounters()
         let registry = await orphaned(clock: clock, counters: counters)
         clock.advance(by: Self.ttl + .milliseconds(1))
         #expect(await skippedFreshRound(registry, [F.vm(1)]).isEmpty)
@@ -52,13 +53,13 @@ struct SkipRegistryExpiryTests {
 
     @Test("scenario 29: exactly at the TTL the entry is expired, for the check and for the cleanup alike")
     func scenario29() async {
-        let checkClock = RegistryTestClock()
+        let checkClock = ManualClock()
         let checked = await orphaned(clock: checkClock)
         checkClock.advance(by: Self.ttl)
         #expect(await !checked.isOrphanSkipped(F.vm(1)))
         #expect(await checked.orphans.isEmpty)
 
-        let cleanupClock = RegistryTestClock()
+        let cleanupClock = ManualClock()
         let cleaned = await orphaned(clock: cleanupClock)
         cleanupClock.advance(by: Self.ttl - .nanoseconds(1))
         await cleaned.cleanup()
@@ -70,7 +71,7 @@ struct SkipRegistryExpiryTests {
 
     @Test("scenario 30: NodeLeft re-arms V between the expiry judgement and the removal: V survives, still skipped")
     func scenario30() async throws {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let judged = RegistrySignal()
         let release = RegistrySignal()
         let probe = SkipRegistryProbe(expiryJudged: { _, _ in
@@ -96,7 +97,7 @@ struct SkipRegistryExpiryTests {
 
     @Test("scenario 31: a cleanup tick removes only entries still holding the judged timestamp")
     func scenario31() async throws {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let judged = RegistrySignal()
         let release = RegistrySignal()
         let probe = SkipRegistryProbe(cleanupJudged: { _ in
@@ -130,7 +131,7 @@ struct SkipRegistryExpiryTests {
 
     @Test("scenario 32: the cleanup ticks every 60 s while running; none after cancel; a second cancel is harmless")
     func scenario32() async throws {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let registry = await orphaned(clock: clock)
         let running = Task { await registry.run() }
         try await waitUntil { clock.sleeperCount == 1 }
@@ -164,7 +165,7 @@ struct SkipRegistryExpiryTests {
 
     @Test("scenario 35: lowering the TTL at runtime expires existing entries; invalid values are refused")
     func scenario35() async throws {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let timeout = F.timeout(seconds: 600)
         let registry = await orphaned(clock: clock, timeout: timeout)
         clock.advance(by: .seconds(300))
@@ -179,7 +180,7 @@ struct SkipRegistryExpiryTests {
 
     @Test("tombstone window: the current TTL counted from the removal; the cleanup forgets older tombstones")
     func tombstoneWindow() async {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let registry = await orphaned(clock: clock)
         // Expired but not yet removed already counts.
         clock.advance(by: Self.ttl)
@@ -197,7 +198,7 @@ struct SkipRegistryExpiryTests {
 
     @Test("a TTL shorter than two cleanup intervals does not shrink the guard's window below them")
     func tombstoneWindowFloor() async throws {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let timeout = F.timeout()
         let registry = await orphaned(clock: clock, timeout: timeout)
         try timeout.update(fromText: "1")

@@ -3,6 +3,7 @@ import Foundation
 import Inventory
 @testable import KVM
 import Synchronization
+import CloudBusTesting
 import Testing
 
 /// Write-through to the inventory and the reload after a worker restart (beyond the original, whose map lived in
@@ -20,7 +21,7 @@ struct SkipRegistryPersistenceTests {
     }
 
     private func open(
-        _ store: any SkipEntryStore, clock: RegistryTestClock, wall: RegistryTestWallClock,
+        _ store: any SkipEntryStore, clock: ManualClock, wall: RegistryTestWallClock,
         timeout: LiveSetting<Duration> = F.timeout(), counters: any CounterSink = DiscardingCounters()
     ) async throws -> SkipRegistry {
         try await SkipRegistry.open(
@@ -33,7 +34,7 @@ struct SkipRegistryPersistenceTests {
         try await withDatabasePath { path in
             let wall = RegistryTestWallClock()
             do {
-                let registry = try await open(try SQLiteInventory(path: path), clock: RegistryTestClock(), wall: wall)
+                let registry = try await open(try SQLiteInventory(path: path), clock: ManualClock(), wall: wall)
                 await registry.recordSkip(F.skip(F.vm(1), from: F.nodeX, apiId: "api-1"))
                 await registry.recordSkip(F.skip(F.vm(1), from: F.nodeX))
                 await registry.recordSkip(F.skip(F.vm(2), from: F.nodeY))
@@ -41,7 +42,7 @@ struct SkipRegistryPersistenceTests {
                 await registry.flush()
             }
             wall.advance(by: .seconds(100))
-            let clock = RegistryTestClock()
+            let clock = ManualClock()
             let restarted = try await open(try SQLiteInventory(path: path), clock: clock, wall: wall)
             #expect(await restarted.nodes[F.nodeX]?.operations == [F.vm(1): 2])
             #expect(await restarted.nodes[F.nodeX]?.apiVms == ["api-1": F.vm(1)])
@@ -59,12 +60,12 @@ struct SkipRegistryPersistenceTests {
         try await withDatabasePath { path in
             let wall = RegistryTestWallClock()
             do {
-                let registry = try await open(try SQLiteInventory(path: path), clock: RegistryTestClock(), wall: wall)
+                let registry = try await open(try SQLiteInventory(path: path), clock: ManualClock(), wall: wall)
                 await registry.recordSkip(F.skip(F.vm(1), from: F.own, apiId: "api-own"))
                 await registry.flush()
             }
             wall.advance(by: .seconds(30))
-            let clock = RegistryTestClock()
+            let clock = ManualClock()
             let restarted = try await open(try SQLiteInventory(path: path), clock: clock, wall: wall)
             #expect(await restarted.nodes[F.own] == nil)
             #expect(await restarted.orphans == [F.vm(1): .zero])
@@ -72,7 +73,7 @@ struct SkipRegistryPersistenceTests {
             // The conversion was written through: a second restart sees the orphan (aged), not the entry.
             await restarted.flush()
             wall.advance(by: .seconds(10))
-            let again = try await open(try SQLiteInventory(path: path), clock: RegistryTestClock(), wall: wall)
+            let again = try await open(try SQLiteInventory(path: path), clock: ManualClock(), wall: wall)
             #expect(await again.orphans == [F.vm(1): .seconds(-10)])
             #expect(await again.status().operations == 0)
         }
@@ -83,13 +84,13 @@ struct SkipRegistryPersistenceTests {
         try await withDatabasePath { path in
             let wall = RegistryTestWallClock()
             do {
-                let registry = try await open(try SQLiteInventory(path: path), clock: RegistryTestClock(), wall: wall)
+                let registry = try await open(try SQLiteInventory(path: path), clock: ManualClock(), wall: wall)
                 await registry.recordSkip(F.skip(F.vm(1), from: F.nodeX))
                 await registry.nodeLeft(F.nodeX)
                 await registry.flush()
             }
             wall.advance(by: .seconds(500))
-            let clock = RegistryTestClock()
+            let clock = ManualClock()
             let restarted = try await open(try SQLiteInventory(path: path), clock: clock, wall: wall)
             clock.advance(by: .seconds(99))
             #expect(await restarted.isOrphanSkipped(F.vm(1)))
@@ -104,8 +105,8 @@ struct SkipRegistryPersistenceTests {
     @Test("a failing store is counted, memory keeps protecting, and the next write rewrites the whole state")
     func failingStore() async throws {
         let store = FlakySkipStore(try SQLiteInventory.inMemory())
-        let counters = RegistryTestCounters()
-        let clock = RegistryTestClock()
+        let counters = RecordingCounters()
+        let clock = ManualClock()
         let wall = RegistryTestWallClock()
         let registry = try await open(store, clock: clock, wall: wall, counters: counters)
         await registry.recordSkip(F.skip(F.vm(1), from: F.nodeX))
@@ -128,7 +129,7 @@ struct SkipRegistryPersistenceTests {
         let store = FlakySkipStore(try SQLiteInventory.inMemory())
         store.failing = true
         await #expect(throws: InventoryError.self) {
-            _ = try await open(store, clock: RegistryTestClock(), wall: RegistryTestWallClock())
+            _ = try await open(store, clock: ManualClock(), wall: RegistryTestWallClock())
         }
     }
 }

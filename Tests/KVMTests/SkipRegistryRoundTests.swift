@@ -1,5 +1,6 @@
 import CloudBus
 @testable import KVM
+import CloudBusTesting
 import Testing
 
 /// The tracer's two snapshots as one mark plus a query (scenarios 22–24, 36, 40) and the round log's bounds.
@@ -10,7 +11,7 @@ struct SkipRegistryRoundTests {
 
     @Test("scenario 22: skipped when the command is sent, finished before the reply: skipped this round")
     func scenario22() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let v = F.vm(1)
         await registry.recordSkip(F.skip(v, from: F.nodeX))
         let mark = await registry.beginRound()
@@ -25,7 +26,7 @@ struct SkipRegistryRoundTests {
 
     @Test("scenario 23: started after the command was sent, still running at the reply: skipped this round")
     func scenario23() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let v = F.vm(1)
         let mark = await registry.beginRound()
         await registry.recordSkip(F.skip(v, from: F.nodeX))
@@ -35,7 +36,7 @@ struct SkipRegistryRoundTests {
 
     @Test("scenario 24: started and finished inside the command window: in neither snapshot")
     func scenario24() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let v = F.vm(1)
         let mark = await registry.beginRound()
         await registry.recordSkip(F.skip(v, from: F.nodeX))
@@ -46,7 +47,7 @@ struct SkipRegistryRoundTests {
 
     @Test("scenario 36: an orphan expiring between the snapshots is still skipped this round, removed or not")
     func scenario36Expiry() async {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let registry = F.registry(clock: clock)
         for number in 1...2 { await registry.recordSkip(F.skip(F.vm(number), from: F.nodeX)) }
         await registry.nodeLeft(F.nodeX)
@@ -64,7 +65,7 @@ struct SkipRegistryRoundTests {
 
     @Test("scenario 36: NodeLeft(X) during the command with V in X's set: V skipped (snapshot 2)")
     func scenario36NodeLeft() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let v = F.vm(1)
         await registry.recordSkip(F.skip(v, from: F.nodeX))
         let mark = await registry.beginRound()
@@ -75,7 +76,7 @@ struct SkipRegistryRoundTests {
 
     @Test("scenario 40: an orphan created after snapshot 2 is caught by the missing-VM hook")
     func scenario40() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let v = F.vm(1)
         let mark = await registry.beginRound()
         #expect(await registry.skipped(among: [v], since: mark).isEmpty)
@@ -87,7 +88,7 @@ struct SkipRegistryRoundTests {
 
     @Test("an orphan re-armed during the round is judged at the mark with its old timestamp")
     func rearmedDuringRound() async {
-        let clock = RegistryTestClock()
+        let clock = ManualClock()
         let registry = F.registry(clock: clock)
         let v = F.vm(1)
         await registry.recordSkip(F.skip(v, from: F.nodeX))
@@ -102,7 +103,7 @@ struct SkipRegistryRoundTests {
 
     @Test("the round log keeps changes only while a round is open, and only those after the oldest open mark")
     func logTrimming() async {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         await registry.recordSkip(F.skip(F.vm(1), from: F.nodeX))
         #expect(await registry.rounds.keptChanges == 0)
         let first = await registry.beginRound()
@@ -123,8 +124,8 @@ struct SkipRegistryRoundTests {
 
     @Test("a round that never ends is abandoned when the log is full, and counted")
     func logOverflow() async {
-        let counters = RegistryTestCounters()
-        let registry = F.registry(clock: RegistryTestClock(), counters: counters, roundLogCapacity: 4)
+        let counters = RecordingCounters()
+        let registry = F.registry(clock: ManualClock(), counters: counters, roundLogCapacity: 4)
         let forgotten = await registry.beginRound()
         _ = forgotten
         for number in 1...10 { await registry.recordSkip(F.skip(F.vm(number), from: F.nodeX)) }

@@ -1,5 +1,6 @@
 import CloudBus
 @testable import KVM
+import CloudBusTesting
 import Testing
 
 /// The bus side: canonical events decoded and applied in order under one executor key; bad content throws.
@@ -18,7 +19,7 @@ struct SkipRegistrySubscriberTests {
     @Test("the three paths share one executor key, so the registry sees broker order")
     func pathsAndKey() throws {
         let subscriber = SkipRegistrySubscriber(
-            registry: F.registry(clock: RegistryTestClock()), logger: F.quietLogger)
+            registry: F.registry(clock: ManualClock()), logger: F.quietLogger)
         #expect(subscriber.paths == ["/vmTracer/skipTrace", "/vmTrace/continueTrace", "/managementnode/lifecycle"])
         let keys = Set(try [
             event(F.skip(F.vm(1), from: F.nodeX), from: F.nodeX),
@@ -30,7 +31,7 @@ struct SkipRegistrySubscriberTests {
 
     @Test("scenario 17 and 25 over the bus: skip, NodeLeft, then continue from another node")
     func eventsApply() async throws {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let subscriber = SkipRegistrySubscriber(registry: registry, logger: F.quietLogger)
         let v = F.vm(1)
         #expect(try await subscriber.handle(event(F.skip(v, from: F.nodeX), from: F.nodeX), context: context)
@@ -50,7 +51,7 @@ struct SkipRegistrySubscriberTests {
 
     @Test("bad content throws a clear error naming the path and the sender, and changes nothing")
     func badContent() async throws {
-        let registry = F.registry(clock: RegistryTestClock())
+        let registry = F.registry(clock: ManualClock())
         let subscriber = SkipRegistrySubscriber(registry: registry, logger: F.quietLogger)
         let missingVm = CanonicalEvent(
             path: VmSkipTraceData.path, content: .object(["managementNodeId": .string(F.nodeX)]),

@@ -1,72 +1,11 @@
 import CloudBus
+import CloudBusTesting
 import Foundation
 import Inventory
 @testable import KVM
 import Logging
 import Synchronization
 import Testing
-
-/// A clock that moves only when the test calls `advance(by:)`, so TTL and cleanup tests never depend on real time.
-/// `sleep(until:)` returns at once for an instant already reached, otherwise suspends until an `advance` reaches
-/// it; a cancelled sleeper throws `CancellationError` right away and is forgotten.
-final class RegistryTestClock: Clock, Sendable {
-    struct Instant: InstantProtocol {
-        var offset: Duration
-        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        func duration(to other: Instant) -> Duration { other.offset - offset }
-        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
-    }
-
-    private struct Sleeper {
-        let deadline: Instant
-        let continuation: CheckedContinuation<Void, any Error>
-    }
-
-    private struct State {
-        var now = Instant(offset: .zero)
-        var sleepers: [Int: Sleeper] = [:]
-        var nextID = 0
-    }
-
-    private let state = Mutex(State())
-
-    var now: Instant { state.withLock { $0.now } }
-    var minimumResolution: Duration { .zero }
-    var sleeperCount: Int { state.withLock { $0.sleepers.count } }
-
-    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
-        let id = state.withLock { state in
-            state.nextID += 1
-            return state.nextID
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                state.withLock { state in
-                    if Task.isCancelled {
-                        continuation.resume(throwing: CancellationError())
-                    } else if deadline <= state.now {
-                        continuation.resume()
-                    } else {
-                        state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
-                    }
-                }
-            }
-        } onCancel: {
-            let sleeper = state.withLock { $0.sleepers.removeValue(forKey: id) }
-            sleeper?.continuation.resume(throwing: CancellationError())
-        }
-    }
-
-    func advance(by duration: Duration) {
-        let due = state.withLock { state in
-            state.now = state.now.advanced(by: duration)
-            let now = state.now
-            let ids = state.sleepers.filter { $0.value.deadline <= now }.map(\.key)
-            return ids.compactMap { state.sleepers.removeValue(forKey: $0)?.continuation }
-        }
-        for continuation in due { continuation.resume() }
-    }
-}
 
 /// A wall clock in epoch milliseconds that the test moves by hand.
 final class RegistryTestWallClock: Sendable {
@@ -77,13 +16,6 @@ final class RegistryTestWallClock: Sendable {
         let (seconds, attoseconds) = duration.components
         millis.withLock { $0 += seconds * 1000 + attoseconds / 1_000_000_000_000_000 }
     }
-}
-
-/// Counts what the registry counts, for assertions.
-final class RegistryTestCounters: CounterSink {
-    private let counts = Mutex<[String: Int]>([:])
-    func increment(_ name: String, by amount: Int) { counts.withLock { $0[name, default: 0] += amount } }
-    subscript(name: String) -> Int { counts.withLock { $0[name] ?? 0 } }
 }
 
 enum SkipFixture {
@@ -102,7 +34,7 @@ enum SkipFixture {
     }
 
     static func registry(
-        clock: RegistryTestClock, timeout: LiveSetting<Duration> = timeout(), store: (any SkipEntryStore)? = nil,
+        clock: ManualClock, timeout: LiveSetting<Duration> = timeout(), store: (any SkipEntryStore)? = nil,
         wall: RegistryTestWallClock = RegistryTestWallClock(), counters: any CounterSink = DiscardingCounters(),
         probe: SkipRegistryProbe = SkipRegistryProbe(), roundLogCapacity: Int = SkipRegistry.defaultRoundLogCapacity
     ) -> SkipRegistry {

@@ -1,4 +1,5 @@
 @testable import KeyedExecution
+import CloudBusTesting
 import Testing
 
 @Suite("KeyedSerialExecutor memory, backpressure and shutdown", .timeLimit(.minutes(1)))

@@ -1,22 +1,25 @@
 import Synchronization
 
-/// A clock that moves only when the test calls `advance(by:)`, so deadline tests never depend on real time.
+/// A clock that moves only when the test calls `advance(by:)`, so deadline, TTL and cleanup tests never depend on
+/// real time.
 ///
 /// `sleep(until:)` returns at once for an instant that has already been reached, otherwise suspends until an
 /// `advance` reaches it; a cancelled sleeper throws `CancellationError` right away and is forgotten.
-final class ManualClock: Clock, Sendable {
-    struct Instant: InstantProtocol {
-        var offset: Duration
+public final class ManualClock: Clock, Sendable {
+    public struct Instant: InstantProtocol {
+        public var offset: Duration
 
-        func advanced(by duration: Duration) -> Instant {
+        public init(offset: Duration) { self.offset = offset }
+
+        public func advanced(by duration: Duration) -> Instant {
             Instant(offset: offset + duration)
         }
 
-        func duration(to other: Instant) -> Duration {
+        public func duration(to other: Instant) -> Duration {
             other.offset - offset
         }
 
-        static func < (lhs: Instant, rhs: Instant) -> Bool {
+        public static func < (lhs: Instant, rhs: Instant) -> Bool {
             lhs.offset < rhs.offset
         }
     }
@@ -34,18 +37,20 @@ final class ManualClock: Clock, Sendable {
 
     private let state = Mutex(State())
 
-    var now: Instant {
+    public init() {}
+
+    public var now: Instant {
         state.withLock { $0.now }
     }
 
-    var minimumResolution: Duration { .zero }
+    public var minimumResolution: Duration { .zero }
 
     /// Sleepers currently suspended (cancelled and woken ones are gone).
-    var sleeperCount: Int {
+    public var sleeperCount: Int {
         state.withLock { $0.sleepers.count }
     }
 
-    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+    public func sleep(until deadline: Instant, tolerance: Duration?) async throws {
         let id = state.withLock { state in
             state.nextID += 1
             return state.nextID
@@ -69,7 +74,7 @@ final class ManualClock: Clock, Sendable {
     }
 
     /// Moves time forward and wakes every sleeper whose deadline has been reached.
-    func advance(by duration: Duration) {
+    public func advance(by duration: Duration) {
         let due = state.withLock { state in
             state.now = state.now.advanced(by: duration)
             let now = state.now
