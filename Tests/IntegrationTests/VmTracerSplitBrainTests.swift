@@ -216,8 +216,6 @@ private struct SplitBrainScene {
     }
 
     func stop() async {
-        // V Running on H2 was broadcast: the other workers on the broker dead-lettered device-info syncs for H2.
-        _ = try? await DeviceInfoJunkLetters.remove(naming: [h1, h2])
         await harness.stop()
         await events.close()
         await agent.shutdown()
