@@ -1,5 +1,5 @@
 # cloudbus-worker: build, test, demo and benchmark on one Debian machine (as root: the broker scripts need it).
-# `make help` lists the targets; docs/operations-draft.md explains them.
+# `make help` lists the targets; docs/operations.md explains them, docs/README.md maps the modules.
 #
 # The private RabbitMQ node (scripts/broker.sh) listens on 127.0.0.1 only. `make broker` and `make run` leave it
 # running (stop it with `make stop`); `make test` and `make bench` start it when it is not running and then stop it
@@ -8,7 +8,10 @@
 SWIFT ?= swift
 # Flags for every swift build and test, e.g. SWIFT_FLAGS='-Xswiftc -warnings-as-errors'.
 SWIFT_FLAGS ?=
-RELEASE_FLAGS = -c release $(SWIFT_FLAGS)
+# A module may import only the targets Package.swift names as its direct dependencies: the layering (domain modules
+# never reach the transport) is a build error, not a habit.
+BUILD_FLAGS = --explicit-target-dependency-import-check=error $(SWIFT_FLAGS)
+RELEASE_FLAGS = -c release $(BUILD_FLAGS)
 # Upper bound for one `swift test` run, so that a hung test fails CI instead of stalling it.
 TEST_TIMEOUT ?= 40m
 
@@ -21,22 +24,26 @@ export CLOUDBUS_NODE_NAME CLOUDBUS_AMQP_PORT CLOUDBUS_DIST_PORT
 BROKER := $(CURDIR)/scripts/broker.sh
 # guest/guest is accepted on loopback only: fine for tests and the demo, nowhere else.
 TEST_AMQP_URL = amqp://guest:guest@127.0.0.1:$(CLOUDBUS_AMQP_PORT)/%2F
-RELEASE_BIN = $(shell $(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/cloudbus-worker
+RELEASE_DIR = $(shell $(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)
+RELEASE_BIN = $(RELEASE_DIR)/cloudbus-worker
+# The development tool: benchmarks and the simulated host agent (never deployed).
+BENCH_BIN = $(RELEASE_DIR)/cloudbus-bench
 
 # The demo node (32 hex digits, as ZStack writes UUIDs); `make run` serves host.<this>.
 DEMO_NODE_UUID ?= d0d0cafe0000400000000000000000a1
-# Reference peer for `make bench` (shared/ lies beside the checkout), and extra arguments for `cloudbus-worker bench`.
+# Reference peer for `make bench` (shared/ lies beside the checkout), and extra arguments for `cloudbus-bench`.
 BENCH_PEER ?= $(abspath $(CURDIR)/../shared/bench/peer_pika_worker.py)
 BENCH_ARGS ?=
 
 .PHONY: build help deps broker release test run stop bench clean
 
 build:
-	$(SWIFT) build $(SWIFT_FLAGS)
+	$(SWIFT) build $(BUILD_FLAGS)
 
 help:
 	@echo 'make build    debug build (default)'
 	@echo 'make test     install deps, build the tests, run them against the local broker ($(TEST_TIMEOUT) at most)'
+	@echo 'make release  release builds of cloudbus-worker (the product) and cloudbus-bench (benchmarks, simulated agent)'
 	@echo 'make run      release build, local broker, simulated host agent, worker in the background, example messages'
 	@echo 'make stop     stop the demo worker, the simulated agent and the local broker'
 	@echo 'make bench    worker against the rabbitmq-c null responder and the pika peer (ratios)'
@@ -52,16 +59,17 @@ broker: deps
 
 release:
 	$(SWIFT) build $(RELEASE_FLAGS) --product cloudbus-worker
+	$(SWIFT) build $(RELEASE_FLAGS) --product cloudbus-bench
 
 # Build first: a compile error fails fast, and the broker does not idle through the build. Tests read
 # CLOUDBUS_TEST_AMQP_URL, and drive the node through CLOUDBUS_BROKER_CTL (stop/start/restart/add-vhost).
 test: deps
-	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(BROKER) with env CLOUDBUS_TEST_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BROKER_CTL='$(BROKER)' \
-		SWIFT='$(SWIFT)' SWIFT_FLAGS='$(SWIFT_FLAGS)' TEST_TIMEOUT='$(TEST_TIMEOUT)' scripts/run-tests.sh
+		SWIFT='$(SWIFT)' SWIFT_FLAGS='$(BUILD_FLAGS)' TEST_TIMEOUT='$(TEST_TIMEOUT)' scripts/run-tests.sh
 
 run: broker release
-	DEMO_NODE_UUID=$(DEMO_NODE_UUID) scripts/demo.sh start '$(RELEASE_BIN)'
+	DEMO_NODE_UUID=$(DEMO_NODE_UUID) scripts/demo.sh start '$(RELEASE_BIN)' '$(BENCH_BIN)'
 
 stop:
 	scripts/demo.sh stop
@@ -70,7 +78,7 @@ stop:
 bench: deps release
 	python=$$(scripts/deps.sh --bench) && \
 	$(BROKER) with env CLOUDBUS_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BENCH_PYTHON="$$python" \
-		CLOUDBUS_BENCH_PEER='$(BENCH_PEER)' '$(RELEASE_BIN)' bench $(BENCH_ARGS)
+		CLOUDBUS_BENCH_PEER='$(BENCH_PEER)' CLOUDBUS_WORKER_BINARY='$(RELEASE_BIN)' '$(BENCH_BIN)' $(BENCH_ARGS)
 
 clean: stop
 	rm -rf .build .data

@@ -1,51 +1,77 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Module graph (arrows point one way, down this list):
-//   CRabbitMQ, CRabbitMQShim  ← AMQP ← CloudBus ┐
-//   KeyedExecution, AgentHTTP, Inventory ────────┴← KVM, ZBS ← Worker ← cloudbus-worker
-// AMQP and KeyedExecution know nothing of ZStack; domain modules never touch rabbitmq-c.
+// cloudbus-worker builds and runs on Linux only: the rabbitmq-c owner thread waits on an eventfd (CRabbitMQShim)
+// and the bench reads /proc. Say so here rather than fail deep inside a C header.
+#if !os(Linux)
+#error("cloudbus-worker builds on Linux only (eventfd in CRabbitMQShim, /proc in the bench); see README.md")
+#endif
+
+// Module graph: an arrow means "may import"; nothing points up. docs/README.md has the map and one delivery's path.
+//
+//   Primitives (JSONValue, ZStackUUID, Duration units) ← everything below that needs them
+//   CRabbitMQ, CRabbitMQShim ← AMQP                      transport; knows nothing of ZStack
+//   CloudBus                                             ZStack's wire: envelope, codec, headers, errors, ring
+//   CloudBusAMQP ← CloudBus + AMQP                       publisher, topology, RPC client (Worker and the CLIs only)
+//   KVMMessages, ZBSMessages ← CloudBus                  the domains' wire types
+//   KeyedExecution, AgentHTTP, Inventory, LiveSettings   no ZStack wire, no transport
+//   KVM ← KVMMessages, AgentHTTP, Inventory, LiveSettings   ZBS ← ZBSMessages, AgentHTTP, Inventory
+//   Worker ← all of the above; cloudbus-worker ← Worker, CloudBusAMQP, CommandOptions
+//   CloudBusTesting (fake agents, test broker), CloudBusBench ← Worker, CloudBusTesting; cloudbus-bench ← CloudBusBench
+//
+// Domain modules (KVM, ZBS, their messages) cannot import AMQP or CloudBusAMQP: neither is in their dependency
+// closure, and `make` builds with --explicit-target-dependency-import-check=error, so importing a module that is not
+// a declared direct dependency fails the build instead of working by accident.
+let swiftNIO = "swift-nio"
 let package = Package(
     name: "cloudbus-worker",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cloudbus-worker", targets: ["cloudbus-worker"]),
+        .executable(name: "cloudbus-bench", targets: ["cloudbus-bench"]),
         .library(name: "AMQP", targets: ["AMQP"]),
         .library(name: "CloudBus", targets: ["CloudBus"]),
         .library(name: "KeyedExecution", targets: ["KeyedExecution"]),
         .library(name: "CloudBusTesting", targets: ["CloudBusTesting"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
-        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", exact: "2.0.1"),
     ],
     targets: [
+        // Value helpers every layer shares; depends on nothing.
+        .target(name: "Primitives"),
+
         // rabbitmq-c from Debian's librabbitmq-dev (0.11). Headers only; linking comes from pkg-config.
         .systemLibrary(
             name: "CRabbitMQ",
             pkgConfig: "librabbitmq",
             providers: [.apt(["librabbitmq-dev"])]
         ),
-        // The few things Swift cannot import from rabbitmq-c (variadic login, bit-flag macros).
+        // The few things Swift cannot import from rabbitmq-c (variadic login, bit-flag macros, eventfd).
         .target(name: "CRabbitMQShim", dependencies: ["CRabbitMQ"]),
         .target(
             name: "AMQP",
             dependencies: [
-                "CRabbitMQ", "CRabbitMQShim",
+                "CRabbitMQ", "CRabbitMQShim", "Primitives",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+
+        .target(name: "CloudBus", dependencies: ["Primitives"]),
         .target(
-            name: "CloudBus",
+            name: "CloudBusAMQP",
             dependencies: [
-                "AMQP",
+                "AMQP", "CloudBus", "Primitives",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "KVMMessages", dependencies: ["CloudBus", "Primitives"]),
+        .target(name: "ZBSMessages", dependencies: ["CloudBus"]),
+
         .target(
             name: "KeyedExecution",
             dependencies: [.product(name: "Logging", package: "swift-log")]
@@ -53,84 +79,144 @@ let package = Package(
         .target(
             name: "AgentHTTP",
             dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOCore", package: swiftNIO),
+                .product(name: "NIOPosix", package: swiftNIO),
+                .product(name: "NIOHTTP1", package: swiftNIO),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Inventory",
             dependencies: [
+                "Primitives",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "LiveSettings"),
+
         .target(
             name: "KVM",
             dependencies: [
-                "CloudBus", "AgentHTTP", "Inventory", "KeyedExecution",
+                "CloudBus", "KVMMessages", "AgentHTTP", "Inventory", "LiveSettings", "Primitives",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "ZBS",
             dependencies: [
-                "CloudBus", "AgentHTTP", "Inventory", "KeyedExecution",
+                "CloudBus", "ZBSMessages", "AgentHTTP", "Inventory",
+                .product(name: "NIOCore", package: swiftNIO),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Worker",
             dependencies: [
-                "AMQP", "CloudBus", "KeyedExecution", "AgentHTTP", "Inventory", "KVM", "ZBS",
+                "AMQP", "CloudBus", "CloudBusAMQP", "KeyedExecution", "AgentHTTP", "Inventory", "LiveSettings",
+                "KVM", "KVMMessages", "ZBS", "ZBSMessages", "Primitives",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // Fake remote peers (KVM host agent, ZBS MDS agent) speaking the real protocol on 127.0.0.1:
-        // used by the tests and by `cloudbus-worker simulate-agent`.
+
+        // Options the two command-line tools share (broker URL, config file, log level).
         .target(
-            name: "CloudBusTesting",
+            name: "CommandOptions",
             dependencies: [
-                "AgentHTTP",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                "Worker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The production binary: run, publish, declare, inventory import. Links no test fakes and no benchmark.
         .executableTarget(
             name: "cloudbus-worker",
             dependencies: [
-                "Worker", "CloudBusTesting", "AMQP", "CloudBus", "Inventory", "KVM", "ZBS", "AgentHTTP",
+                "Worker", "CommandOptions", "CloudBusAMQP", "CloudBus", "Inventory", "AMQP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
-        .testTarget(name: "CloudBusTests", dependencies: ["CloudBus"]),
+
+        // Fake remote peers (KVM host agent, ZBS MDS agent) speaking the real protocol on 127.0.0.1, manual clocks,
+        // loopback listeners that never answer, the test broker's settings: for the tests and the dev tool only.
+        .target(
+            name: "CloudBusTesting",
+            dependencies: [
+                "AgentHTTP", "AMQP",
+                .product(name: "NIOCore", package: swiftNIO),
+                .product(name: "NIOPosix", package: swiftNIO),
+                .product(name: "NIOHTTP1", package: swiftNIO),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The benchmark (worker vs the rabbitmq-c null responder vs pika, and the domain benchmarks) and the
+        // simulated host agent: development tools, kept out of the production binary.
+        .target(
+            name: "CloudBusBench",
+            dependencies: [
+                "Worker", "CommandOptions", "CloudBusTesting", "CloudBusAMQP", "CloudBus", "AMQP",
+                "CRabbitMQ", "CRabbitMQShim", "KVM", "KVMMessages", "ZBS", "ZBSMessages", "Inventory", "AgentHTTP",
+                "Primitives",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "cloudbus-bench", dependencies: ["CloudBusBench"]),
+
+        .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"]),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP", "CloudBusTesting"]),
+        .testTarget(name: "CloudBusTests", dependencies: ["CloudBus", "KVMMessages", "Primitives"]),
         .testTarget(
             name: "KeyedExecutionTests",
             dependencies: [
                 "KeyedExecution", "CloudBusTesting",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        .testTarget(name: "AgentHTTPTests", dependencies: ["AgentHTTP", "CloudBusTesting"]),
+        .testTarget(
+            name: "AgentHTTPTests",
+            dependencies: ["AgentHTTP", "CloudBusTesting", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "InventoryTests",
-            dependencies: ["Inventory", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["Inventory", "Primitives", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "KVMTests", dependencies: ["KVM", "CloudBusTesting", "Inventory", "CloudBus"]),
-        .testTarget(name: "ZBSTests", dependencies: ["ZBS", "CloudBusTesting", "Inventory", "CloudBus", "AgentHTTP"]),
+        .testTarget(
+            name: "KVMTests",
+            dependencies: [
+                "KVM", "KVMMessages", "CloudBusTesting", "Inventory", "CloudBus", "AgentHTTP", "LiveSettings",
+                "Primitives",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ZBSTests",
+            dependencies: [
+                "ZBS", "ZBSMessages", "CloudBusTesting", "Inventory", "CloudBus", "AgentHTTP", "Primitives",
+                .product(name: "NIOCore", package: swiftNIO),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "WorkerTests",
+            dependencies: ["Worker", "CloudBus", "KVMMessages", "ZBSMessages", "Primitives"]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Worker", "CloudBusTesting", "AMQP", "CloudBus", "Inventory", "KVM", "ZBS", "KeyedExecution",
+                "Worker", "CloudBusTesting", "AMQP", "CloudBus", "CloudBusAMQP", "Inventory", "KVM", "KVMMessages",
+                "ZBS", "ZBSMessages", "KeyedExecution", "AgentHTTP", "LiveSettings", "Primitives",
+                .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "CloudBusBenchTests",
+            dependencies: ["CloudBusBench", "CloudBusTesting", "AMQP", "CloudBus"]
         ),
     ]
 )

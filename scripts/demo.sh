@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make run` and `make stop`: the worker against the local broker and a simulated KVM host agent, all on 127.0.0.1.
 #
-#   scripts/demo.sh start BINARY   import examples/demo-inventory.json, start `simulate-agent` and `run` in the
-#                                  background (pid files and logs in .data/), publish every other examples/*.json to
-#                                  host.<DEMO_NODE_UUID> and print the replies; the worker keeps running
+#   scripts/demo.sh start BINARY [DEVTOOL]
+#                                  import examples/demo-inventory.json, start `DEVTOOL simulate-agent` (default:
+#                                  cloudbus-bench beside BINARY) and `BINARY run` in the background (pid files and logs
+#                                  in .data/), publish every other examples/*.json to host.<DEMO_NODE_UUID> and print
+#                                  the replies; the worker keeps running
 #   scripts/demo.sh stop           stop the worker and the simulated agent (SIGTERM: the worker drains first)
 #
 # Expects the broker to be up (`make run` starts it). Environment: DEMO_NODE_UUID, CLOUDBUS_AMQP_PORT (5672),
@@ -30,11 +32,12 @@ die() { say "$*"; exit 1; }
 pidfile() { printf '%s/%s.pid' "$data" "$1"; }
 logfile() { printf '%s/%s.log' "$data" "$1"; }
 
-# The pid in .data/NAME.pid, if that process is still a cloudbus-worker (a recycled pid is left alone).
+# The pid in .data/NAME.pid, if that process is still ours, cloudbus-worker or cloudbus-bench (a recycled pid is left
+# alone).
 daemon_pid() {
     local pid
     pid=$(cat "$(pidfile "$1")" 2>/dev/null) || return 1
-    alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q cloudbus-worker && printf '%s' "$pid"
+    alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -Eq 'cloudbus-(worker|bench)' && printf '%s' "$pid"
 }
 
 spawn() {
@@ -75,15 +78,18 @@ await_health() {
 }
 
 cmd_start() {
-    local bin=${1:?usage: $0 start BINARY} message
+    local bin=${1:?usage: $0 start BINARY [DEVTOOL]} message
+    # The simulated agent lives in the development tool, beside the worker unless named.
+    local devtool=${2:-$(dirname "$bin")/cloudbus-bench}
     [[ -x $bin ]] || die "no worker binary at $bin (make release)"
+    [[ -x $devtool ]] || die "no cloudbus-bench at $devtool (make release)"
     cmd_stop
     # A failed start leaves nothing running behind it.
     trap 'status=$?; if ((status != 0)); then cmd_stop; fi' EXIT
     mkdir -p "$worker_data"
 
     "$bin" inventory import "$repo/examples/demo-inventory.json" --data-dir "$worker_data"
-    spawn simulate-agent "$bin" simulate-agent --port "$agent_port"
+    spawn simulate-agent "$devtool" simulate-agent --port "$agent_port"
     spawn worker "$bin" run --amqp-url "$CLOUDBUS_AMQP_URL" --node-uuid "$node_uuid" --data-dir "$worker_data"
     await_health
 

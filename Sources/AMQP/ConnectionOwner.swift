@@ -2,6 +2,7 @@ import CRabbitMQ
 import Foundation
 import Glibc
 import Logging
+import Primitives
 
 /// The thread that alone calls into rabbitmq-c for one logical connection, across reconnects.
 ///
@@ -126,7 +127,7 @@ final class ConnectionOwner {
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard remaining > .zero, !closing else { return }
             var descriptor = pollfd(fd: mailbox.wakeDescriptor, events: Int16(POLLIN), revents: 0)
-            _ = poll(&descriptor, 1, Int32(max(1, remaining.milliseconds)))
+            _ = poll(&descriptor, 1, Int32(clamping: max(1, remaining.inMilliseconds)))
         }
     }
 
@@ -394,12 +395,5 @@ final class ConnectionOwner {
             ])
             confirms.markReturned(messageID: content.properties.messageID, replyCode: replyCode, replyText: replyText)
         }
-    }
-}
-
-extension Duration {
-    var milliseconds: Int {
-        let (seconds, attoseconds) = components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
     }
 }

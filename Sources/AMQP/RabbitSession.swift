@@ -1,38 +1,42 @@
 import CRabbitMQ
 import CRabbitMQShim
 import Glibc
+import Primitives
 
 /// AMQP method ids this module reacts to (rabbitmq-c defines them as casting macros Swift cannot import).
-enum MethodID {
-    static let connectionClose: amqp_method_number_t = 0x000A_0032
-    static let connectionCloseOk: amqp_method_number_t = 0x000A_0033
-    static let connectionBlocked: amqp_method_number_t = 0x000A_003C
-    static let connectionUnblocked: amqp_method_number_t = 0x000A_003D
-    static let channelClose: amqp_method_number_t = 0x0014_0028
-    static let channelCloseOk: amqp_method_number_t = 0x0014_0029
-    static let basicCancel: amqp_method_number_t = 0x003C_001E
-    static let basicReturn: amqp_method_number_t = 0x003C_0032
-    static let basicDeliver: amqp_method_number_t = 0x003C_003C
-    static let basicAck: amqp_method_number_t = 0x003C_0050
-    static let basicNack: amqp_method_number_t = 0x003C_0078
+@_spi(RawSession) public enum MethodID {
+    @_spi(RawSession) public static let connectionClose: amqp_method_number_t = 0x000A_0032
+    @_spi(RawSession) public static let connectionCloseOk: amqp_method_number_t = 0x000A_0033
+    @_spi(RawSession) public static let connectionBlocked: amqp_method_number_t = 0x000A_003C
+    @_spi(RawSession) public static let connectionUnblocked: amqp_method_number_t = 0x000A_003D
+    @_spi(RawSession) public static let channelClose: amqp_method_number_t = 0x0014_0028
+    @_spi(RawSession) public static let channelCloseOk: amqp_method_number_t = 0x0014_0029
+    @_spi(RawSession) public static let basicCancel: amqp_method_number_t = 0x003C_001E
+    @_spi(RawSession) public static let basicReturn: amqp_method_number_t = 0x003C_0032
+    @_spi(RawSession) public static let basicDeliver: amqp_method_number_t = 0x003C_003C
+    @_spi(RawSession) public static let basicAck: amqp_method_number_t = 0x003C_0050
+    @_spi(RawSession) public static let basicNack: amqp_method_number_t = 0x003C_0078
 }
 
 /// One live rabbitmq-c connection: socket, login, the consume channel and the confirm-mode publish
 /// channel. Not thread-safe, like the library: only the connection's owner thread touches it.
 /// The C state is freed in `deinit`.
-final class RabbitSession {
+///
+/// Outside this module it is SPI (`@_spi(RawSession) import AMQP`): the raw single-thread session for baselines
+/// that want rabbitmq-c's own speed without the owner thread (the bench's null responder), not for the worker.
+@_spi(RawSession) public final class RabbitSession {
     /// Deliveries, acks and topology declarations.
-    static let consumeChannel: amqp_channel_t = 1
+    @_spi(RawSession) public static let consumeChannel: amqp_channel_t = 1
     /// Publishes in confirm mode; a publish error here never disturbs consumption.
-    static let publishChannel: amqp_channel_t = 2
+    @_spi(RawSession) public static let publishChannel: amqp_channel_t = 2
 
-    let state: amqp_connection_state_t
+    @_spi(RawSession) public let state: amqp_connection_state_t
     let socketDescriptor: Int32
     let negotiatedHeartbeatSeconds: Int
     private let arena = CArena()
     private var open = true
 
-    init(configuration: AMQPConfiguration) throws(AMQPError) {
+    @_spi(RawSession) public init(configuration: AMQPConfiguration) throws(AMQPError) {
         guard let state = amqp_new_connection() else {
             throw .library(operation: "amqp_new_connection", status: -1, message: "out of memory")
         }
@@ -98,7 +102,7 @@ final class RabbitSession {
     }
 
     /// Polite close; the broker requeues unacked deliveries.
-    func close() {
+    @_spi(RawSession) public func close() {
         guard open else { return }
         open = false
         _ = amqp_channel_close(state, Self.publishChannel, AMQP_REPLY_SUCCESS)
@@ -107,11 +111,11 @@ final class RabbitSession {
     }
 
     /// After a socket error the connection cannot be closed politely.
-    func abandon() { open = false }
+    @_spi(RawSession) public func abandon() { open = false }
 
     // MARK: Topology
 
-    func declare(_ exchange: ExchangeDeclaration) throws(AMQPError) {
+    @_spi(RawSession) public func declare(_ exchange: ExchangeDeclaration) throws(AMQPError) {
         defer { arena.reset() }
         _ = amqp_exchange_declare(state, Self.consumeChannel, arena.bytes(exchange.name), arena.bytes(exchange.kind.rawValue),
                                   exchange.passive ? 1 : 0, exchange.durable ? 1 : 0, exchange.autoDelete ? 1 : 0, 0,
@@ -119,14 +123,14 @@ final class RabbitSession {
         try Self.check(amqp_get_rpc_reply(state), operation: "exchange.declare \(exchange.name)", state: state)
     }
 
-    func declare(_ queue: QueueDeclaration) throws(AMQPError) {
+    @_spi(RawSession) public func declare(_ queue: QueueDeclaration) throws(AMQPError) {
         defer { arena.reset() }
         _ = amqp_queue_declare(state, Self.consumeChannel, arena.bytes(queue.name), 0, queue.durable ? 1 : 0,
                                queue.exclusive ? 1 : 0, queue.autoDelete ? 1 : 0, arena.table(queue.arguments))
         try Self.check(amqp_get_rpc_reply(state), operation: "queue.declare \(queue.name)", state: state)
     }
 
-    func bind(_ binding: QueueBinding) throws(AMQPError) {
+    @_spi(RawSession) public func bind(_ binding: QueueBinding) throws(AMQPError) {
         defer { arena.reset() }
         _ = amqp_queue_bind(state, Self.consumeChannel, arena.bytes(binding.queue), arena.bytes(binding.exchange),
                             arena.bytes(binding.routingKey), amqp_empty_table)
@@ -134,12 +138,12 @@ final class RabbitSession {
                        operation: "queue.bind \(binding.queue) to \(binding.exchange) by \(binding.routingKey)", state: state)
     }
 
-    func qos(prefetch: UInt16) throws(AMQPError) {
+    @_spi(RawSession) public func qos(prefetch: UInt16) throws(AMQPError) {
         _ = amqp_basic_qos(state, Self.consumeChannel, 0, prefetch, 0)
         try Self.check(amqp_get_rpc_reply(state), operation: "basic.qos", state: state)
     }
 
-    func consume(queue: String, consumerTag: String, noAck: Bool) throws(AMQPError) {
+    @_spi(RawSession) public func consume(queue: String, consumerTag: String, noAck: Bool) throws(AMQPError) {
         defer { arena.reset() }
         _ = amqp_basic_consume(state, Self.consumeChannel, arena.bytes(queue), arena.bytes(consumerTag), 0,
                                noAck ? 1 : 0, 0, amqp_empty_table)
@@ -192,7 +196,7 @@ final class RabbitSession {
     }
 
     /// Answers a broker-initiated close so the broker can release the channel or connection.
-    func acknowledgeClose(channel: amqp_channel_t, connection: Bool) {
+    @_spi(RawSession) public func acknowledgeClose(channel: amqp_channel_t, connection: Bool) {
         var empty: Int32 = 0
         _ = amqp_send_method(state, connection ? 0 : channel,
                              connection ? MethodID.connectionCloseOk : MethodID.channelCloseOk, &empty)
@@ -211,18 +215,18 @@ final class RabbitSession {
         throw .connectionLost(reason: Self.statusText(status))
     }
 
-    var hasBufferedInput: Bool { amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 }
+    @_spi(RawSession) public var hasBufferedInput: Bool { amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 }
 
-    func releaseBuffers() { amqp_maybe_release_buffers(state) }
+    @_spi(RawSession) public func releaseBuffers() { amqp_maybe_release_buffers(state) }
 
     // MARK: Errors
 
-    static func statusText(_ status: Int32) -> String {
+    @_spi(RawSession) public static func statusText(_ status: Int32) -> String {
         guard let text = amqp_error_string2(status) else { return "status \(status)" }
         return String(cString: text)
     }
 
-    static func check(_ reply: amqp_rpc_reply_t, operation: String, state: amqp_connection_state_t) throws(AMQPError) {
+    @_spi(RawSession) public static func check(_ reply: amqp_rpc_reply_t, operation: String, state: amqp_connection_state_t) throws(AMQPError) {
         switch reply.reply_type {
         case AMQP_RESPONSE_NORMAL:
             return
@@ -246,7 +250,7 @@ final class RabbitSession {
 
 extension timeval {
     init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self.init(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        let micros = duration.inMicroseconds
+        self.init(tv_sec: Int(micros / 1_000_000), tv_usec: Int(micros % 1_000_000))
     }
 }

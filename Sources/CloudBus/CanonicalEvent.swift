@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// `org.zstack.core.cloudbus.CanonicalEvent`: ZStack's path-addressed event (`EventFacade.fire(path, data)`),
 /// broadcast on `BROADCAST` with the single routing key `key.event.LOCAL.canonicalEvent` for every path;

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// The codec's slow path: after the single-pass decode failed, parse the body generically, say exactly what is
 /// wrong with it, and recover the base fields where the shape allows.

@@ -1,3 +1,5 @@
+import Primitives
+
 /// ZStack's `ErrorCode` (in practice always an `ErrorCodeList`): what a failed reply carries in `error`.
 ///
 /// `code` is `"<PREFIX>.<id>"` (e.g. `SYS.1001`), `description` the fixed text for that code, `details` the

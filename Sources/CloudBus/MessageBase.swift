@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// The fields every ZStack message shares (`Message` and `NeedReplyMessage` in Java), read from and written to the
 /// same inner JSON object as the message's own fields.

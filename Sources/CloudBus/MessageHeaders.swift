@@ -1,3 +1,5 @@
+import Primitives
+
 /// The `headers` map every ZStack message carries inside its JSON body.
 ///
 /// Correlation and reply routing travel here, not in AMQP properties. ZStack reads `noReply` and `isReply` with

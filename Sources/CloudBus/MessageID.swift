@@ -25,11 +25,4 @@ public enum MessageID {
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// Whether `value` has the shape of a ZStack id: exactly 32 characters, each `0-9` or `a-f`.
-    public static func isWellFormed(_ value: String) -> Bool {
-        let utf8 = value.utf8
-        guard utf8.count == 32 else { return false }
-        return utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
-    }
 }

@@ -29,18 +29,9 @@ public struct MessageRegistry: Sendable {
     /// Every registered class name, sorted (for logs and diagnostics).
     public var classNames: [String] { types.keys.sorted() }
 
-    /// Every message, reply and event this module defines.
-    public static let catalogue = MessageRegistry([
-        PingHostMsg.self, PingHostReply.self,
-        EchoMsg.self, EchoReply.self,
-        MessageReply.self,
-        CanonicalEvent.self,
-        UpdateSettingMsg.self, UpdateSettingReply.self,
-        VmStateChangedOnHostMsg.self, VmStateChangedOnHostReply.self,
-        SyncVmDeviceInfoMsg.self, SyncVmDeviceInfoReply.self,
-        DestroyVmOnHypervisorMsg.self, VmSyncOnHostMsg.self,
-        ReconnectHostMsg.self, ReconnectHostReply.self,
-    ] + ZbsMessageTypes.all)
+    /// The message types of the wire itself: the generic reply and the canonical event. Domain modules add theirs
+    /// (`KVMMessageTypes.all`, `ZbsMessageTypes.all`); the worker's full catalogue is `MessageCatalogue.all`.
+    public static let wireTypes: [any BusMessage.Type] = [MessageReply.self, CanonicalEvent.self]
 
     /// Where `EnvelopeCodec` hands the registry to the decoding wrapper.
     static let userInfoKey = CodingUserInfoKey(rawValue: "cloudbus.message-registry")!

@@ -1,3 +1,5 @@
+import Primitives
+
 /// A management-node (or worker) UUID as ZStack writes it: 32 lowercase hex digits, no dashes.
 ///
 /// Validation is on shape only. (ZStack's heartbeat additionally requires version/variant nibbles of a real UUID
@@ -22,7 +24,7 @@ public struct NodeUUID: RawRepresentable, Hashable, Comparable, Sendable, Codabl
     }
 
     public static func isValid(_ value: String) -> Bool {
-        MessageID.isWellFormed(value)
+        ZStackUUID.isWellFormed(value)
     }
 
     public var description: String { rawValue }

@@ -1,3 +1,5 @@
+import Primitives
+
 extension OutboundMessage {
     /// A one-way message to `service` (ZStack's `bus.send(msg)` without a callback): `serviceId` set, a fresh id,
     /// `headers.noReply = "true"` so the receiver sends nothing back, no `replyTo`, `correlationId` = the id (for
@@ -10,7 +12,7 @@ extension OutboundMessage {
         id: String = MessageID.random()
     ) throws -> OutboundMessage {
         let headers = MessageHeaders(correlationId: id, noReply: "true", schema: [:], taskContext: [:])
-        let millis = timeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }
+        let millis = timeout?.inMilliseconds
         let base = MessageBase(id: id, serviceId: service.rawValue, createdTime: now,
                                timeout: millis ?? MessageBase.noTimeout, headers: headers)
         return OutboundMessage(target: .service(service.rawValue), body: try EnvelopeCodec.encode(message, base: base))

@@ -1,7 +1,9 @@
 import AgentHTTP
 import CloudBus
 import Inventory
+import KVMMessages
 import Logging
+import Primitives
 
 /// Answers `org.zstack.header.host.PingHostMsg` for KVM hosts the way ZStack's `HostBase.handle(PingHostMsg)` and
 /// `KVMHost.pingHook` do: is the host's agent alive and serving this host?
@@ -41,7 +43,7 @@ public struct PingHostHandler: BusHandler {
     public let agent: KVMAgentPing
     public let settings: PingSettings
     /// Called after a successful ping with the host as read for it; the messages it returns are published with
-    /// the reply (before the delivery is acked). Nil today.
+    /// the reply (before the delivery is acked). The worker wires the VM sync here (`VmSyncAfterPing`).
     ///
     /// This is where ZStack's `KVMPingAgentNoFailureExtensionPoint`s plug in, notably the VM sync after a ping
     /// (`kvm.vmSyncOnHostPing`). ZStack does not let the sync delay the ping's answer, so an observer should return
@@ -84,8 +86,8 @@ public struct PingHostHandler: BusHandler {
 
     public func handle(_ message: PingHostMsg, context: HandlerContext) async throws -> HandlerOutput {
         let hostUuid = message.hostUuid
-        guard Self.isResourceUuid(hostUuid) else {
-            let details = "invalid hostUuid[\(hostUuid)]: must be 32 lowercase hex digits without dashes"
+        guard ZStackUUID.isWellFormed(hostUuid) else {
+            let details = "invalid hostUuid[\(hostUuid)]: \(ZStackUUID.rule)"
             throw BadRequest(SysError.invalidArgument.error(details), reason: "invalid-host-uuid: \(details)")
         }
         guard let host = try await hosts.host(uuid: hostUuid) else {
@@ -125,7 +127,7 @@ public struct PingHostHandler: BusHandler {
         guard !failures.isEmpty else {
             logger.warning("no time left to ping the host before the message deadline")
             return HandlerOutput(reply: PingHostReply(
-                connected: false, currentHostStatus: CloudBus.HostStatus(rawValue: host.status.rawValue),
+                connected: false, currentHostStatus: KVMMessages.HostStatus(rawValue: host.status.rawValue),
                 success: false,
                 error: SysError.timeout.error(
                     "no time left to ping host[uuid:\(hostUuid)] before the message deadline")))
@@ -140,7 +142,7 @@ public struct PingHostHandler: BusHandler {
             logger.info("host answered after failed attempts", metadata: ["failedAttempts": "\(failures.count)"])
         }
         var output = HandlerOutput(reply: PingHostReply(
-            connected: true, currentHostStatus: CloudBus.HostStatus(rawValue: host.status.rawValue)))
+            connected: true, currentHostStatus: KVMMessages.HostStatus(rawValue: host.status.rawValue)))
         if let onPingSucceeded {
             output.messages = await onPingSucceeded(host)
         }
@@ -187,10 +189,5 @@ public struct PingHostHandler: BusHandler {
                 connected: false, currentHostStatus: .disconnected, noReconnect: noReconnect, success: true,
                 error: error),
             messages: messages)
-    }
-
-    /// 32 lowercase hexadecimal digits: the only shape of uuid ZStack generates.
-    static func isResourceUuid(_ value: String) -> Bool {
-        value.utf8.count == 32 && value.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 }

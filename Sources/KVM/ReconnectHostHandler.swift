@@ -1,6 +1,7 @@
 import AgentHTTP
 import CloudBus
 import Inventory
+import KVMMessages
 import Logging
 
 /// Answers `org.zstack.header.host.ReconnectHostMsg` for hosts this worker owns, as far as a bus worker can

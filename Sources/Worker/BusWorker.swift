@@ -1,5 +1,6 @@
 import AMQP
 import CloudBus
+import CloudBusAMQP
 import KeyedExecution
 import Logging
 import ServiceLifecycle

@@ -1,5 +1,6 @@
 import CloudBus
 import Logging
+import Primitives
 
 /// Canonical events from `BROADCAST`, handed to the subscribers of their path (see ``CanonicalEventSubscriber``).
 ///

@@ -1,5 +1,6 @@
 import AMQP
 import CloudBus
+import CloudBusAMQP
 import Logging
 
 /// Keeps a copy of every message the worker refused, with the reason, in one durable queue

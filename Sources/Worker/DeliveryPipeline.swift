@@ -1,5 +1,6 @@
 import AMQP
 import CloudBus
+import CloudBusAMQP
 import Foundation
 import KeyedExecution
 import Logging

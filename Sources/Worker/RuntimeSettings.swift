@@ -1,5 +1,6 @@
 import CloudBus
 import KVM
+import LiveSettings
 
 /// The settings an operator may change while the worker runs, created from the configuration at start and shared
 /// with the handlers that read them (which read them at each decision, so a change applies at once).

@@ -1,5 +1,7 @@
 import CloudBus
 import Foundation
+import LiveSettings
+import Primitives
 
 /// Answers `cloudbus.worker.UpdateSettingMsg`: applies a new value to one runtime setting, or refuses it with
 /// SYS.1007 (unknown name, invalid value) leaving the setting as it was.

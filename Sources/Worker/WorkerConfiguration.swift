@@ -1,4 +1,5 @@
 import AMQP
+import CloudBus
 import Foundation
 
 /// Everything the daemon needs, resolved from (lowest to highest precedence) a JSON config file,
@@ -36,12 +37,15 @@ public struct WorkerConfiguration: Sendable {
     public var ringNodes: [String]
     public var logLevel: String
 
+    /// The services a worker serves unless told otherwise: every service it has handlers for.
+    public static let defaultServices = [ServiceID.hostService, ServiceID.vmInstanceService, ServiceID.primaryStorageService]
+
     public init() {
         amqp = AMQPConfiguration()
         prefetch = 256
         nodeUUID = nil
         dataDirectory = ".data/worker"
-        services = ["host", "vmInstance", "storage.primary"]
+        services = Self.defaultServices
         durableQueues = true
         maxBodyBytes = 1 << 20
         dedupeWindow = 65_536

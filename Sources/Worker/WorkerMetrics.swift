@@ -1,8 +1,9 @@
 import CloudBus
+import KVM
 import Synchronization
 
 /// Counters an operator (and the tests) read: what came in, what went out, what was refused and
-/// why. Names are stable: they become Prometheus series when the metrics endpoint lands.
+/// why. Names are stable: `/metrics` serves them as Prometheus series.
 public final class WorkerMetrics: CounterSink, Sendable {
     private let counters = Mutex<[String: Int]>([:])
 

@@ -2,9 +2,9 @@ import AgentHTTP
 import CloudBus
 import Foundation
 import Inventory
+import KVM
 import Logging
 import ServiceLifecycle
-import KVM
 import Synchronization
 
 /// Wires the parts of a running worker: store, agent-callback HTTP server, handlers, bus worker.

@@ -1,6 +1,8 @@
 import AMQP
 import ArgumentParser
 import CloudBus
+import CloudBusAMQP
+import CommandOptions
 import Worker
 
 struct Declare: AsyncParsableCommand {
@@ -12,8 +14,8 @@ struct Declare: AsyncParsableCommand {
     @Option(help: "Also declare the queues of the worker with this node UUID.")
     var node: String?
 
-    @Option(help: "Comma-separated services for --node (default host,vmInstance).")
-    var services: String = "host,vmInstance"
+    @Option(help: "Comma-separated services for --node (default: what `run` serves, host,vmInstance,storage.primary).")
+    var services: String = WorkerConfiguration.defaultServices.joined(separator: ",")
 
     func run() async throws {
         let configuration = try connection.resolve()

@@ -1,7 +1,10 @@
 import AMQP
 import ArgumentParser
 import CloudBus
+import CloudBusAMQP
+import CommandOptions
 import Foundation
+import Primitives
 import Worker
 
 /// How people and tests drive the worker: send one message, wait for the reply, print it.
@@ -101,7 +104,7 @@ struct Publish: AsyncParsableCommand {
     /// Checks that `body` is a canonical event the worker would accept, then broadcasts it (confirmed).
     private func broadcast(_ body: Data, configuration: WorkerConfiguration) async throws {
         do {
-            let decoded = try EnvelopeCodec.decode(body, registry: .catalogue)
+            let decoded = try EnvelopeCodec.decode(body, registry: MessageCatalogue.all)
             guard decoded.typed(as: CanonicalEvent.self) != nil else {
                 FileHandle.standardError.write(Data(
                     "cloudbus-worker publish: --event needs a \(CanonicalEvent.className), not \(decoded.className)\n".utf8))

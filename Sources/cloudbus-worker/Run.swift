@@ -1,9 +1,10 @@
+import AMQP
 import ArgumentParser
 import CloudBus
+import CommandOptions
 import Logging
 import ServiceLifecycle
 import UnixSignals
-import AMQP
 import Worker
 
 struct Run: AsyncParsableCommand {
@@ -29,7 +30,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Unacked deliveries in flight (default 256).")
     var prefetch: UInt16?
 
-    @Option(help: "Comma-separated services to serve (default host,vmInstance).")
+    @Option(help: "Comma-separated services to serve (default host,vmInstance,storage.primary).")
     var services: String?
 
     func run() async throws {

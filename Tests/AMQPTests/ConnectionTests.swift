@@ -1,14 +1,15 @@
 import AMQP
+import CloudBusTesting
 import Foundation
 import Testing
 
-@Suite("AMQP connection on the real broker", .enabled(if: BrokerEnvironment.available), .serialized)
+@Suite("AMQP connection on the real broker", .enabled(if: TestBroker.available), .serialized)
 struct ConnectionTests {
     @Test("a confirmed publish reaches a manual-ack consumer with body and properties intact")
     func publishConsumeRoundTrip() async throws {
-        let connection = AMQPConnection(configuration: try BrokerEnvironment.configuration(), prefetch: 10)
+        let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 10)
         try await connection.start()
-        let queue = BrokerEnvironment.uniqueName("test.roundtrip")
+        let queue = TestBroker.uniqueName("test.roundtrip")
         try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
         let deliveries = try await connection.consume(ConsumerSpecification(queue: queue))
         let iterator = StreamCollector(deliveries)
@@ -32,10 +33,10 @@ struct ConnectionTests {
 
     @Test("a mandatory publish nobody can route comes back as returned, not confirmed")
     func mandatoryUnroutableIsReturned() async throws {
-        let connection = AMQPConnection(configuration: try BrokerEnvironment.configuration())
+        let connection = AMQPConnection(configuration: try TestBroker.configuration())
         try await connection.start()
         let outcome = try await connection.publish(OutgoingMessage(
-            exchange: "", routingKey: BrokerEnvironment.uniqueName("nobody.listens"), body: [1, 2, 3], mandatory: true))
+            exchange: "", routingKey: TestBroker.uniqueName("nobody.listens"), body: [1, 2, 3], mandatory: true))
         guard case .returned(let code, let text) = outcome else {
             Issue.record("expected a return, got \(outcome)")
             return
@@ -44,7 +45,7 @@ struct ConnectionTests {
         #expect(text == "NO_ROUTE")
         #expect(connection.statistics.returnedMessages == 1)
         // The next routable publish is still confirmed normally.
-        let queue = BrokerEnvironment.uniqueName("test.after-return")
+        let queue = TestBroker.uniqueName("test.after-return")
         try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, arguments: ["x-expires": .int32(60_000)])]))
         #expect(try await connection.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [9], mandatory: true)) == .confirmed)
         await connection.close()
@@ -52,8 +53,8 @@ struct ConnectionTests {
 
     @Test("an unacked delivery is redelivered after the consumer's connection closes")
     func unackedIsRedelivered() async throws {
-        let queue = BrokerEnvironment.uniqueName("test.redeliver")
-        let first = AMQPConnection(configuration: try BrokerEnvironment.configuration())
+        let queue = TestBroker.uniqueName("test.redeliver")
+        let first = AMQPConnection(configuration: try TestBroker.configuration())
         try await first.start()
         try await first.declare(Topology(queues: [QueueDeclaration(name: queue, arguments: ["x-expires": .int32(60_000)])]))
         try await first.publish(OutgoingMessage(exchange: "", routingKey: queue, body: Array("once".utf8)))
@@ -62,7 +63,7 @@ struct ConnectionTests {
         #expect(unacked.redelivered == false)
         await first.close()
 
-        let second = AMQPConnection(configuration: try BrokerEnvironment.configuration())
+        let second = AMQPConnection(configuration: try TestBroker.configuration())
         try await second.start()
         let secondIterator = StreamCollector(try await second.consume(ConsumerSpecification(queue: queue)))
         let again = try #require(await secondIterator.next())
@@ -75,8 +76,8 @@ struct ConnectionTests {
 
     @Test("many acks in a row are all taken by the broker (batched multiple-acks)")
     func batchedAcksEmptyTheQueue() async throws {
-        let queue = BrokerEnvironment.uniqueName("test.batch")
-        let connection = AMQPConnection(configuration: try BrokerEnvironment.configuration(), prefetch: 200)
+        let queue = TestBroker.uniqueName("test.batch")
+        let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 200)
         try await connection.start()
         try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, arguments: ["x-expires": .int32(60_000)])]))
         let count = 500
@@ -98,7 +99,7 @@ struct ConnectionTests {
         #expect(Set(seen).count == count)
         await connection.close()
         // Nothing left unacked: a fresh consumer sees no redelivery.
-        let check = AMQPConnection(configuration: try BrokerEnvironment.configuration())
+        let check = AMQPConnection(configuration: try TestBroker.configuration())
         try await check.start()
         let probe = try await check.publish(OutgoingMessage(exchange: "", routingKey: queue, body: Array("probe".utf8)))
         #expect(probe == .confirmed)
@@ -110,14 +111,14 @@ struct ConnectionTests {
 
     @Test("heartbeats keep an idle connection alive past several broker heartbeat timeouts")
     func heartbeatsWhileIdle() async throws {
-        var configuration = try BrokerEnvironment.configuration()
+        var configuration = try TestBroker.configuration()
         configuration.heartbeat = .seconds(1)
         let connection = AMQPConnection(configuration: configuration)
         try await connection.start()
         let epoch = connection.statistics.epoch
         // The broker closes a connection that misses two heartbeats (2 s here); stay idle for 5 s.
         try await Task.sleep(for: .seconds(5))
-        let queue = BrokerEnvironment.uniqueName("test.heartbeat")
+        let queue = TestBroker.uniqueName("test.heartbeat")
         try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
         #expect(try await connection.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [1])) == .confirmed)
         #expect(connection.statistics.epoch == epoch)
@@ -127,7 +128,7 @@ struct ConnectionTests {
 
     @Test("a refused login fails start() with a typed error naming the user")
     func badCredentials() async throws {
-        var configuration = try BrokerEnvironment.configuration()
+        var configuration = try TestBroker.configuration()
         configuration.password = "definitely-wrong"
         let connection = AMQPConnection(configuration: configuration)
         do {
@@ -145,13 +146,13 @@ struct ConnectionTests {
 }
 
 /// Closes every connection on the broker: run alone (scripts/run-tests.sh), never beside other broker tests.
-@Suite("AMQP reconnect (disruptive)", .enabled(if: BrokerEnvironment.available), .serialized)
+@Suite("AMQP reconnect (disruptive)", .enabled(if: TestBroker.available), .serialized)
 struct DisruptiveConnectionTests {
     @Test("after the broker drops the connection: reconnect, re-declare, re-subscribe, stale tags dropped")
     func reconnectsAndDropsStaleTags() async throws {
         // Not auto-delete: an auto-delete queue dies with its last consumer, taking unacked messages along.
-        let queue = BrokerEnvironment.uniqueName("test.reconnect")
-        let connection = AMQPConnection(configuration: try BrokerEnvironment.configuration())
+        let queue = TestBroker.uniqueName("test.reconnect")
+        let connection = AMQPConnection(configuration: try TestBroker.configuration())
         try await connection.start()
         try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, arguments: ["x-expires": .int32(60_000)])]))
         let iterator = StreamCollector(try await connection.consume(ConsumerSpecification(queue: queue)))
@@ -159,7 +160,7 @@ struct DisruptiveConnectionTests {
         let before = try #require(await iterator.next())
         let epochBefore = connection.statistics.epoch
 
-        try BrokerEnvironment.control("close-connections")
+        try TestBroker.control("close-connections")
         // The unacked "before" comes back on the new epoch, redelivered.
         let again = try #require(await iterator.next())
         #expect(again.body == Array("before".utf8))

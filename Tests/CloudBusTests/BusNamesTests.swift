@@ -1,5 +1,6 @@
 import CloudBus
 import Foundation
+import Primitives
 import Testing
 
 @Suite("Bus names")
@@ -49,7 +50,7 @@ struct BusNamesTests {
         var seen: Set<String> = []
         for _ in 0..<100 {
             let id = MessageID.random()
-            #expect(MessageID.isWellFormed(id))
+            #expect(ZStackUUID.isWellFormed(id))
             #expect(Array(id)[12] == "4")
             #expect("89ab".contains(Array(id)[16]))
             seen.insert(id)

@@ -1,12 +1,14 @@
 import CloudBus
 import Foundation
+import KVMMessages
+import Primitives
 import Testing
 
 @Suite("Canonical events")
 struct CanonicalEventTests {
     @Test func decodesAJavaCanonicalEventAndRoundTrips() throws {
         let body = WireExamples.data(WireExamples.skipTraceEvent)
-        let decoded = try EnvelopeCodec.decode(body, registry: .catalogue)
+        let decoded = try EnvelopeCodec.decode(body, registry: WireExamples.registry)
         let envelope = try #require(decoded.typed(as: CanonicalEvent.self))
         #expect(envelope.message.path == "/vmTracer/skipTrace")
         #expect(envelope.message.content?["msgName"] == "org.zstack.header.vm.APIMigrateVmMsg")
@@ -42,7 +44,7 @@ struct CanonicalEventTests {
         #expect(inner["content"]?["inventory"]?["hostName"] == "127.0.0.11")
         #expect(inner["content"]?["inventory"]?["heartBeat"] == nil, "nulls are omitted")
 
-        let decoded = try EnvelopeCodec.decode(envelope.encoded(), registry: .catalogue)
+        let decoded = try EnvelopeCodec.decode(envelope.encoded(), registry: WireExamples.registry)
         let event = try #require(decoded.typed(as: CanonicalEvent.self)?.message)
         #expect(try ManagementNodeLifeCycleData(event) == data)
     }

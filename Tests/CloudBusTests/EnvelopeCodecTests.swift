@@ -1,11 +1,13 @@
 import CloudBus
 import Foundation
+import KVMMessages
+import Primitives
 import Testing
 
 @Suite("Envelope codec")
 struct EnvelopeCodecTests {
     @Test func decodesAJavaPingHostMsgWithAllBaseFields() throws {
-        let decoded = try EnvelopeCodec.decode(WireExamples.data(WireExamples.pingHostMsg), registry: .catalogue)
+        let decoded = try EnvelopeCodec.decode(WireExamples.data(WireExamples.pingHostMsg), registry: WireExamples.registry)
         #expect(decoded.className == "org.zstack.header.host.PingHostMsg")
         let envelope = try #require(decoded.typed(as: PingHostMsg.self))
         #expect(envelope.message.hostUuid == WireExamples.hostUuid)
@@ -22,18 +24,18 @@ struct EnvelopeCodecTests {
         #expect(base.headers.schema == [:])
         #expect(base.headers.taskContext == [:])
         #expect(base.headers.extra.isEmpty)
-        #expect(decoded.typed(as: EchoMsg.self) == nil)
+        #expect(decoded.typed(as: ProbeMsg.self) == nil)
     }
 
     @Test func decodesFromByteArrays() throws {
         let bytes = Array(WireExamples.pingHostMsg.utf8)
-        let decoded = try EnvelopeCodec.decode(bytes, registry: .catalogue)
+        let decoded = try EnvelopeCodec.decode(bytes, registry: WireExamples.registry)
         #expect(decoded.typed(as: PingHostMsg.self)?.message.hostUuid == WireExamples.hostUuid)
     }
 
     @Test func roundTripReproducesTheJavaBody() throws {
         for body in [WireExamples.pingHostMsg, WireExamples.pingHostReply, WireExamples.nodeUnavailableReply] {
-            let decoded = try EnvelopeCodec.decode(WireExamples.data(body), registry: .catalogue)
+            let decoded = try EnvelopeCodec.decode(WireExamples.data(body), registry: WireExamples.registry)
             let encoded = try Self.encode(decoded.message, base: decoded.base)
             #expect(try JSONValue(parsing: encoded) == JSONValue(parsing: WireExamples.data(body)))
         }
@@ -43,39 +45,39 @@ struct EnvelopeCodecTests {
         let base = MessageBase(
             id: "2f1e0d9c8b7a4f6e9d5c4b3a29180716", serviceId: "host.\(WireExamples.nodeB)", createdTime: 42,
             headers: MessageHeaders(replyTo: "a/b", noReply: "true"))
-        let data = try EnvelopeCodec.encode(EchoMsg(payload: nil), base: base)
+        let data = try EnvelopeCodec.encode(ProbeMsg(payload: nil), base: base)
         let text = String(decoding: data, as: UTF8.self)
         #expect(!text.contains("\n"))
         #expect(!text.contains(": "))
         #expect(!text.contains("\\/"))
-        let inner = try #require(JSONValue(parsing: data)["cloudbus.worker.EchoMsg"]?.objectValue)
+        let inner = try #require(JSONValue(parsing: data)["cloudbus.test.ProbeMsg"]?.objectValue)
         #expect(Set(inner.keys) == ["headers", "id", "serviceId", "createdTime"])
         #expect(inner["headers"] == ["replyTo": "a/b", "noReply": "true"])
     }
 
     @Test func toleratesUnknownFieldsAndKeepsUnknownHeaders() throws {
         let body = """
-            {"cloudbus.worker.EchoMsg":{"payload":"p","futureField":[1,{"x":2}],"systemTags":["a::b"],
+            {"cloudbus.test.ProbeMsg":{"payload":"p","futureField":[1,{"x":2}],"systemTags":["a::b"],
              "headers":{"replyTo":"zstack.message.cloudbus.\(WireExamples.nodeA)","task-stack":["s1"],"trace":7},
              "id":"2f1e0d9c8b7a4f6e9d5c4b3a29180716","createdTime":1}}
             """
-        let decoded = try EnvelopeCodec.decode(WireExamples.data(body), registry: .catalogue)
-        let envelope = try #require(decoded.typed(as: EchoMsg.self))
+        let decoded = try EnvelopeCodec.decode(WireExamples.data(body), registry: WireExamples.registry)
+        let envelope = try #require(decoded.typed(as: ProbeMsg.self))
         #expect(envelope.message.payload == "p")
         #expect(envelope.base.systemTags == ["a::b"])
         #expect(envelope.base.headers.extra == ["task-stack": ["s1"], "trace": 7])
         #expect(envelope.base.timeout == MessageBase.noTimeout)
         #expect(envelope.base.messageDeadline == MessageBase.noTimeout)
         let reencoded = try JSONValue(parsing: envelope.encoded())
-        #expect(reencoded["cloudbus.worker.EchoMsg"]?["headers"]?["task-stack"] == ["s1"])
-        #expect(reencoded["cloudbus.worker.EchoMsg"]?["futureField"] == nil, "unknown message fields are not kept")
+        #expect(reencoded["cloudbus.test.ProbeMsg"]?["headers"]?["task-stack"] == ["s1"])
+        #expect(reencoded["cloudbus.test.ProbeMsg"]?["futureField"] == nil, "unknown message fields are not kept")
     }
 
     @Test func booleanNoReplyFromACarelessSenderIsNormalisedToAString() throws {
         let body = """
-            {"cloudbus.worker.EchoMsg":{"headers":{"noReply":true,"isReply":false},"id":"2f1e0d9c8b7a4f6e9d5c4b3a29180716","createdTime":1}}
+            {"cloudbus.test.ProbeMsg":{"headers":{"noReply":true,"isReply":false},"id":"2f1e0d9c8b7a4f6e9d5c4b3a29180716","createdTime":1}}
             """
-        let base = try EnvelopeCodec.decode(WireExamples.data(body), registry: .catalogue).base
+        let base = try EnvelopeCodec.decode(WireExamples.data(body), registry: WireExamples.registry).base
         #expect(base.headers.noReply == "true")
         #expect(base.headers.isNoReply)
         #expect(base.headers.isReply == "false")
@@ -84,14 +86,14 @@ struct EnvelopeCodecTests {
     @Test func missingIdAndCreatedTimeAreRegeneratedAsJavaDoes() throws {
         let before = EpochMillis.now()
         let decoded = try EnvelopeCodec.decode(
-            WireExamples.data(#"{"cloudbus.worker.EchoMsg":{}}"#), registry: .catalogue)
-        #expect(MessageID.isWellFormed(decoded.base.id))
+            WireExamples.data(#"{"cloudbus.test.ProbeMsg":{}}"#), registry: WireExamples.registry)
+        #expect(ZStackUUID.isWellFormed(decoded.base.id))
         #expect(decoded.base.createdTime >= before)
         #expect(decoded.base.headers == MessageHeaders())
     }
 
     @Test func registryResolvesEveryCatalogueClassAndRejectsOthers() {
-        let registry = MessageRegistry.catalogue
+        let registry = WireExamples.registry
         #expect(registry.type(named: PingHostMsg.className) == PingHostMsg.self)
         #expect(registry.type(named: "org.zstack.header.vm.StartVmInstanceMsg") == nil)
         #expect(registry.type(named: Probe.className) == nil)

@@ -1,5 +1,7 @@
 import CloudBus
 import Foundation
+import KVMMessages
+import Primitives
 import Testing
 
 @Suite("Envelope errors")
@@ -10,7 +12,7 @@ struct EnvelopeErrorTests {
 
     private func decodeError(_ data: Data, maxBodyBytes: Int = EnvelopeCodec.defaultMaxBodyBytes) -> EnvelopeError? {
         do {
-            _ = try EnvelopeCodec.decode(data, registry: .catalogue, maxBodyBytes: maxBodyBytes)
+            _ = try EnvelopeCodec.decode(data, registry: WireExamples.registry, maxBodyBytes: maxBodyBytes)
             return nil
         } catch {
             return error
@@ -32,7 +34,7 @@ struct EnvelopeErrorTests {
         #expect(error.kind == "body-too-large")
         #expect(error.reason.contains("\(body.count) bytes exceeds the limit of 64"))
         #expect(throws: EnvelopeError.bodyTooLarge(size: 300, limit: 10)) {
-            try EnvelopeCodec.decode([UInt8](repeating: 0x20, count: 300), registry: .catalogue, maxBodyBytes: 10)
+            try EnvelopeCodec.decode([UInt8](repeating: 0x20, count: 300), registry: WireExamples.registry, maxBodyBytes: 10)
         }
     }
 

@@ -1,5 +1,6 @@
 import CloudBus
 import Foundation
+import Primitives
 import Testing
 
 @Suite("Error codes")

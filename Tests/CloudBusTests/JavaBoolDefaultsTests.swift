@@ -1,5 +1,7 @@
 import CloudBus
 import Foundation
+import KVMMessages
+import Primitives
 import Testing
 
 /// Replies read as Java reads them: an absent `success` is true, absent `canceled`/`connected` false; present

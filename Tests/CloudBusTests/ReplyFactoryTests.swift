@@ -1,5 +1,7 @@
 import CloudBus
 import Foundation
+import KVMMessages
+import Primitives
 import Testing
 
 @Suite("Replies")
@@ -31,13 +33,13 @@ struct ReplyFactoryTests {
         #expect(reply.base.headers.taskContext == [:])
         #expect(reply.base.createdTime == 1234)
         #expect(reply.base.id != WireExamples.requestId)
-        #expect(MessageID.isWellFormed(reply.base.id))
+        #expect(ZStackUUID.isWellFormed(reply.base.id))
         #expect(reply.base.timeout == MessageBase.noTimeout)
     }
 
     @Test func successIsWrittenExplicitlyEvenWhenTrue() throws {
-        let reply = try #require(ReplyFactory.reply(EchoReply(payload: "p"), to: Self.request()))
-        let inner = try #require(JSONValue(parsing: reply.encoded())[EchoReply.className])
+        let reply = try #require(ReplyFactory.reply(ProbeReply(payload: "p"), to: Self.request()))
+        let inner = try #require(JSONValue(parsing: reply.encoded())[ProbeReply.className])
         #expect(inner["success"] == true)
         #expect(inner["canceled"] == false)
         #expect(inner["error"] == nil)
@@ -70,7 +72,7 @@ struct ReplyFactoryTests {
     @Test func genericErrorReplyRoundTripsAsMessageReply() throws {
         let envelope = try #require(
             ReplyFactory.errorReply(SysError.unknownMessage.error("nobody"), to: Self.request(), now: 9, id: "0a1b2c3d4e5f4a6b8c7d8e9f0a1b2c3d"))
-        let decoded = try EnvelopeCodec.decode(envelope.encoded(), registry: .catalogue)
+        let decoded = try EnvelopeCodec.decode(envelope.encoded(), registry: WireExamples.registry)
         let back = try #require(decoded.typed(as: MessageReply.self))
         #expect(back == envelope)
         #expect(back.message.error?.code == "SYS.1008")
@@ -79,7 +81,7 @@ struct ReplyFactoryTests {
     }
 
     @Test func noReplyToMeansNoReply() {
-        #expect(ReplyFactory.reply(EchoReply(payload: nil), to: Self.request(replyTo: nil)) == nil)
+        #expect(ReplyFactory.reply(ProbeReply(payload: nil), to: Self.request(replyTo: nil)) == nil)
         #expect(ReplyFactory.errorReply(SysError.internalError.error("x"), to: Self.request(replyTo: nil)) == nil)
     }
 
@@ -113,7 +115,7 @@ struct ReplyFactoryTests {
     @Test func decodedReplyDefaultsFollowJava() throws {
         let text = #"{"org.zstack.header.host.PingHostReply":{"id":"0c5b2f0e3d7a4f4c9b1e2d3c4b5a6978","createdTime":1}}"#
         let reply = try #require(
-            EnvelopeCodec.decode(WireExamples.data(text), registry: .catalogue).typed(as: PingHostReply.self))
+            EnvelopeCodec.decode(WireExamples.data(text), registry: WireExamples.registry).typed(as: PingHostReply.self))
         #expect(reply.message.success, "Java's MessageReply.success starts true")
         #expect(!reply.message.connected)
         #expect(!reply.message.noReconnect)

@@ -1,4 +1,6 @@
+import CloudBus
 import Foundation
+import KVMMessages
 
 /// Bodies copied from the wire reference (`zstack-cloudbus-wire.md` §2.6), the way a Java node sends them.
 enum WireExamples {
@@ -6,6 +8,10 @@ enum WireExamples {
     static let nodeB = "9b1d387e11bd3ab0a673c655eb4c8f66"
     static let requestId = "f366ad3eff954f0fbf9e572ac462ff7b"
     static let hostUuid = "7dd11952b3c94fd5bbe94a140d7fbac6"
+
+    /// What these tests decode with: the wire's own types, ZStack's KVM messages the examples use, the tests' probe.
+    static let registry = MessageRegistry(
+        MessageRegistry.wireTypes + KVMMessageTypes.all + [ProbeMsg.self, ProbeReply.self])
 
     static let pingHostMsg = """
         {"org.zstack.header.host.PingHostMsg":{

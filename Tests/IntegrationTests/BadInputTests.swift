@@ -1,6 +1,10 @@
 import AMQP
 import CloudBus
+import CloudBusAMQP
+import CloudBusTesting
 import Foundation
+import KVMMessages
+import Primitives
 import Testing
 import Worker
 

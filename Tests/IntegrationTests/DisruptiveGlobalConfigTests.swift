@@ -1,5 +1,8 @@
 import CloudBus
+import CloudBusTesting
 import Foundation
+import LiveSettings
+import Primitives
 import Testing
 import Worker
 

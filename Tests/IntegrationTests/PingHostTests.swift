@@ -1,7 +1,10 @@
 import CloudBus
+import CloudBusAMQP
 import CloudBusTesting
 import Foundation
 import Inventory
+import KVMMessages
+import Primitives
 import Testing
 import Worker
 

@@ -1,8 +1,11 @@
 import AMQP
 import CloudBus
+import CloudBusAMQP
+import CloudBusTesting
 import Foundation
 import Glibc
 import KeyedExecution
+import Primitives
 import Testing
 import Worker
 
@@ -105,7 +108,7 @@ struct DisruptiveReliabilityTests {
         let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 10)
         try await connection.start()
         func cleanUp() async {
-            // Bounded: a close drained together with a failing command may never return (see the report).
+            // Bounded: a close drained together with a failing command may never return.
             _ = try? await BoundedWait.run(within: .seconds(60)) {
                 await connection.close()
                 await waitingInbox.close()
@@ -260,7 +263,7 @@ struct DisruptiveReliabilityTests {
                 #expect(entry?.success == false)
                 #expect(entry?.errorCode == "SYS.1001")
                 // One probe per lookup: a probe leaves the copies it skipped after its match unacked
-                // on its own connection until it closes (see the report), so a second `find` misses them.
+                // on its own connection until it closes, so a second `find` misses them.
                 let probe = try await DeadLetterProbe.open()
                 let letter = try await probe.find { $0.header("x-cbw-message-id") == request.id }
                 await probe.close()

@@ -1,5 +1,9 @@
 import CloudBus
+import CloudBusAMQP
+import CloudBusTesting
 import Foundation
+import LiveSettings
+import Primitives
 import Testing
 import Worker
 

@@ -1,4 +1,5 @@
 import CloudBus
+import CloudBusTesting
 import Foundation
 import Testing
 import Worker

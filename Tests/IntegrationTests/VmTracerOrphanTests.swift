@@ -3,6 +3,8 @@ import CloudBusTesting
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
+import Primitives
 import Testing
 import Worker
 

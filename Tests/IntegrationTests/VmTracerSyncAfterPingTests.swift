@@ -1,8 +1,11 @@
 import CloudBus
+import CloudBusAMQP
 import CloudBusTesting
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
+import Primitives
 import Testing
 import Worker
 

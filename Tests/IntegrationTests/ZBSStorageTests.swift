@@ -1,7 +1,9 @@
 import CloudBus
+import CloudBusAMQP
 import CloudBusTesting
 import Foundation
 import Inventory
+import Primitives
 import Testing
 import Worker
 

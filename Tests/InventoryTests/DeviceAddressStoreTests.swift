@@ -1,5 +1,5 @@
-import Testing
 import Inventory
+import Testing
 
 @Suite("VmDeviceAddressStore on SQLite")
 struct DeviceAddressStoreTests {

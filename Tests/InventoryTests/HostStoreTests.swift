@@ -1,5 +1,5 @@
-import Testing
 import Inventory
+import Testing
 
 @Suite("HostStore on SQLite")
 struct HostStoreTests {

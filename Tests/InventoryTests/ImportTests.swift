@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import Inventory
+import Testing
 
 @Suite("Inventory file import")
 struct ImportTests {

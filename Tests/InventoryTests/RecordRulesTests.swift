@@ -1,5 +1,5 @@
-import Testing
 import Inventory
+import Testing
 
 @Suite("Record validation rules")
 struct RecordRulesTests {

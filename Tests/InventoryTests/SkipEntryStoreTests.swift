@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-import Testing
 @testable import Inventory
+import Testing
 
 @Suite("SQLite skip entry store")
 struct SkipEntryStoreTests {

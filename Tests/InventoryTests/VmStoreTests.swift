@@ -1,5 +1,5 @@
-import Testing
 import Inventory
+import Testing
 
 @Suite("VmStore on SQLite")
 struct VmStoreTests {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import Inventory
+import Testing
 
 @Suite("ZBS primary storages in the inventory")
 struct ZbsPrimaryStorageStoreTests {

@@ -4,6 +4,7 @@ import CloudBusTesting
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
 import Synchronization
 import Testing
 

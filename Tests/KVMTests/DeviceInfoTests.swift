@@ -4,6 +4,8 @@ import CloudBusTesting
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
+import LiveSettings
 import Synchronization
 import Testing
 

@@ -4,7 +4,9 @@ import CloudBusTesting
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
 import Logging
+import Primitives
 import Testing
 
 /// A real callback server, a real fake kvmagent and an in-memory inventory, wired over loopback and torn down on

@@ -4,6 +4,8 @@ import CloudBusTesting
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
+import Primitives
 import Synchronization
 import Testing
 

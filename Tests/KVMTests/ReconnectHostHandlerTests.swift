@@ -3,6 +3,7 @@ import CloudBusTesting
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
 import Testing
 
 @Suite("ReconnectHostHandler over loopback HTTP")

@@ -1,4 +1,4 @@
-import CloudBus
+import KVM
 import Synchronization
 
 /// Counts what the code under test counts, for assertions.

@@ -1,6 +1,6 @@
 import CloudBus
-@testable import KVM
 import CloudBusTesting
+@testable import KVM
 import Testing
 
 /// Section C and D of the scenarios (skip bookkeeping and orphans), against the registry alone.

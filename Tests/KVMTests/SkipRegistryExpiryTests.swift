@@ -1,6 +1,7 @@
 import CloudBus
-@testable import KVM
 import CloudBusTesting
+@testable import KVM
+import LiveSettings
 import Testing
 
 /// Orphan TTL, compare-and-remove, the periodic cleanup and tombstones (scenarios 27–32, 35).

@@ -1,9 +1,10 @@
 import CloudBus
+import CloudBusTesting
 import Foundation
 import Inventory
 @testable import KVM
+import LiveSettings
 import Synchronization
-import CloudBusTesting
 import Testing
 
 /// Write-through to the inventory and the reload after a worker restart (beyond the original, whose map lived in

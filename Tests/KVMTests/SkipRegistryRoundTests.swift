@@ -1,6 +1,6 @@
 import CloudBus
-@testable import KVM
 import CloudBusTesting
+@testable import KVM
 import Testing
 
 /// The tracer's two snapshots as one mark plus a query (scenarios 22–24, 36, 40) and the round log's bounds.

@@ -1,6 +1,8 @@
 import CloudBus
-@testable import KVM
 import CloudBusTesting
+@testable import KVM
+import KVMMessages
+import Primitives
 import Testing
 
 /// The bus side: canonical events decoded and applied in order under one executor key; bad content throws.

@@ -3,7 +3,10 @@ import CloudBusTesting
 import Foundation
 import Inventory
 @testable import KVM
+import KVMMessages
+import LiveSettings
 import Logging
+import Primitives
 import Synchronization
 import Testing
 
@@ -13,8 +16,7 @@ final class RegistryTestWallClock: Sendable {
     init(_ start: Int64 = 1_764_000_000_000) { millis = Mutex(start) }
     func now() -> Int64 { millis.withLock { $0 } }
     func advance(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        millis.withLock { $0 += seconds * 1000 + attoseconds / 1_000_000_000_000_000 }
+        millis.withLock { $0 += duration.inMilliseconds }
     }
 }
 

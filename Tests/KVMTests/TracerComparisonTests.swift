@@ -1,6 +1,7 @@
 import CloudBus
 import Inventory
 import KVM
+import KVMMessages
 import Testing
 
 @Suite("VM tracer: the pure comparison and the agent-state mapping")

@@ -3,6 +3,7 @@ import CloudBusTesting
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
 import Testing
 
 /// The two skip snapshots and the orphan hook, with the agent's answer held so the test decides what happens

@@ -2,6 +2,7 @@ import CloudBus
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
 import Testing
 
 @Suite("VM tracer: strangers and VMs stuck in shutdown")

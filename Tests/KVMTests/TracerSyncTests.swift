@@ -3,6 +3,8 @@ import CloudBusTesting
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
+import LiveSettings
 import Testing
 
 @Suite("VM tracer: one sync round against a fake kvmagent and a SQLite inventory")

@@ -1,6 +1,8 @@
 import CloudBus
 import Inventory
 import KVM
+import KVMMessages
+import Primitives
 import Testing
 
 /// `VmStateChangedOnHostMsg` against a real SQLite inventory: pre-checks, actions, events (reference §2.7, §8 A–B).

@@ -2,6 +2,7 @@ import CloudBus
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
 import Logging
 import Synchronization
 import Testing

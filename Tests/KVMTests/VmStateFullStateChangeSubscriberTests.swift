@@ -2,6 +2,8 @@ import CloudBus
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
+import Primitives
 import Testing
 
 /// `/vm/state/change` from other nodes: the inventory follows, and starts get a device-info sync (§3.5, §8 E).

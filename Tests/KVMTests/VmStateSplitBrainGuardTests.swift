@@ -1,6 +1,7 @@
 import CloudBus
 import Inventory
 import KVM
+import KVMMessages
 import Testing
 
 /// Scenario 39's residual race and issue 3 item 6: a Stopped verdict for a VM whose orphan skip just expired is

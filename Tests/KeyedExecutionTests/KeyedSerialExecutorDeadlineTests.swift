@@ -1,6 +1,6 @@
+import CloudBusTesting
 import KeyedExecution
 import Logging
-import CloudBusTesting
 import Testing
 
 @Suite("KeyedSerialExecutor failures and deadlines", .timeLimit(.minutes(1)))

@@ -1,5 +1,5 @@
-@testable import KeyedExecution
 import CloudBusTesting
+@testable import KeyedExecution
 import Testing
 
 @Suite("KeyedSerialExecutor memory, backpressure and shutdown", .timeLimit(.minutes(1)))

@@ -3,6 +3,7 @@ import CloudBus
 import Inventory
 import Testing
 import ZBS
+import ZBSMessages
 
 /// Which executor key orders each ZBS message: operations on one volume (and its snapshots) share a key, so they
 /// never interleave; storage-wide operations key on the storage.

@@ -3,9 +3,11 @@ import CloudBus
 import CloudBusTesting
 import Foundation
 import Inventory
+import Primitives
 import Synchronization
 import Testing
 import ZBS
+import ZBSMessages
 
 /// The 18 scenarios of zstack-zbs-mds.md §7. Setup unless stated: A, B, C all Connected, tried in that order.
 @Suite("MDS call scenarios (zbs-mds §7)")

@@ -4,6 +4,7 @@ import CloudBusTesting
 import Foundation
 import Inventory
 import NIOCore
+import Primitives
 import Testing
 import ZBS
 

@@ -4,8 +4,9 @@ import CloudBusTesting
 import Foundation
 import Inventory
 import Logging
-import Testing
+import Primitives
 import Synchronization
+import Testing
 import ZBS
 
 /// Three MDS — `mds-a`, `mds-b`, `mds-c` — of one ZBS primary storage, each a real peer on 127.0.0.1: a fake MDS

@@ -1,8 +1,10 @@
 import CloudBus
 import CloudBusTesting
 import Inventory
+import Primitives
 import Testing
 import ZBS
+import ZBSMessages
 
 /// Root volume size, the snapshot message, install paths, and scenario 54 of zstack-kvm-domain.md.
 @Suite("ZBS storage rules")

@@ -1,12 +1,11 @@
 #ifndef CLOUDBUS_CRABBITMQ_SHIM_H
 #define CLOUDBUS_CRABBITMQ_SHIM_H
 
-// Only what Swift cannot import from rabbitmq-c: the variadic login call and the
-/// A non-blocking, close-on-exec eventfd: how other threads wake a connection's owner thread
-/// (sys/eventfd.h is not part of Swift's Glibc module).
-int cloudbus_wake_eventfd(void);
-
-// AMQP_BASIC_*_FLAG property bits. Every symbol is prefixed cloudbus_.
+// Only what Swift cannot import from rabbitmq-c, plus the one Linux call Glibc does not export:
+// - amqp_login, which is variadic;
+// - the AMQP_BASIC_*_FLAG property bits, which are macros built from bit shifts;
+// - eventfd(2), how other threads wake a connection's owner thread.
+// Every symbol is prefixed cloudbus_. Linux only (eventfd); Package.swift refuses other platforms.
 
 #if __has_include(<rabbitmq-c/amqp.h>)
 #include <rabbitmq-c/amqp.h>

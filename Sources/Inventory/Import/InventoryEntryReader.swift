@@ -1,3 +1,5 @@
+import Primitives
+
 /// Reads the fields of one entry of an inventory file, noting every missing, mistyped or unknown field as an
 /// ``InventoryFieldProblem`` that names the list, the entry index and the field.
 struct InventoryEntryReader {
@@ -94,7 +96,7 @@ struct InventoryEntryReader {
     /// An optional integer; `fallback` when absent or null.
     mutating func integer(_ field: String, default fallback: Int) -> Int {
         switch fields[field] {
-        case .integer(let value)?: return value
+        case .integer(let value)?: return Int(value)
         case nil, .null?: return fallback
         case let other?:
             note(field, other.shown, "must be an integer")

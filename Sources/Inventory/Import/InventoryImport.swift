@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Primitives
 
 /// Reads an inventory file and stores it all or nothing: what `cloudbus-worker inventory import FILE` runs.
 ///

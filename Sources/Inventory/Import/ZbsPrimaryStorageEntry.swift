@@ -1,3 +1,5 @@
+import Primitives
+
 /// Reads one entry of the inventory file's optional `zbsPrimaryStorages` list:
 ///
 /// ```json
@@ -50,7 +52,7 @@ enum ZbsPrimaryStorageEntry {
                 var port = MdsRecord.defaultAgentPort
                 switch node["agentPort"] {
                 case nil, .null?: break
-                case .integer(let value)?: port = value
+                case .integer(let value)?: port = Int(value)
                 case let other?: note("\(prefix).agentPort", other.shown, "must be an integer")
                 }
                 mds.append(MdsRecord(addr: addr, status: status, agentPort: port))

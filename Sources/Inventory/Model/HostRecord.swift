@@ -1,3 +1,5 @@
+import Primitives
+
 /// What the cloud expects of one KVM host: where its agent listens and whether it is connected.
 ///
 /// A plain value with no storage behaviour, so every `HostStore` backend (SQLite now, PostgreSQL later) hands out
@@ -43,10 +45,10 @@ public struct HostRecord: Sendable, Hashable, Codable {
         func note(_ field: String, _ value: String, _ reason: String) {
             found.append(InventoryFieldProblem(entity: .host, index: index, field: field, value: value, reason: reason))
         }
-        if let reason = ResourceUuid.problem(uuid) { note("uuid", uuid, reason) }
+        if let reason = ZStackUUID.problem(uuid) { note("uuid", uuid, reason) }
         if let reason = AgentAddress.problem(managementIp) { note("managementIp", managementIp, reason) }
         if !(1...65535).contains(agentPort) { note("agentPort", String(agentPort), "must be a TCP port in 1...65535") }
-        if let clusterUuid, let reason = ResourceUuid.problem(clusterUuid) { note("clusterUuid", clusterUuid, reason) }
+        if let clusterUuid, let reason = ZStackUUID.problem(clusterUuid) { note("clusterUuid", clusterUuid, reason) }
         return found
     }
 

@@ -1,3 +1,5 @@
+import Primitives
+
 /// Where one device of a VM (a volume, a NIC, the memory balloon) sits on the guest's buses: ZStack's
 /// `VmInstanceDeviceAddressVO`, written by the device-info sync and keyed by (VM, resource).
 public struct VmDeviceAddress: Sendable, Hashable, Codable {
@@ -30,8 +32,8 @@ public struct VmDeviceAddress: Sendable, Hashable, Codable {
             found.append(InventoryFieldProblem(
                 entity: .vmDeviceAddress, index: index, field: field, value: value, reason: reason))
         }
-        if let reason = ResourceUuid.problem(vmUuid) { note("vmUuid", vmUuid, reason) }
-        if let reason = ResourceUuid.problem(resourceUuid) { note("resourceUuid", resourceUuid, reason) }
+        if let reason = ZStackUUID.problem(vmUuid) { note("vmUuid", vmUuid, reason) }
+        if let reason = ZStackUUID.problem(resourceUuid) { note("resourceUuid", resourceUuid, reason) }
         if address.isEmpty { note("address", "", "must have at least one field set") }
         return found
     }

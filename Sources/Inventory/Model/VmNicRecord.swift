@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// One network interface of a VM (ZStack's `VmNicVO`, the fields the device-info sync needs): the device-info
 /// sync matches the MAC the agent reads from the domain XML against these to record a NIC's bus address under
@@ -32,8 +33,8 @@ public struct VmNicRecord: Sendable, Hashable, Codable {
             found.append(InventoryFieldProblem(
                 entity: .vm, index: index, field: "\(prefix).\(field)", value: value, reason: reason))
         }
-        if let reason = ResourceUuid.problem(uuid) { note("uuid", uuid, reason) }
-        if let reason = ResourceUuid.problem(vmUuid) { note("vmUuid", vmUuid, reason) }
+        if let reason = ZStackUUID.problem(uuid) { note("uuid", uuid, reason) }
+        if let reason = ZStackUUID.problem(vmUuid) { note("vmUuid", vmUuid, reason) }
         if !Self.isMac(mac) { note("mac", mac, "must be a MAC address written xx:xx:xx:xx:xx:xx") }
         return found
     }
@@ -41,7 +42,7 @@ public struct VmNicRecord: Sendable, Hashable, Codable {
     static func isMac(_ value: String) -> Bool {
         let parts = value.split(separator: ":", omittingEmptySubsequences: false)
         return parts.count == 6 && parts.allSatisfy { part in
-            part.utf8.count == 2 && part.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+            part.utf8.count == 2 && part.utf8.allSatisfy(ZStackUUID.isLowercaseHexDigit)
         }
     }
 }

@@ -1,3 +1,5 @@
+import Primitives
+
 /// What the cloud expects of one VM: its state and where it runs (or last ran).
 ///
 /// `hostUuid` is the host the VM is on now; ZStack clears it when the VM reaches Stopped or Destroyed and keeps the
@@ -38,15 +40,15 @@ public struct VmRecord: Sendable, Hashable, Codable {
         func note(_ field: String, _ value: String, _ reason: String) {
             found.append(InventoryFieldProblem(entity: .vm, index: index, field: field, value: value, reason: reason))
         }
-        if let reason = ResourceUuid.problem(uuid) { note("uuid", uuid, reason) }
-        if let hostUuid, let reason = ResourceUuid.problem(hostUuid) { note("hostUuid", hostUuid, reason) }
-        if let lastHostUuid, let reason = ResourceUuid.problem(lastHostUuid) {
+        if let reason = ZStackUUID.problem(uuid) { note("uuid", uuid, reason) }
+        if let hostUuid, let reason = ZStackUUID.problem(hostUuid) { note("hostUuid", hostUuid, reason) }
+        if let lastHostUuid, let reason = ZStackUUID.problem(lastHostUuid) {
             note("lastHostUuid", lastHostUuid, reason)
         }
         if type.rawValue.isEmpty || type.rawValue.contains(where: { $0.isWhitespace }) {
             note("type", type.rawValue, "must be a non-empty VM type name such as UserVm")
         }
-        if let clusterUuid, let reason = ResourceUuid.problem(clusterUuid) { note("clusterUuid", clusterUuid, reason) }
+        if let clusterUuid, let reason = ZStackUUID.problem(clusterUuid) { note("clusterUuid", clusterUuid, reason) }
         return found
     }
 

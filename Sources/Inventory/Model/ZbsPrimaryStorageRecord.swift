@@ -1,3 +1,5 @@
+import Primitives
+
 /// A ZBS primary storage as the worker needs it to call its MDS: the uuid every MDS request carries, the MDS
 /// nodes in configured order (the order carries no preference: calls shuffle), and the pools for path conversion.
 ///
@@ -28,7 +30,7 @@ public struct ZbsPrimaryStorageRecord: Sendable, Hashable, Codable {
             found.append(InventoryFieldProblem(
                 entity: .zbsPrimaryStorage, index: index, field: field, value: value, reason: reason))
         }
-        if let reason = ResourceUuid.problem(uuid) { note("uuid", uuid, reason) }
+        if let reason = ZStackUUID.problem(uuid) { note("uuid", uuid, reason) }
         if mds.isEmpty { note("mds", "", "must list at least one MDS") }
         var seenEndpoints: [String: Int] = [:]
         for (position, node) in mds.enumerated() {

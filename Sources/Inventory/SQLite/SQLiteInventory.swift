@@ -1,4 +1,5 @@
 import GRDB
+import Primitives
 
 /// The embedded inventory: every store protocol over one SQLite database, through GRDB.
 ///
@@ -25,7 +26,7 @@ public final class SQLiteInventory: Sendable {
     public convenience init(path: String, busyTimeout: Duration = .seconds(5)) throws(InventoryError) {
         var configuration = Configuration()
         configuration.label = "inventory"
-        configuration.busyMode = .timeout(Self.seconds(busyTimeout))
+        configuration.busyMode = .timeout(busyTimeout.inSeconds)
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -118,10 +119,5 @@ public final class SQLiteInventory: Sendable {
         default:
             return error
         }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

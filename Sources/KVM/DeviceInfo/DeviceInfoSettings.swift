@@ -1,4 +1,5 @@
 import CloudBus
+import LiveSettings
 
 /// How device-info syncs run.
 public struct DeviceInfoSettings: Sendable {

@@ -2,7 +2,10 @@ import AgentHTTP
 import CloudBus
 import Foundation
 import Inventory
+import KVMMessages
+import LiveSettings
 import Logging
+import Primitives
 
 /// Every store the device-info sync reads or writes.
 public typealias DeviceInfoInventory = HostStore & VmStore & VmDeviceAddressStore & VmNicStore & VmVirtualizerInfoStore
@@ -64,8 +67,8 @@ public struct SyncVmDeviceInfoHandler: BusHandler {
         let hostUuid = message.hostUuid
         let vmUuid = message.vmInstanceUuid
         for (field, value) in [("hostUuid", hostUuid), ("vmInstanceUuid", vmUuid)]
-        where !PingHostHandler.isResourceUuid(value) {
-            let details = "invalid \(field)[\(value)]: must be 32 lowercase hex digits without dashes"
+        where !ZStackUUID.isWellFormed(value) {
+            let details = "invalid \(field)[\(value)]: \(ZStackUUID.rule)"
             throw BadRequest(SysError.invalidArgument.error(details), reason: "invalid-\(field): \(details)")
         }
         guard let host = try await inventory.host(uuid: hostUuid) else {

@@ -1,4 +1,5 @@
 import CloudBus
+import LiveSettings
 import Logging
 
 /// The periodic cleanup (PR #3330's 60-second task).

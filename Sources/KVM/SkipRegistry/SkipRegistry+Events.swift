@@ -1,5 +1,6 @@
 import CloudBus
 import Inventory
+import KVMMessages
 import Logging
 
 /// The event stream: skip-trace, continue-trace and management-node lifecycle, applied in the order given (the

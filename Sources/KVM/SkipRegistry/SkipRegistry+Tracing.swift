@@ -1,5 +1,6 @@
 import CloudBus
 import Inventory
+import LiveSettings
 import Logging
 
 /// The tracer's questions (see ``VmTraceSkips``).

@@ -1,6 +1,8 @@
 import CloudBus
 import Inventory
+import LiveSettings
 import Logging
+import Primitives
 
 /// Which VMs an operation in flight owns, cluster-wide (ZStack's `vmsToSkip`/`vmApis` maps plus PR #3330's
 /// orphan set): the VM tracer leaves those VMs alone so a half-done start or migration is not judged Stopped.
@@ -148,8 +150,7 @@ public actor SkipRegistry: VmTraceSkips {
     }
 
     func epochMillis(ofInstant instant: Duration, now: Duration, wallNow: Int64) -> Int64 {
-        let (seconds, attoseconds) = (now - instant).components
-        return wallNow - (seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        wallNow - (now - instant).inMilliseconds
     }
 
     /// Counts for logs and status: nodes with entries, operations, API ids, orphans, tombstones, departed nodes.

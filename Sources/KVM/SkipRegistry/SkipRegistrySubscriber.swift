@@ -1,4 +1,5 @@
 import CloudBus
+import KVMMessages
 import Logging
 
 /// Feeds the ``SkipRegistry`` from the bus: `/vmTracer/skipTrace`, `/vmTrace/continueTrace` and

@@ -1,5 +1,7 @@
 import CloudBus
 import Inventory
+import KVMMessages
+import LiveSettings
 
 /// ZStack's `KvmVmSyncPingTask` as a `KVMPingAgentNoFailureExtensionPoint`: after each successful ping, when
 /// `kvm.vmSyncOnHostPing` is true, ask for a VM sync of the host. It does not sync inline: it returns a

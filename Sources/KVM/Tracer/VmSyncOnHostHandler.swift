@@ -1,6 +1,7 @@
 import AgentHTTP
 import CloudBus
 import Inventory
+import KVMMessages
 import Logging
 
 /// Runs the VM tracer's sync for one host (`VmSyncOnHostMsg`, this worker's own request, see

@@ -1,5 +1,6 @@
 import CloudBus
 import Inventory
+import KVMMessages
 
 /// ZStack's `Tracer.trace()` comparison of one host's report with what the inventory expects on that host, as a
 /// pure value: no store, no clock, no I/O, so it costs a few dictionary probes per VM.

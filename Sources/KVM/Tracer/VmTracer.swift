@@ -1,6 +1,8 @@
 import CloudBus
 import Foundation
 import Inventory
+import KVMMessages
+import LiveSettings
 import Logging
 
 /// The decision half of a VM sync round (ZStack's `syncVm` steps 5–10 and `Tracer.trace()`): given a host's

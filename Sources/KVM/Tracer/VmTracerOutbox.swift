@@ -1,5 +1,6 @@
 import CloudBus
 import Foundation
+import KVMMessages
 
 /// Turns the tracer's verdicts and events into bus messages: state changes to `vmInstance.<owner>` (the owner of
 /// the VM on the hash ring), fire-and-forget (`noReply`), and canonical events broadcast under

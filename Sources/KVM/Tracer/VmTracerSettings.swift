@@ -1,4 +1,5 @@
 import CloudBus
+import LiveSettings
 
 /// How the VM tracer runs: ZStack's runtime switches (as ``LiveSetting``s, read at the moment they decide) and the
 /// agent call's budgets.

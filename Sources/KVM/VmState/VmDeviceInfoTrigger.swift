@@ -1,5 +1,6 @@
 import CloudBus
 import Inventory
+import KVMMessages
 
 /// When a VM has just become Running because it was started, rebooted, resumed or created, ZStack (PR for
 /// ZSTAC-67275) asks its host to report the guest's device addresses: `SyncVmDeviceInfoMsg {vm, host}` to the

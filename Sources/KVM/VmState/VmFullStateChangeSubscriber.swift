@@ -1,6 +1,8 @@
 import CloudBus
 import Inventory
+import KVMMessages
 import Logging
+import Primitives
 
 /// Keeps this worker's inventory in step with VM state changes made by other management nodes
 /// (`/vm/state/change`, ZStack's `VM_FULL_STATE_CHANGED_PATH`), and asks for a device-info sync after a start,

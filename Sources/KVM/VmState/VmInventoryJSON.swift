@@ -1,6 +1,7 @@
 import CloudBus
 import Foundation
 import Inventory
+import Primitives
 
 /// The VM as ZStack's `VmInstanceInventory` JSON, as `/vm/state/change` carries it.
 public enum VmInventoryJSON {

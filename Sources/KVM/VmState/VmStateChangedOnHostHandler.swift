@@ -1,5 +1,6 @@
 import CloudBus
 import Inventory
+import KVMMessages
 import Logging
 
 /// Answers `VmStateChangedOnHostMsg` the way ZStack's `VmInstanceBase.vmStateChangeOnHost` does: a host (through

@@ -1,5 +1,6 @@
 import CloudBus
 import Inventory
+import KVMMessages
 
 /// Changes a VM's state the way ZStack's `changeVmStateInDb` does, and builds what it fires afterwards.
 ///

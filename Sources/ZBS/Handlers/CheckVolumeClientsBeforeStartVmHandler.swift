@@ -1,4 +1,5 @@
 import CloudBus
+import ZBSMessages
 
 /// Answers `cloudbus.worker.zbs.CheckVolumeClientsBeforeStartVmMsg` with the anti-split-brain check
 /// (``SplitBrainCheck``): success lets the VM start on `destinationHostIp`.

@@ -1,4 +1,5 @@
 import CloudBus
+import ZBSMessages
 
 /// Answers `cloudbus.worker.zbs.CreateVolumeMsg` with `/volume/create`. The size is `size` when given, else the
 /// root volume allocation rule (``RootVolumeSize``); neither given is a `BadRequest`.

@@ -1,4 +1,5 @@
 import CloudBus
+import ZBSMessages
 
 /// Answers `cloudbus.worker.zbs.CreateVolumeSnapshotsMsg`: checks that every volume is attached (else the whole
 /// batch fails before any HTTP, message in `locale`), then `/snapshot/create` per volume in batch order; the first

@@ -1,4 +1,5 @@
 import CloudBus
+import ZBSMessages
 
 /// Answers `cloudbus.worker.zbs.DeleteVolumeMsg`: active clients first (an open volume fails with
 /// ``ZbsVolumeInUse``), then `/volume/delete` with `force`.

@@ -1,4 +1,5 @@
 import CloudBus
+import ZBSMessages
 
 /// Answers `cloudbus.worker.zbs.DeleteVolumeSnapshotMsg` with `/snapshot/delete`.
 public struct DeleteVolumeSnapshotHandler: BusHandler {

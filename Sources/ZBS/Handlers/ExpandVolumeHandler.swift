@@ -1,4 +1,5 @@
 import CloudBus
+import ZBSMessages
 
 /// Answers `cloudbus.worker.zbs.ExpandVolumeMsg` with `/volume/expand`.
 public struct ExpandVolumeHandler: BusHandler {

@@ -1,4 +1,5 @@
 import CloudBus
+import ZBSMessages
 
 /// Answers `cloudbus.worker.zbs.GetVolumeClientsMsg` with `/volume/clients` (sync, try-next).
 public struct GetVolumeClientsHandler: BusHandler {

@@ -1,4 +1,5 @@
 import CloudBus
+import ZBSMessages
 
 /// Answers `cloudbus.worker.zbs.GetCapacityMsg` with `/capacity` (try-next) and the totals over the pools.
 public struct GetZbsCapacityHandler: BusHandler {

@@ -1,4 +1,5 @@
 import CloudBus
+import ZBSMessages
 
 /// Answers `cloudbus.worker.zbs.QueryVolumeMsg` with `/volume/query` (try-next).
 public struct QueryVolumeHandler: BusHandler {

@@ -1,4 +1,5 @@
 import CloudBus
+import ZBSMessages
 
 /// Answers `cloudbus.worker.zbs.RollbackVolumeSnapshotMsg` with `/snapshot/rollback`.
 public struct RollbackVolumeSnapshotHandler: BusHandler {

@@ -1,5 +1,6 @@
 import CloudBus
 import Inventory
+import ZBSMessages
 
 /// Answers `cloudbus.worker.UpdateZbsPrimaryStorageMsg`: stores the storage whole (MDS list, statuses, pools).
 /// Invalid input (bad uuid, unknown status, repeated MDS, bad port) is a `BadRequest` naming every problem;

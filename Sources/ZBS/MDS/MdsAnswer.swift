@@ -1,4 +1,5 @@
 import CloudBus
+import Primitives
 
 /// A successful MDS answer: which MDS gave it and its JSON object (`success` true or absent, no `error`).
 public struct MdsAnswer: Sendable, Equatable {

@@ -4,6 +4,7 @@ import Foundation
 import Inventory
 import Logging
 import NIOCore
+import Primitives
 
 /// The one way every ZBS operation reaches an MDS: ZStack's `ZbsStorageController.HttpCaller` with its rules made
 /// explicit, plus a failure memory.

@@ -1,4 +1,5 @@
 import CloudBus
+import ZBSMessages
 
 /// The anti-split-brain check ZStack runs before starting a VM (`ExternalPrimaryStorageKvmFactory
 /// .beforeStartVmOnKvm`): no other host may still hold one of the VM's non-shareable ZBS volumes open.

@@ -1,5 +1,7 @@
 import CloudBus
 import Inventory
+import Primitives
+import ZBSMessages
 
 /// The ZBS operations the worker performs (ZStack's `ZbsStorageController`), each one MDS call through
 /// ``MdsCaller`` on a fresh read of the storage from the inventory.

@@ -1,4 +1,5 @@
 import CloudBus
+import ZBSMessages
 
 /// A volume cannot be deleted while clients hold it open (ZBS supports neither deactivating nor blacklisting one).
 public struct ZbsVolumeInUse: Error, Sendable, Equatable, ErrorCodeConvertible, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import CloudBusTesting
 import Foundation
 import Glibc
 import Testing

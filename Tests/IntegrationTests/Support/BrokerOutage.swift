@@ -1,3 +1,4 @@
+import CloudBusTesting
 import Foundation
 
 /// A short, always-healed outage of the shared test broker.

@@ -1,5 +1,7 @@
 import CloudBus
 import Foundation
+import Primitives
+import Worker
 
 /// A request envelope with every base field a sender owns filled in (`id`, `createdTime`,
 /// `timeout`, `serviceId`, `headers.correlationId/replyTo/noReply`), for tests that publish many
@@ -25,8 +27,7 @@ struct BusRequest: Sendable {
         var all = fields
         all["id"] = .string(id)
         all["createdTime"] = .integer(EpochMillis.now())
-        all["timeout"] = .integer(Int64(timeout.components.seconds) * 1000
-            + Int64(timeout.components.attoseconds / 1_000_000_000_000_000))
+        all["timeout"] = .integer(timeout.inMilliseconds)
         all["serviceId"] = .string(service)
         all["headers"] = .object([
             "correlationId": .string(id), "replyTo": .string(replyTo), "noReply": .string("false"),

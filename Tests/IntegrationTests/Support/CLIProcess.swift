@@ -1,3 +1,4 @@
+import CloudBusTesting
 import Foundation
 import Testing
 

@@ -1,5 +1,7 @@
 import AMQP
 import CloudBus
+import CloudBusAMQP
+import CloudBusTesting
 import Foundation
 
 /// Reads the dead-letter queue and finds the copy a test expects, by message id or body.

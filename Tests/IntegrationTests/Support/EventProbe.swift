@@ -1,6 +1,9 @@
 import AMQP
 import CloudBus
+import CloudBusAMQP
+import CloudBusTesting
 import Foundation
+import Primitives
 import Synchronization
 
 /// Listens on `BROADCAST` like a management node's event queue and keeps every canonical event it sees, so a test

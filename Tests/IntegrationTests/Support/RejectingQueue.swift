@@ -1,5 +1,7 @@
 import AMQP
 import CloudBus
+import CloudBusAMQP
+import CloudBusTesting
 import Foundation
 
 /// A queue that makes the broker refuse (basic.nack) every publish routed to it: `x-max-length 0` with

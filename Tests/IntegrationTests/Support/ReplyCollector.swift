@@ -1,6 +1,9 @@
 import AMQP
 import CloudBus
+import CloudBusAMQP
+import CloudBusTesting
 import Foundation
+import Primitives
 import Synchronization
 
 /// A reply inbox of the test's own, on its own connection, that records every reply by

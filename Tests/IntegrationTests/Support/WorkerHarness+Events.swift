@@ -1,5 +1,7 @@
 import CloudBus
+import CloudBusAMQP
 import Foundation
+import Primitives
 
 extension WorkerHarness {
     /// Broadcasts a canonical event as management node `node` fires it (every worker on the broker receives it,

@@ -1,8 +1,11 @@
 import AMQP
 import CloudBus
+import CloudBusAMQP
 import Foundation
 import Inventory
 import KVM
+import KVMMessages
+import Primitives
 import Worker
 
 /// Driving the VM tracer of a harness worker the way the bus does, and waiting for its outcomes with bounded polls.

@@ -1,8 +1,11 @@
 import AMQP
 import CloudBus
+import CloudBusAMQP
+import CloudBusTesting
 import Foundation
 import Inventory
 import Logging
+import Primitives
 import ServiceLifecycle
 import Worker
 

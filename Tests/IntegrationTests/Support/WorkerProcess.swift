@@ -1,5 +1,6 @@
 import AMQP
 import CloudBus
+import CloudBusTesting
 import Foundation
 import Glibc
 import Testing

@@ -1,0 +1,55 @@
+import AMQP
+import CloudBus
+import Foundation
+
+/// Puts envelopes on the bus the way ZStack routes them and waits for the broker's confirm.
+///
+/// Requests go to `P2P` with routing key `zstack.message.<serviceId>` and expire after
+/// `CloudBus.messageTTL` (5 min); replies go to `P2P` with the raw `headers.replyTo`; events go to
+/// `BROADCAST` by type key. Everything is `mandatory`, as in ZStack.
+public struct BusPublisher: Sendable {
+    public let connection: AMQPConnection
+    /// Delivery mode for everything published: ZStack sends transient (1); the reliable mode
+    /// sends persistent (2) so requests survive a broker restart on durable queues.
+    public var persistent: Bool
+
+    public init(connection: AMQPConnection, persistent: Bool = false) {
+        self.connection = connection
+        self.persistent = persistent
+    }
+
+    /// Publishes an already encoded reply body to the requester's inbox. `persistent` overrides the
+    /// publisher's mode: the worker answers a persistent request with a persistent reply, so a reply is as
+    /// durable as the request that asked for it. Replies carry no expiration, as in ZStack.
+    @discardableResult
+    public func publishReply(body: Data, replyTo: String, persistent: Bool? = nil) async throws(AMQPError) -> PublishOutcome {
+        try await publish(body, exchange: BusNames.p2pExchange, routingKey: replyTo, expires: false, persistent: persistent)
+    }
+
+    /// Sends an envelope to a service (`<service>.<node>`).
+    @discardableResult
+    public func send(body: Data, to serviceId: String) async throws(AMQPError) -> PublishOutcome {
+        try await publish(body, exchange: BusNames.p2pExchange, routingKey: BusNames.messageQueue(serviceId: serviceId))
+    }
+
+    /// Sends an envelope straight to a queue by name (the CLI's `--queue`).
+    @discardableResult
+    public func send(body: Data, toQueue queue: String) async throws(AMQPError) -> PublishOutcome {
+        try await publish(body, exchange: BusNames.p2pExchange, routingKey: queue)
+    }
+
+    /// Broadcasts a canonical event.
+    @discardableResult
+    public func publishEvent(body: Data, routingKey: String = CanonicalEvent.routingKey) async throws(AMQPError) -> PublishOutcome {
+        try await publish(body, exchange: BusNames.broadcastExchange, routingKey: routingKey)
+    }
+
+    /// The one way onto the bus: mandatory, confirmed, requests and events expiring after `CloudBus.messageTTL`.
+    private func publish(_ body: Data, exchange: String, routingKey: String, expires: Bool = true,
+                         persistent: Bool? = nil) async throws(AMQPError) -> PublishOutcome {
+        let properties = AMQPProperties(deliveryMode: (persistent ?? self.persistent) ? 2 : 1,
+                                        expiration: expires ? BusNames.messageExpiration : nil)
+        return try await connection.publish(OutgoingMessage(
+            exchange: exchange, routingKey: routingKey, body: Array(body), properties: properties, mandatory: true))
+    }
+}

@@ -1,0 +1,56 @@
+import AMQP
+import CloudBus
+
+/// The exchanges, queues and bindings of a ZStack-compatible bus, declared exactly as ZStack's
+/// `CloudBusImpl2` declares the exchanges so both can share one broker without
+/// PRECONDITION_FAILED. The worker's own queues deliberately differ from ZStack's auto-delete
+/// queues: a queue that dies with its consumer takes unacked messages with it.
+public enum BusTopology {
+    /// `P2P` (topic, durable, alternate exchange `NO_ROUTE`), `BROADCAST` (topic), `NO_ROUTE` (fanout).
+    public static let exchanges: [ExchangeDeclaration] = [
+        ExchangeDeclaration(name: BusNames.noRouteExchange, kind: .fanout),
+        ExchangeDeclaration(name: BusNames.p2pExchange, kind: .topic, durable: true,
+                            arguments: ["alternate-exchange": .string(BusNames.noRouteExchange)]),
+        ExchangeDeclaration(name: BusNames.broadcastExchange, kind: .topic),
+    ]
+
+    /// Queues of the services a worker serves, each bound to `P2P` with its own name, plus the
+    /// broadcast queue for canonical events.
+    public static func worker(node: NodeUUID, services: [String], durable: Bool) -> Topology {
+        var topology = Topology(exchanges: exchanges)
+        for service in services {
+            let queue = ServiceID(service: service, node: node).queueName
+            topology.queues.append(QueueDeclaration(name: queue, durable: durable))
+            topology.bindings.append(QueueBinding(queue: queue, exchange: BusNames.p2pExchange, routingKey: queue))
+        }
+        let events = eventQueue(node: node)
+        topology.queues.append(QueueDeclaration(name: events, durable: durable))
+        topology.bindings.append(QueueBinding(queue: events, exchange: BusNames.broadcastExchange,
+                                              routingKey: CanonicalEvent.routingKey))
+        topology.queues.append(QueueDeclaration(name: deadLetterQueue, durable: true))
+        return topology
+    }
+
+    /// Canonical events for one worker (`zstack.event.cloudbus-worker.<node>`).
+    public static func eventQueue(node: NodeUUID) -> String {
+        BusNames.eventQueue(name: "cloudbus-worker.\(node.rawValue)")
+    }
+
+    /// Where the worker keeps a copy of every message it could not process, with the reason in
+    /// its headers. Durable and shared by all workers of a broker, so an operator has one place to look.
+    public static let deadLetterQueue = "cloudbus.worker.dead-letters"
+
+    /// A caller's reply inbox (`zstack.message.cloudbus.<node>`), as ZStack names it, with ZStack's
+    /// arguments (dead-lettering to `NO_ROUTE`, expiring when unused for 5 minutes).
+    public static func replyInbox(node: NodeUUID) -> Topology {
+        let queue = ServiceID.replyInbox(of: node).queueName
+        return Topology(
+            exchanges: exchanges,
+            queues: [QueueDeclaration(name: queue, autoDelete: true, arguments: [
+                "x-dead-letter-exchange": .string(BusNames.noRouteExchange),
+                "x-dead-letter-routing-key": .string(BusNames.deadLetterRoutingKey),
+                "x-expires": .int64(300_000),
+            ])],
+            bindings: [QueueBinding(queue: queue, exchange: BusNames.p2pExchange, routingKey: queue)])
+    }
+}

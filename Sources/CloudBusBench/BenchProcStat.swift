@@ -1,0 +1,69 @@
+import Foundation
+import Glibc
+
+/// What the bench reads from /proc: CPU time and peak resident memory of a process, and the machine's facts.
+enum BenchProcStat {
+    /// User + system CPU time of all threads of `pid`, from /proc/<pid>/stat (clock-tick resolution, 10 ms).
+    static func cpuTime(pid: Int32) -> Duration? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")")
+        else { return nil }
+        // Fields after "pid (comm) ": state is field 3, utime 14, stime 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        let ticks = sysconf(Int32(_SC_CLK_TCK))
+        guard ticks > 0 else { return nil }
+        return .nanoseconds((user + system) * (1_000_000_000 / ticks))
+    }
+
+    /// CPU time of this whole process (every thread), from getrusage.
+    static func ownCPUTime() -> Duration {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func duration(_ value: timeval) -> Duration { .seconds(value.tv_sec) + .microseconds(value.tv_usec) }
+        return duration(usage.ru_utime) + duration(usage.ru_stime)
+    }
+
+    /// Peak resident set size (VmHWM) in bytes; "self" for this process.
+    static func peakRSS(pid: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            if parts.count >= 2, let kilobytes = Int(parts[1]) { return kilobytes * 1024 }
+        }
+        return nil
+    }
+
+    static var loadAverage: String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "?" }
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
+    static var cpuModel: String {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "?" }
+        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+            if let colon = line.firstIndex(of: ":") {
+                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return "?"
+    }
+
+    static var processorCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Absolute path of the running executable.
+    static var ownExecutable: String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { return CommandLine.arguments[0] }
+        return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The production binary the bench measures: `cloudbus-worker` beside this one (SwiftPM builds every product
+    /// of the package into one directory), or `CLOUDBUS_WORKER_BINARY` when set.
+    static var workerExecutable: String {
+        if let path = ProcessInfo.processInfo.environment["CLOUDBUS_WORKER_BINARY"], !path.isEmpty { return path }
+        return URL(fileURLWithPath: ownExecutable).deletingLastPathComponent()
+            .appendingPathComponent("cloudbus-worker").path
+    }
+}

@@ -1,0 +1,63 @@
+import AMQP
+import CloudBus
+import CloudBusAMQP
+import Foundation
+import Synchronization
+
+/// Responder (a): the worker itself, as a child process (`cloudbus-worker run`, the binary beside `cloudbus-bench`), serving one
+/// service (`host`) on a fresh node id with its own data directory and an HTTP port picked by the kernel.
+///
+/// A child rather than `WorkerRuntime.start` in-process: the worker then has its own cooperative thread pool
+/// (in-process it would share the bench client's two pool threads, and each would slow the other in ways that do
+/// not happen in production), its CPU time and peak RSS are its own (/proc/<pid>), and it is exactly what
+/// operators run.
+final class BenchWorkerResponder: BenchResponder {
+    let kind = BenchResponderKind.worker
+    let node = NodeUUID.random()
+    let inProcess = false
+    private let setup: BenchSetup
+    private let reliable: Bool
+    private let child = Mutex<BenchChildProcess?>(nil)
+
+    init(setup: BenchSetup, reliable: Bool) {
+        self.setup = setup
+        self.reliable = reliable
+    }
+
+    var serviceId: String { ServiceID(service: ServiceID.hostService, node: node).rawValue }
+    var queue: String { ServiceID(service: ServiceID.hostService, node: node).queueName }
+    var leftoverQueues: [String] { [queue, BusTopology.eventQueue(node: node)] }
+
+    func start() async throws {
+        let directory = URL(fileURLWithPath: setup.scratchDirectory).appendingPathComponent("worker-\(node.rawValue)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // Durability of the worker's queues is a file-only setting.
+        let configPath = directory.appendingPathComponent("config.json").path
+        try Data(#"{"durableQueues": \#(reliable)}"#.utf8).write(to: URL(fileURLWithPath: configPath))
+        var environment = setup.childEnvironment
+        environment["CLOUDBUS_AMQP_PASSWORD"] = setup.amqp.password
+        let process = try BenchChildProcess(
+            executable: BenchProcStat.workerExecutable,
+            arguments: ["run", "--config", configPath, "--amqp-url", setup.urlWithoutPassword,
+                        "--node-uuid", node.rawValue, "--data-dir", directory.path, "--http-host", "127.0.0.1",
+                        "--http-port", "0", "--services", ServiceID.hostService, "--prefetch", "\(setup.prefetch)",
+                        "--log-level", "warning"],
+            environment: environment, logPath: directory.appendingPathComponent("worker.log").path)
+        child.withLock { $0 = process }
+    }
+
+    func cpuTime() -> Duration? { child.withLock { $0 }.flatMap { BenchProcStat.cpuTime(pid: $0.pid) } }
+
+    func peakRSS() -> Int? { child.withLock { $0 }.flatMap { BenchProcStat.peakRSS(pid: "\($0.pid)") } }
+
+    func stop() async -> String? {
+        guard let process = child.withLock({ $0 }) else { return nil }
+        let wasRunning = process.isRunning
+        let status = await process.stop()
+        if !wasRunning { return "worker had exited before the end; log \(process.logPath):\n\(process.logTail)" }
+        if status == nil { return "worker ignored SIGTERM for 10 s and was killed; log \(process.logPath)" }
+        return nil
+    }
+
+    var logTail: String { child.withLock { $0 }?.logTail ?? "" }
+}

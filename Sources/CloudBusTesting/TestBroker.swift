@@ -1,0 +1,56 @@
+import AMQP
+import Foundation
+
+/// The broker `make test` started, as every test target sees it: `CLOUDBUS_TEST_AMQP_URL` (guest on loopback) and
+/// `CLOUDBUS_BROKER_CTL`, the control script (start, stop, close-connections…). Suites that need the broker are
+/// disabled with that reason when the URL is unset, so a bare `swift test` still runs the unit tests.
+public enum TestBroker {
+    public static var url: String? { ProcessInfo.processInfo.environment["CLOUDBUS_TEST_AMQP_URL"] }
+    public static var available: Bool { url != nil }
+
+    /// The test broker with short reconnect delays (tests kill connections on purpose) and a 10 s heartbeat.
+    /// - Throws: ``TestBrokerError/notConfigured`` outside `make test`; a malformed URL's `AMQPError`.
+    public static func configuration() throws -> AMQPConfiguration {
+        guard let url else { throw TestBrokerError.notConfigured("CLOUDBUS_TEST_AMQP_URL") }
+        var configuration = try AMQPConfiguration(url: url)
+        configuration.reconnectInitialDelay = .milliseconds(50)
+        configuration.reconnectMaxDelay = .milliseconds(500)
+        configuration.heartbeat = .seconds(10)
+        return configuration
+    }
+
+    /// `<prefix>.<8 random hex>`: queue and exchange names no other test (or earlier run) uses.
+    public static func uniqueName(_ prefix: String) -> String {
+        "\(prefix).\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Runs the broker control script and waits for it.
+    /// - Throws: ``TestBrokerError`` when the script is not named or exits non-zero.
+    public static func control(_ arguments: String...) throws {
+        guard let script = ProcessInfo.processInfo.environment["CLOUDBUS_BROKER_CTL"] else {
+            throw TestBrokerError.notConfigured("CLOUDBUS_BROKER_CTL")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestBrokerError.controlFailed(arguments: arguments, status: process.terminationStatus)
+        }
+    }
+}
+
+/// Why the test broker could not be used.
+public enum TestBrokerError: Error, CustomStringConvertible {
+    case notConfigured(String)
+    case controlFailed(arguments: [String], status: Int32)
+
+    public var description: String {
+        switch self {
+        case .notConfigured(let variable): "\(variable) is not set (run the broker tests through `make test`)"
+        case .controlFailed(let arguments, let status): "broker control \(arguments) exited with \(status)"
+        }
+    }
+}

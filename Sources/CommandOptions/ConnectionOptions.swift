@@ -1,0 +1,43 @@
+import AMQP
+import ArgumentParser
+import Foundation
+import Logging
+import Worker
+
+/// Options every command that talks to the broker shares. The password is never a flag: it
+/// comes from the config file or `CLOUDBUS_AMQP_PASSWORD`.
+public struct ConnectionOptions: ParsableArguments {
+    public init() {}
+
+    @Option(help: "JSON config file (lowest precedence; CLOUDBUS_CONFIG also works).")
+    public var config: String?
+
+    @Option(help: "Broker URL without password, e.g. amqp://guest@127.0.0.1:5672/%2F (env CLOUDBUS_AMQP_URL).")
+    public var amqpUrl: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (env CLOUDBUS_LOG_LEVEL).")
+    public var logLevel: String?
+
+    public func resolve(_ overrides: WorkerConfiguration.Overrides = .init()) throws -> WorkerConfiguration {
+        var overrides = overrides
+        overrides.amqpURL = amqpUrl
+        overrides.logLevel = logLevel ?? overrides.logLevel
+        do {
+            return try WorkerConfiguration.resolve(file: config, overrides: overrides)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
+
+/// Logging for the command-line tools: one stderr stream at the asked level.
+public enum Logs {
+    public static func bootstrap(level: String) {
+        let parsed = Logger.Level(rawValue: level.lowercased()) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = parsed
+            return handler
+        }
+    }
+}
