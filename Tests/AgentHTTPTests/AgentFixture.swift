@@ -10,32 +10,13 @@ struct AgentFixture {
     let agent: FakeKVMAgent
     let caller: AgentCaller
 
-    static let quietLogger = Logger(label: "agent-http-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
     static func with<T>(
         serverConfiguration: CallbackServer.Configuration = .init(),
         _ body: (AgentFixture) async throws -> T
     ) async throws -> T {
-        let server = try await CallbackServer.start(configuration: serverConfiguration, logger: quietLogger)
-        let agent: FakeKVMAgent
-        do {
-            agent = try await FakeKVMAgent.start(logger: quietLogger)
-        } catch {
-            await server.shutdown()
-            throw error
-        }
-        let fixture = AgentFixture(
-            server: server, agent: agent,
-            caller: AgentCaller(client: AgentHTTPClient(), callbackServer: server, defaultConnectTimeout: .seconds(2)))
-        do {
-            let result = try await body(fixture)
-            await agent.shutdown()
-            await server.shutdown()
-            return result
-        } catch {
-            await agent.shutdown()
-            await server.shutdown()
-            throw error
+        try await LoopbackKVMAgent.with(serverConfiguration: serverConfiguration) { loopback in
+            try await body(AgentFixture(server: loopback.server, agent: loopback.agent, caller: loopback.caller))
         }
     }
 
@@ -46,16 +27,6 @@ struct AgentFixture {
         try await caller.callAsync(
             agent.endpoint, path: path, body: Data(#"{"hostUuid":"\#(hostUuid)"}"#.utf8), timeout: timeout)
     }
-}
-
-/// Polls `condition` every 10 ms for at most 10 s; for outcomes that follow a call asynchronously (a dropped late
-/// callback). Returns whether it became true: callers `#expect` on it, no assertion is made about time.
-func eventually(_ condition: () -> Bool) async throws -> Bool {
-    for _ in 0..<1_000 {
-        if condition() { return true }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
 }
 
 /// The JSON object in `data`, for assertions.

@@ -1,3 +1,4 @@
+import Logging
 import AgentHTTP
 import CloudBusTesting
 import Foundation
@@ -13,7 +14,7 @@ struct CallbackServerTests {
 
     @Test("binds an ephemeral port on 127.0.0.1 and advertises it in the callback URL")
     func boundAddress() async throws {
-        let server = try await CallbackServer.start(logger: AgentFixture.quietLogger)
+        let server = try await CallbackServer.start(logger: Logger.quiet)
         #expect(server.port > 0)
         #expect(server.callbackURL == "http://127.0.0.1:\(server.port)/zstack/asyncrest/callback")
         await server.shutdown()
@@ -21,7 +22,7 @@ struct CallbackServerTests {
 
     @Test("GET /healthz answers 200 ok")
     func healthz() async throws {
-        let server = try await CallbackServer.start(logger: AgentFixture.quietLogger)
+        let server = try await CallbackServer.start(logger: Logger.quiet)
         let response = try await client.get(from: endpoint(of: server), path: "/healthz", connectTimeout: .seconds(5), timeout: .seconds(5))
         await server.shutdown()
         #expect(response == AgentHTTPResponse(status: 200, body: Data("ok".utf8)))
@@ -31,7 +32,7 @@ struct CallbackServerTests {
     func extraRoute() async throws {
         let server = try await CallbackServer.start(
             configuration: .init(getRoutes: ["/metrics": { .init(body: "calls_total 3\n") }]),
-            logger: AgentFixture.quietLogger)
+            logger: Logger.quiet)
         let metrics = try await client.get(
             from: endpoint(of: server), path: "/metrics", connectTimeout: .seconds(5), timeout: .seconds(5))
         let missing = try await client.get(
@@ -43,7 +44,7 @@ struct CallbackServerTests {
 
     @Test("a callback for an unknown task is answered 200, dropped and counted")
     func unknownTask() async throws {
-        let server = try await CallbackServer.start(logger: AgentFixture.quietLogger)
+        let server = try await CallbackServer.start(logger: Logger.quiet)
         let response = try await client.post(
             to: endpoint(of: server), path: server.configuration.callbackPath,
             headers: ["taskuuid": "0123456789abcdef0123456789abcdef"], body: Data(#"{"success":true}"#.utf8),
@@ -56,7 +57,7 @@ struct CallbackServerTests {
 
     @Test("a callback without taskuuid is answered 400 and not counted as a delivery")
     func missingTaskUUID() async throws {
-        let server = try await CallbackServer.start(logger: AgentFixture.quietLogger)
+        let server = try await CallbackServer.start(logger: Logger.quiet)
         let response = try await client.post(
             to: endpoint(of: server), path: server.configuration.callbackPath, body: Data("{}".utf8),
             connectTimeout: .seconds(5), timeout: .seconds(5))
@@ -68,7 +69,7 @@ struct CallbackServerTests {
 
     @Test("run() serves until its task is cancelled, then the port is closed")
     func runUntilCancelled() async throws {
-        let server = try await CallbackServer.start(logger: AgentFixture.quietLogger)
+        let server = try await CallbackServer.start(logger: Logger.quiet)
         let running = Task { try await server.run() }
         let before = try await client.get(from: endpoint(of: server), path: "/healthz", connectTimeout: .seconds(5), timeout: .seconds(5))
         running.cancel()

@@ -27,169 +27,169 @@ struct BadInputTests {
 
     @Test("malformed JSON: dead-lettered with the reason, acked, worker keeps serving")
     func malformedJSON() async throws {
-        let harness = try await WorkerHarness.start()
-        let probe = try await DeadLetterProbe.open()
-        let marker = MessageID.random()
-        try await harness.sendRaw(Data("{\"org.zstack.header.host.PingHostMsg\": {\"hostUuid\": \"\(marker)\"".utf8))
-        let copy = try await probe.find { String(decoding: $0.body, as: UTF8.self).contains(marker) }
-        let letter = try #require(copy)
-        #expect(letter.header("x-cbw-reason") == "malformed-json")
-        #expect(letter.header("x-cbw-queue") == harness.hostQueue)
-        #expect(letter.header("x-cbw-detail")?.contains("not valid JSON") == true)
-        #expect(harness.metrics[WorkerCounter.deadLettered("malformed-json")] == 1)
-        try await expectServing(harness)
-        await probe.close()
-        await harness.stop()
+        try await withWorker { harness in
+            let probe = try await DeadLetterProbe.open()
+            let marker = MessageID.random()
+            try await harness.sendRaw(Data("{\"org.zstack.header.host.PingHostMsg\": {\"hostUuid\": \"\(marker)\"".utf8))
+            let copy = try await probe.find { String(decoding: $0.body, as: UTF8.self).contains(marker) }
+            let letter = try #require(copy)
+            #expect(letter.header("x-cbw-reason") == "malformed-json")
+            #expect(letter.header("x-cbw-queue") == harness.hostQueue)
+            #expect(letter.header("x-cbw-detail")?.contains("not valid JSON") == true)
+            #expect(harness.metrics[WorkerCounter.deadLettered("malformed-json")] == 1)
+            try await expectServing(harness)
+            await probe.close()
+        }
     }
 
     @Test("JSON that is not a one-key object: array, two keys, scalar", arguments: [
         "[1,2,3]", #"{"a":{},"b":{}}"#, "42", #"{"org.zstack.header.host.PingHostMsg":"not-an-object"}"#,
     ])
     func notSingleKeyObject(body: String) async throws {
-        let harness = try await WorkerHarness.start()
-        let probe = try await DeadLetterProbe.open()
-        try await harness.sendRaw(Data(body.utf8))
-        let queue = harness.hostQueue
-        let letter = try #require(try await probe.find {
-            $0.header("x-cbw-queue") == queue && String(decoding: $0.body, as: UTF8.self) == body
-        })
-        #expect(letter.header("x-cbw-reason") == "not-single-key-object")
-        #expect(harness.metrics[WorkerCounter.deadLettered("not-single-key-object")] == 1)
-        try await expectServing(harness)
-        await probe.close()
-        await harness.stop()
+        try await withWorker { harness in
+            let probe = try await DeadLetterProbe.open()
+            try await harness.sendRaw(Data(body.utf8))
+            let queue = harness.hostQueue
+            let letter = try #require(try await probe.find {
+                $0.header("x-cbw-queue") == queue && String(decoding: $0.body, as: UTF8.self) == body
+            })
+            #expect(letter.header("x-cbw-reason") == "not-single-key-object")
+            #expect(harness.metrics[WorkerCounter.deadLettered("not-single-key-object")] == 1)
+            try await expectServing(harness)
+            await probe.close()
+        }
     }
 
     @Test("unknown class: SYS.1008 reply to the sender, dead-letter copy")
     func unknownClass() async throws {
-        let harness = try await WorkerHarness.start()
-        let probe = try await DeadLetterProbe.open()
-        let reply = try await harness.call("org.zstack.header.vm.NoSuchMsg", ["vmInstanceUuid": .string(MessageID.random())])
-        #expect(!reply.success)
-        #expect(reply.errorCode == "SYS.1008")
-        #expect(reply.className == MessageReply.className)
-        #expect(reply.fields["headers"]?["isReply"]?.stringValue == "true")
-        let id = try #require(reply.correlationId)
-        let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
-        #expect(letter.header("x-cbw-reason") == "unknown-class")
-        #expect(letter.header("x-cbw-class") == "org.zstack.header.vm.NoSuchMsg")
-        try await expectServing(harness)
-        await probe.close()
-        await harness.stop()
+        try await withWorker { harness in
+            let probe = try await DeadLetterProbe.open()
+            let reply = try await harness.call("org.zstack.header.vm.NoSuchMsg", ["vmInstanceUuid": .string(MessageID.random())])
+            #expect(!reply.success)
+            #expect(reply.errorCode == "SYS.1008")
+            #expect(reply.className == MessageReply.className)
+            #expect(reply.fields["headers"]?["isReply"]?.stringValue == "true")
+            let id = try #require(reply.correlationId)
+            let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
+            #expect(letter.header("x-cbw-reason") == "unknown-class")
+            #expect(letter.header("x-cbw-class") == "org.zstack.header.vm.NoSuchMsg")
+            try await expectServing(harness)
+            await probe.close()
+        }
     }
 
     @Test("missing required field: SYS.1007 naming the field")
     func missingField() async throws {
-        let harness = try await WorkerHarness.start()
-        let probe = try await DeadLetterProbe.open()
-        let reply = try await harness.call(PingHostMsg.className, [:])
-        #expect(!reply.success)
-        #expect(reply.errorCode == "SYS.1007")
-        #expect(reply.fields["error"]?["details"]?.stringValue?.contains("hostUuid") == true)
-        let id = try #require(reply.correlationId)
-        let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
-        #expect(letter.header("x-cbw-reason") == "missing-field")
-        try await expectServing(harness)
-        await probe.close()
-        await harness.stop()
+        try await withWorker { harness in
+            let probe = try await DeadLetterProbe.open()
+            let reply = try await harness.call(PingHostMsg.className, [:])
+            #expect(!reply.success)
+            #expect(reply.errorCode == "SYS.1007")
+            #expect(reply.fields["error"]?["details"]?.stringValue?.contains("hostUuid") == true)
+            let id = try #require(reply.correlationId)
+            let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
+            #expect(letter.header("x-cbw-reason") == "missing-field")
+            try await expectServing(harness)
+            await probe.close()
+        }
     }
 
     @Test("mistyped field: SYS.1007 naming the field and the expected type")
     func mistypedField() async throws {
-        let harness = try await WorkerHarness.start()
-        let probe = try await DeadLetterProbe.open()
-        let reply = try await harness.call(PingHostMsg.className, ["hostUuid": .integer(42)])
-        #expect(!reply.success)
-        #expect(reply.errorCode == "SYS.1007")
-        #expect(reply.fields["error"]?["details"]?.stringValue?.contains("hostUuid") == true)
-        let id = try #require(reply.correlationId)
-        let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
-        #expect(letter.header("x-cbw-reason") == "mistyped-field")
-        try await expectServing(harness)
-        await probe.close()
-        await harness.stop()
+        try await withWorker { harness in
+            let probe = try await DeadLetterProbe.open()
+            let reply = try await harness.call(PingHostMsg.className, ["hostUuid": .integer(42)])
+            #expect(!reply.success)
+            #expect(reply.errorCode == "SYS.1007")
+            #expect(reply.fields["error"]?["details"]?.stringValue?.contains("hostUuid") == true)
+            let id = try #require(reply.correlationId)
+            let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
+            #expect(letter.header("x-cbw-reason") == "mistyped-field")
+            try await expectServing(harness)
+            await probe.close()
+        }
     }
 
     @Test("body over the configured limit: refused unread, error reply impossible, dead-lettered")
     func oversizeBody() async throws {
-        let harness = try await WorkerHarness.start(maxBodyBytes: 4096)
-        let probe = try await DeadLetterProbe.open()
-        let marker = MessageID.random()
-        let payload = String(repeating: "x", count: 8192)
-        try await harness.sendRaw(Data(#"{"cloudbus.worker.EchoMsg":{"payload":"\#(marker)\#(payload)"}}"#.utf8))
-        let letter = try #require(try await probe.find { String(decoding: $0.body.prefix(200), as: UTF8.self).contains(marker) })
-        #expect(letter.header("x-cbw-reason") == "body-too-large")
-        #expect(letter.body.count > 8192) // the copy is the whole original
-        try await expectServing(harness)
-        await probe.close()
-        await harness.stop()
+        try await withWorker(maxBodyBytes: 4096) { harness in
+            let probe = try await DeadLetterProbe.open()
+            let marker = MessageID.random()
+            let payload = String(repeating: "x", count: 8192)
+            try await harness.sendRaw(Data(#"{"cloudbus.worker.EchoMsg":{"payload":"\#(marker)\#(payload)"}}"#.utf8))
+            let letter = try #require(try await probe.find { String(decoding: $0.body.prefix(200), as: UTF8.self).contains(marker) })
+            #expect(letter.header("x-cbw-reason") == "body-too-large")
+            #expect(letter.body.count > 8192) // the copy is the whole original
+            try await expectServing(harness)
+            await probe.close()
+        }
     }
 
     @Test("a request that needs a reply but has no replyTo: not executed, dead-lettered")
     func missingReplyTo() async throws {
-        let harness = try await WorkerHarness.start()
-        let probe = try await DeadLetterProbe.open()
-        let id = MessageID.random()
-        try await harness.sendRaw(Data(#"{"cloudbus.worker.EchoMsg":{"payload":"p","id":"\#(id)","headers":{"noReply":"false"}}}"#.utf8))
-        let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
-        #expect(letter.header("x-cbw-reason") == "missing-reply-to")
-        #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 0)
-        try await expectServing(harness)
-        await probe.close()
-        await harness.stop()
+        try await withWorker { harness in
+            let probe = try await DeadLetterProbe.open()
+            let id = MessageID.random()
+            try await harness.sendRaw(Data(#"{"cloudbus.worker.EchoMsg":{"payload":"p","id":"\#(id)","headers":{"noReply":"false"}}}"#.utf8))
+            let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
+            #expect(letter.header("x-cbw-reason") == "missing-reply-to")
+            #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 0)
+            try await expectServing(harness)
+            await probe.close()
+        }
     }
 
     @Test("noReply=\"true\": executed, no reply sent")
     func noReplyHonoured() async throws {
-        let harness = try await WorkerHarness.start()
-        let id = MessageID.random()
-        let body = rawRequest(harness, id: id) { _ in
-            #"{"cloudbus.worker.EchoMsg":{"payload":"quiet","id":"\#(id)","headers":{"correlationId":"\#(id)","replyTo":"\#(harness.client.inbox)","noReply":"true"}}}"#
+        try await withWorker { harness in
+            let id = MessageID.random()
+            let body = rawRequest(harness, id: id) { _ in
+                #"{"cloudbus.worker.EchoMsg":{"payload":"quiet","id":"\#(id)","headers":{"correlationId":"\#(id)","replyTo":"\#(harness.client.inbox)","noReply":"true"}}}"#
+            }
+            try await harness.sendRaw(body)
+            #expect(try await eventually { harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 1 })
+            try await expectServing(harness)
+            // Only the liveness echo is answered (the counter moves once its confirm is back, just after the reply).
+            #expect(try await eventually { harness.metrics[WorkerCounter.replies] == 1 })
+            #expect(try await eventually { harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 2 })
+            #expect(harness.client.lateReplyCount == 0)
         }
-        try await harness.sendRaw(body)
-        #expect(await harness.eventually { harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 1 })
-        try await expectServing(harness)
-        // Only the liveness echo is answered (the counter moves once its confirm is back, just after the reply).
-        #expect(await harness.eventually { harness.metrics[WorkerCounter.replies] == 1 })
-        #expect(await harness.eventually { harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 2 })
-        #expect(harness.client.lateReplyCount == 0)
-        await harness.stop()
     }
 
     @Test("expired deadline: answered SYS.1001, not executed")
     func expiredDeadline() async throws {
-        let harness = try await WorkerHarness.start()
-        let probe = try await DeadLetterProbe.open()
-        let past = EpochMillis.now() - 60_000
-        let reply = try await harness.call(EchoMsg.className, [
-            "payload": .string("late"), "timeout": .integer(1000), "messageDeadline": .integer(past),
-        ])
-        #expect(!reply.success)
-        #expect(reply.errorCode == "SYS.1001")
-        #expect(reply.fields["error"]?["details"]?.stringValue?.contains("timeout after") == true)
-        #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 0)
-        let id = try #require(reply.correlationId)
-        let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
-        #expect(letter.header("x-cbw-reason") == "expired")
-        try await expectServing(harness)
-        await probe.close()
-        await harness.stop()
+        try await withWorker { harness in
+            let probe = try await DeadLetterProbe.open()
+            let past = EpochMillis.now() - 60_000
+            let reply = try await harness.call(EchoMsg.className, [
+                "payload": .string("late"), "timeout": .integer(1000), "messageDeadline": .integer(past),
+            ])
+            #expect(!reply.success)
+            #expect(reply.errorCode == "SYS.1001")
+            #expect(reply.fields["error"]?["details"]?.stringValue?.contains("timeout after") == true)
+            #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 0)
+            let id = try #require(reply.correlationId)
+            let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
+            #expect(letter.header("x-cbw-reason") == "expired")
+            try await expectServing(harness)
+            await probe.close()
+        }
     }
 
     @Test("a redelivered copy of a handled message is acked, not executed twice")
     func duplicateIsNotExecutedTwice() async throws {
-        let harness = try await WorkerHarness.start()
-        let id = MessageID.random()
-        let fields: [String: JSONValue] = ["payload": .string("once"), "id": .string(id)]
-        let first = try await harness.call(EchoMsg.className, fields)
-        #expect(first.success)
-        // Same id again: the worker has handled it and must only ack.
-        let body = try JSONValue.object([EchoMsg.className: .object(fields.merging([
-            "headers": .object(["correlationId": .string(id), "replyTo": .string(harness.client.inbox), "noReply": .string("false")]),
-        ]) { $1 })]).jsonData()
-        try await harness.sendRaw(body)
-        #expect(await harness.eventually { harness.metrics[WorkerCounter.duplicates] == 1 })
-        #expect(await harness.eventually { harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 1 })
-        await harness.stop()
+        try await withWorker { harness in
+            let id = MessageID.random()
+            let fields: [String: JSONValue] = ["payload": .string("once"), "id": .string(id)]
+            let first = try await harness.call(EchoMsg.className, fields)
+            #expect(first.success)
+            // Same id again: the worker has handled it and must only ack.
+            let body = try JSONValue.object([EchoMsg.className: .object(fields.merging([
+                "headers": .object(["correlationId": .string(id), "replyTo": .string(harness.client.inbox), "noReply": .string("false")]),
+            ]) { $1 })]).jsonData()
+            try await harness.sendRaw(body)
+            #expect(try await eventually { harness.metrics[WorkerCounter.duplicates] == 1 })
+            #expect(try await eventually { harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 1 })
+        }
     }
 }

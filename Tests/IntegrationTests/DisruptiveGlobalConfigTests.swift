@@ -12,21 +12,21 @@ import Worker
 struct DisruptiveGlobalConfigTests {
     @Test("/globalConfig/update/kvm/orphanedVmSkipTimeout from a management node is applied; an invalid one is not")
     func followsManagementNode() async throws {
-        let harness = try await WorkerHarness.start()
-        let setting = harness.runtime.settings.orphanedVmSkipTimeout
-        let node = NodeUUID.random().rawValue
-        try await harness.publishEvent(path: "/globalConfig/update/kvm/orphanedVmSkipTimeout",
-                                       content: .object(["newValue": .string("90"), "oldValue": .string("600")]),
-                                       from: node)
-        #expect(await harness.eventually { setting.value == .seconds(90) })
-        try await harness.publishEvent(path: "/globalConfig/update/kvm/orphanedVmSkipTimeout",
-                                       content: .object(["newValue": .string("0"), "oldValue": .string("90")]),
-                                       from: node)
-        // Ordered behind the refused one on the same key: once this applies, the refused one was handled.
-        try await harness.publishEvent(path: "/globalConfig/update/kvm/vmSyncOnHostPing",
-                                       content: .object(["newValue": .string("false")]), from: node)
-        #expect(await harness.eventually { harness.runtime.settings.vmSyncOnHostPing.value == false })
-        #expect(setting.value == .seconds(90))
-        await harness.stop()
+        try await withWorker { harness in
+            let setting = harness.runtime.settings.orphanedVmSkipTimeout
+            let node = NodeUUID.random().rawValue
+            try await harness.publishEvent(path: "/globalConfig/update/kvm/orphanedVmSkipTimeout",
+                                           content: .object(["newValue": .string("90"), "oldValue": .string("600")]),
+                                           from: node)
+            #expect(try await eventually { setting.value == .seconds(90) })
+            try await harness.publishEvent(path: "/globalConfig/update/kvm/orphanedVmSkipTimeout",
+                                           content: .object(["newValue": .string("0"), "oldValue": .string("90")]),
+                                           from: node)
+            // Ordered behind the refused one on the same key: once this applies, the refused one was handled.
+            try await harness.publishEvent(path: "/globalConfig/update/kvm/vmSyncOnHostPing",
+                                           content: .object(["newValue": .string("false")]), from: node)
+            #expect(try await eventually { harness.runtime.settings.vmSyncOnHostPing.value == false })
+            #expect(setting.value == .seconds(90))
+        }
     }
 }

@@ -13,30 +13,30 @@ import Worker
 struct DisruptiveMembershipTests {
     @Test("NodeJoin published with the CLI adds the node to the ring; NodeLeft removes it; the worker itself stays")
     func joinAndLeave() async throws {
-        let harness = try await WorkerHarness.start()
-        let other = NodeUUID.random().rawValue
-        func lifecycle(_ node: String, _ change: String) throws -> Data {
-            let content = ManagementNodeLifeCycleData(nodeUuid: node,
-                                                      lifeCycle: .init(rawValue: change)!)
-            return try CanonicalEvent.envelope(content: content, managementNodeId: other).encoded()
+        try await withWorker { harness in
+            let other = NodeUUID.random().rawValue
+            func lifecycle(_ node: String, _ change: String) throws -> Data {
+                let content = ManagementNodeLifeCycleData(nodeUuid: node,
+                                                          lifeCycle: .init(rawValue: change)!)
+                return try CanonicalEvent.envelope(content: content, managementNodeId: other).encoded()
+            }
+            let joined = try CLIProcess.run(["publish", "--event"], input: try lifecycle(other, "NodeJoin"))
+            #expect(joined.status == 0, "\(joined.errors)")
+            #expect(try await eventually { harness.runtime.membership.members.contains(other) })
+
+            let left = try CLIProcess.run(["publish", "--event"], input: try lifecycle(other, "NodeLeft"))
+            #expect(left.status == 0, "\(left.errors)")
+            #expect(try await eventually { !harness.runtime.membership.members.contains(other) })
+
+            // A NodeLeft naming this worker (a stale or forged event) does not take it off its own ring.
+            try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: harness.node.rawValue, lifeCycle: .nodeLeft),
+                                           from: other)
+            try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: other, lifeCycle: .nodeJoin), from: other)
+            #expect(try await eventually { harness.runtime.membership.members.contains(other) })
+            #expect(harness.runtime.membership.members.contains(harness.node.rawValue))
+            try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: other, lifeCycle: .nodeLeft), from: other)
+            #expect(try await eventually { !harness.runtime.membership.members.contains(other) })
         }
-        let joined = try CLIProcess.run(["publish", "--event"], input: try lifecycle(other, "NodeJoin"))
-        #expect(joined.status == 0, "\(joined.errors)")
-        #expect(await harness.eventually { harness.runtime.membership.members.contains(other) })
-
-        let left = try CLIProcess.run(["publish", "--event"], input: try lifecycle(other, "NodeLeft"))
-        #expect(left.status == 0, "\(left.errors)")
-        #expect(await harness.eventually { !harness.runtime.membership.members.contains(other) })
-
-        // A NodeLeft naming this worker (a stale or forged event) does not take it off its own ring.
-        try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: harness.node.rawValue, lifeCycle: .nodeLeft),
-                                       from: other)
-        try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: other, lifeCycle: .nodeJoin), from: other)
-        #expect(await harness.eventually { harness.runtime.membership.members.contains(other) })
-        #expect(harness.runtime.membership.members.contains(harness.node.rawValue))
-        try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: other, lifeCycle: .nodeLeft), from: other)
-        #expect(await harness.eventually { !harness.runtime.membership.members.contains(other) })
-        await harness.stop()
     }
 
     @Test("publish --event refuses a body that is not a canonical event (exit 3) and sends nothing")

@@ -127,7 +127,7 @@ struct DisruptiveReliabilityTests {
                 #expect(outcome == .confirmed)
             }
             // Handled, replied (confirmed) and so acked, before any other load.
-            try #require(await harness.eventually(within: .seconds(30)) {
+            try #require(try await eventually(within: .seconds(30)) {
                 harness.metrics[WorkerCounter.replies] >= waiting.count
             })
             let tally = SendTally()
@@ -150,14 +150,14 @@ struct DisruptiveReliabilityTests {
                 }
             }
 
-            try #require(await harness.eventually(within: .seconds(60)) { tally.confirmedCount >= stopAfterConfirms })
+            try #require(try await eventually(within: .seconds(60)) { tally.confirmedCount >= stopAfterConfirms })
             let outage = try await BrokerOutage.stopAndRestart(downtime: .seconds(2))
-            let reconnected = await harness.eventually(within: .seconds(60)) {
+            let reconnected = try await eventually(within: .seconds(60)) {
                 let statistics = harness.worker.connection.statistics
                 return statistics.reconnects >= 1 && statistics.connected
             }
             #expect(reconnected, "worker did not reconnect: \(harness.worker.connection.statistics)")
-            #expect(await harness.eventually(within: .seconds(60)) { harness.clientConnection.statistics.connected })
+            #expect(try await eventually(within: .seconds(60)) { harness.clientConnection.statistics.connected })
             try await sender.value
             let confirmedIds = tally.confirmedIds
             #expect(confirmedIds.count == total, "the client retries every request until it is confirmed")
@@ -226,7 +226,7 @@ struct DisruptiveReliabilityTests {
                 try await publisher.send(body: request.body(service: service, replyTo: inbox, timeout: .seconds(10)),
                                          to: service)
             }
-            try #require(await harness.eventually { gate.hangingStarts(for: stuckHost) == 1 }, "the first hung call never started")
+            try #require(try await eventually { gate.hangingStarts(for: stuckHost) == 1 }, "the first hung call never started")
 
             let echoes = (0..<200).map { _ in BusRequest.echo() }
             let otherHosts = (0..<20).map { _ in

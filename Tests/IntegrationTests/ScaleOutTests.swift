@@ -21,40 +21,40 @@ struct ScaleOutTests {
 
     @Test("publish --resource reaches the owning worker, and only it")
     func eachMessageReachesItsOwner() async throws {
-        let workerA = try await WorkerHarness.start(node: Self.nodeA)
-        let workerB = try await WorkerHarness.start(node: Self.nodeB)
-        let nodes = "\(Self.nodeA.rawValue),\(Self.nodeB.rawValue)"
-        for (resource, owner) in Self.vectors {
-            // Echoes only: every worker on the broker also handles the canonical events other suites broadcast.
-            let echoes = WorkerCounter.handled(EchoMsg.className)
-            let before = (a: workerA.metrics[echoes], b: workerB.metrics[echoes])
-            let message = Data(#"{"cloudbus.worker.EchoMsg":{"payload":"\#(resource)"}}"#.utf8)
-            let result = try CLIProcess.run(["publish", "--resource", resource, "--nodes", nodes, "--timeout", "10"],
-                                            input: message)
-            #expect(result.status == 0, "publish failed: \(result.errors)")
-            #expect(result.output.contains(resource))
-            // The counter moves once the worker has its reply's confirm, a moment after the caller has the reply.
-            let (owning, other) = owner == Self.nodeA ? (workerA, workerB) : (workerB, workerA)
-            let owningBefore = owner == Self.nodeA ? before.a : before.b
-            let otherBefore = owner == Self.nodeA ? before.b : before.a
-            #expect(await owning.eventually { owning.metrics[echoes] == owningBefore + 1 },
-                    "\(resource) should reach \(owner)")
-            #expect(other.metrics[echoes] == otherBefore, "\(resource) must not reach the other worker")
+        try await withWorker(node: Self.nodeA) { workerA in
+            try await withWorker(node: Self.nodeB) { workerB in
+                let nodes = "\(Self.nodeA.rawValue),\(Self.nodeB.rawValue)"
+                for (resource, owner) in Self.vectors {
+                    // Echoes only: every worker on the broker also handles the canonical events other suites broadcast.
+                    let echoes = WorkerCounter.handled(EchoMsg.className)
+                    let before = (a: workerA.metrics[echoes], b: workerB.metrics[echoes])
+                    let message = Data(#"{"cloudbus.worker.EchoMsg":{"payload":"\#(resource)"}}"#.utf8)
+                    let result = try CLIProcess.run(["publish", "--resource", resource, "--nodes", nodes, "--timeout", "10"],
+                                                    input: message)
+                    #expect(result.status == 0, "publish failed: \(result.errors)")
+                    #expect(result.output.contains(resource))
+                    // The counter moves once the worker has its reply's confirm, a moment after the caller has the reply.
+                    let (owning, other) = owner == Self.nodeA ? (workerA, workerB) : (workerB, workerA)
+                    let owningBefore = owner == Self.nodeA ? before.a : before.b
+                    let otherBefore = owner == Self.nodeA ? before.b : before.a
+                    #expect(try await eventually { owning.metrics[echoes] == owningBefore + 1 },
+                            "\(resource) should reach \(owner)")
+                    #expect(other.metrics[echoes] == otherBefore, "\(resource) must not reach the other worker")
+                }
+            }
         }
-        await workerA.stop()
-        await workerB.stop()
     }
 
     @Test("the CLI's exit status reflects the reply: 1 for an error reply, 2 for no reply")
     func exitStatus() async throws {
-        let worker = try await WorkerHarness.start()
-        let unknown = try CLIProcess.run(["publish", "--service", "host", "--node", worker.node.rawValue, "--timeout", "10"],
-                                         input: Data(#"{"org.zstack.NoSuchMsg":{}}"#.utf8))
-        #expect(unknown.status == 1)
-        #expect(unknown.output.contains("SYS.1008"))
-        let nobody = try CLIProcess.run(["publish", "--service", "host", "--node", NodeUUID.random().rawValue, "--timeout", "2"],
-                                        input: Data(#"{"cloudbus.worker.EchoMsg":{}}"#.utf8))
-        #expect(nobody.status == 2)
-        await worker.stop()
+        try await withWorker { worker in
+            let unknown = try CLIProcess.run(["publish", "--service", "host", "--node", worker.node.rawValue, "--timeout", "10"],
+                                             input: Data(#"{"org.zstack.NoSuchMsg":{}}"#.utf8))
+            #expect(unknown.status == 1)
+            #expect(unknown.output.contains("SYS.1008"))
+            let nobody = try CLIProcess.run(["publish", "--service", "host", "--node", NodeUUID.random().rawValue, "--timeout", "2"],
+                                            input: Data(#"{"cloudbus.worker.EchoMsg":{}}"#.utf8))
+            #expect(nobody.status == 2)
+        }
     }
 }

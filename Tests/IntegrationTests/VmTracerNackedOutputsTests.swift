@@ -14,30 +14,30 @@ import Worker
 struct VmTracerNackedOutputsTests {
     @Test("a Starting → Running verdict whose device-info request is nacked is redelivered and settles; V Running")
     func nackedOutputsAreRedelivered() async throws {
-        let harness = try await WorkerHarness.start()
-        let hostUuid = MessageID.random(), vm = MessageID.random()
-        try await harness.inventory.upsertHosts([
-            HostRecord(uuid: hostUuid, managementIp: "127.0.0.1", agentPort: 1, status: .connected),
-        ])
-        try await harness.inventory.upsertVms([VmRecord(uuid: vm, state: .starting, hostUuid: hostUuid)])
-        // The verdict's outputs include a SyncVmDeviceInfoMsg to this worker's own host service: refuse it.
-        let rejecting = try await RejectingQueue.bind(routingKey: harness.hostQueue)
+        try await withWorker { harness in
+            let hostUuid = MessageID.random(), vm = MessageID.random()
+            try await harness.inventory.upsertHosts([
+                HostRecord(uuid: hostUuid, managementIp: "127.0.0.1", agentPort: 1, status: .connected),
+            ])
+            try await harness.inventory.upsertVms([VmRecord(uuid: vm, state: .starting, hostUuid: hostUuid)])
+            // The verdict's outputs include a SyncVmDeviceInfoMsg to this worker's own host service: refuse it.
+            let rejecting = try await RejectingQueue.bind(routingKey: harness.hostQueue)
 
-        let verdict = try OutboundMessage.oneWay(
-            VmStateChangedOnHostMsg(vmInstanceUuid: vm, hostUuid: hostUuid, stateOnHost: "Running",
-                                    vmStateAtTracingMoment: "Starting", fromSync: true),
-            to: ServiceID(service: ServiceID.vmInstanceService, node: harness.node))
-        try await harness.sendRaw(verdict.body,
-                                  queue: ServiceID(service: ServiceID.vmInstanceService, node: harness.node).queueName)
+            let verdict = try OutboundMessage.oneWay(
+                VmStateChangedOnHostMsg(vmInstanceUuid: vm, hostUuid: hostUuid, stateOnHost: "Running",
+                                        vmStateAtTracingMoment: "Starting", fromSync: true),
+                to: ServiceID(service: ServiceID.vmInstanceService, node: harness.node))
+            try await harness.sendRaw(verdict.body,
+                                      queue: ServiceID(service: ServiceID.vmInstanceService, node: harness.node).queueName)
 
-        #expect(await harness.eventually { harness.metrics[WorkerCounter.publishFailures] >= 1 },
-                "the broker did not refuse the device-info request")
-        #expect(try await harness.vm(vm) { $0.state == .running }?.state == .running)
-        // The first handling's outputs were refused; the message must come back and be answered (its second run
-        // finds V already Running on the host: nothing more to do, nothing to publish).
-        #expect(await harness.eventually(within: .seconds(15)) { harness.verdictsHandled == 1 },
-                "the refused verdict was never handled again: it stays unacked on a live channel")
-        await rejecting.close()
-        await harness.stop()
+            #expect(try await eventually { harness.metrics[WorkerCounter.publishFailures] >= 1 },
+                    "the broker did not refuse the device-info request")
+            #expect(try await harness.vm(vm) { $0.state == .running }?.state == .running)
+            // The first handling's outputs were refused; the message must come back and be answered (its second run
+            // finds V already Running on the host: nothing more to do, nothing to publish).
+            #expect(try await eventually(within: .seconds(15)) { harness.verdictsHandled == 1 },
+                    "the refused verdict was never handled again: it stays unacked on a live channel")
+            await rejecting.close()
+        }
     }
 }

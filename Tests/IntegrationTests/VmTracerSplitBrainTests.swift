@@ -21,101 +21,101 @@ struct VmTracerSplitBrainTests {
 
     @Test("scenario 39 (a): after the TTL H1's Stopped comes first; confirmed across the cluster, V ends Running on H2, never Stopped")
     func stoppedReportFirst() async throws {
-        let scene = try await SplitBrainScene.start(startedOnH2: true)
-        let harness = scene.harness
-        try await scene.syncBothHostsWithinTTL()
-        try await scene.expireOrphan()
+        try await SplitBrainScene.with(startedOnH2: true) { scene in
+            let harness = scene.harness
+            try await scene.syncBothHostsWithinTTL()
+            try await scene.expireOrphan()
 
-        let sent = harness.stateChangesSent, handled = harness.verdictsHandled
-        let probesOfH2 = scene.vmSyncRequests(of: scene.h2)
-        try await harness.syncVms(onHost: scene.h1)
-        #expect(harness.stateChangesSent == sent + 1, "H1 misses V: its round sends a Stopped verdict")
-        try await harness.waitForVerdictsHandled(handled + 1)
-        #expect(harness.metrics[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 1)
-        #expect(harness.metrics[VmStateChangedOnHostHandler.presenceProbeFailures] == 0)
-        #expect(scene.vmSyncRequests(of: scene.h2) == probesOfH2 + 1, "the guard asked H2 before deciding")
-        let afterH1 = try await harness.inventory.vm(uuid: scene.vm)
-        #expect(afterH1?.state == .running)
-        #expect(afterH1?.hostUuid == scene.h2)
+            let sent = harness.stateChangesSent, handled = harness.verdictsHandled
+            let probesOfH2 = scene.vmSyncRequests(of: scene.h2)
+            try await harness.syncVms(onHost: scene.h1)
+            #expect(harness.stateChangesSent == sent + 1, "H1 misses V: its round sends a Stopped verdict")
+            try await harness.waitForVerdictsHandled(handled + 1)
+            #expect(harness.metrics[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 1)
+            #expect(harness.metrics[VmStateChangedOnHostHandler.presenceProbeFailures] == 0)
+            #expect(scene.vmSyncRequests(of: scene.h2) == probesOfH2 + 1, "the guard asked H2 before deciding")
+            let afterH1 = try await harness.inventory.vm(uuid: scene.vm)
+            #expect(afterH1?.state == .running)
+            #expect(afterH1?.hostUuid == scene.h2)
 
-        if harness.outputsConfirmed {
-            let running = await scene.events.waitFor(VmTracerStateChangedData.path) {
-                $0["vmUuid"]?.stringValue == scene.vm && $0["to"]?.stringValue == "Running"
+            if harness.outputsConfirmed {
+                let running = await scene.events.waitFor(VmTracerStateChangedData.path) {
+                    $0["vmUuid"]?.stringValue == scene.vm && $0["to"]?.stringValue == "Running"
+                }
+                #expect(running?.content["from"]?.stringValue == "Starting")
+                #expect(running?.content["currentHostUuid"]?.stringValue == scene.h2)
+                #expect(running?.managementNodeId == harness.node.rawValue)
+                // Starting → Running asks the VM's new host for its device addresses.
+                #expect(try await eventually { scene.deviceInfoRequested(on: scene.h2) })
             }
-            #expect(running?.content["from"]?.stringValue == "Starting")
-            #expect(running?.content["currentHostUuid"]?.stringValue == scene.h2)
-            #expect(running?.managementNodeId == harness.node.rawValue)
-            // Starting → Running asks the VM's new host for its device addresses.
-            #expect(await harness.eventually { scene.deviceInfoRequested(on: scene.h2) })
-        }
 
-        // H2's own report now agrees with the inventory: nothing to say.
-        try await harness.syncVms(onHost: scene.h2)
-        #expect(harness.stateChangesSent == sent + 1)
-        try await scene.expectEndsRunningOnH2NeverStopped()
-        await scene.stop()
+            // H2's own report now agrees with the inventory: nothing to say.
+            try await harness.syncVms(onHost: scene.h2)
+            #expect(harness.stateChangesSent == sent + 1)
+            try await scene.expectEndsRunningOnH2NeverStopped()
+        }
     }
 
     @Test("scenario 39 (b): after the TTL H2's Running comes first; V Running on H2, then H1 no longer expects V")
     func runningReportFirst() async throws {
-        let scene = try await SplitBrainScene.start(startedOnH2: true)
-        let harness = scene.harness
-        try await scene.syncBothHostsWithinTTL()
-        try await scene.expireOrphan()
+        try await SplitBrainScene.with(startedOnH2: true) { scene in
+            let harness = scene.harness
+            try await scene.syncBothHostsWithinTTL()
+            try await scene.expireOrphan()
 
-        let sent = harness.stateChangesSent, handled = harness.verdictsHandled
-        try await harness.syncVms(onHost: scene.h2)
-        #expect(harness.stateChangesSent == sent + 1, "H2 runs V, which the inventory does not expect there")
-        try await harness.waitForVerdictsHandled(handled + 1)
-        let afterH2 = try await harness.inventory.vm(uuid: scene.vm)
-        #expect(afterH2?.state == .running)
-        #expect(afterH2?.hostUuid == scene.h2)
-        if harness.outputsConfirmed {
-            let running = await scene.events.waitFor(VmTracerStateChangedData.path) {
-                $0["vmUuid"]?.stringValue == scene.vm && $0["to"]?.stringValue == "Running"
+            let sent = harness.stateChangesSent, handled = harness.verdictsHandled
+            try await harness.syncVms(onHost: scene.h2)
+            #expect(harness.stateChangesSent == sent + 1, "H2 runs V, which the inventory does not expect there")
+            try await harness.waitForVerdictsHandled(handled + 1)
+            let afterH2 = try await harness.inventory.vm(uuid: scene.vm)
+            #expect(afterH2?.state == .running)
+            #expect(afterH2?.hostUuid == scene.h2)
+            if harness.outputsConfirmed {
+                let running = await scene.events.waitFor(VmTracerStateChangedData.path) {
+                    $0["vmUuid"]?.stringValue == scene.vm && $0["to"]?.stringValue == "Running"
+                }
+                #expect(running?.content["currentHostUuid"]?.stringValue == scene.h2)
             }
-            #expect(running?.content["currentHostUuid"]?.stringValue == scene.h2)
-        }
 
-        let expectedOnH1 = try await harness.inventory.expectedVms(onHost: scene.h1).map(\.uuid)
-        #expect(!expectedOnH1.contains(scene.vm))
-        try await harness.syncVms(onHost: scene.h1)
-        #expect(harness.stateChangesSent == sent + 1, "H1 no longer expects V: no Stopped verdict")
-        #expect(harness.verdictsHandled == handled + 1)
-        #expect(harness.metrics[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 0)
-        try await scene.expectEndsRunningOnH2NeverStopped()
-        await scene.stop()
+            let expectedOnH1 = try await harness.inventory.expectedVms(onHost: scene.h1).map(\.uuid)
+            #expect(!expectedOnH1.contains(scene.vm))
+            try await harness.syncVms(onHost: scene.h1)
+            #expect(harness.stateChangesSent == sent + 1, "H1 no longer expects V: no Stopped verdict")
+            #expect(harness.verdictsHandled == handled + 1)
+            #expect(harness.metrics[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 0)
+            try await scene.expectEndsRunningOnH2NeverStopped()
+        }
     }
 
     @Test("scenario 39 variant: the start failed (no host runs V); after the TTL sync(H1) makes V Stopped, last host H1")
     func startFailed() async throws {
-        let scene = try await SplitBrainScene.start(startedOnH2: false)
-        let harness = scene.harness
-        try await scene.syncBothHostsWithinTTL()
-        try await scene.expireOrphan()
+        try await SplitBrainScene.with(startedOnH2: false) { scene in
+            let harness = scene.harness
+            try await scene.syncBothHostsWithinTTL()
+            try await scene.expireOrphan()
 
-        let sent = harness.stateChangesSent, handled = harness.verdictsHandled
-        let probesOfH2 = scene.vmSyncRequests(of: scene.h2)
-        try await harness.syncVms(onHost: scene.h1)
-        #expect(harness.stateChangesSent == sent + 1)
-        try await harness.waitForVerdictsHandled(handled + 1)
-        #expect(scene.vmSyncRequests(of: scene.h2) == probesOfH2 + 1, "the guard asked H2, which does not run V")
-        #expect(harness.metrics[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 0)
-        let stopped = try await harness.inventory.vm(uuid: scene.vm)
-        #expect(stopped?.state == .stopped)
-        #expect(stopped?.hostUuid == nil)
-        #expect(stopped?.lastHostUuid == scene.h1)
-        if harness.outputsConfirmed {
-            let event = await scene.events.waitFor(VmTracerStateChangedData.path) {
-                $0["vmUuid"]?.stringValue == scene.vm && $0["to"]?.stringValue == "Stopped"
+            let sent = harness.stateChangesSent, handled = harness.verdictsHandled
+            let probesOfH2 = scene.vmSyncRequests(of: scene.h2)
+            try await harness.syncVms(onHost: scene.h1)
+            #expect(harness.stateChangesSent == sent + 1)
+            try await harness.waitForVerdictsHandled(handled + 1)
+            #expect(scene.vmSyncRequests(of: scene.h2) == probesOfH2 + 1, "the guard asked H2, which does not run V")
+            #expect(harness.metrics[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 0)
+            let stopped = try await harness.inventory.vm(uuid: scene.vm)
+            #expect(stopped?.state == .stopped)
+            #expect(stopped?.hostUuid == nil)
+            #expect(stopped?.lastHostUuid == scene.h1)
+            if harness.outputsConfirmed {
+                let event = await scene.events.waitFor(VmTracerStateChangedData.path) {
+                    $0["vmUuid"]?.stringValue == scene.vm && $0["to"]?.stringValue == "Stopped"
+                }
+                #expect(event?.content["from"]?.stringValue == "Starting")
+                let full = await scene.events.waitFor(VmFullStateChangedData.path) {
+                    $0["vmUuid"]?.stringValue == scene.vm && $0["newState"]?.stringValue == "Stopped"
+                }
+                #expect(full?.managementNodeId == harness.node.rawValue)
             }
-            #expect(event?.content["from"]?.stringValue == "Starting")
-            let full = await scene.events.waitFor(VmFullStateChangedData.path) {
-                $0["vmUuid"]?.stringValue == scene.vm && $0["newState"]?.stringValue == "Stopped"
-            }
-            #expect(full?.managementNodeId == harness.node.rawValue)
         }
-        await scene.stop()
     }
 }
 
@@ -133,15 +133,22 @@ private struct SplitBrainScene {
     let h2: String
     let vm: String
 
-    static func start(startedOnH2: Bool) async throws -> SplitBrainScene {
-        let agent = try await FakeKVMAgent.start()
-        let events = try await EventProbe.open()
-        let harness = try await WorkerHarness.start()
-        let scene = SplitBrainScene(
-            harness: harness, agent: agent, events: events, departedNode: NodeUUID.random().rawValue,
-            cluster: MessageID.random(), h1: MessageID.random(), h2: MessageID.random(), vm: MessageID.random())
-        try await scene.setUp(startedOnH2: startedOnH2)
-        return scene
+    /// The scene, set up, for the duration of `body`; the worker, the event probe and the agent stop on every exit
+    /// path.
+    static func with(startedOnH2: Bool, _ body: (SplitBrainScene) async throws -> Void) async throws {
+        try await FakeKVMAgent.withRunning { agent in
+            let events = try await EventProbe.open()
+            try await withTeardown({ await events.close() }) {
+                try await withWorker { harness in
+                    let scene = SplitBrainScene(
+                        harness: harness, agent: agent, events: events, departedNode: NodeUUID.random().rawValue,
+                        cluster: MessageID.random(), h1: MessageID.random(), h2: MessageID.random(),
+                        vm: MessageID.random())
+                    try await scene.setUp(startedOnH2: startedOnH2)
+                    try await body(scene)
+                }
+            }
+        }
     }
 
     private func setUp(startedOnH2: Bool) async throws {
@@ -215,11 +222,5 @@ private struct SplitBrainScene {
 
     func deviceInfoRequested(on host: String) -> Bool {
         agent.receivedRequests(path: "/sync/vm/deviceinfo").contains { $0.hostUuid == host && $0.body.contains(vm) }
-    }
-
-    func stop() async {
-        await harness.stop()
-        await events.close()
-        await agent.shutdown()
     }
 }

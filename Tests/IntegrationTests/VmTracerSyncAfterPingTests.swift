@@ -20,64 +20,64 @@ struct VmTracerSyncAfterPingTests {
 
     @Test("scenarios 48 + 5: a healthy ping answers connected=true, then a sync runs by itself and a Paused report makes V Paused")
     func pingThenSync() async throws {
-        let agent = try await FakeKVMAgent.start()
-        let events = try await EventProbe.open()
-        let harness = try await WorkerHarness.start()
-        let hostUuid = MessageID.random(), vm = MessageID.random()
-        try await harness.inventory.upsertHosts([host(hostUuid, agent: agent)])
-        try await harness.inventory.upsertVms([VmRecord(uuid: vm, state: .running, hostUuid: hostUuid)])
-        agent.setVMReport(FakeKVMAgent.HostVMReport(states: [vm: "Paused"]), host: hostUuid)
+        try await FakeKVMAgent.withRunning { agent in
+            let events = try await EventProbe.open()
+            try await withWorker { harness in
+                let hostUuid = MessageID.random(), vm = MessageID.random()
+                try await harness.inventory.upsertHosts([host(hostUuid, agent: agent)])
+                try await harness.inventory.upsertVms([VmRecord(uuid: vm, state: .running, hostUuid: hostUuid)])
+                agent.setVMReport(FakeKVMAgent.HostVMReport(states: [vm: "Paused"]), host: hostUuid)
 
-        let reply = try await harness.call(PingHostMsg.className, ["hostUuid": .string(hostUuid)])
-        #expect(reply.success)
-        #expect(reply.fields["connected"]?.boolValue == true)
-        // Nobody sent a VmSyncOnHostMsg but the worker itself, after the ping.
-        #expect(await harness.eventually {
-            agent.receivedRequests(path: "/vm/vmsync").contains { $0.hostUuid == hostUuid }
-        })
-        #expect(await harness.eventually { harness.metrics[VmTracer.Counter.rounds] == 1 })
-        #expect(harness.stateChangesSent == 1)
-        try await harness.waitForVerdictsHandled(1)
-        let paused = try await harness.inventory.vm(uuid: vm)
-        #expect(paused?.state == .paused)
-        #expect(paused?.hostUuid == hostUuid)
-        if harness.outputsConfirmed {
-            let event = await events.waitFor(VmTracerStateChangedData.path) { $0["vmUuid"]?.stringValue == vm }
-            #expect(event?.content["from"]?.stringValue == "Running")
-            #expect(event?.content["to"]?.stringValue == "Paused")
-            #expect(event?.content["currentHostUuid"]?.stringValue == hostUuid)
+                let reply = try await harness.call(PingHostMsg.className, ["hostUuid": .string(hostUuid)])
+                #expect(reply.success)
+                #expect(reply.fields["connected"]?.boolValue == true)
+                // Nobody sent a VmSyncOnHostMsg but the worker itself, after the ping.
+                #expect(try await eventually {
+                    agent.receivedRequests(path: "/vm/vmsync").contains { $0.hostUuid == hostUuid }
+                })
+                #expect(try await eventually { harness.metrics[VmTracer.Counter.rounds] == 1 })
+                #expect(harness.stateChangesSent == 1)
+                try await harness.waitForVerdictsHandled(1)
+                let paused = try await harness.inventory.vm(uuid: vm)
+                #expect(paused?.state == .paused)
+                #expect(paused?.hostUuid == hostUuid)
+                if harness.outputsConfirmed {
+                    let event = await events.waitFor(VmTracerStateChangedData.path) { $0["vmUuid"]?.stringValue == vm }
+                    #expect(event?.content["from"]?.stringValue == "Running")
+                    #expect(event?.content["to"]?.stringValue == "Paused")
+                    #expect(event?.content["currentHostUuid"]?.stringValue == hostUuid)
+                }
+            }
+            await events.close()
         }
-        await harness.stop()
-        await events.close()
-        await agent.shutdown()
     }
 
     @Test("scenario 13: with kvm.vmSyncOnHostPing=false set at runtime, a successful ping asks for no sync")
     func syncOnPingOff() async throws {
-        let agent = try await FakeKVMAgent.start()
-        let harness = try await WorkerHarness.start()
-        let hostUuid = MessageID.random()
-        try await harness.inventory.upsertHosts([host(hostUuid, agent: agent)])
-        try await harness.updateSetting("kvm.vmSyncOnHostPing", to: "false")
+        try await FakeKVMAgent.withRunning { agent in
+            try await withWorker { harness in
+                let hostUuid = MessageID.random()
+                try await harness.inventory.upsertHosts([host(hostUuid, agent: agent)])
+                try await harness.updateSetting("kvm.vmSyncOnHostPing", to: "false")
 
-        let reply = try await harness.call(PingHostMsg.className, ["hostUuid": .string(hostUuid)])
-        #expect(reply.fields["connected"]?.boolValue == true)
-        #expect(agent.receivedRequests(path: "/host/ping").count == 1)
-        // A sync the ping asked for would have been published (confirmed) before the ping's reply, so it sits in the
-        // host queue ahead of this one, on the same key: once this one is handled, it would have run first.
-        try await harness.syncVms(onHost: hostUuid)
-        #expect(harness.metrics[WorkerCounter.handled(VmSyncOnHostMsg.className)] == 1)
-        #expect(agent.receivedRequests(path: "/vm/vmsync").count { $0.hostUuid == hostUuid } == 1)
+                let reply = try await harness.call(PingHostMsg.className, ["hostUuid": .string(hostUuid)])
+                #expect(reply.fields["connected"]?.boolValue == true)
+                #expect(agent.receivedRequests(path: "/host/ping").count == 1)
+                // A sync the ping asked for would have been published (confirmed) before the ping's reply, so it sits in the
+                // host queue ahead of this one, on the same key: once this one is handled, it would have run first.
+                try await harness.syncVms(onHost: hostUuid)
+                #expect(harness.metrics[WorkerCounter.handled(VmSyncOnHostMsg.className)] == 1)
+                #expect(agent.receivedRequests(path: "/vm/vmsync").count { $0.hostUuid == hostUuid } == 1)
 
-        // Switched back on, the next ping asks again.
-        try await harness.updateSetting("kvm.vmSyncOnHostPing", to: "true")
-        let again = try await harness.call(PingHostMsg.className, ["hostUuid": .string(hostUuid)])
-        #expect(again.fields["connected"]?.boolValue == true)
-        #expect(await harness.eventually {
-            harness.metrics[WorkerCounter.handled(VmSyncOnHostMsg.className)] == 2
-        })
-        #expect(agent.receivedRequests(path: "/vm/vmsync").count { $0.hostUuid == hostUuid } == 2)
-        await harness.stop()
-        await agent.shutdown()
+                // Switched back on, the next ping asks again.
+                try await harness.updateSetting("kvm.vmSyncOnHostPing", to: "true")
+                let again = try await harness.call(PingHostMsg.className, ["hostUuid": .string(hostUuid)])
+                #expect(again.fields["connected"]?.boolValue == true)
+                #expect(try await eventually {
+                    harness.metrics[WorkerCounter.handled(VmSyncOnHostMsg.className)] == 2
+                })
+                #expect(agent.receivedRequests(path: "/vm/vmsync").count { $0.hostUuid == hostUuid } == 2)
+            }
+        }
     }
 }

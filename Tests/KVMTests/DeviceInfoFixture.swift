@@ -5,6 +5,7 @@ import Foundation
 import Inventory
 import KVM
 import KVMMessages
+import Logging
 import Synchronization
 import Testing
 
@@ -67,43 +68,27 @@ struct DeviceInfoFixture {
     static let volume2 = "d0000000000000000000000000000002"
 
     static func with<T>(_ body: (DeviceInfoFixture) async throws -> T) async throws -> T {
-        let server = try await CallbackServer.start(logger: PingFixture.quietLogger)
-        let agent: FakeKVMAgent
-        do {
-            agent = try await FakeKVMAgent.start(logger: PingFixture.quietLogger)
-        } catch {
-            await server.shutdown()
-            throw error
-        }
-        let fixture = DeviceInfoFixture(
-            server: server, agent: agent,
-            caller: AgentCaller(client: AgentHTTPClient(), callbackServer: server, defaultConnectTimeout: .seconds(2)),
-            inventory: VanishingInventory(try SQLiteInventory.inMemory()),
-            settings: DeviceInfoSettings(agentTimeout: .seconds(5), connectTimeout: .seconds(2)),
-            counters: RecordingCounters())
-        do {
-            try await fixture.inventory.upsertHosts([
-                HostRecord(uuid: host, managementIp: "127.0.0.1", agentPort: agent.port, status: .connected)])
-            try await fixture.inventory.upsertVms([VmRecord(uuid: vm, state: .running, hostUuid: host)])
-            try await fixture.inventory.replaceNics(ofVm: vm, with: [
+        let inventory = VanishingInventory(try SQLiteInventory.inMemory())
+        return try await LoopbackKVMAgent.with { loopback in
+            let fixture = DeviceInfoFixture(
+                server: loopback.server, agent: loopback.agent, caller: loopback.caller, inventory: inventory,
+                settings: DeviceInfoSettings(agentTimeout: .seconds(5), connectTimeout: .seconds(2)),
+                counters: RecordingCounters())
+            try await inventory.upsertHosts([
+                HostRecord(uuid: host, managementIp: "127.0.0.1", agentPort: loopback.agent.port, status: .connected)])
+            try await inventory.upsertVms([VmRecord(uuid: vm, state: .running, hostUuid: host)])
+            try await inventory.replaceNics(ofVm: vm, with: [
                 VmNicRecord(uuid: nic1, vmUuid: vm, mac: "52:54:00:aa:bb:01"),
                 VmNicRecord(uuid: nic2, vmUuid: vm, mac: "52:54:00:aa:bb:02"),
             ])
-            let result = try await body(fixture)
-            await agent.shutdown()
-            await server.shutdown()
-            return result
-        } catch {
-            await agent.shutdown()
-            await server.shutdown()
-            throw error
+            return try await body(fixture)
         }
     }
 
     var handler: SyncVmDeviceInfoHandler {
         SyncVmDeviceInfoHandler(
             inventory: inventory, caller: caller, settings: settings, counters: counters,
-            logger: PingFixture.quietLogger)
+            logger: Logger.quiet)
     }
 
     func sync(host: String = DeviceInfoFixture.host, vm: String = DeviceInfoFixture.vm) async throws

@@ -1,3 +1,4 @@
+import Logging
 import AgentHTTP
 import CloudBus
 import CloudBusTesting
@@ -80,7 +81,7 @@ struct DeviceInfoTests {
             fixture.agent.setBehaviour(.acceptAndNeverCallBack, for: SyncVmDeviceInfoHandler.path)
             let handler = SyncVmDeviceInfoHandler(
                 inventory: fixture.inventory, caller: fixture.caller,
-                settings: DeviceInfoSettings(agentTimeout: .milliseconds(300)), logger: PingFixture.quietLogger)
+                settings: DeviceInfoSettings(agentTimeout: .milliseconds(300)), logger: Logger.quiet)
             let output = try await handler.handle(
                 SyncVmDeviceInfoMsg(vmInstanceUuid: F.vm, hostUuid: F.host), context: context())
             let reply = try #require(output.reply as? SyncVmDeviceInfoReply)

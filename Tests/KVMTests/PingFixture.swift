@@ -17,7 +17,6 @@ struct PingFixture {
     let caller: AgentCaller
     let inventory: SQLiteInventory
 
-    static let quietLogger = Logger(label: "kvm-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Short enough for tests, long enough for a loaded machine (the whole suite runs in parallel on 2 cores,
     /// where one loopback round trip has been seen to take over a second): 1.5 s per attempt, 50 ms between.
@@ -30,27 +29,9 @@ struct PingFixture {
 
     static func with<T>(_ body: (PingFixture) async throws -> T) async throws -> T {
         let inventory = try SQLiteInventory.inMemory()
-        let server = try await CallbackServer.start(logger: quietLogger)
-        let agent: FakeKVMAgent
-        do {
-            agent = try await FakeKVMAgent.start(logger: quietLogger)
-        } catch {
-            await server.shutdown()
-            throw error
-        }
-        let fixture = PingFixture(
-            server: server, agent: agent,
-            caller: AgentCaller(client: AgentHTTPClient(), callbackServer: server, defaultConnectTimeout: .seconds(2)),
-            inventory: inventory)
-        do {
-            let result = try await body(fixture)
-            await agent.shutdown()
-            await server.shutdown()
-            return result
-        } catch {
-            await agent.shutdown()
-            await server.shutdown()
-            throw error
+        return try await LoopbackKVMAgent.with { loopback in
+            try await body(PingFixture(
+                server: loopback.server, agent: loopback.agent, caller: loopback.caller, inventory: inventory))
         }
     }
 
@@ -76,7 +57,7 @@ struct PingFixture {
     ) -> PingHostHandler {
         PingHostHandler(
             hosts: inventory, caller: caller, settings: settings, onPingSucceeded: onPingSucceeded,
-            membership: membership, logger: Self.quietLogger, pauseAfterFailure: pauseAfterFailure)
+            membership: membership, logger: Logger.quiet, pauseAfterFailure: pauseAfterFailure)
     }
 
     static let node = NodeUUID("5e1f00d5e1f00d5e1f00d5e1f00d5e1f")!
@@ -115,13 +96,4 @@ func ping(
 ) async throws -> PingHostReply {
     let output = try await handler.handle(PingHostMsg(hostUuid: hostUuid), context: context)
     return try #require(output.reply as? PingHostReply)
-}
-
-/// Polls `condition` every 10 ms for at most 10 s. Returns whether it became true; callers `#expect` on it.
-func eventually(_ condition: () -> Bool) async throws -> Bool {
-    for _ in 0..<1_000 {
-        if condition() { return true }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
 }

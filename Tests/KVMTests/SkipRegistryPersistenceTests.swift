@@ -1,3 +1,4 @@
+import Logging
 import CloudBus
 import CloudBusTesting
 import Foundation
@@ -27,7 +28,7 @@ struct SkipRegistryPersistenceTests {
     ) async throws -> SkipRegistry {
         try await SkipRegistry.open(
             ownNode: F.own, timeout: timeout, store: store, clock: clock, wallClock: { wall.now() },
-            counters: counters, logger: F.quietLogger)
+            counters: counters, logger: Logger.quiet)
     }
 
     @Test("scenario 38 (beyond the original): entries, API ids, orphans and departed nodes survive a restart")

@@ -1,3 +1,4 @@
+import Logging
 import CloudBus
 import CloudBusTesting
 @testable import KVM
@@ -21,7 +22,7 @@ struct SkipRegistrySubscriberTests {
     @Test("the three paths share one executor key, so the registry sees broker order")
     func pathsAndKey() throws {
         let subscriber = SkipRegistrySubscriber(
-            registry: F.registry(clock: ManualClock()), logger: F.quietLogger)
+            registry: F.registry(clock: ManualClock()), logger: Logger.quiet)
         #expect(subscriber.paths == ["/vmTracer/skipTrace", "/vmTrace/continueTrace", "/managementnode/lifecycle"])
         let keys = Set(try [
             event(F.skip(F.vm(1), from: F.nodeX), from: F.nodeX),
@@ -34,7 +35,7 @@ struct SkipRegistrySubscriberTests {
     @Test("scenario 17 and 25 over the bus: skip, NodeLeft, then continue from another node")
     func eventsApply() async throws {
         let registry = F.registry(clock: ManualClock())
-        let subscriber = SkipRegistrySubscriber(registry: registry, logger: F.quietLogger)
+        let subscriber = SkipRegistrySubscriber(registry: registry, logger: Logger.quiet)
         let v = F.vm(1)
         #expect(try await subscriber.handle(event(F.skip(v, from: F.nodeX), from: F.nodeX), context: context)
             .isEmpty)
@@ -54,7 +55,7 @@ struct SkipRegistrySubscriberTests {
     @Test("bad content throws a clear error naming the path and the sender, and changes nothing")
     func badContent() async throws {
         let registry = F.registry(clock: ManualClock())
-        let subscriber = SkipRegistrySubscriber(registry: registry, logger: F.quietLogger)
+        let subscriber = SkipRegistrySubscriber(registry: registry, logger: Logger.quiet)
         let missingVm = CanonicalEvent(
             path: VmSkipTraceData.path, content: .object(["managementNodeId": .string(F.nodeX)]),
             managementNodeId: F.nodeX)

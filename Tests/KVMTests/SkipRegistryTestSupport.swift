@@ -24,7 +24,6 @@ enum SkipFixture {
     static let nodeX = "11111111111111111111111111111111"
     static let nodeY = "22222222222222222222222222222222"
     static let own = "99999999999999999999999999999999"
-    static let quietLogger = Logger(label: "skip-registry-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
     static func vm(_ number: Int) -> String {
         let hex = String(number, radix: 16)
@@ -42,7 +41,7 @@ enum SkipFixture {
     ) -> SkipRegistry {
         SkipRegistry(
             ownNode: own, timeout: timeout, store: store, clock: clock, wallClock: { wall.now() }, counters: counters,
-            logger: quietLogger, probe: probe, roundLogCapacity: roundLogCapacity)
+            logger: Logger.quiet, probe: probe, roundLogCapacity: roundLogCapacity)
     }
 
     static func skip(_ vm: String, from node: String, apiId: String? = nil) -> VmSkipTraceData {

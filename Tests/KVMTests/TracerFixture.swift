@@ -120,34 +120,20 @@ struct TracerFixture {
     }
 
     static func with<T>(_ body: (TracerFixture) async throws -> T) async throws -> T {
-        let server = try await CallbackServer.start(logger: PingFixture.quietLogger)
-        let agent: FakeKVMAgent
-        do {
-            agent = try await FakeKVMAgent.start(logger: PingFixture.quietLogger)
-        } catch {
-            await server.shutdown()
-            throw error
-        }
-        let fixture = TracerFixture(
-            server: server, agent: agent,
-            caller: AgentCaller(client: AgentHTTPClient(), callbackServer: server, defaultConnectTimeout: .seconds(2)),
-            inventory: try SQLiteInventory.inMemory(), skips: TestTraceSkips(),
-            membership: ClusterMembership(selfNode: NodeUUID.random()),
-            settings: VmTracerSettings(agentTimeout: .seconds(5), connectTimeout: .seconds(2)),
-            counters: RecordingCounters(), strangers: StrangerVmCache(), shutdowns: VmShutdownCounter())
-        do {
-            try await fixture.inventory.upsertHosts([
-                HostRecord(uuid: h1, managementIp: "127.0.0.1", agentPort: agent.port, status: .connected),
-                HostRecord(uuid: h2, managementIp: "127.0.0.1", agentPort: agent.port, status: .connected),
+        let inventory = try SQLiteInventory.inMemory()
+        return try await LoopbackKVMAgent.with { loopback in
+            let fixture = TracerFixture(
+                server: loopback.server, agent: loopback.agent, caller: loopback.caller,
+                inventory: inventory, skips: TestTraceSkips(),
+                membership: ClusterMembership(selfNode: NodeUUID.random()),
+                settings: VmTracerSettings(agentTimeout: .seconds(5), connectTimeout: .seconds(2)),
+                counters: RecordingCounters(), strangers: StrangerVmCache(), shutdowns: VmShutdownCounter())
+            let port = loopback.agent.port
+            try await inventory.upsertHosts([
+                HostRecord(uuid: h1, managementIp: "127.0.0.1", agentPort: port, status: .connected),
+                HostRecord(uuid: h2, managementIp: "127.0.0.1", agentPort: port, status: .connected),
             ])
-            let result = try await body(fixture)
-            await agent.shutdown()
-            await server.shutdown()
-            return result
-        } catch {
-            await agent.shutdown()
-            await server.shutdown()
-            throw error
+            return try await body(fixture)
         }
     }
 
@@ -155,12 +141,12 @@ struct TracerFixture {
         VmTracer(
             vms: inventory, skips: skips, outbox: VmTracerOutbox(membership: membership),
             tracerOn: settings.tracerOn, strangers: strangers, shutdowns: shutdowns, counters: counters,
-            logger: PingFixture.quietLogger)
+            logger: Logger.quiet)
     }
 
     var handler: VmSyncOnHostHandler {
         VmSyncOnHostHandler(
-            hosts: inventory, caller: caller, tracer: tracer, settings: settings, logger: PingFixture.quietLogger)
+            hosts: inventory, caller: caller, tracer: tracer, settings: settings, logger: Logger.quiet)
     }
 
     func store(_ vms: VmRecord...) async throws { try await inventory.upsertVms(vms) }

@@ -1,3 +1,4 @@
+import Logging
 import CloudBus
 import CloudBusTesting
 import Foundation
@@ -17,7 +18,7 @@ struct TracerPingTests {
             let trigger = VmSyncAfterPing(selfNode: fixture.membership.selfNode, settings: fixture.settings)
             let ping = PingHostHandler(
                 hosts: fixture.inventory, caller: fixture.caller, settings: PingFixture.shortSettings,
-                onPingSucceeded: trigger.onPingSucceeded, logger: PingFixture.quietLogger)
+                onPingSucceeded: trigger.onPingSucceeded, logger: Logger.quiet)
             let output = try await ping.handle(PingHostMsg(hostUuid: F.h1), context: context())
             let reply = try #require(output.reply as? PingHostReply)
             #expect(reply.connected)
@@ -43,7 +44,7 @@ struct TracerPingTests {
             let trigger = VmSyncAfterPing(selfNode: fixture.membership.selfNode, settings: fixture.settings)
             let ping = PingHostHandler(
                 hosts: fixture.inventory, caller: fixture.caller, settings: PingFixture.shortSettings,
-                onPingSucceeded: trigger.onPingSucceeded, logger: PingFixture.quietLogger)
+                onPingSucceeded: trigger.onPingSucceeded, logger: Logger.quiet)
             try fixture.settings.syncOnPing.update(fromText: "false")
             let output = try await ping.handle(PingHostMsg(hostUuid: F.h1), context: context())
             #expect((output.reply as? PingHostReply)?.connected == true)
@@ -63,7 +64,7 @@ struct TracerPingTests {
             let ping = PingHostHandler(
                 hosts: fixture.inventory, caller: fixture.caller,
                 settings: PingSettings(timeout: .seconds(2), maxFailure: 1),
-                onPingSucceeded: trigger.onPingSucceeded, logger: PingFixture.quietLogger)
+                onPingSucceeded: trigger.onPingSucceeded, logger: Logger.quiet)
             let output = try await ping.handle(PingHostMsg(hostUuid: F.h1), context: context())
             #expect((output.reply as? PingHostReply)?.connected == false)
             #expect(output.messages.isEmpty)

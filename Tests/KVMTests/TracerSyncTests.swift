@@ -1,3 +1,4 @@
+import Logging
 import CloudBus
 import CloudBusTesting
 import Foundation
@@ -218,7 +219,7 @@ struct TracerSyncTests {
             fixture.report(F.h1, [:])
             let handler = VmSyncOnHostHandler(
                 hosts: fixture.inventory, caller: fixture.caller, tracer: fixture.tracer, settings: fixture.settings,
-                excludedTypes: [.applianceVm], logger: PingFixture.quietLogger)
+                excludedTypes: [.applianceVm], logger: Logger.quiet)
             let output = try await handler.handle(VmSyncOnHostMsg(hostUuid: F.h1), context: context())
             #expect(try SentByRound(output.messages).stateChanges.map(\.vmInstanceUuid) == [F.vm(2)])
         }

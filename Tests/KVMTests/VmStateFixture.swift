@@ -1,3 +1,4 @@
+import CloudBusTesting
 import CloudBus
 import Foundation
 import Inventory
@@ -18,7 +19,6 @@ struct VmStateFixture {
     static let h2 = "a0000000000000000000000000000002"
     static let h3 = "a0000000000000000000000000000003"
     static let cluster = "c0000000000000000000000000000001"
-    static let quietLogger = Logger(label: "vm-state-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
     let inventory: SQLiteInventory
     let membership: ClusterMembership
@@ -34,11 +34,11 @@ struct VmStateFixture {
     var handler: VmStateChangedOnHostHandler {
         VmStateChangedOnHostHandler(
             vms: inventory, membership: membership, skips: skips, probe: probe, counters: counters,
-            logger: Self.quietLogger)
+            logger: Logger.quiet)
     }
 
     var subscriber: VmFullStateChangeSubscriber {
-        VmFullStateChangeSubscriber(vms: inventory, membership: membership, logger: Self.quietLogger)
+        VmFullStateChangeSubscriber(vms: inventory, membership: membership, logger: Logger.quiet)
     }
 
     /// Stores V (or `uuid`) with the given state and hosts.

@@ -1,3 +1,5 @@
+import CloudBusTesting
+import Logging
 import CloudBus
 import Foundation
 import Inventory
@@ -56,7 +58,7 @@ struct VmStateFullStateChangeSubscriberTests {
         let fixture = try F()
         try await fixture.store(.starting, host: F.h1)
         let subscriber = VmFullStateChangeSubscriber(
-            vms: fixture.inventory, membership: fixture.membership, hosts: fixture.inventory, logger: F.quietLogger)
+            vms: fixture.inventory, membership: fixture.membership, hosts: fixture.inventory, logger: Logger.quiet)
         let event = try Self.event(from: "Starting", to: "Running", inventory: Self.inventory("Running", host: F.h1))
         #expect(fixture.membership.owner(of: F.h1) == fixture.membership.selfNode)
         #expect(try await subscriber.handle(event, context: F.context()).isEmpty)

@@ -1,3 +1,5 @@
+import CloudBusTesting
+import Logging
 import CloudBus
 import Inventory
 import KVM
@@ -149,7 +151,7 @@ extension VmStateSplitBrainGuardTests {
         let fixture = try await Self.scenario39()
         let handler = VmStateChangedOnHostHandler(
             vms: fixture.inventory, membership: fixture.membership, skips: fixture.skips, probe: CancelledProbe(),
-            counters: fixture.counters, logger: F.quietLogger)
+            counters: fixture.counters, logger: Logger.quiet)
         await #expect(throws: CancellationError.self) {
             try await handler.handle(
                 VmStateChangedOnHostMsg(

@@ -1,6 +1,8 @@
+import CloudBusTesting
 import AgentHTTP
 import CloudBus
 import Inventory
+import Logging
 import Testing
 import ZBS
 import ZBSMessages
@@ -71,7 +73,7 @@ struct HandlerKeyTests {
 /// ZBS calls over a store, with a callback server but no MDS peer (for tests that never reach an MDS).
 enum PeerlessCalls {
     static func withCalls(_ inventory: SQLiteInventory, _ body: (ZbsStorageCalls) async throws -> Void) async throws {
-        let server = try await CallbackServer.start(logger: MdsFixture.quietLogger)
+        let server = try await CallbackServer.start(logger: Logger.quiet)
         let calls = ZbsStorageCalls(
             storages: inventory,
             caller: MdsCaller(caller: AgentCaller(client: AgentHTTPClient(), callbackServer: server)))

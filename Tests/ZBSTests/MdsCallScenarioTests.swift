@@ -115,7 +115,7 @@ struct MdsCallScenarioTests {
                 "/volume/query", tryNext: true, command: ["path": .string(Self.cbdVolume)])
             #expect(answer.addr == "mds-b")
             #expect(answer.body["size"] == .integer(222))
-            #expect(try await MdsFixture.eventually { fixture.a.callbacksSent == 1 }, "A's late callback was sent")
+            #expect(try await eventually { fixture.a.callbacksSent == 1 }, "A's late callback was sent")
             let statistics = fixture.server.statistics
             #expect(statistics.delivered == 1)
             #expect(statistics.dropped == 1, "the late callback is dropped, not applied")
@@ -129,9 +129,9 @@ struct MdsCallScenarioTests {
             fixture.a.setBehaviour(.callBackTwice(json: #"{"success":true,"size":5}"#), for: "/volume/query")
             let answer = try await fixture.call("/volume/query", command: ["path": .string(Self.cbdVolume)])
             #expect(answer.body["size"] == .integer(5))
-            #expect(try await MdsFixture.eventually { fixture.a.callbacksSent == 2 })
+            #expect(try await eventually { fixture.a.callbacksSent == 2 })
             #expect(fixture.server.statistics.delivered == 1)
-            #expect(try await MdsFixture.eventually { fixture.server.statistics.dropped == 1 })
+            #expect(try await eventually { fixture.server.statistics.dropped == 1 })
         }
     }
 
@@ -342,7 +342,7 @@ struct MdsCallScenarioTests {
             async let inFlight = fixture.caller.call(
                 storage, command: ["path": .string(Self.cbdVolume)],
                 options: MdsCallOptions(path: "/volume/clients", sync: true, tryNext: true))
-            #expect(try await MdsFixture.eventually { fixture.silent["mds-a"]?.acceptedCount == 1 })
+            #expect(try await eventually { fixture.silent["mds-a"]?.acceptedCount == 1 })
             var updated = storage
             updated.mds[1].status = .disconnected
             try await fixture.inventory.upsertZbsPrimaryStorages([updated])

@@ -24,7 +24,6 @@ struct MdsFixture {
 
     static let storageUuid = "5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b"
     static let addrs = ["mds-a", "mds-b", "mds-c"]
-    static let quietLogger = Logger(label: "zbs-tests", factory: { _ in SwiftLogNoOpLogHandler() })
     /// Loopback on a loaded 2-core machine has been seen to take over a second per round trip.
     static let attemptTimeout: Duration = .milliseconds(1500)
 
@@ -62,7 +61,19 @@ struct MdsFixture {
         concurrencyPerMds: Int = 8,
         _ body: (MdsFixture) async throws -> T
     ) async throws -> T {
-        let server = try await CallbackServer.start(logger: quietLogger)
+        try await CallbackServer.withRunning { server in
+            try await withPeers(peers, statuses: statuses, shuffle: shuffle, memoryWindow: memoryWindow, now: now,
+                                attemptTimeout: attemptTimeout, concurrencyPerMds: concurrencyPerMds, server: server,
+                                body)
+        }
+    }
+
+    /// Starts the peers in order; the teardown closes the ones that started, however `body` (or a later start) ends.
+    private static func withPeers<T>(
+        _ peers: [Peer], statuses: [MdsStatus], shuffle: MdsShuffle, memoryWindow: Duration,
+        now: @escaping @Sendable () -> ContinuousClock.Instant, attemptTimeout: Duration, concurrencyPerMds: Int,
+        server: CallbackServer, _ body: (MdsFixture) async throws -> T
+    ) async throws -> T {
         var fakes: [String: FakeMDSAgent] = [:]
         var silent: [String: SilentLoopbackListener] = [:]
         var blackholes: [NeverAcceptingListener] = []
@@ -71,14 +82,13 @@ struct MdsFixture {
             for fake in fakes.values { await fake.shutdown() }
             for listener in silent.values { await listener.close() }
             for listener in blackholes { await listener.close() }
-            await server.shutdown()
         }
-        do {
+        return try await withTeardown(tearDown) {
             for (addr, peer) in zip(addrs, peers) {
                 switch peer {
                 case .fake:
                     let fake = try await FakeMDSAgent.start(
-                        configuration: .init(physicalPools: ["lp": "pp"]), logger: quietLogger)
+                        configuration: .init(physicalPools: ["lp": "pp"]), logger: Logger.quiet)
                     fakes[addr] = fake
                     endpoints[addr] = fake.endpoint
                 case .refusing:
@@ -105,17 +115,12 @@ struct MdsFixture {
                     connectTimeout: .seconds(1), attemptTimeout: attemptTimeout, concurrencyPerMds: concurrencyPerMds),
                 memory: memory, shuffle: shuffle,
                 endpointOf: { mds in resolved[mds.addr] ?? AgentEndpoint(host: "127.0.0.1", port: 9) },
-                logger: quietLogger)
+                logger: Logger.quiet)
             let fixture = MdsFixture(
                 server: server, agentCaller: agentCaller, fakes: fakes, silent: silent, endpoints: endpoints,
                 inventory: inventory, memory: memory, caller: caller,
                 calls: ZbsStorageCalls(storages: inventory, caller: caller))
-            let result = try await body(fixture)
-            await tearDown()
-            return result
-        } catch {
-            await tearDown()
-            throw error
+            return try await body(fixture)
         }
     }
 
@@ -151,18 +156,6 @@ struct MdsFixture {
         }
         Issue.record("expected an MdsCallError, the call succeeded")
         throw CancellationError()
-    }
-
-    /// Waits (bounded) until `condition` holds; for effects that happen after a call returned (late callbacks).
-    static func eventually(
-        within limit: Duration = .seconds(10), _ condition: () -> Bool
-    ) async throws -> Bool {
-        let end = ContinuousClock.now + limit
-        while ContinuousClock.now < end {
-            if condition() { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return condition()
     }
 }
 

@@ -1,3 +1,4 @@
+import CloudBusTesting
 import AMQP
 import CloudBus
 import CloudBusAMQP
@@ -26,7 +27,7 @@ extension WorkerHarness {
             VmSyncOnHostMsg(hostUuid: hostUuid), to: ServiceID(service: ServiceID.hostService, node: node),
             timeout: .seconds(60))
         try await sendRaw(request.body)
-        guard await eventually(within: limit, { metrics[handled] > before }) else {
+        guard try await eventually(within: limit, { metrics[handled] > before }) else {
             throw VmTracerWaitFailed(description: "the VM sync of host \(hostUuid) was not handled within \(limit)")
         }
     }
@@ -45,7 +46,7 @@ extension WorkerHarness {
 
     /// Waits until the VM handler answered `count` verdicts in all.
     func waitForVerdictsHandled(_ count: Int, within limit: Duration = .seconds(20)) async throws {
-        guard await eventually(within: limit, { verdictsHandled >= count }) else {
+        guard try await eventually(within: limit, { verdictsHandled >= count }) else {
             throw VmTracerWaitFailed(description: "\(verdictsHandled) verdicts handled, expected \(count)")
         }
     }

@@ -88,14 +88,18 @@ final class WorkerHarness: Sendable {
     func sendRaw(_ bytes: Data, queue: String? = nil) async throws {
         _ = try await client.send(raw: bytes, to: .queue(queue ?? hostQueue))
     }
+}
 
-    /// Waits until `condition` holds or the bound passes; returns whether it held.
-    func eventually(within limit: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return condition()
-    }
+/// Runs `body` against a worker started as ``WorkerHarness/start(node:maxBodyBytes:configure:extraHandlers:)`` does,
+/// and stops it gracefully on every exit path, a failed `#require` or a thrown error included: a test never leaves
+/// a worker consuming beside the suites that run after it.
+func withWorker<T>(
+    node: NodeUUID = .random(), maxBodyBytes: Int = 64 * 1024,
+    configure: (inout WorkerConfiguration) -> Void = { _ in },
+    extraHandlers: @escaping (inout HandlerTable) -> Void = { _ in },
+    _ body: (WorkerHarness) async throws -> T
+) async throws -> T {
+    let harness = try await WorkerHarness.start(
+        node: node, maxBodyBytes: maxBodyBytes, configure: configure, extraHandlers: extraHandlers)
+    return try await withTeardown({ await harness.stop() }) { try await body(harness) }
 }
