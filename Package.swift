@@ -87,11 +87,7 @@ let package = Package(
         ),
         .target(
             name: "Inventory",
-            dependencies: [
-                "Primitives",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["Primitives", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(name: "LiveSettings"),
 
@@ -149,7 +145,6 @@ let package = Package(
                 "AgentHTTP", "AMQP",
                 .product(name: "NIOCore", package: swiftNIO),
                 .product(name: "NIOPosix", package: swiftNIO),
-                .product(name: "NIOHTTP1", package: swiftNIO),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -159,7 +154,7 @@ let package = Package(
             name: "CloudBusBench",
             dependencies: [
                 "Worker", "CommandOptions", "CloudBusTesting", "CloudBusAMQP", "CloudBus", "AMQP",
-                "CRabbitMQ", "CRabbitMQShim", "KVM", "KVMMessages", "ZBS", "ZBSMessages", "Inventory", "AgentHTTP",
+                "CRabbitMQ", "CRabbitMQShim", "KVM", "KVMMessages", "ZBS", "Inventory", "AgentHTTP",
                 "Primitives",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -184,7 +179,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InventoryTests",
-            dependencies: ["Inventory", "Primitives", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["Inventory", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "KVMTests",
@@ -210,13 +205,13 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Worker", "CloudBusTesting", "AMQP", "CloudBus", "CloudBusAMQP", "Inventory", "KVM", "KVMMessages",
-                "ZBS", "ZBSMessages", "KeyedExecution", "AgentHTTP", "LiveSettings", "Primitives",
+                "KeyedExecution", "LiveSettings", "Primitives",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "CloudBusBenchTests",
-            dependencies: ["CloudBusBench", "CloudBusTesting", "AMQP", "CloudBus"]
+            dependencies: ["CloudBusBench", "CloudBusTesting", "AMQP"]
         ),
     ]
 )
