@@ -20,6 +20,14 @@ public func withTeardown<T>(
     return result
 }
 
+/// Starts a resource, runs `body` with it, and stops it on every exit path.
+public func withResource<Resource, T>(
+    _ start: () async throws -> Resource, stop: (Resource) async -> Void, _ body: (Resource) async throws -> T
+) async throws -> T {
+    let resource = try await start()
+    return try await withTeardown({ await stop(resource) }) { try await body(resource) }
+}
+
 extension Logger {
     /// A logger that writes nothing: for the code under test, whose log lines would only bury the test output.
     public static let quiet = Logger(label: "cloudbus-tests", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -30,8 +38,8 @@ extension CallbackServer {
     public static func withRunning<T>(
         configuration: Configuration = .init(), logger: Logger = .quiet, _ body: (CallbackServer) async throws -> T
     ) async throws -> T {
-        let server = try await start(configuration: configuration, logger: logger)
-        return try await withTeardown({ await server.shutdown() }) { try await body(server) }
+        try await withResource({ try await start(configuration: configuration, logger: logger) },
+                               stop: { await $0.shutdown() }, body)
     }
 }
 
@@ -40,8 +48,8 @@ extension FakeKVMAgent {
     public static func withRunning<T>(
         configuration: Configuration = .init(), logger: Logger = .quiet, _ body: (FakeKVMAgent) async throws -> T
     ) async throws -> T {
-        let agent = try await start(configuration: configuration, logger: logger)
-        return try await withTeardown({ await agent.shutdown() }) { try await body(agent) }
+        try await withResource({ try await start(configuration: configuration, logger: logger) },
+                               stop: { await $0.shutdown() }, body)
     }
 }
 
@@ -50,8 +58,8 @@ extension FakeMDSAgent {
     public static func withRunning<T>(
         configuration: Configuration = .init(), logger: Logger = .quiet, _ body: (FakeMDSAgent) async throws -> T
     ) async throws -> T {
-        let agent = try await start(configuration: configuration, logger: logger)
-        return try await withTeardown({ await agent.shutdown() }) { try await body(agent) }
+        try await withResource({ try await start(configuration: configuration, logger: logger) },
+                               stop: { await $0.shutdown() }, body)
     }
 }
 

@@ -137,8 +137,7 @@ private struct SplitBrainScene {
     /// path.
     static func with(startedOnH2: Bool, _ body: (SplitBrainScene) async throws -> Void) async throws {
         try await FakeKVMAgent.withRunning { agent in
-            let events = try await EventProbe.open()
-            try await withTeardown({ await events.close() }) {
+            try await withResource({ try await EventProbe.open() }, stop: { await $0.close() }) { events in
                 try await withWorker { harness in
                     let scene = SplitBrainScene(
                         harness: harness, agent: agent, events: events, departedNode: NodeUUID.random().rawValue,
