@@ -1,5 +1,5 @@
-/// The AMQP basic properties this project uses. Correlation and reply-to live in the ZStack JSON
-/// body, not here, but the fields exist for non-ZStack users of the module.
+/// The AMQP basic properties this module reads and writes. Protocols that carry correlation and reply-to in the
+/// body leave those two empty; they are here for the ones that use the properties.
 public struct AMQPProperties: Sendable, Equatable {
     /// 1 = transient, 2 = persistent.
     public var deliveryMode: UInt8?

@@ -38,7 +38,7 @@ struct MdsFailureMemoryTests {
     }
 
     @Test func theWindowEndsOnTheInjectedClockAndZeroDisablesTheMemory() async throws {
-        let clock = ManualClock()
+        let clock = SteppedInstants()
         try await MdsFixture.with(memoryWindow: .seconds(60), now: { clock.now }) { fixture in
             let storage = try await fixture.storage()
             let options = MdsCallOptions(path: "/echo")
@@ -56,7 +56,7 @@ struct MdsFailureMemoryTests {
     }
 
     @Test func theOldestFailureComesFirstAmongRememberedMds() {
-        let clock = ManualClock()
+        let clock = SteppedInstants()
         let memory = MdsFailureMemory(window: .seconds(60), now: { clock.now })
         let a = AgentEndpoint(host: "a", port: 1)
         let b = AgentEndpoint(host: "b", port: 1)

@@ -159,8 +159,9 @@ struct MdsFixture {
     }
 }
 
-/// A clock tests move by hand.
-final class ManualClock: Sendable {
+/// `ContinuousClock` instants that move only when a test says so: the failure memory reads time through a
+/// `() -> ContinuousClock.Instant` (CloudBusTesting's `ManualClock` is a whole `Clock`, for code that sleeps).
+final class SteppedInstants: Sendable {
     private let offset = Mutex<Duration>(.zero)
     private let start = ContinuousClock.now
 
