@@ -30,6 +30,7 @@ let package = Package(
         .executable(name: "cloudbus-bench", targets: ["cloudbus-bench"]),
         .library(name: "AMQP", targets: ["AMQP"]),
         .library(name: "CloudBus", targets: ["CloudBus"]),
+        .library(name: "KVMMessages", targets: ["KVMMessages"]),
         .library(name: "KeyedExecution", targets: ["KeyedExecution"]),
         .library(name: "CloudBusTesting", targets: ["CloudBusTesting"]),
     ],

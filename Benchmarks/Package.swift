@@ -30,6 +30,7 @@ let package = Package(
                 "BenchmarkSupport",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "CloudBus", package: "cloudbus-worker"),
+                .product(name: "KVMMessages", package: "cloudbus-worker"),
             ],
             path: "Benchmarks/CloudBusBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -2,6 +2,7 @@ import Benchmark
 import BenchmarkSupport
 import CloudBus
 import Foundation
+import KVMMessages
 
 // Inputs are fixed strings and seeded sequences, so every run measures the same work. Per-operation figures come
 // from the inner loop (`scaledIterations`); the tool prints them divided by the scaling factor, marked `*`.
@@ -72,7 +73,7 @@ let benchmarks: @Sendable () -> Void = {
     // fixed so the input is the same each time; production adds one MessageID.random() and one clock read.
     let request = decodePing()
     precondition(request.typed(as: PingHostMsg.self) != nil, "decoded message is not a PingHostMsg")
-    let pingReply = PingHostReply(connected: true, currentHostStatus: "Connected")
+    let pingReply = PingHostReply(connected: true, currentHostStatus: .connected)
     Benchmark(
         "ReplyFactory.reply PingHostReply + encoded()",
         configuration: .init(metrics: standardMetrics, scalingFactor: .kilo, maxDuration: .seconds(2))
