@@ -200,7 +200,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "CloudBus", "KVMMessages", "ZBSMessages", "Primitives"]
+            dependencies: ["Worker", "AMQP", "CloudBus", "Inventory", "KVMMessages", "ZBSMessages", "Primitives"]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -16,14 +16,20 @@ import Synchronization
 /// - Acks for deliveries of an earlier connection epoch are dropped, never sent: the broker has
 ///   already requeued those messages and would close the channel on an unknown tag.
 /// - Heartbeats are sent and checked by the owner thread whatever the handlers are doing.
+/// - After `close()` every call fails at once with ``AMQPError/closed`` (acks are dropped), `start()` included;
+///   `close()` itself may be called any number of times.
 public final class AMQPConnection: Sendable {
+    private enum Lifecycle {
+        case idle, started, closed
+    }
+
     public let configuration: AMQPConfiguration
     private let prefetch: UInt16
     private let logger: Logger
     private let mailbox = Mailbox()
     private let status = ConnectionStatus()
     private let consumerCounter = Atomic<Int>(0)
-    private let started = Atomic<Bool>(false)
+    private let lifecycle = Mutex(Lifecycle.idle)
 
     /// - Parameter prefetch: unacknowledged deliveries the broker may push to this connection's
     ///   consumers at once; it bounds the work in flight. Default: 256.
@@ -34,14 +40,22 @@ public final class AMQPConnection: Sendable {
     }
 
     deinit {
-        if started.load(ordering: .relaxed) { mailbox.post(.close(completion: {})) }
+        if lifecycle.withLock({ $0 }) == .started { mailbox.post(.close(completion: {})) }
     }
 
     /// Starts the owner thread and waits for the first connection. Throws if that first attempt
     /// fails (so a misconfigured daemon or CLI stops with a clear error); after that the
     /// connection heals itself.
     public func start() async throws(AMQPError) {
-        guard !started.exchange(true, ordering: .relaxed) else { return }
+        let previous = lifecycle.withLock { state in
+            defer { if state == .idle { state = .started } }
+            return state
+        }
+        switch previous {
+        case .closed: throw .closed
+        case .started: return
+        case .idle: break
+        }
         let result: Result<Void, AMQPError> = await withCheckedContinuation { continuation in
             let owner = OwnerBox(configuration: configuration, prefetch: prefetch, mailbox: mailbox, status: status,
                                  logger: logger) { continuation.resume(returning: $0) }
@@ -106,7 +120,17 @@ public final class AMQPConnection: Sendable {
     /// Sends pending acks, closes channels and connection, and stops the owner thread.
     /// Unacked deliveries go back to their queues.
     public func close() async {
-        guard started.load(ordering: .relaxed) else { return }
+        let previous = lifecycle.withLock { state in
+            defer { state = .closed }
+            return state
+        }
+        guard previous != .idle else {
+            // Never started: no owner thread will ever take what was posted.
+            for command in mailbox.close() { command.reject(.closed) }
+            return
+        }
+        // Started (the owner closes the mailbox when it exits) or closed already (then the mailbox refuses the
+        // command and completes it at once).
         await withCheckedContinuation { continuation in
             mailbox.post(.close(completion: { continuation.resume() }))
         }

@@ -9,6 +9,23 @@ enum Command: Sendable {
     case close(completion: @Sendable () -> Void)
 }
 
+extension Command {
+    /// Completes the command with `error` without running it (the connection is closed, or a command cannot be
+    /// carried out in its state). Acks and nacks have nothing to complete.
+    func reject(_ error: AMQPError) {
+        switch self {
+        case .publish(_, let completion): completion?(.failure(error))
+        case .declare(_, let completion): completion(.failure(error))
+        case .consume(_, let consumer, let completion):
+            consumer.continuation.finish()
+            completion(.failure(error))
+        case .cancelConsumers(let completion): completion()
+        case .close(let completion): completion()
+        case .ack, .nack: break
+        }
+    }
+}
+
 /// A subscription and the stream its deliveries go to. The stream outlives reconnects.
 final class Consumer: Sendable {
     let specification: ConsumerSpecification

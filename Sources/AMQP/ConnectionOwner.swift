@@ -88,7 +88,7 @@ final class ConnectionOwner {
         teardown(.closed)
         for consumer in consumers.values { consumer.continuation.finish() }
         consumers.removeAll()
-        for command in deferred + mailbox.drain() { reject(command, error: .closed) }
+        for command in deferred + mailbox.close() { command.reject(.closed) }
         status.update { $0.connected = false }
         for completion in closeCompletions { completion() }
     }
@@ -145,19 +145,6 @@ final class ConnectionOwner {
             completion()
         case .declare, .consume:
             deferred.append(command)
-        }
-    }
-
-    private func reject(_ command: Command, error: AMQPError) {
-        switch command {
-        case .publish(_, let completion): completion?(.failure(error))
-        case .declare(_, let completion): completion(.failure(error))
-        case .consume(_, let consumer, let completion):
-            consumer.continuation.finish()
-            completion(.failure(error))
-        case .cancelConsumers(let completion): completion()
-        case .close(let completion): completion()
-        case .ack, .nack: break
         }
     }
 

@@ -4,9 +4,16 @@ import Synchronization
 
 /// The only way into a connection's owner thread: a locked command list plus an eventfd the
 /// thread polls beside its socket. Writers wake the thread only when the list was empty, so a
-/// burst of publishes costs one wake-up.
+/// burst of publishes costs one wake-up. Once closed (the owner thread is gone, or never came),
+/// every command is refused at once with ``AMQPError/closed``: nobody waits for a thread that will
+/// never answer.
 final class Mailbox: Sendable {
-    private let commands = Mutex<[Command]>([])
+    private struct State {
+        var commands: [Command] = []
+        var closed = false
+    }
+
+    private let state = Mutex(State())
     let wakeDescriptor: Int32
 
     init() {
@@ -17,12 +24,27 @@ final class Mailbox: Sendable {
     deinit { Glibc.close(wakeDescriptor) }
 
     func post(_ command: Command) {
-        let wasEmpty = commands.withLock { list in
-            let wasEmpty = list.isEmpty
-            list.append(command)
+        let accepted: Bool?  // nil: refused; otherwise whether the list was empty (the owner needs a wake-up)
+        accepted = state.withLock { state in
+            guard !state.closed else { return nil }
+            let wasEmpty = state.commands.isEmpty
+            state.commands.append(command)
             return wasEmpty
         }
-        if wasEmpty { wake() }
+        switch accepted {
+        case nil: command.reject(.closed)
+        case true?: wake()
+        case false?: break
+        }
+    }
+
+    /// Stops accepting commands and returns the ones not taken yet, for the caller to reject.
+    func close() -> [Command] {
+        state.withLock { state in
+            state.closed = true
+            defer { state.commands = [] }
+            return state.commands
+        }
     }
 
     func wake() {
@@ -35,13 +57,13 @@ final class Mailbox: Sendable {
     func drain() -> [Command] {
         var counter: UInt64 = 0
         _ = read(wakeDescriptor, &counter, 8)
-        return commands.withLock { list in
-            guard !list.isEmpty else { return [] }
-            let taken = list
-            list.removeAll(keepingCapacity: true)
+        return state.withLock { state in
+            guard !state.commands.isEmpty else { return [] }
+            let taken = state.commands
+            state.commands.removeAll(keepingCapacity: true)
             return taken
         }
     }
 
-    var isEmpty: Bool { commands.withLock { $0.isEmpty } }
+    var isEmpty: Bool { state.withLock { $0.commands.isEmpty } }
 }

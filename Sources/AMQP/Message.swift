@@ -60,6 +60,14 @@ public struct DeliveryTag: Sendable, Hashable, CustomStringConvertible {
     /// Deliveries from a no-ack consumer cannot be acked.
     public let acknowledgeable: Bool
 
+    /// Tags come from deliveries; this initialiser is for bookkeeping tests that need distinct values. Acking a
+    /// made-up tag of the live epoch makes the broker close the channel.
+    public init(epoch: UInt64, value: UInt64, acknowledgeable: Bool) {
+        self.epoch = epoch
+        self.value = value
+        self.acknowledgeable = acknowledgeable
+    }
+
     public var description: String { "\(epoch):\(value)" }
 }
 

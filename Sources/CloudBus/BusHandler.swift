@@ -57,10 +57,14 @@ public struct OutboundMessage: Sendable {
 
     public var target: Target
     public var body: Data
+    /// How long the broker may keep a request queued before dropping it: its own `timeout` (worthless when late),
+    /// or nil for no expiry. Requests never get a blanket TTL shorter than their deadline.
+    public var expiration: Duration?
 
-    public init(target: Target, body: Data) {
+    public init(target: Target, body: Data, expiration: Duration? = nil) {
         self.target = target
         self.body = body
+        self.expiration = expiration
     }
 }
 

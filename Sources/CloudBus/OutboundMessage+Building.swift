@@ -15,7 +15,8 @@ extension OutboundMessage {
         let millis = timeout?.inMilliseconds
         let base = MessageBase(id: id, serviceId: service.rawValue, createdTime: now,
                                timeout: millis ?? MessageBase.noTimeout, headers: headers)
-        return OutboundMessage(target: .service(service.rawValue), body: try EnvelopeCodec.encode(message, base: base))
+        return OutboundMessage(target: .service(service.rawValue), body: try EnvelopeCodec.encode(message, base: base),
+                               expiration: timeout)
     }
 
     /// A canonical event fired by `node`, broadcast on `BROADCAST` with the canonical-event routing key.

@@ -1,12 +1,14 @@
 import AMQP
 import CloudBus
 import Foundation
+import Primitives
 
 /// Puts envelopes on the bus the way ZStack routes them and waits for the broker's confirm.
 ///
-/// Requests go to `P2P` with routing key `zstack.message.<serviceId>` and expire after
-/// `CloudBus.messageTTL` (5 min); replies go to `P2P` with the raw `headers.replyTo`; events go to
-/// `BROADCAST` by type key. Everything is `mandatory`, as in ZStack.
+/// Requests go to `P2P` with routing key `zstack.message.<serviceId>`; replies go to `P2P` with the raw
+/// `headers.replyTo`; events go to `BROADCAST` by type key. Everything is `mandatory`, as in ZStack, and the outcome
+/// says whether the broker returned it. Expiry: ZStack's `CloudBus.messageTTL` (5 min) on requests and events unless
+/// the caller says otherwise (the worker's own requests expire with their timeout or never); none on replies.
 public struct BusPublisher: Sendable {
     public let connection: AMQPConnection
     /// Delivery mode for everything published: ZStack sends transient (1); the reliable mode
@@ -23,13 +25,24 @@ public struct BusPublisher: Sendable {
     /// durable as the request that asked for it. Replies carry no expiration, as in ZStack.
     @discardableResult
     public func publishReply(body: Data, replyTo: String, persistent: Bool? = nil) async throws(AMQPError) -> PublishOutcome {
-        try await publish(body, exchange: BusNames.p2pExchange, routingKey: replyTo, expires: false, persistent: persistent)
+        try await publish(body, exchange: BusNames.p2pExchange, routingKey: replyTo, expiry: .never, persistent: persistent)
+    }
+
+    /// When the broker may drop a request or event nobody consumed.
+    public enum Expiry: Sendable, Equatable {
+        /// ZStack's `CloudBus.messageTTL`: 5 minutes.
+        case busDefault
+        case after(Duration)
+        case never
     }
 
     /// Sends an envelope to a service (`<service>.<node>`).
     @discardableResult
-    public func send(body: Data, to serviceId: String) async throws(AMQPError) -> PublishOutcome {
-        try await publish(body, exchange: BusNames.p2pExchange, routingKey: BusNames.messageQueue(serviceId: serviceId))
+    public func send(body: Data, to serviceId: String, expiry: Expiry = .busDefault) async throws(AMQPError)
+        -> PublishOutcome
+    {
+        try await publish(body, exchange: BusNames.p2pExchange, routingKey: BusNames.messageQueue(serviceId: serviceId),
+                          expiry: expiry)
     }
 
     /// Sends an envelope straight to a queue by name (the CLI's `--queue`).
@@ -44,11 +57,15 @@ public struct BusPublisher: Sendable {
         try await publish(body, exchange: BusNames.broadcastExchange, routingKey: routingKey)
     }
 
-    /// The one way onto the bus: mandatory, confirmed, requests and events expiring after `CloudBus.messageTTL`.
-    private func publish(_ body: Data, exchange: String, routingKey: String, expires: Bool = true,
+    /// The one way onto the bus: mandatory, confirmed, expiring as asked.
+    private func publish(_ body: Data, exchange: String, routingKey: String, expiry: Expiry = .busDefault,
                          persistent: Bool? = nil) async throws(AMQPError) -> PublishOutcome {
-        let properties = AMQPProperties(deliveryMode: (persistent ?? self.persistent) ? 2 : 1,
-                                        expiration: expires ? BusNames.messageExpiration : nil)
+        let expiration: String? = switch expiry {
+        case .busDefault: BusNames.messageExpiration
+        case .after(let duration): String(max(1, duration.inMilliseconds))
+        case .never: nil
+        }
+        let properties = AMQPProperties(deliveryMode: (persistent ?? self.persistent) ? 2 : 1, expiration: expiration)
         return try await connection.publish(OutgoingMessage(
             exchange: exchange, routingKey: routingKey, body: Array(body), properties: properties, mandatory: true))
     }

@@ -49,8 +49,11 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Comma-separated windows: requests kept in flight.")
     var windows: String = "1,100"
 
-    @Option(help: "Comma-separated responders: worker, null, pika, and null-confirm (null that confirms its replies in every mode, as the worker does).")
+    @Option(help: "Comma-separated responders: worker, null, pika, and null-confirm (null that confirms its replies in every mode, as the worker does), worker-baseline (needs --baseline-worker).")
     var responders: String = "worker,null,pika"
+
+    @Option(help: "Another build of cloudbus-worker (e.g. the commit before a change) for the worker-baseline responder.")
+    var baselineWorker: String?
 
     @Flag var mode: Mode = .both
 
@@ -84,8 +87,13 @@ struct Bench: AsyncParsableCommand {
     func validate() throws {
         guard duration > 0, warmup >= 0 else { throw ValidationError("--duration must be > 0 and --warmup >= 0") }
         guard (try? parsedWindows()) != nil else { throw ValidationError("--windows: comma-separated numbers 1...65535") }
-        guard (try? parsedResponders()) != nil else { throw ValidationError("--responders: worker, null, pika, null-confirm") }
+        guard (try? parsedResponders()) != nil else {
+            throw ValidationError("--responders: worker, null, pika, null-confirm, worker-baseline")
+        }
         guard prefetch > 0 else { throw ValidationError("--prefetch must be > 0") }
+        if (try? parsedResponders())?.contains(.workerBaseline) == true, baselineWorker == nil {
+            throw ValidationError("--responders worker-baseline needs --baseline-worker PATH")
+        }
         guard payloadBytes >= 0, maxSamples > 0 else { throw ValidationError("--payload-bytes and --max-samples must be positive") }
     }
 
@@ -147,6 +155,7 @@ struct Bench: AsyncParsableCommand {
                 if kind == .pika, pikaUnavailable != nil { continue }
                 let responder: any BenchResponder = switch kind {
                 case .worker: BenchWorkerResponder(setup: setup, reliable: reliable)
+                case .workerBaseline: BenchWorkerResponder(setup: setup, reliable: reliable, baseline: baselineWorker)
                 case .null: BenchNullResponder(setup: setup, reliable: reliable)
                 case .nullConfirm: BenchNullResponder(setup: setup, reliable: reliable, confirmAlways: true)
                 case .pika: BenchPikaResponder(setup: setup)

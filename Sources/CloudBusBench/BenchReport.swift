@@ -155,7 +155,7 @@ struct BenchReport: Codable {
             for window in settings.windows {
                 guard let worker = run(mode, "worker", window) else { continue }
                 var parts: [String] = []
-                for baseline in ["null", "null-confirm", "pika"] {
+                for baseline in ["null", "null-confirm", "pika", "worker-baseline"] {
                     guard let other = run(mode, baseline, window), other.requestsPerSecond > 0 else { continue }
                     parts.append("worker/\(baseline) throughput \(Self.format(worker.requestsPerSecond / other.requestsPerSecond, 2))"
                                  + ", p50 \(Self.format(worker.latency.p50Ms / max(other.latency.p50Ms, 1e-9), 2))"

@@ -28,6 +28,9 @@ enum BenchResponderKind: String, CaseIterable, Codable, Sendable, ExpressibleByA
     /// The null responder with the worker's guarantee in every mode: replies confirmed before the request is
     /// acked. Not in the defaults; it tells the broker-side cost of that guarantee apart from the worker's own.
     case nullConfirm = "null-confirm"
+    /// Another build of the worker (`--baseline-worker PATH`, e.g. the commit before a change), run the same way as
+    /// `worker`: what a change costs, measured side by side in one run.
+    case workerBaseline = "worker-baseline"
 }
 
 /// What every responder needs to start: the broker, a scratch directory, the common prefetch, the mode.

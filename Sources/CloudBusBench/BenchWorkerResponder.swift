@@ -12,16 +12,20 @@ import Synchronization
 /// not happen in production), its CPU time and peak RSS are its own (/proc/<pid>), and it is exactly what
 /// operators run.
 final class BenchWorkerResponder: BenchResponder {
-    let kind = BenchResponderKind.worker
+    let kind: BenchResponderKind
     let node = NodeUUID.random()
     let inProcess = false
     private let setup: BenchSetup
     private let reliable: Bool
+    private let executable: String
     private let child = Mutex<BenchChildProcess?>(nil)
 
-    init(setup: BenchSetup, reliable: Bool) {
+    /// - Parameter baseline: another build of the worker to run instead of the one beside this tool.
+    init(setup: BenchSetup, reliable: Bool, baseline: String? = nil) {
         self.setup = setup
         self.reliable = reliable
+        self.kind = baseline == nil ? .worker : .workerBaseline
+        self.executable = baseline ?? BenchProcStat.workerExecutable
     }
 
     var serviceId: String { ServiceID(service: ServiceID.hostService, node: node).rawValue }
@@ -37,7 +41,7 @@ final class BenchWorkerResponder: BenchResponder {
         var environment = setup.childEnvironment
         environment["CLOUDBUS_AMQP_PASSWORD"] = setup.amqp.password
         let process = try BenchChildProcess(
-            executable: BenchProcStat.workerExecutable,
+            executable: executable,
             arguments: ["run", "--config", configPath, "--amqp-url", setup.urlWithoutPassword,
                         "--node-uuid", node.rawValue, "--data-dir", directory.path, "--http-host", "127.0.0.1",
                         "--http-port", "0", "--services", ServiceID.hostService, "--prefetch", "\(setup.prefetch)",

@@ -1,6 +1,7 @@
 import AMQP
 import CloudBus
 import CloudBusAMQP
+import Inventory
 import KeyedExecution
 import Logging
 import ServiceLifecycle
@@ -23,11 +24,14 @@ public final class BusWorker: Service {
     /// Bound on draining in-flight handlers at shutdown before they are cancelled. Default: 30 s.
     public let drainTimeout: Duration
 
-    /// - Parameter eventSubscribers: who reacts to canonical events (the hash ring's membership, the VM tracer's
-    ///   skip registry, the inventory's VM states); events of paths nobody subscribed to are acked and dropped.
+    /// - Parameters:
+    ///   - eventSubscribers: who reacts to canonical events (the hash ring's membership, the VM tracer's skip
+    ///     registry, the inventory's VM states); events of paths nobody subscribed to are acked and dropped.
+    ///   - answers: where answered message ids and their replies are kept across restarts (nil: in memory only).
     public init(configuration: WorkerConfiguration, node: NodeUUID, handlers: HandlerTable, logger: Logger,
                 drainTimeout: Duration = .seconds(30), metrics: WorkerMetrics = WorkerMetrics(),
-                eventSubscribers: [any CanonicalEventSubscriber] = []) {
+                eventSubscribers: [any CanonicalEventSubscriber] = [], answers: (any AnsweredMessageStore)? = nil) {
+        self.answers = answers
         self.configuration = configuration
         self.metrics = metrics
         self.drainTimeout = drainTimeout
@@ -44,6 +48,7 @@ public final class BusWorker: Service {
     }
 
     private let handlers: HandlerTable
+    private let answers: (any AnsweredMessageStore)?
 
     /// The queues this worker consumes.
     public var queues: [String] {
@@ -65,10 +70,19 @@ public final class BusWorker: Service {
                                                         durable: configuration.durableQueues))
         let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: Int(configuration.prefetch), logger: logger)
         executorBox.withLock { $0 = executor }
-        let publisher = BusPublisher(connection: connection)
+        // Outputs (requests to other services, events) are as durable as the deployment: persistent when the queues are.
+        let publisher = BusPublisher(connection: connection, persistent: configuration.durableQueues)
+        // The answers from before a restart come back before the first delivery is taken.
+        let ledger = DeliveryLedger(capacity: configuration.dedupeWindow)
+        var journal: AnswerJournal?
+        if let answers {
+            ledger.restore(try await answers.loadAnsweredMessages(limit: configuration.dedupeWindow))
+            journal = AnswerJournal(store: answers, capacity: configuration.dedupeWindow, metrics: metrics,
+                                    logger: logger)
+        }
         let pipeline = DeliveryPipeline(
             connection: connection, publisher: publisher, handlers: handlers, executor: executor,
-            ledger: DeliveryLedger(capacity: configuration.dedupeWindow),
+            ledger: ledger, journal: journal,
             deadLetters: DeadLetterSink(connection: connection, node: node, metrics: metrics, logger: logger),
             metrics: metrics, settings: .init(maxBodyBytes: configuration.maxBodyBytes), logger: logger)
         var streams: [AsyncStream<Delivery>] = []

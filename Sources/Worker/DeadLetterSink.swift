@@ -1,6 +1,7 @@
 import AMQP
 import CloudBus
 import CloudBusAMQP
+import Foundation
 import Logging
 
 /// Keeps a copy of every message the worker refused, with the reason, in one durable queue
@@ -13,24 +14,45 @@ struct DeadLetterSink: Sendable {
     let metrics: WorkerMetrics
     let logger: Logger
 
+    /// A copy of a delivery the worker refused. Header values are bounded (a hostile id or detail is cut).
     func store(_ delivery: Delivery, reason: String, detail: String, className: String?, messageId: String?) async throws(AMQPError) {
+        try await publish(delivery.body, reason: reason, detail: detail, headers: [
+            "x-cbw-queue": .string(delivery.queue),
+            "x-cbw-routing-key": .string(delivery.routingKey),
+            "x-cbw-class": className.map { .string(String($0.prefix(256))) },
+            "x-cbw-message-id": messageId.map { .string(String($0.prefix(128))) },
+        ], logMetadata: ["queue": "\(delivery.queue)", "msg.class": "\(className ?? "-")", "msg.id": "\(messageId ?? "-")"])
+    }
+
+    /// A copy of a message a handler sent that no queue took (`basic.return`): where it was going and which
+    /// delivery caused it (`x-cbw-caused-by`).
+    func storeOutput(_ body: Data, target: OutboundMessage.Target, reason: String, detail: String,
+                     causedBy messageId: String) async throws(AMQPError) {
+        let destination = switch target {
+        case .service(let serviceId): "service \(serviceId)"
+        case .event(let routingKey): "event \(routingKey)"
+        }
+        try await publish(Array(body), reason: reason, detail: detail, headers: [
+            "x-cbw-target": .string(destination),
+            "x-cbw-caused-by": .string(messageId),
+        ], logMetadata: ["target": "\(destination)", "caused.by": "\(messageId)"])
+    }
+
+    private func publish(_ body: [UInt8], reason: String, detail: String, headers extra: [String: AMQPFieldValue?],
+                         logMetadata: Logger.Metadata) async throws(AMQPError) {
         var headers: AMQPTable = [
             "x-cbw-reason": .string(reason),
             "x-cbw-detail": .string(String(detail.prefix(4096))),
-            "x-cbw-queue": .string(delivery.queue),
-            "x-cbw-routing-key": .string(delivery.routingKey),
             "x-cbw-node": .string(node.rawValue),
         ]
-        if let className { headers["x-cbw-class"] = .string(className) }
-        if let messageId { headers["x-cbw-message-id"] = .string(messageId) }
-        logger.warning("dead-lettered a message", metadata: [
-            "reason": "\(reason)", "detail": "\(detail)", "queue": "\(delivery.queue)",
-            "msg.class": "\(className ?? "-")", "msg.id": "\(messageId ?? "-")",
-        ])
+        for (key, value) in extra { if let value { headers[key] = value } }
+        logger.warning("dead-lettered a message", metadata: logMetadata.merging([
+            "reason": "\(reason)", "detail": "\(detail.prefix(512))",
+        ]) { $1 })
         metrics.increment(WorkerCounter.deadLettered)
         metrics.increment(WorkerCounter.deadLettered(reason))
         try await connection.publish(OutgoingMessage(
-            exchange: "", routingKey: BusTopology.deadLetterQueue, body: delivery.body,
+            exchange: "", routingKey: BusTopology.deadLetterQueue, body: body,
             properties: AMQPProperties(deliveryMode: 2, headers: headers), mandatory: true))
     }
 }

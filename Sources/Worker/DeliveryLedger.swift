@@ -1,49 +1,135 @@
 import AMQP
-import KeyedExecution
+import Foundation
+import Inventory
 import Synchronization
 
-/// Remembers which message ids are being handled or were handled recently, so a redelivered
-/// copy (after a lost ack or a reconnect) is acked instead of executed twice. A copy that arrives
-/// while the original is still running is parked and acked together with it.
-/// Bounded: the window forgets the oldest ids first (a start; a persistent window can follow).
+/// What the worker answered for a message it finished: the encoded reply it published, when there was one.
+/// A duplicate of the message gets these very bytes again.
+struct Answer: Sendable, Equatable {
+    /// The reply envelope as published (nil: the message wanted no reply, or none could be sent).
+    var reply: Data?
+
+    static let none = Answer(reply: nil)
+}
+
+/// A copy of a message that arrived while the original was still being handled; it is settled with the original.
+struct ParkedCopy: Sendable {
+    let tag: DeliveryTag
+    /// The copy's own `headers.replyTo`, when it wants a reply.
+    let replyTo: String?
+    /// A broker redelivery (same sender, same inbox: the original's reply reached it already) rather than a
+    /// sender's retry.
+    let redelivered: Bool
+}
+
+/// Which message ids are being handled and which were answered recently — with the reply they got — so a copy
+/// (a broker redelivery after a lost ack, or a sender's retry after a lost reply) is answered again instead of
+/// being executed twice or ignored.
+///
+/// One lock covers both tables, so `admit` and `finish` cannot interleave: an id is either in flight or answered,
+/// never both, never neither while its handler runs. Bounded by count and by the bytes of cached replies, oldest
+/// answer forgotten first; a copy older than the window is handled afresh (the handlers' state-based idempotency
+/// covers it). The window survives a restart through the store (`AnswerJournal` writes it, `restore` reads it back).
 final class DeliveryLedger: Sendable {
-    private let inFlight = Mutex<[String: [DeliveryTag]]>([:])
-    private let completed: RecentIDWindow<String>
-
-    init(capacity: Int) {
-        completed = RecentIDWindow(capacity: max(1, capacity))
-    }
-
-    enum Admission {
+    enum Admission: Equatable {
+        /// First sighting: handle it.
         case first
-        /// Handled already: ack it and do nothing else.
-        case alreadyHandled
-        /// The original is still running; this copy will be acked with it.
+        /// Answered already: send `answer` again (when the copy wants a reply) and ack.
+        case answered(Answer)
+        /// The original is still running; this copy is settled with it.
         case parked
     }
 
-    func admit(id: String, tag: DeliveryTag) -> Admission {
-        if completed.contains(id) { return .alreadyHandled }
-        return inFlight.withLock { table in
-            if table[id] != nil {
-                table[id]!.append(tag)
+    private struct State {
+        var inFlight: [String: [ParkedCopy]] = [:]
+        var answered: [String: Answer] = [:]
+        /// Answered ids, oldest first, from `head` on (the prefix before `head` is spent; compacted as it grows).
+        var order: [String] = []
+        var head = 0
+        var cachedBytes = 0
+    }
+
+    /// How many answered ids are remembered.
+    let capacity: Int
+    /// How many bytes of cached replies are kept at most.
+    let maxCachedBytes: Int
+    private let state = Mutex(State())
+
+    /// - Parameters:
+    ///   - capacity: answered ids remembered (at least 1); size it to the redelivery horizon (prefetch ×
+    ///     consumers, plus what arrives while a message is retried).
+    ///   - maxCachedBytes: bound on the cached reply bodies; reaching it forgets the oldest answers.
+    init(capacity: Int, maxCachedBytes: Int = 64 << 20) {
+        self.capacity = max(1, capacity)
+        self.maxCachedBytes = max(0, maxCachedBytes)
+    }
+
+    /// Seeds the window with answers from before a restart, oldest first (the store's order).
+    func restore(_ answers: [AnsweredMessage]) {
+        state.withLock { state in
+            for answer in answers {
+                let cached = Answer(reply: answer.reply.map { Data($0) })
+                if let replaced = state.answered.updateValue(cached, forKey: answer.id) {
+                    state.cachedBytes -= replaced.reply?.count ?? 0
+                } else {
+                    state.order.append(answer.id)
+                }
+                state.cachedBytes += cached.reply?.count ?? 0
+            }
+            evict(&state)
+        }
+    }
+
+    /// Records a delivery of `id`: first sighting, a copy of an answered message, or a copy of one in flight
+    /// (then `copy` is kept and returned by `finish`/`abandon`).
+    func admit(id: String, copy: ParkedCopy) -> Admission {
+        state.withLock { state in
+            if let answer = state.answered[id] { return .answered(answer) }
+            if state.inFlight[id] != nil {
+                state.inFlight[id]!.append(copy)
                 return .parked
             }
-            table[id] = []
+            state.inFlight[id] = []
             return .first
         }
     }
 
-    /// Marks `id` handled and returns the parked copies to ack.
-    func finish(id: String) -> [DeliveryTag] {
-        _ = completed.insertIfAbsent(id)
-        return inFlight.withLock { $0.removeValue(forKey: id) } ?? []
+    /// Marks `id` answered with `answer` and returns its parked copies, to be settled the same way.
+    func finish(id: String, answer: Answer) -> [ParkedCopy] {
+        state.withLock { state in
+            let parked = state.inFlight.removeValue(forKey: id) ?? []
+            if let replaced = state.answered.updateValue(answer, forKey: id) {
+                state.cachedBytes -= replaced.reply?.count ?? 0
+            } else {
+                state.order.append(id)
+            }
+            state.cachedBytes += answer.reply?.count ?? 0
+            evict(&state)
+            return parked
+        }
     }
 
-    /// The original could not complete (connection lost before its outputs were confirmed): forget
-    /// it so the broker's redelivery is handled afresh.
-    func abandon(id: String) -> [DeliveryTag] {
-        inFlight.withLock { $0.removeValue(forKey: id) } ?? []
+    /// The original could not complete (its outputs were not confirmed, or the worker is shutting down): forget
+    /// `id` so the broker's redelivery is handled afresh, and return the parked copies to give back too.
+    func abandon(id: String) -> [ParkedCopy] {
+        state.withLock { $0.inFlight.removeValue(forKey: id) } ?? []
+    }
+
+    /// Answered ids remembered now (for tests and status).
+    var answeredCount: Int { state.withLock { $0.answered.count } }
+
+    private func evict(_ state: inout State) {
+        while state.answered.count > capacity || state.cachedBytes > maxCachedBytes, state.head < state.order.count {
+            let oldest = state.order[state.head]
+            state.head += 1
+            if let dropped = state.answered.removeValue(forKey: oldest) {
+                state.cachedBytes -= dropped.reply?.count ?? 0
+            }
+        }
+        if state.head > 1024, state.head * 2 > state.order.count {
+            state.order.removeFirst(state.head)
+            state.head = 0
+        }
     }
 }
 

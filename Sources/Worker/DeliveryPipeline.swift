@@ -1,9 +1,11 @@
 import AMQP
 import CloudBus
 import CloudBusAMQP
+import Inventory
 import Foundation
 import KeyedExecution
 import Logging
+import Primitives
 
 /// One delivery's life: decode → check → route to its key's serial executor → handle → publish
 /// every output and wait for the confirms → ack. Anything that cannot be processed gets an error
@@ -23,13 +25,15 @@ final class DeliveryPipeline: Sendable {
     private let registry: MessageRegistry
     private let executor: KeyedSerialExecutor<String>
     private let ledger: DeliveryLedger
+    private let journal: AnswerJournal?
     private let deadLetters: DeadLetterSink
     private let metrics: WorkerMetrics
     private let settings: Settings
     private let logger: Logger
 
     init(connection: AMQPConnection, publisher: BusPublisher, handlers: HandlerTable,
-         executor: KeyedSerialExecutor<String>, ledger: DeliveryLedger, deadLetters: DeadLetterSink,
+         executor: KeyedSerialExecutor<String>, ledger: DeliveryLedger, journal: AnswerJournal?,
+         deadLetters: DeadLetterSink,
          metrics: WorkerMetrics, settings: Settings, logger: Logger) {
         self.connection = connection
         self.publisher = publisher
@@ -37,42 +41,53 @@ final class DeliveryPipeline: Sendable {
         self.registry = handlers.registry
         self.executor = executor
         self.ledger = ledger
+        self.journal = journal
         self.deadLetters = deadLetters
         self.metrics = metrics
         self.settings = settings
         self.logger = logger
     }
 
-    /// Takes one delivery. Returns once it is queued on its key (or finished, for rejects), so the
-    /// consumer loop never waits for a handler.
+    /// Takes one delivery. Returns once it is queued on its key (or finished, for refusals and duplicates), so
+    /// the consumer loop never waits for a handler.
     func accept(_ delivery: Delivery) async {
         metrics.increment(WorkerCounter.received)
         let envelope: DecodedEnvelope
         do {
             envelope = try EnvelopeCodec.decode(delivery.body, registry: registry, maxBodyBytes: settings.maxBodyBytes)
         } catch {
-            await refuse(delivery, reason: error.kind, detail: error.reason, base: error.recoveredBase,
-                         className: error.className, replyError: error.replyError)
+            await settleRefusal(delivery, reason: error.kind, detail: error.reason, base: error.recoveredBase,
+                                className: error.className, replyError: error.replyError)
             return
         }
         let base = envelope.base
         guard let entry = handlers.entry(for: envelope.className) else {
             // Registered for decoding but served by nobody (e.g. a reply class sent to a service queue).
-            await refuse(delivery, reason: "unknown-class", detail: "no handler for \(envelope.className)", base: base,
-                         className: envelope.className,
-                         replyError: SysError.unknownMessage.error("No service deals with message: \(envelope.className)"))
+            await settleRefusal(
+                delivery, reason: "unknown-class", detail: "no handler for \(envelope.className)", base: base,
+                className: envelope.className,
+                replyError: SysError.unknownMessage.error("No service deals with message: \(envelope.className)"))
+            return
+        }
+        guard ZStackUUID.isWellFormed(base.id) else {
+            // Never admitted to the ledger: a hostile id (200 KB, say) is not kept.
+            let detail = "message id[\(base.id.prefix(64))] \(ZStackUUID.rule)"
+            await settleRefusal(delivery, reason: "invalid-message-id", detail: detail, base: base,
+                                className: envelope.className, replyError: SysError.invalidArgument.error(detail))
             return
         }
         if entry.expectsReply && base.headers.replyTo == nil && !base.headers.isNoReply {
-            await refuse(delivery, reason: "missing-reply-to",
-                         detail: "\(envelope.className) expects a reply but carries no headers.replyTo",
-                         base: base, className: envelope.className, replyError: nil)
+            await settleRefusal(delivery, reason: "missing-reply-to",
+                                detail: "\(envelope.className) expects a reply but carries no headers.replyTo",
+                                base: base, className: envelope.className, replyError: nil)
             return
         }
-        switch ledger.admit(id: base.id, tag: delivery.tag) {
-        case .alreadyHandled:
+        let copy = ParkedCopy(tag: delivery.tag, replyTo: ReplyFactory.needsReply(base) ? base.headers.replyTo : nil,
+                              redelivered: delivery.redelivered)
+        switch ledger.admit(id: base.id, copy: copy) {
+        case .answered(let answer):
             metrics.increment(WorkerCounter.duplicates)
-            connection.ack(delivery.tag)
+            await answerAgain(copy, with: answer, persistent: delivery.properties.deliveryMode == 2, messageId: base.id)
             return
         case .parked:
             metrics.increment(WorkerCounter.duplicates)
@@ -84,11 +99,12 @@ final class DeliveryPipeline: Sendable {
         let messageDeadline = MessageDeadline(base)
         if let messageDeadline, messageDeadline.hasExpired(now: now) {
             metrics.increment(WorkerCounter.expired)
-            await refuse(delivery, reason: "expired",
-                         detail: "deadline \(messageDeadline.epochMillis) passed before handling (now \(now))",
-                         base: base, className: envelope.className,
-                         replyError: SysError.timeout(className: envelope.className, id: base.id, timeoutMillis: base.timeout))
-            for parked in ledger.finish(id: base.id) { connection.ack(parked) }
+            let answer = await refuse(
+                delivery, reason: "expired",
+                detail: "deadline \(messageDeadline.epochMillis) passed before handling (now \(now))",
+                base: base, className: envelope.className,
+                replyError: SysError.timeout(className: envelope.className, id: base.id, timeoutMillis: base.timeout))
+            await settle(delivery, id: base.id, answer.map(Settlement.done) ?? .giveBack)
             return
         }
         let remaining = messageDeadline?.remaining(now: now)
@@ -109,8 +125,7 @@ final class DeliveryPipeline: Sendable {
                 Task { await self.answerTimeout(delivery, base: base, className: className, outcome: outcome) }
             case .rejected:
                 // Shutting down: give it back to the queue for another worker or our restart.
-                for parked in ledger.abandon(id: base.id) { connection.nack(parked, requeue: true) }
-                connection.nack(delivery.tag, requeue: true)
+                Task { await self.settle(delivery, id: base.id, .giveBack) }
             }
         })
     }
@@ -127,9 +142,9 @@ final class DeliveryPipeline: Sendable {
             return // the deadline path answers
         } catch let bad as BadRequest {
             guard claim.claim() else { return }
-            await refuse(delivery, reason: "bad-request", detail: bad.reason, base: base, className: className,
-                         replyError: bad.error)
-            for parked in ledger.finish(id: base.id) { connection.ack(parked) }
+            let answer = await refuse(delivery, reason: "bad-request", detail: bad.reason, base: base,
+                                      className: className, replyError: bad.error)
+            await settle(delivery, id: base.id, answer.map(Settlement.done) ?? .giveBack)
             return
         } catch {
             metrics.increment(WorkerCounter.handlerErrors)
@@ -141,10 +156,9 @@ final class DeliveryPipeline: Sendable {
         }
         guard claim.claim() else { return }
         do {
-            try await publish(output, answering: base, persistent: delivery.properties.deliveryMode == 2)
+            let answer = try await publish(output, answering: base, delivery: delivery)
             metrics.increment(WorkerCounter.handled, entry.handledCounter)
-            connection.ack(delivery.tag)
-            for parked in ledger.finish(id: base.id) { connection.ack(parked) }
+            await settle(delivery, id: base.id, .done(answer))
         } catch {
             // Not confirmed: give the delivery back for redelivery. On a lost connection the broker requeues it by
             // itself (the nack's stale tag is dropped); on a live channel (the broker nacked a publish, e.g. a
@@ -154,36 +168,103 @@ final class DeliveryPipeline: Sendable {
             logger.warning("outputs not confirmed; returning the message for redelivery", metadata: [
                 "msg.id": "\(base.id)", "msg.class": "\(className)", "error": "\(error)",
             ])
-            for parked in ledger.abandon(id: base.id) { connection.nack(parked, requeue: true) }
-            connection.nack(delivery.tag, requeue: true)
+            await settle(delivery, id: base.id, .giveBack)
         }
     }
 
-    private func publish(_ output: HandlerOutput, answering base: MessageBase, persistent: Bool) async throws {
+    /// Publishes the handler's messages, then its reply; returns the answer to remember for duplicates. An output
+    /// no queue takes is dead-lettered (reason `unroutable-output`) rather than dropped.
+    private func publish(_ output: HandlerOutput, answering base: MessageBase, delivery: Delivery) async throws
+        -> Answer
+    {
         for message in output.messages {
+            let outcome: PublishOutcome
             switch message.target {
-            case .service(let serviceId): try await publisher.send(body: message.body, to: serviceId)
-            case .event(let routingKey): try await publisher.publishEvent(body: message.body, routingKey: routingKey)
+            case .service(let serviceId):
+                outcome = try await publisher.send(body: message.body, to: serviceId,
+                                                   expiry: message.expiration.map(BusPublisher.Expiry.after) ?? .never)
+            case .event(let routingKey):
+                outcome = try await publisher.publishEvent(body: message.body, routingKey: routingKey)
             }
             metrics.increment(WorkerCounter.outbound)
+            if case .returned(let code, let text) = outcome {
+                metrics.increment(WorkerCounter.unroutableOutputs)
+                try await deadLetters.storeOutput(
+                    message.body, target: message.target, reason: "unroutable-output",
+                    detail: "no queue took it (\(code) \(text)); caused by message \(base.id)", causedBy: base.id)
+            }
         }
-        if let reply = output.reply, ReplyFactory.needsReply(base) {
-            try await send(reply, to: base, persistent: persistent)
-        }
+        guard let reply = output.reply, ReplyFactory.needsReply(base) else { return .none }
+        return try await send(reply, to: base, persistent: delivery.properties.deliveryMode == 2)
     }
 
-    /// A persistent request gets a persistent reply: as durable as what asked for it.
-    private func send<R: BusReply>(_ reply: R, to base: MessageBase, persistent: Bool = false) async throws {
-        guard let envelope = ReplyFactory.reply(reply, to: base), let replyTo = base.headers.replyTo else { return }
-        let outcome = try await publisher.publishReply(body: try envelope.encoded(), replyTo: replyTo, persistent: persistent)
+    /// A persistent request gets a persistent reply: as durable as what asked for it. Returns what was sent.
+    private func send(_ reply: some BusReply, to base: MessageBase, persistent: Bool) async throws -> Answer {
+        guard let envelope = ReplyFactory.reply(reply, to: base), let replyTo = base.headers.replyTo else {
+            return .none
+        }
+        let body = try envelope.encoded()
+        try await publishReply(body, to: replyTo, persistent: persistent, messageId: base.id)
+        return Answer(reply: body)
+    }
+
+    private func publishReply(_ body: Data, to replyTo: String, persistent: Bool, messageId: String) async throws {
+        let outcome = try await publisher.publishReply(body: body, replyTo: replyTo, persistent: persistent)
         metrics.increment(WorkerCounter.replies)
         if case .returned(let code, let text) = outcome {
             // The requester's inbox is gone: nobody is waiting any more. Nothing to retry.
             metrics.increment(WorkerCounter.returnedReplies)
             logger.notice("reply unroutable; requester gone", metadata: [
-                "msg.id": "\(base.id)", "replyTo": "\(replyTo)", "code": "\(code)", "text": "\(text)",
+                "msg.id": "\(messageId)", "replyTo": "\(replyTo)", "code": "\(code)", "text": "\(text)",
             ])
         }
+    }
+
+    // MARK: Settling
+
+    /// How a delivery (and every copy parked behind it) ends.
+    private enum Settlement {
+        /// Acked; the id is remembered with this answer, and copies that want it get the same reply.
+        case done(Answer)
+        /// Nacked with requeue; the id is forgotten, so the broker's redelivery is handled afresh.
+        case giveBack
+    }
+
+    /// The one place an admitted delivery ends: ack or nack, for it and for its parked copies, and the ledger
+    /// updated to match.
+    private func settle(_ delivery: Delivery, id: String, _ settlement: Settlement) async {
+        switch settlement {
+        case .done(let answer):
+            let parked = ledger.finish(id: id, answer: answer)
+            // On disk before the ack: once the broker forgets the message, a retry after a crash still finds it.
+            await journal?.record(AnsweredMessage(
+                id: id, reply: answer.reply.map { [UInt8]($0) }, answeredAtEpochMillis: EpochMillis.now()))
+            connection.ack(delivery.tag)
+            let persistent = delivery.properties.deliveryMode == 2
+            for copy in parked {
+                await answerAgain(copy, with: answer, persistent: persistent, messageId: id)
+            }
+        case .giveBack:
+            connection.nack(delivery.tag, requeue: true)
+            for copy in ledger.abandon(id: id) { connection.nack(copy.tag, requeue: true) }
+        }
+    }
+
+    /// Settles a copy of an answered message: the cached reply goes to the copy's inbox (unless the broker merely
+    /// redelivered it, so the same inbox has it already), then the copy is acked. A reply that cannot be confirmed
+    /// gives the copy back.
+    private func answerAgain(_ copy: ParkedCopy, with answer: Answer, persistent: Bool, messageId: String) async {
+        if let body = answer.reply, let replyTo = copy.replyTo, !copy.redelivered {
+            do {
+                try await publishReply(body, to: replyTo, persistent: persistent, messageId: messageId)
+                metrics.increment(WorkerCounter.repliesResent)
+            } catch {
+                metrics.increment(WorkerCounter.publishFailures)
+                connection.nack(copy.tag, requeue: true)
+                return
+            }
+        }
+        connection.ack(copy.tag)
     }
 
     // MARK: Refusals
@@ -191,29 +272,42 @@ final class DeliveryPipeline: Sendable {
     private func answerTimeout(_ delivery: Delivery, base: MessageBase, className: String, outcome: JobOutcome) async {
         let started = outcome.bodyStarted
         metrics.increment(started ? WorkerCounter.deadlineExceeded : WorkerCounter.expired)
-        await refuse(delivery, reason: started ? "deadline-exceeded" : "expired",
-                     detail: started ? "handler still running at the message deadline; cancelled"
-                                     : "deadline passed while queued behind its key",
-                     base: base, className: className,
-                     replyError: SysError.timeout(className: className, id: base.id, timeoutMillis: base.timeout))
-        for parked in ledger.finish(id: base.id) { connection.ack(parked) }
+        let answer = await refuse(
+            delivery, reason: started ? "deadline-exceeded" : "expired",
+            detail: started ? "handler still running at the message deadline; cancelled"
+                            : "deadline passed while queued behind its key",
+            base: base, className: className,
+            replyError: SysError.timeout(className: className, id: base.id, timeoutMillis: base.timeout))
+        await settle(delivery, id: base.id, answer.map(Settlement.done) ?? .giveBack)
     }
 
-    /// Error reply (when one is expected and possible) + dead-letter copy + ack. When the copy
-    /// cannot be confirmed the delivery stays unacked, so the broker keeps it.
+    /// A refusal of a delivery that never reached the ledger (undecodable, unknown class, bad id…): ack once the
+    /// dead-letter copy and the error reply are confirmed, else give it back.
+    private func settleRefusal(_ delivery: Delivery, reason: String, detail: String, base: MessageBase?,
+                               className: String?, replyError: ErrorCode?) async {
+        if await refuse(delivery, reason: reason, detail: detail, base: base, className: className,
+                        replyError: replyError) != nil {
+            connection.ack(delivery.tag)
+        } else {
+            connection.nack(delivery.tag, requeue: true)
+        }
+    }
+
+    /// Dead-letter copy + error reply (when one is expected and possible). Returns the answer sent (the error
+    /// reply), or nil when either could not be confirmed: the caller gives the delivery back and nothing is
+    /// marked handled.
     private func refuse(_ delivery: Delivery, reason: String, detail: String, base: MessageBase?, className: String?,
-                        replyError: ErrorCode?) async {
+                        replyError: ErrorCode?) async -> Answer? {
         do {
             try await deadLetters.store(delivery, reason: reason, detail: detail, className: className, messageId: base?.id)
-            if let base, let replyError, ReplyFactory.needsReply(base) {
-                try await send(MessageReply(error: replyError), to: base, persistent: delivery.properties.deliveryMode == 2)
-            }
-            connection.ack(delivery.tag)
+            guard let base, let replyError, ReplyFactory.needsReply(base) else { return Answer.none }
+            return try await send(MessageReply(error: replyError), to: base,
+                                  persistent: delivery.properties.deliveryMode == 2)
         } catch {
-            // As for a handler's outputs: give it back (a stale tag after a lost connection is dropped).
             metrics.increment(WorkerCounter.publishFailures)
-            logger.warning("could not dead-letter; returning the message for redelivery", metadata: ["error": "\(error)"])
-            connection.nack(delivery.tag, requeue: true)
+            logger.warning("could not dead-letter or answer a refused message; returning it for redelivery",
+                           metadata: ["reason": "\(reason)", "error": "\(error)"])
+            return nil
         }
     }
 }

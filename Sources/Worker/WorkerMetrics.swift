@@ -44,7 +44,16 @@ public enum WorkerCounter {
     public static let outbound = "messages_sent"
     public static let deadLettered = "dead_lettered"
     public static func deadLettered(_ reason: String) -> String { "dead_lettered.\(reason)" }
+    /// Copies of a message in flight or answered: not executed again.
     public static let duplicates = "duplicates_dropped"
+    /// Cached replies sent again to a copy (a sender's retry).
+    public static let repliesResent = "replies_resent"
+    /// Transactions that persisted answered message ids (each holds every answer that was waiting).
+    public static let answerBatches = "answer_journal_batches"
+    /// Failed writes of answered message ids (the window for them stays in memory only).
+    public static let answerJournalFailures = "answer_journal_failures"
+    /// Handler outputs no queue took: dead-lettered with reason `unroutable-output`.
+    public static let unroutableOutputs = "outputs_unroutable"
     public static let expired = "expired_before_handling"
     public static let deadlineExceeded = "handler_deadline_exceeded"
     public static let handlerErrors = "handler_errors"

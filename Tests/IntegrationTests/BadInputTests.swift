@@ -176,20 +176,80 @@ struct BadInputTests {
         }
     }
 
-    @Test("a redelivered copy of a handled message is acked, not executed twice")
-    func duplicateIsNotExecutedTwice() async throws {
+    @Test("a sender's retry of an answered message gets the very same reply again, and is not executed twice")
+    func duplicateGetsTheSameReply() async throws {
         try await withWorker { harness in
             let id = MessageID.random()
             let fields: [String: JSONValue] = ["payload": .string("once"), "id": .string(id)]
             let first = try await harness.call(EchoMsg.className, fields)
             #expect(first.success)
-            // Same id again: the worker has handled it and must only ack.
-            let body = try JSONValue.object([EchoMsg.className: .object(fields.merging([
-                "headers": .object(["correlationId": .string(id), "replyTo": .string(harness.client.inbox), "noReply": .string("false")]),
-            ]) { $1 })]).jsonData()
-            try await harness.sendRaw(body)
+            // The sender lost the reply and retries with the same id: same bytes back, handler not run again.
+            let second = try await harness.call(EchoMsg.className, fields)
+            #expect(second.raw == first.raw, "the cached reply, byte for byte")
             #expect(try await eventually { harness.metrics[WorkerCounter.duplicates] == 1 })
-            #expect(try await eventually { harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 1 })
+            #expect(try await eventually { harness.metrics[WorkerCounter.repliesResent] == 1 })
+            #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 1)
+        }
+    }
+
+    @Test("a refusal is an answer too: a retry of a refused request gets the same error reply")
+    func duplicateOfARefusalGetsTheSameError() async throws {
+        try await withWorker { harness in
+            let id = MessageID.random()
+            let past = EpochMillis.now() - 60_000
+            let fields: [String: JSONValue] = [
+                "payload": .string("late"), "id": .string(id), "timeout": .integer(1000),
+                "messageDeadline": .integer(past),
+            ]
+            let first = try await harness.call(EchoMsg.className, fields)
+            #expect(first.errorCode == "SYS.1001")
+            let second = try await harness.call(EchoMsg.className, fields)
+            #expect(second.raw == first.raw)
+            #expect(harness.metrics[WorkerCounter.deadLettered("expired")] == 1, "one dead-letter copy, not two")
+        }
+    }
+
+    @Test(
+        "an id that is not 32 lowercase hex digits: SYS.1007, dead-lettered, never kept",
+        arguments: ["not-a-zstack-id", "F366AD3EFF954F0FBF9E572AC462FF7B", String(repeating: "a", count: 200_000)])
+    func malformedMessageId(id: String) async throws {
+        try await withWorker(maxBodyBytes: 1 << 20) { harness in
+            let probe = try await DeadLetterProbe.open()
+            let marker = MessageID.random()
+            let body = rawRequest(harness, id: id) { headers in
+                #"{"cloudbus.worker.EchoMsg":{"payload":"\#(marker)","id":"\#(id)","headers":\#(headers)}}"#
+            }
+            let reply = try await harness.client.call(envelope: body, to: .queue(harness.hostQueue), timeout: .seconds(10))
+            #expect(!reply.success)
+            #expect(reply.errorCode == "SYS.1007")
+            #expect(reply.fields["error"]?["details"]?.stringValue?.contains("32 lowercase hex digits") == true)
+            let letter = try #require(try await probe.find {
+                String(decoding: $0.body, as: UTF8.self).contains(marker)
+            })
+            #expect(letter.header("x-cbw-reason") == "invalid-message-id")
+            #expect((letter.header("x-cbw-message-id")?.count ?? 0) <= 128, "a hostile id is cut in the headers")
+            #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 0)
+            try await expectServing(harness)
+            await probe.close()
+        }
+    }
+
+    @Test("an output no queue takes is dead-lettered with the reason, and the request is still answered")
+    func unroutableOutputIsDeadLettered() async throws {
+        let nowhere = ServiceID(service: "nowhere", node: NodeUUID.random()).rawValue
+        try await withWorker(extraHandlers: { $0.register(SendOnHandler(target: nowhere)) }) { harness in
+            let probe = try await DeadLetterProbe.open()
+            let marker = MessageID.random()
+            let reply = try await harness.call(SendOnMsg.className, ["marker": .string(marker)])
+            #expect(reply.success)
+            let letter = try #require(try await probe.find {
+                String(decoding: $0.body, as: UTF8.self).contains(marker)
+            })
+            #expect(letter.header("x-cbw-reason") == "unroutable-output")
+            #expect(letter.header("x-cbw-target") == "service \(nowhere)")
+            #expect(letter.header("x-cbw-caused-by") == reply.correlationId)
+            #expect(harness.metrics[WorkerCounter.unroutableOutputs] == 1)
+            await probe.close()
         }
     }
 }

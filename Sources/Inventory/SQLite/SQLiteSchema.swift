@@ -135,6 +135,17 @@ enum SQLiteSchema {
                 DROP INDEX vms_on_last_host_when_hostless;
                 """)
         }
+        migrator.registerMigration("v5-answered-messages") { db in
+            // The persisted dedupe window: message id → the reply it got. Rowid order is answer order (a re-answer
+            // REPLACEs the row, moving it to the end), so trimming to the most recent N is one range delete.
+            try db.execute(sql: """
+                CREATE TABLE answered_messages (
+                    id TEXT NOT NULL UNIQUE,
+                    reply BLOB,
+                    answeredAt INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }()
 }

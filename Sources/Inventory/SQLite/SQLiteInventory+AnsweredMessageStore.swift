@@ -1,0 +1,33 @@
+import Foundation
+import GRDB
+
+extension SQLiteInventory: AnsweredMessageStore {
+    public func loadAnsweredMessages(limit: Int) async throws -> [AnsweredMessage] {
+        try await read("loadAnsweredMessages(\(limit))") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, reply, answeredAt FROM answered_messages ORDER BY rowid DESC LIMIT ?
+                """, arguments: [max(0, limit)])
+                .map { row in
+                    let reply: [UInt8]? = (row[1] as Data?).map { [UInt8]($0) }
+                    return AnsweredMessage(id: row[0], reply: reply, answeredAtEpochMillis: row[2])
+                }
+                .reversed()
+        }
+    }
+
+    public func recordAnsweredMessages(_ answers: [AnsweredMessage], keepingLast limit: Int) async throws {
+        guard !answers.isEmpty else { return }
+        try await write("recordAnsweredMessages(\(answers.count))") { db in
+            // REPLACE gives a re-answered id a new, larger rowid: rowid order stays answer order.
+            let statement = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO answered_messages (id, reply, answeredAt) VALUES (?, ?, ?)
+                """)
+            for answer in answers {
+                try statement.execute(arguments: [answer.id, answer.reply.map { Data($0) }, answer.answeredAtEpochMillis])
+            }
+            try db.execute(sql: """
+                DELETE FROM answered_messages WHERE rowid <= (SELECT max(rowid) FROM answered_messages) - ?
+                """, arguments: [max(1, limit)])
+        }
+    }
+}

@@ -1,0 +1,27 @@
+/// One message the worker finished, with the reply it sent: what a duplicate of the message gets again.
+public struct AnsweredMessage: Sendable, Equatable {
+    /// The message id (32 lowercase hex digits; the pipeline refuses others before they get here).
+    public var id: String
+    /// The reply envelope as published, or nil when the message wanted none.
+    public var reply: [UInt8]?
+    public var answeredAtEpochMillis: Int64
+
+    public init(id: String, reply: [UInt8]?, answeredAtEpochMillis: Int64) {
+        self.id = id
+        self.reply = reply
+        self.answeredAtEpochMillis = answeredAtEpochMillis
+    }
+}
+
+/// The persisted half of the worker's dedupe window, so a restart (even `kill -9`) does not forget which messages
+/// were answered: a sender's retry after the restart still gets the same reply instead of a second execution.
+///
+/// Written in batches (the worker's group commit): each call is one transaction.
+public protocol AnsweredMessageStore: Sendable {
+    /// The most recent `limit` answers, oldest first.
+    func loadAnsweredMessages(limit: Int) async throws -> [AnsweredMessage]
+
+    /// Records `answers` (a later answer for the same id replaces the earlier one) and keeps only the most recent
+    /// `keepingLast` rows, in one transaction.
+    func recordAnsweredMessages(_ answers: [AnsweredMessage], keepingLast: Int) async throws
+}

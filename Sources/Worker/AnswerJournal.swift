@@ -1,0 +1,73 @@
+import Inventory
+import Logging
+import Synchronization
+
+/// Writes the ledger's answers to the store with group commit: every answer waits for the transaction that holds
+/// it — so a delivery is acked only once its answer is on disk — but concurrent answers share one transaction. While
+/// one batch is being written the next one fills; there is no timer, so a lone answer is written at once and a burst
+/// costs one transaction per write time, not one per message.
+///
+/// A failed write is logged and counted, and the answers it held wait no longer: the window for them is in memory
+/// only, which costs a second execution of a duplicate after a restart — never a stuck delivery.
+final class AnswerJournal: Sendable {
+    private struct State {
+        var pending: [AnsweredMessage] = []
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var writing = false
+    }
+
+    private let store: any AnsweredMessageStore
+    /// Rows kept in the store: the ledger's window.
+    private let capacity: Int
+    private let metrics: WorkerMetrics
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    init(store: any AnsweredMessageStore, capacity: Int, metrics: WorkerMetrics, logger: Logger) {
+        self.store = store
+        self.capacity = capacity
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Returns once `answer` is committed (or its write failed).
+    func record(_ answer: AnsweredMessage) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let startWriter = state.withLock { state in
+                state.pending.append(answer)
+                state.waiters.append(continuation)
+                guard !state.writing else { return false }
+                state.writing = true
+                return true
+            }
+            if startWriter { Task { await self.writeBatches() } }
+        }
+    }
+
+    /// Writes batches until none is pending; only one writer runs at a time.
+    private func writeBatches() async {
+        while true {
+            let (batch, waiters) = state.withLock { state in
+                guard !state.pending.isEmpty else {
+                    state.writing = false
+                    return ([AnsweredMessage](), [CheckedContinuation<Void, Never>]())
+                }
+                defer {
+                    state.pending = []
+                    state.waiters = []
+                }
+                return (state.pending, state.waiters)
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                try await store.recordAnsweredMessages(batch, keepingLast: capacity)
+                metrics.increment(WorkerCounter.answerBatches)
+            } catch {
+                metrics.increment(WorkerCounter.answerJournalFailures)
+                logger.error("could not persist answered message ids; duplicates of them after a restart run again",
+                             metadata: ["count": "\(batch.count)", "error": "\(error)"])
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+}

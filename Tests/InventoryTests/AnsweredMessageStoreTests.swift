@@ -1,0 +1,62 @@
+import Foundation
+import Inventory
+import Testing
+
+@Suite("SQLite answered-message store (the persisted dedupe window)")
+struct AnsweredMessageStoreTests {
+    private static func answer(_ number: Int, reply: String? = "reply") -> AnsweredMessage {
+        let hex = String(number, radix: 16)
+        return AnsweredMessage(id: String(repeating: "0", count: 32 - hex.count) + hex,
+                               reply: reply.map { Array("\($0)-\(number)".utf8) },
+                               answeredAtEpochMillis: 1_000 + Int64(number))
+    }
+
+    @Test("answers come back oldest first, with their reply bytes, a missing reply as nil")
+    func roundTrip() async throws {
+        let inventory = try SQLiteInventory.inMemory()
+        #expect(try await inventory.loadAnsweredMessages(limit: 10).isEmpty)
+        try await inventory.recordAnsweredMessages([Self.answer(1), Self.answer(2, reply: nil)], keepingLast: 10)
+        try await inventory.recordAnsweredMessages([Self.answer(3)], keepingLast: 10)
+        #expect(try await inventory.loadAnsweredMessages(limit: 10) == [
+            Self.answer(1), Self.answer(2, reply: nil), Self.answer(3),
+        ])
+        #expect(try await inventory.loadAnsweredMessages(limit: 2) == [Self.answer(2, reply: nil), Self.answer(3)])
+    }
+
+    @Test("a re-answered id is replaced and becomes the most recent")
+    func replaceMovesToTheEnd() async throws {
+        let inventory = try SQLiteInventory.inMemory()
+        try await inventory.recordAnsweredMessages([Self.answer(1), Self.answer(2)], keepingLast: 10)
+        var again = Self.answer(1)
+        again.reply = Array("second".utf8)
+        try await inventory.recordAnsweredMessages([again], keepingLast: 10)
+        #expect(try await inventory.loadAnsweredMessages(limit: 10) == [Self.answer(2), again])
+    }
+
+    @Test("only the most recent rows are kept: the store follows the window, not the history")
+    func trimsToTheWindow() async throws {
+        let inventory = try SQLiteInventory.inMemory()
+        for batch in 0..<10 {
+            try await inventory.recordAnsweredMessages(
+                (0..<10).map { Self.answer(batch * 10 + $0) }, keepingLast: 25)
+        }
+        let kept = try await inventory.loadAnsweredMessages(limit: 1_000)
+        #expect(kept.count == 25)
+        #expect(kept.first == Self.answer(75))
+        #expect(kept.last == Self.answer(99))
+    }
+
+    @Test("the window survives closing and reopening the file")
+    func survivesReopen() async throws {
+        let directory = NSTemporaryDirectory() + "cbw-answers-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/inventory.sqlite"
+        do {
+            let inventory = try SQLiteInventory(path: path)
+            try await inventory.recordAnsweredMessages([Self.answer(7)], keepingLast: 10)
+        }
+        let reopened = try SQLiteInventory(path: path)
+        #expect(try await reopened.loadAnsweredMessages(limit: 10) == [Self.answer(7)])
+    }
+}

@@ -1,0 +1,103 @@
+import AMQP
+import Foundation
+import Inventory
+import Testing
+@testable import Worker
+
+@Suite("Delivery ledger: one lock, answers remembered with their reply")
+struct DeliveryLedgerTests {
+    private static func copy(_ value: UInt64, replyTo: String? = "inbox", redelivered: Bool = false) -> ParkedCopy {
+        ParkedCopy(tag: DeliveryTag(epoch: 1, value: value, acknowledgeable: true), replyTo: replyTo,
+                   redelivered: redelivered)
+    }
+
+    private static func answer(_ text: String) -> Answer { Answer(reply: Data(text.utf8)) }
+
+    @Test("first sighting, a copy while in flight is parked, then every later copy gets the same answer")
+    func lifecycleOfOneId() {
+        let ledger = DeliveryLedger(capacity: 8)
+        #expect(ledger.admit(id: "a", copy: Self.copy(1)) == .first)
+        #expect(ledger.admit(id: "a", copy: Self.copy(2)) == .parked)
+        #expect(ledger.admit(id: "a", copy: Self.copy(3, redelivered: true)) == .parked)
+        let parked = ledger.finish(id: "a", answer: Self.answer("reply-a"))
+        #expect(parked.map(\.tag.value) == [2, 3])
+        #expect(parked.map(\.redelivered) == [false, true])
+        #expect(ledger.admit(id: "a", copy: Self.copy(4)) == .answered(Self.answer("reply-a")))
+        #expect(ledger.admit(id: "a", copy: Self.copy(5)) == .answered(Self.answer("reply-a")))
+    }
+
+    @Test("an abandoned id is forgotten with its parked copies: the broker's redelivery runs afresh")
+    func abandonForgets() {
+        let ledger = DeliveryLedger(capacity: 8)
+        #expect(ledger.admit(id: "b", copy: Self.copy(1)) == .first)
+        #expect(ledger.admit(id: "b", copy: Self.copy(2)) == .parked)
+        #expect(ledger.abandon(id: "b").map(\.tag.value) == [2])
+        #expect(ledger.admit(id: "b", copy: Self.copy(3)) == .first)
+        #expect(ledger.answeredCount == 0)
+    }
+
+    @Test("a message answered without a reply is still remembered: its copies are acked, not run again")
+    func answeredWithoutReply() {
+        let ledger = DeliveryLedger(capacity: 8)
+        _ = ledger.admit(id: "c", copy: Self.copy(1, replyTo: nil))
+        _ = ledger.finish(id: "c", answer: .none)
+        #expect(ledger.admit(id: "c", copy: Self.copy(2, replyTo: nil)) == .answered(.none))
+    }
+
+    @Test("bounded by count: the oldest answers are forgotten first")
+    func evictsByCount() {
+        let ledger = DeliveryLedger(capacity: 3)
+        for id in ["1", "2", "3", "4", "5"] {
+            _ = ledger.admit(id: id, copy: Self.copy(1))
+            _ = ledger.finish(id: id, answer: Self.answer(id))
+        }
+        #expect(ledger.answeredCount == 3)
+        #expect(ledger.admit(id: "1", copy: Self.copy(9)) == .first)
+        #expect(ledger.admit(id: "2", copy: Self.copy(9)) == .first)
+        #expect(ledger.admit(id: "5", copy: Self.copy(9)) == .answered(Self.answer("5")))
+    }
+
+    @Test("bounded by the bytes of cached replies: a burst of large replies pushes the oldest out")
+    func evictsByBytes() {
+        let ledger = DeliveryLedger(capacity: 1_000, maxCachedBytes: 250)
+        for index in 0..<5 {
+            let id = "big\(index)"
+            _ = ledger.admit(id: id, copy: Self.copy(1))
+            _ = ledger.finish(id: id, answer: Answer(reply: Data(repeating: 0x41, count: 100)))
+        }
+        #expect(ledger.answeredCount == 2)
+        #expect(ledger.admit(id: "big4", copy: Self.copy(9)) != .first)
+        #expect(ledger.admit(id: "big2", copy: Self.copy(9)) == .first)
+    }
+
+    @Test("the window slides over 20,000 answers and keeps exactly the last 16")
+    func orderCompacts() {
+        let ledger = DeliveryLedger(capacity: 16)
+        for index in 0..<20_000 {
+            let id = "m\(index)"
+            _ = ledger.admit(id: id, copy: Self.copy(1))
+            _ = ledger.finish(id: id, answer: .none)
+        }
+        #expect(ledger.answeredCount == 16)
+        #expect(ledger.admit(id: "m19999", copy: Self.copy(2)) == .answered(.none))
+        #expect(ledger.admit(id: "m19983", copy: Self.copy(2)) == .first)
+    }
+}
+
+@Suite("Delivery ledger restored after a restart")
+struct DeliveryLedgerRestoreTests {
+    @Test("restored answers are answered again; the window bound applies to them too")
+    func restoreSeedsTheWindow() {
+        let ledger = DeliveryLedger(capacity: 2)
+        ledger.restore([
+            AnsweredMessage(id: "old", reply: Array("r0".utf8), answeredAtEpochMillis: 1),
+            AnsweredMessage(id: "mid", reply: nil, answeredAtEpochMillis: 2),
+            AnsweredMessage(id: "new", reply: Array("r2".utf8), answeredAtEpochMillis: 3),
+        ])
+        let copy = ParkedCopy(tag: DeliveryTag(epoch: 1, value: 1, acknowledgeable: true), replyTo: "inbox",
+                              redelivered: false)
+        #expect(ledger.admit(id: "new", copy: copy) == .answered(Answer(reply: Data("r2".utf8))))
+        #expect(ledger.admit(id: "mid", copy: copy) == .answered(.none))
+        #expect(ledger.admit(id: "old", copy: copy) == .first)
+    }
+}
