@@ -60,11 +60,15 @@ public struct OutboundMessage: Sendable {
     /// How long the broker may keep a request queued before dropping it: its own `timeout` (worthless when late),
     /// or nil for no expiry. Requests never get a blanket TTL shorter than their deadline.
     public var expiration: Duration?
+    /// The outbox row that holds this message, when the handler wrote it with its state change: the worker removes
+    /// the row once the broker confirmed the message, and publishes it again if that never happened.
+    public var outboxSeq: Int64?
 
-    public init(target: Target, body: Data, expiration: Duration? = nil) {
+    public init(target: Target, body: Data, expiration: Duration? = nil, outboxSeq: Int64? = nil) {
         self.target = target
         self.body = body
         self.expiration = expiration
+        self.outboxSeq = outboxSeq
     }
 }
 

@@ -158,15 +158,21 @@ public struct PingHostHandler: BusHandler {
         var noReconnect = false
         var messages: [OutboundMessage] = []
         do {
-            let previous = try await hosts.updateHostStatus(uuid: host.uuid, to: .disconnected)
+            // `/host/disconnected` goes through the outbox with the status change: a redelivered ping finds the host
+            // Disconnected already, so only the outbox can still announce it.
+            let membership = membership, reason = error
+            let (previous, announced) = try await hosts.updateHostStatus(
+                uuid: host.uuid, to: .disconnected, outboxKey: host.uuid,
+                messages: { previous in
+                    guard previous != .disconnected, let membership else { return [] }
+                    return [OutboxMessage(try .event(HostDisconnectedData(hostUuid: host.uuid, reason: reason),
+                                                     from: membership.selfNode))]
+                })
+            messages += announced.map(OutboundMessage.init(outbox:))
             if previous != .disconnected {
                 logger.warning(
                     "host disconnected: agent did not answer any ping",
                     metadata: ["endpoint": "\(endpoint)", "attempts": "\(failures.count)", "error": "\(failures[0])"])
-                if let membership {
-                    messages.append(try .event(HostDisconnectedData(hostUuid: host.uuid, reason: error),
-                                               from: membership.selfNode))
-                }
             } else {
                 logger.info("host still not answering", metadata: ["endpoint": "\(endpoint)"])
             }

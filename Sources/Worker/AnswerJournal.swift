@@ -12,6 +12,7 @@ import Synchronization
 final class AnswerJournal: Sendable {
     private struct State {
         var pending: [AnsweredMessage] = []
+        var sentOutbox: [Int64] = []
         var waiters: [CheckedContinuation<Void, Never>] = []
         var writing = false
     }
@@ -30,11 +31,13 @@ final class AnswerJournal: Sendable {
         self.logger = logger
     }
 
-    /// Returns once `answer` is committed (or its write failed).
-    func record(_ answer: AnsweredMessage) async {
+    /// Returns once `answer` is committed (or its write failed), with the outbox rows `sent` removed in the same
+    /// transaction.
+    func record(_ answer: AnsweredMessage, removingOutbox sent: [Int64] = []) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let startWriter = state.withLock { state in
                 state.pending.append(answer)
+                state.sentOutbox += sent
                 state.waiters.append(continuation)
                 guard !state.writing else { return false }
                 state.writing = true
@@ -47,20 +50,21 @@ final class AnswerJournal: Sendable {
     /// Writes batches until none is pending; only one writer runs at a time.
     private func writeBatches() async {
         while true {
-            let (batch, waiters) = state.withLock { state in
+            let (batch, sent, waiters) = state.withLock { state in
                 guard !state.pending.isEmpty else {
                     state.writing = false
-                    return ([AnsweredMessage](), [CheckedContinuation<Void, Never>]())
+                    return ([AnsweredMessage](), [Int64](), [CheckedContinuation<Void, Never>]())
                 }
                 defer {
                     state.pending = []
+                    state.sentOutbox = []
                     state.waiters = []
                 }
-                return (state.pending, state.waiters)
+                return (state.pending, state.sentOutbox, state.waiters)
             }
             guard !batch.isEmpty else { return }
             do {
-                try await store.recordAnsweredMessages(batch, keepingLast: capacity)
+                try await store.recordAnsweredMessages(batch, keepingLast: capacity, removingOutbox: sent)
                 metrics.increment(WorkerCounter.answerBatches)
             } catch {
                 metrics.increment(WorkerCounter.answerJournalFailures)

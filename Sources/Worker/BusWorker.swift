@@ -7,6 +7,9 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
+/// What the worker keeps in the store for its delivery guarantees: the answered-message window and the outbox.
+public typealias WorkerStore = AnsweredMessageStore & OutboxStore
+
 /// The worker as a service: consumes its service queues and the canonical-event queue, feeds
 /// every delivery through the `DeliveryPipeline`, and on graceful shutdown stops consuming,
 /// drains in-flight work within a bound, acks, and closes (unacked work returns to the queues).
@@ -27,11 +30,12 @@ public final class BusWorker: Service {
     /// - Parameters:
     ///   - eventSubscribers: who reacts to canonical events (the hash ring's membership, the VM tracer's skip
     ///     registry, the inventory's VM states); events of paths nobody subscribed to are acked and dropped.
-    ///   - answers: where answered message ids and their replies are kept across restarts (nil: in memory only).
+    ///   - store: where answered message ids with their replies, and the outbox, are kept across restarts (nil: the
+    ///     window in memory only, and no outbox).
     public init(configuration: WorkerConfiguration, node: NodeUUID, handlers: HandlerTable, logger: Logger,
                 drainTimeout: Duration = .seconds(30), metrics: WorkerMetrics = WorkerMetrics(),
-                eventSubscribers: [any CanonicalEventSubscriber] = [], answers: (any AnsweredMessageStore)? = nil) {
-        self.answers = answers
+                eventSubscribers: [any CanonicalEventSubscriber] = [], store: (any WorkerStore)? = nil) {
+        self.store = store
         self.configuration = configuration
         self.metrics = metrics
         self.drainTimeout = drainTimeout
@@ -48,7 +52,7 @@ public final class BusWorker: Service {
     }
 
     private let handlers: HandlerTable
-    private let answers: (any AnsweredMessageStore)?
+    private let store: (any WorkerStore)?
 
     /// The queues this worker consumes.
     public var queues: [String] {
@@ -75,16 +79,18 @@ public final class BusWorker: Service {
         // The answers from before a restart come back before the first delivery is taken.
         let ledger = DeliveryLedger(capacity: configuration.dedupeWindow)
         var journal: AnswerJournal?
-        if let answers {
-            ledger.restore(try await answers.loadAnsweredMessages(limit: configuration.dedupeWindow))
-            journal = AnswerJournal(store: answers, capacity: configuration.dedupeWindow, metrics: metrics,
+        if let store {
+            ledger.restore(try await store.loadAnsweredMessages(limit: configuration.dedupeWindow))
+            journal = AnswerJournal(store: store, capacity: configuration.dedupeWindow, metrics: metrics,
                                     logger: logger)
         }
         let pipeline = DeliveryPipeline(
             connection: connection, publisher: publisher, handlers: handlers, executor: executor,
-            ledger: ledger, journal: journal,
+            ledger: ledger, journal: journal, outbox: store,
             deadLetters: DeadLetterSink(connection: connection, node: node, metrics: metrics, logger: logger),
             metrics: metrics, settings: .init(maxBodyBytes: configuration.maxBodyBytes), logger: logger)
+        // What the outbox still holds goes out on its keys before any delivery of those keys is taken.
+        try await pipeline.sweepOutbox()
         var streams: [AsyncStream<Delivery>] = []
         for queue in queues {
             streams.append(try await connection.consume(ConsumerSpecification(queue: queue)))

@@ -3,9 +3,11 @@ import CloudBus
 import CloudBusAMQP
 import Inventory
 import Foundation
+import KVM
 import KeyedExecution
 import Logging
 import Primitives
+import Synchronization
 
 /// One delivery's life: decode → check → route to its key's serial executor → handle → publish
 /// every output and wait for the confirms → ack. Anything that cannot be processed gets an error
@@ -26,6 +28,10 @@ final class DeliveryPipeline: Sendable {
     private let executor: KeyedSerialExecutor<String>
     private let ledger: DeliveryLedger
     private let journal: AnswerJournal?
+    private let outbox: (any OutboxStore)?
+    /// Executor keys with outbox rows that may not have been published (a lost confirm, or rows found at start):
+    /// each is flushed, on its own key, before that key's next message runs.
+    private let dirtyKeys = Mutex<Set<String>>([])
     private let deadLetters: DeadLetterSink
     private let metrics: WorkerMetrics
     private let settings: Settings
@@ -33,7 +39,7 @@ final class DeliveryPipeline: Sendable {
 
     init(connection: AMQPConnection, publisher: BusPublisher, handlers: HandlerTable,
          executor: KeyedSerialExecutor<String>, ledger: DeliveryLedger, journal: AnswerJournal?,
-         deadLetters: DeadLetterSink,
+         outbox: (any OutboxStore)?, deadLetters: DeadLetterSink,
          metrics: WorkerMetrics, settings: Settings, logger: Logger) {
         self.connection = connection
         self.publisher = publisher
@@ -42,6 +48,7 @@ final class DeliveryPipeline: Sendable {
         self.executor = executor
         self.ledger = ledger
         self.journal = journal
+        self.outbox = outbox
         self.deadLetters = deadLetters
         self.metrics = metrics
         self.settings = settings
@@ -104,7 +111,7 @@ final class DeliveryPipeline: Sendable {
                 detail: "deadline \(messageDeadline.epochMillis) passed before handling (now \(now))",
                 base: base, className: envelope.className,
                 replyError: SysError.timeout(className: envelope.className, id: base.id, timeoutMillis: base.timeout))
-            await settle(delivery, id: base.id, answer.map(Settlement.done) ?? .giveBack)
+            await settle(delivery, id: base.id, answer.map { Settlement.done($0) } ?? .giveBack)
             return
         }
         let remaining = messageDeadline?.remaining(now: now)
@@ -115,7 +122,8 @@ final class DeliveryPipeline: Sendable {
         let message = envelope.message
         let className = envelope.className
         await executor.submit(key: key, timeout: timeout, { [self] in
-            await run(entry, message: message, className: className, context: context, delivery: delivery, claim: claim)
+            await run(entry, message: message, className: className, key: key, context: context, delivery: delivery,
+                      claim: claim)
         }, completion: { [self] outcome in
             switch outcome {
             case .finished, .threw:
@@ -132,9 +140,21 @@ final class DeliveryPipeline: Sendable {
 
     // MARK: Handling
 
-    private func run(_ entry: HandlerTable.Entry, message: any BusMessage, className: String, context: HandlerContext,
-                     delivery: Delivery, claim: AnswerClaim) async {
+    private func run(_ entry: HandlerTable.Entry, message: any BusMessage, className: String, key: String,
+                     context: HandlerContext, delivery: Delivery, claim: AnswerClaim) async {
         let base = context.base
+        do {
+            // What an earlier message of this key announced but never got confirmed goes first, in order.
+            try await flushOutbox(key: key)
+        } catch {
+            guard claim.claim() else { return }
+            metrics.increment(WorkerCounter.publishFailures)
+            logger.warning("pending outbox of the key not confirmed; returning the message for redelivery", metadata: [
+                "msg.id": "\(base.id)", "key": "\(key)", "error": "\(error)",
+            ])
+            await settle(delivery, id: base.id, .giveBack)
+            return
+        }
         let output: HandlerOutput
         do {
             output = try await entry.handle(message, context)
@@ -144,7 +164,7 @@ final class DeliveryPipeline: Sendable {
             guard claim.claim() else { return }
             let answer = await refuse(delivery, reason: "bad-request", detail: bad.reason, base: base,
                                       className: className, replyError: bad.error)
-            await settle(delivery, id: base.id, answer.map(Settlement.done) ?? .giveBack)
+            await settle(delivery, id: base.id, answer.map { Settlement.done($0) } ?? .giveBack)
             return
         } catch {
             metrics.increment(WorkerCounter.handlerErrors)
@@ -158,8 +178,10 @@ final class DeliveryPipeline: Sendable {
         do {
             let answer = try await publish(output, answering: base, delivery: delivery)
             metrics.increment(WorkerCounter.handled, entry.handledCounter)
-            await settle(delivery, id: base.id, .done(answer))
+            await settle(delivery, id: base.id, .done(answer, sentOutbox: output.messages.compactMap(\.outboxSeq)))
         } catch {
+            // Rows the handler wrote stay in the outbox; the key's next message (this one, redelivered) sends them.
+            if output.messages.contains(where: { $0.outboxSeq != nil }) { _ = dirtyKeys.withLock { $0.insert(key) } }
             // Not confirmed: give the delivery back for redelivery. On a lost connection the broker requeues it by
             // itself (the nack's stale tag is dropped); on a live channel (the broker nacked a publish, e.g. a
             // queue went down mid-routing) only this nack does: an unacked delivery would stay stuck until the
@@ -177,25 +199,63 @@ final class DeliveryPipeline: Sendable {
     private func publish(_ output: HandlerOutput, answering base: MessageBase, delivery: Delivery) async throws
         -> Answer
     {
-        for message in output.messages {
-            let outcome: PublishOutcome
-            switch message.target {
-            case .service(let serviceId):
-                outcome = try await publisher.send(body: message.body, to: serviceId,
-                                                   expiry: message.expiration.map(BusPublisher.Expiry.after) ?? .never)
-            case .event(let routingKey):
-                outcome = try await publisher.publishEvent(body: message.body, routingKey: routingKey)
-            }
-            metrics.increment(WorkerCounter.outbound)
-            if case .returned(let code, let text) = outcome {
-                metrics.increment(WorkerCounter.unroutableOutputs)
-                try await deadLetters.storeOutput(
-                    message.body, target: message.target, reason: "unroutable-output",
-                    detail: "no queue took it (\(code) \(text)); caused by message \(base.id)", causedBy: base.id)
-            }
-        }
+        for message in output.messages { try await publishOutput(message, causedBy: base.id) }
         guard let reply = output.reply, ReplyFactory.needsReply(base) else { return .none }
         return try await send(reply, to: base, persistent: delivery.properties.deliveryMode == 2)
+    }
+
+    /// Publishes one output and waits for its confirm; an output no queue takes is dead-lettered.
+    private func publishOutput(_ message: OutboundMessage, causedBy cause: String) async throws {
+        let outcome: PublishOutcome
+        switch message.target {
+        case .service(let serviceId):
+            outcome = try await publisher.send(body: message.body, to: serviceId,
+                                               expiry: message.expiration.map(BusPublisher.Expiry.after) ?? .never)
+        case .event(let routingKey):
+            outcome = try await publisher.publishEvent(body: message.body, routingKey: routingKey)
+        }
+        metrics.increment(WorkerCounter.outbound)
+        if case .returned(let code, let text) = outcome {
+            metrics.increment(WorkerCounter.unroutableOutputs)
+            try await deadLetters.storeOutput(
+                message.body, target: message.target, reason: "unroutable-output",
+                detail: "no queue took it (\(code) \(text)); caused by \(cause)", causedBy: cause)
+        }
+    }
+
+    // MARK: Outbox
+
+    /// Publishes the key's pending outbox rows in order and removes them once confirmed; nothing to do unless the
+    /// key is dirty. Runs on the key's executor, so no handler of the key writes rows meanwhile.
+    private func flushOutbox(key: String) async throws {
+        guard let outbox, dirtyKeys.withLock({ $0.contains(key) }) else { return }
+        let pending = try await outbox.pendingOutbox(key: key)
+        for entry in pending {
+            try await publishOutput(OutboundMessage(outbox: entry), causedBy: "outbox row \(entry.seq)")
+        }
+        try await outbox.removeOutbox(seqs: pending.map(\.seq))
+        metrics.increment(WorkerCounter.outboxRepublished, by: pending.count)
+        _ = dirtyKeys.withLock { $0.remove(key) }
+    }
+
+    /// At start: every key with pending outbox rows (left by a crash, or by a lost confirm before a restart) is
+    /// flushed on its own key — before any delivery of that key, since this runs before consuming starts.
+    func sweepOutbox() async throws {
+        guard let outbox else { return }
+        let keys = Set(try await outbox.pendingOutbox(key: nil).map(\.key))
+        guard !keys.isEmpty else { return }
+        dirtyKeys.withLock { $0.formUnion(keys) }
+        logger.notice("publishing what the outbox still holds", metadata: ["keys": "\(keys.count)"])
+        for key in keys.sorted() {
+            await executor.submit(key: key, timeout: settings.defaultHandlerTimeout, { [self] in
+                do {
+                    try await flushOutbox(key: key)
+                } catch {
+                    // Stays dirty: the key's next message tries again first.
+                    logger.warning("outbox not flushed at start", metadata: ["key": "\(key)", "error": "\(error)"])
+                }
+            }, completion: { _ in })
+        }
     }
 
     /// A persistent request gets a persistent reply: as durable as what asked for it. Returns what was sent.
@@ -224,8 +284,9 @@ final class DeliveryPipeline: Sendable {
 
     /// How a delivery (and every copy parked behind it) ends.
     private enum Settlement {
-        /// Acked; the id is remembered with this answer, and copies that want it get the same reply.
-        case done(Answer)
+        /// Acked; the id is remembered with this answer, and copies that want it get the same reply. `sentOutbox`:
+        /// outbox rows whose messages were confirmed, removed with the answer.
+        case done(Answer, sentOutbox: [Int64] = [])
         /// Nacked with requeue; the id is forgotten, so the broker's redelivery is handled afresh.
         case giveBack
     }
@@ -234,11 +295,12 @@ final class DeliveryPipeline: Sendable {
     /// updated to match.
     private func settle(_ delivery: Delivery, id: String, _ settlement: Settlement) async {
         switch settlement {
-        case .done(let answer):
+        case .done(let answer, let sentOutbox):
             let parked = ledger.finish(id: id, answer: answer)
             // On disk before the ack: once the broker forgets the message, a retry after a crash still finds it.
-            await journal?.record(AnsweredMessage(
-                id: id, reply: answer.reply.map { [UInt8]($0) }, answeredAtEpochMillis: EpochMillis.now()))
+            await journal?.record(
+                AnsweredMessage(id: id, reply: answer.reply.map { [UInt8]($0) }, answeredAtEpochMillis: EpochMillis.now()),
+                removingOutbox: sentOutbox)
             connection.ack(delivery.tag)
             let persistent = delivery.properties.deliveryMode == 2
             for copy in parked {
@@ -278,7 +340,7 @@ final class DeliveryPipeline: Sendable {
                             : "deadline passed while queued behind its key",
             base: base, className: className,
             replyError: SysError.timeout(className: className, id: base.id, timeoutMillis: base.timeout))
-        await settle(delivery, id: base.id, answer.map(Settlement.done) ?? .giveBack)
+        await settle(delivery, id: base.id, answer.map { Settlement.done($0) } ?? .giveBack)
     }
 
     /// A refusal of a delivery that never reached the ledger (undecodable, unknown class, bad id…): ack once the

@@ -52,6 +52,8 @@ public enum WorkerCounter {
     public static let answerBatches = "answer_journal_batches"
     /// Failed writes of answered message ids (the window for them stays in memory only).
     public static let answerJournalFailures = "answer_journal_failures"
+    /// Outbox rows published again after a lost confirm or a restart (at least once: receivers may see a repeat).
+    public static let outboxRepublished = "outbox_republished"
     /// Handler outputs no queue took: dead-lettered with reason `unroutable-output`.
     public static let unroutableOutputs = "outputs_unroutable"
     public static let expired = "expired_before_handling"

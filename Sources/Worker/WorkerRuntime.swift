@@ -77,7 +77,7 @@ public struct WorkerRuntime: Sendable {
             },
         ]
         let worker = BusWorker(configuration: configuration, node: node, handlers: handlers, logger: logger,
-                               metrics: metrics, eventSubscribers: subscribers, answers: inventory)
+                               metrics: metrics, eventSubscribers: subscribers, store: inventory)
         workerSlot.set(worker)
         return WorkerRuntime(worker: worker, inventory: inventory, callbackServer: callbackServer, agentCaller: caller,
                              membership: membership, settings: settings, skipRegistry: kvm.registry,

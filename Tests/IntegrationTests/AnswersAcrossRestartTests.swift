@@ -2,6 +2,9 @@ import CloudBus
 import CloudBusAMQP
 import CloudBusTesting
 import Foundation
+import Inventory
+import KVM
+import KVMMessages
 import Primitives
 import Testing
 import Worker
@@ -30,6 +33,38 @@ struct AnswersAcrossRestartTests {
             #expect(again.raw == first.raw, "the reply from before the restart, byte for byte")
             #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 0)
             #expect(try await eventually { harness.metrics[WorkerCounter.repliesResent] == 1 })
+        }
+    }
+}
+
+/// What the outbox held when the worker died (written with the state change, never published: `kill -9` between
+/// the store write and the publish) goes out when it starts again, before it takes any delivery.
+@Suite("The outbox is published after a restart", .enabled(if: TestBroker.available))
+struct OutboxAfterRestartTests {
+    @Test("rows left in the outbox are published at start and removed once confirmed")
+    func leftoverRowsArePublishedAtStart() async throws {
+        let data = try KeptDataDirectory()
+        defer { data.remove() }
+        let node = NodeUUID.random(), host = MessageID.random()
+        // The state the crashed worker left: the host marked Disconnected and its announcement still in the outbox.
+        let store = try SQLiteInventory(path: WorkerRuntime.inventoryPath(dataDirectory: data.path))
+        try await store.upsertHosts([HostRecord(uuid: host, managementIp: "127.0.0.1", status: .connected)])
+        let event = try OutboundMessage.event(HostDisconnectedData(hostUuid: host, reason: nil), from: node)
+        let (_, rows) = try await store.updateHostStatus(
+            uuid: host, to: .disconnected, outboxKey: host, messages: { _ in [OutboxMessage(event)] })
+        try #require(rows.count == 1)
+
+        let events = try await EventProbe.open()
+        try await withTeardown({ await events.close() }) {
+            let link = try data.link()
+            try await withWorker(node: node, configure: { $0.dataDirectory = link }) { harness in
+                let seen = await events.waitFor(HostDisconnectedData.path) { $0["hostUuid"]?.stringValue == host }
+                #expect(seen != nil, "the announcement left in the outbox was not published")
+                let republished = try await eventually { harness.metrics[WorkerCounter.outboxRepublished] == 1 }
+                #expect(republished)
+                let pending = try await harness.inventory.pendingOutbox(key: host)
+                #expect(pending.isEmpty, "a published row was not removed")
+            }
         }
     }
 }

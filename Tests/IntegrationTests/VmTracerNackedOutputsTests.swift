@@ -1,3 +1,4 @@
+import AMQP
 import CloudBus
 import CloudBusTesting
 import Foundation
@@ -7,37 +8,49 @@ import KVMMessages
 import Testing
 import Worker
 
-/// A verdict whose outputs the broker refuses (basic.nack on a live connection — seen in the parallel integration
-/// run when a queue bound to `BROADCAST` went away mid-routing) must not stay stuck: the worker gives the message
-/// back to the queue, handles it again, and the redelivery settles (the VM handler is idempotent).
+/// A verdict whose outputs the broker refuses (basic.nack on a live connection, as when a queue goes away
+/// mid-routing) must neither stay stuck nor lose its outputs. The worker gives the message back; its redelivery finds
+/// V already Running, so the handler announces nothing new — what the first run announced comes from the outbox.
 @Suite("VM verdict outputs nacked by the broker", .enabled(if: TestBroker.available))
 struct VmTracerNackedOutputsTests {
-    @Test("a Starting → Running verdict whose device-info request is nacked is redelivered and settles; V Running")
-    func nackedOutputsAreRedelivered() async throws {
-        try await withWorker { harness in
-            let hostUuid = MessageID.random(), vm = MessageID.random()
+    @Test("a Starting → Running verdict whose device-info request is refused: redelivered, and the request is sent after all")
+    func refusedOutputIsSentFromTheOutbox() async throws {
+        // The device-info request goes to the host service of the host's owner on the ring: another node, B, whose
+        // queue is a gate that refuses everything until the test opens it.
+        let nodeB = NodeUUID.random()
+        try await withWorker(configure: { $0.ringNodes = [nodeB.rawValue] }) { harness in
+            let ring = ClusterMembership(selfNode: harness.node, otherNodes: [nodeB])
+            let hostUuid = try #require((0..<1_000).lazy.map { _ in MessageID.random() }.first {
+                ring.owner(of: $0) == nodeB
+            })
+            let vm = MessageID.random()
             try await harness.inventory.upsertHosts([
                 HostRecord(uuid: hostUuid, managementIp: "127.0.0.1", agentPort: 1, status: .connected),
             ])
             try await harness.inventory.upsertVms([VmRecord(uuid: vm, state: .starting, hostUuid: hostUuid)])
-            // The verdict's outputs include a SyncVmDeviceInfoMsg to this worker's own host service: refuse it.
-            let rejecting = try await RejectingQueue.bind(routingKey: harness.hostQueue)
+            let gate = try await GatedQueue.closed(routingKey: ServiceID(service: ServiceID.hostService, node: nodeB).queueName)
 
+            let vmQueue = ServiceID(service: ServiceID.vmInstanceService, node: harness.node)
             let verdict = try OutboundMessage.oneWay(
                 VmStateChangedOnHostMsg(vmInstanceUuid: vm, hostUuid: hostUuid, stateOnHost: "Running",
                                         vmStateAtTracingMoment: "Starting", fromSync: true),
-                to: ServiceID(service: ServiceID.vmInstanceService, node: harness.node))
-            try await harness.sendRaw(verdict.body,
-                                      queue: ServiceID(service: ServiceID.vmInstanceService, node: harness.node).queueName)
+                to: vmQueue)
+            try await harness.sendRaw(verdict.body, queue: vmQueue.queueName)
 
             #expect(try await eventually { harness.metrics[WorkerCounter.publishFailures] >= 1 },
                     "the broker did not refuse the device-info request")
             #expect(try await harness.vm(vm) { $0.state == .running }?.state == .running)
-            // The first handling's outputs were refused; the message must come back and be answered (its second run
-            // finds V already Running on the host: nothing more to do, nothing to publish).
+            try await gate.open()
+            let request = await gate.next(within: .seconds(15))
+            let body = request.map { String(decoding: $0.body, as: UTF8.self) } ?? ""
+            #expect(body.contains(SyncVmDeviceInfoMsg.className) && body.contains(vm),
+                    "the device-info request the first run announced was lost")
             #expect(try await eventually(within: .seconds(15)) { harness.verdictsHandled == 1 },
-                    "the refused verdict was never handled again: it stays unacked on a live channel")
-            await rejecting.close()
+                    "the refused verdict was never settled")
+            #expect(harness.metrics[WorkerCounter.outboxRepublished] >= 1)
+            // The rows go with the verdict's answer, in the journal's transaction, before its ack.
+            #expect(try await harness.inventory.pendingOutbox(key: vm).isEmpty, "the outbox rows were not removed")
+            await gate.close()
         }
     }
 }

@@ -7,7 +7,7 @@ import Testing
 struct SchemaTests {
     @Test func freshInMemoryDatabaseIsFullyMigrated() async throws {
         let inventory = try SQLiteInventory.inMemory()
-        #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages"])
+        #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox"])
         #expect(inventory.path == nil)
         #expect(try await inventory.hosts().isEmpty)
         #expect(try await inventory.expectedVms(onHost: hostUuid(1)).isEmpty)
@@ -18,7 +18,7 @@ struct SchemaTests {
             let path = directory.appendingPathComponent("inventory.sqlite").path
             let inventory = try SQLiteInventory(path: path)
             #expect(FileManager.default.fileExists(atPath: path))
-            #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages"])
+            #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox"])
             let mode = try await inventory.database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
             #expect(mode == "wal")
             let tables = try await inventory.database.read {
@@ -41,7 +41,7 @@ struct SchemaTests {
                 try await inventory.updateHostStatus(uuid: hostUuid(1), to: .disconnected)
             }
             let reopened = try SQLiteInventory(path: path)
-            #expect(try await reopened.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages"])
+            #expect(try await reopened.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox"])
             var expectedHost = host(1)
             expectedHost.status = .disconnected
             #expect(try await reopened.host(uuid: hostUuid(1)) == expectedHost)

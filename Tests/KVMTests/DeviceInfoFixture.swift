@@ -36,6 +36,18 @@ final class VanishingInventory: DeviceInfoInventory {
     func updateVm(uuid: String, _ change: @escaping @Sendable (inout VmRecord) throws -> Void) async throws -> VmUpdate {
         try await base.updateVm(uuid: uuid, change)
     }
+    func updateVm(
+        uuid: String, outboxKey: String, _ change: @escaping @Sendable (inout VmRecord) throws -> Void,
+        messages: @escaping @Sendable (VmUpdate) throws -> [OutboxMessage]
+    ) async throws -> (update: VmUpdate, outbox: [OutboxEntry]) {
+        try await base.updateVm(uuid: uuid, outboxKey: outboxKey, change, messages: messages)
+    }
+    func updateHostStatus(
+        uuid: String, to status: Inventory.HostStatus, outboxKey: String,
+        messages: @escaping @Sendable (Inventory.HostStatus) throws -> [OutboxMessage]
+    ) async throws -> (previous: Inventory.HostStatus, outbox: [OutboxEntry]) {
+        try await base.updateHostStatus(uuid: uuid, to: status, outboxKey: outboxKey, messages: messages)
+    }
     func upsertDeviceAddresses(_ addresses: [VmDeviceAddress]) async throws {
         try await base.upsertDeviceAddresses(addresses)
     }

@@ -77,11 +77,13 @@ struct MdsFixture {
         var fakes: [String: FakeMDSAgent] = [:]
         var silent: [String: SilentLoopbackListener] = [:]
         var blackholes: [NeverAcceptingListener] = []
+        var refusing: [ClosedLoopbackPort] = []
         var endpoints: [String: AgentEndpoint] = [:]
         func tearDown() async {
             for fake in fakes.values { await fake.shutdown() }
             for listener in silent.values { await listener.close() }
             for listener in blackholes { await listener.close() }
+            refusing.removeAll()  // the reserved ports are released here, not before
         }
         return try await withTeardown(tearDown) {
             for (addr, peer) in zip(addrs, peers) {
@@ -92,7 +94,9 @@ struct MdsFixture {
                     fakes[addr] = fake
                     endpoints[addr] = fake.endpoint
                 case .refusing:
-                    endpoints[addr] = try await ClosedLoopbackPort.make().endpoint
+                    let closed = try await ClosedLoopbackPort.make()
+                    refusing.append(closed)
+                    endpoints[addr] = closed.endpoint
                 case .silent:
                     let listener = try await SilentLoopbackListener.start()
                     silent[addr] = listener

@@ -15,9 +15,12 @@ extension SQLiteInventory: AnsweredMessageStore {
         }
     }
 
-    public func recordAnsweredMessages(_ answers: [AnsweredMessage], keepingLast limit: Int) async throws {
-        guard !answers.isEmpty else { return }
-        try await write("recordAnsweredMessages(\(answers.count))") { db in
+    public func recordAnsweredMessages(
+        _ answers: [AnsweredMessage], keepingLast limit: Int, removingOutbox sent: [Int64]
+    ) async throws {
+        guard !answers.isEmpty || !sent.isEmpty else { return }
+        try await write("recordAnsweredMessages(\(answers.count), removingOutbox: \(sent.count))") { db in
+            try Self.removeOutbox(sent, in: db)
             // REPLACE gives a re-answered id a new, larger rowid: rowid order stays answer order.
             let statement = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO answered_messages (id, reply, answeredAt) VALUES (?, ?, ?)
@@ -25,6 +28,7 @@ extension SQLiteInventory: AnsweredMessageStore {
             for answer in answers {
                 try statement.execute(arguments: [answer.id, answer.reply.map { Data($0) }, answer.answeredAtEpochMillis])
             }
+            guard !answers.isEmpty else { return }
             try db.execute(sql: """
                 DELETE FROM answered_messages WHERE rowid <= (SELECT max(rowid) FROM answered_messages) - ?
                 """, arguments: [max(1, limit)])

@@ -27,15 +27,29 @@ extension SQLiteInventory: HostStore {
     @discardableResult
     public func updateHostStatus(uuid: String, to status: HostStatus) async throws -> HostStatus {
         try await write("updateHostStatus(uuid: \(uuid), to: \(status.rawValue))") { db in
-            let current = try db.cachedStatement(sql: SQLiteRows.selectHost)
-            guard let row = try Row.fetchOne(current, arguments: [uuid]) else {
-                throw InventoryError.notFound(entity: .host, uuid: uuid)
-            }
-            let previous = try SQLiteRows.host(row).status
-            if previous != status {
-                try db.execute(sql: "UPDATE hosts SET status = ? WHERE uuid = ?", arguments: [status.rawValue, uuid])
-            }
-            return previous
+            try Self.updateHostStatus(uuid: uuid, to: status, in: db)
         }
+    }
+
+    public func updateHostStatus(
+        uuid: String, to status: HostStatus, outboxKey: String,
+        messages: @escaping @Sendable (HostStatus) throws -> [OutboxMessage]
+    ) async throws -> (previous: HostStatus, outbox: [OutboxEntry]) {
+        try await write("updateHostStatus(uuid: \(uuid), to: \(status.rawValue), outbox)") { db in
+            let previous = try Self.updateHostStatus(uuid: uuid, to: status, in: db)
+            return (previous, try Self.insertOutbox(messages(previous), key: outboxKey, in: db))
+        }
+    }
+
+    private static func updateHostStatus(uuid: String, to status: HostStatus, in db: Database) throws -> HostStatus {
+        let current = try db.cachedStatement(sql: SQLiteRows.selectHost)
+        guard let row = try Row.fetchOne(current, arguments: [uuid]) else {
+            throw InventoryError.notFound(entity: .host, uuid: uuid)
+        }
+        let previous = try SQLiteRows.host(row).status
+        if previous != status {
+            try db.execute(sql: "UPDATE hosts SET status = ? WHERE uuid = ?", arguments: [status.rawValue, uuid])
+        }
+        return previous
     }
 }

@@ -50,29 +50,43 @@ extension SQLiteInventory: VmStore {
     public func updateVm(
         uuid: String, _ change: @escaping @Sendable (inout VmRecord) throws -> Void
     ) async throws -> VmUpdate {
-        try await write("updateVm(uuid: \(uuid))") { db in
-            let current = try db.cachedStatement(sql: SQLiteRows.selectVm)
-            guard let row = try Row.fetchOne(current, arguments: [uuid]) else {
-                throw InventoryError.notFound(entity: .vm, uuid: uuid)
-            }
-            let before = try SQLiteRows.vm(row)
-            var after = before
-            try change(&after)
-            // ZStack's changeVmStateInDb: a VM that reaches Stopped or Destroyed leaves its host.
-            if after.state.releasesHost, let host = after.hostUuid {
-                after.lastHostUuid = host
-                after.hostUuid = nil
-            }
-            guard after.uuid == uuid else {
-                throw InventoryError.invalidRecords([InventoryFieldProblem(
-                    entity: .vm, index: nil, field: "uuid", value: after.uuid,
-                    reason: "cannot replace the uuid \(uuid) of the VM being updated")])
-            }
-            try after.validate()
-            if after != before {
-                try db.cachedStatement(sql: SQLiteRows.upsertVm).execute(arguments: SQLiteRows.arguments(after))
-            }
-            return VmUpdate(before: before, after: after)
+        try await write("updateVm(uuid: \(uuid))") { db in try Self.updateVm(uuid: uuid, change, in: db) }
+    }
+
+    public func updateVm(
+        uuid: String, outboxKey: String, _ change: @escaping @Sendable (inout VmRecord) throws -> Void,
+        messages: @escaping @Sendable (VmUpdate) throws -> [OutboxMessage]
+    ) async throws -> (update: VmUpdate, outbox: [OutboxEntry]) {
+        try await write("updateVm(uuid: \(uuid), outbox)") { db in
+            let update = try Self.updateVm(uuid: uuid, change, in: db)
+            return (update, try Self.insertOutbox(messages(update), key: outboxKey, in: db))
         }
+    }
+
+    private static func updateVm(
+        uuid: String, _ change: (inout VmRecord) throws -> Void, in db: Database
+    ) throws -> VmUpdate {
+        let current = try db.cachedStatement(sql: SQLiteRows.selectVm)
+        guard let row = try Row.fetchOne(current, arguments: [uuid]) else {
+            throw InventoryError.notFound(entity: .vm, uuid: uuid)
+        }
+        let before = try SQLiteRows.vm(row)
+        var after = before
+        try change(&after)
+        // ZStack's changeVmStateInDb: a VM that reaches Stopped or Destroyed leaves its host.
+        if after.state.releasesHost, let host = after.hostUuid {
+            after.lastHostUuid = host
+            after.hostUuid = nil
+        }
+        guard after.uuid == uuid else {
+            throw InventoryError.invalidRecords([InventoryFieldProblem(
+                entity: .vm, index: nil, field: "uuid", value: after.uuid,
+                reason: "cannot replace the uuid \(uuid) of the VM being updated")])
+        }
+        try after.validate()
+        if after != before {
+            try db.cachedStatement(sql: SQLiteRows.upsertVm).execute(arguments: SQLiteRows.arguments(after))
+        }
+        return VmUpdate(before: before, after: after)
     }
 }

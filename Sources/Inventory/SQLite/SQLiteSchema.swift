@@ -146,6 +146,23 @@ enum SQLiteSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v6-outbox") { db in
+            // The transactional outbox: messages written with the state change that caused them, deleted once the
+            // broker confirmed them. `seq` orders them; `key` (the executor key) lets a key publish its own rows
+            // before its next message.
+            try db.execute(sql: """
+                CREATE TABLE outbox (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    key TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    destination TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    expirationMillis INTEGER,
+                    createdAt INTEGER NOT NULL
+                );
+                CREATE INDEX outbox_by_key ON outbox(key, seq);
+                """)
+        }
         return migrator
     }()
 }

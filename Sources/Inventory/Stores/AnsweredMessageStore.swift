@@ -21,7 +21,15 @@ public protocol AnsweredMessageStore: Sendable {
     /// The most recent `limit` answers, oldest first.
     func loadAnsweredMessages(limit: Int) async throws -> [AnsweredMessage]
 
-    /// Records `answers` (a later answer for the same id replaces the earlier one) and keeps only the most recent
-    /// `keepingLast` rows, in one transaction.
-    func recordAnsweredMessages(_ answers: [AnsweredMessage], keepingLast: Int) async throws
+    /// Records `answers` (a later answer for the same id replaces the earlier one), keeps only the most recent
+    /// `keepingLast` rows, and removes the outbox rows `sent` (their messages were confirmed), in one transaction.
+    func recordAnsweredMessages(_ answers: [AnsweredMessage], keepingLast: Int, removingOutbox sent: [Int64])
+        async throws
+}
+
+extension AnsweredMessageStore {
+    /// ``recordAnsweredMessages(_:keepingLast:removingOutbox:)`` with no outbox rows to remove.
+    public func recordAnsweredMessages(_ answers: [AnsweredMessage], keepingLast: Int) async throws {
+        try await recordAnsweredMessages(answers, keepingLast: keepingLast, removingOutbox: [])
+    }
 }

@@ -25,4 +25,11 @@ public protocol HostStore: Sendable {
     /// Throws ``InventoryError/notFound(entity:uuid:)`` when the host is unknown.
     @discardableResult
     func updateHostStatus(uuid: String, to status: HostStatus) async throws -> HostStatus
+
+    /// ``updateHostStatus(uuid:to:)`` that also writes the messages the change causes to the outbox under
+    /// `outboxKey`, in the same transaction; `messages` gets the previous status (fast, non-blocking).
+    func updateHostStatus(
+        uuid: String, to status: HostStatus, outboxKey: String,
+        messages: @escaping @Sendable (HostStatus) throws -> [OutboxMessage]
+    ) async throws -> (previous: HostStatus, outbox: [OutboxEntry])
 }

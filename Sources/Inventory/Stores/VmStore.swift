@@ -40,6 +40,15 @@ public protocol VmStore: Sendable {
     ///
     /// Throws ``InventoryError/notFound(entity:uuid:)`` when the VM is unknown.
     func updateVm(uuid: String, _ change: @escaping @Sendable (inout VmRecord) throws -> Void) async throws -> VmUpdate
+
+    /// ``updateVm(uuid:_:)`` that also writes the messages the change causes to the outbox (``OutboxStore``) under
+    /// `outboxKey`, in the same transaction: the change and its announcements are kept or lost together.
+    /// `messages` runs inside the transaction with the rows before and after (fast, non-blocking); a throw there
+    /// aborts both and is rethrown unchanged.
+    func updateVm(
+        uuid: String, outboxKey: String, _ change: @escaping @Sendable (inout VmRecord) throws -> Void,
+        messages: @escaping @Sendable (VmUpdate) throws -> [OutboxMessage]
+    ) async throws -> (update: VmUpdate, outbox: [OutboxEntry])
 }
 
 extension VmStore {

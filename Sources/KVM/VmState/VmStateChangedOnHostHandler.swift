@@ -172,25 +172,31 @@ public struct VmStateChangedOnHostHandler: BusHandler {
         }
     }
 
-    /// Applies `event` and builds the outputs: the tracer event, the full-state event, the device-info sync.
+    /// Applies `event` and builds the outputs — the tracer event, the full-state event, the device-info sync — in
+    /// the same transaction, through the outbox: a redelivery after a lost confirm, or a restart after a crash,
+    /// still sends them although the state is already applied.
     private func change(
         _ vm: VmRecord, _ event: VmStateEvent, host: VmHostChange, verdict: HostVerdict, logger: Logger
     ) async throws -> HandlerOutput {
         let update: VmUpdate
+        let messages: [OutboundMessage]
         do {
-            update = try await transition.apply(event, to: vm.uuid, host: host)
+            let transition = transition
+            (update, messages) = try await transition.apply(
+                event, to: vm.uuid, host: host, outboxKey: vm.uuid,
+                announcing: { update in
+                    [
+                        try transition.tracerStateChangedEvent(update, reportingHost: verdict.hostUuid),
+                        try transition.fullStateChangedEvent(update),
+                        try transition.deviceInfoSync(update),
+                    ].compactMap { $0 }
+                })
         } catch let refused as VmTransitionError {
             logger.warning("state change refused by the state machine", metadata: ["error": "\(refused)"])
             return Self.failure(refused.errorCode)
         } catch InventoryError.notFound {
             return Self.failure(SysError.operationError.error("the vm has been deleted"))
         }
-        var messages: [OutboundMessage] = []
-        if let tracer = try transition.tracerStateChangedEvent(update, reportingHost: verdict.hostUuid) {
-            messages.append(tracer)
-        }
-        if let full = try transition.fullStateChangedEvent(update) { messages.append(full) }
-        if let sync = try transition.deviceInfoSync(update) { messages.append(sync) }
         if !messages.isEmpty {
             logger.info("VM state changed from the host's report", metadata: [
                 "from": "\(update.before.state.rawValue)", "to": "\(update.after.state.rawValue)",

@@ -21,7 +21,27 @@ public struct VmStateTransition: Sendable {
     /// - Throws: ``VmTransitionError`` (with the VM uuid) when `event` has no edge from the stored state;
     ///   ``InventoryError/notFound(entity:uuid:)`` when the VM is gone; other ``InventoryError``s from the store.
     public func apply(_ event: VmStateEvent, to vmUuid: String, host: VmHostChange = .keep) async throws -> VmUpdate {
-        try await vms.updateVm(uuid: vmUuid) { vm in
+        try await vms.updateVm(uuid: vmUuid, Self.change(event, vmUuid: vmUuid, host: host))
+    }
+
+    /// ``apply(_:to:host:)`` that also writes what the change announces to the outbox under `outboxKey`, in the same
+    /// transaction: `announcing` builds the messages from the rows before and after (fast; it runs inside the
+    /// transaction). Returns the update and those messages, each tagged with its outbox row, so the worker can
+    /// publish them and drop the rows once confirmed — or publish them again if that never happened.
+    public func apply(
+        _ event: VmStateEvent, to vmUuid: String, host: VmHostChange = .keep, outboxKey: String,
+        announcing: @escaping @Sendable (VmUpdate) throws -> [OutboundMessage]
+    ) async throws -> (update: VmUpdate, messages: [OutboundMessage]) {
+        let (update, rows) = try await vms.updateVm(
+            uuid: vmUuid, outboxKey: outboxKey, Self.change(event, vmUuid: vmUuid, host: host),
+            messages: { try announcing($0).map(OutboxMessage.init) })
+        return (update, rows.map(OutboundMessage.init(outbox:)))
+    }
+
+    private static func change(
+        _ event: VmStateEvent, vmUuid: String, host: VmHostChange
+    ) -> @Sendable (inout VmRecord) throws -> Void {
+        { vm in
             guard let next = VmStateMachine.transitions[vm.state]?[event] else {
                 throw VmTransitionError(current: vm.state, event: event, vmUuid: vmUuid)
             }
