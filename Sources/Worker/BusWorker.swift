@@ -80,13 +80,13 @@ public final class BusWorker: Service {
         let ledger = DeliveryLedger(capacity: configuration.dedupeWindow)
         var journal: AnswerJournal?
         if let store {
-            ledger.restore(try await store.loadAnsweredMessages(limit: configuration.dedupeWindow))
+            ledger.restore(try await store.answeredMessageIds(limit: configuration.dedupeWindow))
             journal = AnswerJournal(store: store, capacity: configuration.dedupeWindow, metrics: metrics,
                                     logger: logger)
         }
         let pipeline = DeliveryPipeline(
             connection: connection, publisher: publisher, handlers: handlers, executor: executor,
-            ledger: ledger, journal: journal, outbox: store,
+            ledger: ledger, journal: journal, store: store,
             deadLetters: DeadLetterSink(connection: connection, node: node, metrics: metrics, logger: logger),
             metrics: metrics, settings: .init(maxBodyBytes: configuration.maxBodyBytes), logger: logger)
         // What the outbox still holds goes out on its keys before any delivery of those keys is taken.

@@ -6,10 +6,25 @@ import Synchronization
 /// What the worker answered for a message it finished: the encoded reply it published, when there was one.
 /// A duplicate of the message gets these very bytes again.
 struct Answer: Sendable, Equatable {
-    /// The reply envelope as published (nil: the message wanted no reply, or none could be sent).
+    /// The reply envelope as published, when it is kept in memory.
     var reply: Data?
+    /// Whether there was a reply at all: a reply whose bytes are not in memory (evicted, or not loaded at start) is
+    /// read back from the store when a duplicate asks for it.
+    var hasReply: Bool
 
+    init(reply: Data?) {
+        self.reply = reply
+        self.hasReply = reply != nil
+    }
+
+    /// A reply that exists but is kept in the store only.
+    static let inStore = Answer(reply: nil, hasReply: true)
     static let none = Answer(reply: nil)
+
+    private init(reply: Data?, hasReply: Bool) {
+        self.reply = reply
+        self.hasReply = hasReply
+    }
 }
 
 /// A copy of a message that arrived while the original was still being handled; it is settled with the original.
@@ -27,9 +42,11 @@ struct ParkedCopy: Sendable {
 /// being executed twice or ignored.
 ///
 /// One lock covers both tables, so `admit` and `finish` cannot interleave: an id is either in flight or answered,
-/// never both, never neither while its handler runs. Bounded by count and by the bytes of cached replies, oldest
-/// answer forgotten first; a copy older than the window is handled afresh (the handlers' state-based idempotency
-/// covers it). The window survives a restart through the store (`AnswerJournal` writes it, `restore` reads it back).
+/// never both, never neither while its handler runs. Bounded by count, oldest answer forgotten first; a copy older
+/// than the window is handled afresh (the handlers' state-based idempotency covers it). Reply bytes are kept in
+/// memory only up to `maxCachedBytes` (the most recent ones, which the quick retries ask for); older replies are read
+/// back from the store (`Answer.inStore`). The window survives a restart through the store (`AnswerJournal` writes
+/// it, `restore` reads the ids back).
 final class DeliveryLedger: Sendable {
     enum Admission: Equatable {
         /// First sighting: handle it.
@@ -46,6 +63,8 @@ final class DeliveryLedger: Sendable {
         /// Answered ids, oldest first, from `head` on (the prefix before `head` is spent; compacted as it grows).
         var order: [String] = []
         var head = 0
+        /// Replies before `bodyHead` (and at or after `head`) have had their bytes dropped from memory.
+        var bodyHead = 0
         var cachedBytes = 0
     }
 
@@ -58,23 +77,19 @@ final class DeliveryLedger: Sendable {
     /// - Parameters:
     ///   - capacity: answered ids remembered (at least 1); size it to the redelivery horizon (prefetch ×
     ///     consumers, plus what arrives while a message is retried).
-    ///   - maxCachedBytes: bound on the cached reply bodies; reaching it forgets the oldest answers.
-    init(capacity: Int, maxCachedBytes: Int = 64 << 20) {
+    ///   - maxCachedBytes: bound on the reply bytes kept in memory; past it the oldest replies are kept in the store
+    ///     only (a duplicate of those costs one store read).
+    init(capacity: Int, maxCachedBytes: Int = 8 << 20) {
         self.capacity = max(1, capacity)
         self.maxCachedBytes = max(0, maxCachedBytes)
     }
 
-    /// Seeds the window with answers from before a restart, oldest first (the store's order).
-    func restore(_ answers: [AnsweredMessage]) {
+    /// Seeds the window with the ids answered before a restart, oldest first (the store's order); their replies
+    /// stay in the store.
+    func restore(_ answered: [(id: String, hasReply: Bool)]) {
         state.withLock { state in
-            for answer in answers {
-                let cached = Answer(reply: answer.reply.map { Data($0) })
-                if let replaced = state.answered.updateValue(cached, forKey: answer.id) {
-                    state.cachedBytes -= replaced.reply?.count ?? 0
-                } else {
-                    state.order.append(answer.id)
-                }
-                state.cachedBytes += cached.reply?.count ?? 0
+            for (id, hasReply) in answered where state.answered.updateValue(hasReply ? .inStore : .none, forKey: id) == nil {
+                state.order.append(id)
             }
             evict(&state)
         }
@@ -119,15 +134,25 @@ final class DeliveryLedger: Sendable {
     var answeredCount: Int { state.withLock { $0.answered.count } }
 
     private func evict(_ state: inout State) {
-        while state.answered.count > capacity || state.cachedBytes > maxCachedBytes, state.head < state.order.count {
+        while state.answered.count > capacity, state.head < state.order.count {
             let oldest = state.order[state.head]
             state.head += 1
             if let dropped = state.answered.removeValue(forKey: oldest) {
                 state.cachedBytes -= dropped.reply?.count ?? 0
             }
         }
+        state.bodyHead = max(state.bodyHead, state.head)
+        while state.cachedBytes > maxCachedBytes, state.bodyHead < state.order.count {
+            let id = state.order[state.bodyHead]
+            state.bodyHead += 1
+            if let answer = state.answered[id], let reply = answer.reply {
+                state.answered[id] = .inStore
+                state.cachedBytes -= reply.count
+            }
+        }
         if state.head > 1024, state.head * 2 > state.order.count {
             state.order.removeFirst(state.head)
+            state.bodyHead -= state.head
             state.head = 0
         }
     }

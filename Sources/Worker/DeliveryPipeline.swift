@@ -28,7 +28,8 @@ final class DeliveryPipeline: Sendable {
     private let executor: KeyedSerialExecutor<String>
     private let ledger: DeliveryLedger
     private let journal: AnswerJournal?
-    private let outbox: (any OutboxStore)?
+    /// The answered-message window's bodies and the outbox (nil: neither is persisted).
+    private let store: (any WorkerStore)?
     /// Executor keys with outbox rows that may not have been published (a lost confirm, or rows found at start):
     /// each is flushed, on its own key, before that key's next message runs.
     private let dirtyKeys = Mutex<Set<String>>([])
@@ -39,7 +40,7 @@ final class DeliveryPipeline: Sendable {
 
     init(connection: AMQPConnection, publisher: BusPublisher, handlers: HandlerTable,
          executor: KeyedSerialExecutor<String>, ledger: DeliveryLedger, journal: AnswerJournal?,
-         outbox: (any OutboxStore)?, deadLetters: DeadLetterSink,
+         store: (any WorkerStore)?, deadLetters: DeadLetterSink,
          metrics: WorkerMetrics, settings: Settings, logger: Logger) {
         self.connection = connection
         self.publisher = publisher
@@ -48,7 +49,7 @@ final class DeliveryPipeline: Sendable {
         self.executor = executor
         self.ledger = ledger
         self.journal = journal
-        self.outbox = outbox
+        self.store = store
         self.deadLetters = deadLetters
         self.metrics = metrics
         self.settings = settings
@@ -228,7 +229,7 @@ final class DeliveryPipeline: Sendable {
     /// Publishes the key's pending outbox rows in order and removes them once confirmed; nothing to do unless the
     /// key is dirty. Runs on the key's executor, so no handler of the key writes rows meanwhile.
     private func flushOutbox(key: String) async throws {
-        guard let outbox, dirtyKeys.withLock({ $0.contains(key) }) else { return }
+        guard let outbox = store, dirtyKeys.withLock({ $0.contains(key) }) else { return }
         let pending = try await outbox.pendingOutbox(key: key)
         for entry in pending {
             try await publishOutput(OutboundMessage(outbox: entry), causedBy: "outbox row \(entry.seq)")
@@ -241,7 +242,7 @@ final class DeliveryPipeline: Sendable {
     /// At start: every key with pending outbox rows (left by a crash, or by a lost confirm before a restart) is
     /// flushed on its own key — before any delivery of that key, since this runs before consuming starts.
     func sweepOutbox() async throws {
-        guard let outbox else { return }
+        guard let outbox = store else { return }
         let keys = Set(try await outbox.pendingOutbox(key: nil).map(\.key))
         guard !keys.isEmpty else { return }
         dirtyKeys.withLock { $0.formUnion(keys) }
@@ -316,7 +317,9 @@ final class DeliveryPipeline: Sendable {
     /// redelivered it, so the same inbox has it already), then the copy is acked. A reply that cannot be confirmed
     /// gives the copy back.
     private func answerAgain(_ copy: ParkedCopy, with answer: Answer, persistent: Bool, messageId: String) async {
-        if let body = answer.reply, let replyTo = copy.replyTo, !copy.redelivered {
+        if answer.hasReply, let replyTo = copy.replyTo, !copy.redelivered,
+            let body = await replyBytes(of: answer, messageId: messageId)
+        {
             do {
                 try await publishReply(body, to: replyTo, persistent: persistent, messageId: messageId)
                 metrics.increment(WorkerCounter.repliesResent)
@@ -327,6 +330,23 @@ final class DeliveryPipeline: Sendable {
             }
         }
         connection.ack(copy.tag)
+    }
+
+    /// The reply bytes of `answer`: from memory, or read back from the store when only the id was kept there.
+    private func replyBytes(of answer: Answer, messageId: String) async -> Data? {
+        if let reply = answer.reply { return reply }
+        guard let store else { return nil }
+        do {
+            guard let stored = try await store.answeredMessage(id: messageId)?.reply else {
+                logger.warning("the reply of an answered message is gone from the store; its duplicate gets none",
+                               metadata: ["msg.id": "\(messageId)"])
+                return nil
+            }
+            return Data(stored)
+        } catch {
+            logger.warning("could not read a cached reply", metadata: ["msg.id": "\(messageId)", "error": "\(error)"])
+            return nil
+        }
     }
 
     // MARK: Refusals

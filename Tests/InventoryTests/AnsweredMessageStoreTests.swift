@@ -60,3 +60,19 @@ struct AnsweredMessageStoreTests {
         #expect(try await reopened.loadAnsweredMessages(limit: 10) == [Self.answer(7)])
     }
 }
+
+@Suite("SQLite answered-message store: ids at start, bodies on demand")
+struct AnsweredMessageLookupTests {
+    @Test("ids come back oldest first with whether a reply exists; one answer is read by id")
+    func idsAndLookup() async throws {
+        let inventory = try SQLiteInventory.inMemory()
+        let withReply = AnsweredMessage(id: "c0000000000000000000000000000001", reply: [1, 2, 3], answeredAtEpochMillis: 5)
+        let without = AnsweredMessage(id: "c0000000000000000000000000000002", reply: nil, answeredAtEpochMillis: 6)
+        try await inventory.recordAnsweredMessages([withReply, without], keepingLast: 10)
+        let ids = try await inventory.answeredMessageIds(limit: 10)
+        #expect(ids.map(\.id) == [withReply.id, without.id])
+        #expect(ids.map(\.hasReply) == [true, false])
+        #expect(try await inventory.answeredMessage(id: withReply.id) == withReply)
+        #expect(try await inventory.answeredMessage(id: "c0000000000000000000000000000009") == nil)
+    }
+}

@@ -15,6 +15,27 @@ extension SQLiteInventory: AnsweredMessageStore {
         }
     }
 
+    public func answeredMessageIds(limit: Int) async throws -> [(id: String, hasReply: Bool)] {
+        try await read("answeredMessageIds(\(limit))") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, reply IS NOT NULL FROM answered_messages ORDER BY rowid DESC LIMIT ?
+                """, arguments: [max(0, limit)])
+                .map { (id: $0[0] as String, hasReply: $0[1] as Bool) }
+                .reversed()
+        }
+    }
+
+    public func answeredMessage(id: String) async throws -> AnsweredMessage? {
+        try await read("answeredMessage(id:)") { db in
+            try Row.fetchOne(db, sql: "SELECT id, reply, answeredAt FROM answered_messages WHERE id = ?",
+                             arguments: [id])
+                .map { row in
+                    AnsweredMessage(id: row[0], reply: (row[1] as Data?).map { [UInt8]($0) },
+                                    answeredAtEpochMillis: row[2])
+                }
+        }
+    }
+
     public func recordAnsweredMessages(
         _ answers: [AnsweredMessage], keepingLast limit: Int, removingOutbox sent: [Int64]
     ) async throws {

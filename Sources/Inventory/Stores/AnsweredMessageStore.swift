@@ -21,6 +21,13 @@ public protocol AnsweredMessageStore: Sendable {
     /// The most recent `limit` answers, oldest first.
     func loadAnsweredMessages(limit: Int) async throws -> [AnsweredMessage]
 
+    /// The ids of the most recent `limit` answers, oldest first, and whether each had a reply — what a worker keeps
+    /// in memory at start (the reply bodies stay in the store until a duplicate asks for one).
+    func answeredMessageIds(limit: Int) async throws -> [(id: String, hasReply: Bool)]
+
+    /// The answer recorded for `id`, or nil.
+    func answeredMessage(id: String) async throws -> AnsweredMessage?
+
     /// Records `answers` (a later answer for the same id replaces the earlier one), keeps only the most recent
     /// `keepingLast` rows, and removes the outbox rows `sent` (their messages were confirmed), in one transaction.
     func recordAnsweredMessages(_ answers: [AnsweredMessage], keepingLast: Int, removingOutbox sent: [Int64])
