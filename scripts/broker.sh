@@ -11,6 +11,8 @@
 #   scripts/broker.sh status     print state; exit 0 running, 1 not answering, 3 stopped
 #   scripts/broker.sh with CMD…  run CMD with the node up; stop it afterwards only if this call started it
 #   scripts/broker.sh close-connections [REASON]   force-close every client connection (reconnect tests)
+#   scripts/broker.sh memory-alarm on|off          raise a memory alarm (watermark near zero: the broker blocks every
+#                                                  publishing connection) or clear it (watermark back to 0.4)
 #   scripts/broker.sh add-vhost NAME | delete-vhost NAME   (add-vhost grants guest full rights on NAME)
 #
 # Environment: CLOUDBUS_NODE_NAME (cloudbus@localhost), CLOUDBUS_AMQP_PORT (5672), CLOUDBUS_DIST_PORT (25672),
@@ -275,5 +277,11 @@ case ${1:-} in
         [[ -n ${2:-} ]] || die "usage: $0 delete-vhost NAME"
         ctl -q delete_vhost "$2" ;;
     close-connections) ctl -q close_all_connections "${2:-closed by a test}" ;;
+    memory-alarm)
+        case ${2:-} in
+            on) ctl -q set_vm_memory_high_watermark 0.000001 ;;
+            off) ctl -q set_vm_memory_high_watermark 0.4 ;;
+            *) die "usage: $0 memory-alarm on|off" ;;
+        esac ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac

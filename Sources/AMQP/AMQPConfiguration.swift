@@ -19,6 +19,10 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public var reconnectMaxDelay: Duration
     /// Shown in the broker's management UI to tell connections apart.
     public var connectionName: String
+    /// How long `publish` waits for the broker's confirm before it fails with ``AMQPError/confirmTimeout``: a broker
+    /// that blocks publishers (memory or disk alarm) never confirms, and a caller must not wait forever. The message
+    /// may still reach its queue; a caller that retries publishes it at least once more. Default: 30 seconds.
+    public var confirmTimeout: Duration = .seconds(30)
 
     public struct TLSOptions: Sendable, Equatable {
         /// PEM CA bundle used to verify the broker. Nil means the system store is not consulted:

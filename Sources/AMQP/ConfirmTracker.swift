@@ -12,6 +12,8 @@ struct ConfirmTracker {
         var returned: (UInt16, String)?
         /// The message id a `basic.return` would carry, for mandatory publishes.
         var returnKey: String?
+        /// When the caller stops waiting for the confirm.
+        var deadline: ContinuousClock.Instant
     }
 
     private var pending: [UInt64: Pending] = [:]
@@ -22,11 +24,11 @@ struct ConfirmTracker {
     var outstanding: Int { pending.count }
 
     /// Registers the next publish and returns the message id to stamp on it when it is mandatory.
-    mutating func register(mandatory: Bool, userMessageID: String?, epoch: UInt64,
+    mutating func register(mandatory: Bool, userMessageID: String?, epoch: UInt64, deadline: ContinuousClock.Instant,
                            completion: Completion?) -> (sequence: UInt64, messageID: String?) {
         let sequence = nextSequence
         nextSequence += 1
-        pending[sequence] = Pending(completion: completion)
+        pending[sequence] = Pending(completion: completion, deadline: deadline)
         guard mandatory else { return (sequence, nil) }
         let key = userMessageID ?? "cbw.\(epoch).\(sequence)"
         returnKeys[key] = sequence
@@ -63,6 +65,27 @@ struct ConfirmTracker {
             }
         }
         while lowestUnconfirmed < nextSequence && pending[lowestUnconfirmed] == nil { lowestUnconfirmed += 1 }
+    }
+
+    /// Fails the publishes whose confirm did not come by their deadline (a broker that blocks publishers never
+    /// confirms) with ``AMQPError/confirmTimeout`` and forgets them; a confirm that arrives later finds nothing.
+    /// Deadlines grow with the sequence (one timeout for every publish), so the expired ones are the oldest.
+    /// Returns how many expired.
+    mutating func expire(now: ContinuousClock.Instant) -> Int {
+        var expired = 0
+        while lowestUnconfirmed < nextSequence {
+            guard let entry = pending[lowestUnconfirmed] else {
+                lowestUnconfirmed += 1
+                continue
+            }
+            guard entry.deadline <= now else { break }
+            pending[lowestUnconfirmed] = nil
+            if let key = entry.returnKey { returnKeys[key] = nil }
+            entry.completion?(.failure(.confirmTimeout))
+            expired += 1
+            lowestUnconfirmed += 1
+        }
+        return expired
     }
 
     /// The channel is gone: nothing outstanding will ever be confirmed.

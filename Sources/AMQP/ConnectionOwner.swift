@@ -53,7 +53,12 @@ final class ConnectionOwner {
                 epoch += 1
                 try establish(on: live)
                 let currentEpoch = epoch
-                status.update { $0.epoch = currentEpoch; $0.connected = true; if connectedOnce { $0.reconnects += 1 } }
+                status.update {
+                    $0.epoch = currentEpoch
+                    $0.connected = true
+                    $0.blocked = false
+                    if connectedOnce { $0.reconnects += 1 }
+                }
                 logger.info("AMQP connected", metadata: [
                     "amqp.url": "\(configuration.redactedURL)", "amqp.epoch": "\(epoch)",
                     "amqp.heartbeat": "\(live.negotiatedHeartbeatSeconds)s",
@@ -190,6 +195,16 @@ final class ConnectionOwner {
             if heartbeat > 0, lastInbound.duration(to: .now) > .seconds(heartbeat * 2) {
                 throw .connectionLost(reason: "no data or heartbeat from the broker for \(heartbeat * 2)s")
             }
+            // Checked at least once per poll timeout (≤ 1 s): callers are released within a second of their bound.
+            if confirms.outstanding > 0 {
+                let expired = confirms.expire(now: .now)
+                if expired > 0 {
+                    status.update { $0.confirmTimeouts += expired }
+                    logger.warning("publishes got no confirm in time", metadata: [
+                        "amqp.expired": "\(expired)", "amqp.confirmTimeout": "\(configuration.confirmTimeout)",
+                    ])
+                }
+            }
         }
     }
 
@@ -211,7 +226,8 @@ final class ConnectionOwner {
         case .publish(let message, let completion):
             let (sequence, messageID) = confirms.register(mandatory: message.mandatory,
                                                           userMessageID: message.properties.messageID,
-                                                          epoch: epoch, completion: completion)
+                                                          epoch: epoch, deadline: .now + configuration.confirmTimeout,
+                                                          completion: completion)
             do {
                 try session.publish(message, messageID: messageID)
             } catch {
@@ -351,8 +367,10 @@ final class ConnectionOwner {
             throw .connectionClosed(operation: "connection", replyCode: close.reply_code,
                                     replyText: close.reply_text.string)
         case MethodID.connectionBlocked:
+            status.update { $0.blocked = true }
             logger.warning("broker blocked publishing on this connection (resource alarm)")
         case MethodID.connectionUnblocked:
+            status.update { $0.blocked = false }
             logger.info("broker unblocked publishing")
         default:
             break

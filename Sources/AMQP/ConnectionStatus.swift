@@ -10,6 +10,11 @@ public struct ConnectionStatistics: Sendable, Equatable {
     public var staleAcksDropped = 0
     /// Mandatory publishes the broker could not route.
     public var returnedMessages = 0
+    /// The broker blocked publishing on this connection (`connection.blocked`: a memory or disk alarm) and has not
+    /// unblocked it yet. Cleared by `connection.unblocked` and by every new connection.
+    public var blocked = false
+    /// Publishes that got no confirm within ``AMQPConfiguration/confirmTimeout``.
+    public var confirmTimeouts = 0
     public var lastError: String?
 }
 

@@ -75,7 +75,7 @@ import Primitives
 
         let heartbeatSeconds = Int32(configuration.heartbeat.components.seconds)
         let login = cloudbus_amqp_login_plain(state, configuration.virtualHost, 0, 131_072, heartbeatSeconds,
-                                              configuration.user, configuration.password)
+                                              configuration.user, configuration.password, configuration.connectionName)
         do {
             try Self.check(login, operation: "login", state: state)
         } catch {

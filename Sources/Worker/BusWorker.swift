@@ -16,7 +16,12 @@ public typealias WorkerStore = AnsweredMessageStore & OutboxStore
 public final class BusWorker: Service {
     public let node: NodeUUID
     public let metrics: WorkerMetrics
+    /// Consumes and acks. It never publishes, so a broker resource alarm (which blocks publishing connections)
+    /// never stops the acks — RabbitMQ's own advice.
     public let connection: AMQPConnection
+    /// Publishes replies, outputs and dead-letter copies, each waiting for its confirm at most
+    /// `AMQPConfiguration.confirmTimeout`.
+    public let publishConnection: AMQPConnection
     private let configuration: WorkerConfiguration
     private let logger: Logger
     private let readiness = Mutex<(state: Readiness, waiters: [CheckedContinuation<Void, any Error>])>((.starting, []))
@@ -43,6 +48,10 @@ public final class BusWorker: Service {
         self.logger = logger
         self.connection = AMQPConnection(configuration: configuration.amqp, prefetch: configuration.prefetch,
                                          logger: logger)
+        var publishing = configuration.amqp
+        publishing.connectionName += " (publish)"
+        self.publishConnection = AMQPConnection(configuration: publishing, prefetch: configuration.prefetch,
+                                                logger: logger)
         // Every worker answers echoes and reads canonical events, whatever domain handlers it was given.
         var table = handlers
         table.register(EchoHandler())
@@ -70,12 +79,13 @@ public final class BusWorker: Service {
 
     private func serve() async throws {
         try await connection.start()
+        try await publishConnection.start()
         try await connection.declare(BusTopology.worker(node: node, services: configuration.services,
                                                         durable: configuration.durableQueues))
         let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: Int(configuration.prefetch), logger: logger)
         executorBox.withLock { $0 = executor }
         // Outputs (requests to other services, events) are as durable as the deployment: persistent when the queues are.
-        let publisher = BusPublisher(connection: connection, persistent: configuration.durableQueues)
+        let publisher = BusPublisher(connection: publishConnection, persistent: configuration.durableQueues)
         // The answers from before a restart come back before the first delivery is taken.
         let ledger = DeliveryLedger(capacity: configuration.dedupeWindow)
         var journal: AnswerJournal?
@@ -87,7 +97,7 @@ public final class BusWorker: Service {
         let pipeline = DeliveryPipeline(
             connection: connection, publisher: publisher, handlers: handlers, executor: executor,
             ledger: ledger, journal: journal, store: store,
-            deadLetters: DeadLetterSink(connection: connection, node: node, metrics: metrics, logger: logger),
+            deadLetters: DeadLetterSink(connection: publishConnection, node: node, metrics: metrics, logger: logger),
             metrics: metrics, settings: .init(maxBodyBytes: configuration.maxBodyBytes), logger: logger)
         // What the outbox still holds goes out on its keys before any delivery of those keys is taken.
         try await pipeline.sweepOutbox()
@@ -112,7 +122,8 @@ public final class BusWorker: Service {
             Task { await connection.stopConsuming() }
         }
         await drain(executor)
-        await connection.close()
+        await connection.close()  // sends the last acks
+        await publishConnection.close()
         logger.info("worker stopped", metadata: ["node": "\(node)"])
     }
 
@@ -148,9 +159,24 @@ public final class BusWorker: Service {
         }
     }
 
-    /// True while the worker consumes its queues (what `/healthz` reports).
-    public var isReady: Bool {
-        readiness.withLock { if case .ready = $0.state { true } else { false } }
+    /// Whether the worker can take work now: it consumes its queues, both connections are up, and the broker does
+    /// not block its publishing (a memory or disk alarm). What `/healthz` reports; it goes back to false while any
+    /// of these does not hold and back to true when it does again.
+    public var isReady: Bool { health == .ready }
+
+    /// Why the worker is or is not ready.
+    public enum Health: String, Sendable {
+        case ready = "ok"
+        case starting
+        case disconnected
+        case blocked = "blocked by a broker resource alarm"
+    }
+
+    public var health: Health {
+        guard readiness.withLock({ if case .ready = $0.state { true } else { false } }) else { return .starting }
+        let consuming = connection.statistics, publishing = publishConnection.statistics
+        guard consuming.connected, publishing.connected else { return .disconnected }
+        return publishing.blocked || consuming.blocked ? .blocked : .ready
     }
 
     private func settleReadiness(_ outcome: Readiness) {

@@ -43,10 +43,11 @@ public struct WorkerRuntime: Sendable {
             configuration: .init(host: configuration.httpHost, port: configuration.httpPort,
                                  publicCallbackURL: configuration.publicCallbackURL,
                                  getRoutes: [
-                                     // Ready means consuming: a deployment (or `make run`) may send work once it says ok.
+                                     // Ready means consuming, connected and not blocked by a broker alarm: a
+                                     // deployment (or `make run`) may send work while it says ok.
                                      "/healthz": {
-                                         workerSlot.isReady ? .init(status: 200, body: "ok")
-                                                            : .init(status: 503, body: "starting")
+                                         let health = workerSlot.health
+                                         return .init(status: health == .ready ? 200 : 503, body: health.rawValue)
                                      },
                                      "/metrics": { .init(status: 200, body: metrics.prometheusText()) },
                                  ]),
@@ -103,5 +104,5 @@ final class WorkerSlot: Sendable {
     private let worker = Mutex<BusWorker?>(nil)
 
     func set(_ value: BusWorker) { worker.withLock { $0 = value } }
-    var isReady: Bool { worker.withLock { $0?.isReady ?? false } }
+    var health: BusWorker.Health { worker.withLock { $0?.health ?? .starting } }
 }

@@ -39,7 +39,8 @@ struct BookkeepingTests {
         var tracker = ConfirmTracker()
         func register(_ mandatory: Bool) -> (UInt64, String?) {
             let expected = tracker.nextSequence
-            let registered = tracker.register(mandatory: mandatory, userMessageID: nil, epoch: 7) { result in
+            let registered = tracker.register(mandatory: mandatory, userMessageID: nil, epoch: 7,
+                                              deadline: .now + .seconds(60)) { result in
                 results.withLock { $0[expected] = "\(result)" }
             }
             return (registered.sequence, registered.messageID)
@@ -66,12 +67,34 @@ struct BookkeepingTests {
         let failures = Atomic<Int>(0)
         var tracker = ConfirmTracker()
         for _ in 0..<3 {
-            _ = tracker.register(mandatory: false, userMessageID: nil, epoch: 1) { result in
+            _ = tracker.register(mandatory: false, userMessageID: nil, epoch: 1, deadline: .now + .seconds(60)) { result in
                 if case .failure = result { failures.add(1, ordering: .relaxed) }
             }
         }
         tracker.failAll(.connectionLost(reason: "test"))
         #expect(failures.load(ordering: .relaxed) == 3)
         #expect(tracker.nextSequence == 1)
+    }
+
+    @Test("a publish not confirmed by its deadline fails with confirmTimeout; a late confirm finds nothing")
+    func confirmDeadline() {
+        let results = Mutex<[UInt64: String]>([:])
+        var tracker = ConfirmTracker()
+        let start = ContinuousClock.now
+        for (index, wait) in [Duration.seconds(1), .seconds(2), .seconds(3)].enumerated() {
+            let sequence = UInt64(index + 1)
+            _ = tracker.register(mandatory: true, userMessageID: nil, epoch: 1, deadline: start + wait) { result in
+                results.withLock { $0[sequence] = "\(result)" }
+            }
+        }
+        #expect(tracker.expire(now: start) == 0)
+        #expect(tracker.expire(now: start + .milliseconds(2_500)) == 2)
+        #expect(tracker.outstanding == 1)
+        tracker.acknowledge(upTo: 3, multiple: true, nack: false)  // 1 and 2 are gone: only 3 is confirmed
+        let seen = results.withLock { $0 }
+        #expect(seen[1] == "\(Result<PublishOutcome, AMQPError>.failure(.confirmTimeout))")
+        #expect(seen[2] == "\(Result<PublishOutcome, AMQPError>.failure(.confirmTimeout))")
+        #expect(seen[3]?.contains("confirmed") == true)
+        #expect(tracker.outstanding == 0)
     }
 }

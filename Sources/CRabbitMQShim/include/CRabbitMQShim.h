@@ -15,14 +15,16 @@
 #include <amqp_framing.h>
 #endif
 
-/// amqp_login with SASL PLAIN; amqp_login is variadic and unavailable to Swift.
+/// amqp_login with SASL PLAIN (amqp_login is variadic and unavailable to Swift), announcing the connection name and
+/// the capabilities connection.blocked and consumer_cancel_notify.
 amqp_rpc_reply_t cloudbus_amqp_login_plain(amqp_connection_state_t state,
                                            const char *vhost,
                                            int channel_max,
                                            int frame_max,
                                            int heartbeat,
                                            const char *user,
-                                           const char *password);
+                                           const char *password,
+                                           const char *connection_name);
 
 /// amqp_login with SASL EXTERNAL (client certificate identity over TLS).
 amqp_rpc_reply_t cloudbus_amqp_login_external(amqp_connection_state_t state,
