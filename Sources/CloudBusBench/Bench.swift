@@ -125,7 +125,7 @@ struct Bench: AsyncParsableCommand {
             .appendingPathComponent("cloudbus-bench-\(UUID().uuidString.prefix(8).lowercased())").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         let setup = BenchSetup(amqp: configuration.amqp, scratchDirectory: scratch, prefetch: prefetch,
-                               python: python, pikaScript: pikaScript)
+                               python: python, pikaScript: pikaScript, sameKey: sameKey)
 
         var report = BenchReport(
             machine: .init(processors: BenchProcStat.processorCount, cpuModel: BenchProcStat.cpuModel,

@@ -40,6 +40,9 @@ struct BenchSetup: Sendable {
     let prefetch: UInt16
     let python: String
     let pikaScript: String
+    /// Every request on one executor key (`--same-key`): the worker then gets a key backlog as deep as the prefetch,
+    /// or it would refuse what waits beyond its default bound (`keyBacklog`).
+    var sameKey = false
 
     /// `amqp://user@host:port/vhost`: for children that take the password from the environment.
     var urlWithoutPassword: String {

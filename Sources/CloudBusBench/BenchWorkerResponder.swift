@@ -37,7 +37,8 @@ final class BenchWorkerResponder: BenchResponder {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // Durability of the worker's queues is a file-only setting.
         let configPath = directory.appendingPathComponent("config.json").path
-        try Data(#"{"durableQueues": \#(reliable)}"#.utf8).write(to: URL(fileURLWithPath: configPath))
+        let backlog = setup.sameKey ? #", "keyBacklog": \#(setup.prefetch)"# : ""
+        try Data(#"{"durableQueues": \#(reliable)\#(backlog)}"#.utf8).write(to: URL(fileURLWithPath: configPath))
         var environment = setup.childEnvironment
         environment["CLOUDBUS_AMQP_PASSWORD"] = setup.amqp.password
         let process = try BenchChildProcess(

@@ -98,7 +98,9 @@ public final class BusWorker: Service {
             connection: connection, publisher: publisher, handlers: handlers, executor: executor,
             ledger: ledger, journal: journal, store: store,
             deadLetters: DeadLetterSink(connection: publishConnection, node: node, metrics: metrics, logger: logger),
-            metrics: metrics, settings: .init(maxBodyBytes: configuration.maxBodyBytes), logger: logger)
+            metrics: metrics,
+            settings: .init(maxBodyBytes: configuration.maxBodyBytes, keyBacklog: configuration.effectiveKeyBacklog),
+            logger: logger)
         // What the outbox still holds goes out on its keys before any delivery of those keys is taken.
         try await pipeline.sweepOutbox()
         var streams: [AsyncStream<Delivery>] = []
@@ -196,4 +198,7 @@ public final class BusWorker: Service {
 
     /// Load of the keyed executor (nil before `run`).
     public var executorStatistics: ExecutorStatistics? { executorBox.withLock { $0?.statistics } }
+
+    /// Messages waiting behind `key` (the running one not counted); 0 before `run`.
+    public func executorQueueDepth(for key: String) -> Int { executorBox.withLock { $0?.queueDepth(for: key) ?? 0 } }
 }

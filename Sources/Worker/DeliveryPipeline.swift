@@ -19,6 +19,8 @@ final class DeliveryPipeline: Sendable {
         var maxBodyBytes: Int
         /// Bound for handlers of messages without a deadline, so no key waits forever. Default: 10 min.
         var defaultHandlerTimeout: Duration = .seconds(600)
+        /// Requests that may wait behind one key before more are refused (`key-backlog-full`). Nil: no bound.
+        var keyBacklog: Int?
     }
 
     private let connection: AMQPConnection
@@ -56,22 +58,23 @@ final class DeliveryPipeline: Sendable {
         self.logger = logger
     }
 
-    /// Takes one delivery. Returns once it is queued on its key (or finished, for refusals and duplicates), so
-    /// the consumer loop never waits for a handler.
+    /// Takes one delivery. Returns once it is queued on its key — or, for refusals and duplicates, once their
+    /// settling has started on a task of its own — so the consumer loop never waits for a handler or a confirm. The
+    /// prefetch bounds how many such tasks exist at once (each holds an unacked delivery).
     func accept(_ delivery: Delivery) async {
         metrics.increment(WorkerCounter.received)
         let envelope: DecodedEnvelope
         do {
             envelope = try EnvelopeCodec.decode(delivery.body, registry: registry, maxBodyBytes: settings.maxBodyBytes)
         } catch {
-            await settleRefusal(delivery, reason: error.kind, detail: error.reason, base: error.recoveredBase,
-                                className: error.className, replyError: error.replyError)
+            refuseAside(delivery, reason: error.kind, detail: error.reason, base: error.recoveredBase,
+                        className: error.className, replyError: error.replyError)
             return
         }
         let base = envelope.base
         guard let entry = handlers.entry(for: envelope.className) else {
             // Registered for decoding but served by nobody (e.g. a reply class sent to a service queue).
-            await settleRefusal(
+            refuseAside(
                 delivery, reason: "unknown-class", detail: "no handler for \(envelope.className)", base: base,
                 className: envelope.className,
                 replyError: SysError.unknownMessage.error("No service deals with message: \(envelope.className)"))
@@ -80,14 +83,25 @@ final class DeliveryPipeline: Sendable {
         guard ZStackUUID.isWellFormed(base.id) else {
             // Never admitted to the ledger: a hostile id (200 KB, say) is not kept.
             let detail = "message id[\(base.id.prefix(64))] \(ZStackUUID.rule)"
-            await settleRefusal(delivery, reason: "invalid-message-id", detail: detail, base: base,
-                                className: envelope.className, replyError: SysError.invalidArgument.error(detail))
+            refuseAside(delivery, reason: "invalid-message-id", detail: detail, base: base,
+                        className: envelope.className, replyError: SysError.invalidArgument.error(detail))
             return
         }
         if entry.expectsReply && base.headers.replyTo == nil && !base.headers.isNoReply {
-            await settleRefusal(delivery, reason: "missing-reply-to",
-                                detail: "\(envelope.className) expects a reply but carries no headers.replyTo",
-                                base: base, className: envelope.className, replyError: nil)
+            refuseAside(delivery, reason: "missing-reply-to",
+                        detail: "\(envelope.className) expects a reply but carries no headers.replyTo",
+                        base: base, className: envelope.className, replyError: nil)
+            return
+        }
+        let key = entry.resourceKey(envelope.message)
+        if let bound = settings.keyBacklog, entry.expectsReply, !base.headers.isNoReply,
+            executor.queueDepth(for: key) >= bound
+        {
+            // A hung or slow key keeps at most `bound` prefetch slots; its sender gets an answer it can retry on.
+            metrics.increment(WorkerCounter.keyBacklogFull)
+            let detail = "\(bound) messages already wait behind key \(key); retry later"
+            refuseAside(delivery, reason: "key-backlog-full", detail: detail, base: base,
+                        className: envelope.className, replyError: SysError.operationError.error(detail))
             return
         }
         let copy = ParkedCopy(tag: delivery.tag, replyTo: ReplyFactory.needsReply(base) ? base.headers.replyTo : nil,
@@ -95,7 +109,8 @@ final class DeliveryPipeline: Sendable {
         switch ledger.admit(id: base.id, copy: copy) {
         case .answered(let answer):
             metrics.increment(WorkerCounter.duplicates)
-            await answerAgain(copy, with: answer, persistent: delivery.properties.deliveryMode == 2, messageId: base.id)
+            let persistent = delivery.properties.deliveryMode == 2
+            Task { await answerAgain(copy, with: answer, persistent: persistent, messageId: base.id) }
             return
         case .parked:
             metrics.increment(WorkerCounter.duplicates)
@@ -107,18 +122,20 @@ final class DeliveryPipeline: Sendable {
         let messageDeadline = MessageDeadline(base)
         if let messageDeadline, messageDeadline.hasExpired(now: now) {
             metrics.increment(WorkerCounter.expired)
-            let answer = await refuse(
-                delivery, reason: "expired",
-                detail: "deadline \(messageDeadline.epochMillis) passed before handling (now \(now))",
-                base: base, className: envelope.className,
-                replyError: SysError.timeout(className: envelope.className, id: base.id, timeoutMillis: base.timeout))
-            await settle(delivery, id: base.id, answer.map { Settlement.done($0) } ?? .giveBack)
+            let className = envelope.className
+            Task {
+                let answer = await refuse(
+                    delivery, reason: "expired",
+                    detail: "deadline \(messageDeadline.epochMillis) passed before handling (now \(now))",
+                    base: base, className: className,
+                    replyError: SysError.timeout(className: className, id: base.id, timeoutMillis: base.timeout))
+                await settle(delivery, id: base.id, answer.map { Settlement.done($0) } ?? .giveBack)
+            }
             return
         }
         let remaining = messageDeadline?.remaining(now: now)
         let timeout = min(remaining ?? settings.defaultHandlerTimeout, settings.defaultHandlerTimeout)
         let context = HandlerContext(base: base, deadline: .now + timeout, redelivered: delivery.redelivered)
-        let key = entry.resourceKey(envelope.message)
         let claim = AnswerClaim()
         let message = envelope.message
         let className = envelope.className
@@ -361,6 +378,17 @@ final class DeliveryPipeline: Sendable {
             base: base, className: className,
             replyError: SysError.timeout(className: className, id: base.id, timeoutMillis: base.timeout))
         await settle(delivery, id: base.id, answer.map { Settlement.done($0) } ?? .giveBack)
+    }
+
+    /// ``settleRefusal(_:reason:detail:base:className:replyError:)`` on a task of its own: a flood of bad input is
+    /// refused with many dead-letter confirms in flight at once (the owner thread batches them), and a good message
+    /// behind the flood is not kept waiting for them.
+    private func refuseAside(_ delivery: Delivery, reason: String, detail: String, base: MessageBase?,
+                             className: String?, replyError: ErrorCode?) {
+        Task {
+            await settleRefusal(delivery, reason: reason, detail: detail, base: base, className: className,
+                                replyError: replyError)
+        }
     }
 
     /// A refusal of a delivery that never reached the ledger (undecodable, unknown class, bad id…): ack once the

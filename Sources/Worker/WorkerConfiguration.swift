@@ -21,8 +21,14 @@ public struct WorkerConfiguration: Sendable {
     public var durableQueues: Bool
     /// Bodies larger than this are dead-lettered unread. Default: 1 MiB.
     public var maxBodyBytes: Int
-    /// Message ids remembered to drop redelivered duplicates. Default: 65,536.
+    /// Answered message ids remembered (with their reply) to answer duplicates. Default: 65,536.
     public var dedupeWindow: Int
+    /// Requests that may wait behind one key (one host, VM or volume) before more are refused with an error reply:
+    /// a hung key must not hold the prefetch every other key needs. Nil: a sixteenth of `prefetch`, at least 4.
+    public var keyBacklog: Int?
+
+    /// ``keyBacklog`` as applied.
+    public var effectiveKeyBacklog: Int { keyBacklog ?? max(4, Int(prefetch) / 16) }
     /// Where agents call back and where `/healthz` answers. Default: 127.0.0.1:8081.
     public var httpHost: String
     public var httpPort: Int
@@ -86,6 +92,7 @@ public struct WorkerConfiguration: Sendable {
         var durableQueues: Bool?
         var maxBodyBytes: Int?
         var dedupeWindow: Int?
+        var keyBacklog: Int?
         var http: HTTPForm?
         var kvm: KVMSettings?
         var zbs: ZBSSettings?
@@ -135,6 +142,7 @@ public struct WorkerConfiguration: Sendable {
             if let value = form.durableQueues { configuration.durableQueues = value }
             if let value = form.maxBodyBytes { configuration.maxBodyBytes = value }
             if let value = form.dedupeWindow { configuration.dedupeWindow = value }
+            if let value = form.keyBacklog { configuration.keyBacklog = value }
             if let value = form.http?.host { configuration.httpHost = value }
             if let value = form.http?.port { configuration.httpPort = value }
             if let value = form.http?.publicCallbackUrl { configuration.publicCallbackURL = value }

@@ -54,6 +54,8 @@ public enum WorkerCounter {
     public static let answerJournalFailures = "answer_journal_failures"
     /// Outbox rows published again after a lost confirm or a restart (at least once: receivers may see a repeat).
     public static let outboxRepublished = "outbox_republished"
+    /// Requests refused because too many already waited behind their key (`key-backlog-full`).
+    public static let keyBacklogFull = "key_backlog_full"
     /// Handler outputs no queue took: dead-lettered with reason `unroutable-output`.
     public static let unroutableOutputs = "outputs_unroutable"
     public static let expired = "expired_before_handling"
