@@ -108,7 +108,7 @@ final class ConnectionOwner {
         for tag in consumerOrder {
             guard let consumer = consumers[tag] else { continue }
             try session.consume(queue: consumer.specification.queue, consumerTag: tag,
-                                noAck: consumer.specification.noAck)
+                                noAck: consumer.specification.noAck, exclusive: consumer.specification.exclusive)
         }
         lastInbound = .now
     }
@@ -260,7 +260,8 @@ final class ConnectionOwner {
             completion(.success(()))
         case .consume(let specification, let consumer, let completion):
             do {
-                try session.consume(queue: specification.queue, consumerTag: consumer.tag, noAck: specification.noAck)
+                try session.consume(queue: specification.queue, consumerTag: consumer.tag, noAck: specification.noAck,
+                                exclusive: specification.exclusive)
             } catch {
                 consumer.continuation.finish()
                 completion(.failure(error))

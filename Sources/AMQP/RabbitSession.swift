@@ -143,10 +143,12 @@ import Primitives
         try Self.check(amqp_get_rpc_reply(state), operation: "basic.qos", state: state)
     }
 
-    @_spi(RawSession) public func consume(queue: String, consumerTag: String, noAck: Bool) throws(AMQPError) {
+    @_spi(RawSession) public func consume(queue: String, consumerTag: String, noAck: Bool, exclusive: Bool = false)
+        throws(AMQPError)
+    {
         defer { arena.reset() }
         _ = amqp_basic_consume(state, Self.consumeChannel, arena.bytes(queue), arena.bytes(consumerTag), 0,
-                               noAck ? 1 : 0, 0, amqp_empty_table)
+                               noAck ? 1 : 0, exclusive ? 1 : 0, amqp_empty_table)
         try Self.check(amqp_get_rpc_reply(state), operation: "basic.consume \(queue)", state: state)
     }
 

@@ -66,9 +66,13 @@ public struct ConsumerSpecification: Sendable, Equatable {
     public var queue: String
     /// No-ack consumers are for replies the caller can afford to lose (RPC inboxes); the worker uses manual ack.
     public var noAck: Bool
+    /// The only consumer of the queue: the broker refuses a second one (403 ACCESS_REFUSED), so two processes that
+    /// believe they own the same queue cannot both take from it and break its order.
+    public var exclusive: Bool
 
-    public init(queue: String, noAck: Bool = false) {
+    public init(queue: String, noAck: Bool = false, exclusive: Bool = false) {
         self.queue = queue
         self.noAck = noAck
+        self.exclusive = exclusive
     }
 }

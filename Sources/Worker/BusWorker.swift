@@ -28,6 +28,8 @@ public final class BusWorker: Service {
 
     private enum Readiness { case starting, ready, failed(any Error) }
     private let executorBox = Mutex<KeyedSerialExecutor<String>?>(nil)
+    /// Held while `serve` runs (see ``DataDirectoryLock``).
+    private let dataDirectoryLock = Mutex<DataDirectoryLock?>(nil)
 
     /// Bound on draining in-flight handlers at shutdown before they are cancelled. Default: 30 s.
     public let drainTimeout: Duration
@@ -78,6 +80,10 @@ public final class BusWorker: Service {
     }
 
     private func serve() async throws {
+        // Held until serve returns: a second worker on this data directory stops here with a clear error.
+        let lock = try DataDirectoryLock.acquire(directory: configuration.dataDirectory)
+        dataDirectoryLock.withLock { $0 = lock }
+        defer { dataDirectoryLock.withLock { $0 = nil } }
         try await connection.start()
         try await publishConnection.start()
         try await connection.declare(BusTopology.worker(node: node, services: configuration.services,
@@ -105,7 +111,16 @@ public final class BusWorker: Service {
         try await pipeline.sweepOutbox()
         var streams: [AsyncStream<Delivery>] = []
         for queue in queues {
-            streams.append(try await connection.consume(ConsumerSpecification(queue: queue)))
+            do {
+                // Exclusive: a second process with this node id (another host, another data directory) is refused
+                // by the broker instead of sharing the queue.
+                streams.append(try await connection.consume(ConsumerSpecification(queue: queue, exclusive: true)))
+            } catch {
+                guard case .channelClosed(_, 403, _) = error else { throw error }
+                await connection.close()
+                await publishConnection.close()
+                throw WorkerStartError.queueInUse(queue: queue, node: node.rawValue)
+            }
         }
         logger.info("worker serving", metadata: [
             "node": "\(node)", "queues": "\(queues.joined(separator: ","))", "prefetch": "\(configuration.prefetch)",
