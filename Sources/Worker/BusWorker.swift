@@ -58,7 +58,8 @@ public final class BusWorker: Service {
         var table = handlers
         table.register(EchoHandler())
         table.register(CanonicalEventHandler(node: node, metrics: metrics, logger: logger,
-                                             subscribers: eventSubscribers))
+                                             subscribers: eventSubscribers,
+                                             trusted: TrustedSenders(nodes: Set(configuration.trustedSenders))))
         self.handlers = table
     }
 

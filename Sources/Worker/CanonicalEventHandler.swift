@@ -14,8 +14,12 @@ struct CanonicalEventHandler: BusHandler {
     let metrics: WorkerMetrics
     let logger: Logger
     let subscribers: [String: [any CanonicalEventSubscriber]]
+    /// Lifecycle and global-config events from other senders are logged, counted and ignored.
+    let trusted: TrustedSenders
 
-    init(node: NodeUUID, metrics: WorkerMetrics, logger: Logger, subscribers: [any CanonicalEventSubscriber]) {
+    init(node: NodeUUID, metrics: WorkerMetrics, logger: Logger, subscribers: [any CanonicalEventSubscriber],
+         trusted: TrustedSenders = TrustedSenders(nodes: [])) {
+        self.trusted = trusted
         self.node = node
         self.metrics = metrics
         self.logger = logger
@@ -35,6 +39,13 @@ struct CanonicalEventHandler: BusHandler {
     func handle(_ message: CanonicalEvent, context: HandlerContext) async throws -> HandlerOutput {
         metrics.increment(WorkerCounter.events)
         guard message.managementNodeId != node.rawValue, let interested = subscribers[message.path] else {
+            return HandlerOutput()
+        }
+        if TrustedSenders.isGuarded(path: message.path), !trusted.admits(message.managementNodeId) {
+            metrics.increment(WorkerCounter.untrustedEvents)
+            logger.warning("event from a sender not in trustedSenders ignored", metadata: [
+                "path": "\(message.path)", "sender": "\(message.managementNodeId ?? "unknown")",
+            ])
             return HandlerOutput()
         }
         var outbound: [OutboundMessage] = []

@@ -7,6 +7,8 @@ import Primitives
 /// SYS.1007 (unknown name, invalid value) leaving the setting as it was.
 struct SettingUpdateHandler: BusHandler {
     let settings: [String: any NamedSetting]
+    /// Whose changes are obeyed; the sender is the node of the request's reply inbox.
+    var trusted = TrustedSenders(nodes: [])
 
     var expectsReply: Bool { true }
 
@@ -14,6 +16,11 @@ struct SettingUpdateHandler: BusHandler {
     func resourceKey(for message: UpdateSettingMsg) -> String { "settings" }
 
     func handle(_ message: UpdateSettingMsg, context: HandlerContext) async throws -> HandlerOutput {
+        let sender = TrustedSenders.sender(of: context.base)
+        guard trusted.admits(sender) else {
+            let details = "setting[\(message.name)] not changed: sender[\(sender ?? "unknown")] is not in trustedSenders"
+            throw BadRequest(SysError.operationError.error(details), reason: "untrusted-sender")
+        }
         guard let setting = settings[message.name] else {
             let known = settings.keys.sorted().joined(separator: ", ")
             throw BadRequest(SysError.invalidArgument.error("unknown setting[\(message.name)]; known: \(known)"),

@@ -23,6 +23,9 @@ public struct WorkerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// Answered message ids remembered (with their reply) to answer duplicates. Default: 65,536.
     public var dedupeWindow: Int
+    /// Management nodes whose settings changes and lifecycle/global-config events are obeyed; empty (the default)
+    /// obeys every sender, as ZStack does. See `TrustedSenders`.
+    public var trustedSenders: [String] = []
     /// Requests that may wait behind one key (one host, VM or volume) before more are refused with an error reply:
     /// a hung key must not hold the prefetch every other key needs. Nil: a sixteenth of `prefetch`, at least 4.
     public var keyBacklog: Int?
@@ -93,6 +96,7 @@ public struct WorkerConfiguration: Sendable {
         var maxBodyBytes: Int?
         var dedupeWindow: Int?
         var keyBacklog: Int?
+        var trustedSenders: [String]?
         var http: HTTPForm?
         var kvm: KVMSettings?
         var zbs: ZBSSettings?
@@ -143,6 +147,7 @@ public struct WorkerConfiguration: Sendable {
             if let value = form.maxBodyBytes { configuration.maxBodyBytes = value }
             if let value = form.dedupeWindow { configuration.dedupeWindow = value }
             if let value = form.keyBacklog { configuration.keyBacklog = value }
+            if let value = form.trustedSenders { configuration.trustedSenders = value }
             if let value = form.http?.host { configuration.httpHost = value }
             if let value = form.http?.port { configuration.httpPort = value }
             if let value = form.http?.publicCallbackUrl { configuration.publicCallbackURL = value }

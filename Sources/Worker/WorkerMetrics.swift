@@ -56,6 +56,8 @@ public enum WorkerCounter {
     public static let outboxRepublished = "outbox_republished"
     /// Requests refused because too many already waited behind their key (`key-backlog-full`).
     public static let keyBacklogFull = "key_backlog_full"
+    /// Lifecycle and global-config events ignored because their sender is not in `trustedSenders`.
+    public static let untrustedEvents = "events_untrusted"
     /// Handler outputs no queue took: dead-lettered with reason `unroutable-output`.
     public static let unroutableOutputs = "outputs_unroutable"
     public static let expired = "expired_before_handling"

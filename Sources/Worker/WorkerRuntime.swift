@@ -58,7 +58,8 @@ public struct WorkerRuntime: Sendable {
         let membership = ClusterMembership(selfNode: node,
                                            otherNodes: configuration.ringNodes.compactMap(NodeUUID.init(rawValue:)))
         var handlers = HandlerTable()
-        handlers.register(SettingUpdateHandler(settings: settings.all))
+        handlers.register(SettingUpdateHandler(
+            settings: settings.all, trusted: TrustedSenders(nodes: Set(configuration.trustedSenders))))
         let kvm: KVMWiring
         do {
             kvm = try await KVMWiring.register(

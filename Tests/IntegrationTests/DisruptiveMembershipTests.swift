@@ -49,3 +49,27 @@ struct DisruptiveMembershipTests {
         #expect(garbage.status == 3, "\(garbage.errors)")
     }
 }
+
+/// `trustedSenders` for lifecycle events: with management nodes named, the ring ignores everyone else's
+/// NodeJoin/NodeLeft. Runs alone for the same reason as the suite above, and leaves every ring as it found it.
+@Suite("Trusted senders: lifecycle events", .enabled(if: TestBroker.available), .serialized)
+struct DisruptiveTrustedLifecycleTests {
+    @Test("a NodeJoin from an untrusted sender is ignored and counted; from a trusted one it is applied")
+    func lifecycleFromTrustedNodesOnly() async throws {
+        let trusted = NodeUUID.random().rawValue, stranger = NodeUUID.random().rawValue
+        try await withWorker(configure: { $0.trustedSenders = [trusted] }) { harness in
+            let other = NodeUUID.random().rawValue
+            try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: other, lifeCycle: .nodeJoin),
+                                           from: stranger)
+            #expect(try await eventually { harness.metrics[WorkerCounter.untrustedEvents] == 1 })
+            #expect(!harness.runtime.membership.members.contains(other), "an untrusted NodeJoin changed the ring")
+
+            try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: other, lifeCycle: .nodeJoin),
+                                           from: trusted)
+            #expect(try await eventually { harness.runtime.membership.members.contains(other) })
+            try await harness.publishEvent(ManagementNodeLifeCycleData(nodeUuid: other, lifeCycle: .nodeLeft),
+                                           from: trusted)
+            #expect(try await eventually { !harness.runtime.membership.members.contains(other) })
+        }
+    }
+}
