@@ -63,6 +63,9 @@ let package = Package(
         ),
 
         .target(name: "CloudBus", dependencies: ["Primitives"]),
+        // zlib from Debian's zlib1g-dev, for the bodies ZStack deflates (CloudBus.compressNonApiMessage).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "BodyCompression", dependencies: ["CZlib"]),
         .target(
             name: "CloudBusAMQP",
             dependencies: [
@@ -111,7 +114,7 @@ let package = Package(
             name: "Worker",
             dependencies: [
                 "AMQP", "CloudBus", "CloudBusAMQP", "KeyedExecution", "AgentHTTP", "Inventory", "LiveSettings",
-                "KVM", "KVMMessages", "ZBS", "ZBSMessages", "Primitives",
+                "KVM", "KVMMessages", "ZBS", "ZBSMessages", "Primitives", "BodyCompression",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -164,6 +167,7 @@ let package = Package(
         .executableTarget(name: "cloudbus-bench", dependencies: ["CloudBusBench"]),
 
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"]),
+        .testTarget(name: "BodyCompressionTests", dependencies: ["BodyCompression"]),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "CloudBusTesting"]),
         .testTarget(name: "CloudBusTests", dependencies: ["CloudBus", "KVMMessages", "Primitives"]),
         .testTarget(
@@ -206,7 +210,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Worker", "CloudBusTesting", "AMQP", "CloudBus", "CloudBusAMQP", "Inventory", "KVM", "KVMMessages",
-                "KeyedExecution", "LiveSettings", "Primitives",
+                "KeyedExecution", "LiveSettings", "Primitives", "BodyCompression",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

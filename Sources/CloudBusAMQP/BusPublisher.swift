@@ -24,8 +24,12 @@ public struct BusPublisher: Sendable {
     /// publisher's mode: the worker answers a persistent request with a persistent reply, so a reply is as
     /// durable as the request that asked for it. Replies carry no expiration, as in ZStack.
     @discardableResult
-    public func publishReply(body: Data, replyTo: String, persistent: Bool? = nil) async throws(AMQPError) -> PublishOutcome {
-        try await publish(body, exchange: BusNames.p2pExchange, routingKey: replyTo, expiry: .never, persistent: persistent)
+    /// `headers` go in the AMQP properties (ZStack's `compressed` marker, for one).
+    public func publishReply(body: Data, replyTo: String, persistent: Bool? = nil, headers: AMQPTable = [:])
+        async throws(AMQPError) -> PublishOutcome
+    {
+        try await publish(body, exchange: BusNames.p2pExchange, routingKey: replyTo, expiry: .never, persistent: persistent,
+                          headers: headers)
     }
 
     /// When the broker may drop a request or event nobody consumed.
@@ -59,13 +63,14 @@ public struct BusPublisher: Sendable {
 
     /// The one way onto the bus: mandatory, confirmed, expiring as asked.
     private func publish(_ body: Data, exchange: String, routingKey: String, expiry: Expiry = .busDefault,
-                         persistent: Bool? = nil) async throws(AMQPError) -> PublishOutcome {
+                         persistent: Bool? = nil, headers: AMQPTable = [:]) async throws(AMQPError) -> PublishOutcome {
         let expiration: String? = switch expiry {
         case .busDefault: BusNames.messageExpiration
         case .after(let duration): String(max(1, duration.inMilliseconds))
         case .never: nil
         }
-        let properties = AMQPProperties(deliveryMode: (persistent ?? self.persistent) ? 2 : 1, expiration: expiration)
+        let properties = AMQPProperties(deliveryMode: (persistent ?? self.persistent) ? 2 : 1, expiration: expiration,
+                                        headers: headers)
         return try await connection.publish(OutgoingMessage(
             exchange: exchange, routingKey: routingKey, body: Array(body), properties: properties, mandatory: true))
     }

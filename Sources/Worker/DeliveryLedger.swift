@@ -27,6 +27,28 @@ struct Answer: Sendable, Equatable {
     }
 }
 
+/// How a reply goes out: as durable as the request (a persistent request gets a persistent reply) and compressed
+/// when the request was (ZStack's `compressed` header).
+struct ReplyMode: Sendable, Equatable {
+    var persistent = false
+    var compressed = false
+
+    static let plain = ReplyMode()
+
+    init(persistent: Bool = false, compressed: Bool = false) {
+        self.persistent = persistent
+        self.compressed = compressed
+    }
+
+    init(_ delivery: Delivery) {
+        self.init(persistent: delivery.properties.deliveryMode == 2,
+                  compressed: delivery.properties.headers[ReplyMode.compressedHeader] != nil)
+    }
+
+    /// The AMQP header ZStack sets on a deflated body; its presence is what counts.
+    static let compressedHeader = "compressed"
+}
+
 /// A copy of a message that arrived while the original was still being handled; it is settled with the original.
 struct ParkedCopy: Sendable {
     let tag: DeliveryTag
@@ -35,6 +57,8 @@ struct ParkedCopy: Sendable {
     /// A broker redelivery (same sender, same inbox: the original's reply reached it already) rather than a
     /// sender's retry.
     let redelivered: Bool
+    /// How this copy's reply goes out.
+    var mode = ReplyMode.plain
 }
 
 /// Which message ids are being handled and which were answered recently — with the reply they got — so a copy

@@ -1,8 +1,9 @@
 import AMQP
+import BodyCompression
 import CloudBus
 import CloudBusAMQP
-import Inventory
 import Foundation
+import Inventory
 import KVM
 import KeyedExecution
 import Logging
@@ -63,9 +64,21 @@ final class DeliveryPipeline: Sendable {
     /// prefetch bounds how many such tasks exist at once (each holds an unacked delivery).
     func accept(_ delivery: Delivery) async {
         metrics.increment(WorkerCounter.received)
+        var body = delivery.body
+        if delivery.properties.headers[ReplyMode.compressedHeader] != nil {
+            do {
+                // The size limit applies to the inflated bytes, as they are produced.
+                body = try Zlib.inflate(delivery.body, limit: settings.maxBodyBytes)
+            } catch {
+                let reason = if case .tooLarge = error { "decompression-bomb" } else { "malformed-compressed-body" }
+                refuseAside(delivery, reason: reason, detail: "compressed body \(error)", base: nil, className: nil,
+                            replyError: nil)
+                return
+            }
+        }
         let envelope: DecodedEnvelope
         do {
-            envelope = try EnvelopeCodec.decode(delivery.body, registry: registry, maxBodyBytes: settings.maxBodyBytes)
+            envelope = try EnvelopeCodec.decode(body, registry: registry, maxBodyBytes: settings.maxBodyBytes)
         } catch {
             refuseAside(delivery, reason: error.kind, detail: error.reason, base: error.recoveredBase,
                         className: error.className, replyError: error.replyError)
@@ -105,12 +118,11 @@ final class DeliveryPipeline: Sendable {
             return
         }
         let copy = ParkedCopy(tag: delivery.tag, replyTo: ReplyFactory.needsReply(base) ? base.headers.replyTo : nil,
-                              redelivered: delivery.redelivered)
+                              redelivered: delivery.redelivered, mode: ReplyMode(delivery))
         switch ledger.admit(id: base.id, copy: copy) {
         case .answered(let answer):
             metrics.increment(WorkerCounter.duplicates)
-            let persistent = delivery.properties.deliveryMode == 2
-            Task { await answerAgain(copy, with: answer, persistent: persistent, messageId: base.id) }
+            Task { await answerAgain(copy, with: answer, messageId: base.id) }
             return
         case .parked:
             metrics.increment(WorkerCounter.duplicates)
@@ -219,7 +231,7 @@ final class DeliveryPipeline: Sendable {
     {
         for message in output.messages { try await publishOutput(message, causedBy: base.id) }
         guard let reply = output.reply, ReplyFactory.needsReply(base) else { return .none }
-        return try await send(reply, to: base, persistent: delivery.properties.deliveryMode == 2)
+        return try await send(reply, to: base, mode: ReplyMode(delivery))
     }
 
     /// Publishes one output and waits for its confirm; an output no queue takes is dead-lettered.
@@ -277,17 +289,22 @@ final class DeliveryPipeline: Sendable {
     }
 
     /// A persistent request gets a persistent reply: as durable as what asked for it. Returns what was sent.
-    private func send(_ reply: some BusReply, to base: MessageBase, persistent: Bool) async throws -> Answer {
+    private func send(_ reply: some BusReply, to base: MessageBase, mode: ReplyMode) async throws -> Answer {
         guard let envelope = ReplyFactory.reply(reply, to: base), let replyTo = base.headers.replyTo else {
             return .none
         }
         let body = try envelope.encoded()
-        try await publishReply(body, to: replyTo, persistent: persistent, messageId: base.id)
+        try await publishReply(body, to: replyTo, mode: mode, messageId: base.id)
         return Answer(reply: body)
     }
 
-    private func publishReply(_ body: Data, to replyTo: String, persistent: Bool, messageId: String) async throws {
-        let outcome = try await publisher.publishReply(body: body, replyTo: replyTo, persistent: persistent)
+    /// Publishes a reply body (the cached answer keeps it uncompressed; it is deflated here when the request was).
+    private func publishReply(_ body: Data, to replyTo: String, mode: ReplyMode, messageId: String) async throws {
+        let outcome = mode.compressed
+            ? try await publisher.publishReply(body: Data(Zlib.deflate([UInt8](body))), replyTo: replyTo,
+                                               persistent: mode.persistent,
+                                               headers: [ReplyMode.compressedHeader: .string("true")])
+            : try await publisher.publishReply(body: body, replyTo: replyTo, persistent: mode.persistent)
         metrics.increment(WorkerCounter.replies)
         if case .returned(let code, let text) = outcome {
             // The requester's inbox is gone: nobody is waiting any more. Nothing to retry.
@@ -320,9 +337,8 @@ final class DeliveryPipeline: Sendable {
                 AnsweredMessage(id: id, reply: answer.reply.map { [UInt8]($0) }, answeredAtEpochMillis: EpochMillis.now()),
                 removingOutbox: sentOutbox)
             connection.ack(delivery.tag)
-            let persistent = delivery.properties.deliveryMode == 2
             for copy in parked {
-                await answerAgain(copy, with: answer, persistent: persistent, messageId: id)
+                await answerAgain(copy, with: answer, messageId: id)
             }
         case .giveBack:
             connection.nack(delivery.tag, requeue: true)
@@ -333,12 +349,12 @@ final class DeliveryPipeline: Sendable {
     /// Settles a copy of an answered message: the cached reply goes to the copy's inbox (unless the broker merely
     /// redelivered it, so the same inbox has it already), then the copy is acked. A reply that cannot be confirmed
     /// gives the copy back.
-    private func answerAgain(_ copy: ParkedCopy, with answer: Answer, persistent: Bool, messageId: String) async {
+    private func answerAgain(_ copy: ParkedCopy, with answer: Answer, messageId: String) async {
         if answer.hasReply, let replyTo = copy.replyTo, !copy.redelivered,
             let body = await replyBytes(of: answer, messageId: messageId)
         {
             do {
-                try await publishReply(body, to: replyTo, persistent: persistent, messageId: messageId)
+                try await publishReply(body, to: replyTo, mode: copy.mode, messageId: messageId)
                 metrics.increment(WorkerCounter.repliesResent)
             } catch {
                 metrics.increment(WorkerCounter.publishFailures)
@@ -411,8 +427,7 @@ final class DeliveryPipeline: Sendable {
         do {
             try await deadLetters.store(delivery, reason: reason, detail: detail, className: className, messageId: base?.id)
             guard let base, let replyError, ReplyFactory.needsReply(base) else { return Answer.none }
-            return try await send(MessageReply(error: replyError), to: base,
-                                  persistent: delivery.properties.deliveryMode == 2)
+            return try await send(MessageReply(error: replyError), to: base, mode: ReplyMode(delivery))
         } catch {
             metrics.increment(WorkerCounter.publishFailures)
             logger.warning("could not dead-letter or answer a refused message; returning it for redelivery",

@@ -1,7 +1,7 @@
-import Logging
 import AgentHTTP
 import CloudBusTesting
 import Foundation
+import Logging
 import Testing
 
 @Suite("CallbackServer endpoints", .timeLimit(.minutes(1)))

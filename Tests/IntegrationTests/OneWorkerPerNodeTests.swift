@@ -1,8 +1,8 @@
-import Primitives
-import CloudBusAMQP
 import CloudBus
+import CloudBusAMQP
 import CloudBusTesting
 import Foundation
+import Primitives
 import Testing
 import Worker
 

@@ -1,8 +1,8 @@
-import LiveSettings
 import CloudBus
 import CloudBusAMQP
 import CloudBusTesting
 import Foundation
+import LiveSettings
 import Primitives
 import Testing
 import Worker

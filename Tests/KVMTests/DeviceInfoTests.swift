@@ -1,4 +1,3 @@
-import Logging
 import AgentHTTP
 import CloudBus
 import CloudBusTesting
@@ -7,6 +6,7 @@ import Inventory
 import KVM
 import KVMMessages
 import LiveSettings
+import Logging
 import Synchronization
 import Testing
 

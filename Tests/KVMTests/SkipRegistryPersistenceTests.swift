@@ -1,10 +1,10 @@
-import Logging
 import CloudBus
 import CloudBusTesting
 import Foundation
 import Inventory
 @testable import KVM
 import LiveSettings
+import Logging
 import Synchronization
 import Testing
 

@@ -1,8 +1,8 @@
-import Logging
 import CloudBus
 import CloudBusTesting
 @testable import KVM
 import KVMMessages
+import Logging
 import Primitives
 import Testing
 

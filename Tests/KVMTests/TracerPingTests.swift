@@ -1,4 +1,3 @@
-import Logging
 import CloudBus
 import CloudBusTesting
 import Foundation
@@ -6,6 +5,7 @@ import Inventory
 import KVM
 import KVMMessages
 import LiveSettings
+import Logging
 import Testing
 
 @Suite("VM tracer: the sync a successful ping asks for")

@@ -1,5 +1,5 @@
-import CloudBusTesting
 import CloudBus
+import CloudBusTesting
 import Foundation
 import Inventory
 import KVM

@@ -1,10 +1,10 @@
-import CloudBusTesting
-import Logging
 import CloudBus
+import CloudBusTesting
 import Foundation
 import Inventory
 import KVM
 import KVMMessages
+import Logging
 import Primitives
 import Testing
 

@@ -1,9 +1,9 @@
-import CloudBusTesting
-import Logging
 import CloudBus
+import CloudBusTesting
 import Inventory
 import KVM
 import KVMMessages
+import Logging
 import Testing
 
 /// Scenario 39's residual race and issue 3 item 6: a Stopped verdict for a VM whose orphan skip just expired is

@@ -1,6 +1,6 @@
-import CloudBusTesting
 import AgentHTTP
 import CloudBus
+import CloudBusTesting
 import Inventory
 import Logging
 import Testing

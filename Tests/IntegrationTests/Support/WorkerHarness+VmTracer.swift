@@ -1,7 +1,7 @@
-import CloudBusTesting
 import AMQP
 import CloudBus
 import CloudBusAMQP
+import CloudBusTesting
 import Foundation
 import Inventory
 import KVM
