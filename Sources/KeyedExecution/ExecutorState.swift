@@ -75,6 +75,8 @@ struct ExecutorState<Key: Hashable & Sendable> {
     private var nextWaiterID = 0
 
     private(set) var queuedJobs = 0
+    /// Queued jobs that carry a deadline: the watchdog scans the lanes only while there are any.
+    private(set) var queuedDeadlines = 0
     private(set) var runningJobs = 0
     private(set) var abandonedJobsRunning = 0
     private(set) var abandonedJobsTotal = 0
@@ -132,6 +134,7 @@ struct ExecutorState<Key: Hashable & Sendable> {
         let job = QueuedJob(
             serial: nextSerial, body: body, completion: completion, deadline: deadline, timeout: timeout)
         queuedJobs += 1
+        if deadline != nil { queuedDeadlines += 1 }
         if lanes[key, default: Lane()].append(job) {
             ready.append(key)
         }
@@ -161,15 +164,22 @@ struct ExecutorState<Key: Hashable & Sendable> {
             runningJobs -= 1
             releaseLane(finishedKey)
         }
-        guard let key = ready.popFirst() else {
-            runners[id] = nil
-            return nil
+        var taken: (key: Key, job: QueuedJob)?
+        while taken == nil {
+            guard let key = ready.popFirst() else {
+                runners[id] = nil
+                return nil
+            }
+            // A ready key has a lane; its queue is empty only when the watchdog expired every job it held.
+            if let job = lanes[key]?.queue.popFirst() {
+                taken = (key, job)
+            } else {
+                removeLane(key)
+            }
         }
-        // A key is in `ready` only while its lane exists and has queued work (see `admit` and `releaseLane`).
-        guard let job = lanes[key]?.queue.popFirst() else {
-            preconditionFailure("KeyedSerialExecutor: ready key without queued work")
-        }
+        guard let (key, job) = taken else { preconditionFailure("unreachable") }
         queuedJobs -= 1
+        if job.deadline != nil { queuedDeadlines -= 1 }
         runningJobs += 1
         if maxQueuedJobs != nil {
             wakeOneSpaceWaiter()
@@ -200,6 +210,11 @@ struct ExecutorState<Key: Hashable & Sendable> {
 
     /// Arms a new watchdog generation for `target`; the caller starts its task and passes it to
     /// ``installWatchdog(_:generation:)``.
+    /// Whether a watchdog must be (re)armed for a job that waits with `deadline`: none watches, or it wakes later.
+    func needsWatchdog(for deadline: Duration) -> Bool {
+        watchdogTarget.map { deadline < $0 } ?? true
+    }
+
     mutating func beginWatchdog(until target: Duration) -> Int {
         watchdogGeneration += 1
         watchdogTarget = target
@@ -217,12 +232,35 @@ struct ExecutorState<Key: Hashable & Sendable> {
     /// is retired (the slot is freed) and its task returned so the caller can report `.deadlineExceeded` and cancel
     /// it outside the lock. The keys stay scheduled until the caller releases them, after reporting. Also returns
     /// when the watchdog should wake next (`nil`: it should exit, having been superseded or having nothing to watch).
+    ///
+    /// Queued jobs whose deadline passed while they waited behind their key are taken out of their lane too and
+    /// returned in `expiredQueued`, for the caller to report `.expiredBeforeStart` at their deadline rather than when
+    /// the key reaches them (a hung key would otherwise keep them — and their senders — waiting for its own end).
     mutating func takeExpiredJobs(watchdog generation: Int, now: Duration) -> (
-        expired: [AbandonedJob<Key>], nextWake: Duration?
+        expired: [AbandonedJob<Key>], expiredQueued: [QueuedJob], nextWake: Duration?
     ) {
-        guard generation == watchdogGeneration else { return ([], nil) }
+        guard generation == watchdogGeneration else { return ([], [], nil) }
         var expired: [(runner: Int, job: AbandonedJob<Key>)] = []
         var nextWake: Duration?
+        var expiredQueued: [QueuedJob] = []
+        if queuedDeadlines > 0 {
+            for key in Array(lanes.keys) {
+                guard let lane = lanes[key], !lane.queue.isEmpty else { continue }
+                var kept = Ring<QueuedJob>()
+                var queue = lane.queue
+                for job in queue.removeAll() {
+                    if let deadline = job.deadline, deadline <= now {
+                        expiredQueued.append(job)
+                    } else {
+                        if let deadline = job.deadline { nextWake = min(nextWake ?? deadline, deadline) }
+                        kept.append(job)
+                    }
+                }
+                lanes[key]?.queue = kept
+            }
+            queuedJobs -= expiredQueued.count
+            queuedDeadlines -= expiredQueued.count
+        }
         for (id, record) in runners {
             guard let timed = record.timedJob, let deadline = timed.job.deadline else { continue }
             if deadline <= now {
@@ -241,7 +279,7 @@ struct ExecutorState<Key: Hashable & Sendable> {
         if nextWake == nil {
             watchdogTask = nil
         }
-        return (expired.map(\.job), nextWake)
+        return (expired.map(\.job), expiredQueued, nextWake)
     }
 
     /// The key's running job is over: serve its next job later (behind the other ready keys) or forget the key.
@@ -293,6 +331,7 @@ struct ExecutorState<Key: Hashable & Sendable> {
             discarded.append(contentsOf: lanes.values[index].queue.removeAll())
         }
         queuedJobs = 0
+        queuedDeadlines = 0
         // Ready keys have no running job; with their queues gone they are idle. Keys with a running job keep their
         // lane until that job is over.
         for key in ready.removeAll() {

@@ -69,7 +69,9 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
     ///     is cancelled, the outcome is ``JobOutcome/deadlineExceeded``, and the key moves on without waiting for the
     ///     body to return. `nil`: no deadline.
     ///   - job: The work. It runs on an executor-owned task, never concurrently with another job of the same key.
-    ///   - completion: Called exactly once with the job's outcome, before the key's next job starts.
+    ///   - completion: Called exactly once with the job's outcome, before the key's next job starts — except for a
+    ///     job whose deadline passes while it waits: the watchdog reports it (``JobOutcome/expiredBeforeStart``) at
+    ///     that deadline, whatever its key is doing then.
     public func submit(
         key: Key,
         timeout: Duration?,
@@ -78,12 +80,17 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
     ) async {
         let deadline = timeout.map { clock.now + $0 }
         while true {
-            let admission = state.withLock { state in
+            let (admission, supersededWatchdog) = state.withLock { state in
                 let admission = state.admit(
                     key: key, body: job, completion: completion, deadline: deadline, timeout: timeout)
                 startRunners(&state)
-                return admission
+                // A job that waits behind its key is expired by the watchdog at its deadline, not when its turn comes.
+                guard case .enqueued = admission, let deadline, state.needsWatchdog(for: deadline) else {
+                    return (admission, Task<Void, Never>?.none)
+                }
+                return (admission, startWatchdog(&state, until: deadline))
             }
+            supersededWatchdog?.cancel()
             switch admission {
             case .enqueued:
                 return
@@ -244,7 +251,10 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
     /// watchdog should wake next, or `nil` when it should exit.
     private func deadlinesPassed(watchdog generation: Int) -> Duration? {
         let now = clock.now
-        let (expired, nextWake) = state.withLock { $0.takeExpiredJobs(watchdog: generation, now: now) }
+        let (expired, expiredQueued, nextWake) = state.withLock {
+            $0.takeExpiredJobs(watchdog: generation, now: now)
+        }
+        for job in expiredQueued { job.completion(.expiredBeforeStart) }
         guard !expired.isEmpty else {
             return nextWake
         }

@@ -154,7 +154,10 @@ struct KeyedSerialExecutorDeadlineTests {
         clock.advance(by: .seconds(2))
         release.open()
         await outcomes.waitUntil(count: 3)
-        #expect(outcomes.values == ["a1:finished", "a2:expiredBeforeStart", "a3:finished"])
+        // a2 is reported by the watchdog at its deadline or by the runner when its turn comes, whichever is first:
+        // before or after a1's outcome, but exactly once and before a3 runs.
+        #expect(Set(outcomes.values.prefix(2)) == ["a1:finished", "a2:expiredBeforeStart"])
+        #expect(outcomes.values.last == "a3:finished")
         #expect(ran.values == ["a3"])
     }
 
@@ -169,5 +172,62 @@ struct KeyedSerialExecutorDeadlineTests {
         await outcomes.waitUntil(count: 1)
         #expect(outcomes.values == [.expiredBeforeStart])
         #expect(ran.count == 0)
+    }
+
+    @Test("a job waiting behind a hung job is reported expiredBeforeStart at its own deadline, not when its turn comes")
+    func queuedJobExpiresAtItsDeadline() async {
+        let clock = ManualClock()
+        let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: 2, clock: clock)
+        let outcomes = Recorder<String>()
+        let started = Latch()
+        let release = Latch()
+
+        await executor.submit(key: "vm-a", timeout: nil) {
+            started.open()
+            await release.waitIgnoringCancellation()
+        } completion: { outcomes.record("a1:\($0.kind)") }
+        await started.wait()
+        await executor.submit(key: "vm-a", timeout: .seconds(3)) {} completion: { outcomes.record("a2:\($0.kind)") }
+        await executor.submit(key: "vm-a", timeout: .seconds(30)) {} completion: { outcomes.record("a3:\($0.kind)") }
+        #expect(executor.queueDepth(for: "vm-a") == 2)
+
+        clock.advance(by: .seconds(3))
+        await outcomes.waitUntil(count: 1)
+        #expect(outcomes.values == ["a2:expiredBeforeStart"], "reported while a1 still hangs")
+        #expect(executor.queueDepth(for: "vm-a") == 1)
+        #expect(executor.statistics.queuedJobs == 1)
+
+        release.open()
+        await outcomes.waitUntil(count: 3)
+        #expect(outcomes.values == ["a2:expiredBeforeStart", "a1:finished", "a3:finished"])
+        await executor.waitUntilIdle()
+        #expect(executor.activeKeyCount == 0)
+    }
+
+    @Test("a ready key whose every queued job expired is dropped, and the other keys are served")
+    func readyKeyEmptiedByExpiry() async {
+        let clock = ManualClock()
+        let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: 1, clock: clock)
+        let outcomes = Recorder<String>()
+        let started = Latch()
+        let release = Latch()
+
+        // One slot: vm-b's job waits, ready, behind vm-a's running job; its deadline passes first.
+        await executor.submit(key: "vm-a", timeout: nil) {
+            started.open()
+            await release.waitIgnoringCancellation()
+        } completion: { outcomes.record("a1:\($0.kind)") }
+        await started.wait()
+        await executor.submit(key: "vm-b", timeout: .seconds(2)) {} completion: { outcomes.record("b1:\($0.kind)") }
+        await executor.submit(key: "vm-c", timeout: nil) {} completion: { outcomes.record("c1:\($0.kind)") }
+        clock.advance(by: .seconds(2))
+        await outcomes.waitUntil(count: 1)
+        #expect(outcomes.values == ["b1:expiredBeforeStart"])
+
+        release.open()
+        await outcomes.waitUntil(count: 3)
+        #expect(outcomes.values == ["b1:expiredBeforeStart", "a1:finished", "c1:finished"])
+        await executor.waitUntilIdle()
+        #expect(executor.activeKeyCount == 0)
     }
 }
