@@ -179,14 +179,7 @@ struct KeyedSerialExecutorDeadlineTests {
         let clock = ManualClock()
         let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: 2, clock: clock)
         let outcomes = Recorder<String>()
-        let started = Latch()
-        let release = Latch()
-
-        await executor.submit(key: "vm-a", timeout: nil) {
-            started.open()
-            await release.waitIgnoringCancellation()
-        } completion: { outcomes.record("a1:\($0.kind)") }
-        await started.wait()
+        let release = await Self.hang(executor, key: "vm-a", outcomes: outcomes)
         await executor.submit(key: "vm-a", timeout: .seconds(3)) {} completion: { outcomes.record("a2:\($0.kind)") }
         await executor.submit(key: "vm-a", timeout: .seconds(30)) {} completion: { outcomes.record("a3:\($0.kind)") }
         #expect(executor.queueDepth(for: "vm-a") == 2)
@@ -209,15 +202,8 @@ struct KeyedSerialExecutorDeadlineTests {
         let clock = ManualClock()
         let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: 1, clock: clock)
         let outcomes = Recorder<String>()
-        let started = Latch()
-        let release = Latch()
-
         // One slot: vm-b's job waits, ready, behind vm-a's running job; its deadline passes first.
-        await executor.submit(key: "vm-a", timeout: nil) {
-            started.open()
-            await release.waitIgnoringCancellation()
-        } completion: { outcomes.record("a1:\($0.kind)") }
-        await started.wait()
+        let release = await Self.hang(executor, key: "vm-a", outcomes: outcomes)
         await executor.submit(key: "vm-b", timeout: .seconds(2)) {} completion: { outcomes.record("b1:\($0.kind)") }
         await executor.submit(key: "vm-c", timeout: nil) {} completion: { outcomes.record("c1:\($0.kind)") }
         clock.advance(by: .seconds(2))
@@ -229,5 +215,19 @@ struct KeyedSerialExecutorDeadlineTests {
         #expect(outcomes.values == ["b1:expiredBeforeStart", "a1:finished", "c1:finished"])
         await executor.waitUntilIdle()
         #expect(executor.activeKeyCount == 0)
+    }
+
+    /// Starts a job on `key` that ignores cancellation and runs until the returned latch opens (recorded "a1").
+    private static func hang(
+        _ executor: KeyedSerialExecutor<String>, key: String, outcomes: Recorder<String>
+    ) async -> Latch {
+        let started = Latch()
+        let release = Latch()
+        await executor.submit(key: key, timeout: nil) {
+            started.open()
+            await release.waitIgnoringCancellation()
+        } completion: { outcomes.record("a1:\($0.kind)") }
+        await started.wait()
+        return release
     }
 }
