@@ -12,6 +12,7 @@ import PackageDescription
 //   Primitives (JSONValue, ZStackUUID, Duration units) ← everything below that needs them
 //   CRabbitMQ, CRabbitMQShim ← AMQP                      transport; knows nothing of ZStack
 //   CloudBus                                             ZStack's wire: envelope, codec, headers, errors, ring
+//   CZlib ← BodyCompression                              ZStack's compressed bodies (zlib)
 //   CloudBusAMQP ← CloudBus + AMQP                       publisher, topology, RPC client (Worker and the CLIs only)
 //   KVMMessages, ZBSMessages ← CloudBus                  the domains' wire types
 //   KeyedExecution, AgentHTTP, Inventory, LiveSettings   no ZStack wire, no transport

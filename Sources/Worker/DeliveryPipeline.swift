@@ -107,16 +107,6 @@ final class DeliveryPipeline: Sendable {
             return
         }
         let key = entry.resourceKey(envelope.message)
-        if let bound = settings.keyBacklog, entry.expectsReply, !base.headers.isNoReply,
-            executor.queueDepth(for: key) >= bound
-        {
-            // A hung or slow key keeps at most `bound` prefetch slots; its sender gets an answer it can retry on.
-            metrics.increment(WorkerCounter.keyBacklogFull)
-            let detail = "\(bound) messages already wait behind key \(key); retry later"
-            refuseAside(delivery, reason: "key-backlog-full", detail: detail, base: base,
-                        className: envelope.className, replyError: SysError.operationError.error(detail))
-            return
-        }
         let copy = ParkedCopy(tag: delivery.tag, replyTo: ReplyFactory.needsReply(base) ? base.headers.replyTo : nil,
                               redelivered: delivery.redelivered, mode: ReplyMode(delivery))
         switch ledger.admit(id: base.id, copy: copy) {
@@ -129,6 +119,22 @@ final class DeliveryPipeline: Sendable {
             return
         case .first:
             break
+        }
+        // After the ledger, so a copy of a message already in flight is parked rather than refused.
+        if let bound = settings.keyBacklog, entry.expectsReply, !base.headers.isNoReply,
+            executor.queueDepth(for: key) >= bound
+        {
+            // A hung or slow key keeps at most `bound` prefetch slots; its sender gets an answer it can retry on —
+            // and a retry with the same id is handled afresh: the refusal is not remembered as the answer.
+            metrics.increment(WorkerCounter.keyBacklogFull)
+            let detail = "\(bound) messages already wait behind key \(key); retry later"
+            let className = envelope.className
+            Task {
+                let answer = await refuse(delivery, reason: "key-backlog-full", detail: detail, base: base,
+                                          className: className, replyError: SysError.operationError.error(detail))
+                await settle(delivery, id: base.id, answer == nil ? .giveBack : .refusedForNow)
+            }
+            return
         }
         let now = EpochMillis.now()
         let messageDeadline = MessageDeadline(base)
@@ -324,6 +330,8 @@ final class DeliveryPipeline: Sendable {
         case done(Answer, sentOutbox: [Int64] = [])
         /// Nacked with requeue; the id is forgotten, so the broker's redelivery is handled afresh.
         case giveBack
+        /// Acked (its refusal was sent) but the id is forgotten, copies included: a retry is handled afresh.
+        case refusedForNow
     }
 
     /// The one place an admitted delivery ends: ack or nack, for it and for its parked copies, and the ledger
@@ -343,6 +351,9 @@ final class DeliveryPipeline: Sendable {
         case .giveBack:
             connection.nack(delivery.tag, requeue: true)
             for copy in ledger.abandon(id: id) { connection.nack(copy.tag, requeue: true) }
+        case .refusedForNow:
+            connection.ack(delivery.tag)
+            for copy in ledger.abandon(id: id) { connection.ack(copy.tag) }
         }
     }
 

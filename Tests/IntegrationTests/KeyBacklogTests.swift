@@ -58,6 +58,11 @@ struct KeyBacklogTests {
                     ([first] + waiting).allSatisfy { collector.entry(for: $0.id)?.success == true }
                 }
                 #expect(drained, "the requests that waited behind the hung one were not answered")
+                // A refusal for a full backlog is not remembered as the answer: a retry with the same id runs.
+                let retry = try await harness.call(HangMsg.className, [
+                    "hostUuid": .string(stuck), "hang": .bool(false), "id": .string(refused[0].id),
+                ])
+                #expect(retry.success, "the retry of a request refused for a full backlog was not handled afresh")
                 #expect(harness.metrics[WorkerCounter.keyBacklogFull] == 2)
             }
         }
