@@ -154,10 +154,11 @@ struct KeyedSerialExecutorDeadlineTests {
         clock.advance(by: .seconds(2))
         release.open()
         await outcomes.waitUntil(count: 3)
-        // a2 is reported by the watchdog at its deadline or by the runner when its turn comes, whichever is first:
-        // before or after a1's outcome, but exactly once and before a3 runs.
-        #expect(Set(outcomes.values.prefix(2)) == ["a1:finished", "a2:expiredBeforeStart"])
-        #expect(outcomes.values.last == "a3:finished")
+        // a2 is reported by the watchdog at its deadline or by the runner when its turn comes, whichever is first —
+        // exactly once, and it never runs. Its report is not ordered against a1's and a3's (the watchdog reports
+        // outside the lock, while the key goes on): that is the documented exception for jobs expiring in the queue.
+        #expect(outcomes.values.sorted() == ["a1:finished", "a2:expiredBeforeStart", "a3:finished"])
+        #expect(outcomes.values.firstIndex(of: "a1:finished")! < outcomes.values.firstIndex(of: "a3:finished")!)
         #expect(ran.values == ["a3"])
     }
 
