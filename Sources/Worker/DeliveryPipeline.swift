@@ -210,7 +210,12 @@ final class DeliveryPipeline: Sendable {
             let code = (error as? any ErrorCodeConvertible)?.errorCode ?? SysError.operationError.error("\(error)")
             output = HandlerOutput(reply: MessageReply(error: code))
         }
-        guard claim.claim() else { return }
+        guard claim.claim() else {
+            // The deadline answered first, but the handler had already written its state and outbox rows (or wrote
+            // them after, ignoring cancellation): they must still go out, in the key's order.
+            if output.messages.contains(where: { $0.outboxSeq != nil }) { await flushLater(key: key) }
+            return
+        }
         do {
             let answer = try await publish(output, answering: base, delivery: delivery)
             metrics.increment(WorkerCounter.handled, entry.handledCounter)
@@ -272,6 +277,20 @@ final class DeliveryPipeline: Sendable {
         try await outbox.removeOutbox(seqs: pending.map(\.seq))
         metrics.increment(WorkerCounter.outboxRepublished, by: pending.count)
         _ = dirtyKeys.withLock { $0.remove(key) }
+    }
+
+    /// Marks `key` dirty and queues a flush of its outbox rows on the key's executor, behind whatever the key
+    /// already has: for rows whose handler lost its answer to the deadline, which nobody else would publish until the
+    /// key's next message (or a restart).
+    private func flushLater(key: String) async {
+        _ = dirtyKeys.withLock { $0.insert(key) }
+        await executor.submit(key: key, timeout: settings.defaultHandlerTimeout, { [self] in
+            do {
+                try await flushOutbox(key: key)
+            } catch {
+                logger.warning("outbox not flushed after a deadline", metadata: ["key": "\(key)", "error": "\(error)"])
+            }
+        }, completion: { _ in })
     }
 
     /// At start: every key with pending outbox rows (left by a crash, or by a lost confirm before a restart) is

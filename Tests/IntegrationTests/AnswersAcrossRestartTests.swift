@@ -68,3 +68,37 @@ struct OutboxAfterRestartTests {
         }
     }
 }
+
+/// A handler that wrote its state and outbox rows but lost its answer to the deadline: the sender gets SYS.1001, and
+/// the rows still go out — on the key, once the handler is done — instead of waiting for a restart.
+@Suite("The outbox after a deadline", .enabled(if: TestBroker.available))
+struct OutboxAfterDeadlineTests {
+    @Test("rows written by a handler that outlived its deadline are published when it ends")
+    func rowsOfALateHandlerArePublished() async throws {
+        let gate = HandlerGate()
+        let store = InventorySlot()
+        let node = NodeUUID.random()
+        try await withWorker(node: node, extraHandlers: {
+            $0.register(OutboxThenHangHandler(gate: gate, store: store, node: node))
+        }) { harness in
+            store.set(harness.inventory)
+            let host = MessageID.random()
+            try await harness.inventory.upsertHosts([HostRecord(uuid: host, managementIp: "127.0.0.1", status: .connected)])
+            let events = try await EventProbe.open()
+            try await withTeardown({ gate.open(); await events.close() }) {
+                let reply = try await harness.call(OutboxThenHangMsg.className, [
+                    "hostUuid": .string(host), "timeout": .integer(1_500),
+                ])
+                #expect(reply.errorCode == "SYS.1001", "the deadline did not answer first")
+                #expect(try await harness.inventory.pendingOutbox(key: host).count == 1)
+                gate.open()
+                let seen = await events.waitFor(HostDisconnectedData.path) { $0["hostUuid"]?.stringValue == host }
+                #expect(seen != nil, "the late handler's announcement was never published")
+                let drained = try await eventually { harness.metrics[WorkerCounter.outboxRepublished] == 1 }
+                #expect(drained)
+                let pending = try await harness.inventory.pendingOutbox(key: host)
+                #expect(pending.isEmpty, "the published row was not removed")
+            }
+        }
+    }
+}
