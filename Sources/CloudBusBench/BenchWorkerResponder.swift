@@ -32,8 +32,13 @@ final class BenchWorkerResponder: BenchResponder {
     var queue: String { ServiceID(service: ServiceID.hostService, node: node).queueName }
     var leftoverQueues: [String] { [queue, BusTopology.eventQueue(node: node)] }
 
+    /// The worker's data directory (a bench may prepare its inventory there before `start`).
+    var dataDirectory: String {
+        URL(fileURLWithPath: setup.scratchDirectory).appendingPathComponent("worker-\(node.rawValue)").path
+    }
+
     func start() async throws {
-        let directory = URL(fileURLWithPath: setup.scratchDirectory).appendingPathComponent("worker-\(node.rawValue)")
+        let directory = URL(fileURLWithPath: dataDirectory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // Durability of the worker's queues is a file-only setting.
         let configPath = directory.appendingPathComponent("config.json").path
