@@ -46,6 +46,9 @@ public struct HandlerOutput: Sendable {
         self.reply = reply
         self.messages = messages
     }
+
+    /// Whether some of the messages were written to the outbox with the handler's state change.
+    public var writesOutbox: Bool { messages.contains { $0.outboxSeq != nil } }
 }
 
 /// A message a handler sends on (to another service or as an event), already encoded.

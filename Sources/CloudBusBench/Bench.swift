@@ -121,9 +121,7 @@ struct Bench: AsyncParsableCommand {
         case .reliable: [true]
         case .both: [false, true]
         }
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("cloudbus-bench-\(UUID().uuidString.prefix(8).lowercased())").path
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let scratch = try BenchSetup.makeScratchDirectory("echo")
         let setup = BenchSetup(amqp: configuration.amqp, scratchDirectory: scratch, prefetch: prefetch,
                                python: python, pikaScript: pikaScript, sameKey: sameKey)
 

@@ -38,9 +38,7 @@ struct BenchFlood: AsyncParsableCommand {
     func run() async throws {
         let configuration = try connection.resolve()
         Logs.bootstrap(level: connection.logLevel ?? "warning")
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("cloudbus-bench-flood-\(UUID().uuidString.prefix(8).lowercased())").path
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let scratch = try BenchSetup.makeScratchDirectory("flood")
         let setup = BenchSetup(amqp: configuration.amqp, scratchDirectory: scratch, prefetch: prefetch,
                                python: "python3", pikaScript: "")
         var results: [String: [Double]] = [:]

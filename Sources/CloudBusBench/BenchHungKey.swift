@@ -31,9 +31,7 @@ struct BenchHungKey: AsyncParsableCommand {
     func run() async throws {
         let configuration = try connection.resolve()
         Logs.bootstrap(level: connection.logLevel ?? "warning")
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("cloudbus-bench-hung-\(UUID().uuidString.prefix(8).lowercased())").path
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let scratch = try BenchSetup.makeScratchDirectory("hung")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let setup = BenchSetup(amqp: configuration.amqp, scratchDirectory: scratch, prefetch: 256, python: "python3",
                                pikaScript: "")

@@ -44,6 +44,14 @@ struct BenchSetup: Sendable {
     /// or it would refuse what waits beyond its default bound (`keyBacklog`).
     var sameKey = false
 
+    /// A fresh scratch directory under the system's temporary directory, `cloudbus-bench-<name>-<8 hex>`.
+    static func makeScratchDirectory(_ name: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("cloudbus-bench-\(name)-\(UUID().uuidString.prefix(8).lowercased())").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
     /// `amqp://user@host:port/vhost`: for children that take the password from the environment.
     var urlWithoutPassword: String {
         "amqp://\(Self.encode(amqp.user))@\(amqp.host):\(amqp.port)/\(Self.encode(amqp.virtualHost))"

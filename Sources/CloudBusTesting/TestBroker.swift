@@ -21,6 +21,13 @@ public enum TestBroker {
         return configuration
     }
 
+    /// Whether tests may stop and start the broker (`CLOUDBUS_BROKER_CTL` names the control script); in CI always,
+    /// so a missing script fails those tests instead of skipping them.
+    public static var controllable: Bool {
+        available && (ProcessInfo.processInfo.environment["CLOUDBUS_BROKER_CTL"] != nil
+            || ProcessInfo.processInfo.environment["CI"] == "true")
+    }
+
     /// `<prefix>.<8 random hex>`: queue and exchange names no other test (or earlier run) uses.
     public static func uniqueName(_ prefix: String) -> String {
         "\(prefix).\(UUID().uuidString.prefix(8).lowercased())"

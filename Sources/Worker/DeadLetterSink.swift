@@ -16,11 +16,12 @@ struct DeadLetterSink: Sendable {
 
     /// A copy of a delivery the worker refused. Header values are bounded (a hostile id or detail is cut).
     func store(_ delivery: Delivery, reason: String, detail: String, className: String?, messageId: String?) async throws(AMQPError) {
+        let className = className.map { String($0.prefix(256)) }, messageId = messageId.map { String($0.prefix(128)) }
         try await publish(delivery.body, reason: reason, detail: detail, headers: [
             "x-cbw-queue": .string(delivery.queue),
             "x-cbw-routing-key": .string(delivery.routingKey),
-            "x-cbw-class": className.map { .string(String($0.prefix(256))) },
-            "x-cbw-message-id": messageId.map { .string(String($0.prefix(128))) },
+            "x-cbw-class": className.map { .string($0) },
+            "x-cbw-message-id": messageId.map { .string($0) },
         ], logMetadata: ["queue": "\(delivery.queue)", "msg.class": "\(className ?? "-")", "msg.id": "\(messageId ?? "-")"])
     }
 

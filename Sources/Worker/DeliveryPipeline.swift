@@ -64,8 +64,9 @@ final class DeliveryPipeline: Sendable {
     /// prefetch bounds how many such tasks exist at once (each holds an unacked delivery).
     func accept(_ delivery: Delivery) async {
         metrics.increment(WorkerCounter.received)
+        let mode = ReplyMode(delivery)
         var body = delivery.body
-        if delivery.properties.headers[ReplyMode.compressedHeader] != nil {
+        if mode.compressed {
             do {
                 // The size limit applies to the inflated bytes, as they are produced.
                 body = try Zlib.inflate(delivery.body, limit: settings.maxBodyBytes)
@@ -108,7 +109,7 @@ final class DeliveryPipeline: Sendable {
         }
         let key = entry.resourceKey(envelope.message)
         let copy = ParkedCopy(tag: delivery.tag, replyTo: ReplyFactory.needsReply(base) ? base.headers.replyTo : nil,
-                              redelivered: delivery.redelivered, mode: ReplyMode(delivery))
+                              redelivered: delivery.redelivered, mode: mode)
         switch ledger.admit(id: base.id, copy: copy) {
         case .answered(let answer):
             metrics.increment(WorkerCounter.duplicates)
@@ -130,9 +131,9 @@ final class DeliveryPipeline: Sendable {
             let detail = "\(bound) messages already wait behind key \(key); retry later"
             let className = envelope.className
             Task {
-                let answer = await refuse(delivery, reason: "key-backlog-full", detail: detail, base: base,
-                                          className: className, replyError: SysError.operationError.error(detail))
-                await settle(delivery, id: base.id, answer == nil ? .giveBack : .refusedForNow)
+                await refuseAdmitted(delivery, base: base, reason: "key-backlog-full", detail: detail,
+                                     className: className, replyError: SysError.operationError.error(detail),
+                                     remember: false)
             }
             return
         }
@@ -142,12 +143,11 @@ final class DeliveryPipeline: Sendable {
             metrics.increment(WorkerCounter.expired)
             let className = envelope.className
             Task {
-                let answer = await refuse(
-                    delivery, reason: "expired",
+                await refuseAdmitted(
+                    delivery, base: base, reason: "expired",
                     detail: "deadline \(messageDeadline.epochMillis) passed before handling (now \(now))",
-                    base: base, className: className,
+                    className: className,
                     replyError: SysError.timeout(className: className, id: base.id, timeoutMillis: base.timeout))
-                await settle(delivery, id: base.id, answer.map { Settlement.done($0) } ?? .giveBack)
             }
             return
         }
@@ -159,7 +159,7 @@ final class DeliveryPipeline: Sendable {
         let className = envelope.className
         await executor.submit(key: key, timeout: timeout, { [self] in
             await run(entry, message: message, className: className, key: key, context: context, delivery: delivery,
-                      claim: claim)
+                      mode: mode, claim: claim)
         }, completion: { [self] outcome in
             switch outcome {
             case .finished, .threw:
@@ -177,7 +177,7 @@ final class DeliveryPipeline: Sendable {
     // MARK: Handling
 
     private func run(_ entry: HandlerTable.Entry, message: any BusMessage, className: String, key: String,
-                     context: HandlerContext, delivery: Delivery, claim: AnswerClaim) async {
+                     context: HandlerContext, delivery: Delivery, mode: ReplyMode, claim: AnswerClaim) async {
         let base = context.base
         do {
             // What an earlier message of this key announced but never got confirmed goes first, in order.
@@ -198,9 +198,8 @@ final class DeliveryPipeline: Sendable {
             return // the deadline path answers
         } catch let bad as BadRequest {
             guard claim.claim() else { return }
-            let answer = await refuse(delivery, reason: "bad-request", detail: bad.reason, base: base,
-                                      className: className, replyError: bad.error)
-            await settle(delivery, id: base.id, answer.map { Settlement.done($0) } ?? .giveBack)
+            await refuseAdmitted(delivery, base: base, reason: "bad-request", detail: bad.reason,
+                                 className: className, replyError: bad.error)
             return
         } catch {
             metrics.increment(WorkerCounter.handlerErrors)
@@ -213,16 +212,16 @@ final class DeliveryPipeline: Sendable {
         guard claim.claim() else {
             // The deadline answered first, but the handler had already written its state and outbox rows (or wrote
             // them after, ignoring cancellation): they must still go out, in the key's order.
-            if output.messages.contains(where: { $0.outboxSeq != nil }) { await flushLater(key: key) }
+            if output.writesOutbox { await flushLater(key: key) }
             return
         }
         do {
-            let answer = try await publish(output, answering: base, delivery: delivery)
+            let answer = try await publish(output, answering: base, mode: mode)
             metrics.increment(WorkerCounter.handled, entry.handledCounter)
             await settle(delivery, id: base.id, .done(answer, sentOutbox: output.messages.compactMap(\.outboxSeq)))
         } catch {
             // Rows the handler wrote stay in the outbox; the key's next message (this one, redelivered) sends them.
-            if output.messages.contains(where: { $0.outboxSeq != nil }) { _ = dirtyKeys.withLock { $0.insert(key) } }
+            if output.writesOutbox { markDirty(key) }
             // Not confirmed: give the delivery back for redelivery. On a lost connection the broker requeues it by
             // itself (the nack's stale tag is dropped); on a live channel (the broker nacked a publish, e.g. a
             // queue went down mid-routing) only this nack does: an unacked delivery would stay stuck until the
@@ -237,12 +236,12 @@ final class DeliveryPipeline: Sendable {
 
     /// Publishes the handler's messages, then its reply; returns the answer to remember for duplicates. An output
     /// no queue takes is dead-lettered (reason `unroutable-output`) rather than dropped.
-    private func publish(_ output: HandlerOutput, answering base: MessageBase, delivery: Delivery) async throws
+    private func publish(_ output: HandlerOutput, answering base: MessageBase, mode: ReplyMode) async throws
         -> Answer
     {
         for message in output.messages { try await publishOutput(message, causedBy: base.id) }
         guard let reply = output.reply, ReplyFactory.needsReply(base) else { return .none }
-        return try await send(reply, to: base, mode: ReplyMode(delivery))
+        return try await send(reply, to: base, mode: mode)
     }
 
     /// Publishes one output and waits for its confirm; an output no queue takes is dead-lettered.
@@ -279,16 +278,21 @@ final class DeliveryPipeline: Sendable {
         _ = dirtyKeys.withLock { $0.remove(key) }
     }
 
-    /// Marks `key` dirty and queues a flush of its outbox rows on the key's executor, behind whatever the key
-    /// already has: for rows whose handler lost its answer to the deadline, which nobody else would publish until the
-    /// key's next message (or a restart).
-    private func flushLater(key: String) async {
+    /// The key's outbox may hold rows nobody published: its next message flushes them first.
+    private func markDirty(_ key: String) {
         _ = dirtyKeys.withLock { $0.insert(key) }
+    }
+
+    /// Marks `key` dirty and queues a flush of its outbox rows on the key's executor, behind whatever the key
+    /// already has — for rows nobody else would publish soon: those of a handler that lost its answer to the
+    /// deadline, and those found at start. A failed flush leaves the key dirty for its next message.
+    private func flushLater(key: String) async {
+        markDirty(key)
         await executor.submit(key: key, timeout: settings.defaultHandlerTimeout, { [self] in
             do {
                 try await flushOutbox(key: key)
             } catch {
-                logger.warning("outbox not flushed after a deadline", metadata: ["key": "\(key)", "error": "\(error)"])
+                logger.warning("outbox not flushed", metadata: ["key": "\(key)", "error": "\(error)"])
             }
         }, completion: { _ in })
     }
@@ -297,20 +301,10 @@ final class DeliveryPipeline: Sendable {
     /// flushed on its own key — before any delivery of that key, since this runs before consuming starts.
     func sweepOutbox() async throws {
         guard let outbox = store else { return }
-        let keys = Set(try await outbox.pendingOutbox(key: nil).map(\.key))
+        let keys = try await outbox.pendingOutboxKeys()
         guard !keys.isEmpty else { return }
-        dirtyKeys.withLock { $0.formUnion(keys) }
         logger.notice("publishing what the outbox still holds", metadata: ["keys": "\(keys.count)"])
-        for key in keys.sorted() {
-            await executor.submit(key: key, timeout: settings.defaultHandlerTimeout, { [self] in
-                do {
-                    try await flushOutbox(key: key)
-                } catch {
-                    // Stays dirty: the key's next message tries again first.
-                    logger.warning("outbox not flushed at start", metadata: ["key": "\(key)", "error": "\(error)"])
-                }
-            }, completion: { _ in })
-        }
+        for key in keys { await flushLater(key: key) }
     }
 
     /// A persistent request gets a persistent reply: as durable as what asked for it. Returns what was sent.
@@ -417,13 +411,27 @@ final class DeliveryPipeline: Sendable {
     private func answerTimeout(_ delivery: Delivery, base: MessageBase, className: String, outcome: JobOutcome) async {
         let started = outcome.bodyStarted
         metrics.increment(started ? WorkerCounter.deadlineExceeded : WorkerCounter.expired)
-        let answer = await refuse(
-            delivery, reason: started ? "deadline-exceeded" : "expired",
+        await refuseAdmitted(
+            delivery, base: base, reason: started ? "deadline-exceeded" : "expired",
             detail: started ? "handler still running at the message deadline; cancelled"
                             : "deadline passed while queued behind its key",
-            base: base, className: className,
+            className: className,
             replyError: SysError.timeout(className: className, id: base.id, timeoutMillis: base.timeout))
-        await settle(delivery, id: base.id, answer.map { Settlement.done($0) } ?? .giveBack)
+    }
+
+    /// A refusal of a delivery admitted to the ledger: dead-letter copy and error reply, then the one settle path —
+    /// done with the error as the answer (`remember`), or acked but forgotten so a retry runs afresh; given back when
+    /// either could not be confirmed.
+    private func refuseAdmitted(_ delivery: Delivery, base: MessageBase, reason: String, detail: String,
+                                className: String, replyError: ErrorCode, remember: Bool = true) async {
+        let answer = await refuse(delivery, reason: reason, detail: detail, base: base, className: className,
+                                  replyError: replyError)
+        let settlement: Settlement = switch answer {
+        case nil: .giveBack
+        case let answer? where remember: .done(answer)
+        case _?: .refusedForNow
+        }
+        await settle(delivery, id: base.id, settlement)
     }
 
     /// ``settleRefusal(_:reason:detail:base:className:replyError:)`` on a task of its own: a flood of bad input is

@@ -32,6 +32,7 @@ struct OutboxStoreTests {
         #expect(try await inventory.pendingOutbox(key: Self.vm) == rows)
         #expect(try await inventory.pendingOutbox(key: "another key").isEmpty)
         #expect(try await inventory.pendingOutbox(key: nil) == rows)
+        #expect(try await inventory.pendingOutboxKeys() == [Self.vm])
         try await inventory.removeOutbox(seqs: [rows[0].seq])
         #expect(try await inventory.pendingOutbox(key: nil) == [rows[1]])
     }

@@ -14,6 +14,12 @@ extension SQLiteInventory: OutboxStore {
         }
     }
 
+    public func pendingOutboxKeys() async throws -> [String] {
+        try await read("pendingOutboxKeys") { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT key FROM outbox ORDER BY key")
+        }
+    }
+
     public func removeOutbox(seqs: [Int64]) async throws {
         guard !seqs.isEmpty else { return }
         try await write("removeOutbox(\(seqs.count))") { db in try Self.removeOutbox(seqs, in: db) }

@@ -43,6 +43,9 @@ public protocol OutboxStore: Sendable {
     /// Pending rows of `key` (every key when nil), oldest first.
     func pendingOutbox(key: String?) async throws -> [OutboxEntry]
 
+    /// The keys that have pending rows, sorted (what a worker flushes at start, without reading the bodies).
+    func pendingOutboxKeys() async throws -> [String]
+
     /// Removes rows whose messages the broker confirmed.
     func removeOutbox(seqs: [Int64]) async throws
 }
