@@ -80,8 +80,9 @@ listening() {
     awk -v port=":$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == port { found = 1 } END { exit !found }' \
         /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
+# grep without -q below: it reads to the end, so under pipefail the writer never dies of SIGPIPE (exit 141).
 epmd_names() { epmd -names 2>/dev/null; }
-registered() { epmd_names | grep -q "^name $short at port "; }
+registered() { epmd_names | grep "^name $short at port " >/dev/null; }
 epmd_pid() {
     local p
     for p in /proc/[0-9]*; do
@@ -221,7 +222,7 @@ cmd_stop() {
     if [[ -f $(epmd_marker) ]]; then
         if [[ -z $marked ]] || ! alive "$marked"; then
             rm -f "$(epmd_marker)"
-        elif ! epmd_names | grep -q '^name ' && epmd -kill >/dev/null 2>&1; then
+        elif ! epmd_names | grep '^name ' >/dev/null && epmd -kill >/dev/null 2>&1; then
             wait_gone "$marked" 5 || true
             rm -f "$(epmd_marker)"
         fi
