@@ -19,11 +19,16 @@ TEST_TIMEOUT ?= 40m
 CLOUDBUS_NODE_NAME ?= cloudbus@localhost
 CLOUDBUS_AMQP_PORT ?= 5672
 CLOUDBUS_DIST_PORT ?= 25672
-export CLOUDBUS_NODE_NAME CLOUDBUS_AMQP_PORT CLOUDBUS_DIST_PORT
+# The node's TLS listener, with test certificates from scripts/tls-certs.sh (0 = none; the TLS tests then fail).
+CLOUDBUS_AMQPS_PORT ?= 5671
+export CLOUDBUS_NODE_NAME CLOUDBUS_AMQP_PORT CLOUDBUS_DIST_PORT CLOUDBUS_AMQPS_PORT
 
 BROKER := $(CURDIR)/scripts/broker.sh
 # guest/guest is accepted on loopback only: fine for tests and the demo, nowhere else.
 TEST_AMQP_URL = amqp://guest:guest@127.0.0.1:$(CLOUDBUS_AMQP_PORT)/%2F
+# By name: rabbitmq-c 0.11 checks the certificate's DNS names only, never its IP addresses (docs/operations.md).
+TEST_AMQPS_URL = amqps://guest:guest@localhost:$(CLOUDBUS_AMQPS_PORT)/%2F
+TEST_TLS_DIR = $(or $(CLOUDBUS_BROKER_DIR),$(CURDIR)/.data/rabbitmq)/tls
 RELEASE_DIR = $(shell $(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)
 RELEASE_BIN = $(RELEASE_DIR)/cloudbus-worker
 # The development tool: benchmarks and the simulated host agent (never deployed).
@@ -66,6 +71,7 @@ release:
 test: deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(BROKER) with env CLOUDBUS_TEST_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BROKER_CTL='$(BROKER)' \
+		CLOUDBUS_TEST_AMQPS_URL='$(TEST_AMQPS_URL)' CLOUDBUS_TEST_TLS_DIR='$(TEST_TLS_DIR)' \
 		SWIFT='$(SWIFT)' SWIFT_FLAGS='$(BUILD_FLAGS)' TEST_TIMEOUT='$(TEST_TIMEOUT)' scripts/run-tests.sh
 
 run: broker release

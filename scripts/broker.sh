@@ -17,8 +17,13 @@
 #
 # Environment: CLOUDBUS_NODE_NAME (cloudbus@localhost), CLOUDBUS_AMQP_PORT (5672), CLOUDBUS_DIST_PORT (25672),
 # CLOUDBUS_BROKER_DIR (<repo>/.data/rabbitmq), CLOUDBUS_BROKER_WAIT_SECONDS (60), CLOUDBUS_BROKER_MANAGEMENT=1 for
-# the management UI on 127.0.0.1:${CLOUDBUS_MANAGEMENT_PORT:-15672}. A second node beside the first
-# needs its own name and both ports; it can share the directory (every file in it is named after the node).
+# the management UI on 127.0.0.1:${CLOUDBUS_MANAGEMENT_PORT:-15672}, CLOUDBUS_AMQPS_PORT (5671; 0 = no TLS listener).
+# A second node beside the first needs its own name and ports; it can share the directory (every file in it is named
+# after the node, but for the test certificates in $dir/tls, which every node may use).
+#
+# TLS: the node also listens for AMQP over TLS on 127.0.0.1:$CLOUDBUS_AMQPS_PORT with a certificate for 127.0.0.1 and
+# localhost from a throw-away test CA (scripts/tls-certs.sh makes them in $dir/tls); it verifies a client certificate
+# when one is presented and does not require one. For the TLS tests, never for a real broker.
 #
 # Must run as root: Debian's rabbitmq-server and rabbitmqctl wrappers switch to the rabbitmq user themselves.
 set -euo pipefail
@@ -27,6 +32,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 node=${CLOUDBUS_NODE_NAME:-cloudbus@localhost}
 amqp_port=${CLOUDBUS_AMQP_PORT:-5672}
 dist_port=${CLOUDBUS_DIST_PORT:-25672}
+amqps_port=${CLOUDBUS_AMQPS_PORT:-5671}
 wait_seconds=${CLOUDBUS_BROKER_WAIT_SECONDS:-60}
 dir=${CLOUDBUS_BROKER_DIR:-$repo/.data/rabbitmq}
 short=${node%@*}
@@ -39,6 +45,8 @@ die() { say "$*"; exit 1; }
 [[ $node == ?*@localhost ]] || die "CLOUDBUS_NODE_NAME must be NAME@localhost (the node is reachable on loopback only): $node"
 [[ $amqp_port =~ ^[0-9]+$ && $dist_port =~ ^[0-9]+$ && $amqp_port != "$dist_port" ]] ||
     die "CLOUDBUS_AMQP_PORT ($amqp_port) and CLOUDBUS_DIST_PORT ($dist_port) must be two different port numbers"
+[[ $amqps_port =~ ^[0-9]+$ && $amqps_port != "$amqp_port" && $amqps_port != "$dist_port" ]] ||
+    die "CLOUDBUS_AMQPS_PORT ($amqps_port) must be 0 (no TLS listener) or a port of its own"
 
 # Everything the node writes is named after it, so nodes may share $dir. The .pid file is where rabbitmq-server
 # writes the beam's pid by default ($RABBITMQ_MNESIA_BASE/$RABBITMQ_NODENAME.pid).
@@ -156,6 +164,15 @@ write_config() {
         plugins=(rabbitmq_management)
         conf+=$'\n'"management.tcp.ip = 127.0.0.1"$'\n'"management.tcp.port = ${CLOUDBUS_MANAGEMENT_PORT:-15672}"
     fi
+    if [[ $amqps_port != 0 ]]; then
+        "$repo/scripts/tls-certs.sh" "$dir/tls"
+        conf+=$'\n'"listeners.ssl.1 = 127.0.0.1:$amqps_port"
+        conf+=$'\n'"ssl_options.cacertfile = $dir/tls/ca.pem"
+        conf+=$'\n'"ssl_options.certfile = $dir/tls/server.pem"
+        conf+=$'\n'"ssl_options.keyfile = $dir/tls/server.key"
+        conf+=$'\n'"ssl_options.verify = verify_peer"
+        conf+=$'\n'"ssl_options.fail_if_no_peer_cert = false"
+    fi
     printf '[%s].\n' "${plugins[*]}" >"$dir/$node.enabled_plugins"
     printf '%s\n' "$conf" >"$dir/$node.conf"
 }
@@ -176,6 +193,7 @@ cmd_start() {
     fi
     local port ports=("$amqp_port" "$dist_port")
     [[ ${CLOUDBUS_BROKER_MANAGEMENT:-0} == 1 ]] && ports+=("${CLOUDBUS_MANAGEMENT_PORT:-15672}")
+    [[ $amqps_port != 0 ]] && ports+=("$amqps_port")
     for port in "${ports[@]}"; do
         listening "$port" && die "TCP port $port is already in use (see: ss -ltnp 'sport = :$port'); set CLOUDBUS_AMQP_PORT / CLOUDBUS_DIST_PORT"
     done

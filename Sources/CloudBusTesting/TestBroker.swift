@@ -21,6 +21,32 @@ public enum TestBroker {
         return configuration
     }
 
+    /// The broker's TLS listener, `CLOUDBUS_TEST_AMQPS_URL`, with the test certificates in `CLOUDBUS_TEST_TLS_DIR`
+    /// (made by `scripts/tls-certs.sh`: `ca.pem` signed the broker's certificate for 127.0.0.1 and localhost,
+    /// `client.pem`/`client.key` come from the same CA, `stranger-ca.pem` signed nothing the broker uses).
+    public static var tlsURL: String? { ProcessInfo.processInfo.environment["CLOUDBUS_TEST_AMQPS_URL"] }
+    public static var tlsDirectory: String? { ProcessInfo.processInfo.environment["CLOUDBUS_TEST_TLS_DIR"] }
+
+    /// The TLS listener with peer and hostname verification on, trusting the CA file `trusting` of the test
+    /// directory, and presenting the test client certificate when `clientCertificate` is set.
+    /// - Throws: ``TestBrokerError/notConfigured`` outside `make test`.
+    public static func tlsConfiguration(trusting caFile: String = "ca.pem", clientCertificate: Bool = false,
+                                        verifyPeer: Bool = true) throws -> AMQPConfiguration {
+        guard let url = tlsURL else { throw TestBrokerError.notConfigured("CLOUDBUS_TEST_AMQPS_URL") }
+        guard let directory = tlsDirectory else { throw TestBrokerError.notConfigured("CLOUDBUS_TEST_TLS_DIR") }
+        var configuration = try AMQPConfiguration(url: url)
+        configuration.tls = .init(
+            caCertificatePath: "\(directory)/\(caFile)",
+            clientCertificatePath: clientCertificate ? "\(directory)/client.pem" : nil,
+            clientKeyPath: clientCertificate ? "\(directory)/client.key" : nil,
+            verifyPeer: verifyPeer, verifyHostname: verifyPeer)
+        configuration.reconnectInitialDelay = .milliseconds(50)
+        configuration.reconnectMaxDelay = .milliseconds(500)
+        configuration.heartbeat = .seconds(10)
+        configuration.connectTimeout = .seconds(5)
+        return configuration
+    }
+
     /// Whether tests may stop and start the broker (`CLOUDBUS_BROKER_CTL` names the control script); in CI always,
     /// so a missing script fails those tests instead of skipping them.
     public static var controllable: Bool {
