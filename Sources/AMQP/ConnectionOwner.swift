@@ -343,9 +343,11 @@ final class ConnectionOwner {
         switch method.id {
         case MethodID.basicDeliver:
             let deliver = decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-            assembler.begin(.deliver(consumerTag: deliver.consumer_tag.string, deliveryTag: deliver.delivery_tag,
+            let consumerTag = deliver.consumer_tag.string
+            assembler.begin(.deliver(consumerTag: consumerTag, deliveryTag: deliver.delivery_tag,
                                      redelivered: deliver.redelivered != 0, exchange: deliver.exchange.string,
-                                     routingKey: deliver.routing_key.string), channel: channel)
+                                     routingKey: deliver.routing_key.string), channel: channel,
+                            limit: consumers[consumerTag]?.specification.maxBodyBytes)
         case MethodID.basicReturn:
             let returned = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
             assembler.begin(.returned(replyCode: returned.reply_code, replyText: returned.reply_text.string,
@@ -397,7 +399,8 @@ final class ConnectionOwner {
             consumer.continuation.yield(Delivery(
                 tag: DeliveryTag(epoch: epoch, value: deliveryTag, acknowledgeable: !noAck),
                 queue: consumer.specification.queue, exchange: exchange, routingKey: routingKey,
-                redelivered: redelivered, properties: content.properties, body: content.body))
+                redelivered: redelivered, properties: content.properties, body: content.body,
+                announcedBodySize: content.announced))
         case .returned(let replyCode, let replyText, let exchange, let routingKey):
             status.update { $0.returnedMessages += 1 }
             logger.warning("broker returned an unroutable message", metadata: [

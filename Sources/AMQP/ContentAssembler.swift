@@ -12,31 +12,41 @@ struct ContentAssembler {
     struct Complete {
         var origin: Origin
         var properties: AMQPProperties
+        /// The body, or its first `Delivery.truncatedPrefixBytes` when `announced` is over the limit.
         var body: [UInt8]
+        var announced: Int
     }
 
     private struct Partial {
         var origin: Origin
+        var limit: Int?
         var properties = AMQPProperties()
         var expected: Int?
+        /// Bytes kept: all of them, or the prefix of an oversize body.
+        var keep = Int.max
+        var received = 0
         var body: [UInt8] = []
     }
 
     private var partial: [amqp_channel_t: Partial] = [:]
 
-    mutating func begin(_ origin: Origin, channel: amqp_channel_t) {
-        partial[channel] = Partial(origin: origin)
+    /// A content begins on `channel`. Over `limit` (announced by its header), only a prefix of the body is kept.
+    mutating func begin(_ origin: Origin, channel: amqp_channel_t, limit: Int? = nil) {
+        partial[channel] = Partial(origin: origin, limit: limit)
     }
 
     mutating func header(_ frame: amqp_frame_t) throws(AMQPError) -> Complete? {
         guard var current = partial[frame.channel] else {
             throw .library(operation: "content header", status: -1, message: "header frame without a method on channel \(frame.channel)")
         }
-        current.expected = Int(frame.payload.properties.body_size)
+        let expected = Int(clamping: frame.payload.properties.body_size)
+        current.expected = expected
         if let decoded = frame.payload.properties.decoded {
             current.properties = decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee.swiftProperties
         }
-        current.body.reserveCapacity(current.expected ?? 0)
+        // Decided from the header, before a byte of the body is read: an oversize body is never allocated.
+        if let limit = current.limit, expected > limit { current.keep = Delivery.truncatedPrefixBytes }
+        current.body.reserveCapacity(min(expected, current.keep))
         return finishIfComplete(current, channel: frame.channel)
     }
 
@@ -45,16 +55,19 @@ struct ContentAssembler {
             throw .library(operation: "content body", status: -1, message: "body frame without a header on channel \(frame.channel)")
         }
         let fragment = frame.payload.body_fragment
-        if fragment.len > 0, let bytes = fragment.bytes {
-            current.body.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: fragment.len))
+        current.received += fragment.len
+        let room = current.keep - current.body.count
+        if fragment.len > 0, room > 0, let bytes = fragment.bytes {
+            current.body.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: min(fragment.len, room)))
         }
         return finishIfComplete(current, channel: frame.channel)
     }
 
     private mutating func finishIfComplete(_ current: Partial, channel: amqp_channel_t) -> Complete? {
-        if let expected = current.expected, current.body.count >= expected {
+        if let expected = current.expected, current.received >= expected {
             partial[channel] = nil
-            return Complete(origin: current.origin, properties: current.properties, body: current.body)
+            return Complete(origin: current.origin, properties: current.properties, body: current.body,
+                            announced: expected)
         }
         partial[channel] = current
         return nil

@@ -79,5 +79,15 @@ public struct Delivery: Sendable {
     public let routingKey: String
     public let redelivered: Bool
     public let properties: AMQPProperties
+    /// The whole body — or, when the content header announced more than the consumer's
+    /// ``ConsumerSpecification/maxBodyBytes``, only its first ``truncatedPrefixBytes``.
     public let body: [UInt8]
+    /// The size the content header announced (equal to `body.count` unless truncated).
+    public let announcedBodySize: Int
+
+    /// How much of an oversize body is kept: enough to recognise it in a dead-letter copy.
+    public static let truncatedPrefixBytes = 4096
+
+    /// The body was over the consumer's limit and holds only its first bytes.
+    public var isTruncated: Bool { body.count < announcedBodySize }
 }

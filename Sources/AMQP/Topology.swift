@@ -69,10 +69,16 @@ public struct ConsumerSpecification: Sendable, Equatable {
     /// The only consumer of the queue: the broker refuses a second one (403 ACCESS_REFUSED), so two processes that
     /// believe they own the same queue cannot both take from it and break its order.
     public var exclusive: Bool
+    /// The largest body this consumer takes whole. A delivery whose content header announces more is never
+    /// assembled: the owner thread keeps its first ``Delivery/truncatedPrefixBytes`` and drops the rest as the frames
+    /// arrive, so a hostile 1 GiB body costs 4 KiB of memory; ``Delivery/isTruncated`` tells the consumer. Nil: no
+    /// limit (the broker's own `max_message_size`, 128 MiB by default, still applies).
+    public var maxBodyBytes: Int?
 
-    public init(queue: String, noAck: Bool = false, exclusive: Bool = false) {
+    public init(queue: String, noAck: Bool = false, exclusive: Bool = false, maxBodyBytes: Int? = nil) {
         self.queue = queue
         self.noAck = noAck
         self.exclusive = exclusive
+        self.maxBodyBytes = maxBodyBytes
     }
 }

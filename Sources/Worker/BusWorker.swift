@@ -115,7 +115,8 @@ public final class BusWorker: Service {
             do {
                 // Exclusive: a second process with this node id (another host, another data directory) is refused
                 // by the broker instead of sharing the queue.
-                streams.append(try await connection.consume(ConsumerSpecification(queue: queue, exclusive: true)))
+                streams.append(try await connection.consume(ConsumerSpecification(
+                    queue: queue, exclusive: true, maxBodyBytes: configuration.maxBodyBytes)))
             } catch {
                 guard case .channelClosed(_, 403, _) = error else { throw error }
                 await connection.close()

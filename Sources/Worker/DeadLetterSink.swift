@@ -7,7 +7,8 @@ import Logging
 /// Keeps a copy of every message the worker refused, with the reason, in one durable queue
 /// (`cloudbus.worker.dead-letters`), so nothing is lost silently and an operator can replay it.
 /// Headers: `x-cbw-reason` (machine kind, e.g. `malformed-json`), `x-cbw-detail` (human text),
-/// `x-cbw-queue`, `x-cbw-routing-key`, `x-cbw-class`, `x-cbw-message-id`, `x-cbw-node`.
+/// `x-cbw-queue`, `x-cbw-routing-key`, `x-cbw-class`, `x-cbw-message-id`, `x-cbw-node`; for a body over the size limit,
+/// which is never read whole, the copy holds its first 4 KiB and `x-cbw-announced-size` the size its header announced.
 struct DeadLetterSink: Sendable {
     let connection: AMQPConnection
     let node: NodeUUID
@@ -22,6 +23,7 @@ struct DeadLetterSink: Sendable {
             "x-cbw-routing-key": .string(delivery.routingKey),
             "x-cbw-class": className.map { .string($0) },
             "x-cbw-message-id": messageId.map { .string($0) },
+            "x-cbw-announced-size": delivery.isTruncated ? .int64(Int64(delivery.announcedBodySize)) : nil,
         ], logMetadata: ["queue": "\(delivery.queue)", "msg.class": "\(className ?? "-")", "msg.id": "\(messageId ?? "-")"])
     }
 

@@ -65,6 +65,14 @@ final class DeliveryPipeline: Sendable {
     func accept(_ delivery: Delivery) async {
         metrics.increment(WorkerCounter.received)
         let mode = ReplyMode(delivery)
+        if delivery.isTruncated {
+            // Refused from its content header: the body was never assembled, so no reply address can be read.
+            let error = EnvelopeError.bodyTooLarge(size: delivery.announcedBodySize, limit: settings.maxBodyBytes)
+            refuseAside(delivery, reason: error.kind, detail: "\(error.reason) (announced by the content header; "
+                        + "the copy holds the first \(delivery.body.count) bytes)",
+                        base: nil, className: nil, replyError: nil)
+            return
+        }
         var body = delivery.body
         if mode.compressed {
             do {

@@ -31,6 +31,30 @@ struct ConnectionTests {
         await connection.close()
     }
 
+    @Test("a consumer's body limit: an oversize body arrives as its first 4 KiB with the announced size; the rest whole")
+    func oversizeBodyIsTruncatedFromTheHeader() async throws {
+        let connection = AMQPConnection(configuration: try TestBroker.configuration())
+        try await withTeardown({ await connection.close() }) {
+            try await connection.start()
+            let queue = TestBroker.uniqueName("test.limit")
+            try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+            let deliveries = StreamCollector(try await connection.consume(ConsumerSpecification(queue: queue, maxBodyBytes: 10_000)))
+            let big = (0..<1_000_000).map { UInt8($0 % 253) }, small = Array(repeating: UInt8(7), count: 10_000)
+            for body in [big, small] {
+                #expect(try await connection.publish(OutgoingMessage(exchange: "", routingKey: queue, body: body)) == .confirmed)
+            }
+            let first = try #require(await deliveries.next())
+            #expect(first.isTruncated)
+            #expect(first.announcedBodySize == big.count)
+            #expect(first.body == Array(big.prefix(Delivery.truncatedPrefixBytes)))
+            let second = try #require(await deliveries.next())
+            #expect(!second.isTruncated, "a body of exactly the limit is whole")
+            #expect(second.body == small)
+            connection.ack(first.tag)
+            connection.ack(second.tag)
+        }
+    }
+
     @Test("a mandatory publish nobody can route comes back as returned, not confirmed")
     func mandatoryUnroutableIsReturned() async throws {
         let connection = AMQPConnection(configuration: try TestBroker.configuration())
