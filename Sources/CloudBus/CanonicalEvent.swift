@@ -49,7 +49,7 @@ public struct CanonicalEvent: BusMessage, Hashable {
             schema["content"] = contentClass
             for (nestedPath, className) in nestedSchema { schema["content.\(nestedPath)"] = className }
         }
-        let headers = MessageHeaders(schema: schema, taskContext: [:])
+        let headers = MessageHeaders(schema: schema, taskContext: .emptyObject)
         let event = CanonicalEvent(path: path, content: content, managementNodeId: managementNodeId)
         return Envelope(message: event, base: MessageBase(id: id, createdTime: now, headers: headers))
     }

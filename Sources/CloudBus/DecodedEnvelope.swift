@@ -12,6 +12,12 @@ public struct DecodedEnvelope: Sendable {
         self.message = message
     }
 
+    func withHeaders(_ headers: MessageHeaders) -> DecodedEnvelope {
+        var base = base
+        base.headers = headers
+        return DecodedEnvelope(className: className, base: base, message: message)
+    }
+
     /// The envelope as `Envelope<M>`, or nil when the message is not an `M`.
     public func typed<M: BusMessage>(as type: M.Type = M.self) -> Envelope<M>? {
         guard let message = message as? M else { return nil }

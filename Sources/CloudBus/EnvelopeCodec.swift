@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// Reads and writes ZStack bus bodies: UTF-8 JSON `{"<Java class name>": {fields}}`.
 ///
@@ -22,11 +23,27 @@ public enum EnvelopeCodec {
         }
         let decoder = JSONDecoder()
         decoder.userInfo[MessageRegistry.userInfoKey] = registry
+        let decoded: DecodedEnvelope
         do {
-            return try decoder.decode(InboundEnvelope.self, from: body).decoded
+            decoded = try decoder.decode(InboundEnvelope.self, from: body).decoded
         } catch {
             throw EnvelopeDiagnosis.classify(error, body: body, registry: registry)
         }
+        guard decoded.base.headers.hasUnreadMembers else { return decoded }
+        return decoded.withHeaders(rawHeaders(decoded.base.headers, in: body))
+    }
+
+    /// The headers with the members the decoder skipped (unknown ones, `task-context`) as their raw text: one scan
+    /// that builds no tree. The body already passed `JSONDecoder`, so the scan does not fail; if it did, the
+    /// skipped members would be dropped, not left as placeholders.
+    private static func rawHeaders(_ headers: MessageHeaders, in body: Data) -> MessageHeaders {
+        var headers = headers
+        let members = (try? JSONScanner.members(ofObjectIn: body))?.first
+            .flatMap { try? JSONScanner.members(ofObjectIn: body, range: $0.value) }?
+            .last { $0.key == "headers" }
+            .flatMap { try? JSONScanner.members(ofObjectIn: body, range: $0.value) } ?? []
+        headers.fillUnread(from: members.map { ($0.key, RawJSON(validated: JSONScanner.slice(body, $0.value))) })
+        return headers
     }
 
     /// Decodes one body given as bytes (copied once into `Data`, after the size check).

@@ -1,35 +1,58 @@
 import Foundation
 import Primitives
 
-/// The codec's slow path: after the single-pass decode failed, parse the body generically, say exactly what is
-/// wrong with it, and recover the base fields where the shape allows.
+/// The codec's slow path: after the single-pass decode failed, read the body's structure (``JSONScanner``: no tree
+/// is built, so a hostile body costs one linear scan), say exactly what is wrong with it, and recover the base fields
+/// where the shape allows.
 enum EnvelopeDiagnosis {
     static func classify(_ error: any Error, body: Data, registry: MessageRegistry) -> EnvelopeError {
-        let root: JSONValue
+        let members: [(key: String, value: Range<Int>)]
         do {
-            root = try JSONValue(parsing: body)
-        } catch let parseError {
-            return .malformedJSON(detail: describeSyntaxError(parseError))
+            try JSONScanner.validate(body)
+            guard let object = try JSONScanner.members(ofObjectIn: body) else {
+                return .notSingleKeyObject(detail: "the body is \(kindDescription(body, 0..<body.count))")
+            }
+            members = object
+        } catch let syntaxError {
+            return .malformedJSON(detail: syntaxError.description)
         }
-        guard case .object(let members) = root else {
-            return .notSingleKeyObject(detail: "the body is \(root.kindDescription)")
+        guard members.count == 1, let (className, innerRange) = members.first else {
+            let names = Set(members.map(\.key)).sorted().prefix(5).map { "\"\($0.prefix(256))\"" }
+            return .notSingleKeyObject(detail: "the body has \(members.count) members [\(names.joined(separator: ", "))]")
         }
-        guard members.count == 1, let (className, inner) = members.first else {
-            let names = members.keys.sorted().prefix(5).map { "\"\($0)\"" }.joined(separator: ", ")
-            return .notSingleKeyObject(detail: "the body has \(members.count) members [\(names)]")
+        guard let inner = try? JSONScanner.members(ofObjectIn: body, range: innerRange) else {
+            return .notSingleKeyObject(
+                detail: "the value of \"\(className.prefix(256))\" is \(kindDescription(body, innerRange)), not an object")
         }
-        guard case .object(let fields) = inner else {
-            return .notSingleKeyObject(detail: "the value of \"\(className)\" is \(inner.kindDescription), not an object")
-        }
-        let base = MessageBase(lenient: fields)
+        let base = MessageBase(lenient: inner, in: body)
         guard registry.type(named: className) != nil else {
             return .unknownClass(name: className, base: base)
         }
-        return classifyField(error, fields: fields, className: className, base: base)
+        return classifyField(error, fields: { fields(inner, body) }, className: className, base: base)
+    }
+
+    /// The inner object's members as trees, `headers` left out: only for the rare error that needs to search them.
+    private static func fields(_ inner: [(key: String, value: Range<Int>)], _ body: Data) -> [String: JSONValue] {
+        var fields: [String: JSONValue] = [:]
+        for (key, range) in inner where key != "headers" {
+            fields[key] = try? JSONValue(parsing: JSONScanner.slice(body, range))
+        }
+        return fields
+    }
+
+    private static func kindDescription(_ body: Data, _ range: Range<Int>) -> String {
+        switch JSONScanner.kind(of: body, range: range) {
+        case UInt8(ascii: "["): "an array"
+        case UInt8(ascii: "\""): "a string"
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): "a boolean"
+        case UInt8(ascii: "n"): "null"
+        case UInt8(ascii: "{"): "an object"
+        default: "a number"
+        }
     }
 
     private static func classifyField(
-        _ error: any Error, fields: [String: JSONValue], className: String, base: MessageBase
+        _ error: any Error, fields: () -> [String: JSONValue], className: String, base: MessageBase
     ) -> EnvelopeError {
         guard let decodingError = error as? DecodingError else {
             return .mistypedField(path: "<root>", expected: "\(error)", className: className, base: base)
@@ -45,7 +68,7 @@ enum EnvelopeDiagnosis {
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
             // Foundation reports a number that does not fit the field's integer type (1.5, 1e30) as "not valid
             // JSON" with no path, although the body parsed. Find the culprit ourselves.
-            if let (path, number) = firstNonInteger(in: fields) {
+            if let (path, number) = firstNonInteger(in: fields()) {
                 return .mistypedField(
                     path: path, expected: "an integer (found \(number))", className: className, base: base)
             }
@@ -113,28 +136,6 @@ enum EnvelopeDiagnosis {
             if name.hasPrefix("Dictionary") { return "object" }
             if name.hasPrefix("Array") { return "array" }
             return name
-        }
-    }
-
-    private static func describeSyntaxError(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            if let underlying = context.underlyingError { return "\(underlying)" }
-            return context.debugDescription
-        }
-        return "\(error)"
-    }
-}
-
-extension JSONValue {
-    /// "an array", "a string", … for error messages.
-    var kindDescription: String {
-        switch self {
-        case .null: return "null"
-        case .bool: return "a boolean"
-        case .integer, .double: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
         }
     }
 }

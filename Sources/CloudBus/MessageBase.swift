@@ -77,18 +77,27 @@ extension MessageBase: Codable {
 }
 
 extension MessageBase {
-    /// Best-effort recovery from an inner object that failed strict decoding: every field with the right type is
-    /// kept, the others take their Java defaults. Used only to address an error reply to the sender.
-    init(lenient object: [String: JSONValue]) {
+    /// Best-effort recovery from an inner object that failed strict decoding, given as its members' raw text: every
+    /// base field with the right type is kept, the others take their Java defaults. Used only to address an error
+    /// reply to the sender, so nothing but the base fields is decoded (and tags only when small: a hostile body's
+    /// bulk is never turned into a tree on the refusal path).
+    init(lenient members: [(key: String, value: Range<Int>)], in body: Data) {
+        var ranges: [String: Range<Int>] = [:]
+        for (key, range) in members { ranges[key] = range }
+        let value = { (key: String, bound: Int) -> JSONValue? in
+            guard let range = ranges[key], range.count <= bound else { return nil }
+            return try? JSONValue(parsing: JSONScanner.slice(body, range))
+        }
+        let headers = ranges["headers"].flatMap { try? JSONScanner.members(ofObjectIn: body, range: $0) }
         self.init(
-            id: object["id"]?.stringValue ?? MessageID.random(),
-            serviceId: object["serviceId"]?.stringValue,
-            createdTime: object["createdTime"]?.int64Value ?? EpochMillis.now(),
-            timeout: object["timeout"]?.int64Value ?? Self.noTimeout,
-            messageDeadline: object["messageDeadline"]?.int64Value ?? Self.noTimeout,
-            headers: object["headers"]?.objectValue.map(MessageHeaders.init(lenient:)) ?? MessageHeaders(),
-            systemTags: object["systemTags"]?.arrayValue?.compactMap(\.stringValue),
-            userTags: object["userTags"]?.arrayValue?.compactMap(\.stringValue)
+            id: value("id", .max)?.stringValue ?? MessageID.random(),
+            serviceId: value("serviceId", .max)?.stringValue,
+            createdTime: value("createdTime", 64)?.int64Value ?? EpochMillis.now(),
+            timeout: value("timeout", 64)?.int64Value ?? Self.noTimeout,
+            messageDeadline: value("messageDeadline", 64)?.int64Value ?? Self.noTimeout,
+            headers: headers.map { MessageHeaders(lenient: $0, in: body) } ?? MessageHeaders(),
+            systemTags: value("systemTags", 64 * 1024)?.arrayValue?.compactMap(\.stringValue),
+            userTags: value("userTags", 64 * 1024)?.arrayValue?.compactMap(\.stringValue)
         )
     }
 }

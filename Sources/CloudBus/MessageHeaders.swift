@@ -1,11 +1,13 @@
+import Foundation
 import Primitives
 
 /// The `headers` map every ZStack message carries inside its JSON body.
 ///
 /// Correlation and reply routing travel here, not in AMQP properties. ZStack reads `noReply` and `isReply` with
 /// `Boolean.valueOf((String) …)`, so they are kept and always written as the strings `"true"`/`"false"`; a JSON
-/// boolean received in their place is accepted and normalised to a string. Keys this type does not name are kept
-/// in `extra` and written back unchanged.
+/// boolean received in their place is accepted and normalised to a string. Keys this type does not name, and the
+/// opaque `task-context`, are kept as raw JSON text (``RawJSON``) and written back unchanged: never decoded into a
+/// tree, so a hostile 1 MiB array in a header costs the consumer one linear scan (`EnvelopeCodec` fills them in).
 public struct MessageHeaders: Sendable, Hashable {
     /// Request: its own `id`. Reply: the `id` of the request it answers.
     public var correlationId: String?
@@ -18,9 +20,9 @@ public struct MessageHeaders: Sendable, Hashable {
     /// `field path -> Java class` entries telling ZStack how to rebuild polymorphic fields (see `MessageSchema`).
     public var schema: [String: String]?
     /// `task-context`: the sender's logging context (AMQP era) or `TaskContext` (HTTP era). Opaque to us.
-    public var taskContext: [String: JSONValue]?
-    /// Every other header, kept verbatim.
-    public var extra: [String: JSONValue]
+    public var taskContext: RawJSON?
+    /// Every other header, verbatim.
+    public var extra: [String: RawJSON]
 
     public init(
         correlationId: String? = nil,
@@ -28,8 +30,8 @@ public struct MessageHeaders: Sendable, Hashable {
         noReply: String? = nil,
         isReply: String? = nil,
         schema: [String: String]? = nil,
-        taskContext: [String: JSONValue]? = nil,
-        extra: [String: JSONValue] = [:]
+        taskContext: RawJSON? = nil,
+        extra: [String: RawJSON] = [:]
     ) {
         self.correlationId = correlationId
         self.replyTo = replyTo
@@ -65,11 +67,23 @@ extension MessageHeaders: Codable {
             case Self.noReplyKey: noReply = try Self.decodeFlag(container, key)
             case Self.isReplyKey: isReply = try Self.decodeFlag(container, key)
             case Self.schemaKey: schema = try container.decodeIfPresent([String: String].self, forKey: key)
-            case Self.taskContextKey:
-                taskContext = try container.decodeIfPresent([String: JSONValue].self, forKey: key)
-            default: extra[key.stringValue] = try container.decode(JSONValue.self, forKey: key)
+            // Not decoded: `EnvelopeCodec` replaces these placeholders with the members' raw text.
+            case Self.taskContextKey: taskContext = RawJSON.unread
+            default: extra[key.stringValue] = RawJSON.unread
             }
         }
+    }
+
+    /// Whether some members are still placeholders for their raw text.
+    var hasUnreadMembers: Bool { taskContext == RawJSON.unread || extra.values.contains(RawJSON.unread) }
+
+    /// Fills the placeholders from the `headers` object's members (key, raw text); a placeholder with no text found
+    /// is dropped, never left behind.
+    mutating func fillUnread(from members: [(key: String, value: RawJSON)]) {
+        var found: [String: RawJSON] = [:]
+        for (key, value) in members { found[key] = value }
+        if taskContext == RawJSON.unread { taskContext = found[Self.taskContextKey] }
+        for (key, value) in extra where value == RawJSON.unread { extra[key] = found[key] }
     }
 
     /// Accepts the string ZStack writes, or a JSON boolean from a careless sender.
@@ -95,22 +109,32 @@ extension MessageHeaders: Codable {
     }
 }
 
+extension RawJSON {
+    /// A member whose text the codec has not copied out yet (empty bytes: never valid JSON, never sent).
+    static let unread = RawJSON(validated: Data())
+}
+
 extension MessageHeaders {
-    /// Best-effort reading of a `headers` object that failed strict decoding: keeps every member whose type is
-    /// right and drops the rest, so an error reply can still find `replyTo` and `correlationId`.
-    init(lenient object: [String: JSONValue]) {
+    /// Best-effort reading of a `headers` object that failed strict decoding, from its members' raw text: keeps
+    /// every member whose type is right and drops the rest, so an error reply can still find `replyTo` and
+    /// `correlationId`. Only the small known members are decoded; the rest stay raw.
+    init(lenient members: [(key: String, value: Range<Int>)], in body: Data) {
         self.init()
-        for (key, value) in object {
+        let value = { (range: Range<Int>) in try? JSONValue(parsing: JSONScanner.slice(body, range)) }
+        for (key, range) in members {
             switch key {
-            case Self.correlationIdKey: correlationId = value.stringValue
-            case Self.replyToKey: replyTo = value.stringValue
-            case Self.noReplyKey: noReply = value.stringValue ?? value.boolValue.map { $0 ? "true" : "false" }
-            case Self.isReplyKey: isReply = value.stringValue ?? value.boolValue.map { $0 ? "true" : "false" }
-            case Self.schemaKey:
-                schema = value.objectValue.map { $0.compactMapValues(\.stringValue) }
-            case Self.taskContextKey: taskContext = value.objectValue
-            default: extra[key] = value
+            case Self.correlationIdKey: correlationId = value(range)?.stringValue
+            case Self.replyToKey: replyTo = value(range)?.stringValue
+            case Self.noReplyKey: noReply = value(range).flatMap(Self.flag)
+            case Self.isReplyKey: isReply = value(range).flatMap(Self.flag)
+            case Self.schemaKey: schema = value(range)?.objectValue.map { $0.compactMapValues(\.stringValue) }
+            case Self.taskContextKey: taskContext = RawJSON(validated: JSONScanner.slice(body, range))
+            default: extra[key] = RawJSON(validated: JSONScanner.slice(body, range))
             }
         }
+    }
+
+    private static func flag(_ value: JSONValue) -> String? {
+        value.stringValue ?? value.boolValue.map { $0 ? "true" : "false" }
     }
 }

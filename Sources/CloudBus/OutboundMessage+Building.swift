@@ -11,7 +11,7 @@ extension OutboundMessage {
         _ message: M, to service: ServiceID, timeout: Duration? = nil, now: Int64 = EpochMillis.now(),
         id: String = MessageID.random()
     ) throws -> OutboundMessage {
-        let headers = MessageHeaders(correlationId: id, noReply: "true", schema: [:], taskContext: [:])
+        let headers = MessageHeaders(correlationId: id, noReply: "true", schema: [:], taskContext: .emptyObject)
         let millis = timeout?.inMilliseconds
         let base = MessageBase(id: id, serviceId: service.rawValue, createdTime: now,
                                timeout: millis ?? MessageBase.noTimeout, headers: headers)

@@ -1,3 +1,5 @@
+import Primitives
+
 /// Builds replies the way ZStack's `CloudBus.reply(request, reply)` does, so a Java sender matches them to its
 /// pending request.
 ///
@@ -32,7 +34,7 @@ public enum ReplyFactory {
             correlationId: request.id,
             isReply: "true",
             schema: schema,
-            taskContext: [:]
+            taskContext: .emptyObject
         )
         let base = MessageBase(id: id, serviceId: replyTo, createdTime: now, headers: headers)
         return Envelope(message: message, base: base)

@@ -22,7 +22,7 @@ struct EnvelopeCodecTests {
         #expect(base.headers.noReply == "false")
         #expect(!base.headers.isNoReply)
         #expect(base.headers.schema == [:])
-        #expect(base.headers.taskContext == [:])
+        #expect(base.headers.taskContext == .emptyObject)
         #expect(base.headers.extra.isEmpty)
         #expect(decoded.typed(as: ProbeMsg.self) == nil)
     }
@@ -65,12 +65,57 @@ struct EnvelopeCodecTests {
         let envelope = try #require(decoded.typed(as: ProbeMsg.self))
         #expect(envelope.message.payload == "p")
         #expect(envelope.base.systemTags == ["a::b"])
-        #expect(envelope.base.headers.extra == ["task-stack": ["s1"], "trace": 7])
+        #expect(envelope.base.headers.extra == [
+            "task-stack": RawJSON(validated: Data(#"["s1"]"#.utf8)), "trace": RawJSON(validated: Data("7".utf8)),
+        ], "unknown headers are kept as their text, not decoded")
         #expect(envelope.base.timeout == MessageBase.noTimeout)
         #expect(envelope.base.messageDeadline == MessageBase.noTimeout)
         let reencoded = try JSONValue(parsing: envelope.encoded())
         #expect(reencoded["cloudbus.test.ProbeMsg"]?["headers"]?["task-stack"] == ["s1"])
         #expect(reencoded["cloudbus.test.ProbeMsg"]?["futureField"] == nil, "unknown message fields are not kept")
+    }
+
+    /// Headers a hostile sender fills: a 1 MiB array of 320k numbers and a 480-deep nesting, in unknown headers.
+    static func hostileHeaders(replyTo: String) -> (text: String, array: String, nesting: String) {
+        let array = "[" + (0..<320_000).map { String($0 % 10) }.joined(separator: ",") + "]"
+        let nesting = String(repeating: #"{"n":["#, count: 240) + "0" + String(repeating: "]}", count: 240)
+        let text = #"{"replyTo":"\#(replyTo)","noReply":"false","huge":\#(array),"task-context":{"__messagedeadline__":"1"},"deep":\#(nesting)}"#
+        return (text, array, nesting)
+    }
+
+    @Test("hostile unknown headers: the message decodes, and they are kept as their exact text, never as a tree")
+    func hostileUnknownHeadersStayRaw() throws {
+        let hostile = Self.hostileHeaders(replyTo: "zstack.message.cloudbus.\(WireExamples.nodeA)")
+        #expect(hostile.array.utf8.count > 600_000)
+        let body = #"{"cloudbus.test.ProbeMsg":{"payload":"p","headers":\#(hostile.text),"id":"2f1e0d9c8b7a4f6e9d5c4b3a29180716"}}"#
+        let decoded = try EnvelopeCodec.decode(WireExamples.data(body), registry: WireExamples.registry,
+                                               maxBodyBytes: 4 << 20)
+        let headers = decoded.base.headers
+        #expect(headers.replyTo == "zstack.message.cloudbus.\(WireExamples.nodeA)")
+        #expect(headers.extra["huge"]?.bytes == Data(hostile.array.utf8))
+        #expect(headers.extra["deep"]?.bytes == Data(hostile.nesting.utf8))
+        #expect(headers.taskContext?.bytes == Data(#"{"__messagedeadline__":"1"}"#.utf8))
+        #expect(decoded.typed(as: ProbeMsg.self)?.message.payload == "p")
+    }
+
+    @Test("hostile unknown headers on an unknown class: refused SYS.1008, the reply address still recovered")
+    func hostileHeadersOnTheRefusalPath() throws {
+        let replyTo = "zstack.message.cloudbus.\(WireExamples.nodeA)"
+        let hostile = Self.hostileHeaders(replyTo: replyTo)
+        let body = #"{"org.example.NobodyKnowsMsg":{"headers":\#(hostile.text),"id":"2f1e0d9c8b7a4f6e9d5c4b3a29180716"}}"#
+        do {
+            _ = try EnvelopeCodec.decode(WireExamples.data(body), registry: WireExamples.registry, maxBodyBytes: 4 << 20)
+            Issue.record("an unknown class decoded")
+        } catch {
+            guard case .unknownClass(let name, let base) = error else {
+                Issue.record("expected unknownClass, got \(error)")
+                return
+            }
+            #expect(name == "org.example.NobodyKnowsMsg")
+            #expect(base?.headers.replyTo == replyTo)
+            #expect(base?.id == "2f1e0d9c8b7a4f6e9d5c4b3a29180716")
+            #expect(base?.headers.extra["huge"]?.bytes == Data(hostile.array.utf8))
+        }
     }
 
     @Test func booleanNoReplyFromACarelessSenderIsNormalisedToAString() throws {

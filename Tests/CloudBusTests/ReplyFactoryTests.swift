@@ -16,7 +16,7 @@ struct ReplyFactoryTests {
             timeout: timeout, messageDeadline: 1_740_741_417_000,
             headers: MessageHeaders(
                 correlationId: WireExamples.requestId, replyTo: replyTo, noReply: noReply, schema: [:],
-                taskContext: ["api": "x"]))
+                taskContext: RawJSON(validated: Data(#"{"api":"x"}"#.utf8))))
     }
 
     @Test func successReplyIsAddressedToTheRequestersInbox() throws {
@@ -30,7 +30,7 @@ struct ReplyFactoryTests {
         #expect(reply.base.headers.replyTo == nil)
         #expect(reply.base.headers.noReply == nil)
         #expect(reply.base.headers.schema == [:])
-        #expect(reply.base.headers.taskContext == [:])
+        #expect(reply.base.headers.taskContext == .emptyObject)
         #expect(reply.base.createdTime == 1234)
         #expect(reply.base.id != WireExamples.requestId)
         #expect(ZStackUUID.isWellFormed(reply.base.id))

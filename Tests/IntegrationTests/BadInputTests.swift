@@ -110,18 +110,82 @@ struct BadInputTests {
         }
     }
 
-    @Test("body over the configured limit: refused unread, error reply impossible, dead-lettered")
+    @Test("body over the configured limit: refused from its content header, never assembled, a 4 KiB copy dead-lettered")
     func oversizeBody() async throws {
-        try await withWorker(maxBodyBytes: 4096) { harness in
+        try await withWorker(maxBodyBytes: 16 * 1024) { harness in
             let probe = try await DeadLetterProbe.open()
             let marker = MessageID.random()
-            let payload = String(repeating: "x", count: 8192)
-            try await harness.sendRaw(Data(#"{"cloudbus.worker.EchoMsg":{"payload":"\#(marker)\#(payload)"}}"#.utf8))
+            // 2 MiB: many body frames (128 KiB each), of which the worker keeps only the first 4 KiB.
+            let payload = String(repeating: "x", count: 2 << 20)
+            let body = Data(#"{"cloudbus.worker.EchoMsg":{"payload":"\#(marker)\#(payload)"}}"#.utf8)
+            try await harness.sendRaw(body)
             let letter = try #require(try await probe.find { String(decoding: $0.body.prefix(200), as: UTF8.self).contains(marker) })
             #expect(letter.header("x-cbw-reason") == "body-too-large")
-            #expect(letter.body.count > 8192) // the copy is the whole original
+            #expect(letter.body.count == 4096, "the copy is the first 4 KiB, not the whole body")
+            #expect(letter.body == Array(body.prefix(4096)))
+            #expect(letter.properties.headers["x-cbw-announced-size"] == .int64(Int64(body.count)))
+            #expect(letter.header("x-cbw-detail")?.contains("\(body.count)") == true)
             try await expectServing(harness)
             await probe.close()
+        }
+    }
+
+    @Test("a body of exactly the limit is read whole and handled; one byte more is refused from its header")
+    func bodyAtTheLimit() async throws {
+        let limit = 16 * 1024
+        try await withWorker(maxBodyBytes: limit) { harness in
+            // One-way (noReply): the body goes out byte for byte as built here (an RPC call would rewrite it).
+            func request(size: Int) -> (id: String, body: Data) {
+                let id = MessageID.random()
+                func body(_ padding: String) -> Data {
+                    // The id first: a refused copy keeps only the first 4 KiB.
+                    Data(#"{"cloudbus.worker.EchoMsg":{"id":"\#(id)","headers":{"noReply":"true"},"payload":"\#(padding)"}}"#.utf8)
+                }
+                return (id, body(String(repeating: "p", count: size - body("").count)))
+            }
+            let exact = request(size: limit)
+            #expect(exact.body.count == limit)
+            try await harness.sendRaw(exact.body)
+            #expect(try await eventually { harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 1 },
+                    "a body of exactly the limit is read whole, decoded and handled")
+            let over = request(size: limit + 1)
+            #expect(over.body.count == limit + 1)
+            let probe = try await DeadLetterProbe.open()
+            try await harness.sendRaw(over.body)
+            let letter = try #require(try await probe.find { String(decoding: $0.body, as: UTF8.self).contains(over.id) })
+            #expect(letter.header("x-cbw-reason") == "body-too-large")
+            #expect(letter.properties.headers["x-cbw-announced-size"] == .int64(Int64(limit + 1)))
+            #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 1)
+            await probe.close()
+        }
+    }
+
+    @Test("hostile unknown headers (1 MiB array, 480-deep nesting): known class answered, unknown refused, good one served")
+    func hostileHeaders() async throws {
+        let array = "[" + (0..<320_000).map { String(10 + $0 % 90) }.joined(separator: ",") + "]"
+        let nesting = String(repeating: #"{"n":["#, count: 240) + "0" + String(repeating: "]}", count: 240)
+        try await withWorker(maxBodyBytes: 2 << 20) { harness in
+            for header in [array, nesting] {
+                for known in [true, false] {
+                    let id = MessageID.random()
+                    let className = known ? EchoMsg.className : "org.example.UnknownMsg"
+                    let body = rawRequest(harness, id: id) { headers in
+                        let hostile = headers.dropLast() + #","x-hostile":\#(header)}"#
+                        return #"{"\#(className)":{"payload":"hostile","id":"\#(id)","headers":\#(hostile)}}"#
+                    }
+                    async let hostileReply = harness.client.call(envelope: body, to: .queue(harness.hostQueue),
+                                                                 timeout: .seconds(30))
+                    try await expectServing(harness)
+                    let reply = try await hostileReply
+                    if known {
+                        #expect(reply.success)
+                        #expect(reply.fields["payload"]?.stringValue == "hostile")
+                    } else {
+                        #expect(reply.errorCode == "SYS.1008")
+                    }
+                }
+            }
+            #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 6)
         }
     }
 

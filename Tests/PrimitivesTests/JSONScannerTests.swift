@@ -1,0 +1,137 @@
+import Foundation
+import Primitives
+import Testing
+
+@Suite("JSON scanner")
+struct JSONScannerTests {
+    private func data(_ text: String) -> Data { Data(text.utf8) }
+
+    /// Foundation's verdict, the oracle: the scanner must accept exactly what `JSONDecoder` accepts.
+    private func foundationAccepts(_ bytes: Data) -> Bool { (try? JSONValue(parsing: bytes)) != nil }
+
+    @Test("accepts what RFC 8259 allows", arguments: [
+        "{}", "[]", "0", "-0", "1.5e-3", "-12E+4", "\"\"", "true", "false", "null", " \n\t{ \"a\" : [ 1 , 2 ] } \r\n",
+        #"{"a":{"b":[{"c":null}]},"d":"\u00e9\n\"\\\/"}"#, "\"é€𝄞\"", #"[[],{},[{}],"x"]"#,
+        // One trailing comma: not RFC 8259, but Foundation's JSONDecoder takes it, and the scanner agrees with it.
+        "[1,]", #"{"a":1, }"#, "[[],]",
+    ])
+    func accepts(text: String) throws {
+        try JSONScanner.validate(data(text))
+        #expect(foundationAccepts(data(text)))
+    }
+
+    @Test("refuses what RFC 8259 does not, and says where", arguments: [
+        ("", "expected a value"), ("{", "expected a string key"), ("[1,,]", "unexpected character"),
+        (#"{"a":1,,}"#, "expected a string key"), ("[,]", "unexpected character"), (#"{,}"#, "expected a string key"),
+        (#"{"a" 1}"#, "expected ':'"), ("[1 2]", "expected ','"),
+        ("01", "unexpected text after the value"), ("1.", "expected a digit after '.'"), ("1e", "expected a digit"),
+        ("-", "expected a digit"), ("tru", "truncated literal"), ("nul1", "invalid literal"),
+        ("\"a", "unterminated string"), ("\"\\x\"", "invalid escape"), ("\"\\u12g4\"", "invalid \\u escape"),
+        ("\"a\u{01}b\"", "control character"), ("{} {}", "unexpected text after the value"), ("[", "expected a value"),
+        ("[1", "unterminated array"), (#"{"a":1"#, "unterminated object"), ("'a'", "unexpected character"),
+    ])
+    func refuses(text: String, reason: String) {
+        #expect(throws: JSONScanner.SyntaxError.self) { try JSONScanner.validate(data(text)) }
+        do {
+            try JSONScanner.validate(data(text))
+        } catch {
+            #expect(error.reason.contains(reason), "\(text): \(error)")
+        }
+        #expect(!foundationAccepts(data(text)), "Foundation refuses \(text) too")
+    }
+
+    @Test("refuses invalid UTF-8: stray continuation, overlong, surrogate, past U+10FFFF, truncated")
+    func refusesInvalidUTF8() {
+        for bytes: [UInt8] in [[0x80], [0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],
+                               [0xE2, 0x82]] {
+            let text = Data([UInt8(ascii: "\"")] + bytes + [UInt8(ascii: "\"")])
+            #expect(throws: JSONScanner.SyntaxError.self, "\(bytes)") { try JSONScanner.validate(text) }
+        }
+    }
+
+    @Test("nesting: 512 levels accepted, 513 refused, as Foundation does; no recursion, so no stack to exhaust")
+    func nestingLimit() throws {
+        let deepest = data(String(repeating: "[", count: 512) + String(repeating: "]", count: 512))
+        try JSONScanner.validate(deepest)
+        #expect(foundationAccepts(deepest))
+        let tooDeep = data(String(repeating: "[", count: 513) + String(repeating: "]", count: 513))
+        #expect(throws: JSONScanner.SyntaxError.self) { try JSONScanner.validate(tooDeep) }
+        #expect(!foundationAccepts(tooDeep))
+        // A million open brackets: refused at the limit, not after a million frames.
+        #expect(throws: JSONScanner.SyntaxError.self) {
+            try JSONScanner.validate(data(String(repeating: "{\"a\":", count: 1_000_000)))
+        }
+    }
+
+    @Test("members: keys decoded (escapes too), values as byte ranges of the original text, nested objects unread")
+    func members() throws {
+        let text = #"{ "a" : [1, {"x": 2}], "b\u00e9\"" :"s" ,"c":{}, "d": -1.5e3 }"#
+        let bytes = data(text)
+        let members = try #require(try JSONScanner.members(ofObjectIn: bytes))
+        #expect(members.map(\.key) == ["a", "bé\"", "c", "d"])
+        let values = members.map { String(decoding: JSONScanner.slice(bytes, $0.value), as: UTF8.self) }
+        #expect(values == [#"[1, {"x": 2}]"#, #""s""#, "{}", "-1.5e3"])
+        let inner = try #require(try JSONScanner.members(ofObjectIn: bytes, range: members[2].value))
+        #expect(inner.isEmpty)
+        #expect(try JSONScanner.members(ofObjectIn: bytes, range: members[0].value) == nil, "an array is not an object")
+        #expect(JSONScanner.kind(of: bytes, range: members[0].value) == UInt8(ascii: "["))
+    }
+
+    @Test("offsets count from the first byte of a Data slice, not from its storage")
+    func dataSlices() throws {
+        let whole = data(#"xx{"k":"v"}yy"#)
+        let slice = whole[2..<11]
+        let members = try #require(try JSONScanner.members(ofObjectIn: slice))
+        #expect(members.first?.key == "k")
+        #expect(JSONScanner.slice(slice, try #require(members.first).value) == data(#""v""#))
+    }
+
+    @Test("differential: 3,000 mutations of valid documents get the same verdict from the scanner and Foundation")
+    func agreesWithFoundation() {
+        let seeds = [
+            #"{"a":[1,2,{"b":null}],"c":"d\"e","f":true}"#, #"[{"x":{}},[],"\u0041",-0.5]"#,
+            #"{"headers":{"replyTo":"q","task-context":{},"trace":[[[]]]}}"#,
+        ]
+        // Structural characters only: digits inserted next to digits would make numbers Foundation cannot hold
+        // (1e999), a question of range, not of syntax.
+        let alphabet = Array(#"{}[],:" \tabtruefalsn\"#.utf8)
+        var generator = SplitMix64(seed: 0x5EED)
+        var disagreements: [String] = []
+        for round in 0..<3_000 {
+            var bytes = Array(seeds[round % seeds.count].utf8)
+            for _ in 0..<(1 + Int(generator.next() % 3)) {
+                let position = Int(generator.next() % UInt64(bytes.count + 1))
+                switch generator.next() % 3 {
+                case 0 where position < bytes.count: bytes.remove(at: position)
+                case 1 where position < bytes.count: bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
+                default: bytes.insert(alphabet[Int(generator.next() % UInt64(alphabet.count))], at: position)
+                }
+            }
+            let text = Data(bytes)
+            let scanner = (try? JSONScanner.validate(text)) != nil
+            if scanner != foundationAccepts(text) { disagreements.append(String(decoding: bytes, as: UTF8.self)) }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
+    }
+
+    @Test("RawJSON keeps the text and decodes only on request")
+    func rawJSON() throws {
+        let raw = try RawJSON(validating: data(#"[1, {"a": "b"}]"#))
+        #expect(raw.bytes == data(#"[1, {"a": "b"}]"#))
+        #expect(try raw.decoded() == [1, ["a": "b"]])
+        #expect(throws: JSONScanner.SyntaxError.self) { try RawJSON(validating: data("[1,")) }
+    }
+}
+
+/// A deterministic generator, so a failing mutation can be reproduced.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
