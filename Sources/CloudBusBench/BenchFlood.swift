@@ -50,7 +50,9 @@ struct BenchFlood: AsyncParsableCommand {
                                python: "python3", pikaScript: "")
         var results: [String: [Double]] = [:]
         let builds: [(String, String?)] = [("worker", nil)] + (baselineBuild.map { [("worker-baseline", $0)] } ?? [])
-        print("flood: \(messages) malformed messages, then one EchoMsg; prefetch \(prefetch); \(rounds) rounds")
+        print(hostileHeaders
+              ? "flood --hostile-headers: 1 MiB array and 480-deep nesting in an unknown header, known and unknown class, each followed by an EchoMsg; \(rounds) rounds"
+              : "flood: \(messages) malformed messages, then one EchoMsg; prefetch \(prefetch); \(rounds) rounds")
         for round in 1...rounds {
             for (name, path) in builds {
                 let responder = BenchWorkerResponder(setup: setup, reliable: false, baseline: path)

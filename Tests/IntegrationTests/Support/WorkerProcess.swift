@@ -21,9 +21,12 @@ final class WorkerProcess: Sendable {
     /// `<package root>/.build/debug/cloudbus-worker`, as `swift build --build-tests` leaves it.
     static var binaryPath: String { CLIProcess.binary.path }
 
-    /// Starts `cloudbus-worker run` serving only the host service. Returns once the process runs,
-    /// not once it serves: poll it with an echo (`RPCClient.call`) for that.
-    static func launch(node: NodeUUID, dataDirectory: String, prefetch: Int, generation: Int) throws -> WorkerProcess {
+    /// Starts `cloudbus-worker run` serving `services` (default: only the host service), with `environment` added to
+    /// the broker settings. Returns once the process runs, not once it serves: poll it with an echo
+    /// (`RPCClient.call`) for that.
+    static func launch(node: NodeUUID, dataDirectory: String, prefetch: Int, generation: Int,
+                       services: [String] = [ServiceID.hostService],
+                       environment extra: [String: String] = [:]) throws -> WorkerProcess {
         let binary = binaryPath
         try #require(FileManager.default.isExecutableFile(atPath: binary),
                      "\(binary) is missing: run `swift build --build-tests` first")
@@ -42,12 +45,13 @@ final class WorkerProcess: Sendable {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
             "run", "--node-uuid", node.rawValue, "--data-dir", dataDirectory, "--http-host", "127.0.0.1",
-            "--http-port", "0", "--services", ServiceID.hostService, "--prefetch", "\(prefetch)",
+            "--http-port", "0", "--services", services.joined(separator: ","), "--prefetch", "\(prefetch)",
         ]
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CLOUDBUS_") }
         environment["CLOUDBUS_AMQP_URL"] = urlWithoutPassword
         environment["CLOUDBUS_AMQP_PASSWORD"] = password
         environment["CLOUDBUS_LOG_LEVEL"] = "notice"
+        for (key, value) in extra { environment[key] = value }
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
