@@ -36,11 +36,14 @@ BENCH_BIN = $(RELEASE_DIR)/cloudbus-bench
 
 # The demo node (32 hex digits, as ZStack writes UUIDs); `make run` serves host.<this>.
 DEMO_NODE_UUID ?= d0d0cafe0000400000000000000000a1
+# `make soak`: 30 minutes at half the calibrated peak, a fault every minute; the report is appended to SOAK_REPORT.
+SOAK_ARGS ?= --seconds 1800 --fault-every 60
+SOAK_REPORT ?= $(CURDIR)/.data/soak-report.md
 # Reference peer for `make bench` (shared/ lies beside the checkout), and extra arguments for `cloudbus-bench`.
 BENCH_PEER ?= $(abspath $(CURDIR)/../shared/bench/peer_pika_worker.py)
 BENCH_ARGS ?=
 
-.PHONY: build help deps broker release test run stop bench clean
+.PHONY: build help deps broker release test run stop bench soak clean
 
 build:
 	$(SWIFT) build $(BUILD_FLAGS)
@@ -52,6 +55,7 @@ help:
 	@echo 'make run      release build, local broker, simulated host agent, worker in the background, example messages'
 	@echo 'make stop     stop the demo worker, the simulated agent and the local broker'
 	@echo 'make bench    worker against the rabbitmq-c null responder and the pika peer (ratios)'
+	@echo 'make soak     30 min of mixed load with a fault every minute (docs/soak.md); report in $(SOAK_REPORT)'
 	@echo 'make broker   start the local broker (127.0.0.1:$(CLOUDBUS_AMQP_PORT)) and leave it running'
 	@echo 'make deps     install the Debian packages (librabbitmq-dev, rabbitmq-server) when missing'
 	@echo 'make clean    stop everything, remove .build and .data'
@@ -85,6 +89,12 @@ bench: deps release
 	python=$$(scripts/deps.sh --bench) && \
 	$(BROKER) with env CLOUDBUS_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BENCH_PYTHON="$$python" \
 		CLOUDBUS_BENCH_PEER='$(BENCH_PEER)' CLOUDBUS_WORKER_BINARY='$(RELEASE_BIN)' '$(BENCH_BIN)' $(BENCH_ARGS)
+
+# Faults close every connection of the node and kill the worker: run it on a node nothing else uses.
+soak: deps release
+	mkdir -p $(dir $(SOAK_REPORT))
+	$(BROKER) with env CLOUDBUS_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BROKER_CTL='$(BROKER)' \
+		'$(BENCH_BIN)' soak $(SOAK_ARGS) --report '$(SOAK_REPORT)'
 
 clean: stop
 	rm -rf .build .data

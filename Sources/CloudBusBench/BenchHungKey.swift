@@ -22,7 +22,8 @@ struct BenchHungKey: AsyncParsableCommand {
     @Option(help: "PingHostMsg queued for the hung host.")
     var pings: Int = 1_000
 
-    @Option(help: "Measured seconds per run, after a 2 s warm-up.")
+    // Not `--duration`: the parent command owns that name and would take the value (it did, unseen: both were 8).
+    @Option(name: .customLong("seconds"), help: "Measured seconds per run, after a 2 s warm-up.")
     var duration: Double = 8
 
     @Option(help: "Requests kept in flight on the other keys.")

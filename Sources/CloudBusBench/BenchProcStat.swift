@@ -25,9 +25,14 @@ enum BenchProcStat {
     }
 
     /// Peak resident set size (VmHWM) in bytes; "self" for this process.
-    static func peakRSS(pid: String) -> Int? {
+    static func peakRSS(pid: String) -> Int? { statusBytes(pid: pid, field: "VmHWM:") }
+
+    /// Resident set size now (VmRSS) in bytes.
+    static func currentRSS(pid: String) -> Int? { statusBytes(pid: pid, field: "VmRSS:") }
+
+    private static func statusBytes(pid: String, field: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        for line in text.split(separator: "\n") where line.hasPrefix(field) {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
             if parts.count >= 2, let kilobytes = Int(parts[1]) { return kilobytes * 1024 }
         }

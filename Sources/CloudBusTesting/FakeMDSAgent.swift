@@ -135,7 +135,7 @@ public final class FakeMDSAgent: Sendable {
         state.withLock { $0.clients[volumePath] = clients }
     }
 
-    /// Requests received so far, in arrival order.
+    /// Requests received so far (the last 5,000 to 10,000 once more arrived), in arrival order.
     public var receivedRequests: [RecordedRequest] { state.withLock { $0.requests } }
 
     /// Requests received for one relative path, in arrival order.
@@ -154,6 +154,8 @@ public final class FakeMDSAgent: Sendable {
         let recorded = RecordedRequest(
             path: path, headers: request.headers, body: String(decoding: request.body, as: UTF8.self))
         let behaviour: Behaviour = state.withLock { state in
+            // Bounded like the fake KVM agent's: a soak sends hundreds of thousands; tests read a few.
+            if state.requests.count >= 10_000 { state.requests.removeFirst(5_000) }
             state.requests.append(recorded)
             if var queue = state.scripts[path], !queue.isEmpty {
                 let next = queue.removeFirst()
