@@ -106,7 +106,8 @@ public final class BusWorker: Service {
             ledger: ledger, journal: journal, store: store,
             deadLetters: DeadLetterSink(connection: publishConnection, node: node, metrics: metrics, logger: logger),
             metrics: metrics,
-            settings: .init(maxBodyBytes: configuration.maxBodyBytes, keyBacklog: configuration.effectiveKeyBacklog),
+            settings: .init(maxBodyBytes: configuration.maxBodyBytes, keyBacklog: configuration.effectiveKeyBacklog,
+                            publishFailureBackoff: configuration.publishFailureBackoff),
             logger: logger)
         // What the outbox still holds goes out on its keys before any delivery of those keys is taken.
         try await pipeline.sweepOutbox()

@@ -22,6 +22,11 @@ final class DeliveryPipeline: Sendable {
         var defaultHandlerTimeout: Duration = .seconds(600)
         /// Requests that may wait behind one key before more are refused (`key-backlog-full`). Nil: no bound.
         var keyBacklog: Int?
+        /// How long a delivery whose outputs the broker refused is held before it is given back: RabbitMQ requeues at
+        /// once, so without the pause a target that keeps refusing (a full queue with `reject-publish`, a queue
+        /// going away) would turn into a hot loop of redeliveries. The delivery keeps its prefetch slot meanwhile;
+        /// other keys are not held. Default: 1 s.
+        var publishFailureBackoff: Duration = .seconds(1)
     }
 
     private let connection: AMQPConnection
@@ -177,7 +182,7 @@ final class DeliveryPipeline: Sendable {
                 Task { await self.answerTimeout(delivery, base: base, className: className, outcome: outcome) }
             case .rejected:
                 // Shutting down: give it back to the queue for another worker or our restart.
-                Task { await self.settle(delivery, id: base.id, .giveBack) }
+                Task { await self.settle(delivery, id: base.id, .giveBack()) }
             }
         })
     }
@@ -196,7 +201,7 @@ final class DeliveryPipeline: Sendable {
             logger.warning("pending outbox of the key not confirmed; returning the message for redelivery", metadata: [
                 "msg.id": "\(base.id)", "key": "\(key)", "error": "\(error)",
             ])
-            await settle(delivery, id: base.id, .giveBack)
+            await settle(delivery, id: base.id, .giveBack(after: settings.publishFailureBackoff))
             return
         }
         let output: HandlerOutput
@@ -238,7 +243,7 @@ final class DeliveryPipeline: Sendable {
             logger.warning("outputs not confirmed; returning the message for redelivery", metadata: [
                 "msg.id": "\(base.id)", "msg.class": "\(className)", "error": "\(error)",
             ])
-            await settle(delivery, id: base.id, .giveBack)
+            await settle(delivery, id: base.id, .giveBack(after: settings.publishFailureBackoff))
         }
     }
 
@@ -349,8 +354,10 @@ final class DeliveryPipeline: Sendable {
         /// Acked; the id is remembered with this answer, and copies that want it get the same reply. `sentOutbox`:
         /// outbox rows whose messages were confirmed, removed with the answer.
         case done(Answer, sentOutbox: [Int64] = [])
-        /// Nacked with requeue; the id is forgotten, so the broker's redelivery is handled afresh.
-        case giveBack
+        /// Nacked with requeue; the id is forgotten, so the broker's redelivery is handled afresh. `after`: the nack
+        /// waits that long, on a task of its own (the key goes on), so that a refused publish is not retried in a
+        /// hot loop.
+        case giveBack(after: Duration? = nil)
         /// Acked (its refusal was sent) but the id is forgotten, copies included: a retry is handled afresh.
         case refusedForNow
     }
@@ -369,9 +376,19 @@ final class DeliveryPipeline: Sendable {
             for copy in parked {
                 await answerAgain(copy, with: answer, messageId: id)
             }
-        case .giveBack:
-            connection.nack(delivery.tag, requeue: true)
-            for copy in ledger.abandon(id: id) { connection.nack(copy.tag, requeue: true) }
+        case .giveBack(let delay):
+            guard let delay else {
+                connection.nack(delivery.tag, requeue: true)
+                for copy in ledger.abandon(id: id) { connection.nack(copy.tag, requeue: true) }
+                return
+            }
+            // Still in flight in the ledger meanwhile: a copy that arrives is parked and goes back with it.
+            let connection = connection, ledger = ledger
+            Task {
+                try? await Task.sleep(for: delay)
+                connection.nack(delivery.tag, requeue: true)
+                for copy in ledger.abandon(id: id) { connection.nack(copy.tag, requeue: true) }
+            }
         case .refusedForNow:
             connection.ack(delivery.tag)
             for copy in ledger.abandon(id: id) { connection.ack(copy.tag) }
@@ -435,7 +452,7 @@ final class DeliveryPipeline: Sendable {
         let answer = await refuse(delivery, reason: reason, detail: detail, base: base, className: className,
                                   replyError: replyError)
         let settlement: Settlement = switch answer {
-        case nil: .giveBack
+        case nil: .giveBack(after: settings.publishFailureBackoff)
         case let answer? where remember: .done(answer)
         case _?: .refusedForNow
         }
@@ -461,6 +478,8 @@ final class DeliveryPipeline: Sendable {
                         replyError: replyError) != nil {
             connection.ack(delivery.tag)
         } else {
+            // Not marked handled; back to the queue after the same pause as a refused output (no hot loop).
+            try? await Task.sleep(for: settings.publishFailureBackoff)
             connection.nack(delivery.tag, requeue: true)
         }
     }

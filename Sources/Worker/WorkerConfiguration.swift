@@ -32,6 +32,9 @@ public struct WorkerConfiguration: Sendable {
 
     /// ``keyBacklog`` as applied.
     public var effectiveKeyBacklog: Int { keyBacklog ?? max(4, Int(prefetch) / 16) }
+    /// How long a delivery whose outputs the broker refused is held before it goes back to its queue (RabbitMQ would
+    /// redeliver it at once: a target that keeps refusing would be retried in a hot loop). Default: 1 second.
+    public var publishFailureBackoff: Duration = .seconds(1)
     /// Where agents call back and where `/healthz` answers. Default: 127.0.0.1:8081.
     public var httpHost: String
     public var httpPort: Int
@@ -96,6 +99,7 @@ public struct WorkerConfiguration: Sendable {
         var maxBodyBytes: Int?
         var dedupeWindow: Int?
         var keyBacklog: Int?
+        var publishFailureBackoffSeconds: Double?
         var trustedSenders: [String]?
         var http: HTTPForm?
         var kvm: KVMSettings?
@@ -147,6 +151,12 @@ public struct WorkerConfiguration: Sendable {
             if let value = form.maxBodyBytes { configuration.maxBodyBytes = value }
             if let value = form.dedupeWindow { configuration.dedupeWindow = value }
             if let value = form.keyBacklog { configuration.keyBacklog = value }
+            if let value = form.publishFailureBackoffSeconds {
+                guard value >= 0, value <= 3600 else {
+                    throw ConfigurationError.invalidValue(name: "publishFailureBackoffSeconds", value: "\(value)")
+                }
+                configuration.publishFailureBackoff = .milliseconds(Int(value * 1000))
+            }
             if let value = form.trustedSenders { configuration.trustedSenders = value }
             if let value = form.http?.host { configuration.httpHost = value }
             if let value = form.http?.port { configuration.httpPort = value }
