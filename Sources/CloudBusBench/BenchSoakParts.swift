@@ -37,6 +37,9 @@ final class SoakWorld: Sendable {
     let storageUuid = MessageID.random()
     private let amqp: AMQPConfiguration
     private let setup: BenchSetup
+    /// The worker binary: the one beside this tool, or another build to compare with.
+    let executable: String
+    private let durableQueues: Bool
     private struct State {
         var worker: BenchChildProcess?
         var generation = 0
@@ -49,7 +52,10 @@ final class SoakWorld: Sendable {
     private let state = Mutex(State())
 
     private init(dataDirectory: String, hosts: [String], vms: [(vm: String, host: String)], agent: FakeKVMAgent,
-                 mds: [FakeMDSAgent], amqp: AMQPConfiguration, setup: BenchSetup) {
+                 mds: [FakeMDSAgent], amqp: AMQPConfiguration, setup: BenchSetup, executable: String,
+                 durableQueues: Bool) {
+        self.executable = executable
+        self.durableQueues = durableQueues
         self.dataDirectory = dataDirectory
         self.hosts = hosts
         self.vms = vms
@@ -59,7 +65,8 @@ final class SoakWorld: Sendable {
         self.setup = setup
     }
 
-    static func start(hosts count: Int, vmsPerHost: Int, scratch: String, amqp: AMQPConfiguration) async throws
+    static func start(hosts count: Int, vmsPerHost: Int, scratch: String, amqp: AMQPConfiguration,
+                      executable: String = BenchProcStat.workerExecutable, durableQueues: Bool = true) async throws
         -> SoakWorld
     {
         let logger = Logger.quiet
@@ -70,7 +77,8 @@ final class SoakWorld: Sendable {
         let vms = hosts.flatMap { host in (0..<vmsPerHost).map { _ in (vm: MessageID.random(), host: host) } }
         let setup = BenchSetup(amqp: amqp, scratchDirectory: scratch, prefetch: 256, python: "python3", pikaScript: "")
         let world = SoakWorld(dataDirectory: URL(fileURLWithPath: scratch).appendingPathComponent("worker").path,
-                              hosts: hosts, vms: vms, agent: agent, mds: mds, amqp: amqp, setup: setup)
+                              hosts: hosts, vms: vms, agent: agent, mds: mds, amqp: amqp, setup: setup,
+                              executable: executable, durableQueues: durableQueues)
         try FileManager.default.createDirectory(atPath: world.dataDirectory, withIntermediateDirectories: true)
         let inventory = try SQLiteInventory(path: WorkerRuntime.inventoryPath(dataDirectory: world.dataDirectory))
         try await inventory.upsertHosts(hosts.map {
@@ -98,13 +106,13 @@ final class SoakWorld: Sendable {
     func startWorker(generation: Int) async throws {
         let directory = URL(fileURLWithPath: dataDirectory)
         let configPath = directory.appendingPathComponent("config.json").path
-        let config = #"{"durableQueues": true, "kvm": {"pingTimeoutSeconds": 2, "pingMaxFailure": 3, "pingSleepAfterFailureSeconds": 1, "agentConnectTimeoutSeconds": 1}, "zbs": {"mdsConnectTimeoutSeconds": 1, "mdsAttemptTimeoutSeconds": 2, "mdsFailureMemorySeconds": 5}}"#
+        let config = #"{"durableQueues": \#(durableQueues), "kvm": {"pingTimeoutSeconds": 2, "pingMaxFailure": 3, "pingSleepAfterFailureSeconds": 1, "agentConnectTimeoutSeconds": 1}, "zbs": {"mdsConnectTimeoutSeconds": 1, "mdsAttemptTimeoutSeconds": 2, "mdsFailureMemorySeconds": 5}}"#
         try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
         var environment = setup.childEnvironment
         environment["CLOUDBUS_AMQP_PASSWORD"] = amqp.password
         let services = [ServiceID.hostService, ServiceID.vmInstanceService, ServiceID.primaryStorageService]
         let process = try BenchChildProcess(
-            executable: BenchProcStat.workerExecutable,
+            executable: executable,
             arguments: ["run", "--config", configPath, "--amqp-url", setup.urlWithoutPassword,
                         "--node-uuid", node.rawValue, "--data-dir", dataDirectory, "--http-host", "127.0.0.1",
                         "--http-port", "0", "--services", services.joined(separator: ","), "--prefetch", "256",
@@ -118,6 +126,9 @@ final class SoakWorld: Sendable {
     }
 
     var workerLogTail: String { state.withLock { $0.worker }?.logTail ?? "" }
+    /// CPU time of the running worker process.
+    var workerCPU: Duration? { state.withLock { $0.worker }.flatMap { BenchProcStat.cpuTime(pid: $0.pid) } }
+    var workerPeakRSS: Int? { state.withLock { $0.worker }.flatMap { BenchProcStat.peakRSS(pid: "\($0.pid)") } }
     var generations: Int { state.withLock { $0.generation } }
 
     func stop() async {

@@ -1,0 +1,126 @@
+import Worker
+import ArgumentParser
+import CloudBus
+import CommandOptions
+import Foundation
+import KVMMessages
+import Primitives
+
+/// `cloudbus-bench ping-cost`: the real path's cost — `PingHostMsg` answered through the fake KVM agent on loopback
+/// (async protocol: HTTP call, callback), each good ping followed by the VM sync the worker sends itself (agent
+/// `/vm/vmsync`, tracer diff of 10 VMs, nothing to announce). Closed loop at each window, worker CPU per ping from
+/// /proc; with `--baseline-build` another build runs the same rounds interleaved, in the same run. What issue 10 asks
+/// ("what each guarantee costs, echo and ping, before and after") and the baseline of the hot-path issue's ping target.
+struct BenchPingCost: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ping-cost", abstract: "PingHostMsg with VM sync through a fake agent: throughput and worker CPU per ping.")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(help: "Comma-separated windows (requests in flight).")
+    var windows: String = "1,100"
+
+    // Not `--duration`: the parent command owns that name and would take the value.
+    @Option(name: .customLong("seconds"), help: "Measured seconds per window and round.")
+    var measured: Double = 8
+
+    @Option(help: "Rounds per build, interleaved with the baseline's.")
+    var rounds: Int = 3
+
+    @Option(help: "Another build of cloudbus-worker, measured the same way in the same run.")
+    var baselineBuild: String?
+
+    @Flag(help: "Durable queues and persistent messages (the production default); otherwise transient.")
+    var durable = false
+
+    @Option(help: "Simulated hosts.")
+    var hosts: Int = 100
+
+    func run() async throws {
+        let configuration = try connection.resolve()
+        Logs.bootstrap(level: connection.logLevel ?? "error")
+        let windowList = windows.split(separator: ",").compactMap { Int($0) }
+        let builds: [(String, String)] = [("worker", BenchProcStat.workerExecutable)]
+            + (baselineBuild.map { [("worker-baseline", $0)] } ?? [])
+        print("ping-cost: PingHostMsg + VM sync via a fake agent, \(hosts) hosts × 10 VMs, windows \(windows), "
+              + "\(measured) s, \(rounds) rounds, \(durable ? "durable" : "transient"), load \(BenchProcStat.loadAverage)")
+        var results: [String: [Int: [(rate: Double, cpu: Double, p50: Double, p99: Double)]]] = [:]
+        var rss: [String: [Int]] = [:]
+        for round in 1...rounds {
+            for (name, executable) in builds {
+                let scratch = try BenchSetup.makeScratchDirectory("ping-cost")
+                defer { try? FileManager.default.removeItem(atPath: scratch) }
+                let world = try await SoakWorld.start(hosts: hosts, vmsPerHost: 10, scratch: scratch,
+                                                      amqp: configuration.amqp, executable: executable,
+                                                      durableQueues: durable)
+                let books = SoakBooks()
+                let client = try await SoakClient.start(amqp: configuration.amqp, books: books)
+                do {
+                    try await world.startWorker(generation: 1)
+                    guard await client.waitUntilServing(world.node, within: .seconds(60)) else {
+                        throw BenchError.setup("\(name) never answered: \(world.workerLogTail)")
+                    }
+                    // Warm-up: every host pinged (and synced) once.
+                    try await closedLoop(world, client, window: 50, seconds: 2)
+                    for window in windowList {
+                        books.reset()
+                        let before = world.workerCPU ?? .zero
+                        let start = ContinuousClock.now
+                        try await closedLoop(world, client, window: window, seconds: measured)
+                        let elapsed = start.duration(to: .now).inSeconds
+                        let cpu = ((world.workerCPU ?? .zero) - before).inSeconds
+                        let summary = books.summary().perClass[PingHostMsg.className]
+                        let answered = Double(summary?.answered ?? 0)
+                        let row = (rate: answered / elapsed, cpu: cpu / max(answered, 1) * 1e6,
+                                   p50: summary?.p50 ?? 0, p99: summary?.p99 ?? 0)
+                        results[name, default: [:]][window, default: []].append(row)
+                        print(String(format: "  round %d %@ W=%d: %.0f pings/s, worker CPU %.0f µs per ping, p50 %.2f ms, p99 %.2f ms",
+                                     round, name, window, row.rate, row.cpu, row.p50, row.p99))
+                    }
+                    if let peak = world.workerPeakRSS { rss[name, default: []].append(peak) }
+                } catch {
+                    print("  round \(round) \(name): FAILED \(error)")
+                }
+                await client.close()
+                await world.stop()
+            }
+        }
+        print("medians:")
+        for (name, _) in builds {
+            for window in windowList {
+                let rows = results[name]?[window] ?? []
+                guard !rows.isEmpty else { continue }
+                func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+                print(String(format: "  %@ W=%d: %.0f pings/s, worker CPU %.0f µs per ping, p50 %.2f ms, p99 %.2f ms",
+                             name, window, median(rows.map(\.rate)), median(rows.map(\.cpu)), median(rows.map(\.p50)),
+                             median(rows.map(\.p99))))
+            }
+            if let peaks = rss[name], !peaks.isEmpty {
+                print(String(format: "  %@ peak RSS %.1f MB", name, Double(peaks.sorted()[peaks.count / 2]) / 1_048_576))
+            }
+        }
+    }
+
+    /// `window` lanes, each sending the next host's ping and waiting for its answer, for `seconds`.
+    private func closedLoop(_ world: SoakWorld, _ client: SoakClient, window: Int, seconds: Double) async throws {
+        let end = ContinuousClock.now + .seconds(seconds)
+        let node = world.node
+        let hosts = world.hosts
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<window {
+                group.addTask {
+                    var index = lane
+                    while ContinuousClock.now < end {
+                        let request = SoakRequest(
+                            id: MessageID.random(), className: PingHostMsg.className,
+                            service: ServiceID(service: ServiceID.hostService, node: node).rawValue,
+                            fields: #""hostUuid":"\#(hosts[index % hosts.count])","#)
+                        index += window
+                        try await client.sendAndWait(request, within: .seconds(30))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}
