@@ -1,9 +1,9 @@
 # cloudbus-worker: build, test, demo and benchmark on one Debian machine (as root: the broker scripts need it).
 # `make help` lists the targets; docs/operations.md explains them, docs/README.md maps the modules.
 #
-# The private RabbitMQ node (scripts/broker.sh) listens on 127.0.0.1 only. `make broker` and `make run` leave it
-# running (stop it with `make stop`); `make test` and `make bench` start it when it is not running and then stop it
-# again, but leave alone a node that was already up.
+# The private RabbitMQ node (scripts/broker.sh) and PostgreSQL server (scripts/postgres.sh) listen on 127.0.0.1 only.
+# `make broker` and `make run` leave the broker running (stop it with `make stop`); `make test` and `make bench` start
+# what they need when it is not running and stop it again, but leave alone a server that was already up.
 
 SWIFT ?= swift
 # Flags for every swift build and test, e.g. SWIFT_FLAGS='-Xswiftc -warnings-as-errors'.
@@ -24,6 +24,11 @@ CLOUDBUS_AMQPS_PORT ?= 5671
 export CLOUDBUS_NODE_NAME CLOUDBUS_AMQP_PORT CLOUDBUS_DIST_PORT CLOUDBUS_AMQPS_PORT
 
 BROKER := $(CURDIR)/scripts/broker.sh
+# The private PostgreSQL 15 (scripts/postgres.sh): the fleet's shared store, for the store tests.
+POSTGRES := $(CURDIR)/scripts/postgres.sh
+CLOUDBUS_PG_PORT ?= 55432
+export CLOUDBUS_PG_PORT
+TEST_STORE_URL = postgres://cloudbus@127.0.0.1:$(CLOUDBUS_PG_PORT)/cloudbus
 # guest/guest is accepted on loopback only: fine for tests and the demo, nowhere else.
 TEST_AMQP_URL = amqp://guest:guest@127.0.0.1:$(CLOUDBUS_AMQP_PORT)/%2F
 # By name: rabbitmq-c 0.11 checks the certificate's DNS names only, never its IP addresses (docs/operations.md).
@@ -74,8 +79,9 @@ release:
 # CLOUDBUS_TEST_AMQP_URL, and drive the node through CLOUDBUS_BROKER_CTL (stop/start/restart/add-vhost).
 test: deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
-	$(BROKER) with env CLOUDBUS_TEST_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BROKER_CTL='$(BROKER)' \
+	$(POSTGRES) with $(BROKER) with env CLOUDBUS_TEST_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BROKER_CTL='$(BROKER)' \
 		CLOUDBUS_TEST_AMQPS_URL='$(TEST_AMQPS_URL)' CLOUDBUS_TEST_TLS_DIR='$(TEST_TLS_DIR)' \
+		CLOUDBUS_TEST_STORE_URL='$(TEST_STORE_URL)' CLOUDBUS_TEST_STORE_PASSWORD=cloudbus CLOUDBUS_PG_CTL='$(POSTGRES)' \
 		SWIFT='$(SWIFT)' SWIFT_FLAGS='$(BUILD_FLAGS)' TEST_TIMEOUT='$(TEST_TIMEOUT)' scripts/run-tests.sh
 
 run: broker release
@@ -84,6 +90,7 @@ run: broker release
 stop:
 	scripts/demo.sh stop
 	$(BROKER) stop
+	$(POSTGRES) stop
 
 bench: deps release
 	python=$$(scripts/deps.sh --bench) && \

@@ -80,14 +80,6 @@ launcher_pid() {
     local pid
     pid=$(cat "$(launcher_pidfile)" 2>/dev/null) && alive "$pid" && printf '%s' "$pid"
 }
-# Is anything listening on TCP port $1 (any address, IPv4 or IPv6)? Read from /proc: no extra tools, no connection
-# (an AMQP connection opened and dropped only to probe would log a warning on the broker).
-listening() {
-    local hex
-    hex=$(printf '%04X' "$1")
-    awk -v port=":$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == port { found = 1 } END { exit !found }' \
-        /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
 # grep without -q below: it reads to the end, so under pipefail the writer never dies of SIGPIPE (exit 141).
 epmd_names() { epmd -names 2>/dev/null; }
 registered() { epmd_names | grep "^name $short at port " >/dev/null; }

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Process helpers shared by broker.sh and demo.sh (sourced, not run).
+# Process helpers shared by broker.sh, postgres.sh and demo.sh (sourced, not run).
 
 # A pid counts as alive unless it is gone or a zombie: PID 1 in some sandboxes never reaps orphans, and a zombie
 # still answers `kill -0`.
@@ -43,4 +43,13 @@ show_tails() {
         printf -- '--- last lines of %s\n' "$f" >&2
         tail -n 30 "$f" >&2
     done
+}
+
+# Is anything listening on TCP port $1 (any address, IPv4 or IPv6)? Read from /proc: no extra tools, no connection
+# (an AMQP connection opened and dropped only to probe would log a warning on the broker).
+listening() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    awk -v port=":$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == port { found = 1 } END { exit !found }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }

@@ -3,7 +3,8 @@
 # make target and from a fresh machine alike (CI installs nothing by hand).
 #
 #   scripts/deps.sh           Debian packages: librabbitmq-dev (rabbitmq-c headers and library), rabbitmq-server,
-#                             zlib1g-dev (compressed bodies), openssl (test certificates for the TLS listener)
+#                             zlib1g-dev (compressed bodies), openssl (test certificates for the TLS listener),
+#                             postgresql (the shared store of a fleet; scripts/postgres.sh runs a private server)
 #   scripts/deps.sh --bench   also pika 1.4.4 for the reference peer in ../shared/bench; prints the Python
 #                             interpreter that has it on stdout (everything else goes to stderr)
 #
@@ -12,7 +13,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-packages=(librabbitmq-dev rabbitmq-server zlib1g-dev openssl)
+packages=(librabbitmq-dev rabbitmq-server zlib1g-dev openssl postgresql)
 pika_version=1.4.4
 
 say() { printf 'deps: %s\n' "$*" >&2; }
