@@ -103,22 +103,9 @@ require_root() {
     [[ $(id -u) == 0 ]] || die "run as root (Debian's rabbitmq wrappers switch to the rabbitmq user): sudo $0 $*"
 }
 
-# The rabbitmq user must own the node's directory and be able to reach it. A checkout below a directory it cannot
-# enter (a `mktemp -d` clone is mode 700) gets its node directory in /tmp instead, linked from the usual place.
+# The rabbitmq user must own the node's directory and be able to reach it (see owned_dir in common.sh).
 prepare_dir() {
-    local fallback
-    mkdir -p "$(dirname "$dir")"
-    if [[ -z ${CLOUDBUS_BROKER_DIR:-} && ! -L $dir ]] && ! runuser -u rabbitmq -- test -x "$(dirname "$dir")"; then
-        fallback=/tmp/cloudbus-broker-$(printf '%s' "$repo" | cksum | cut -d' ' -f1)
-        say "the rabbitmq user cannot enter $(dirname "$dir"); keeping the node's files in $fallback (linked from $dir)"
-        if [[ -d $dir ]]; then rmdir "$dir" 2>/dev/null || die "$dir holds files the rabbitmq user cannot reach; move them away"; fi
-        mkdir -p "$fallback" "$(dirname "$dir")"
-        ln -sfn "$fallback" "$dir"
-    fi
-    dir=$(readlink -f "$dir")
-    mkdir -p "$dir"
-    chown rabbitmq:rabbitmq "$dir"
-    runuser -u rabbitmq -- test -w "$dir" || die "the rabbitmq user cannot write $dir (check the modes of its parent directories)"
+    dir=$(owned_dir rabbitmq "$dir" "$([[ -n ${CLOUDBUS_BROKER_DIR:-} ]] && echo 1 || echo 0)" cloudbus-broker) || exit 1
 }
 
 fail_with_logs() {

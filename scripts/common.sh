@@ -53,3 +53,23 @@ listening() {
     awk -v port=":$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == port { found = 1 } END { exit !found }' \
         /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
+
+# Makes $2 a directory owned by the user $1, who must be able to reach it, and prints its resolved path. When the
+# operator did not choose it ($3 = 0) and $1 cannot enter its parent (a checkout in a `mktemp -d` directory is mode
+# 700), the files go to /tmp/$4-<hash of the checkout> instead, linked from $2. Callers define `say` and `die`.
+owned_dir() {
+    local user=$1 dir=$2 chosen=$3 fallback
+    mkdir -p "$(dirname "$dir")"
+    if [[ $chosen == 0 && ! -L $dir ]] && ! runuser -u "$user" -- test -x "$(dirname "$dir")"; then
+        fallback=/tmp/$4-$(printf '%s' "$repo" | cksum | cut -d' ' -f1)
+        say "the $user user cannot enter $(dirname "$dir"); keeping the files in $fallback (linked from $dir)"
+        if [[ -d $dir ]]; then rmdir "$dir" 2>/dev/null || die "$dir holds files the $user user cannot reach; move them away"; fi
+        mkdir -p "$fallback"
+        ln -sfn "$fallback" "$dir"
+    fi
+    dir=$(readlink -f "$dir")
+    mkdir -p "$dir"
+    chown "$user:$user" "$dir"
+    runuser -u "$user" -- test -w "$dir" || die "the $user user cannot write $dir (check the modes of its parent directories)"
+    printf '%s' "$dir"
+}

@@ -45,23 +45,10 @@ require_root() {
     [[ $(id -u) == 0 ]] || die "run as root (the server runs as the postgres user): sudo $0 $*"
 }
 
-# The postgres user must own the directory and reach it. A checkout below a directory it cannot enter (a `mktemp -d`
-# clone is mode 700) keeps the server's files in /tmp instead, linked from the usual place.
+# The postgres user must own the directory and reach it (see owned_dir in common.sh); only it may read it.
 prepare_dir() {
-    local fallback
-    mkdir -p "$(dirname "$dir")"
-    if [[ -z ${CLOUDBUS_PG_DIR:-} && ! -L $dir ]] && ! runuser -u postgres -- test -x "$(dirname "$dir")"; then
-        fallback=/tmp/cloudbus-postgres-$(printf '%s' "$repo" | cksum | cut -d' ' -f1)
-        say "the postgres user cannot enter $(dirname "$dir"); keeping the server's files in $fallback (linked from $dir)"
-        if [[ -d $dir ]]; then rmdir "$dir" 2>/dev/null || die "$dir holds files the postgres user cannot reach; move them away"; fi
-        mkdir -p "$fallback"
-        ln -sfn "$fallback" "$dir"
-    fi
-    dir=$(readlink -f "$dir")
-    mkdir -p "$dir"
-    chown postgres:postgres "$dir"
+    dir=$(owned_dir postgres "$dir" "$([[ -n ${CLOUDBUS_PG_DIR:-} ]] && echo 1 || echo 0)" cloudbus-postgres) || exit 1
     chmod 0700 "$dir"
-    as_postgres test -w "$dir" || die "the postgres user cannot write $dir (check the modes of its parent directories)"
 }
 
 lock() {

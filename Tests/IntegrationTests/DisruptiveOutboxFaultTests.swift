@@ -27,13 +27,9 @@ struct DisruptiveOutboxFaultTests {
             configure: { $0.ringNodes = [nodeB.rawValue]; $0.amqp.confirmTimeout = .seconds(2) },
             extraHandlers: { $0.register(HangHandler(gate: gate)) }
         ) { harness in
-            let ring = ClusterMembership(selfNode: harness.node, otherNodes: [nodeB])
-            let hostUuid = try #require((0..<1_000).lazy.map { _ in MessageID.random() }.first { ring.owner(of: $0) == nodeB })
-            let vm = MessageID.random()
-            try await harness.inventory.upsertHosts([
-                HostRecord(uuid: hostUuid, managementIp: "127.0.0.1", agentPort: 1, status: .connected),
-            ])
-            try await harness.inventory.upsertVms([VmRecord(uuid: vm, state: .starting, hostUuid: hostUuid)])
+            let verdict = try ForeignHostVerdict(node: harness.node, owner: nodeB)
+            let vm = verdict.vm
+            try await verdict.seed(harness.inventory)
             let nodeBQueue = try await SurvivingQueue.open(
                 routingKey: ServiceID(service: ServiceID.hostService, node: nodeB).queueName)
             try await withTeardown({ gate.open(); try? TestBroker.control("memory-alarm", "off"); await nodeBQueue.close() }) {
@@ -41,11 +37,7 @@ struct DisruptiveOutboxFaultTests {
                 try await harness.sendRaw(try OutboundMessage.oneWay(HangMsg(hostUuid: vm, hang: true),
                                                                      to: ServiceID(service: ServiceID.hostService, node: harness.node)).body)
                 try #require(try await eventually { gate.hangingStarts(for: vm) >= 1 }, "the hanging message never started")
-                let vmService = ServiceID(service: ServiceID.vmInstanceService, node: harness.node)
-                let verdict = try OutboundMessage.oneWay(
-                    VmStateChangedOnHostMsg(vmInstanceUuid: vm, hostUuid: hostUuid, stateOnHost: "Running",
-                                            vmStateAtTracingMoment: "Starting", fromSync: true), to: vmService)
-                try await harness.sendRaw(verdict.body, queue: vmService.queueName)
+                try await harness.sendRaw(verdict.body, queue: verdict.queue)
                 try #require(try await eventually { harness.metrics[WorkerCounter.received] >= 2 })
 
                 // 2. Publishers blocked; the key runs on: the verdict writes the store, its publishes wait.
@@ -71,12 +63,7 @@ struct DisruptiveOutboxFaultTests {
                 }, "the device-info request written with the state change never arrived")
                 let ids = Set(nodeBQueue.received.filter { $0.contains(vm) }.compactMap(Self.messageId))
                 #expect(ids.count == 1, "copies of one announcement carry one id: \(ids)")
-                var emptied = false
-                for _ in 0..<600 where !emptied {
-                    emptied = try await harness.inventory.pendingOutbox(key: vm).isEmpty
-                    if !emptied { try await Task.sleep(for: .milliseconds(50)) }
-                }
-                #expect(emptied, "the outbox rows were never removed")
+                #expect(try await outboxEmpties(harness.inventory, key: vm), "the outbox rows were never removed")
                 #expect(try await harness.inventory.vm(uuid: vm)?.state == .running)
             }
         }
@@ -88,15 +75,10 @@ struct DisruptiveOutboxFaultTests {
         let node = NodeUUID.random(), nodeB = NodeUUID.random()
         let dataDirectory = NSTemporaryDirectory() + "cbw-outbox-kill9-\(node.rawValue)"
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-        let ring = ClusterMembership(selfNode: node, otherNodes: [nodeB])
-        let hostUuid = try #require((0..<1_000).lazy.map { _ in MessageID.random() }.first { ring.owner(of: $0) == nodeB })
-        let vm = MessageID.random()
-        // The inventory the worker process will open: its host (owned by B on the ring) and the VM, Starting.
-        do {
-            let inventory = try SQLiteInventory(path: WorkerRuntime.inventoryPath(dataDirectory: dataDirectory))
-            try await inventory.upsertHosts([HostRecord(uuid: hostUuid, managementIp: "127.0.0.1", agentPort: 1, status: .connected)])
-            try await inventory.upsertVms([VmRecord(uuid: vm, state: .starting, hostUuid: hostUuid)])
-        }
+        let verdict = try ForeignHostVerdict(node: node, owner: nodeB)
+        let vm = verdict.vm
+        // The inventory the worker process will open: the host (owned by B on the ring) and the VM, Starting.
+        try await verdict.seed(try SQLiteInventory(path: WorkerRuntime.inventoryPath(dataDirectory: dataDirectory)))
         let services = [ServiceID.hostService, ServiceID.vmInstanceService]
         let environment = ["CLOUDBUS_RING_NODES": nodeB.rawValue]
         let nodeBQueue = try await SurvivingQueue.open(routingKey: ServiceID(service: ServiceID.hostService, node: nodeB).queueName)
@@ -120,11 +102,7 @@ struct DisruptiveOutboxFaultTests {
             workers.append(first)
             try #require(await Self.serving(client, node: node), "worker never served: \(first.logTail())")
             await first.stop()
-            let vmService = ServiceID(service: ServiceID.vmInstanceService, node: node)
-            let verdict = try OutboundMessage.oneWay(
-                VmStateChangedOnHostMsg(vmInstanceUuid: vm, hostUuid: hostUuid, stateOnHost: "Running",
-                                        vmStateAtTracingMoment: "Starting", fromSync: true), to: vmService)
-            _ = try await client.send(raw: verdict.body, to: .queue(vmService.queueName))
+            _ = try await client.send(raw: verdict.body, to: .queue(verdict.queue))
 
             // 2. Publishers blocked, then the worker: it takes the verdict, writes the state change and its
             //    announcements, and its publish waits. Killed there.
@@ -154,12 +132,7 @@ struct DisruptiveOutboxFaultTests {
             }, "the device-info request written before the kill never arrived: \(third.logTail())")
             let ids = Set(nodeBQueue.received.filter { $0.contains(vm) }.compactMap(Self.messageId))
             #expect(ids.count == 1, "copies of one announcement carry one id: \(ids)")
-            var emptied = false
-            for _ in 0..<600 where !emptied {
-                emptied = try await observer.pendingOutbox(key: vm).isEmpty
-                if !emptied { try await Task.sleep(for: .milliseconds(50)) }
-            }
-            #expect(emptied, "the outbox rows were never removed")
+            #expect(try await outboxEmpties(observer, key: vm), "the outbox rows were never removed")
         } catch {
             await cleanUp()
             throw error

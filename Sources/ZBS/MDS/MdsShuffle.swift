@@ -1,3 +1,4 @@
+import Primitives
 import Synchronization
 
 /// The order in which one call tries its candidate MDS: a fresh permutation per call, so load spreads over the
@@ -20,7 +21,7 @@ public struct MdsShuffle: Sendable {
 
     /// Uniform shuffles from a seeded generator: the same seed gives the same sequence of orders.
     public static func seeded(_ seed: UInt64) -> MdsShuffle {
-        let generator = Mutex(SplitMix64(state: seed))
+        let generator = Mutex(SplitMix64(seed: seed))
         return MdsShuffle { count in
             generator.withLock { generator in Array(0..<count).shuffled(using: &generator) }
         }
@@ -34,15 +35,3 @@ public struct MdsShuffle: Sendable {
     }
 }
 
-/// A small, fast, seedable generator (Steele, Lea, Flood: SplitMix64); good enough for spreading load.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

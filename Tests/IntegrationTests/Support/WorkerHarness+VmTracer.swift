@@ -8,6 +8,7 @@ import KVM
 import KVMMessages
 import Primitives
 import Worker
+import Testing
 
 /// Driving the VM tracer of a harness worker the way the bus does, and waiting for its outcomes with bounded polls.
 extension WorkerHarness {
@@ -147,4 +148,42 @@ extension EventProbe {
     func fullStateChanges(of vmUuid: String) -> [Seen] {
         events(VmFullStateChangedData.path) { $0["vmUuid"]?.stringValue == vmUuid }
     }
+}
+
+/// A VM Starting on a host that another node serves on the ring, and the Running verdict that changes it: the
+/// device-info request that verdict announces goes to the other node's host queue, which a test can gate or watch.
+struct ForeignHostVerdict {
+    let hostUuid: String
+    let vm: String
+    /// The `VmStateChangedOnHostMsg` (Starting → Running), one-way, and the queue to send it to.
+    let body: Data
+    let queue: String
+
+    /// Picks a host `owner` serves on a ring of `node` and `owner`, and a VM uuid; writes neither.
+    init(node: NodeUUID, owner: NodeUUID) throws {
+        let ring = ClusterMembership(selfNode: node, otherNodes: [owner])
+        hostUuid = try #require((0..<1_000).lazy.map { _ in MessageID.random() }.first { ring.owner(of: $0) == owner })
+        vm = MessageID.random()
+        let vmService = ServiceID(service: ServiceID.vmInstanceService, node: node)
+        body = try OutboundMessage.oneWay(
+            VmStateChangedOnHostMsg(vmInstanceUuid: vm, hostUuid: hostUuid, stateOnHost: "Running",
+                                    vmStateAtTracingMoment: "Starting", fromSync: true), to: vmService).body
+        queue = vmService.queueName
+    }
+
+    /// The host (agent address unused) and the VM, Starting on it, in `inventory`.
+    func seed(_ inventory: SQLiteInventory) async throws {
+        try await inventory.upsertHosts([HostRecord(uuid: hostUuid, managementIp: "127.0.0.1", agentPort: 1, status: .connected)])
+        try await inventory.upsertVms([VmRecord(uuid: vm, state: .starting, hostUuid: hostUuid)])
+    }
+}
+
+/// Polls `inventory` until the outbox holds nothing for `key`, at most `limit`.
+func outboxEmpties(_ inventory: SQLiteInventory, key: String, within limit: Duration = .seconds(30)) async throws -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await inventory.pendingOutbox(key: key).isEmpty { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try await inventory.pendingOutbox(key: key).isEmpty
 }
