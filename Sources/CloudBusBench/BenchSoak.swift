@@ -50,6 +50,9 @@ struct BenchSoak: AsyncParsableCommand {
     @Option(help: "Append the report (markdown) to this file.")
     var report: String?
 
+    @Flag(help: "Keep the scratch directory (worker logs and store) instead of deleting it.")
+    var keepScratch = false
+
     func validate() throws {
         guard duration > 0, faultEvery > 0, hosts > 0, vmsPerHost > 0 else {
             throw ValidationError("--seconds, --fault-every, --hosts and --vms-per-host must be > 0")
@@ -65,7 +68,8 @@ struct BenchSoak: AsyncParsableCommand {
             throw ValidationError("CLOUDBUS_BROKER_CTL must name scripts/broker.sh (the connection-close fault uses it)")
         }
         let scratch = try BenchSetup.makeScratchDirectory("soak")
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let keep = keepScratch
+        defer { if keep { print("scratch kept: \(scratch)") } else { try? FileManager.default.removeItem(atPath: scratch) } }
         let world = try await SoakWorld.start(hosts: hosts, vmsPerHost: vmsPerHost, scratch: scratch,
                                               amqp: configuration.amqp)
         let books = SoakBooks()
@@ -88,7 +92,19 @@ struct BenchSoak: AsyncParsableCommand {
         await client.close()
         await world.stop()
         guard let outcome else { throw ExitCode(1) }
-        let text = outcome.report(books: books, world: world)
+        var text = outcome.report(books: books, world: world)
+        if !outcome.unannounced.isEmpty {
+            // Changed but not announced (an output lost), or never changed (no sync saw it)?
+            let store = try? SQLiteInventory(path: WorkerRuntime.inventoryPath(dataDirectory: world.dataDirectory))
+            var states: [String: Int] = [:]
+            for vm in outcome.unannounced {
+                let state = (try? await store?.vm(uuid: vm))??.state.rawValue ?? "missing"
+                states[state, default: 0] += 1
+            }
+            text += "\n- unannounced VMs by their state in the store: "
+                + states.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                + "; e.g. \(outcome.unannounced.prefix(3).joined(separator: ", "))"
+        }
         print(text)
         if let report {
             let line = "\n" + text + "\n"
