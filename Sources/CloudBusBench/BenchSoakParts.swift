@@ -488,20 +488,31 @@ struct SoakOutcome {
     let rate: Double
     let duration: Double
 
-    /// Per generation: RSS at its first sample past 30 s of age (or its first) and at its last, in MB.
-    func memoryByGeneration() -> [(generation: Int, start: Double, end: Double, age: Double)] {
+    /// The age past which a worker's memory is expected flat: by then the dedupe window (65,536 answers, with up
+    /// to 8 MiB of reply bytes) is full at the rates soaked here, and so are the connection and HTTP buffers.
+    static let warmAge = 150.0
+
+    /// Per generation: RSS at its first sample past ``warmAge`` (or its last, if it died younger) and at its last, MB.
+    func memoryByGeneration() -> [(generation: Int, warm: Double, end: Double, age: Double)] {
         Dictionary(grouping: memory, by: \.generation).keys.sorted().compactMap { generation in
             let samples = memory.filter { $0.generation == generation }
             guard let last = samples.last else { return nil }
-            let first = samples.first { $0.age >= 30 } ?? samples[0]
-            return (generation, Double(first.rss) / 1_048_576, Double(last.rss) / 1_048_576, last.age)
+            let warm = samples.first { $0.age >= Self.warmAge } ?? last
+            return (generation, Double(warm.rss) / 1_048_576, Double(last.rss) / 1_048_576, last.age)
         }
+    }
+
+    /// The worker's warm RSS at the start (first generation) and at the end (last generation's last sample), MB.
+    var memoryStartToEnd: (start: Double, end: Double)? {
+        let rows = memoryByGeneration()
+        guard let first = rows.first, let last = rows.last else { return nil }
+        return (first.warm, last.end)
     }
 
     func kept(books: SoakBooks, world: SoakWorld, checkMemory: Bool) -> Bool {
         let summary = books.summary()
         let answeredAll = summary.perClass.values.allSatisfy { $0.answered == $0.confirmed }
-        let memoryFlat = !checkMemory || memoryByGeneration().allSatisfy { $0.age < 120 || $0.end <= $0.start * 1.10 }
+        let memoryFlat = !checkMemory || memoryStartToEnd.map { $0.end <= $0.start * 1.10 } ?? true
         return answeredAll && unannounced.isEmpty && summary.unconfirmed == 0 && memoryFlat
     }
 
@@ -522,9 +533,13 @@ struct SoakOutcome {
         lines.append("")
         lines.append("- requests confirmed = answered: \(confirmed == answered ? "yes" : "NO") (\(confirmed) / \(answered)); never confirmed: \(summary.unconfirmed); replies to unknown ids: \(summary.unknownReplies)")
         lines.append("- outputs expected = received: \(unannounced.isEmpty ? "yes" : "NO") (\(flipped) VMs turned off on the agent, \(flipped - unannounced.count) announced Stopped)")
+        if let memory = memoryStartToEnd {
+            lines.append(String(format: "- worker RSS, warm (%.0f s old) at the start → at the end: %.1f MB → %.1f MB (%+.1f %%)",
+                                Self.warmAge, memory.start, memory.end, (memory.end / max(memory.start, 0.001) - 1) * 100))
+        }
         for row in memoryByGeneration() {
-            lines.append(String(format: "- worker generation %d: RSS %.1f MB → %.1f MB over %.0f s (%+.1f %%)", row.generation,
-                                row.start, row.end, row.age, (row.end / max(row.start, 0.001) - 1) * 100))
+            lines.append(String(format: "  - generation %d: %.1f MB at %.0f s of age → %.1f MB at %.0f s", row.generation,
+                                row.warm, min(row.age, Self.warmAge), row.end, row.age))
         }
         lines.append("- faults: " + faults.joined(separator: "; "))
         return lines.joined(separator: "\n")
