@@ -37,7 +37,9 @@ bin() {
     found=$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null) || die "PostgreSQL 15 is not installed (Debian package postgresql; scripts/deps.sh installs it)"
     printf '%s/%s' "$found" "$1"
 }
-as_postgres() { runuser -u postgres -- "$@"; }
+# From /: the postgres user may not be allowed into the caller's directory (a `mktemp -d` checkout), and psql and
+# pg_ctl say so on every call. Every path given to them is absolute.
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 data() { printf '%s/data' "$dir"; }
 server_log() { printf '%s/server.log' "$dir"; }
 
