@@ -14,7 +14,15 @@ public protocol BusHandler: Sendable {
     /// Whether the sender waits for an answer (ZStack's NeedReplyMessage). A request of such a
     /// class without `headers.replyTo` is rejected as bad input.
     var expectsReply: Bool { get }
+    /// For one-way messages that only ask to look at the current state (a VM sync of a host): while one of them
+    /// already waits to start on its key, a new one adds nothing and is acked at once, so a slow or hung key does
+    /// not pile them up and hold the prefetch. Only for keys no other class uses. Default: false.
+    var coalescesWhileWaiting: Bool { get }
     func handle(_ message: Message, context: HandlerContext) async throws -> HandlerOutput
+}
+
+extension BusHandler {
+    public var coalescesWhileWaiting: Bool { false }
 }
 
 /// What a handler knows about the delivery it handles.

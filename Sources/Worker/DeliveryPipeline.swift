@@ -134,6 +134,13 @@ final class DeliveryPipeline: Sendable {
         case .first:
             break
         }
+        // A sync that would only wait behind another sync of the same key adds nothing: that one will see the state.
+        if entry.coalescesWhileWaiting, !ReplyFactory.needsReply(base), executor.queueDepth(for: key) >= 1 {
+            metrics.increment(WorkerCounter.coalesced)
+            let id = base.id
+            Task { await settle(delivery, id: id, .done(Answer.none)) }
+            return
+        }
         // After the ledger, so a copy of a message already in flight is parked rather than refused.
         if let bound = settings.keyBacklog, entry.expectsReply, !base.headers.isNoReply,
             executor.queueDepth(for: key) >= bound

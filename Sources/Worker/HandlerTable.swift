@@ -5,6 +5,7 @@ import Foundation
 public struct HandlerTable: Sendable {
     struct Entry: Sendable {
         let expectsReply: Bool
+        let coalescesWhileWaiting: Bool
         /// `messages_handled.<class>`, built once here rather than per delivery.
         let handledCounter: String
         let resourceKey: @Sendable (any BusMessage) -> String
@@ -20,6 +21,7 @@ public struct HandlerTable: Sendable {
         types.append(H.Message.self)
         entries[H.Message.className] = Entry(
             expectsReply: handler.expectsReply,
+            coalescesWhileWaiting: handler.coalescesWhileWaiting,
             handledCounter: WorkerCounter.handled(H.Message.className),
             resourceKey: { message in handler.resourceKey(for: message as! H.Message) },
             handle: { message, context in try await handler.handle(message as! H.Message, context: context) })

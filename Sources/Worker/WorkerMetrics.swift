@@ -54,6 +54,8 @@ public enum WorkerCounter {
     public static let answerJournalFailures = "answer_journal_failures"
     /// Outbox rows published again after a lost confirm or a restart (at least once: receivers may see a repeat).
     public static let outboxRepublished = "outbox_republished"
+    /// One-way messages acked without running because one of their kind already waited on the key (a VM sync).
+    public static let coalesced = "messages_coalesced"
     /// Requests refused because too many already waited behind their key (`key-backlog-full`).
     public static let keyBacklogFull = "key_backlog_full"
     /// Lifecycle and global-config events ignored because their sender is not in `trustedSenders`.

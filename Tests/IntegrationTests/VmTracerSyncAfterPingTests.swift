@@ -52,6 +52,36 @@ struct VmTracerSyncAfterPingTests {
         }
     }
 
+    @Test("syncs of a host whose agent hangs coalesce: one runs, one waits, the rest are acked at once; other keys served")
+    func syncsCoalesceBehindAHungOne() async throws {
+        try await FakeKVMAgent.withRunning { agent in
+            try await withWorker { harness in
+                let hung = MessageID.random(), healthy = MessageID.random()
+                try await harness.inventory.upsertHosts([host(hung, agent: agent), host(healthy, agent: agent)])
+                // Held, not dropped: released at the end, so the worker's stop does not wait out the agent timeout.
+                agent.setBehaviour(.holdCallback(), for: "/vm/vmsync", host: hung)
+                let service = ServiceID(service: ServiceID.hostService, node: harness.node)
+                func sync() async throws {
+                    try await harness.sendRaw(try OutboundMessage.oneWay(VmSyncOnHostMsg(hostUuid: hung), to: service,
+                                                                         timeout: .seconds(120)).body)
+                }
+                try await sync()
+                try #require(try await eventually {
+                    agent.receivedRequests(path: "/vm/vmsync").contains { $0.hostUuid == hung }
+                }, "the first sync never reached the agent")
+                for _ in 0..<49 { try await sync() }
+                // The second waits behind the hung one; the 48 after it would only wait behind the second.
+                #expect(try await eventually { harness.metrics[WorkerCounter.coalesced] == 48 },
+                        "\(harness.metrics[WorkerCounter.coalesced]) coalesced")
+                let reply = try await harness.call(PingHostMsg.className, ["hostUuid": .string(healthy)])
+                #expect(reply.fields["connected"]?.boolValue == true, "another host's ping waits behind the hung syncs")
+                #expect(agent.receivedRequests(path: "/vm/vmsync").filter { $0.hostUuid == hung }.count == 1)
+                agent.setBehaviour(.answer(), for: "/vm/vmsync", host: hung)
+                _ = agent.releaseHeldCallbacks()
+            }
+        }
+    }
+
     @Test("scenario 13: with kvm.vmSyncOnHostPing=false set at runtime, a successful ping asks for no sync")
     func syncOnPingOff() async throws {
         try await FakeKVMAgent.withRunning { agent in

@@ -45,6 +45,9 @@ public struct VmSyncOnHostHandler: BusHandler {
     }
 
     public var expectsReply: Bool { false }
+    /// A sync waiting behind another of the same host is redundant: the waiting one reads the agent's report when it
+    /// runs. Without this, a hung agent (60 s per sync) let one sync per good ping pile up and take the prefetch.
+    public var coalescesWhileWaiting: Bool { true }
 
     public func resourceKey(for message: VmSyncOnHostMsg) -> String { Self.key(hostUuid: message.hostUuid) }
 
