@@ -140,11 +140,15 @@ final class SoakWorld: Sendable {
     // MARK: The load
 
     /// The next request of the mix by sequence number: 4 in 10 pings, 2 echoes, 2 device-info syncs, 2 ZBS calls.
+    /// Pings walk through every host in turn and device-info requests through every VM (a host picked by
+    /// `sequence % hosts` would only ever be one whose index ends in 0–3: the first soaks never pinged 18 of 30
+    /// hosts, and the VMs turned off there were never seen).
     func nextRequest(_ sequence: inout Int) -> SoakRequest {
         defer { sequence += 1 }
-        let host = hosts[sequence % hosts.count]
+        let block = sequence / 10, slot = sequence % 10
+        let host = hosts[(block * 4 + slot) % hosts.count]
         let hostService = ServiceID(service: ServiceID.hostService, node: node).rawValue
-        switch sequence % 10 {
+        switch slot {
         case 0, 1, 2, 3:
             return SoakRequest(id: MessageID.random(), className: PingHostMsg.className, service: hostService,
                                fields: #""hostUuid":"\#(host)","#)
@@ -152,7 +156,7 @@ final class SoakWorld: Sendable {
             return SoakRequest(id: MessageID.random(), className: EchoMsg.className, service: hostService,
                                fields: #""payload":"soak \#(sequence)","#)
         case 6, 7:
-            let vm = vms[(sequence / 10) % vms.count]
+            let vm = vms[(block * 2 + slot - 6) % vms.count]
             return SoakRequest(id: MessageID.random(), className: SyncVmDeviceInfoMsg.className, service: hostService,
                                fields: #""vmInstanceUuid":"\#(vm.vm)","hostUuid":"\#(vm.host)","#)
         default:
