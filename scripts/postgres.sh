@@ -158,6 +158,7 @@ cmd_with() {
     if ((started)); then
         trap 'cmd_stop || true' EXIT
         trap 'exit 130' INT
+        trap 'exit 143' TERM
     fi
     "$@" || rc=$?
     return "$rc"
