@@ -17,7 +17,8 @@ struct BenchPingCost: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "Comma-separated windows (requests in flight).")
+    // Not `--windows`: the parent command owns that name and would take the value.
+    @Option(name: .customLong("lanes"), help: "Comma-separated windows (requests in flight).")
     var windows: String = "1,100"
 
     // Not `--duration`: the parent command owns that name and would take the value.
