@@ -102,26 +102,13 @@ struct BenchPingCost: AsyncParsableCommand {
         }
     }
 
-    /// `window` lanes, each sending the next host's ping and waiting for its answer, for `seconds`.
+    /// `window` pings in flight for `seconds`, walking through the hosts.
     private func closedLoop(_ world: SoakWorld, _ client: SoakClient, window: Int, seconds: Double) async throws {
-        let end = ContinuousClock.now + .seconds(seconds)
-        let node = world.node
+        let service = ServiceID(service: ServiceID.hostService, node: world.node).rawValue
         let hosts = world.hosts
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for lane in 0..<window {
-                group.addTask {
-                    var index = lane
-                    while ContinuousClock.now < end {
-                        let request = SoakRequest(
-                            id: MessageID.random(), className: PingHostMsg.className,
-                            service: ServiceID(service: ServiceID.hostService, node: node).rawValue,
-                            fields: #""hostUuid":"\#(hosts[index % hosts.count])","#)
-                        index += window
-                        try await client.sendAndWait(request, within: .seconds(30))
-                    }
-                }
-            }
-            try await group.waitForAll()
+        try await client.closedLoop(lanes: window, seconds: seconds) { number in
+            SoakRequest(id: MessageID.random(), className: PingHostMsg.className, service: service,
+                        fields: #""hostUuid":"\#(hosts[number % hosts.count])","#)
         }
     }
 }

@@ -121,20 +121,11 @@ struct BenchSoak: AsyncParsableCommand {
 
     /// Closed loop, 64 in flight, no faults: the peak of this mix on this machine now. The soak runs at half of it.
     private func calibrate(_ world: SoakWorld, _ client: SoakClient) async throws -> Double {
-        let end = ContinuousClock.now + .seconds(calibration)
         let answeredBefore = client.books.answeredCount
         let start = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for lane in 0..<64 {
-                group.addTask {
-                    var sequence = lane
-                    while ContinuousClock.now < end {
-                        let request = world.nextRequest(&sequence)
-                        try await client.sendAndWait(request, within: .seconds(30))
-                    }
-                }
-            }
-            try await group.waitForAll()
+        try await client.closedLoop(lanes: 64, seconds: calibration) { number in
+            var sequence = number
+            return world.nextRequest(&sequence)
         }
         let peak = Double(client.books.answeredCount - answeredBefore) / start.duration(to: .now).inSeconds
         print(String(format: "calibration: %.0f req/s peak (closed loop, 64 in flight, %.0f s)", peak, calibration))

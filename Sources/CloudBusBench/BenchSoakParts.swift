@@ -463,6 +463,24 @@ final class SoakClient: Sendable {
         timeout.cancel()
     }
 
+    /// `lanes` lanes for `seconds`, each sending request number `lane + k × lanes` (k = 0, 1, …) and waiting for
+    /// its answer before the next: a closed loop with `lanes` requests in flight.
+    func closedLoop(lanes: Int, seconds: Double, request: @escaping @Sendable (Int) -> SoakRequest) async throws {
+        let end = ContinuousClock.now + .seconds(seconds)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<lanes {
+                group.addTask {
+                    var number = lane
+                    while ContinuousClock.now < end {
+                        try await self.sendAndWait(request(number), within: .seconds(30))
+                        number += lanes
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     func waitUntilServing(_ node: NodeUUID, within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {

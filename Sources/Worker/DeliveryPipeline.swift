@@ -137,8 +137,10 @@ final class DeliveryPipeline: Sendable {
         // A sync that would only wait behind another sync of the same key adds nothing: that one will see the state.
         if entry.coalescesWhileWaiting, !ReplyFactory.needsReply(base), executor.queueDepth(for: key) >= 1 {
             metrics.increment(WorkerCounter.coalesced)
+            // Acked and forgotten: no journal write and no slot in the dedupe window for a message that did
+            // nothing (a stalled agent makes hundreds a second); a redelivered copy would only sync once more.
             let id = base.id
-            Task { await settle(delivery, id: id, .done(Answer.none)) }
+            Task { await settle(delivery, id: id, .refusedForNow) }
             return
         }
         // After the ledger, so a copy of a message already in flight is parked rather than refused.
@@ -365,7 +367,8 @@ final class DeliveryPipeline: Sendable {
         /// waits that long, on a task of its own (the key goes on), so that a refused publish is not retried in a
         /// hot loop.
         case giveBack(after: Duration? = nil)
-        /// Acked (its refusal was sent) but the id is forgotten, copies included: a retry is handled afresh.
+        /// Acked (its refusal was sent, or it was coalesced into a waiting one) but the id is forgotten, copies
+        /// included: a retry is handled afresh.
         case refusedForNow
     }
 

@@ -100,7 +100,8 @@ struct DisruptiveOutboxFaultTests {
             let first = try WorkerProcess.launch(node: node, dataDirectory: dataDirectory, prefetch: 16, generation: 1,
                                                  services: services, environment: environment)
             workers.append(first)
-            try #require(await Self.serving(client, node: node), "worker never served: \(first.logTail())")
+            try #require(await DisruptiveReliabilityTests.waitUntilServing(
+                client, service: "\(ServiceID.hostService).\(node.rawValue)", within: .seconds(60)), "worker never served: \(first.logTail())")
             await first.stop()
             _ = try await client.send(raw: verdict.body, to: .queue(verdict.queue))
 
@@ -138,18 +139,6 @@ struct DisruptiveOutboxFaultTests {
             throw error
         }
         await cleanUp()
-    }
-
-    private static func serving(_ client: RPCClient, node: NodeUUID) async -> Bool {
-        let service = "\(ServiceID.hostService).\(node.rawValue)"
-        for _ in 0..<300 {
-            if let body = try? JSONValue.object([EchoMsg.className: .object(["payload": .string("ready?")])]).jsonData(),
-               let reply = try? await client.call(envelope: body, to: .service(service), timeout: .seconds(2)), reply.success {
-                return true
-            }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        return false
     }
 
     private static func messageId(_ body: String) -> String? {

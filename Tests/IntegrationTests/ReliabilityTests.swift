@@ -337,7 +337,8 @@ struct DisruptiveReliabilityTests {
     }
 
     /// Polls with an echo until the worker answers or `limit` passes.
-    private static func waitUntilServing(_ client: RPCClient, service: String, within limit: Duration) async -> Bool {
+    /// Polls with echoes until the worker answers (shared with the other process-level suites).
+    static func waitUntilServing(_ client: RPCClient, service: String, within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if let body = try? JSONValue.object([EchoMsg.className: .object(["payload": .string("ready?")])]).jsonData(),
