@@ -80,15 +80,7 @@ final class SoakWorld: Sendable {
                               hosts: hosts, vms: vms, agent: agent, mds: mds, amqp: amqp, setup: setup,
                               executable: executable, durableQueues: durableQueues)
         try FileManager.default.createDirectory(atPath: world.dataDirectory, withIntermediateDirectories: true)
-        let inventory = try SQLiteInventory(path: WorkerRuntime.inventoryPath(dataDirectory: world.dataDirectory))
-        try await inventory.upsertHosts(hosts.map {
-            HostRecord(uuid: $0, managementIp: "127.0.0.1", agentPort: agent.port, status: .connected)
-        })
-        try await inventory.upsertVms(vms.map { VmRecord(uuid: $0.vm, state: .running, hostUuid: $0.host) })
-        try await inventory.upsertZbsPrimaryStorages([ZbsPrimaryStorageRecord(
-            uuid: world.storageUuid,
-            mds: mds.map { MdsRecord(addr: "127.0.0.1", status: .connected, agentPort: $0.port) },
-            logicalPools: [ZbsLogicalPool(logicalPoolName: "lp", physicalPoolName: "pp")])])
+        try await world.importInventory()
         world.state.withLock { state in
             for host in hosts {
                 let states = Dictionary(uniqueKeysWithValues: vms.filter { $0.host == host }.map { ($0.vm, "Running") })
@@ -97,6 +89,26 @@ final class SoakWorld: Sendable {
         }
         for (host, report) in world.state.withLock({ $0.reports }) { agent.setVMReport(report, host: host) }
         return world
+    }
+
+    /// Seeds the worker's store through the worker build under test (`inventory import`), not through this tool's
+    /// own store code: a baseline build with an older schema then opens a store it wrote itself.
+    private func importInventory() async throws {
+        let hostEntries = hosts.map { #"{"uuid":"\#($0)","managementIp":"127.0.0.1","agentPort":\#(agent.port),"status":"Connected"}"# }
+        let vmEntries = vms.map { #"{"uuid":"\#($0.vm)","state":"Running","hostUuid":"\#($0.host)"}"# }
+        let mdsEntries = mds.map { #"{"addr":"127.0.0.1","status":"Connected","agentPort":\#($0.port)}"# }
+        let storage = #"{"uuid":"\#(storageUuid)","mds":[\#(mdsEntries.joined(separator: ","))],"logicalPools":[{"logicalPoolName":"lp","physicalPoolName":"pp"}]}"#
+        let document = #"{"hosts":[\#(hostEntries.joined(separator: ","))],"vms":[\#(vmEntries.joined(separator: ","))],"zbsPrimaryStorages":[\#(storage)]}"#
+        let path = URL(fileURLWithPath: dataDirectory).appendingPathComponent("inventory.json").path
+        try Data(document.utf8).write(to: URL(fileURLWithPath: path))
+        let importer = try BenchChildProcess(
+            executable: executable, arguments: ["inventory", "import", path, "--data-dir", dataDirectory],
+            environment: setup.childEnvironment,
+            logPath: URL(fileURLWithPath: dataDirectory).appendingPathComponent("import.log").path)
+        while importer.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        guard await importer.stop() == 0 else {
+            throw BenchError.setup("inventory import with \(executable) failed: \(importer.logTail)")
+        }
     }
 
     // MARK: The worker
