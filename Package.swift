@@ -16,6 +16,7 @@ import PackageDescription
 //   CloudBusAMQP ← CloudBus + AMQP                       publisher, topology, RPC client (Worker and the CLIs only)
 //   KVMMessages, ZBSMessages ← CloudBus                  the domains' wire types
 //   KeyedExecution, AgentHTTP, Inventory, LiveSettings   no ZStack wire, no transport
+//   Inventory ← InventoryPostgres                        the shared store (postgres-nio); Worker picks one
 //   KVM ← KVMMessages, AgentHTTP, Inventory, LiveSettings   ZBS ← ZBSMessages, AgentHTTP, Inventory
 //   Worker ← all of the above; cloudbus-worker ← Worker, CloudBusAMQP, CommandOptions
 //   CloudBusTesting (fake agents, test broker), CloudBusBench ← Worker, CloudBusTesting; cloudbus-bench ← CloudBusBench
@@ -42,6 +43,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", exact: "2.0.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
     ],
     targets: [
         // Value helpers every layer shares; depends on nothing.
@@ -94,6 +97,18 @@ let package = Package(
             name: "Inventory",
             dependencies: ["Primitives", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The store a fleet shares: the Inventory protocols on PostgreSQL (SQLite stays in Inventory, the default).
+        .target(
+            name: "InventoryPostgres",
+            dependencies: [
+                "Inventory", "Primitives",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: swiftNIO),
+                .product(name: "NIOPosix", package: swiftNIO),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "LiveSettings"),
 
         .target(
@@ -114,7 +129,8 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "AMQP", "CloudBus", "CloudBusAMQP", "KeyedExecution", "AgentHTTP", "Inventory", "LiveSettings",
+                "AMQP", "CloudBus", "CloudBusAMQP", "KeyedExecution", "AgentHTTP", "Inventory", "InventoryPostgres",
+                "LiveSettings",
                 "KVM", "KVMMessages", "ZBS", "ZBSMessages", "Primitives", "BodyCompression",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -185,7 +201,11 @@ let package = Package(
         ),
         .testTarget(
             name: "InventoryTests",
-            dependencies: ["Inventory", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "Inventory", "InventoryPostgres", "CloudBusTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         .testTarget(
             name: "KVMTests",

@@ -53,7 +53,7 @@ struct CompressedBodyTests {
             let bomb = Zlib.deflate([UInt8](repeating: 0x20, count: 16 << 20))
             let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 10)
             try await connection.start()
-            try await withTeardown({ await connection.close() }) {
+            _ = try await withTeardown({ await connection.close() }) {
                 try await connection.publish(OutgoingMessage(
                     exchange: BusNames.p2pExchange, routingKey: harness.hostQueue, body: bomb,
                     properties: AMQPProperties(deliveryMode: 1, headers: ["compressed": .string("true")]),

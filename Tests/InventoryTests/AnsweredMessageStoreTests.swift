@@ -2,7 +2,7 @@ import Foundation
 import Inventory
 import Testing
 
-@Suite("SQLite answered-message store (the persisted dedupe window)")
+@Suite("Answered-message store (the persisted dedupe window)")
 struct AnsweredMessageStoreTests {
     private static func answer(_ number: Int, reply: String? = "reply") -> AnsweredMessage {
         let hex = String(number, radix: 16)
@@ -11,39 +11,42 @@ struct AnsweredMessageStoreTests {
                                answeredAtEpochMillis: 1_000 + Int64(number))
     }
 
-    @Test("answers come back oldest first, with their reply bytes, a missing reply as nil")
-    func roundTrip() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        #expect(try await inventory.loadAnsweredMessages(limit: 10).isEmpty)
-        try await inventory.recordAnsweredMessages([Self.answer(1), Self.answer(2, reply: nil)], keepingLast: 10)
-        try await inventory.recordAnsweredMessages([Self.answer(3)], keepingLast: 10)
-        #expect(try await inventory.loadAnsweredMessages(limit: 10) == [
-            Self.answer(1), Self.answer(2, reply: nil), Self.answer(3),
-        ])
-        #expect(try await inventory.loadAnsweredMessages(limit: 2) == [Self.answer(2, reply: nil), Self.answer(3)])
-    }
-
-    @Test("a re-answered id is replaced and becomes the most recent")
-    func replaceMovesToTheEnd() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        try await inventory.recordAnsweredMessages([Self.answer(1), Self.answer(2)], keepingLast: 10)
-        var again = Self.answer(1)
-        again.reply = Array("second".utf8)
-        try await inventory.recordAnsweredMessages([again], keepingLast: 10)
-        #expect(try await inventory.loadAnsweredMessages(limit: 10) == [Self.answer(2), again])
-    }
-
-    @Test("only the most recent rows are kept: the store follows the window, not the history")
-    func trimsToTheWindow() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        for batch in 0..<10 {
-            try await inventory.recordAnsweredMessages(
-                (0..<10).map { Self.answer(batch * 10 + $0) }, keepingLast: 25)
+    @Test("answers come back oldest first, with their reply bytes, a missing reply as nil", arguments: StoreBackend.available)
+    func roundTrip(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            #expect(try await inventory.loadAnsweredMessages(limit: 10).isEmpty)
+            try await inventory.recordAnsweredMessages([Self.answer(1), Self.answer(2, reply: nil)], keepingLast: 10)
+            try await inventory.recordAnsweredMessages([Self.answer(3)], keepingLast: 10)
+            #expect(try await inventory.loadAnsweredMessages(limit: 10) == [
+                Self.answer(1), Self.answer(2, reply: nil), Self.answer(3),
+            ])
+            #expect(try await inventory.loadAnsweredMessages(limit: 2) == [Self.answer(2, reply: nil), Self.answer(3)])
         }
-        let kept = try await inventory.loadAnsweredMessages(limit: 1_000)
-        #expect(kept.count == 25)
-        #expect(kept.first == Self.answer(75))
-        #expect(kept.last == Self.answer(99))
+    }
+
+    @Test("a re-answered id is replaced and becomes the most recent", arguments: StoreBackend.available)
+    func replaceMovesToTheEnd(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            try await inventory.recordAnsweredMessages([Self.answer(1), Self.answer(2)], keepingLast: 10)
+            var again = Self.answer(1)
+            again.reply = Array("second".utf8)
+            try await inventory.recordAnsweredMessages([again], keepingLast: 10)
+            #expect(try await inventory.loadAnsweredMessages(limit: 10) == [Self.answer(2), again])
+        }
+    }
+
+    @Test("only the most recent rows are kept: the store follows the window, not the history", arguments: StoreBackend.available)
+    func trimsToTheWindow(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            for batch in 0..<10 {
+                try await inventory.recordAnsweredMessages(
+                    (0..<10).map { Self.answer(batch * 10 + $0) }, keepingLast: 25)
+            }
+            let kept = try await inventory.loadAnsweredMessages(limit: 1_000)
+            #expect(kept.count == 25)
+            #expect(kept.first == Self.answer(75))
+            #expect(kept.last == Self.answer(99))
+        }
     }
 
     @Test("the window survives closing and reopening the file")
@@ -61,18 +64,19 @@ struct AnsweredMessageStoreTests {
     }
 }
 
-@Suite("SQLite answered-message store: ids at start, bodies on demand")
+@Suite("Answered-message store: ids at start, bodies on demand")
 struct AnsweredMessageLookupTests {
-    @Test("ids come back oldest first with whether a reply exists; one answer is read by id")
-    func idsAndLookup() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        let withReply = AnsweredMessage(id: "c0000000000000000000000000000001", reply: [1, 2, 3], answeredAtEpochMillis: 5)
-        let without = AnsweredMessage(id: "c0000000000000000000000000000002", reply: nil, answeredAtEpochMillis: 6)
-        try await inventory.recordAnsweredMessages([withReply, without], keepingLast: 10)
-        let ids = try await inventory.answeredMessageIds(limit: 10)
-        #expect(ids.map(\.id) == [withReply.id, without.id])
-        #expect(ids.map(\.hasReply) == [true, false])
-        #expect(try await inventory.answeredMessage(id: withReply.id) == withReply)
-        #expect(try await inventory.answeredMessage(id: "c0000000000000000000000000000009") == nil)
+    @Test("ids come back oldest first with whether a reply exists; one answer is read by id", arguments: StoreBackend.available)
+    func idsAndLookup(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            let withReply = AnsweredMessage(id: "c0000000000000000000000000000001", reply: [1, 2, 3], answeredAtEpochMillis: 5)
+            let without = AnsweredMessage(id: "c0000000000000000000000000000002", reply: nil, answeredAtEpochMillis: 6)
+            try await inventory.recordAnsweredMessages([withReply, without], keepingLast: 10)
+            let ids = try await inventory.answeredMessageIds(limit: 10)
+            #expect(ids.map(\.id) == [withReply.id, without.id])
+            #expect(ids.map(\.hasReply) == [true, false])
+            #expect(try await inventory.answeredMessage(id: withReply.id) == withReply)
+            #expect(try await inventory.answeredMessage(id: "c0000000000000000000000000000009") == nil)
+        }
     }
 }

@@ -1,59 +1,65 @@
 import Inventory
 import Testing
 
-@Suite("HostStore on SQLite")
+@Suite("HostStore")
 struct HostStoreTests {
-    @Test func upsertThenGetReturnsTheSameHostWithTheDefaultAgentPort() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        let record = HostRecord(uuid: hostUuid(1), managementIp: "127.0.0.1", status: .connecting)
-        #expect(record.agentPort == 7070)
-        try await inventory.upsertHosts([record])
-        #expect(try await inventory.host(uuid: hostUuid(1)) == record)
-        #expect(try await inventory.host(uuid: hostUuid(2)) == nil)
-    }
-
-    @Test func upsertReplacesEveryFieldOfAnExistingHost() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        try await inventory.upsertHosts([host(1), host(2)])
-        let moved = HostRecord(
-            uuid: hostUuid(1), managementIp: "::1", agentPort: 17070, status: .disconnected, clusterUuid: nil,
-            name: nil)
-        try await inventory.upsertHosts([moved])
-        #expect(try await inventory.host(uuid: hostUuid(1)) == moved)
-        #expect(try await inventory.host(uuid: hostUuid(2)) == host(2))
-    }
-
-    @Test func hostsAreListedInUuidOrder() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        try await inventory.upsertHosts([host(3), host(1), host(2)])
-        #expect(try await inventory.hosts() == [host(1), host(2), host(3)])
-    }
-
-    @Test func statusUpdateReturnsThePreviousStatusAndPersists() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        try await inventory.upsertHosts([host(1, status: .connecting)])
-        #expect(try await inventory.updateHostStatus(uuid: hostUuid(1), to: .connected) == .connecting)
-        #expect(try await inventory.updateHostStatus(uuid: hostUuid(1), to: .connected) == .connected)
-        #expect(try await inventory.updateHostStatus(uuid: hostUuid(1), to: .disconnected) == .connected)
-        let stored = try #require(try await inventory.host(uuid: hostUuid(1)))
-        #expect(stored.status == .disconnected)
-        #expect(stored.managementIp == host(1).managementIp)
-    }
-
-    @Test func statusUpdateOfAnUnknownHostNamesIt() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        await #expect(throws: InventoryError.notFound(entity: .host, uuid: hostUuid(9))) {
-            try await inventory.updateHostStatus(uuid: hostUuid(9), to: .connected)
+    @Test(arguments: StoreBackend.available) func upsertThenGetReturnsTheSameHostWithTheDefaultAgentPort(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            let record = HostRecord(uuid: hostUuid(1), managementIp: "127.0.0.1", status: .connecting)
+            #expect(record.agentPort == 7070)
+            try await inventory.upsertHosts([record])
+            #expect(try await inventory.host(uuid: hostUuid(1)) == record)
+            #expect(try await inventory.host(uuid: hostUuid(2)) == nil)
         }
     }
 
-    @Test func upsertWithOneInvalidHostStoresNone() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        let error = await #expect(throws: InventoryError.self) {
-            try await inventory.upsertHosts([host(1), host(2, port: 0)])
+    @Test(arguments: StoreBackend.available) func upsertReplacesEveryFieldOfAnExistingHost(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            try await inventory.upsertHosts([host(1), host(2)])
+            let moved = HostRecord(
+                uuid: hostUuid(1), managementIp: "::1", agentPort: 17070, status: .disconnected, clusterUuid: nil,
+                name: nil)
+            try await inventory.upsertHosts([moved])
+            #expect(try await inventory.host(uuid: hostUuid(1)) == moved)
+            #expect(try await inventory.host(uuid: hostUuid(2)) == host(2))
         }
-        #expect(error.flatMap(problemLocations) == ["host.agentPort"])
-        #expect(try await inventory.hosts().isEmpty)
+    }
+
+    @Test(arguments: StoreBackend.available) func hostsAreListedInUuidOrder(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            try await inventory.upsertHosts([host(3), host(1), host(2)])
+            #expect(try await inventory.hosts() == [host(1), host(2), host(3)])
+        }
+    }
+
+    @Test(arguments: StoreBackend.available) func statusUpdateReturnsThePreviousStatusAndPersists(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            try await inventory.upsertHosts([host(1, status: .connecting)])
+            #expect(try await inventory.updateHostStatus(uuid: hostUuid(1), to: .connected) == .connecting)
+            #expect(try await inventory.updateHostStatus(uuid: hostUuid(1), to: .connected) == .connected)
+            #expect(try await inventory.updateHostStatus(uuid: hostUuid(1), to: .disconnected) == .connected)
+            let stored = try #require(try await inventory.host(uuid: hostUuid(1)))
+            #expect(stored.status == .disconnected)
+            #expect(stored.managementIp == host(1).managementIp)
+        }
+    }
+
+    @Test(arguments: StoreBackend.available) func statusUpdateOfAnUnknownHostNamesIt(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            await #expect(throws: InventoryError.notFound(entity: .host, uuid: hostUuid(9))) {
+                try await inventory.updateHostStatus(uuid: hostUuid(9), to: .connected)
+            }
+        }
+    }
+
+    @Test(arguments: StoreBackend.available) func upsertWithOneInvalidHostStoresNone(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            let error = await #expect(throws: InventoryError.self) {
+                try await inventory.upsertHosts([host(1), host(2, port: 0)])
+            }
+            #expect(error.flatMap(problemLocations) == ["host.agentPort"])
+            #expect(try await inventory.hosts().isEmpty)
+        }
     }
 
     @Test func concurrentReadsDuringWritesSeeWholeRecords() async throws {

@@ -13,32 +13,36 @@ struct ImportTests {
         return path
     }
 
-    @Test func exampleDocumentImportsAndReimportsAsUpdates() async throws {
+    @Test(arguments: StoreBackend.available)
+    func exampleDocumentImportsAndReimportsAsUpdates(_ backend: StoreBackend) async throws {
         try await withTemporaryDirectory { directory in
             let path = try write(InventoryImport.exampleDocument, in: directory)
-            let inventory = try SQLiteInventory.inMemory()
-            let first = try await InventoryImport.importFile(atPath: path, into: inventory)
-            #expect(first == InventoryImportSummary(hostsInserted: 1, vmsInserted: 2))
-            let hosts = try await inventory.hosts()
-            #expect(hosts == [HostRecord(
-                uuid: "5a1e0c9f3b2d4e6f8a7b6c5d4e3f2a1b", managementIp: "127.0.0.1", agentPort: 7070,
-                status: .connected, clusterUuid: "c0ffee00c0ffee00c0ffee00c0ffee00", name: "kvm-demo-1")])
-            let expected = try await inventory.expectedVms(onHost: "5a1e0c9f3b2d4e6f8a7b6c5d4e3f2a1b")
-            #expect(expected.map(\.state) == [.running, .stopped])
-            let again = try await InventoryImport.importFile(atPath: path, into: inventory)
-            #expect(again == InventoryImportSummary(hostsUpdated: 1, vmsUpdated: 2))
-            #expect(again.description == "imported 1 host(s) (0 new, 1 updated) and 2 VM(s) (0 new, 2 updated)")
+            try await backend.withStore { inventory async throws in
+                let first = try await InventoryImport.importFile(atPath: path, into: inventory)
+                #expect(first == InventoryImportSummary(hostsInserted: 1, vmsInserted: 2))
+                let hosts = try await inventory.hosts()
+                #expect(hosts == [HostRecord(
+                    uuid: "5a1e0c9f3b2d4e6f8a7b6c5d4e3f2a1b", managementIp: "127.0.0.1", agentPort: 7070,
+                    status: .connected, clusterUuid: "c0ffee00c0ffee00c0ffee00c0ffee00", name: "kvm-demo-1")])
+                let expected = try await inventory.expectedVms(onHost: "5a1e0c9f3b2d4e6f8a7b6c5d4e3f2a1b")
+                #expect(expected.map(\.state) == [.running, .stopped])
+                let again = try await InventoryImport.importFile(atPath: path, into: inventory)
+                #expect(again == InventoryImportSummary(hostsUpdated: 1, vmsUpdated: 2))
+                #expect(again.description == "imported 1 host(s) (0 new, 1 updated) and 2 VM(s) (0 new, 2 updated)")
+            }
         }
     }
 
     /// The demo file `make run` imports must stay valid as the import rules evolve.
-    @Test func repositoryDemoInventoryImports() async throws {
+    @Test(arguments: StoreBackend.available)
+    func repositoryDemoInventoryImports(_ backend: StoreBackend) async throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("examples/demo-inventory.json").path
-        let inventory = try SQLiteInventory.inMemory()
-        let summary = try await InventoryImport.importFile(atPath: path, into: inventory)
-        #expect(summary.hostsInserted > 0 && summary.hostsUpdated == 0 && summary.vmsUpdated == 0)
-        #expect(try await inventory.hosts().count == summary.hostsInserted)
+        try await backend.withStore { inventory async throws in
+            let summary = try await InventoryImport.importFile(atPath: path, into: inventory)
+            #expect(summary.hostsInserted > 0 && summary.hostsUpdated == 0 && summary.vmsUpdated == 0)
+            #expect(try await inventory.hosts().count == summary.hostsInserted)
+        }
     }
 
     @Test func defaultsApplyAndNullMeansAbsent() throws {
@@ -50,20 +54,22 @@ struct ImportTests {
         #expect(batch.vms == [VmRecord(uuid: vmUuid(1), state: .volumeRecovering, lastHostUuid: h1, type: .userVm)])
     }
 
-    @Test func emptyDocumentImportsNothing() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        let batch = try InventoryImport.batch(fromJSON: Data("{}".utf8))
-        #expect(try await inventory.importBatch(batch) == InventoryImportSummary())
+    @Test(arguments: StoreBackend.available) func emptyDocumentImportsNothing(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            let batch = try InventoryImport.batch(fromJSON: Data("{}".utf8))
+            #expect(try await inventory.importBatch(batch) == InventoryImportSummary())
+        }
     }
 
-    @Test func vmMayReferToAHostAlreadyStored() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        try await inventory.upsertHosts([host(1)])
-        let batch = try InventoryImport.batch(fromJSON: Data("""
-            {"vms": [{"uuid": "\(vmUuid(1))", "state": "Running", "hostUuid": "\(h1)", "type": "ApplianceVm"}]}
-            """.utf8))
-        #expect(try await inventory.importBatch(batch) == InventoryImportSummary(vmsInserted: 1))
-        #expect(try await inventory.vm(uuid: vmUuid(1))?.type == .applianceVm)
+    @Test(arguments: StoreBackend.available) func vmMayReferToAHostAlreadyStored(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            try await inventory.upsertHosts([host(1)])
+            let batch = try InventoryImport.batch(fromJSON: Data("""
+                {"vms": [{"uuid": "\(vmUuid(1))", "state": "Running", "hostUuid": "\(h1)", "type": "ApplianceVm"}]}
+                """.utf8))
+            #expect(try await inventory.importBatch(batch) == InventoryImportSummary(vmsInserted: 1))
+            #expect(try await inventory.vm(uuid: vmUuid(1))?.type == .applianceVm)
+        }
     }
 
     /// One invalid entry among valid ones: the error names the entry and field, and nothing of the file is
@@ -115,19 +121,20 @@ struct ImportTests {
         vmCase("repeated VM uuid", validVm, ".uuid"),
     ]
 
-    @Test(arguments: invalidCases)
-    func invalidEntryIsNamedAndNothingIsStored(_ invalid: InvalidCase) async throws {
+    @Test(arguments: invalidCases, StoreBackend.available)
+    func invalidEntryIsNamedAndNothingIsStored(_ invalid: InvalidCase, _ backend: StoreBackend) async throws {
         try await withTemporaryDirectory { directory in
-            let inventory = try SQLiteInventory.inMemory()
-            let before = host(7)
-            try await inventory.upsertHosts([before])
-            let path = try write(#"{"hosts": [\#(invalid.hosts)], "vms": [\#(invalid.vms)]}"#, in: directory)
-            let error = await #expect(throws: InventoryError.self) {
-                try await InventoryImport.importFile(atPath: path, into: inventory)
+            try await backend.withStore { inventory async throws in
+                let before = host(7)
+                try await inventory.upsertHosts([before])
+                let path = try write(#"{"hosts": [\#(invalid.hosts)], "vms": [\#(invalid.vms)]}"#, in: directory)
+                let error = await #expect(throws: InventoryError.self) {
+                    try await InventoryImport.importFile(atPath: path, into: inventory)
+                }
+                #expect(error.flatMap(problemLocations) == [invalid.location], "\(String(describing: error))")
+                #expect(try await inventory.hosts() == [before])
+                #expect(try await inventory.vm(uuid: vmUuid(1)) == nil)
             }
-            #expect(error.flatMap(problemLocations) == [invalid.location], "\(String(describing: error))")
-            #expect(try await inventory.hosts() == [before])
-            #expect(try await inventory.vm(uuid: vmUuid(1)) == nil)
         }
     }
 
@@ -186,26 +193,28 @@ struct ImportTests {
         }
     }
 
-    @Test func missingFileIsUnreadableAndNamed() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        let path = "/nonexistent-\(UUID().uuidString).json"
-        await #expect {
-            try await InventoryImport.importFile(atPath: path, into: inventory)
-        } throws: { error in
-            guard case InventoryError.unreadableFile(let failedPath, _) = error else { return false }
-            return failedPath == path
+    @Test(arguments: StoreBackend.available) func missingFileIsUnreadableAndNamed(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            let path = "/nonexistent-\(UUID().uuidString).json"
+            await #expect {
+                try await InventoryImport.importFile(atPath: path, into: inventory)
+            } throws: { error in
+                guard case InventoryError.unreadableFile(let failedPath, _) = error else { return false }
+                return failedPath == path
+            }
         }
     }
 
-    @Test func batchWithAnInvalidRecordLeavesTheStoreUntouched() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        try await inventory.upsertHosts([host(1)])
-        let batch = InventoryBatch(
-            hosts: [host(1, status: .disconnected), host(2)],
-            vms: [VmRecord(uuid: vmUuid(1), state: .running, hostUuid: h2), VmRecord(uuid: "bad", state: .running)])
-        let error = await #expect(throws: InventoryError.self) { try await inventory.importBatch(batch) }
-        #expect(error.flatMap(problemLocations) == ["vms[1].uuid"])
-        #expect(try await inventory.hosts() == [host(1)])
-        #expect(try await inventory.vm(uuid: vmUuid(1)) == nil)
+    @Test(arguments: StoreBackend.available) func batchWithAnInvalidRecordLeavesTheStoreUntouched(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            try await inventory.upsertHosts([host(1)])
+            let batch = InventoryBatch(
+                hosts: [host(1, status: .disconnected), host(2)],
+                vms: [VmRecord(uuid: vmUuid(1), state: .running, hostUuid: h2), VmRecord(uuid: "bad", state: .running)])
+            let error = await #expect(throws: InventoryError.self) { try await inventory.importBatch(batch) }
+            #expect(error.flatMap(problemLocations) == ["vms[1].uuid"])
+            #expect(try await inventory.hosts() == [host(1)])
+            #expect(try await inventory.vm(uuid: vmUuid(1)) == nil)
+        }
     }
 }

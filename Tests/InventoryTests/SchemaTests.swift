@@ -3,14 +3,15 @@ import GRDB
 @testable import Inventory
 import Testing
 
-@Suite("SQLite schema and migrations")
+@Suite("Schema and migrations")
 struct SchemaTests {
-    @Test func freshInMemoryDatabaseIsFullyMigrated() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox"])
-        #expect(inventory.path == nil)
-        #expect(try await inventory.hosts().isEmpty)
-        #expect(try await inventory.expectedVms(onHost: hostUuid(1)).isEmpty)
+    @Test(arguments: StoreBackend.available) func freshInMemoryDatabaseIsFullyMigrated(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox"])
+            if let sqlite = inventory as? SQLiteInventory { #expect(sqlite.path == nil) }
+            #expect(try await inventory.hosts().isEmpty)
+            #expect(try await inventory.expectedVms(onHost: hostUuid(1)).isEmpty)
+        }
     }
 
     @Test func freshFileDatabaseIsMigratedInWALMode() async throws {
@@ -81,20 +82,22 @@ struct SchemaTests {
     /// The hot reads must stay index lookups as the schema evolves: a full scan of `vms` on every host ping
     /// would go unnoticed in small tests and hurt at 100,000 VMs.
     @Test func hotReadsUseIndexesNotScans() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        let plans = try await inventory.database.read { db in
-            let hostPlan = try Row.fetchAll(
-                db, sql: "EXPLAIN QUERY PLAN " + SQLiteRows.selectHost,
-                arguments: [hostUuid(1)])
-            let vmPlan = try Row.fetchAll(
-                db, sql: "EXPLAIN QUERY PLAN " + SQLiteInventory.expectedVmsSQL(excludedTypeCount: 2),
-                arguments: [hostUuid(1), hostUuid(1), "ApplianceVm", "X"])
-            return (hostPlan.map { $0["detail"] as String }, vmPlan.map { $0["detail"] as String })
+        do {
+            let inventory = try SQLiteInventory.inMemory()
+            let plans = try await inventory.database.read { db in
+                let hostPlan = try Row.fetchAll(
+                    db, sql: "EXPLAIN QUERY PLAN " + SQLiteRows.selectHost,
+                    arguments: [hostUuid(1)])
+                let vmPlan = try Row.fetchAll(
+                    db, sql: "EXPLAIN QUERY PLAN " + SQLiteInventory.expectedVmsSQL(excludedTypeCount: 2),
+                    arguments: [hostUuid(1), hostUuid(1), "ApplianceVm", "X"])
+                return (hostPlan.map { $0["detail"] as String }, vmPlan.map { $0["detail"] as String })
+            }
+            #expect(plans.0.contains { $0.hasPrefix("SEARCH hosts USING PRIMARY KEY") }, "\(plans.0)")
+            #expect(!plans.1.contains { $0.hasPrefix("SCAN vms") }, "\(plans.1)")
+            #expect(plans.1.contains { $0.contains("COVERING INDEX vms_expected_on_host ") }, "\(plans.1)")
+            #expect(plans.1.contains { $0.contains("COVERING INDEX vms_expected_on_last_host ") }, "\(plans.1)")
+            #expect(!plans.1.contains { $0.contains("TEMP B-TREE") }, "\(plans.1)")
         }
-        #expect(plans.0.contains { $0.hasPrefix("SEARCH hosts USING PRIMARY KEY") }, "\(plans.0)")
-        #expect(!plans.1.contains { $0.hasPrefix("SCAN vms") }, "\(plans.1)")
-        #expect(plans.1.contains { $0.contains("COVERING INDEX vms_expected_on_host ") }, "\(plans.1)")
-        #expect(plans.1.contains { $0.contains("COVERING INDEX vms_expected_on_last_host ") }, "\(plans.1)")
-        #expect(!plans.1.contains { $0.contains("TEMP B-TREE") }, "\(plans.1)")
     }
 }

@@ -2,62 +2,66 @@ import Foundation
 import Inventory
 import Testing
 
-@Suite("VM NICs and virtualizer info in the SQLite inventory")
+@Suite("VM NICs and virtualizer info in the inventory")
 struct VmNicStoreTests {
     func nicUuid(_ number: Int) -> String { uuid(number, kind: 0xe) }
 
-    func inventoryWithVms() async throws -> SQLiteInventory {
-        let inventory = try SQLiteInventory.inMemory()
+    func addVms(to inventory: any InventoryBackend) async throws {
         try await inventory.upsertHosts([host(1)])
         try await inventory.upsertVms([
             VmRecord(uuid: vmUuid(1), state: .running, hostUuid: hostUuid(1)),
             VmRecord(uuid: vmUuid(2), state: .stopped, lastHostUuid: hostUuid(1)),
         ])
-        return inventory
     }
 
-    @Test func replaceNicsStoresTheCompleteListWithLowerCaseMacs() async throws {
-        let inventory = try await inventoryWithVms()
-        try await inventory.replaceNics(ofVm: vmUuid(1), with: [
-            VmNicRecord(uuid: nicUuid(2), vmUuid: vmUuid(1), mac: "52:54:00:AA:BB:02"),
-            VmNicRecord(uuid: nicUuid(1), vmUuid: vmUuid(1), mac: "52:54:00:aa:bb:01"),
-        ])
-        #expect(try await inventory.nics(ofVm: vmUuid(1)) == [
-            VmNicRecord(uuid: nicUuid(1), vmUuid: vmUuid(1), mac: "52:54:00:aa:bb:01"),
-            VmNicRecord(uuid: nicUuid(2), vmUuid: vmUuid(1), mac: "52:54:00:aa:bb:02"),
-        ])
-        #expect(try await inventory.nics(ofVm: vmUuid(1)).last?.mac == "52:54:00:aa:bb:02")
-
-        try await inventory.replaceNics(ofVm: vmUuid(1), with: [
-            VmNicRecord(uuid: nicUuid(3), vmUuid: vmUuid(1), mac: "52:54:00:aa:bb:03")])
-        #expect(try await inventory.nics(ofVm: vmUuid(1)).map(\.uuid) == [nicUuid(3)])
-        #expect(try await inventory.nics(ofVm: vmUuid(2)).isEmpty)
-    }
-
-    @Test func invalidNicsAndUnknownVmsStoreNothing() async throws {
-        let inventory = try await inventoryWithVms()
-        await #expect(throws: InventoryError.self) {
+    @Test(arguments: StoreBackend.available) func replaceNicsStoresTheCompleteListWithLowerCaseMacs(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            try await addVms(to: inventory)
             try await inventory.replaceNics(ofVm: vmUuid(1), with: [
-                VmNicRecord(uuid: nicUuid(1), vmUuid: vmUuid(1), mac: "52-54-00-aa-bb-01")])
-        }
-        await #expect(throws: InventoryError.self) {
+                VmNicRecord(uuid: nicUuid(2), vmUuid: vmUuid(1), mac: "52:54:00:AA:BB:02"),
+                VmNicRecord(uuid: nicUuid(1), vmUuid: vmUuid(1), mac: "52:54:00:aa:bb:01"),
+            ])
+            #expect(try await inventory.nics(ofVm: vmUuid(1)) == [
+                VmNicRecord(uuid: nicUuid(1), vmUuid: vmUuid(1), mac: "52:54:00:aa:bb:01"),
+                VmNicRecord(uuid: nicUuid(2), vmUuid: vmUuid(1), mac: "52:54:00:aa:bb:02"),
+            ])
+            #expect(try await inventory.nics(ofVm: vmUuid(1)).last?.mac == "52:54:00:aa:bb:02")
+
             try await inventory.replaceNics(ofVm: vmUuid(1), with: [
-                VmNicRecord(uuid: nicUuid(1), vmUuid: vmUuid(2), mac: "52:54:00:aa:bb:01")])
+                VmNicRecord(uuid: nicUuid(3), vmUuid: vmUuid(1), mac: "52:54:00:aa:bb:03")])
+            #expect(try await inventory.nics(ofVm: vmUuid(1)).map(\.uuid) == [nicUuid(3)])
+            #expect(try await inventory.nics(ofVm: vmUuid(2)).isEmpty)
         }
-        await #expect(throws: InventoryError.notFound(entity: .vm, uuid: vmUuid(9))) {
-            try await inventory.replaceNics(ofVm: vmUuid(9), with: [])
-        }
-        #expect(try await inventory.nics(ofVm: vmUuid(1)).isEmpty)
     }
 
-    @Test func virtualizerInfoIsKeptPerVmAndReplaced() async throws {
-        let inventory = try await inventoryWithVms()
-        #expect(try await inventory.virtualizerInfo(ofVm: vmUuid(1)) == nil)
-        try await inventory.saveVirtualizerInfo(VmVirtualizerInfo(vmUuid: vmUuid(1), virtualizer: "qemu-kvm", version: "4.2.0"))
-        try await inventory.saveVirtualizerInfo(VmVirtualizerInfo(vmUuid: vmUuid(1), virtualizer: "qemu-kvm", version: "6.2.0"))
-        #expect(try await inventory.virtualizerInfo(ofVm: vmUuid(1))?.version == "6.2.0")
-        await #expect(throws: InventoryError.notFound(entity: .vm, uuid: vmUuid(9))) {
-            try await inventory.saveVirtualizerInfo(VmVirtualizerInfo(vmUuid: vmUuid(9), virtualizer: "q", version: "1"))
+    @Test(arguments: StoreBackend.available) func invalidNicsAndUnknownVmsStoreNothing(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            try await addVms(to: inventory)
+            await #expect(throws: InventoryError.self) {
+                try await inventory.replaceNics(ofVm: vmUuid(1), with: [
+                    VmNicRecord(uuid: nicUuid(1), vmUuid: vmUuid(1), mac: "52-54-00-aa-bb-01")])
+            }
+            await #expect(throws: InventoryError.self) {
+                try await inventory.replaceNics(ofVm: vmUuid(1), with: [
+                    VmNicRecord(uuid: nicUuid(1), vmUuid: vmUuid(2), mac: "52:54:00:aa:bb:01")])
+            }
+            await #expect(throws: InventoryError.notFound(entity: .vm, uuid: vmUuid(9))) {
+                try await inventory.replaceNics(ofVm: vmUuid(9), with: [])
+            }
+            #expect(try await inventory.nics(ofVm: vmUuid(1)).isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreBackend.available) func virtualizerInfoIsKeptPerVmAndReplaced(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            try await addVms(to: inventory)
+            #expect(try await inventory.virtualizerInfo(ofVm: vmUuid(1)) == nil)
+            try await inventory.saveVirtualizerInfo(VmVirtualizerInfo(vmUuid: vmUuid(1), virtualizer: "qemu-kvm", version: "4.2.0"))
+            try await inventory.saveVirtualizerInfo(VmVirtualizerInfo(vmUuid: vmUuid(1), virtualizer: "qemu-kvm", version: "6.2.0"))
+            #expect(try await inventory.virtualizerInfo(ofVm: vmUuid(1))?.version == "6.2.0")
+            await #expect(throws: InventoryError.notFound(entity: .vm, uuid: vmUuid(9))) {
+                try await inventory.saveVirtualizerInfo(VmVirtualizerInfo(vmUuid: vmUuid(9), virtualizer: "q", version: "1"))
+            }
         }
     }
 }
@@ -74,22 +78,23 @@ struct NicImportTests {
             """.utf8)
     }
 
-    @Test func nicsAreImportedAsEachVmsCompleteListAndAbsentListsLeaveNicsAlone() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        let withNics = try InventoryImport.batch(fromJSON: document(vmExtra: """
-            , "nics": [{"uuid": "\(nicUuid(1))", "mac": "52:54:00:AA:00:01"},
-                       {"uuid": "\(nicUuid(2))", "mac": "52:54:00:aa:00:02"}]
-            """))
-        #expect(withNics.nics[vmUuid(1)]?.count == 2)
-        #expect(withNics.nics[vmUuid(2)] == nil)
-        _ = try await inventory.importBatch(withNics)
-        #expect(try await inventory.nics(ofVm: vmUuid(1)).map(\.mac) == ["52:54:00:aa:00:01", "52:54:00:aa:00:02"])
+    @Test(arguments: StoreBackend.available) func nicsAreImportedAsEachVmsCompleteListAndAbsentListsLeaveNicsAlone(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            let withNics = try InventoryImport.batch(fromJSON: document(vmExtra: """
+                , "nics": [{"uuid": "\(nicUuid(1))", "mac": "52:54:00:AA:00:01"},
+                           {"uuid": "\(nicUuid(2))", "mac": "52:54:00:aa:00:02"}]
+                """))
+            #expect(withNics.nics[vmUuid(1)]?.count == 2)
+            #expect(withNics.nics[vmUuid(2)] == nil)
+            _ = try await inventory.importBatch(withNics)
+            #expect(try await inventory.nics(ofVm: vmUuid(1)).map(\.mac) == ["52:54:00:aa:00:01", "52:54:00:aa:00:02"])
 
-        _ = try await inventory.importBatch(try InventoryImport.batch(fromJSON: document(vmExtra: "")))
-        #expect(try await inventory.nics(ofVm: vmUuid(1)).count == 2)
+            _ = try await inventory.importBatch(try InventoryImport.batch(fromJSON: document(vmExtra: "")))
+            #expect(try await inventory.nics(ofVm: vmUuid(1)).count == 2)
 
-        _ = try await inventory.importBatch(try InventoryImport.batch(fromJSON: document(vmExtra: #", "nics": []"#)))
-        #expect(try await inventory.nics(ofVm: vmUuid(1)).isEmpty)
+            _ = try await inventory.importBatch(try InventoryImport.batch(fromJSON: document(vmExtra: #", "nics": []"#)))
+            #expect(try await inventory.nics(ofVm: vmUuid(1)).isEmpty)
+        }
     }
 
     @Test func badNicsAreReportedOnTheirVmEntryAndNothingIsStored() async throws {
@@ -116,18 +121,19 @@ struct NicImportTests {
         }
     }
 
-    @Test func aNicOfAnotherStoredVmIsRefused() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        _ = try await inventory.importBatch(try InventoryImport.batch(fromJSON: document(
-            vmExtra: "", secondVmExtra: #", "nics": [{"uuid": "\#(nicUuid(1))", "mac": "52:54:00:00:00:01"}]"#)))
-        var batch = try InventoryImport.batch(fromJSON: document(
-            vmExtra: #", "nics": [{"uuid": "\#(nicUuid(1))", "mac": "52:54:00:00:00:01"}]"#))
-        await #expect(throws: InventoryError.self) { _ = try await inventory.importBatch(batch) }
-        #expect(try await inventory.nics(ofVm: vmUuid(1)).isEmpty)
-        // Moving it explicitly (the other VM's new list leaves it out) is accepted.
-        batch.nics[vmUuid(2)] = []
-        _ = try await inventory.importBatch(batch)
-        #expect(try await inventory.nics(ofVm: vmUuid(1)).map(\.uuid) == [nicUuid(1)])
-        #expect(try await inventory.nics(ofVm: vmUuid(2)).isEmpty)
+    @Test(arguments: StoreBackend.available) func aNicOfAnotherStoredVmIsRefused(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            _ = try await inventory.importBatch(try InventoryImport.batch(fromJSON: document(
+                vmExtra: "", secondVmExtra: #", "nics": [{"uuid": "\#(nicUuid(1))", "mac": "52:54:00:00:00:01"}]"#)))
+            var batch = try InventoryImport.batch(fromJSON: document(
+                vmExtra: #", "nics": [{"uuid": "\#(nicUuid(1))", "mac": "52:54:00:00:00:01"}]"#))
+            await #expect(throws: InventoryError.self) { _ = try await inventory.importBatch(batch) }
+            #expect(try await inventory.nics(ofVm: vmUuid(1)).isEmpty)
+            // Moving it explicitly (the other VM's new list leaves it out) is accepted.
+            batch.nics[vmUuid(2)] = []
+            _ = try await inventory.importBatch(batch)
+            #expect(try await inventory.nics(ofVm: vmUuid(1)).map(\.uuid) == [nicUuid(1)])
+            #expect(try await inventory.nics(ofVm: vmUuid(2)).isEmpty)
+        }
     }
 }

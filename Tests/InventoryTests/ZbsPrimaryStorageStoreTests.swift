@@ -13,63 +13,68 @@ struct ZbsPrimaryStorageStoreTests {
             logicalPools: [ZbsLogicalPool(logicalPoolName: "lp", physicalPoolName: "pp")])
     }
 
-    @Test func upsertReplacesTheStorageWholeAndKeepsMdsOrder() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        try await inventory.upsertZbsPrimaryStorages([Self.storage([.connected, .disconnected, .connecting])])
-        let stored = try #require(try await inventory.zbsPrimaryStorage(uuid: Self.uuid))
-        #expect(stored.mds.map(\.addr) == ["192.0.2.1", "192.0.2.2", "192.0.2.3"])
-        #expect(stored.mds.map(\.agentPort) == [7763, 7763, 7763])
-        #expect(stored.physicalPool(of: "lp") == "pp")
+    @Test(arguments: StoreBackend.available) func upsertReplacesTheStorageWholeAndKeepsMdsOrder(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            try await inventory.upsertZbsPrimaryStorages([Self.storage([.connected, .disconnected, .connecting])])
+            let stored = try #require(try await inventory.zbsPrimaryStorage(uuid: Self.uuid))
+            #expect(stored.mds.map(\.addr) == ["192.0.2.1", "192.0.2.2", "192.0.2.3"])
+            #expect(stored.mds.map(\.agentPort) == [7763, 7763, 7763])
+            #expect(stored.physicalPool(of: "lp") == "pp")
 
-        var smaller = Self.storage([.connected])
-        smaller.logicalPools = []
-        try await inventory.upsertZbsPrimaryStorages([smaller])
-        #expect(try await inventory.zbsPrimaryStorage(uuid: Self.uuid) == smaller)
-        #expect(try await inventory.zbsPrimaryStorages() == [smaller])
-        #expect(try await inventory.zbsPrimaryStorage(uuid: "0000000000000000000000000000000f") == nil)
-    }
-
-    @Test func mdsStatusUpdatesReturnThePreviousStatus() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        try await inventory.upsertZbsPrimaryStorages([Self.storage()])
-        let previous = try await inventory.updateMdsStatus(
-            primaryStorageUuid: Self.uuid, addr: "192.0.2.2", to: .connected)
-        #expect(previous == .disconnected)
-        #expect(try await inventory.zbsPrimaryStorage(uuid: Self.uuid)?.mds.map(\.status) == [.connected, .connected])
-        await #expect(throws: InventoryError.self) {
-            try await inventory.updateMdsStatus(primaryStorageUuid: Self.uuid, addr: "192.0.2.9", to: .connected)
+            var smaller = Self.storage([.connected])
+            smaller.logicalPools = []
+            try await inventory.upsertZbsPrimaryStorages([smaller])
+            #expect(try await inventory.zbsPrimaryStorage(uuid: Self.uuid) == smaller)
+            #expect(try await inventory.zbsPrimaryStorages() == [smaller])
+            #expect(try await inventory.zbsPrimaryStorage(uuid: "0000000000000000000000000000000f") == nil)
         }
     }
 
-    @Test func severalMdsMayShareAnAddressOnDifferentPorts() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        let shared = ZbsPrimaryStorageRecord(uuid: Self.uuid, mds: [
-            MdsRecord(addr: "127.0.0.1", status: .connected, agentPort: 17001),
-            MdsRecord(addr: "127.0.0.1", status: .connected, agentPort: 17002),
-        ])
-        try await inventory.upsertZbsPrimaryStorages([shared])
-        try await inventory.updateMdsStatus(
-            primaryStorageUuid: Self.uuid, addr: "127.0.0.1", agentPort: 17002, to: .disconnected)
-        #expect(try await inventory.zbsPrimaryStorage(uuid: Self.uuid)?.mds.map(\.status) == [.connected, .disconnected])
-    }
-
-    @Test func invalidStoragesAreRejectedWhole() async throws {
-        let inventory = try SQLiteInventory.inMemory()
-        var bad = Self.storage()
-        bad.mds.append(MdsRecord(addr: "192.0.2.1", status: .connected))
-        bad.mds.append(MdsRecord(addr: "192.0.2.5", status: .connected, agentPort: 0))
-        do {
-            try await inventory.upsertZbsPrimaryStorages([Self.storage(), bad])
-            Issue.record("an invalid storage must be rejected")
-        } catch InventoryError.invalidRecords(let problems) {
-            #expect(problems.map(\.field) == ["mds[2].addr", "mds[3].agentPort"])
+    @Test(arguments: StoreBackend.available) func mdsStatusUpdatesReturnThePreviousStatus(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            try await inventory.upsertZbsPrimaryStorages([Self.storage()])
+            let previous = try await inventory.updateMdsStatus(
+                primaryStorageUuid: Self.uuid, addr: "192.0.2.2", to: .connected)
+            #expect(previous == .disconnected)
+            #expect(try await inventory.zbsPrimaryStorage(uuid: Self.uuid)?.mds.map(\.status) == [.connected, .connected])
+            await #expect(throws: InventoryError.self) {
+                try await inventory.updateMdsStatus(primaryStorageUuid: Self.uuid, addr: "192.0.2.9", to: .connected)
+            }
         }
-        #expect(try await inventory.zbsPrimaryStorages().isEmpty)
-        let empty = ZbsPrimaryStorageRecord(uuid: "NOT-A-UUID", mds: [])
-        #expect(empty.problems().map(\.field) == ["uuid", "mds"])
     }
 
-    @Test func theInventoryFileImportsZbsPrimaryStorages() async throws {
+    @Test(arguments: StoreBackend.available) func severalMdsMayShareAnAddressOnDifferentPorts(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            let shared = ZbsPrimaryStorageRecord(uuid: Self.uuid, mds: [
+                MdsRecord(addr: "127.0.0.1", status: .connected, agentPort: 17001),
+                MdsRecord(addr: "127.0.0.1", status: .connected, agentPort: 17002),
+            ])
+            try await inventory.upsertZbsPrimaryStorages([shared])
+            try await inventory.updateMdsStatus(
+                primaryStorageUuid: Self.uuid, addr: "127.0.0.1", agentPort: 17002, to: .disconnected)
+            #expect(try await inventory.zbsPrimaryStorage(uuid: Self.uuid)?.mds.map(\.status) == [.connected, .disconnected])
+        }
+    }
+
+    @Test(arguments: StoreBackend.available) func invalidStoragesAreRejectedWhole(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            var bad = Self.storage()
+            bad.mds.append(MdsRecord(addr: "192.0.2.1", status: .connected))
+            bad.mds.append(MdsRecord(addr: "192.0.2.5", status: .connected, agentPort: 0))
+            do {
+                try await inventory.upsertZbsPrimaryStorages([Self.storage(), bad])
+                Issue.record("an invalid storage must be rejected")
+            } catch InventoryError.invalidRecords(let problems) {
+                #expect(problems.map(\.field) == ["mds[2].addr", "mds[3].agentPort"])
+            }
+            #expect(try await inventory.zbsPrimaryStorages().isEmpty)
+            let empty = ZbsPrimaryStorageRecord(uuid: "NOT-A-UUID", mds: [])
+            #expect(empty.problems().map(\.field) == ["uuid", "mds"])
+        }
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func theInventoryFileImportsZbsPrimaryStorages(_ backend: StoreBackend) async throws {
         let json = """
             {"zbsPrimaryStorages": [
               {"uuid": "\(Self.uuid)",
@@ -78,16 +83,17 @@ struct ZbsPrimaryStorageStoreTests {
                "logicalPools": [{"logicalPoolName": "lp", "physicalPoolName": "pp"}]}
             ]}
             """
-        let inventory = try SQLiteInventory.inMemory()
-        let batch = try InventoryImport.batch(fromJSON: Data(json.utf8))
-        let summary = try await inventory.importBatch(batch)
-        #expect(summary.zbsPrimaryStoragesInserted == 1)
-        let stored = try #require(try await inventory.zbsPrimaryStorage(uuid: Self.uuid))
-        #expect(stored.mds == [
-            MdsRecord(addr: "192.0.2.1", status: .connected),
-            MdsRecord(addr: "192.0.2.2", status: .disconnected, agentPort: 17763),
-        ])
-        #expect(try await inventory.importBatch(batch).zbsPrimaryStoragesUpdated == 1)
+        try await backend.withStore { inventory async throws in
+            let batch = try InventoryImport.batch(fromJSON: Data(json.utf8))
+            let summary = try await inventory.importBatch(batch)
+            #expect(summary.zbsPrimaryStoragesInserted == 1)
+            let stored = try #require(try await inventory.zbsPrimaryStorage(uuid: Self.uuid))
+            #expect(stored.mds == [
+                MdsRecord(addr: "192.0.2.1", status: .connected),
+                MdsRecord(addr: "192.0.2.2", status: .disconnected, agentPort: 17763),
+            ])
+            #expect(try await inventory.importBatch(batch).zbsPrimaryStoragesUpdated == 1)
+        }
     }
 
     @Test func badZbsEntriesNameListIndexAndField() throws {

@@ -66,10 +66,13 @@ public final class SQLiteInventory: Sendable {
         }
     }
 
-    /// The names of the schema migrations applied to this database, in order (`["v1"]` today).
+    /// The names of the schema migrations applied to this database, in order.
     public func appliedMigrations() async throws -> [String] {
         try await read("appliedMigrations") { try SQLiteSchema.migrator.appliedMigrations($0) }
     }
+
+    /// The migrations this build knows, in order: the names a `PostgresInventory` applies too.
+    public static var knownMigrations: [String] { SQLiteSchema.migrator.migrations }
 
     // MARK: - Database access with typed errors
 
@@ -120,4 +123,11 @@ public final class SQLiteInventory: Sendable {
             return error
         }
     }
+}
+
+extension SQLiteInventory: InventoryBackend {
+    public var location: String { path ?? ":memory:" }
+
+    /// Nothing to do: GRDB closes the database when the value is released.
+    public func close() async {}
 }

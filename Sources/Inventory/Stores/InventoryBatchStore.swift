@@ -10,5 +10,3 @@ public protocol InventoryBatchStore: Sendable {
     func importBatch(_ batch: InventoryBatch) async throws -> InventoryImportSummary
 }
 
-/// Every store protocol at once: what the worker wires in.
-public typealias InventoryStore = HostStore & VmStore & VmDeviceAddressStore & InventoryBatchStore

@@ -25,3 +25,13 @@ public protocol ZbsPrimaryStorageStore: Sendable {
         primaryStorageUuid: String, addr: String, agentPort: Int?, to status: MdsStatus
     ) async throws -> MdsStatus
 }
+
+extension ZbsPrimaryStorageStore {
+    /// ``updateMdsStatus(primaryStorageUuid:addr:agentPort:to:)`` for every MDS at `addr`, whatever its port.
+    @discardableResult
+    public func updateMdsStatus(primaryStorageUuid: String, addr: String, to status: MdsStatus) async throws
+        -> MdsStatus
+    {
+        try await updateMdsStatus(primaryStorageUuid: primaryStorageUuid, addr: addr, agentPort: nil, to: status)
+    }
+}
