@@ -230,7 +230,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Worker", "CloudBusTesting", "AMQP", "CloudBus", "CloudBusAMQP", "Inventory", "KVM", "KVMMessages",
+                "Worker", "CloudBusTesting", "AMQP", "CloudBus", "CloudBusAMQP", "Inventory", "InventoryPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"), "KVM", "KVMMessages",
                 "KeyedExecution", "LiveSettings", "Primitives", "BodyCompression",
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -155,6 +155,19 @@ enum PostgresSchema {
             """,
             "CREATE INDEX outbox_by_owner_key ON outbox (owner, key, seq)",
         ]),
+        ("v7-members", [
+            // The fleet's members. `heartbeat_at` is written with the server's now(): every age is measured on one
+            // clock, whatever the workers' clocks say.
+            """
+            CREATE TABLE members (
+                node_uuid text PRIMARY KEY,
+                services text[] NOT NULL,
+                state text NOT NULL,
+                heartbeat_at timestamptz NOT NULL,
+                left_announced_by text
+            )
+            """,
+        ]),
     ]
 
     static func migrate(_ settings: PostgresStoreSettings, logger: Logger) async throws(InventoryError) {

@@ -17,7 +17,7 @@ struct KVMWiring {
     let registry: SkipRegistry
 
     static func register(
-        into table: inout HandlerTable, inventory: SQLiteInventory, caller: AgentCaller,
+        into table: inout HandlerTable, inventory: any InventoryBackend, caller: AgentCaller,
         configuration: WorkerConfiguration.KVMSettings, settings: RuntimeSettings, membership: ClusterMembership,
         counters: any CounterSink, logger: Logger
     ) async throws -> KVMWiring {

@@ -1,6 +1,8 @@
 import AMQP
 import CloudBus
 import Foundation
+import Inventory
+import InventoryPostgres
 
 /// Everything the daemon needs, resolved from (lowest to highest precedence) a JSON config file,
 /// `CLOUDBUS_*` environment variables and command-line flags. The AMQP password may come from the
@@ -13,8 +15,11 @@ public struct WorkerConfiguration: Sendable {
     /// This worker's management-node id (32 lowercase hex). Default: generated once and kept in
     /// `dataDirectory/node-uuid`, so a restart keeps the same queues and ring position.
     public var nodeUUID: String?
-    /// SQLite store and node id live here. Default: `.data/worker`.
+    /// SQLite store (unless ``store`` names a shared one) and node id live here. Default: `.data/worker`.
     public var dataDirectory: String
+    /// The shared PostgreSQL store of a fleet (`store.url`, `CLOUDBUS_STORE_URL`), or nil for the embedded SQLite
+    /// file in ``dataDirectory`` (one worker, nothing else to install).
+    public var store: PostgresStoreSettings?
     /// Services whose queues this worker consumes. Default: host, vmInstance.
     public var services: [String]
     /// Declare the worker's queues durable (survive a broker restart). Default: true.
@@ -74,8 +79,17 @@ public struct WorkerConfiguration: Sendable {
     /// "prefetch":256,"heartbeatSeconds":30,"caCertificate":"…","clientCertificate":"…","clientKey":"…",
     /// "verifyPeer":true},"nodeUuid":"…","dataDir":"…","services":["host"],"durableQueues":true,
     /// "maxBodyBytes":1048576,"dedupeWindow":65536,"http":{"host":"127.0.0.1","port":8081,
-    /// "publicCallbackUrl":"…"},"kvm":{…},"ringNodes":["…"],"logLevel":"info"}`.
+    /// "publicCallbackUrl":"…"},"kvm":{…},"ringNodes":["…"],"logLevel":"info",
+    /// "store":{"url":"postgres://user@host:5432/db","password":"…","passwordFile":"…","operationTimeoutSeconds":10,
+    /// "maxConnections":8}}`.
     struct FileForm: Decodable {
+        struct StoreForm: Decodable {
+            var url: String?
+            var password: String?
+            var passwordFile: String?
+            var operationTimeoutSeconds: Double?
+            var maxConnections: Int?
+        }
         struct AMQPForm: Decodable {
             var url: String?
             var password: String?
@@ -106,6 +120,7 @@ public struct WorkerConfiguration: Sendable {
         var zbs: ZBSSettings?
         var ringNodes: [String]?
         var logLevel: String?
+        var store: StoreForm?
     }
 
     /// Command-line overrides; nil means "not given".
@@ -130,6 +145,7 @@ public struct WorkerConfiguration: Sendable {
         var password: String?
         var heartbeat: Int?
         var tlsForm: FileForm.AMQPForm?
+        var storeForm = FileForm.StoreForm()
         if let path = file ?? environment["CLOUDBUS_CONFIG"] {
             let data: Data
             do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
@@ -165,6 +181,7 @@ public struct WorkerConfiguration: Sendable {
             if let value = form.zbs { configuration.zbs = value }
             if let value = form.ringNodes { configuration.ringNodes = value }
             if let value = form.logLevel { configuration.logLevel = value }
+            if let value = form.store { storeForm = value }
         }
         let env = { (name: String) in environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         if let value = env("CLOUDBUS_AMQP_URL") { url = value }
@@ -184,6 +201,9 @@ public struct WorkerConfiguration: Sendable {
         if let value = env("CLOUDBUS_SERVICES") { configuration.services = value.split(separator: ",").map(String.init) }
         if let value = env("CLOUDBUS_RING_NODES") { configuration.ringNodes = value.split(separator: ",").map(String.init) }
         if let value = env("CLOUDBUS_LOG_LEVEL") { configuration.logLevel = value }
+        if let value = env("CLOUDBUS_STORE_URL") { storeForm.url = value }
+        if let value = env("CLOUDBUS_STORE_PASSWORD") { storeForm.password = value }
+        if let value = env("CLOUDBUS_STORE_PASSWORD_FILE") { storeForm.passwordFile = value }
 
         if let value = overrides.amqpURL {
             if let parsed = URLComponents(string: value), parsed.password != nil {
@@ -208,8 +228,42 @@ public struct WorkerConfiguration: Sendable {
                              clientKeyPath: form.clientKey, verifyPeer: form.verifyPeer ?? true)
         }
         configuration.amqp = amqp
+        configuration.store = try Self.storeSettings(storeForm)
         try configuration.validate()
         return configuration
+    }
+
+    /// The shared store's settings from the file and environment, or nil when no URL is given (SQLite).
+    static func storeSettings(_ form: FileForm.StoreForm) throws -> PostgresStoreSettings? {
+        guard let url = form.url else { return nil }
+        var password = form.password
+        if password == nil, let path = form.passwordFile {
+            do {
+                password = try String(contentsOfFile: path, encoding: .utf8)
+                    .trimmingCharacters(in: .newlines)
+            } catch {
+                throw ConfigurationError.unreadableFile(path: path, reason: "store password file: \(error.localizedDescription)")
+            }
+        }
+        var settings: PostgresStoreSettings
+        do {
+            settings = try PostgresStoreSettings(url: url, password: password)
+        } catch {
+            throw ConfigurationError.invalidStore(reason: "\(error)")
+        }
+        if let seconds = form.operationTimeoutSeconds {
+            guard seconds > 0, seconds <= 600 else {
+                throw ConfigurationError.invalidValue(name: "store.operationTimeoutSeconds", value: "\(seconds)")
+            }
+            settings.operationTimeout = .milliseconds(Int(seconds * 1000))
+        }
+        if let connections = form.maxConnections {
+            guard (1...200).contains(connections) else {
+                throw ConfigurationError.invalidValue(name: "store.maxConnections", value: "\(connections)")
+            }
+            settings.maximumConnections = connections
+        }
+        return settings
     }
 
     func validate() throws {
@@ -231,12 +285,14 @@ public enum ConfigurationError: Error, CustomStringConvertible {
     case invalidFile(path: String, reason: String)
     case invalidValue(name: String, value: String)
     case passwordOnCommandLine
+    case invalidStore(reason: String)
 
     public var description: String {
         switch self {
         case .unreadableFile(let path, let reason): "cannot read config file \(path): \(reason)"
         case .invalidFile(let path, let reason): "invalid config file \(path): \(reason)"
         case .invalidValue(let name, let value): "invalid value for \(name): \(value)"
+        case .invalidStore(let reason): "invalid store configuration: \(reason)"
         case .passwordOnCommandLine:
             "the AMQP password must not be given on the command line; use CLOUDBUS_AMQP_PASSWORD or the config file"
         }

@@ -11,7 +11,7 @@ import Synchronization
 /// Services stop in reverse order: the bus worker drains first, then the HTTP server.
 public struct WorkerRuntime: Sendable {
     public let worker: BusWorker
-    public let inventory: SQLiteInventory
+    public let inventory: any InventoryBackend
     public let callbackServer: CallbackServer
     public let agentCaller: AgentCaller
     /// The hash ring as this worker sees it (itself, configured `ringNodes`, lifecycle events).
@@ -26,7 +26,7 @@ public struct WorkerRuntime: Sendable {
     /// In start order; a service group stops them in reverse: the bus worker drains first, then the background
     /// work, then the HTTP server.
     public var services: [any Service] {
-        [CallbackServerService(server: callbackServer)] + backgroundServices + [worker]
+        [StoreService(store: inventory), CallbackServerService(server: callbackServer)] + backgroundServices + [worker]
     }
 
     /// Opens the store under `dataDirectory`, binds the HTTP server, and builds the handlers.
@@ -36,7 +36,20 @@ public struct WorkerRuntime: Sendable {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let nodeValue = try NodeIdentity.resolve(configured: configuration.nodeUUID, directory: configuration.dataDirectory)
         guard let node = NodeUUID(nodeValue) else { throw ConfigurationError.invalidValue(name: "nodeUuid", value: nodeValue) }
-        let inventory = try SQLiteInventory(path: inventoryPath(dataDirectory: configuration.dataDirectory))
+        let inventory = try await WorkerStoreOpener.open(configuration, owner: node.rawValue, logger: logger)
+        do {
+            return try await start(configuration: configuration, node: node, inventory: inventory, logger: logger,
+                                   extraHandlers: extraHandlers)
+        } catch {
+            await inventory.close()
+            throw error
+        }
+    }
+
+    private static func start(configuration: WorkerConfiguration, node: NodeUUID, inventory: any InventoryBackend,
+                              logger: Logger, extraHandlers: (inout HandlerTable) -> Void) async throws
+        -> WorkerRuntime
+    {
         let metrics = WorkerMetrics()
         let workerSlot = WorkerSlot()
         let callbackServer = try await CallbackServer.start(

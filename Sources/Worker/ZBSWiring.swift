@@ -7,7 +7,7 @@ import ZBS
 /// configuration's `zbs` section. One ``MdsCaller`` — hence one failure memory and one per-MDS slot table — is
 /// shared by every ZBS handler of the worker.
 enum ZBSWiring {
-    static func register(into table: inout HandlerTable, inventory: SQLiteInventory, caller: AgentCaller,
+    static func register(into table: inout HandlerTable, inventory: any InventoryBackend, caller: AgentCaller,
                          settings: WorkerConfiguration.ZBSSettings, logger: Logger) {
         let mds = MdsCaller(
             caller: caller,

@@ -2,6 +2,7 @@ import ArgumentParser
 import CommandOptions
 import Foundation
 import Inventory
+import Logging
 import Worker
 
 struct InventoryCommand: AsyncParsableCommand {
@@ -13,7 +14,7 @@ struct InventoryCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Upsert hosts and VMs from a JSON file ({\"hosts\":[…],\"vms\":[…]}); all or nothing.")
 
-        @Argument(help: "Inventory JSON file.")
+        @Argument(help: "Inventory JSON file. Written to the configured store: store.url / CLOUDBUS_STORE_URL (PostgreSQL), else the SQLite file in the data directory.")
         var file: String
 
         @Option(help: "The worker's data directory (env CLOUDBUS_DATA_DIR; default .data/worker).")
@@ -25,18 +26,18 @@ struct InventoryCommand: AsyncParsableCommand {
             var overrides = WorkerConfiguration.Overrides()
             overrides.dataDirectory = dataDir
             let configuration = try connection.resolve(overrides)
-            let store = try SQLiteInventory(path: try Self.prepare(configuration.dataDirectory))
+            Logs.bootstrap(level: connection.logLevel ?? "warning")
+            // The import writes no outbox rows: the owner it names is never read.
+            let store = try await WorkerStoreOpener.open(
+                configuration, owner: "inventory-import", logger: Logger(label: "cloudbus-worker.inventory"))
             do {
                 let summary = try await InventoryImport.importFile(atPath: file, into: store)
-                print("imported \(file): \(summary)")
+                await store.close()
+                print("imported \(file) into \(store.location): \(summary)")
             } catch {
+                await store.close()
                 throw ValidationError("\(error)")
             }
-        }
-
-        static func prepare(_ directory: String) throws -> String {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            return WorkerRuntime.inventoryPath(dataDirectory: directory)
         }
     }
 }

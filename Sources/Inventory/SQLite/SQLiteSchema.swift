@@ -163,6 +163,19 @@ enum SQLiteSchema {
                 CREATE INDEX outbox_by_key ON outbox(key, seq);
                 """)
         }
+        migrator.registerMigration("v7-members") { db in
+            // The fleet's members (one row here: the worker whose file this is). Heartbeats in epoch milliseconds
+            // of the local clock; the shared PostgreSQL store uses the server's clock instead.
+            try db.execute(sql: """
+                CREATE TABLE members (
+                    nodeUuid TEXT NOT NULL PRIMARY KEY,
+                    services TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    heartbeatAtMillis INTEGER NOT NULL,
+                    leftAnnouncedBy TEXT
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }()
 }

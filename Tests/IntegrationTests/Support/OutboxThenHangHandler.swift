@@ -16,10 +16,10 @@ struct OutboxThenHangMsg: BusMessage, Hashable {
 
 /// The worker's inventory, known only once the worker runs (handlers are registered before).
 final class InventorySlot: Sendable {
-    private let value = Mutex<SQLiteInventory?>(nil)
+    private let value = Mutex<(any InventoryBackend)?>(nil)
 
-    func set(_ inventory: SQLiteInventory) { value.withLock { $0 = inventory } }
-    var inventory: SQLiteInventory? { value.withLock { $0 } }
+    func set(_ inventory: any InventoryBackend) { value.withLock { $0 = inventory } }
+    var inventory: (any InventoryBackend)? { value.withLock { $0 } }
 }
 
 struct OutboxThenHangHandler: BusHandler {

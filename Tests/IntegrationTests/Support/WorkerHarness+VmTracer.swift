@@ -172,14 +172,14 @@ struct ForeignHostVerdict {
     }
 
     /// The host (agent address unused) and the VM, Starting on it, in `inventory`.
-    func seed(_ inventory: SQLiteInventory) async throws {
+    func seed(_ inventory: any InventoryBackend) async throws {
         try await inventory.upsertHosts([HostRecord(uuid: hostUuid, managementIp: "127.0.0.1", agentPort: 1, status: .connected)])
         try await inventory.upsertVms([VmRecord(uuid: vm, state: .starting, hostUuid: hostUuid)])
     }
 }
 
 /// Polls `inventory` until the outbox holds nothing for `key`, at most `limit`.
-func outboxEmpties(_ inventory: SQLiteInventory, key: String, within limit: Duration = .seconds(30)) async throws -> Bool {
+func outboxEmpties(_ inventory: any InventoryBackend, key: String, within limit: Duration = .seconds(30)) async throws -> Bool {
     let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         if try await inventory.pendingOutbox(key: key).isEmpty { return true }

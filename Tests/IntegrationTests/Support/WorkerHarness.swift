@@ -23,7 +23,7 @@ final class WorkerHarness: Sendable {
 
     var worker: BusWorker { runtime.worker }
     var metrics: WorkerMetrics { runtime.worker.metrics }
-    var inventory: SQLiteInventory { runtime.inventory }
+    var inventory: any InventoryBackend { runtime.inventory }
     var hostQueue: String { ServiceID(service: ServiceID.hostService, node: node).queueName }
     var hostService: String { "\(ServiceID.hostService).\(node.rawValue)" }
 

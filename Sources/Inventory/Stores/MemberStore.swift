@@ -1,0 +1,50 @@
+/// One worker of the fleet as the shared store knows it.
+public struct MemberRecord: Sendable, Hashable {
+    public enum State: String, Sendable, Hashable {
+        case alive
+        case left
+    }
+
+    public var nodeUuid: String
+    /// The services whose queues it consumes (`host`, `vmInstance`, …).
+    public var services: [String]
+    public var state: State
+    /// How long ago its last heartbeat was written, by the **store's** clock (never a worker's: two workers'
+    /// clocks may disagree by more than the timeout).
+    public var heartbeatAge: Duration
+    /// Who declared it left: itself (a graceful stop) or the one survivor that won the declaration.
+    public var leftAnnouncedBy: String?
+
+    public init(nodeUuid: String, services: [String], state: State, heartbeatAge: Duration,
+                leftAnnouncedBy: String? = nil) {
+        self.nodeUuid = nodeUuid
+        self.services = services
+        self.state = state
+        self.heartbeatAge = heartbeatAge
+        self.leftAnnouncedBy = leftAnnouncedBy
+    }
+
+    /// Alive and heard from within `timeout`: a member of the ring.
+    public func isLive(timeout: Duration) -> Bool { state == .alive && heartbeatAge < timeout }
+}
+
+/// The fleet's membership, decided by the store: heartbeats written with the store's clock, and a conditional update
+/// that lets exactly one survivor declare a silent member left (so exactly one publishes its NodeLeft).
+///
+/// On SQLite (one worker, one file) the same calls work with the local clock: a worker alone is its own fleet.
+public protocol MemberStore: Sendable {
+    /// Writes `node`'s heartbeat (alive, its services; a member that had left rejoins) and returns every member,
+    /// ordered by node, with heartbeat ages read in the same statement's clock.
+    func heartbeat(node: String, services: [String]) async throws -> [MemberRecord]
+
+    /// Every member, as ``heartbeat(node:services:)`` returns them, without writing.
+    func members() async throws -> [MemberRecord]
+
+    /// Marks `node` left, announced by `survivor`, **if** it is still alive and silent for at least `timeout` by the
+    /// store's clock. True for exactly one caller however many race; false when it was already declared, came back,
+    /// or is not silent long enough.
+    func declareLeft(node: String, by survivor: String, silentFor timeout: Duration) async throws -> Bool
+
+    /// A graceful stop: `node` marks itself left (announced by itself). Idempotent.
+    func leave(node: String) async throws
+}
