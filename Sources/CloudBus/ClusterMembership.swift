@@ -1,8 +1,8 @@
 import Synchronization
 
-/// Which management node owns a resource, as every node of the cloud computes it: ZStack's hash ring over the
-/// live nodes. This worker is always a member; the others come from configuration (`ringNodes`) and from
-/// `/managementnode/lifecycle` events (NodeJoin adds, NodeLeft removes).
+/// Which worker owns a resource, as every worker of the fleet computes it: ZStack's hash ring over the live workers.
+/// This worker is always a member; the others come from configuration (`ringNodes`, a seed) and, with a shared store,
+/// from the store's live members (`FleetMembership` replaces the set at every heartbeat).
 ///
 /// Used to address messages the worker sends on (a tracer verdict goes to the `vmInstance` service of the VM's
 /// owner, a device-info sync to the `host` service of the host's owner). Thread-safe; lookups take a lock for a
@@ -26,6 +26,19 @@ public final class ClusterMembership: Sendable {
     public func nodeLeft(_ node: NodeUUID) {
         guard node != selfNode else { return }
         ring.withLock { $0.remove(node.rawValue) }
+    }
+
+    /// Makes the ring exactly `nodes` plus this worker. Returns whether anything changed.
+    @discardableResult
+    public func replaceMembers(with nodes: Set<String>) -> Bool {
+        let wanted = nodes.union([selfNode.rawValue])
+        return ring.withLock { ring in
+            let current = ring.members
+            guard current != wanted else { return false }
+            for node in current.subtracting(wanted) { ring.remove(node) }
+            for node in wanted.subtracting(current) { ring.add(node) }
+            return true
+        }
     }
 
     /// The node owning `resourceUuid` (this worker when it is alone).

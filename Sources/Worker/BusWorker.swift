@@ -30,6 +30,8 @@ public final class BusWorker: Service {
     private let executorBox = Mutex<KeyedSerialExecutor<String>?>(nil)
     /// Held while `serve` runs (see ``DataDirectoryLock``).
     private let dataDirectoryLock = Mutex<DataDirectoryLock?>(nil)
+    /// The outputs' publisher while the worker serves (nil before and after): what ``announce(_:)`` uses.
+    private let publisherBox = Mutex<BusPublisher?>(nil)
 
     /// Bound on draining in-flight handlers at shutdown before they are cancelled. Default: 30 s.
     public let drainTimeout: Duration
@@ -93,6 +95,8 @@ public final class BusWorker: Service {
         executorBox.withLock { $0 = executor }
         // Outputs (requests to other services, events) are as durable as the deployment: persistent when the queues are.
         let publisher = BusPublisher(connection: publishConnection, persistent: configuration.durableQueues)
+        publisherBox.withLock { $0 = publisher }
+        defer { publisherBox.withLock { $0 = nil } }
         // The answers from before a restart come back before the first delivery is taken.
         let ledger = DeliveryLedger(capacity: configuration.dedupeWindow)
         var journal: AnswerJournal?
@@ -160,6 +164,23 @@ public final class BusWorker: Service {
             logger.warning("drain bound reached; cancelling the rest (their messages return to the queue)")
             executor.shutdown(.cancel)
         }
+    }
+
+    /// Publishes a message of the worker's own (not the answer to a delivery: the fleet's lifecycle events), confirmed
+    /// by the broker. Throws ``AnnounceError/notServing`` before the worker serves and after it stopped.
+    public func announce(_ message: OutboundMessage) async throws {
+        guard let publisher = publisherBox.withLock({ $0 }) else { throw AnnounceError.notServing }
+        switch message.target {
+        case .event(let routingKey):
+            _ = try await publisher.publishEvent(body: message.body, routingKey: routingKey)
+        case .service(let service):
+            _ = try await publisher.send(body: message.body, to: service)
+        }
+    }
+
+    public enum AnnounceError: Error, CustomStringConvertible {
+        case notServing
+        public var description: String { "the worker is not serving (no publishing connection)" }
     }
 
     /// Returns once the worker consumes its queues (tests and `make run` wait on it); throws the

@@ -64,28 +64,3 @@ struct CanonicalEventHandler: BusHandler {
         return HandlerOutput(messages: outbound)
     }
 }
-
-/// Keeps the hash ring in step with `/managementnode/lifecycle`: NodeJoin adds the node, NodeLeft removes it.
-struct MembershipSubscriber: CanonicalEventSubscriber {
-    let membership: ClusterMembership
-    let logger: Logger
-
-    var paths: Set<String> { [ManagementNodeLifeCycleData.path] }
-
-    func resourceKey(for event: CanonicalEvent) -> String {
-        "node:\(event.content?["nodeUuid"]?.stringValue ?? "?")"
-    }
-
-    func handle(_ event: CanonicalEvent, context: HandlerContext) async throws -> [OutboundMessage] {
-        guard let data = try ManagementNodeLifeCycleData(event), let node = NodeUUID(data.nodeUuid) else { return [] }
-        switch data.lifeCycle {
-        case .nodeJoin: membership.nodeJoined(node)
-        case .nodeLeft: membership.nodeLeft(node)
-        }
-        logger.info("management node lifecycle", metadata: [
-            "node": "\(data.nodeUuid)", "lifeCycle": "\(data.lifeCycle.rawValue)",
-            "ringSize": "\(membership.members.count)",
-        ])
-        return []
-    }
-}

@@ -20,6 +20,9 @@ public struct WorkerConfiguration: Sendable {
     /// The shared PostgreSQL store of a fleet (`store.url`, `CLOUDBUS_STORE_URL`), or nil for the embedded SQLite
     /// file in ``dataDirectory`` (one worker, nothing else to install).
     public var store: PostgresStoreSettings?
+    /// With a shared store: heartbeat interval and the silence after which a member is declared left
+    /// (`membership.heartbeatSeconds`, `membership.timeoutSeconds`). Default: 5 s and 15 s.
+    public var membership = FleetMembership.Settings()
     /// Services whose queues this worker consumes. Default: host, vmInstance.
     public var services: [String]
     /// Declare the worker's queues durable (survive a broker restart). Default: true.
@@ -121,6 +124,11 @@ public struct WorkerConfiguration: Sendable {
         var ringNodes: [String]?
         var logLevel: String?
         var store: StoreForm?
+        struct MembershipForm: Decodable {
+            var heartbeatSeconds: Double?
+            var timeoutSeconds: Double?
+        }
+        var membership: MembershipForm?
     }
 
     /// Command-line overrides; nil means "not given".
@@ -182,6 +190,8 @@ public struct WorkerConfiguration: Sendable {
             if let value = form.ringNodes { configuration.ringNodes = value }
             if let value = form.logLevel { configuration.logLevel = value }
             if let value = form.store { storeForm = value }
+            if let value = form.membership?.heartbeatSeconds { configuration.membership.heartbeat = try seconds(value, "membership.heartbeatSeconds") }
+            if let value = form.membership?.timeoutSeconds { configuration.membership.timeout = try seconds(value, "membership.timeoutSeconds") }
         }
         let env = { (name: String) in environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         if let value = env("CLOUDBUS_AMQP_URL") { url = value }
@@ -201,6 +211,12 @@ public struct WorkerConfiguration: Sendable {
         if let value = env("CLOUDBUS_SERVICES") { configuration.services = value.split(separator: ",").map(String.init) }
         if let value = env("CLOUDBUS_RING_NODES") { configuration.ringNodes = value.split(separator: ",").map(String.init) }
         if let value = env("CLOUDBUS_LOG_LEVEL") { configuration.logLevel = value }
+        if let value = env("CLOUDBUS_MEMBERSHIP_HEARTBEAT_SECONDS") {
+            configuration.membership.heartbeat = try seconds(Double(value) ?? -1, "CLOUDBUS_MEMBERSHIP_HEARTBEAT_SECONDS")
+        }
+        if let value = env("CLOUDBUS_MEMBERSHIP_TIMEOUT_SECONDS") {
+            configuration.membership.timeout = try seconds(Double(value) ?? -1, "CLOUDBUS_MEMBERSHIP_TIMEOUT_SECONDS")
+        }
         if let value = env("CLOUDBUS_STORE_URL") { storeForm.url = value }
         if let value = env("CLOUDBUS_STORE_PASSWORD") { storeForm.password = value }
         if let value = env("CLOUDBUS_STORE_PASSWORD_FILE") { storeForm.passwordFile = value }
@@ -231,6 +247,12 @@ public struct WorkerConfiguration: Sendable {
         configuration.store = try Self.storeSettings(storeForm)
         try configuration.validate()
         return configuration
+    }
+
+    /// A positive number of seconds up to an hour, as a Duration.
+    private static func seconds(_ value: Double, _ name: String) throws -> Duration {
+        guard value > 0, value <= 3600 else { throw ConfigurationError.invalidValue(name: name, value: "\(value)") }
+        return .milliseconds(Int(value * 1000))
     }
 
     /// The shared store's settings from the file and environment, or nil when no URL is given (SQLite).
@@ -277,6 +299,12 @@ public struct WorkerConfiguration: Sendable {
         guard maxBodyBytes > 0 else { throw ConfigurationError.invalidValue(name: "maxBodyBytes", value: "\(maxBodyBytes)") }
         guard (0...65535).contains(httpPort) else { throw ConfigurationError.invalidValue(name: "http.port", value: "\(httpPort)") }
         guard !services.isEmpty else { throw ConfigurationError.invalidValue(name: "services", value: "[]") }
+        // A member must miss at least two heartbeats before the others give its hosts away.
+        guard membership.timeout >= membership.heartbeat * 2 else {
+            throw ConfigurationError.invalidValue(
+                name: "membership.timeoutSeconds",
+                value: "\(membership.timeout) (must be at least twice membership.heartbeatSeconds, \(membership.heartbeat))")
+        }
     }
 }
 

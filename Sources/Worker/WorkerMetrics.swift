@@ -69,4 +69,11 @@ public enum WorkerCounter {
     public static let returnedReplies = "replies_unroutable"
     public static let events = "events_received"
     public static let eventFailures = "event_subscriber_failures"
+    /// Heartbeats written to the shared store, and those that failed (the store was unreachable).
+    public static let heartbeats = "membership_heartbeats"
+    public static let heartbeatFailures = "membership_heartbeat_failures"
+    /// Silent workers this worker declared left (it won the store's conditional update and announced them).
+    public static let membersDeclaredLeft = "membership_declared_left"
+    /// Ring changes seen at a heartbeat or a lifecycle event.
+    public static let ringChanges = "membership_ring_changes"
 }

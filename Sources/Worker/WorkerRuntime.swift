@@ -21,12 +21,16 @@ public struct WorkerRuntime: Sendable {
     /// Which VMs in-flight operations own (of live nodes, and orphans of departed ones), persisted in the inventory.
     public let skipRegistry: SkipRegistry
     private let backgroundServices: [any Service]
+    /// The fleet's membership (nil on a worker alone, on SQLite).
+    public let fleet: FleetMembership?
 
     public var httpPort: Int { callbackServer.port }
-    /// In start order; a service group stops them in reverse: the bus worker drains first, then the background
-    /// work, then the HTTP server.
+    /// In start order; a service group stops them in reverse: the fleet membership first (it publishes this
+    /// worker's NodeLeft while the bus worker can still publish), then the bus worker drains, then the background
+    /// work, the HTTP server, and last the store.
     public var services: [any Service] {
         [StoreService(store: inventory), CallbackServerService(server: callbackServer)] + backgroundServices + [worker]
+            + (fleet.map { [$0] } ?? [])
     }
 
     /// Opens the store under `dataDirectory`, binds the HTTP server, and builds the handlers.
@@ -85,8 +89,12 @@ public struct WorkerRuntime: Sendable {
         ZBSWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.zbs,
                            logger: logger)
         extraHandlers(&handlers)
-        let subscribers: [any CanonicalEventSubscriber] = kvm.subscribers + [
-            MembershipSubscriber(membership: membership, logger: logger),
+        // With a shared store the ring is the store's live members; alone (SQLite) it stays `ringNodes` + itself.
+        let fleet = configuration.store == nil ? nil : FleetMembership(
+            store: inventory, membership: membership, services: configuration.services,
+            settings: configuration.membership, metrics: metrics, logger: logger)
+        let subscribers: [any CanonicalEventSubscriber] = kvm.subscribers
+            + (fleet.map { [WorkerLifecycleSubscriber(membership: $0, selfNode: node, logger: logger)] } ?? []) + [
             GlobalConfigSubscriber(settings: settings.all) { refused in
                 logger.warning("global config update refused", metadata: ["error": "\(refused)"])
             },
@@ -94,9 +102,10 @@ public struct WorkerRuntime: Sendable {
         let worker = BusWorker(configuration: configuration, node: node, handlers: handlers, logger: logger,
                                metrics: metrics, eventSubscribers: subscribers, store: inventory)
         workerSlot.set(worker)
+        fleet?.attach(worker)
         return WorkerRuntime(worker: worker, inventory: inventory, callbackServer: callbackServer, agentCaller: caller,
                              membership: membership, settings: settings, skipRegistry: kvm.registry,
-                             backgroundServices: kvm.services)
+                             backgroundServices: kvm.services, fleet: fleet)
     }
 
     public static func inventoryPath(dataDirectory: String) -> String {

@@ -4,6 +4,8 @@ import CloudBus
 import CloudBusAMQP
 import CommandOptions
 import Foundation
+import Inventory
+import Logging
 import Primitives
 import Worker
 
@@ -35,7 +37,7 @@ struct Publish: AsyncParsableCommand {
     @Option(help: "Full queue name to publish to instead.")
     var queue: String?
 
-    @Option(help: "Resource UUID: route to the node owning it on the ring of --nodes.")
+    @Option(help: "Resource UUID: route to the node owning it on the ring of --nodes (default: the live workers of the shared store, else ringNodes).")
     var resource: String?
 
     @Option(help: "Comma-separated node UUIDs of the ring (env CLOUDBUS_RING_NODES).")
@@ -66,7 +68,7 @@ struct Publish: AsyncParsableCommand {
             body = data
         }
         if event { return try await broadcast(body, configuration: configuration) }
-        let destination = try destination(ringNodes: configuration.ringNodes)
+        let destination = try destination(ringNodes: try await ringMembers(configuration))
         let amqp = AMQPConnection(configuration: configuration.amqp, prefetch: 1000)
         do { try await amqp.start() } catch {
             FileHandle.standardError.write(Data("cloudbus-worker publish: \(error)\n".utf8))
@@ -124,11 +126,29 @@ struct Publish: AsyncParsableCommand {
         await amqp.close()
     }
 
+    /// The ring `--resource` is resolved on: `--nodes`, else the live workers of the shared store (what every worker
+    /// of the fleet builds its ring from), else `ringNodes`.
+    private func ringMembers(_ configuration: WorkerConfiguration) async throws -> [String] {
+        guard resource != nil, nodes == nil, configuration.store != nil else { return configuration.ringNodes }
+        let store = try await WorkerStoreOpener.open(configuration, owner: "publish",
+                                                     logger: Logger(label: "cloudbus-worker.publish"))
+        do {
+            let members = try await store.members()
+            await store.close()
+            return members.filter { $0.isLive(timeout: configuration.membership.timeout) }.map(\.nodeUuid)
+        } catch {
+            await store.close()
+            throw ValidationError("cannot read the fleet's members from \(store.location): \(error)")
+        }
+    }
+
     private func destination(ringNodes: [String]) throws -> RPCClient.Destination {
         if let queue { return .queue(queue) }
         if let resource {
             let members = nodes.map { $0.split(separator: ",").map(String.init) } ?? ringNodes
-            guard !members.isEmpty else { throw ValidationError("--resource needs --nodes (or CLOUDBUS_RING_NODES)") }
+            guard !members.isEmpty else {
+                throw ValidationError("--resource needs --nodes, CLOUDBUS_RING_NODES, or a shared store with live workers")
+            }
             let ring = ConsistentHashRing(nodes: members)
             guard let owner = ring.owner(of: resource) else { throw ValidationError("empty ring") }
             return .service("\(service ?? ServiceID.hostService).\(owner)")

@@ -1,0 +1,193 @@
+import CloudBus
+import Inventory
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// This worker's part in the fleet: a heartbeat in the shared store every `heartbeat`, the ring rebuilt from the
+/// members the store calls live, a `/cloudbus-worker/lifecycle` NodeJoin at start and NodeLeft on a graceful stop, and
+/// the NodeLeft of a member silent for `timeout` — published by exactly one survivor, the one whose conditional
+/// update won in the store (docs/design-fleet.md).
+///
+/// Runs only with a shared store; a worker on SQLite keeps the static ring of `ringNodes`. A store that does not
+/// answer leaves the ring as it was (the worker keeps serving what it served) and counts the failure; the next
+/// heartbeat that succeeds catches up.
+public final class FleetMembership: Service, Sendable {
+    public struct Settings: Sendable {
+        public var heartbeat: Duration
+        public var timeout: Duration
+
+        public init(heartbeat: Duration = .seconds(5), timeout: Duration = .seconds(15)) {
+            self.heartbeat = heartbeat
+            self.timeout = timeout
+        }
+    }
+
+    private let store: any MemberStore
+    private let membership: ClusterMembership
+    private let services: [String]
+    private let settings: Settings
+    /// Set once the bus worker exists (it is built after its event subscribers, this service's among them).
+    private let workerSlot = Mutex<BusWorker?>(nil)
+    private let metrics: WorkerMetrics
+    private let logger: Logger
+
+    private struct Wakeup {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+        var timer: Task<Void, Never>?
+    }
+    private let wakeup = Mutex(Wakeup())
+    private let lastSuccess = Mutex<ContinuousClock.Instant?>(nil)
+
+    init(store: any MemberStore, membership: ClusterMembership, services: [String], settings: Settings,
+         metrics: WorkerMetrics, logger: Logger) {
+        self.store = store
+        self.membership = membership
+        self.services = services
+        self.settings = settings
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    private var node: String { membership.selfNode.rawValue }
+
+    func attach(_ worker: BusWorker) { workerSlot.withLock { $0 = worker } }
+
+    public func run() async throws {
+        // Joined in the store before the event goes out: a worker that hears the NodeJoin and looks finds the row.
+        await beat()
+        try? await workerSlot.withLock({ $0 })?.waitUntilReady()
+        await announce(.nodeJoin, about: node)
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await self.waitForNextBeat()
+                guard !Task.isCancelled else { break }
+                await self.beat()
+            }
+        }
+        // A graceful stop: out of the store's live set first, then the event, while the bus worker (stopped after
+        // this service) can still publish it. Survivors take over at once instead of after `timeout`.
+        do {
+            try await store.leave(node: node)
+        } catch {
+            logger.warning("could not mark this worker left in the store; survivors will after the timeout",
+                           metadata: ["error": "\(error)"])
+        }
+        await announce(.nodeLeft, about: node)
+    }
+
+    /// Look at the store now rather than at the next heartbeat (a lifecycle event arrived).
+    public func refresh() {
+        let waiter = wakeup.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.pending = true
+                return nil
+            }
+            state.waiter = nil
+            state.timer?.cancel()
+            state.timer = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// When the store last answered a heartbeat (nil: never). Readiness reads it.
+    public var lastHeartbeat: ContinuousClock.Instant? { lastSuccess.withLock { $0 } }
+
+    /// One heartbeat: write ours, rebuild the ring from the live members, declare the silent ones left.
+    func beat() async {
+        let members: [MemberRecord]
+        do {
+            members = try await store.heartbeat(node: node, services: services)
+        } catch {
+            metrics.increment(WorkerCounter.heartbeatFailures)
+            logger.warning("heartbeat to the shared store failed; the ring stays as it was",
+                           metadata: ["error": "\(error)"])
+            return
+        }
+        metrics.increment(WorkerCounter.heartbeats)
+        lastSuccess.withLock { $0 = .now }
+        let live = Set(members.filter { $0.isLive(timeout: settings.timeout) }.map(\.nodeUuid))
+        if membership.replaceMembers(with: live) {
+            metrics.increment(WorkerCounter.ringChanges)
+            logger.info("ring changed", metadata: ["members": "\(live.sorted().joined(separator: ","))"])
+        }
+        for member in members where member.nodeUuid != node && member.state == .alive
+            && member.heartbeatAge >= settings.timeout
+        {
+            do {
+                guard try await store.declareLeft(node: member.nodeUuid, by: node, silentFor: settings.timeout) else {
+                    continue
+                }
+            } catch {
+                logger.warning("could not declare a silent member left", metadata: [
+                    "member": "\(member.nodeUuid)", "error": "\(error)",
+                ])
+                continue
+            }
+            metrics.increment(WorkerCounter.membersDeclaredLeft)
+            logger.notice("declared a silent member left", metadata: [
+                "member": "\(member.nodeUuid)", "silentFor": "\(member.heartbeatAge)",
+            ])
+            await announce(.nodeLeft, about: member.nodeUuid, services: member.services)
+        }
+    }
+
+    private func announce(_ lifeCycle: WorkerLifeCycleData.LifeCycle, about member: String, services: [String]? = nil) async {
+        let data = WorkerLifeCycleData(nodeUuid: member, lifeCycle: lifeCycle, services: services ?? self.services)
+        do {
+            guard let worker = workerSlot.withLock({ $0 }) else { throw BusWorker.AnnounceError.notServing }
+            try await worker.announce(try .event(data, from: membership.selfNode))
+            logger.info("announced", metadata: ["member": "\(member)", "lifeCycle": "\(lifeCycle.rawValue)"])
+        } catch {
+            // The store already says it; the event only spares the others a wait of one heartbeat.
+            logger.warning("lifecycle event not published; the others learn it from the store", metadata: [
+                "member": "\(member)", "lifeCycle": "\(lifeCycle.rawValue)", "error": "\(error)",
+            ])
+        }
+    }
+
+    /// Returns after `settings.heartbeat`, at a ``refresh()``, or when the task is cancelled.
+    private func waitForNextBeat() async {
+        let interval = settings.heartbeat
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = wakeup.withLock { state -> Bool in
+                    if state.pending {
+                        state.pending = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    state.timer = Task { [weak self] in
+                        try? await Task.sleep(for: interval)
+                        guard !Task.isCancelled else { return }
+                        self?.refresh()
+                    }
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            refresh()
+        }
+    }
+}
+
+/// Workers' lifecycle events: a NodeJoin or NodeLeft of another worker makes this one look at the store now.
+struct WorkerLifecycleSubscriber: CanonicalEventSubscriber {
+    let membership: FleetMembership
+    let selfNode: NodeUUID
+    let logger: Logger
+
+    var paths: Set<String> { [WorkerLifeCycleData.path] }
+
+    func resourceKey(for event: CanonicalEvent) -> String { "fleet-membership" }
+
+    func handle(_ event: CanonicalEvent, context: HandlerContext) async throws -> [OutboundMessage] {
+        guard let data = try WorkerLifeCycleData(event), data.nodeUuid != selfNode.rawValue else { return [] }
+        logger.info("worker lifecycle", metadata: ["member": "\(data.nodeUuid)", "lifeCycle": "\(data.lifeCycle.rawValue)"])
+        membership.refresh()
+        return []
+    }
+}

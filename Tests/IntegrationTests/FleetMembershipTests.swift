@@ -1,0 +1,84 @@
+import Primitives
+import CloudBus
+import CloudBusTesting
+import Foundation
+import Inventory
+import InventoryPostgres
+import Testing
+import Worker
+
+/// Workers sharing one PostgreSQL store: each sees the others in its ring, a graceful stop hands over at once, and a
+/// member gone silent is declared left by exactly one survivor, whose NodeLeft is on the bus.
+@Suite("Fleet membership on the shared store", .enabled(if: TestBroker.available && TestStore.available))
+struct FleetMembershipTests {
+    private func fleet(_ settings: PostgresStoreSettings) -> (inout WorkerConfiguration) -> Void {
+        { configuration in
+            configuration.store = settings
+            configuration.membership = .init(heartbeat: .milliseconds(300), timeout: .milliseconds(1_500))
+        }
+    }
+
+    @Test("two workers see each other; a graceful stop announces NodeLeft and leaves the ring at once")
+    func joinAndGracefulLeave() async throws {
+        try await TestStore.withSchema { settings in
+            let events = try await EventProbe.open()
+            try await withTeardown({ await events.close() }) {
+                try await withWorker(configure: fleet(settings)) { first in
+                    let a = first.node.rawValue
+                    let second = try await WorkerHarness.start(configure: fleet(settings))
+                    let b = second.node.rawValue
+                    do {
+                        #expect(await events.waitFor(WorkerLifeCycleData.path) {
+                            $0["nodeUuid"]?.stringValue == b && $0["lifeCycle"]?.stringValue == "NodeJoin"
+                        } != nil, "the second worker announced no NodeJoin")
+                        #expect(try await eventually { first.runtime.membership.members == [a, b] })
+                        #expect(try await eventually { second.runtime.membership.members == [a, b] })
+                    } catch {
+                        await second.stop()
+                        throw error
+                    }
+                    await second.stop()
+                    #expect(await events.waitFor(WorkerLifeCycleData.path) {
+                        $0["nodeUuid"]?.stringValue == b && $0["lifeCycle"]?.stringValue == "NodeLeft"
+                    } != nil, "a graceful stop announced no NodeLeft")
+                    #expect(try await eventually { first.runtime.membership.members == [a] })
+                    // Handed over by the leaver itself, not declared by a survivor after the timeout.
+                    let row = try await first.inventory.members().first { $0.nodeUuid == b }
+                    #expect(row?.state == .left && row?.leftAnnouncedBy == b)
+                    #expect(first.metrics[WorkerCounter.membersDeclaredLeft] == 0)
+                }
+            }
+        }
+    }
+
+    @Test("a member that stops heartbeating is declared left by exactly one survivor, which announces it")
+    func silentMemberIsDeclaredLeftOnce() async throws {
+        try await TestStore.withSchema { settings in
+            let events = try await EventProbe.open()
+            try await withTeardown({ await events.close() }) {
+                try await withWorker(configure: fleet(settings)) { first in
+                    try await withWorker(configure: fleet(settings)) { second in
+                        // A worker that heartbeats once and dies (kill -9 leaves exactly this: a row that ages).
+                        let ghost = NodeUUID.random().rawValue
+                        _ = try await first.inventory.heartbeat(node: ghost, services: ["host"])
+                        #expect(try await eventually { first.runtime.membership.members.contains(ghost) })
+                        let seen = await events.waitFor(WorkerLifeCycleData.path, within: .seconds(15)) {
+                            $0["nodeUuid"]?.stringValue == ghost && $0["lifeCycle"]?.stringValue == "NodeLeft"
+                        }
+                        #expect(seen != nil, "nobody announced the silent member's NodeLeft")
+                        #expect(try await eventually { !first.runtime.membership.members.contains(ghost) })
+                        #expect(try await eventually { !second.runtime.membership.members.contains(ghost) })
+                        let declared = first.metrics[WorkerCounter.membersDeclaredLeft]
+                            + second.metrics[WorkerCounter.membersDeclaredLeft]
+                        #expect(declared == 1)
+                        #expect(events.events(WorkerLifeCycleData.path) {
+                            $0["nodeUuid"]?.stringValue == ghost && $0["lifeCycle"]?.stringValue == "NodeLeft"
+                        }.count == 1)
+                        let row = try await first.inventory.members().first { $0.nodeUuid == ghost }
+                        #expect([first.node.rawValue, second.node.rawValue].contains(row?.leftAnnouncedBy ?? ""))
+                    }
+                }
+            }
+        }
+    }
+}
