@@ -18,11 +18,16 @@ public protocol BusHandler: Sendable {
     /// already waits to start on its key, a new one adds nothing and is acked at once, so a slow or hung key does
     /// not pile them up and hold the prefetch. Only for keys no other class uses. Default: false.
     var coalescesWhileWaiting: Bool { get }
+    func ownedResource(for message: Message) -> String?
     func handle(_ message: Message, context: HandlerContext) async throws -> HandlerOutput
 }
 
 extension BusHandler {
     public var coalescesWhileWaiting: Bool { false }
+
+    /// The resource of the fleet's ring this message is about (a host or VM uuid), or nil when any worker may
+    /// serve it. A worker that is not the ring's owner of it forwards the message to the owner's queue.
+    public func ownedResource(for message: Message) -> String? { nil }
 }
 
 /// What a handler knows about the delivery it handles.

@@ -55,6 +55,16 @@ public struct BusPublisher: Sendable {
         try await publish(body, exchange: BusNames.p2pExchange, routingKey: queue)
     }
 
+    /// Passes a received message on to another queue through `P2P`, body and properties as given (a fleet worker
+    /// forwarding a request to the resource's owner): mandatory and confirmed.
+    @discardableResult
+    public func forward(body: [UInt8], properties: AMQPProperties, toQueue queue: String) async throws(AMQPError)
+        -> PublishOutcome
+    {
+        try await connection.publish(OutgoingMessage(
+            exchange: BusNames.p2pExchange, routingKey: queue, body: body, properties: properties, mandatory: true))
+    }
+
     /// Broadcasts a canonical event.
     @discardableResult
     public func publishEvent(body: Data, routingKey: String = CanonicalEvent.routingKey) async throws(AMQPError) -> PublishOutcome {

@@ -83,6 +83,7 @@ public struct PingHostHandler: BusHandler {
 
     /// Pings of one host run one at a time, in arrival order.
     public func resourceKey(for message: PingHostMsg) -> String { message.hostUuid }
+    public func ownedResource(for message: PingHostMsg) -> String? { message.hostUuid }
 
     public func handle(_ message: PingHostMsg, context: HandlerContext) async throws -> HandlerOutput {
         let hostUuid = message.hostUuid

@@ -32,6 +32,7 @@ public struct ReconnectHostHandler: BusHandler {
 
     /// The host's own key: a reconnect never overlaps a ping of the same host.
     public func resourceKey(for message: ReconnectHostMsg) -> String { message.hostUuid }
+    public func ownedResource(for message: ReconnectHostMsg) -> String? { message.hostUuid }
 
     public func handle(_ message: ReconnectHostMsg, context: HandlerContext) async throws -> HandlerOutput {
         guard let host = try await hosts.host(uuid: message.hostUuid) else {

@@ -43,8 +43,10 @@ public final class BusWorker: Service {
     ///     window in memory only, and no outbox).
     public init(configuration: WorkerConfiguration, node: NodeUUID, handlers: HandlerTable, logger: Logger,
                 drainTimeout: Duration = .seconds(30), metrics: WorkerMetrics = WorkerMetrics(),
-                eventSubscribers: [any CanonicalEventSubscriber] = [], store: (any WorkerStore)? = nil) {
+                eventSubscribers: [any CanonicalEventSubscriber] = [], store: (any WorkerStore)? = nil,
+                fleetRing: ClusterMembership? = nil) {
         self.store = store
+        self.forwarding = fleetRing.map { Forwarding(membership: $0, services: configuration.services) }
         self.configuration = configuration
         self.metrics = metrics
         self.drainTimeout = drainTimeout
@@ -67,6 +69,8 @@ public final class BusWorker: Service {
 
     private let handlers: HandlerTable
     private let store: (any WorkerStore)?
+    /// In a fleet: requests for resources another live worker owns are forwarded to it.
+    private let forwarding: Forwarding?
 
     /// The queues this worker consumes.
     public var queues: [String] {
@@ -107,7 +111,7 @@ public final class BusWorker: Service {
         }
         let pipeline = DeliveryPipeline(
             connection: connection, publisher: publisher, handlers: handlers, executor: executor,
-            ledger: ledger, journal: journal, store: store,
+            ledger: ledger, journal: journal, store: store, forwarding: forwarding,
             deadLetters: DeadLetterSink(connection: publishConnection, node: node, metrics: metrics, logger: logger),
             metrics: metrics,
             settings: .init(maxBodyBytes: configuration.maxBodyBytes, keyBacklog: configuration.effectiveKeyBacklog,

@@ -38,6 +38,8 @@ final class DeliveryPipeline: Sendable {
     private let journal: AnswerJournal?
     /// The answered-message window's bodies and the outbox (nil: neither is persisted).
     private let store: (any WorkerStore)?
+    /// Set in a fleet (shared store): requests for resources another worker owns go to it.
+    private let forwarding: Forwarding?
     /// Executor keys with outbox rows that may not have been published (a lost confirm, or rows found at start):
     /// each is flushed, on its own key, before that key's next message runs.
     private let dirtyKeys = Mutex<Set<String>>([])
@@ -48,8 +50,9 @@ final class DeliveryPipeline: Sendable {
 
     init(connection: AMQPConnection, publisher: BusPublisher, handlers: HandlerTable,
          executor: KeyedSerialExecutor<String>, ledger: DeliveryLedger, journal: AnswerJournal?,
-         store: (any WorkerStore)?, deadLetters: DeadLetterSink,
+         store: (any WorkerStore)?, forwarding: Forwarding? = nil, deadLetters: DeadLetterSink,
          metrics: WorkerMetrics, settings: Settings, logger: Logger) {
+        self.forwarding = forwarding
         self.connection = connection
         self.publisher = publisher
         self.handlers = handlers
@@ -120,6 +123,61 @@ final class DeliveryPipeline: Sendable {
                         base: base, className: envelope.className, replyError: nil)
             return
         }
+        if let forwarding, let resource = entry.ownedResource(envelope.message),
+            let target = forwarding.target(for: resource, arrivedOn: delivery.queue)
+        {
+            let hops = Forwarding.hops(of: delivery)
+            guard hops < forwarding.hopLimit else {
+                // Rings that disagree for longer than a heartbeat, or a sender that keeps aiming at a stale owner:
+                // the sender gets an answer instead of a message circling the fleet.
+                metrics.increment(WorkerCounter.forwardLoops)
+                let detail = "forwarded \(hops) times without reaching the owner of \(resource) "
+                    + "(this worker's ring says \(target.node))"
+                refuseAside(delivery, reason: "forward-loop", detail: detail, base: base, className: envelope.className,
+                            replyError: SysError.operationError.error(detail))
+                return
+            }
+            Task { await forward(delivery, to: target, hops: hops + 1, envelope: envelope, entry: entry, mode: mode) }
+            return
+        }
+        await admit(delivery, envelope: envelope, entry: entry, mode: mode)
+    }
+
+    /// Forwards a request for a resource another worker owns to that worker's queue, body and properties unchanged
+    /// (its reply address, correlation id and deadline are in them) plus the hop count; the original is acked only
+    /// once the broker confirmed the copy. A copy no queue takes (the owner has not declared its queues yet) is
+    /// served here rather than lost; a publish that fails goes back to the queue after the usual pause.
+    private func forward(_ delivery: Delivery, to target: ServiceID, hops: Int, envelope: DecodedEnvelope,
+                         entry: HandlerTable.Entry, mode: ReplyMode) async {
+        var properties = delivery.properties
+        properties.headers[Forwarding.hopsHeader] = .int64(Int64(hops))
+        do {
+            switch try await publisher.forward(body: delivery.body, properties: properties, toQueue: target.queueName) {
+            case .confirmed:
+                metrics.increment(WorkerCounter.forwarded)
+                connection.ack(delivery.tag)
+            case .returned:
+                logger.notice("the owner's queue does not exist; serving the message here", metadata: [
+                    "owner": "\(target.node)", "msg.id": "\(envelope.base.id)", "msg.class": "\(envelope.className)",
+                ])
+                await admit(delivery, envelope: envelope, entry: entry, mode: mode)
+            }
+        } catch {
+            metrics.increment(WorkerCounter.publishFailures)
+            logger.warning("could not forward a message to its owner; returning it for redelivery", metadata: [
+                "owner": "\(target.node)", "msg.id": "\(envelope.base.id)", "error": "\(error)",
+            ])
+            try? await Task.sleep(for: settings.publishFailureBackoff)
+            connection.nack(delivery.tag, requeue: true)
+        }
+    }
+
+    /// Admits a decoded, well-formed request this worker serves: dedupe, coalescing, backlog and deadline checks,
+    /// then its key's executor.
+    private func admit(_ delivery: Delivery, envelope: DecodedEnvelope, entry: HandlerTable.Entry, mode: ReplyMode)
+        async
+    {
+        let base = envelope.base
         let key = entry.resourceKey(envelope.message)
         let copy = ParkedCopy(tag: delivery.tag, replyTo: ReplyFactory.needsReply(base) ? base.headers.replyTo : nil,
                               redelivered: delivery.redelivered, mode: mode)

@@ -9,6 +9,7 @@ public struct HandlerTable: Sendable {
         /// `messages_handled.<class>`, built once here rather than per delivery.
         let handledCounter: String
         let resourceKey: @Sendable (any BusMessage) -> String
+        let ownedResource: @Sendable (any BusMessage) -> String?
         let handle: @Sendable (any BusMessage, HandlerContext) async throws -> HandlerOutput
     }
 
@@ -24,6 +25,7 @@ public struct HandlerTable: Sendable {
             coalescesWhileWaiting: handler.coalescesWhileWaiting,
             handledCounter: WorkerCounter.handled(H.Message.className),
             resourceKey: { message in handler.resourceKey(for: message as! H.Message) },
+            ownedResource: { message in handler.ownedResource(for: message as! H.Message) },
             handle: { message, context in try await handler.handle(message as! H.Message, context: context) })
     }
 

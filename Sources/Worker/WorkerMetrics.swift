@@ -74,6 +74,9 @@ public enum WorkerCounter {
     public static let heartbeatFailures = "membership_heartbeat_failures"
     /// Silent workers this worker declared left (it won the store's conditional update and announced them).
     public static let membersDeclaredLeft = "membership_declared_left"
+    /// Requests passed on to the worker that owns their resource, and those refused after too many hops.
+    public static let forwarded = "messages_forwarded"
+    public static let forwardLoops = "forward_loops"
     /// Ring changes seen at a heartbeat or a lifecycle event.
     public static let ringChanges = "membership_ring_changes"
 }

@@ -1,3 +1,6 @@
+import CloudBusAMQP
+import AMQP
+import KVMMessages
 import Primitives
 import CloudBus
 import CloudBusTesting
@@ -77,6 +80,80 @@ struct FleetMembershipTests {
                         let row = try await first.inventory.members().first { $0.nodeUuid == ghost }
                         #expect([first.node.rawValue, second.node.rawValue].contains(row?.leftAnnouncedBy ?? ""))
                     }
+                }
+            }
+        }
+    }
+}
+
+/// A request that reaches a worker which does not own its resource is passed on to the owner, unchanged but for a
+/// hop count; past the hop limit it is refused instead of circling.
+@Suite("Forwarding to the owner in a fleet", .enabled(if: TestBroker.available && TestStore.available))
+struct FleetForwardingTests {
+    private func fleet(_ settings: PostgresStoreSettings) -> (inout WorkerConfiguration) -> Void {
+        { configuration in
+            configuration.store = settings
+            configuration.membership = .init(heartbeat: .milliseconds(300), timeout: .seconds(3))
+        }
+    }
+
+    /// A host uuid the ring of both workers gives to `owner`.
+    private func host(ownedBy owner: WorkerHarness, ringOf other: WorkerHarness) -> String {
+        while true {
+            let candidate = MessageID.random()
+            if other.runtime.membership.owner(of: candidate) == owner.node { return candidate }
+        }
+    }
+
+    @Test("a ping sent to the wrong worker is forwarded, answered once by the owner, with the sender's reply address")
+    func pingIsForwardedToItsOwner() async throws {
+        try await TestStore.withSchema { settings in
+            try await FakeKVMAgent.withRunning { agent in
+                try await withWorker(configure: fleet(settings)) { first in
+                    try await withWorker(configure: fleet(settings)) { second in
+                        let both: Set = [first.node.rawValue, second.node.rawValue]
+                        #expect(try await eventually { first.runtime.membership.members == both })
+                        #expect(try await eventually { second.runtime.membership.members == both })
+                        let hostUuid = host(ownedBy: second, ringOf: first)
+                        try await first.inventory.upsertHosts([HostRecord(
+                            uuid: hostUuid, managementIp: "127.0.0.1", agentPort: agent.port, status: .connected)])
+                        // Addressed to the first worker's host queue: the sender's ring is stale.
+                        let reply = try await first.call(PingHostMsg.className, ["hostUuid": .string(hostUuid)])
+                        #expect(reply.className == PingHostReply.className)
+                        #expect(reply.fields["connected"]?.boolValue == true)
+                        #expect(first.metrics[WorkerCounter.forwarded] == 1)
+                        #expect(first.metrics[WorkerCounter.handled(PingHostMsg.className)] == 0)
+                        #expect(try await eventually { second.metrics[WorkerCounter.handled(PingHostMsg.className)] == 1 })
+                        #expect(agent.receivedRequests(path: "/host/ping").count == 1)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("a request already forwarded three times is refused forward-loop and dead-lettered, not run")
+    func hopLimit() async throws {
+        try await TestStore.withSchema { settings in
+            try await withWorker(configure: fleet(settings)) { first in
+                try await withWorker(configure: fleet(settings)) { second in
+                    let both: Set = [first.node.rawValue, second.node.rawValue]
+                    #expect(try await eventually { first.runtime.membership.members == both })
+                    let probe = try await DeadLetterProbe.open()
+                    let hostUuid = host(ownedBy: second, ringOf: first)
+                    let id = MessageID.random()
+                    let body = #"{"org.zstack.header.host.PingHostMsg":{"hostUuid":"\#(hostUuid)","id":"\#(id)","timeout":30000,"headers":{"noReply":"true"}}}"#
+                    let outcome = try await first.clientConnection.publish(OutgoingMessage(
+                        exchange: BusNames.p2pExchange, routingKey: first.hostQueue, body: Array(body.utf8),
+                        properties: AMQPProperties(deliveryMode: 1, headers: ["x-cbw-hops": .int64(3)]),
+                        mandatory: true))
+                    #expect(outcome == .confirmed)
+                    let letter = try #require(try await probe.find { $0.header("x-cbw-message-id") == id })
+                    #expect(letter.header("x-cbw-reason") == "forward-loop")
+                    #expect(letter.header("x-cbw-detail")?.contains("forwarded 3 times") == true)
+                    #expect(first.metrics[WorkerCounter.forwardLoops] == 1)
+                    #expect(first.metrics[WorkerCounter.forwarded] == 0)
+                    #expect(second.metrics[WorkerCounter.handled(PingHostMsg.className)] == 0)
+                    await probe.close()
                 }
             }
         }

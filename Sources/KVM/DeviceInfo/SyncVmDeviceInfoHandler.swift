@@ -59,6 +59,8 @@ public struct SyncVmDeviceInfoHandler: BusHandler {
     public var expectsReply: Bool { true }
 
     public func resourceKey(for message: SyncVmDeviceInfoMsg) -> String { Self.key(vmUuid: message.vmInstanceUuid) }
+    /// Sent to the owner of the host (``VmDeviceInfoTrigger``), as ZStack does.
+    public func ownedResource(for message: SyncVmDeviceInfoMsg) -> String? { message.hostUuid }
 
     /// `deviceinfo:<vmUuid>`.
     public static func key(vmUuid: String) -> String { "deviceinfo:\(vmUuid)" }

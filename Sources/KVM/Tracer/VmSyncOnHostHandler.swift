@@ -50,6 +50,7 @@ public struct VmSyncOnHostHandler: BusHandler {
     public var coalescesWhileWaiting: Bool { true }
 
     public func resourceKey(for message: VmSyncOnHostMsg) -> String { Self.key(hostUuid: message.hostUuid) }
+    public func ownedResource(for message: VmSyncOnHostMsg) -> String? { message.hostUuid }
 
     /// `vmsync:<hostUuid>`.
     public static func key(hostUuid: String) -> String { "vmsync:\(hostUuid)" }

@@ -80,6 +80,7 @@ public struct VmStateChangedOnHostHandler: BusHandler {
     public var expectsReply: Bool { true }
 
     public func resourceKey(for message: VmStateChangedOnHostMsg) -> String { message.vmInstanceUuid }
+    public func ownedResource(for message: VmStateChangedOnHostMsg) -> String? { message.vmInstanceUuid }
 
     public func handle(_ message: VmStateChangedOnHostMsg, context: HandlerContext) async throws -> HandlerOutput {
         let reported = try Self.state(message.stateOnHost, field: "stateOnHost", of: message)
