@@ -5,7 +5,7 @@ import Primitives
 extension PostgresInventory: MemberStore {
     private static let memberColumns = """
         node_uuid, services, state, (extract(epoch FROM clock_timestamp() - heartbeat_at) * 1000)::bigint,
-        left_announced_by
+        left_announced_by, drained_by
         """
 
     /// One statement: the upsert and the read see one snapshot, the ages one clock (the server's).
@@ -15,7 +15,8 @@ extension PostgresInventory: MemberStore {
                 INSERT INTO members (node_uuid, services, state, heartbeat_at, left_announced_by)
                 VALUES (\(node), \(services), 'alive', clock_timestamp(), NULL)
                 ON CONFLICT (node_uuid) DO UPDATE SET services = excluded.services, state = 'alive',
-                    heartbeat_at = excluded.heartbeat_at, left_announced_by = NULL
+                    heartbeat_at = excluded.heartbeat_at, left_announced_by = NULL,
+                    drained_by = NULL
                 """, logger: Self.quiet)
             return try await Self.decodeMembers(connection.query(
                 PostgresQuery(unsafeSQL: "SELECT \(Self.memberColumns) FROM members ORDER BY node_uuid"),
@@ -53,14 +54,25 @@ extension PostgresInventory: MemberStore {
         }
     }
 
+    public func claimDrain(node: String, by survivor: String, live: [String]) async throws -> Bool {
+        try await bounded("claimDrain(\(node))") { client in
+            try await !client.query("""
+                UPDATE members SET drained_by = \(survivor)
+                WHERE node_uuid = \(node) AND state = 'left'
+                    AND (drained_by IS NULL OR drained_by = \(survivor) OR NOT (drained_by = ANY(\(live))))
+                RETURNING node_uuid
+                """).collect(String.self).isEmpty
+        }
+    }
+
     private static func decodeMembers(_ rows: PostgresRowSequence) async throws -> [MemberRecord] {
         var members: [MemberRecord] = []
-        for try await (node, services, state, ageMillis, announcedBy)
-            in rows.decode((String, [String], String, Int64, String?).self)
+        for try await (node, services, state, ageMillis, announcedBy, drainedBy)
+            in rows.decode((String, [String], String, Int64, String?, String?).self)
         {
             members.append(MemberRecord(
                 nodeUuid: node, services: services, state: MemberRecord.State(rawValue: state) ?? .left,
-                heartbeatAge: .milliseconds(max(0, ageMillis)), leftAnnouncedBy: announcedBy))
+                heartbeatAge: .milliseconds(max(0, ageMillis)), leftAnnouncedBy: announcedBy, drainedBy: drainedBy))
         }
         return members
     }

@@ -164,7 +164,8 @@ enum PostgresSchema {
                 services text[] NOT NULL,
                 state text NOT NULL,
                 heartbeat_at timestamptz NOT NULL,
-                left_announced_by text
+                left_announced_by text,
+                drained_by text
             )
             """,
         ]),

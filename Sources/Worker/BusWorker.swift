@@ -30,6 +30,20 @@ public final class BusWorker: Service {
     private let executorBox = Mutex<KeyedSerialExecutor<String>?>(nil)
     /// Held while `serve` runs (see ``DataDirectoryLock``).
     private let dataDirectoryLock = Mutex<DataDirectoryLock?>(nil)
+    /// Awaited before the worker consumes (a fleet member coming back waits until the survivor draining its queues
+    /// let go of them).
+    private let consumeGate = Mutex<(@Sendable () async -> Void)?>(nil)
+
+    func gateConsuming(on gate: @escaping @Sendable () async -> Void) { consumeGate.withLock { $0 = gate } }
+
+    /// Drains a departed worker's service queues into their owners' (``DepartedQueueDrain``).
+    func drainDeparted(_ departed: NodeUUID, services: [String], membership: ClusterMembership,
+                       checkEvery interval: Duration, keepGoing: @escaping @Sendable () async -> Bool) async {
+        await DepartedQueueDrain(departed: departed, services: services, selfNode: node, membership: membership,
+                                 handlers: handlers, configuration: configuration, metrics: metrics, logger: logger)
+            .run(checkEvery: interval, keepGoing: keepGoing)
+    }
+
     /// The outputs' publisher while the worker serves (nil before and after): what ``announce(_:)`` uses.
     private let publisherBox = Mutex<BusPublisher?>(nil)
 
@@ -119,6 +133,7 @@ public final class BusWorker: Service {
             logger: logger)
         // What the outbox still holds goes out on its keys before any delivery of those keys is taken.
         try await pipeline.sweepOutbox()
+        if let gate = consumeGate.withLock({ $0 }) { await gate() }
         var streams: [AsyncStream<Delivery>] = []
         for queue in queues {
             do {

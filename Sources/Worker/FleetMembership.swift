@@ -39,6 +39,12 @@ public final class FleetMembership: Service, Sendable {
     }
     private let wakeup = Mutex(Wakeup())
     private let lastSuccess = Mutex<ContinuousClock.Instant?>(nil)
+    /// The members as the last successful heartbeat saw them.
+    private let latest = Mutex<[MemberRecord]>([])
+    /// Departed workers whose queues this one drains, by node.
+    private let drains = Mutex<[String: Task<Void, Never>]>([:])
+    /// Opens once this worker may consume its own queues (``queuesReleased()``).
+    private let gate = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     init(store: any MemberStore, membership: ClusterMembership, services: [String], settings: Settings,
          metrics: WorkerMetrics, logger: Logger) {
@@ -52,11 +58,46 @@ public final class FleetMembership: Service, Sendable {
 
     private var node: String { membership.selfNode.rawValue }
 
-    func attach(_ worker: BusWorker) { workerSlot.withLock { $0 = worker } }
+    func attach(_ worker: BusWorker) {
+        workerSlot.withLock { $0 = worker }
+        worker.gateConsuming { [weak self] in await self?.queuesReleased() }
+    }
+
+    /// Returns once no survivor drains this worker's queues any more: at once for a fresh start; after two
+    /// heartbeats when the store said one was draining them (it checks every heartbeat and lets go when it sees this
+    /// worker alive again).
+    func queuesReleased() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let open = gate.withLock { state -> Bool in
+                if state.open { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if open { continuation.resume() }
+        }
+    }
+
+    private func openGate() {
+        let waiters = gate.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
 
     public func run() async throws {
         // Joined in the store before the event goes out: a worker that hears the NodeJoin and looks finds the row.
+        let before = try? await store.members().first { $0.nodeUuid == node }
         await beat()
+        if let before, before.state == .left, before.drainedBy != nil {
+            // Coming back while a survivor drains our queues: the heartbeat just cleared its claim; it lets go at
+            // its next check, within one heartbeat.
+            logger.info("waiting for the survivor draining this worker's queues to let go",
+                        metadata: ["drainedBy": "\(before.drainedBy ?? "?")"])
+            try? await Task.sleep(for: settings.heartbeat * 2)
+        }
+        openGate()
         try? await workerSlot.withLock({ $0 })?.waitUntilReady()
         await announce(.nodeJoin, about: node)
         await cancelWhenGracefulShutdown {
@@ -66,6 +107,8 @@ public final class FleetMembership: Service, Sendable {
                 await self.beat()
             }
         }
+        for task in drains.withLock({ Array($0.values) }) { task.cancel() }
+        for task in drains.withLock({ Array($0.values) }) { await task.value }
         // A graceful stop: out of the store's live set first, then the event, while the bus worker (stopped after
         // this service) can still publish it. Survivors take over at once instead of after `timeout`.
         do {
@@ -108,6 +151,7 @@ public final class FleetMembership: Service, Sendable {
         }
         metrics.increment(WorkerCounter.heartbeats)
         lastSuccess.withLock { $0 = .now }
+        latest.withLock { $0 = members }
         let live = Set(members.filter { $0.isLive(timeout: settings.timeout) }.map(\.nodeUuid))
         if membership.replaceMembers(with: live) {
             metrics.increment(WorkerCounter.ringChanges)
@@ -131,6 +175,41 @@ public final class FleetMembership: Service, Sendable {
                 "member": "\(member.nodeUuid)", "silentFor": "\(member.heartbeatAge)",
             ])
             await announce(.nodeLeft, about: member.nodeUuid, services: member.services)
+        }
+        await drainDeparted(members: members, live: live)
+    }
+
+    /// Claims, in the store, the draining of every departed worker nobody live drains, and drains those it won.
+    private func drainDeparted(members: [MemberRecord], live: Set<String>) async {
+        guard let worker = workerSlot.withLock({ $0 }) else { return }
+        for member in members where member.nodeUuid != node && member.state == .left
+            && drains.withLock({ $0[member.nodeUuid] == nil })
+        {
+            if let holder = member.drainedBy, holder != node, live.contains(holder) { continue }
+            // A left member whose heartbeat is fresh is still stopping (its graceful drain): wait for the timeout.
+            guard member.leftAnnouncedBy != member.nodeUuid || member.heartbeatAge >= settings.heartbeat else { continue }
+            let claimed: Bool
+            do {
+                claimed = try await store.claimDrain(node: member.nodeUuid, by: node, live: Array(live))
+            } catch {
+                logger.warning("could not claim a departed worker's queues", metadata: [
+                    "departed": "\(member.nodeUuid)", "error": "\(error)",
+                ])
+                continue
+            }
+            guard claimed, let departed = NodeUUID(member.nodeUuid) else { continue }
+            let me = node
+            let task = Task {
+                await worker.drainDeparted(
+                    departed, services: member.services, membership: membership, checkEvery: settings.heartbeat,
+                    keepGoing: { [weak self] in
+                        guard let self, !Task.isCancelled else { return false }
+                        let row = self.latest.withLock { $0.first { $0.nodeUuid == departed.rawValue } }
+                        return row?.state == .left && row?.drainedBy == me
+                    })
+                self.drains.withLock { _ = $0.removeValue(forKey: departed.rawValue) }
+            }
+            drains.withLock { $0[member.nodeUuid] = task }
         }
     }
 

@@ -159,3 +159,60 @@ struct FleetForwardingTests {
         }
     }
 }
+
+/// A worker that dies leaves requests in its queues: the survivor that claims its queues passes each one on to the
+/// resource's owner, and a worker that comes back with the same node id gets its queues back.
+@Suite("Draining a departed worker's queues", .enabled(if: TestBroker.available && TestStore.available))
+struct FleetDrainTests {
+    @Test("requests waiting in a dead worker's queue are answered by the survivor; the dead worker comes back and serves")
+    func deadWorkersQueueIsDrainedThenReturned() async throws {
+        try await TestStore.withSchema { settings in
+            let fleet: (inout WorkerConfiguration) -> Void = { configuration in
+                configuration.store = settings
+                configuration.membership = .init(heartbeat: .milliseconds(300), timeout: .milliseconds(1_500))
+            }
+            try await FakeKVMAgent.withRunning { agent in
+                try await withWorker(configure: fleet) { survivor in
+                    // The dead worker: its queue exists (declared as the fleet declares them: the harness runs transient), its
+                    // row says it was alive once.
+                    let dead = NodeUUID.random()
+                    try await survivor.clientConnection.declare(
+                        BusTopology.worker(node: dead, services: [ServiceID.hostService], durable: false))
+                    _ = try await survivor.inventory.heartbeat(node: dead.rawValue, services: [ServiceID.hostService])
+                    let hosts = (0..<10).map { _ in MessageID.random() }
+                    try await survivor.inventory.upsertHosts(hosts.map {
+                        HostRecord(uuid: $0, managementIp: "127.0.0.1", agentPort: agent.port, status: .connected)
+                    })
+                    // Senders that still route to the dead worker: their requests wait in its queue.
+                    let deadService = "\(ServiceID.hostService).\(dead.rawValue)"
+                    let replies = try await withThrowingTaskGroup(of: RPCReply.self) { group in
+                        for host in hosts {
+                            group.addTask {
+                                try await survivor.call(PingHostMsg.className, ["hostUuid": .string(host)],
+                                                        timeout: .seconds(30), service: deadService)
+                            }
+                        }
+                        return try await group.reduce(into: []) { $0.append($1) }
+                    }
+                    #expect(replies.count == hosts.count)
+                    #expect(replies.allSatisfy { $0.fields["connected"]?.boolValue == true })
+                    #expect(survivor.metrics[WorkerCounter.drained] == hosts.count)
+                    #expect(survivor.metrics[WorkerCounter.membersDeclaredLeft] == 1)
+                    let row = try await survivor.inventory.members().first { $0.nodeUuid == dead.rawValue }
+                    #expect(row?.state == .left && row?.drainedBy == survivor.node.rawValue)
+
+                    // It comes back with its node id: the drain lets go, its queue is its own again.
+                    try await withWorker(node: dead, configure: fleet) { back in
+                        let both: Set = [survivor.node.rawValue, dead.rawValue]
+                        #expect(try await eventually { back.runtime.membership.members == both })
+                        #expect(try await eventually { survivor.runtime.membership.members == both })
+                        let reply = try await back.call(EchoMsg.className, ["payload": .string("back")])
+                        #expect(reply.success)
+                        let rejoined = try await survivor.inventory.members().first { $0.nodeUuid == dead.rawValue }
+                        #expect(rejoined?.state == .alive && rejoined?.drainedBy == nil)
+                    }
+                }
+            }
+        }
+    }
+}

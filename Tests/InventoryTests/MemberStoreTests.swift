@@ -57,3 +57,33 @@ struct MemberStoreTests {
         }
     }
 }
+
+@Suite("Member store: draining a departed worker's queues")
+struct MemberDrainClaimTests {
+    let departed = "c0000000000000000000000000000009"
+    let survivors = ["c0000000000000000000000000000001", "c0000000000000000000000000000002"]
+
+    @Test(arguments: StoreBackend.available)
+    func oneSurvivorClaimsAndAClaimOfADeadClaimantLapses(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            _ = try await store.heartbeat(node: departed, services: ["host"])
+            #expect(try await store.claimDrain(node: departed, by: survivors[0], live: survivors) == false,
+                    "a live member is not drained")
+            try await store.leave(node: departed)
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for survivor in survivors {
+                    group.addTask { try await store.claimDrain(node: self.departed, by: survivor, live: self.survivors) }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+            let claimant = try #require(try await store.members().first?.drainedBy)
+            let other = survivors.first { $0 != claimant }!
+            #expect(try await store.claimDrain(node: departed, by: other, live: survivors) == false)
+            #expect(try await store.claimDrain(node: departed, by: claimant, live: survivors), "a restarted claimant keeps it")
+            #expect(try await store.claimDrain(node: departed, by: other, live: [other]), "the claimant died: it lapses")
+            _ = try await store.heartbeat(node: departed, services: ["host"])
+            #expect(try await store.members().first?.drainedBy == nil, "a rejoin clears the claim")
+        }
+    }
+}

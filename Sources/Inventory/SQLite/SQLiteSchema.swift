@@ -172,7 +172,8 @@ enum SQLiteSchema {
                     services TEXT NOT NULL,
                     state TEXT NOT NULL,
                     heartbeatAtMillis INTEGER NOT NULL,
-                    leftAnnouncedBy TEXT
+                    leftAnnouncedBy TEXT,
+                    drainedBy TEXT
                 ) WITHOUT ROWID;
                 """)
         }

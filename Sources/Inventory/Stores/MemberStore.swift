@@ -14,14 +14,17 @@ public struct MemberRecord: Sendable, Hashable {
     public var heartbeatAge: Duration
     /// Who declared it left: itself (a graceful stop) or the one survivor that won the declaration.
     public var leftAnnouncedBy: String?
+    /// The survivor draining its queues into their owners' (while it lives; a claim of a dead claimant lapses).
+    public var drainedBy: String?
 
     public init(nodeUuid: String, services: [String], state: State, heartbeatAge: Duration,
-                leftAnnouncedBy: String? = nil) {
+                leftAnnouncedBy: String? = nil, drainedBy: String? = nil) {
         self.nodeUuid = nodeUuid
         self.services = services
         self.state = state
         self.heartbeatAge = heartbeatAge
         self.leftAnnouncedBy = leftAnnouncedBy
+        self.drainedBy = drainedBy
     }
 
     /// Alive and heard from within `timeout`: a member of the ring.
@@ -47,4 +50,9 @@ public protocol MemberStore: Sendable {
 
     /// A graceful stop: `node` marks itself left (announced by itself). Idempotent.
     func leave(node: String) async throws
+
+    /// Claims the draining of departed `node`'s queues for `survivor`: true when the member has left and nobody
+    /// else holds the claim — or its holder is not among `live` (it died while draining), or it is `survivor`
+    /// itself (it restarted). Exactly one of several racing survivors gets true. A rejoin clears the claim.
+    func claimDrain(node: String, by survivor: String, live: [String]) async throws -> Bool
 }
