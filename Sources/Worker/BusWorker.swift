@@ -230,13 +230,21 @@ public final class BusWorker: Service {
         case starting
         case disconnected
         case blocked = "blocked by a broker resource alarm"
+        case storeUnavailable = "shared store unavailable"
     }
+
+    /// Whether the shared store answers (a fleet's membership sets it; nil: no shared store to ask).
+    private let storeCheck = Mutex<(@Sendable () -> Bool)?>(nil)
+
+    func checkStore(with check: @escaping @Sendable () -> Bool) { storeCheck.withLock { $0 = check } }
 
     public var health: Health {
         guard readiness.withLock({ if case .ready = $0.state { true } else { false } }) else { return .starting }
         let consuming = connection.statistics, publishing = publishConnection.statistics
         guard consuming.connected, publishing.connected else { return .disconnected }
-        return publishing.blocked || consuming.blocked ? .blocked : .ready
+        guard !(publishing.blocked || consuming.blocked) else { return .blocked }
+        if let check = storeCheck.withLock({ $0 }), !check() { return .storeUnavailable }
+        return .ready
     }
 
     private func settleReadiness(_ outcome: Readiness) {

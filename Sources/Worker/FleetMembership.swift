@@ -61,6 +61,7 @@ public final class FleetMembership: Service, Sendable {
     func attach(_ worker: BusWorker) {
         workerSlot.withLock { $0 = worker }
         worker.gateConsuming { [weak self] in await self?.queuesReleased() }
+        worker.checkStore { [weak self] in self?.storeAnswers ?? false }
     }
 
     /// Returns once no survivor drains this worker's queues any more: at once for a fresh start; after two
@@ -133,6 +134,13 @@ public final class FleetMembership: Service, Sendable {
             return waiter
         }
         waiter?.resume()
+    }
+
+    /// The store answered a heartbeat within the membership timeout: past it, the others have declared this worker
+    /// left and given its hosts away, so it must not say it is ready.
+    public var storeAnswers: Bool {
+        guard let last = lastHeartbeat else { return false }
+        return last.duration(to: .now) < settings.timeout
     }
 
     /// When the store last answered a heartbeat (nil: never). Readiness reads it.
