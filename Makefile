@@ -48,7 +48,7 @@ SOAK_REPORT ?= $(CURDIR)/.data/soak-report.md
 BENCH_PEER ?= $(abspath $(CURDIR)/../shared/bench/peer_pika_worker.py)
 BENCH_ARGS ?=
 
-.PHONY: build help deps broker release test run stop bench soak clean
+.PHONY: build help deps broker release test run fleet fleet-stop stop bench soak clean
 
 build:
 	$(SWIFT) build $(BUILD_FLAGS)
@@ -58,7 +58,8 @@ help:
 	@echo 'make test     install deps, build the tests, run them against the local broker ($(TEST_TIMEOUT) at most)'
 	@echo 'make release  release builds of cloudbus-worker (the product) and cloudbus-bench (benchmarks, simulated agent)'
 	@echo 'make run      release build, local broker, simulated host agent, worker in the background, example messages'
-	@echo 'make stop     stop the demo worker, the simulated agent and the local broker'
+	@echo 'make fleet    release build, broker, PostgreSQL, three workers sharing the store (FLEET_SIZE); make fleet-stop'
+	@echo 'make stop     stop the demo worker, the fleet, the simulated agent, the local broker and PostgreSQL'
 	@echo 'make bench    worker against the rabbitmq-c null responder and the pika peer (ratios)'
 	@echo 'make soak     30 min of mixed load with a fault every minute (docs/soak.md); report in $(SOAK_REPORT)'
 	@echo 'make broker   start the local broker (127.0.0.1:$(CLOUDBUS_AMQP_PORT)) and leave it running'
@@ -88,7 +89,17 @@ test: deps
 run: broker release
 	DEMO_NODE_UUID=$(DEMO_NODE_UUID) scripts/demo.sh start '$(RELEASE_BIN)' '$(BENCH_BIN)'
 
+# Three workers (FLEET_SIZE) as one fleet on the shared PostgreSQL store; they keep running (docs/design-fleet.md).
+FLEET_SIZE ?= 3
+fleet: broker release
+	$(POSTGRES) start
+	scripts/fleet.sh start '$(RELEASE_BIN)' $(FLEET_SIZE)
+
+fleet-stop:
+	scripts/fleet.sh stop
+
 stop:
+	scripts/fleet.sh stop
 	scripts/demo.sh stop
 	$(BROKER) stop
 	$(POSTGRES) stop
