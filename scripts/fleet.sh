@@ -42,6 +42,7 @@ worker_pid() {
 cmd_start() {
     local bin=${1:?usage: $0 start BINARY [N]} count=${2:-3} index port deadline
     [[ -x $bin ]] || die "no worker binary at $bin (make release)"
+    bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
     cmd_stop
     trap 'status=$?; if ((status != 0)); then cmd_stop; fi' EXIT
     "$bin" inventory import "$repo/examples/demo-inventory.json"

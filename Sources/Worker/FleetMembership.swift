@@ -206,6 +206,13 @@ public final class FleetMembership: Service, Sendable {
                 continue
             }
             guard claimed, let departed = NodeUUID(member.nodeUuid) else { continue }
+            // The snapshot was read before the claim: record it there, or the drain's first check would see no
+            // claim and stop.
+            latest.withLock { members in
+                if let index = members.firstIndex(where: { $0.nodeUuid == member.nodeUuid }) {
+                    members[index].drainedBy = node
+                }
+            }
             let me = node
             let task = Task {
                 await worker.drainDeparted(
