@@ -40,6 +40,8 @@ final class SoakWorld: Sendable {
     /// The worker binary: the one beside this tool, or another build to compare with.
     let executable: String
     private let durableQueues: Bool
+    /// Added to every child's environment (the shared store's URL and password for a fleet).
+    private let extraEnvironment: [String: String]
     private struct State {
         var worker: BenchChildProcess?
         var generation = 0
@@ -53,7 +55,8 @@ final class SoakWorld: Sendable {
 
     private init(dataDirectory: String, hosts: [String], vms: [(vm: String, host: String)], agent: FakeKVMAgent,
                  mds: [FakeMDSAgent], amqp: AMQPConfiguration, setup: BenchSetup, executable: String,
-                 durableQueues: Bool) {
+                 durableQueues: Bool, environment: [String: String]) {
+        self.extraEnvironment = environment
         self.executable = executable
         self.durableQueues = durableQueues
         self.dataDirectory = dataDirectory
@@ -66,7 +69,8 @@ final class SoakWorld: Sendable {
     }
 
     static func start(hosts count: Int, vmsPerHost: Int, scratch: String, amqp: AMQPConfiguration,
-                      executable: String = BenchProcStat.workerExecutable, durableQueues: Bool = true) async throws
+                      executable: String = BenchProcStat.workerExecutable, durableQueues: Bool = true,
+                      environment: [String: String] = [:]) async throws
         -> SoakWorld
     {
         let logger = Logger.quiet
@@ -78,7 +82,7 @@ final class SoakWorld: Sendable {
         let setup = BenchSetup(amqp: amqp, scratchDirectory: scratch, prefetch: 256, python: "python3", pikaScript: "")
         let world = SoakWorld(dataDirectory: URL(fileURLWithPath: scratch).appendingPathComponent("worker").path,
                               hosts: hosts, vms: vms, agent: agent, mds: mds, amqp: amqp, setup: setup,
-                              executable: executable, durableQueues: durableQueues)
+                              executable: executable, durableQueues: durableQueues, environment: environment)
         try FileManager.default.createDirectory(atPath: world.dataDirectory, withIntermediateDirectories: true)
         try await world.importInventory()
         world.state.withLock { state in
@@ -103,7 +107,7 @@ final class SoakWorld: Sendable {
         try Data(document.utf8).write(to: URL(fileURLWithPath: path))
         let importer = try BenchChildProcess(
             executable: executable, arguments: ["inventory", "import", path, "--data-dir", dataDirectory],
-            environment: setup.childEnvironment,
+            environment: setup.childEnvironment.merging(extraEnvironment) { $1 },
             logPath: URL(fileURLWithPath: dataDirectory).appendingPathComponent("import.log").path)
         while importer.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         guard await importer.stop() == 0 else {
@@ -116,25 +120,32 @@ final class SoakWorld: Sendable {
     /// Starts (or restarts) `cloudbus-worker run` serving host, vmInstance and storage.primary on durable queues, with
     /// short agent and MDS bounds so that a stalled agent or a refusing MDS is felt within the fault window.
     func startWorker(generation: Int) async throws {
-        let directory = URL(fileURLWithPath: dataDirectory)
-        let configPath = directory.appendingPathComponent("config.json").path
-        let config = #"{"durableQueues": \#(durableQueues), "kvm": {"pingTimeoutSeconds": 2, "pingMaxFailure": 3, "pingSleepAfterFailureSeconds": 1, "agentConnectTimeoutSeconds": 1}, "zbs": {"mdsConnectTimeoutSeconds": 1, "mdsAttemptTimeoutSeconds": 2, "mdsFailureMemorySeconds": 5}}"#
-        try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
-        var environment = setup.childEnvironment
-        environment["CLOUDBUS_AMQP_PASSWORD"] = amqp.password
-        let services = [ServiceID.hostService, ServiceID.vmInstanceService, ServiceID.primaryStorageService]
-        let process = try BenchChildProcess(
-            executable: executable,
-            arguments: ["run", "--config", configPath, "--amqp-url", setup.urlWithoutPassword,
-                        "--node-uuid", node.rawValue, "--data-dir", dataDirectory, "--http-host", "127.0.0.1",
-                        "--http-port", "0", "--services", services.joined(separator: ","), "--prefetch", "256",
-                        "--log-level", "warning"],
-            environment: environment, logPath: directory.appendingPathComponent("worker-\(generation).log").path)
+        let process = try launchWorker(node: node, dataDirectory: dataDirectory, logName: "worker-\(generation).log")
         state.withLock {
             $0.worker = process
             $0.generation = generation
             $0.generationStarts[generation] = .now
         }
+    }
+
+    /// `cloudbus-worker run` for `node` in `dataDirectory`, serving host, vmInstance and storage.primary with short
+    /// agent and MDS bounds; the caller owns the process (the soak's worker, or a fleet member).
+    func launchWorker(node: NodeUUID, dataDirectory: String, logName: String) throws -> BenchChildProcess {
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let directory = URL(fileURLWithPath: dataDirectory)
+        let configPath = directory.appendingPathComponent("config.json").path
+        let config = #"{"durableQueues": \#(durableQueues), "kvm": {"pingTimeoutSeconds": 2, "pingMaxFailure": 3, "pingSleepAfterFailureSeconds": 1, "agentConnectTimeoutSeconds": 1}, "zbs": {"mdsConnectTimeoutSeconds": 1, "mdsAttemptTimeoutSeconds": 2, "mdsFailureMemorySeconds": 5}}"#
+        try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
+        var environment = setup.childEnvironment.merging(extraEnvironment) { $1 }
+        environment["CLOUDBUS_AMQP_PASSWORD"] = amqp.password
+        let services = [ServiceID.hostService, ServiceID.vmInstanceService, ServiceID.primaryStorageService]
+        return try BenchChildProcess(
+            executable: executable,
+            arguments: ["run", "--config", configPath, "--amqp-url", setup.urlWithoutPassword,
+                        "--node-uuid", node.rawValue, "--data-dir", dataDirectory, "--http-host", "127.0.0.1",
+                        "--http-port", "0", "--services", services.joined(separator: ","), "--prefetch", "256",
+                        "--log-level", "warning"],
+            environment: environment, logPath: directory.appendingPathComponent(logName).path)
     }
 
     var workerLogTail: String { state.withLock { $0.worker }?.logTail ?? "" }
