@@ -109,14 +109,7 @@ extension PostgresInventory: OutboxStore {
             for try await (seq, key, kind, destination, body, expiration)
                 in rows.decode((Int64, String, String, String, ByteBuffer, Int64?).self)
             {
-                let target: OutboxTarget
-                switch kind {
-                case "service": target = .service(destination)
-                case "event": target = .event(routingKey: destination)
-                default:
-                    throw InventoryError.storage(operation: "pendingOutbox", path: nil,
-                                                 reason: "outbox row \(seq) has an unknown kind \(kind)")
-                }
+                let target = try OutboxTarget(storedKind: kind, destination: destination, seq: seq)
                 entries.append(OutboxEntry(seq: seq, key: key, message: OutboxMessage(
                     target: target, body: Array(body.readableBytesView), expirationMillis: expiration)))
             }
@@ -146,10 +139,7 @@ extension PostgresInventory: OutboxStore {
     ) async throws -> [OutboxEntry] {
         var entries: [OutboxEntry] = []
         for message in messages {
-            let (kind, destination) = switch message.target {
-            case .service(let serviceId): ("service", serviceId)
-            case .event(let routingKey): ("event", routingKey)
-            }
+            let (kind, destination) = message.target.storedColumns
             let seqs = try await connection.query("""
                 INSERT INTO outbox (owner, key, kind, destination, body, expiration_millis)
                 VALUES (\(owner), \(key), \(kind), \(destination), \(ByteBuffer(bytes: message.body)),

@@ -156,21 +156,9 @@ extension PostgresInventory: VmStore {
         )).first else {
             throw InventoryError.notFound(entity: .vm, uuid: uuid)
         }
-        var after = before
-        try change(&after)
-        // ZStack's changeVmStateInDb: a VM that reaches Stopped or Destroyed leaves its host.
-        if after.state.releasesHost, let host = after.hostUuid {
-            after.lastHostUuid = host
-            after.hostUuid = nil
-        }
-        guard after.uuid == uuid else {
-            throw InventoryError.invalidRecords([InventoryFieldProblem(
-                entity: .vm, index: nil, field: "uuid", value: after.uuid,
-                reason: "cannot replace the uuid \(uuid) of the VM being updated")])
-        }
-        try after.validate()
-        if after != before { try await upsert(after, on: connection) }
-        return VmUpdate(before: before, after: after)
+        let update = try VmUpdate.applying(change, to: before)
+        if update.after != update.before { try await upsert(update.after, on: connection) }
+        return update
     }
 
     static func upsert(_ vm: VmRecord, on connection: PostgresConnection) async throws {

@@ -5,12 +5,7 @@ import PostgresNIO
 
 extension PostgresInventory: VmNicStore {
     public func replaceNics(ofVm vmUuid: String, with nics: [VmNicRecord]) async throws {
-        var problems = nics.enumerated().flatMap { $0.element.problems(nicIndex: $0.offset) }
-        for (position, nic) in nics.enumerated() where nic.vmUuid != vmUuid {
-            problems.append(InventoryFieldProblem(
-                entity: .vm, index: nil, field: "nics[\(position)].vmUuid", value: nic.vmUuid,
-                reason: "must be the VM whose NICs are replaced (\(vmUuid))"))
-        }
+        let problems = VmNicRecord.replacementProblems(nics, ofVm: vmUuid)
         guard problems.isEmpty else { throw InventoryError.invalidRecords(problems) }
         try await transaction("replaceNics(ofVm: \(vmUuid), count: \(nics.count))") { connection in
             guard try await Self.exists("vms", uuid: vmUuid, on: connection) else {
@@ -50,13 +45,8 @@ extension PostgresInventory: VmDeviceAddressStore {
         let problems = addresses.flatMap { $0.problems() }
         guard problems.isEmpty else { throw InventoryError.invalidRecords(problems) }
         guard !addresses.isEmpty else { return }
-        // Encoded before the transaction so it stays short; sorted keys keep the stored text stable (and equal to
-        // what SQLite stores).
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let rows = try addresses.map { entry in
-            (entry, String(decoding: try encoder.encode(entry.address), as: UTF8.self))
-        }
+        // Encoded before the transaction so it stays short.
+        let rows = try addresses.map { entry in (entry, try entry.address.storedJSON()) }
         let vmUuids = Set(addresses.map(\.vmUuid)).sorted()
         try await transaction("upsertDeviceAddresses(\(addresses.count))") { connection in
             for vmUuid in vmUuids where try await !Self.exists("vms", uuid: vmUuid, on: connection) {

@@ -16,7 +16,7 @@ extension PostgresInventory: ZbsPrimaryStorageStore {
                 ORDER BY 1, 5, 2
                 """).decode((Int32, String, String, Int32, Int32).self) {
                 if kind == 0 {
-                    mds.append(MdsRecord(addr: first, status: try Self.mdsStatus(second, uuid: uuid),
+                    mds.append(MdsRecord(addr: first, status: try MdsStatus(stored: second, storage: uuid),
                                          agentPort: Int(port)))
                 } else {
                     pools.append(ZbsLogicalPool(logicalPoolName: first, physicalPoolName: second))
@@ -37,7 +37,7 @@ extension PostgresInventory: ZbsPrimaryStorageStore {
                 for try await (addr, status, port) in try await connection.query("""
                     SELECT addr, status, agent_port FROM zbs_mds WHERE primary_storage_uuid = \(uuid) ORDER BY position
                     """, logger: Self.quiet).decode((String, String, Int).self) {
-                    mds.append(MdsRecord(addr: addr, status: try Self.mdsStatus(status, uuid: uuid), agentPort: port))
+                    mds.append(MdsRecord(addr: addr, status: try MdsStatus(stored: status, storage: uuid), agentPort: port))
                 }
                 var pools: [ZbsLogicalPool] = []
                 for try await (logical, physical) in try await connection.query("""
@@ -100,14 +100,5 @@ extension PostgresInventory: ZbsPrimaryStorageStore {
                 VALUES (\(storage.uuid), \(pool.logicalPoolName), \(pool.physicalPoolName))
                 """, logger: quiet)
         }
-    }
-
-    private static func mdsStatus(_ text: String, uuid: String) throws -> MdsStatus {
-        guard let status = MdsStatus(rawValue: text) else {
-            throw InventoryError.storage(
-                operation: "zbsPrimaryStorage(uuid: \(uuid))", path: nil,
-                reason: "stored MDS status \"\(text)\" is not one of Connecting, Connected, Disconnected")
-        }
-        return status
     }
 }

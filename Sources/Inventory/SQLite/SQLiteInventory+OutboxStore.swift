@@ -33,10 +33,7 @@ extension SQLiteInventory: OutboxStore {
             """)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         return try messages.map { message in
-            let (kind, destination) = switch message.target {
-            case .service(let serviceId): ("service", serviceId)
-            case .event(let routingKey): ("event", routingKey)
-            }
+            let (kind, destination) = message.target.storedColumns
             try statement.execute(arguments: [key, kind, destination, Data(message.body), message.expirationMillis, now])
             return OutboxEntry(seq: db.lastInsertedRowID, key: key, message: message)
         }
@@ -48,15 +45,7 @@ extension SQLiteInventory: OutboxStore {
     }
 
     private static func outboxEntry(_ row: Row) throws -> OutboxEntry {
-        let kind: String = row[2], destination: String = row[3]
-        let target: OutboxTarget
-        switch kind {
-        case "service": target = .service(destination)
-        case "event": target = .event(routingKey: destination)
-        default:
-            throw InventoryError.storage(operation: "pendingOutbox", path: nil,
-                                         reason: "outbox row \(row[0] as Int64) has an unknown kind \(kind)")
-        }
+        let target = try OutboxTarget(storedKind: row[2], destination: row[3], seq: row[0])
         let body: Data = row[4]
         return OutboxEntry(seq: row[0], key: row[1],
                            message: OutboxMessage(target: target, body: [UInt8](body), expirationMillis: row[5]))

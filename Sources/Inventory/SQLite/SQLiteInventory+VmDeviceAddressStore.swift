@@ -6,12 +6,9 @@ extension SQLiteInventory: VmDeviceAddressStore {
         let problems = addresses.flatMap { $0.problems() }
         guard problems.isEmpty else { throw InventoryError.invalidRecords(problems) }
         guard !addresses.isEmpty else { return }
-        // Encode before the transaction so it stays short; sorted keys keep the stored text stable.
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
+        // Encoded before the transaction so it stays short.
         let rows: [StatementArguments] = try addresses.map { entry in
-            let json = String(decoding: try encoder.encode(entry.address), as: UTF8.self)
-            return [entry.vmUuid, entry.resourceUuid, json, entry.metadata, entry.metadataClass]
+            [entry.vmUuid, entry.resourceUuid, try entry.address.storedJSON(), entry.metadata, entry.metadataClass]
         }
         let vmUuids = Set(addresses.map(\.vmUuid)).sorted()
         try await write("upsertDeviceAddresses(\(addresses.count))") { db in

@@ -2,12 +2,7 @@ import GRDB
 
 extension SQLiteInventory: VmNicStore {
     public func replaceNics(ofVm vmUuid: String, with nics: [VmNicRecord]) async throws {
-        var problems = nics.enumerated().flatMap { $0.element.problems(nicIndex: $0.offset) }
-        for (position, nic) in nics.enumerated() where nic.vmUuid != vmUuid {
-            problems.append(InventoryFieldProblem(
-                entity: .vm, index: nil, field: "nics[\(position)].vmUuid", value: nic.vmUuid,
-                reason: "must be the VM whose NICs are replaced (\(vmUuid))"))
-        }
+        let problems = VmNicRecord.replacementProblems(nics, ofVm: vmUuid)
         guard problems.isEmpty else { throw InventoryError.invalidRecords(problems) }
         try await write("replaceNics(ofVm: \(vmUuid), count: \(nics.count))") { db in
             guard try SQLiteRows.exists(db, table: "vms", uuid: vmUuid) else {

@@ -70,23 +70,10 @@ extension SQLiteInventory: VmStore {
         guard let row = try Row.fetchOne(current, arguments: [uuid]) else {
             throw InventoryError.notFound(entity: .vm, uuid: uuid)
         }
-        let before = try SQLiteRows.vm(row)
-        var after = before
-        try change(&after)
-        // ZStack's changeVmStateInDb: a VM that reaches Stopped or Destroyed leaves its host.
-        if after.state.releasesHost, let host = after.hostUuid {
-            after.lastHostUuid = host
-            after.hostUuid = nil
+        let update = try VmUpdate.applying(change, to: try SQLiteRows.vm(row))
+        if update.after != update.before {
+            try db.cachedStatement(sql: SQLiteRows.upsertVm).execute(arguments: SQLiteRows.arguments(update.after))
         }
-        guard after.uuid == uuid else {
-            throw InventoryError.invalidRecords([InventoryFieldProblem(
-                entity: .vm, index: nil, field: "uuid", value: after.uuid,
-                reason: "cannot replace the uuid \(uuid) of the VM being updated")])
-        }
-        try after.validate()
-        if after != before {
-            try db.cachedStatement(sql: SQLiteRows.upsertVm).execute(arguments: SQLiteRows.arguments(after))
-        }
-        return VmUpdate(before: before, after: after)
+        return update
     }
 }

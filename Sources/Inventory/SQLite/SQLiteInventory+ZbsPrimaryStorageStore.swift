@@ -17,7 +17,7 @@ extension SQLiteInventory: ZbsPrimaryStorageStore {
             while let row = try rows.next() {
                 let kind: Int = row[0]
                 if kind == 0 {
-                    let status = try Self.mdsStatus(row[2], uuid: uuid)
+                    let status = try MdsStatus(stored: row[2], storage: uuid)
                     mds.append(MdsRecord(addr: row[1], status: status, agentPort: row[3]))
                 } else {
                     pools.append(ZbsLogicalPool(logicalPoolName: row[1], physicalPoolName: row[2]))
@@ -90,7 +90,7 @@ extension SQLiteInventory: ZbsPrimaryStorageStore {
             db, sql: "SELECT addr, status, agentPort FROM zbs_mds WHERE primaryStorageUuid = ? ORDER BY position",
             arguments: [uuid]
         ).map { row in
-            MdsRecord(addr: row["addr"], status: try mdsStatus(row["status"], uuid: uuid), agentPort: row["agentPort"])
+            MdsRecord(addr: row["addr"], status: try MdsStatus(stored: row["status"], storage: uuid), agentPort: row["agentPort"])
         }
         let pools = try Row.fetchAll(
             db,
@@ -101,14 +101,5 @@ extension SQLiteInventory: ZbsPrimaryStorageStore {
             arguments: [uuid]
         ).map { ZbsLogicalPool(logicalPoolName: $0["logicalPoolName"], physicalPoolName: $0["physicalPoolName"]) }
         return ZbsPrimaryStorageRecord(uuid: uuid, mds: mds, logicalPools: pools)
-    }
-
-    private static func mdsStatus(_ text: String, uuid: String) throws -> MdsStatus {
-        guard let status = MdsStatus(rawValue: text) else {
-            throw InventoryError.storage(
-                operation: "zbsPrimaryStorage(uuid: \(uuid))", path: nil,
-                reason: "stored MDS status \"\(text)\" is not one of Connecting, Connected, Disconnected")
-        }
-        return status
     }
 }
