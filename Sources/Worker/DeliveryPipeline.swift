@@ -137,7 +137,18 @@ final class DeliveryPipeline: Sendable {
                             replyError: SysError.operationError.error(detail))
                 return
             }
-            Task { await forward(delivery, to: target, hops: hops + 1, envelope: envelope, entry: entry, mode: mode) }
+            // On the key's executor, so the messages of one host or VM leave in the order they came (and after
+            // any of its work still running here).
+            let connection = connection
+            await executor.submit(key: entry.resourceKey(envelope.message), timeout: settings.defaultHandlerTimeout, {
+                [self] in
+                await forward(delivery, to: target, hops: hops + 1, envelope: envelope, entry: entry, mode: mode)
+            }, completion: { outcome in
+                switch outcome {
+                case .expiredBeforeStart, .rejected: connection.nack(delivery.tag, requeue: true)
+                case .finished, .threw, .deadlineExceeded: break
+                }
+            })
             return
         }
         await admit(delivery, envelope: envelope, entry: entry, mode: mode)
