@@ -196,7 +196,9 @@ struct FleetDrainTests {
                     }
                     #expect(replies.count == hosts.count)
                     #expect(replies.allSatisfy { $0.fields["connected"]?.boolValue == true })
-                    #expect(survivor.metrics[WorkerCounter.drained] == hosts.count)
+                    // At least the pings; the survivor's own VM syncs after a ping may also have gone to the dead
+                    // worker while its ring still listed it, and are drained with them.
+                    #expect(survivor.metrics[WorkerCounter.drained] >= hosts.count)
                     #expect(survivor.metrics[WorkerCounter.membersDeclaredLeft] == 1)
                     let row = try await survivor.inventory.members().first { $0.nodeUuid == dead.rawValue }
                     #expect(row?.state == .left && row?.drainedBy == survivor.node.rawValue)

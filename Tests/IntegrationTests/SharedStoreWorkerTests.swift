@@ -41,6 +41,28 @@ struct SharedStoreWorkerTests {
         }
     }
 
+    @Test("inventory import writes to the configured shared store; publish --resource routes by its live workers")
+    func importAndPublishThroughTheStore() async throws {
+        try await TestStore.withSchema { settings in
+            let environment = ["CLOUDBUS_STORE_URL": settings.location, "CLOUDBUS_STORE_PASSWORD": settings.password ?? ""]
+            let demo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("examples/demo-inventory.json").path
+            let imported = try CLIProcess.run(["inventory", "import", demo], environment: environment)
+            #expect(imported.status == 0, "\(imported.errors)")
+            #expect(imported.output.contains(settings.location), "\(imported.output)")
+            try await withWorker(configure: { $0.store = settings }) { harness in
+                #expect(try await harness.inventory.hosts().count >= 1, "the import did not reach the shared store")
+                // With no --nodes, --resource asks the store: the only live worker is this one.
+                let echo = try CLIProcess.run(
+                    ["publish", "--resource", MessageID.random(), "--service", ServiceID.hostService],
+                    input: Data(#"{"cloudbus.worker.EchoMsg":{"payload":"routed by the store"}}"#.utf8),
+                    environment: environment)
+                #expect(echo.status == 0, "\(echo.errors)")
+                #expect(echo.output.contains("routed by the store"))
+            }
+        }
+    }
+
     @Test("a database that refuses the password stops the start with the server's reason, not the password")
     func wrongPassword() async throws {
         var settings = try #require(TestStore.settings)
