@@ -11,9 +11,11 @@ import Testing
 import Worker
 
 /// Workers sharing one PostgreSQL store: each sees the others in its ring, a graceful stop hands over at once, and a
-/// member gone silent is declared left by exactly one survivor, whose NodeLeft is on the bus.
+/// member gone silent is declared left by exactly one survivor, whose NodeLeft is on the bus. The fleet suites run in
+/// the serial phase of `make test` (`Disruptive` prefix): several workers heartbeating every 300 ms beside the parallel
+/// suites loaded two cores enough to time out unrelated tests.
 @Suite("Fleet membership on the shared store", .enabled(if: TestBroker.available && TestStore.available))
-struct FleetMembershipTests {
+struct DisruptiveFleetMembershipTests {
     private func fleet(_ settings: PostgresStoreSettings) -> (inout WorkerConfiguration) -> Void {
         { configuration in
             configuration.store = settings
@@ -89,7 +91,7 @@ struct FleetMembershipTests {
 /// A request that reaches a worker which does not own its resource is passed on to the owner, unchanged but for a
 /// hop count; past the hop limit it is refused instead of circling.
 @Suite("Forwarding to the owner in a fleet", .enabled(if: TestBroker.available && TestStore.available))
-struct FleetForwardingTests {
+struct DisruptiveFleetForwardingTests {
     private func fleet(_ settings: PostgresStoreSettings) -> (inout WorkerConfiguration) -> Void {
         { configuration in
             configuration.store = settings
@@ -163,7 +165,7 @@ struct FleetForwardingTests {
 /// A worker that dies leaves requests in its queues: the survivor that claims its queues passes each one on to the
 /// resource's owner, and a worker that comes back with the same node id gets its queues back.
 @Suite("Draining a departed worker's queues", .enabled(if: TestBroker.available && TestStore.available))
-struct FleetDrainTests {
+struct DisruptiveFleetDrainTests {
     @Test("requests waiting in a dead worker's queue are answered by the survivor; the dead worker comes back and serves")
     func deadWorkersQueueIsDrainedThenReturned() async throws {
         try await TestStore.withSchema { settings in

@@ -1,9 +1,9 @@
+import CloudBusTesting
 import Foundation
 import Inventory
 import InventoryPostgres
 import Logging
 import PostgresNIO
-import Synchronization
 import Testing
 
 /// The two back ends every store test runs against: SQLite (in memory or a scratch file) and PostgreSQL (a schema
@@ -56,6 +56,9 @@ enum StoreBackend: String, Sendable, CaseIterable, CustomTestStringConvertible {
             var settings = base
             settings.schema = schema
             settings.maximumConnections = 4
+            // A whole test run opens hundreds of stores on two cores at once: a test store waits longer than the
+            // product's 10 s before it calls the database silent.
+            settings.operationTimeout = .seconds(30)
             let database = ScratchDatabase(opener: { owner in
                 try await PostgresInventory.open(settings, owner: owner, logger: Self.logger)
             })
@@ -89,36 +92,6 @@ enum StoreBackend: String, Sendable, CaseIterable, CustomTestStringConvertible {
 
     private static func dropSchema(_ schema: String, settings: PostgresStoreSettings) async throws {
         try await administer("DROP SCHEMA IF EXISTS \(schema) CASCADE")
-    }
-}
-
-/// A counting semaphore for async code (tests only).
-final class AsyncSlots: Sendable {
-    private struct State {
-        var free: Int
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-    private let state: Mutex<State>
-
-    init(_ count: Int) { state = Mutex(State(free: count)) }
-
-    func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let granted = state.withLock { state -> Bool in
-                if state.free > 0 { state.free -= 1; return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if granted { continuation.resume() }
-        }
-    }
-
-    func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiters.isEmpty { state.free += 1; return nil }
-            return state.waiters.removeFirst()
-        }
-        next?.resume()
     }
 }
 

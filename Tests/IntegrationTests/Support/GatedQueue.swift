@@ -53,6 +53,19 @@ final class GatedQueue: Sendable {
         return delivery
     }
 
+    /// The next message that got through and whose body contains `text`, skipping (and acking) others, or nil when
+    /// none came within `limit`. The gate's routing key is another node's service queue, and every worker on the
+    /// shared broker that puts that node on its ring may send there too: a `/vm/state/change` another suite
+    /// broadcasts makes such a worker send a device-info sync for a VM it happens to own.
+    func next(containing text: String, within limit: Duration) async -> Delivery? {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            guard let delivery = await next(within: deadline - ContinuousClock.now) else { return nil }
+            if String(decoding: delivery.body, as: UTF8.self).contains(text) { return delivery }
+        }
+        return nil
+    }
+
     func close() async {
         await connection.close()
     }

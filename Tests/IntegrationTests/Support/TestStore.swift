@@ -1,3 +1,4 @@
+import CloudBusTesting
 import Foundation
 import Glibc
 import InventoryPostgres
@@ -15,11 +16,18 @@ enum TestStore {
 
     static var available: Bool { settings != nil }
 
+    private static let slots = AsyncSlots(4)
+
     /// Settings for a fresh schema, dropped when `body` ends, however it ends.
     static func withSchema<T>(_ body: (PostgresStoreSettings) async throws -> T) async throws -> T {
         guard var settings else { throw TestStoreUnavailable() }
         settings.schema = "w_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         settings.maximumConnections = 4
+        // A whole test run opens many stores on two cores at once: a test store waits longer than the product's
+        // 10 s before it calls the database silent, and at most four such tests run together.
+        settings.operationTimeout = .seconds(30)
+        await slots.acquire()
+        defer { slots.release() }
         do {
             let result = try await body(settings)
             try await administer("DROP SCHEMA IF EXISTS \(settings.schema!) CASCADE")
