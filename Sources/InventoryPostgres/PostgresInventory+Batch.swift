@@ -27,12 +27,10 @@ extension PostgresInventory: InventoryBatchStore {
                     let owners = try await connection.query(
                         "SELECT vm_uuid FROM vm_nics WHERE uuid = \(nic.uuid)", logger: Self.quiet
                     ).collect(String.self)
-                    guard let owner = owners.first, owner != vm.uuid else { continue }
-                    let movedExplicitly = batch.nics[owner].map { list in !list.contains { $0.uuid == nic.uuid } }
-                    if movedExplicitly != true {
-                        missing.append(InventoryFieldProblem(
-                            entity: .vm, index: vmIndex, field: "nics[\(position)].uuid", value: nic.uuid,
-                            reason: "is a NIC of VM \(owner) in the inventory"))
+                    if let problem = batch.nicOwnershipProblem(
+                        vmIndex: vmIndex, vmUuid: vm.uuid, position: position, nic: nic, storedOwner: owners.first)
+                    {
+                        missing.append(problem)
                     }
                 }
             }

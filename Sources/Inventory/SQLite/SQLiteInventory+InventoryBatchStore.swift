@@ -17,19 +17,15 @@ extension SQLiteInventory: InventoryBatchStore {
                 return known
             }
             var missing: [InventoryFieldProblem] = []
-            // A stored NIC of another VM never silently changes VM on import: only when this batch also gives
-            // that VM a NIC list without it (an explicit move).
+            // A stored NIC of another VM never silently changes VM on import (InventoryBatch.nicOwnershipProblem).
             let owners = try db.cachedStatement(sql: "SELECT vmUuid FROM vm_nics WHERE uuid = ?")
             for (vmIndex, vm) in batch.vms.enumerated() {
                 for (position, nic) in (batch.nics[vm.uuid] ?? []).enumerated() {
-                    guard let owner = try String.fetchOne(owners, arguments: [nic.uuid]), owner != vm.uuid else {
-                        continue
-                    }
-                    let movedExplicitly = batch.nics[owner].map { list in !list.contains { $0.uuid == nic.uuid } }
-                    if movedExplicitly != true {
-                        missing.append(InventoryFieldProblem(
-                            entity: .vm, index: vmIndex, field: "nics[\(position)].uuid", value: nic.uuid,
-                            reason: "is a NIC of VM \(owner) in the inventory"))
+                    if let problem = batch.nicOwnershipProblem(
+                        vmIndex: vmIndex, vmUuid: vm.uuid, position: position, nic: nic,
+                        storedOwner: try String.fetchOne(owners, arguments: [nic.uuid]))
+                    {
+                        missing.append(problem)
                     }
                 }
             }

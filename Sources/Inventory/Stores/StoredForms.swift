@@ -80,3 +80,17 @@ extension MdsStatus {
         self = status
     }
 }
+
+extension InventoryBatch {
+    /// The problem with NIC `nic` (at `position` of the VM at `vmIndex`) when the store says it belongs to VM
+    /// `storedOwner`: a stored NIC of another VM never silently changes VM on import, only when this batch also gives
+    /// that VM a NIC list without it (an explicit move). Nil when there is nothing wrong.
+    public func nicOwnershipProblem(vmIndex: Int, vmUuid: String, position: Int, nic: VmNicRecord,
+                                    storedOwner: String?) -> InventoryFieldProblem? {
+        guard let owner = storedOwner, owner != vmUuid else { return nil }
+        let movedExplicitly = nics[owner].map { list in !list.contains { $0.uuid == nic.uuid } }
+        guard movedExplicitly != true else { return nil }
+        return InventoryFieldProblem(entity: .vm, index: vmIndex, field: "nics[\(position)].uuid", value: nic.uuid,
+                                     reason: "is a NIC of VM \(owner) in the inventory")
+    }
+}
