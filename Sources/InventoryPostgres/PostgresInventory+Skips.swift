@@ -17,15 +17,17 @@ extension PostgresInventory: SkipEntryStore {
             ).decode((String, String, String).self) {
                 snapshot.apiIds.append(SkipApiRecord(nodeId: node, apiId: api, vmUuid: vm))
             }
-            for try await (vm, at) in try await connection.query(
-                "SELECT vm_uuid, orphaned_at_epoch_millis FROM skip_orphans ORDER BY vm_uuid", logger: Self.quiet
-            ).decode((String, Int64).self) {
-                snapshot.orphans.append(OrphanRecord(vmUuid: vm, orphanedAtEpochMillis: at))
+            for try await (vm, age) in try await connection.query("""
+                SELECT vm_uuid, GREATEST(0, \(unescaped: Self.storeNowMillis) - orphaned_at_epoch_millis)
+                FROM skip_orphans ORDER BY vm_uuid
+                """, logger: Self.quiet).decode((String, Int64).self) {
+                snapshot.orphans.append(OrphanRecord(vmUuid: vm, ageMillis: age))
             }
-            for try await (node, at) in try await connection.query(
-                "SELECT node_id, left_at_epoch_millis FROM skip_departed_nodes ORDER BY node_id", logger: Self.quiet
-            ).decode((String, Int64).self) {
-                snapshot.departedNodes.append(DepartedNodeRecord(nodeId: node, leftAtEpochMillis: at))
+            for try await (node, age) in try await connection.query("""
+                SELECT node_id, GREATEST(0, \(unescaped: Self.storeNowMillis) - left_at_epoch_millis)
+                FROM skip_departed_nodes ORDER BY node_id
+                """, logger: Self.quiet).decode((String, Int64).self) {
+                snapshot.departedNodes.append(DepartedNodeRecord(nodeId: node, ageMillis: age))
             }
             return snapshot
         }
@@ -38,29 +40,35 @@ extension PostgresInventory: SkipEntryStore {
         }
     }
 
-    public func replaceSkipRegistry(with snapshot: SkipRegistrySnapshot) async throws {
-        try await transaction(
-            "replaceSkipRegistry(\(snapshot.entries.count) entries, \(snapshot.orphans.count) orphans)"
-        ) { connection in
-            for table in ["skip_entries", "skip_api_ids", "skip_orphans", "skip_departed_nodes"] {
-                try await connection.query(PostgresQuery(unsafeSQL: "DELETE FROM \(table)"), logger: Self.quiet)
+    public func sharedSkipStates(
+        of vmUuids: [String], orphanTimeoutMillis: Int64, expiryWindowMillis: Int64
+    ) async throws -> [String: SharedSkipState] {
+        guard !vmUuids.isEmpty else { return [:] }
+        return try await bounded("sharedSkipStates(\(vmUuids.count))") { client in
+            // One round trip: per VM, whether any node has an operation in flight, and its orphan's age on the
+            // server's clock (NULL without an orphan row).
+            var states: [String: SharedSkipState] = [:]
+            for try await (vm, skipped, age) in try await client.query("""
+                SELECT v.vm_uuid,
+                       EXISTS (SELECT 1 FROM skip_entries e WHERE e.vm_uuid = v.vm_uuid),
+                       (SELECT GREATEST(0, \(unescaped: Self.storeNowMillis) - o.orphaned_at_epoch_millis)
+                          FROM skip_orphans o WHERE o.vm_uuid = v.vm_uuid)
+                FROM unnest(\(vmUuids)::text[]) AS v(vm_uuid)
+                """, logger: Self.quiet).decode((String, Bool, Int64?).self) {
+                if skipped {
+                    states[vm] = .skipped
+                } else if let age {
+                    states[vm] = SharedSkipState(
+                        orphanAge: age, timeout: orphanTimeoutMillis, window: expiryWindowMillis)
+                }
             }
-            for entry in snapshot.entries {
-                try await Self.apply(
-                    .operations(nodeId: entry.nodeId, vmUuid: entry.vmUuid, count: entry.operations), on: connection)
-            }
-            for api in snapshot.apiIds {
-                try await Self.apply(.apiId(nodeId: api.nodeId, apiId: api.apiId, vmUuid: api.vmUuid), on: connection)
-            }
-            for orphan in snapshot.orphans {
-                try await Self.apply(.orphan(vmUuid: orphan.vmUuid, epochMillis: orphan.orphanedAtEpochMillis),
-                                     on: connection)
-            }
-            for node in snapshot.departedNodes {
-                try await Self.apply(.departed(nodeId: node.nodeId, epochMillis: node.leftAtEpochMillis), on: connection)
-            }
+            return states
         }
     }
+
+    /// The server's clock in epoch milliseconds, as SQL: `clock_timestamp()` (not `now()`, which is the
+    /// transaction's start) so a long transaction does not age rows on a stale clock.
+    static let storeNowMillis = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
     private static func apply(_ change: SkipEntryChange, on connection: PostgresConnection) async throws {
         switch change {
@@ -83,16 +91,22 @@ extension PostgresInventory: SkipEntryStore {
         case .removeNode(let nodeId):
             try await connection.query("DELETE FROM skip_entries WHERE node_id = \(nodeId)", logger: quiet)
             try await connection.query("DELETE FROM skip_api_ids WHERE node_id = \(nodeId)", logger: quiet)
-        case .orphan(let vmUuid, let epochMillis):
+        case .orphan(let vmUuid, let ageMillis):
             try await connection.query("""
-                INSERT INTO skip_orphans (vm_uuid, orphaned_at_epoch_millis) VALUES (\(vmUuid), \(epochMillis))
+                INSERT INTO skip_orphans (vm_uuid, orphaned_at_epoch_millis)
+                VALUES (\(vmUuid), \(unescaped: storeNowMillis) - \(max(0, ageMillis)))
                 ON CONFLICT (vm_uuid) DO UPDATE SET orphaned_at_epoch_millis = excluded.orphaned_at_epoch_millis
                 """, logger: quiet)
         case .removeOrphan(let vmUuid):
             try await connection.query("DELETE FROM skip_orphans WHERE vm_uuid = \(vmUuid)", logger: quiet)
-        case .departed(let nodeId, let epochMillis):
+        case .forgetOrphans(let olderThanMillis):
             try await connection.query("""
-                INSERT INTO skip_departed_nodes (node_id, left_at_epoch_millis) VALUES (\(nodeId), \(epochMillis))
+                DELETE FROM skip_orphans WHERE orphaned_at_epoch_millis <= \(unescaped: storeNowMillis) - \(olderThanMillis)
+                """, logger: quiet)
+        case .departed(let nodeId, let ageMillis):
+            try await connection.query("""
+                INSERT INTO skip_departed_nodes (node_id, left_at_epoch_millis)
+                VALUES (\(nodeId), \(unescaped: storeNowMillis) - \(max(0, ageMillis)))
                 ON CONFLICT (node_id) DO UPDATE SET left_at_epoch_millis = excluded.left_at_epoch_millis
                 """, logger: quiet)
         case .rejoined(let nodeId):

@@ -26,6 +26,8 @@ public final class PostgresInventory: InventoryBackend, Sendable {
     private let runner: Task<Void, Never>
 
     public var location: String { settings.location }
+    /// The fleet's store: every worker configured with this URL and schema writes it.
+    public var isShared: Bool { true }
     /// Statements inside transactions log nothing of their own: their failures come back as errors, which the
     /// store turns into `InventoryError`s naming the operation.
     static let quiet = Logger(label: "cloudbus.store", factory: { _ in SwiftLogNoOpLogHandler() })

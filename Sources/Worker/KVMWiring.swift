@@ -29,7 +29,7 @@ struct KVMWiring {
             connectTimeout: connectTimeout)
         let registry = try await SkipRegistry.open(
             ownNode: membership.selfNode.rawValue, timeout: settings.orphanedVmSkipTimeout, store: inventory,
-            clock: ContinuousClock(), counters: counters, logger: logger)
+            sharesStore: inventory.isShared, clock: ContinuousClock(), counters: counters, logger: logger)
         let tracerSettings = VmTracerSettings(
             syncOnPing: settings.vmSyncOnHostPing, tracerOn: settings.vmTracerOn, connectTimeout: connectTimeout)
         let tracer = VmTracer(

@@ -38,8 +38,11 @@ struct DisruptiveFleetProcessTests {
                 var generation = 0
                 func launch(_ node: NodeUUID) throws -> WorkerProcess {
                     generation += 1
+                    // The VM service too: the tracers' verdicts go to the VM's owner among the workers.
                     return try WorkerProcess.launch(node: node, dataDirectory: "\(root)/\(node.rawValue)", prefetch: 64,
-                                                    generation: generation, environment: environment)
+                                                    generation: generation,
+                                                    services: [ServiceID.hostService, ServiceID.vmInstanceService],
+                                                    environment: environment)
                 }
                 var workers = try nodes.map(launch)
                 let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 1000)
@@ -78,6 +81,33 @@ struct DisruptiveFleetProcessTests {
                             return try await group.reduce(into: []) { if let host = $1 { $0.append(host) } }
                         }
                     }
+                    // VMs of the second worker's hosts under orphan protection: a management node started an
+                    // operation on each and left. The hosts no longer report them, so once the survivors take
+                    // the hosts over, their syncs would call every one missing — a false Stopped verdict, and HA
+                    // starting the VM twice — unless the fleet's guard holds.
+                    let threeWay = ConsistentHashRing(nodes: try await live())
+                    let victimHosts = hosts.filter { threeWay.owner(of: $0) == nodes[1].rawValue }
+                    try #require(!victimHosts.isEmpty, "the ring gave the second worker no host")
+                    let protectedVms = victimHosts.prefix(4).map { ($0, MessageID.random()) }
+                    let leaver = NodeUUID.random().rawValue, survivor = NodeUUID.random().rawValue
+                    let publisher = BusPublisher(connection: connection)
+                    for (_, vm) in protectedVms {
+                        _ = try await publisher.publishEvent(body: try CanonicalEvent.envelope(
+                            content: VmSkipTraceData(vmUuid: vm, msgName: "org.zstack.header.vm.StartVmInstanceMsg",
+                                                     managementNodeId: leaver),
+                            managementNodeId: leaver).encoded())
+                    }
+                    _ = try await publisher.publishEvent(body: try CanonicalEvent.envelope(
+                        content: ManagementNodeLifeCycleData(nodeUuid: leaver, lifeCycle: .nodeLeft),
+                        managementNodeId: survivor).encoded())
+                    try #require(try await pollUntil {
+                        let states = try await store.sharedSkipStates(
+                            of: protectedVms.map(\.1), orphanTimeoutMillis: 600_000, expiryWindowMillis: 600_000)
+                        return states.count == protectedVms.count && states.values.allSatisfy { $0 == .skipped }
+                    }, "the orphans never reached the store")
+                    try await store.upsertVms(protectedVms.map { host, vm in
+                        VmRecord(uuid: vm, state: .running, hostUuid: host)
+                    })
                     #expect(try await round().isEmpty)
 
                     // (a) kill -9 the second worker, then a round at once: the store still lists it live (its heartbeat
@@ -96,6 +126,21 @@ struct DisruptiveFleetProcessTests {
                     #expect(events.events(WorkerLifeCycleData.path) {
                         $0["nodeUuid"]?.stringValue == nodes[1].rawValue && $0["lifeCycle"]?.stringValue == "NodeLeft"
                     }.count == 1, "exactly one survivor announces the killed worker")
+
+                    // The survivors trace the killed worker's hosts: a VM nobody protects is judged Stopped there,
+                    // and not one of the orphan-protected VMs is.
+                    let unprotected = MessageID.random()
+                    try await store.upsertVms([VmRecord(uuid: unprotected, state: .running, hostUuid: victimHosts[0])])
+                    let syncsBefore = agent.receivedRequests(path: "/vm/vmsync").count { victimHosts.contains($0.hostUuid ?? "") }
+                    #expect(try await round().isEmpty)
+                    #expect(try await pollUntil { try await store.vm(uuid: unprotected)?.state == .stopped },
+                            "the survivors never traced the killed worker's hosts")
+                    #expect(agent.receivedRequests(path: "/vm/vmsync").count {
+                        victimHosts.contains($0.hostUuid ?? "")
+                    } > syncsBefore)
+                    for (_, vm) in protectedVms {
+                        #expect(try await store.vm(uuid: vm)?.state == .running, "false Stopped verdict for \(vm)")
+                    }
 
                     // (b) graceful stop of the third: its own NodeLeft, no timeout wait.
                     await workers[2].stop()

@@ -108,7 +108,7 @@ struct SharedStoreTests {
             await #expect(throws: InventoryError.self) {
                 try await store.applySkipChanges([
                     .operations(nodeId: worker1, vmUuid: vmUuid(1), count: 1),
-                    .departed(nodeId: worker2, epochMillis: 1),
+                    .departed(nodeId: worker2, ageMillis: 1),
                 ])
             }
             try await StoreBackend.administer(

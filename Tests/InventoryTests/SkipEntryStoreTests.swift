@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 @testable import Inventory
+import Synchronization
 import Testing
 
 @Suite("Skip entry store")
@@ -27,9 +28,9 @@ struct SkipEntryStoreTests {
                 .operations(nodeId: nodeX, vmUuid: vmUuid(1), count: 1),
                 .operations(nodeId: nodeX, vmUuid: vmUuid(1), count: 2),
                 .apiId(nodeId: nodeX, apiId: "api-1", vmUuid: vmUuid(1)),
-                .orphan(vmUuid: vmUuid(3), epochMillis: 1_000),
-                .orphan(vmUuid: vmUuid(3), epochMillis: 2_000),
-                .departed(nodeId: nodeY, epochMillis: 1_500),
+                .orphan(vmUuid: vmUuid(3), ageMillis: 90_000),
+                .orphan(vmUuid: vmUuid(3), ageMillis: 30_000),
+                .departed(nodeId: nodeY, ageMillis: 45_000),
             ])
             let loaded = try await inventory.loadSkipRegistry()
             #expect(loaded.entries == [
@@ -37,8 +38,11 @@ struct SkipEntryStoreTests {
                 SkipEntryRecord(nodeId: nodeY, vmUuid: vmUuid(2), operations: 1),
             ])
             #expect(loaded.apiIds == [SkipApiRecord(nodeId: nodeX, apiId: "api-1", vmUuid: vmUuid(1))])
-            #expect(loaded.orphans == [OrphanRecord(vmUuid: vmUuid(3), orphanedAtEpochMillis: 2_000)])
-            #expect(loaded.departedNodes == [DepartedNodeRecord(nodeId: nodeY, leftAtEpochMillis: 1_500)])
+            // Ages on the store's own clock (a few milliseconds pass between the write and the read).
+            #expect(loaded.orphans.map(\.vmUuid) == [vmUuid(3)])
+            #expect((30_000..<40_000).contains(try #require(loaded.orphans.first).ageMillis))
+            #expect(loaded.departedNodes.map(\.nodeId) == [nodeY])
+            #expect((45_000..<55_000).contains(try #require(loaded.departedNodes.first).ageMillis))
         }
     }
 
@@ -50,8 +54,8 @@ struct SkipEntryStoreTests {
                 .operations(nodeId: nodeY, vmUuid: vmUuid(2), count: 1),
                 .apiId(nodeId: nodeX, apiId: "api-1", vmUuid: vmUuid(1)),
                 .apiId(nodeId: nodeX, apiId: "api-2", vmUuid: vmUuid(2)),
-                .orphan(vmUuid: vmUuid(3), epochMillis: 1),
-                .departed(nodeId: nodeY, epochMillis: 1),
+                .orphan(vmUuid: vmUuid(3), ageMillis: 0),
+                .departed(nodeId: nodeY, ageMillis: 0),
             ])
             try await inventory.applySkipChanges([
                 .operations(nodeId: nodeY, vmUuid: vmUuid(2), count: 0),
@@ -74,13 +78,15 @@ struct SkipEntryStoreTests {
             let changes: [SkipEntryChange] = [
                 .operations(nodeId: nodeX, vmUuid: vmUuid(1), count: 2),
                 .apiId(nodeId: nodeX, apiId: "api-1", vmUuid: vmUuid(1)),
-                .orphan(vmUuid: vmUuid(2), epochMillis: 5),
+                .orphan(vmUuid: vmUuid(2), ageMillis: 5_000),
                 .removeOrphan(vmUuid: vmUuid(9)),
             ]
             try await inventory.applySkipChanges(changes)
             let once = try await inventory.loadSkipRegistry()
             try await inventory.applySkipChanges(changes)
-            #expect(try await inventory.loadSkipRegistry() == once)
+            let twice = try await inventory.loadSkipRegistry()
+            #expect(twice.entries == once.entries && twice.apiIds == once.apiIds)
+            #expect(twice.orphans.map(\.vmUuid) == once.orphans.map(\.vmUuid))
         }
     }
 
@@ -91,7 +97,7 @@ struct SkipEntryStoreTests {
             await #expect(throws: InventoryError.self) {
                 try await inventory.applySkipChanges([
                     .operations(nodeId: nodeX, vmUuid: vmUuid(1), count: 1),
-                    .departed(nodeId: nodeY, epochMillis: 1),
+                    .departed(nodeId: nodeY, ageMillis: 0),
                 ])
             }
             let count = try await inventory.database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM skip_entries") }
@@ -99,26 +105,72 @@ struct SkipEntryStoreTests {
         }
     }
 
-    @Test func replaceSwapsEverythingAndSurvivesReopen() async throws {
+    @Test func agesAreTheStoreClocksAndSurviveReopen() async throws {
         try await withTemporaryDatabasePath { path in
+            let clock = TestStoreClock()
             do {
-                let inventory = try SQLiteInventory(path: path)
+                let inventory = try SQLiteInventory(path: path, clock: clock.read)
                 try await inventory.applySkipChanges([
-                    .operations(nodeId: nodeX, vmUuid: vmUuid(1), count: 1),
-                    .orphan(vmUuid: vmUuid(5), epochMillis: 9),
+                    .orphan(vmUuid: vmUuid(5), ageMillis: 9_000),
+                    .departed(nodeId: nodeX, ageMillis: 7),
                 ])
-                try await inventory.replaceSkipRegistry(with: SkipRegistrySnapshot(
-                    entries: [SkipEntryRecord(nodeId: nodeY, vmUuid: vmUuid(2), operations: 4)],
-                    apiIds: [SkipApiRecord(nodeId: nodeY, apiId: "api-9", vmUuid: vmUuid(2))],
-                    orphans: [OrphanRecord(vmUuid: vmUuid(3), orphanedAtEpochMillis: 1_764_000_000_000)],
-                    departedNodes: [DepartedNodeRecord(nodeId: nodeX, leftAtEpochMillis: 7)]))
             }
-            let reopened = try SQLiteInventory(path: path)
+            clock.advance(millis: 1_000)
+            let reopened = try SQLiteInventory(path: path, clock: clock.read)
             #expect(try await reopened.loadSkipRegistry() == SkipRegistrySnapshot(
-                entries: [SkipEntryRecord(nodeId: nodeY, vmUuid: vmUuid(2), operations: 4)],
-                apiIds: [SkipApiRecord(nodeId: nodeY, apiId: "api-9", vmUuid: vmUuid(2))],
-                orphans: [OrphanRecord(vmUuid: vmUuid(3), orphanedAtEpochMillis: 1_764_000_000_000)],
-                departedNodes: [DepartedNodeRecord(nodeId: nodeX, leftAtEpochMillis: 7)]))
+                orphans: [OrphanRecord(vmUuid: vmUuid(5), ageMillis: 10_000)],
+                departedNodes: [DepartedNodeRecord(nodeId: nodeX, ageMillis: 1_007)]))
+            // A row stamped in the clock's future (the clock stepped back) loads as age 0, never negative.
+            clock.advance(millis: -60_000)
+            #expect(try await reopened.loadSkipRegistry().orphans == [OrphanRecord(vmUuid: vmUuid(5), ageMillis: 0)])
+        }
+    }
+
+    @Test func sharedStatesFollowTheTimeoutAndTheExpiryWindowOnTheStoreClock() async throws {
+        let clock = TestStoreClock()
+        let inventory = try SQLiteInventory.inMemory(clock: clock.read)
+        try await inventory.applySkipChanges([
+            .operations(nodeId: nodeX, vmUuid: vmUuid(1), count: 1),
+            .orphan(vmUuid: vmUuid(2), ageMillis: 0),
+        ])
+        let vms = [vmUuid(1), vmUuid(2), vmUuid(3)]
+        func states() async throws -> [String: SharedSkipState] {
+            try await inventory.sharedSkipStates(of: vms, orphanTimeoutMillis: 600_000, expiryWindowMillis: 120_000)
+        }
+        #expect(try await states() == [vmUuid(1): .skipped, vmUuid(2): .skipped])
+        clock.advance(millis: 599_999)
+        #expect(try await states()[vmUuid(2)] == .skipped)
+        clock.advance(millis: 1)
+        #expect(try await states()[vmUuid(2)] == .orphanExpiredRecently)
+        clock.advance(millis: 119_999)
+        #expect(try await states()[vmUuid(2)] == .orphanExpiredRecently)
+        clock.advance(millis: 1)
+        #expect(try await states() == [vmUuid(1): .skipped])
+        // Forgetting deletes rows at least that old; a continue deletes at once.
+        try await inventory.applySkipChanges([.forgetOrphans(olderThanMillis: 720_000)])
+        #expect(try await inventory.loadSkipRegistry().orphans.isEmpty)
+        try await inventory.applySkipChanges([.operations(nodeId: nodeX, vmUuid: vmUuid(1), count: 0)])
+        #expect(try await states().isEmpty)
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func sharedStatesAnswerForEveryWriter(_ backend: StoreBackend) async throws {
+        try await backend.withDatabase { database in
+            // Two workers on one store: what one wrote, the other's question sees (one round trip for many VMs).
+            let writer = try await database.open()
+            let reader = try await database.open()
+            try await writer.applySkipChanges([
+                .operations(nodeId: nodeX, vmUuid: vmUuid(1), count: 2),
+                .orphan(vmUuid: vmUuid(2), ageMillis: 0),
+                .orphan(vmUuid: vmUuid(3), ageMillis: 700_000),
+                .orphan(vmUuid: vmUuid(4), ageMillis: 2_000_000),
+            ])
+            let states = try await reader.sharedSkipStates(
+                of: (1...5).map { vmUuid($0) }, orphanTimeoutMillis: 600_000, expiryWindowMillis: 600_000)
+            #expect(states == [vmUuid(1): .skipped, vmUuid(2): .skipped, vmUuid(3): .orphanExpiredRecently])
+            #expect(try await reader.sharedSkipStates(of: [], orphanTimeoutMillis: 1, expiryWindowMillis: 1).isEmpty)
+            try await reader.applySkipChanges([.forgetOrphans(olderThanMillis: 1_200_000)])
+            #expect(try await writer.loadSkipRegistry().orphans.map(\.vmUuid) == [vmUuid(2), vmUuid(3)])
         }
     }
 
@@ -129,4 +181,11 @@ struct SkipEntryStoreTests {
             #expect(try await inventory.loadSkipRegistry().entries.count == 1)
         }
     }
+}
+
+/// A store clock in epoch milliseconds that a test moves by hand.
+final class TestStoreClock: Sendable {
+    private let millis = Mutex<Int64>(1_764_000_000_000)
+    var read: @Sendable () -> Int64 { { [self] in millis.withLock { $0 } } }
+    func advance(millis delta: Int64) { millis.withLock { $0 += delta } }
 }

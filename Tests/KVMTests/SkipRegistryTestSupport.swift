@@ -10,7 +10,7 @@ import Primitives
 import Synchronization
 import Testing
 
-/// A wall clock in epoch milliseconds that the test moves by hand.
+/// A wall clock in epoch milliseconds that the test moves by hand: the store's clock (`SQLiteInventory(clock:)`).
 final class RegistryTestWallClock: Sendable {
     private let millis: Mutex<Int64>
     init(_ start: Int64 = 1_764_000_000_000) { millis = Mutex(start) }
@@ -36,11 +36,11 @@ enum SkipFixture {
 
     static func registry(
         clock: ManualClock, timeout: LiveSetting<Duration> = timeout(), store: (any SkipEntryStore)? = nil,
-        wall: RegistryTestWallClock = RegistryTestWallClock(), counters: any CounterSink = DiscardingCounters(),
+        sharesStore: Bool = false, counters: any CounterSink = DiscardingCounters(),
         probe: SkipRegistryProbe = SkipRegistryProbe(), roundLogCapacity: Int = SkipRegistry.defaultRoundLogCapacity
     ) -> SkipRegistry {
         SkipRegistry(
-            ownNode: own, timeout: timeout, store: store, clock: clock, wallClock: { wall.now() }, counters: counters,
+            ownNode: own, timeout: timeout, store: store, sharesStore: sharesStore, clock: clock, counters: counters,
             logger: Logger.quiet, probe: probe, roundLogCapacity: roundLogCapacity)
     }
 

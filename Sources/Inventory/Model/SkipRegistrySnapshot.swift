@@ -1,8 +1,8 @@
 /// Everything the skip registry persists, as it stands: what every management node has in flight, the API ids of
 /// those operations, the orphans of departed nodes and the nodes known to have left.
 ///
-/// Timestamps are wall-clock milliseconds since the epoch (the registry's own clock is monotonic and does not
-/// survive a restart, so it converts on write and on load).
+/// Times are ages in milliseconds, computed by the store on its own clock when it loads (the registry's clock is
+/// monotonic and does not survive a restart; the store's clock is the one every worker of a fleet shares).
 public struct SkipRegistrySnapshot: Sendable, Hashable {
     public var entries: [SkipEntryRecord]
     public var apiIds: [SkipApiRecord]
@@ -48,24 +48,26 @@ public struct SkipApiRecord: Sendable, Hashable {
     }
 }
 
-/// `vmUuid` was in flight on a node that left (or restarted) at `orphanedAtEpochMillis`.
+/// `vmUuid` was in flight on a node that left (or restarted) `ageMillis` ago (never negative: a row stamped in
+/// the store clock's future counts as age 0). Rows stay past the TTL until forgotten, so a loaded orphan may
+/// already be expired.
 public struct OrphanRecord: Sendable, Hashable {
     public var vmUuid: String
-    public var orphanedAtEpochMillis: Int64
+    public var ageMillis: Int64
 
-    public init(vmUuid: String, orphanedAtEpochMillis: Int64) {
+    public init(vmUuid: String, ageMillis: Int64) {
         self.vmUuid = vmUuid
-        self.orphanedAtEpochMillis = orphanedAtEpochMillis
+        self.ageMillis = ageMillis
     }
 }
 
-/// Node `nodeId` left at `leftAtEpochMillis` and has not joined since (its late skip events become orphans).
+/// Node `nodeId` left `ageMillis` ago and has not joined since (its late skip events become orphans).
 public struct DepartedNodeRecord: Sendable, Hashable {
     public var nodeId: String
-    public var leftAtEpochMillis: Int64
+    public var ageMillis: Int64
 
-    public init(nodeId: String, leftAtEpochMillis: Int64) {
+    public init(nodeId: String, ageMillis: Int64) {
         self.nodeId = nodeId
-        self.leftAtEpochMillis = leftAtEpochMillis
+        self.ageMillis = ageMillis
     }
 }

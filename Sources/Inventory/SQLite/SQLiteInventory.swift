@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import Primitives
 
@@ -16,14 +17,26 @@ public final class SQLiteInventory: Sendable {
     /// The database file, or nil for an in-memory database.
     public let path: String?
     let database: any DatabaseWriter
+    /// The store's clock in epoch milliseconds: stamps skip-registry times and ages them on load (see
+    /// ``SkipEntryChange``). The host's wall clock unless a test moves it by hand.
+    let storeClock: @Sendable () -> Int64
+
+    /// The host's wall clock in epoch milliseconds (the default ``storeClock``).
+    public static let systemClock: @Sendable () -> Int64 = {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
 
     /// Opens the database file at `path`, creating it if needed (its directory must exist), and brings its schema
     /// up to date.
     ///
-    /// - Parameter busyTimeout: how long a write waits for another process's write transaction. Default: 5 s.
+    /// - Parameters:
+    ///   - busyTimeout: how long a write waits for another process's write transaction. Default: 5 s.
+    ///   - clock: the store's clock (``storeClock``); tests inject one they move by hand.
     /// - Throws: ``InventoryError/storage(operation:path:reason:)`` when the file cannot be opened or migrated, or
     ///   when it was migrated by a newer build whose schema this build does not know.
-    public convenience init(path: String, busyTimeout: Duration = .seconds(5)) throws(InventoryError) {
+    public convenience init(
+        path: String, busyTimeout: Duration = .seconds(5), clock: @escaping @Sendable () -> Int64 = systemClock
+    ) throws(InventoryError) {
         var configuration = Configuration()
         configuration.label = "inventory"
         configuration.busyMode = .timeout(busyTimeout.inSeconds)
@@ -33,24 +46,29 @@ public final class SQLiteInventory: Sendable {
         } catch {
             throw .storage(operation: "open", path: path, reason: String(describing: error))
         }
-        try self.init(database: pool, path: path)
+        try self.init(database: pool, path: path, clock: clock)
     }
 
     /// A private in-memory database with the current schema, gone when the value is released. For tests and
     /// dry runs: reads and writes share one connection.
-    public static func inMemory() throws(InventoryError) -> SQLiteInventory {
+    public static func inMemory(
+        clock: @escaping @Sendable () -> Int64 = systemClock
+    ) throws(InventoryError) -> SQLiteInventory {
         let queue: DatabaseQueue
         do {
             queue = try DatabaseQueue()
         } catch {
             throw .storage(operation: "open", path: nil, reason: String(describing: error))
         }
-        return try SQLiteInventory(database: queue, path: nil)
+        return try SQLiteInventory(database: queue, path: nil, clock: clock)
     }
 
-    private init(database: any DatabaseWriter, path: String?) throws(InventoryError) {
+    private init(
+        database: any DatabaseWriter, path: String?, clock: @escaping @Sendable () -> Int64
+    ) throws(InventoryError) {
         self.database = database
         self.path = path
+        self.storeClock = clock
         do {
             let superseded = try database.read { try SQLiteSchema.migrator.hasBeenSuperseded($0) }
             if superseded {
@@ -127,6 +145,8 @@ public final class SQLiteInventory: Sendable {
 
 extension SQLiteInventory: InventoryBackend {
     public var location: String { path ?? ":memory:" }
+    /// One worker's embedded file (another process may write it — `inventory import` — but no other worker).
+    public var isShared: Bool { false }
 
     /// Nothing to do: GRDB closes the database when the value is released.
     public func close() async {}

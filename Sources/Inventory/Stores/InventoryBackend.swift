@@ -10,6 +10,10 @@ public protocol InventoryBackend: HostStore, VmStore, VmNicStore, VmDeviceAddres
     /// password.
     var location: String { get }
 
+    /// Whether other workers write this store too (PostgreSQL shared by a fleet): then what this worker holds in
+    /// memory is not the whole truth, and the skip registry asks the store before verdicts.
+    var isShared: Bool { get }
+
     /// The names of the schema migrations applied, in order (the same names on every back end).
     func appliedMigrations() async throws -> [String]
 

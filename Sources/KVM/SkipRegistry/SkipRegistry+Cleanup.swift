@@ -1,3 +1,5 @@
+import Primitives
+import Inventory
 import CloudBus
 import LiveSettings
 import Logging
@@ -22,7 +24,8 @@ extension SkipRegistry {
 
     /// One cleanup tick: every orphan with `now - orphanedAt >= timeout` is removed compare-and-remove (an entry
     /// refreshed since the judgement survives: scenario 31) and tombstoned; tombstones older than the tombstone
-    /// window are forgotten.
+    /// window are forgotten, and so are stored orphan rows older than the TTL plus that window (on the store's
+    /// clock).
     func cleanup() async {
         let ttl = timeout.value
         let now = clock.now
@@ -34,6 +37,7 @@ extension SkipRegistry {
         let later = clock.now
         let window = tombstoneWindow
         tombstones = tombstones.filter { later - $0.value < window }
+        persist(.forgetOrphans(olderThanMillis: (ttl + window).inMilliseconds))
         cleanupTicks += 1
         await flushChanges()
     }

@@ -50,9 +50,8 @@ extension SkipRegistry {
     /// (none for an unknown node or one without entries: scenario 26).
     @discardableResult
     public func nodeLeft(_ node: String) async -> [String] {
-        let wallNow = wallClock()
-        departed[node] = wallNow
-        persist(.departed(nodeId: node, epochMillis: wallNow))
+        departed[node] = clock.now
+        persist(.departed(nodeId: node, ageMillis: 0))
         let orphaned = orphanEntries(of: node, reason: "node left")
         await flushChanges()
         return orphaned
@@ -75,7 +74,7 @@ extension SkipRegistry {
         let node = data.managementNodeId
         let vmUuid = data.vmUuid
         if departed[node] != nil {
-            setOrphan(vmUuid, at: clock.now, wallNow: wallClock())
+            setOrphan(vmUuid, at: clock.now)
             counters.increment("skip_registry_late_skips_orphaned")
             logger.notice("skip-trace from a node that left: VM orphaned", metadata: [
                 "vm": "\(vmUuid)", "node": "\(node)", "msg.name": "\(data.msgName ?? "")",
@@ -132,10 +131,9 @@ extension SkipRegistry {
         guard let skips = nodes.removeValue(forKey: node) else { return [] }
         persist(.removeNode(nodeId: node))
         let now = clock.now
-        let wallNow = wallClock()
         for (vmUuid, count) in skips.operations {
             decrementOperations(of: vmUuid, by: count, noting: true)
-            setOrphan(vmUuid, at: now, wallNow: wallNow)
+            setOrphan(vmUuid, at: now)
         }
         let vms = skips.operations.keys.sorted()
         if !vms.isEmpty {
@@ -146,10 +144,10 @@ extension SkipRegistry {
         return vms
     }
 
-    func setOrphan(_ vmUuid: String, at instant: Duration, wallNow: Int64) {
+    func setOrphan(_ vmUuid: String, at instant: Duration) {
         willChange(vmUuid)
         orphans[vmUuid] = instant
-        persist(.orphan(vmUuid: vmUuid, epochMillis: wallNow))
+        persist(.orphan(vmUuid: vmUuid, ageMillis: ageMillis(of: instant)))
     }
 
     private func decrementOperations(of vmUuid: String, by amount: Int, noting: Bool = false) {

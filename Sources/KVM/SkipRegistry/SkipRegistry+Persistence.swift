@@ -21,10 +21,10 @@ extension SkipRegistry {
 
     /// Writes the queued changes, in order, one batch at a time. Only one caller writes at a time; a caller that
     /// finds a write in progress returns and leaves its changes to that writer (which loops until the queue is
-    /// empty), so the store sees changes in the order they were made. After a failure the next write replaces the
-    /// whole stored state, so a lost batch cannot leave stale rows behind.
+    /// empty), so the store sees changes in the order they were made. After a failure the next write redoes, from
+    /// memory, the rows the lost changes (and every change queued since) touched: nothing else is rewritten.
     func flushChanges() async {
-        guard let store, !flushing, !pendingChanges.isEmpty || storeDirty else { return }
+        guard let store, !flushing, !pendingChanges.isEmpty || !dirtyKeys.isEmpty else { return }
         flushing = true
         defer {
             flushing = false
@@ -32,16 +32,20 @@ extension SkipRegistry {
             flushWaiters.removeAll()
             for waiter in waiters { waiter.resume() }
         }
-        while !pendingChanges.isEmpty || storeDirty {
-            if storeDirty {
-                let snapshot = persistentSnapshot()
+        while !pendingChanges.isEmpty || !dirtyKeys.isEmpty {
+            if !dirtyKeys.isEmpty {
+                for change in pendingChanges { dirtyKeys.insert(SkipStoreKey(change)) }
                 pendingChanges.removeAll()
+                let keys = dirtyKeys
+                let repair = repairChanges(for: keys)
                 do {
-                    try await store.replaceSkipRegistry(with: snapshot)
-                    storeDirty = false
-                    logger.info("skip registry rewritten to the store after an earlier failure")
+                    try await store.applySkipChanges(repair)
+                    dirtyKeys.subtract(keys)
+                    logger.info("skip registry rows rewritten to the store after an earlier failure", metadata: [
+                        "rows": "\(keys.count)",
+                    ])
                 } catch {
-                    storeFailed(error, operation: "replace", changes: snapshot.entries.count + snapshot.orphans.count)
+                    storeFailed(error, operation: "repair", changes: repair.count)
                     return
                 }
             } else {
@@ -50,7 +54,7 @@ extension SkipRegistry {
                 do {
                     try await store.applySkipChanges(batch)
                 } catch {
-                    storeDirty = true
+                    for change in batch { dirtyKeys.insert(SkipStoreKey(change)) }
                     storeFailed(error, operation: "apply", changes: batch.count)
                     return
                 }
@@ -65,37 +69,64 @@ extension SkipRegistry {
         ])
     }
 
-    /// The whole state in the store's form (orphan instants converted to wall-clock epoch milliseconds).
-    func persistentSnapshot() -> SkipRegistrySnapshot {
-        let now = clock.now
-        let wallNow = wallClock()
-        var snapshot = SkipRegistrySnapshot()
-        for (node, skips) in nodes {
-            for (vmUuid, count) in skips.operations {
-                snapshot.entries.append(SkipEntryRecord(nodeId: node, vmUuid: vmUuid, operations: count))
+    /// The changes that bring `keys`' rows to what memory holds now. Whole-node rewrites come first (they delete
+    /// the node's rows, then its current entries are written back). An orphan that memory let expire (tombstoned)
+    /// is left as the store has it: its row ages out on the store's clock.
+    func repairChanges(for keys: Set<SkipStoreKey>) -> [SkipEntryChange] {
+        var changes: [SkipEntryChange] = []
+        var rewrittenNodes = Set<String>()
+        for case .node(let nodeId) in keys {
+            rewrittenNodes.insert(nodeId)
+            changes.append(.removeNode(nodeId: nodeId))
+            if let skips = nodes[nodeId] {
+                for (vmUuid, count) in skips.operations.sorted(by: { $0.key < $1.key }) {
+                    changes.append(.operations(nodeId: nodeId, vmUuid: vmUuid, count: count))
+                }
+                for (apiId, vmUuid) in skips.apiVms.sorted(by: { $0.key < $1.key }) {
+                    changes.append(.apiId(nodeId: nodeId, apiId: apiId, vmUuid: vmUuid))
+                }
             }
-            for (apiId, vmUuid) in skips.apiVms {
-                snapshot.apiIds.append(SkipApiRecord(nodeId: node, apiId: apiId, vmUuid: vmUuid))
+        }
+        for key in keys {
+            switch key {
+            case .node:
+                continue
+            case .operations(let nodeId, let vmUuid) where !rewrittenNodes.contains(nodeId):
+                changes.append(.operations(
+                    nodeId: nodeId, vmUuid: vmUuid, count: nodes[nodeId]?.operations[vmUuid] ?? 0))
+            case .apiId(let nodeId, let apiId) where !rewrittenNodes.contains(nodeId):
+                if let vmUuid = nodes[nodeId]?.apiVms[apiId] {
+                    changes.append(.apiId(nodeId: nodeId, apiId: apiId, vmUuid: vmUuid))
+                } else {
+                    changes.append(.removeApiId(nodeId: nodeId, apiId: apiId))
+                }
+            case .operations, .apiId:
+                continue
+            case .orphan(let vmUuid):
+                if let orphanedAt = orphans[vmUuid] {
+                    changes.append(.orphan(vmUuid: vmUuid, ageMillis: ageMillis(of: orphanedAt)))
+                } else if tombstones[vmUuid] == nil {
+                    changes.append(.removeOrphan(vmUuid: vmUuid))
+                }
+            case .departed(let nodeId):
+                if let leftAt = departed[nodeId] {
+                    changes.append(.departed(nodeId: nodeId, ageMillis: ageMillis(of: leftAt)))
+                } else {
+                    changes.append(.rejoined(nodeId: nodeId))
+                }
+            case .forgetOrphans(let olderThanMillis):
+                changes.append(.forgetOrphans(olderThanMillis: olderThanMillis))
             }
         }
-        for (vmUuid, orphanedAt) in orphans {
-            snapshot.orphans.append(OrphanRecord(
-                vmUuid: vmUuid, orphanedAtEpochMillis: epochMillis(ofInstant: orphanedAt, now: now, wallNow: wallNow)))
-        }
-        for (node, leftAt) in departed {
-            snapshot.departedNodes.append(DepartedNodeRecord(nodeId: node, leftAtEpochMillis: leftAt))
-        }
-        return snapshot
+        return changes
     }
 
-    /// Rebuilds memory from the store. An orphan's age carries over through the wall clock (a timestamp in the
-    /// future, from a clock step, counts as age 0); entries of this worker's own node become orphans as of now.
+    /// Rebuilds memory from the store. Ages are the store's (a row stamped in its clock's future counts as age 0);
+    /// entries of this worker's own node become orphans as of now.
     func restore(_ snapshot: SkipRegistrySnapshot) async {
         let now = clock.now
-        let wallNow = wallClock()
         for record in snapshot.orphans {
-            let age = max(0, wallNow - record.orphanedAtEpochMillis)
-            orphans[record.vmUuid] = now - .milliseconds(age)
+            orphans[record.vmUuid] = now - .milliseconds(max(0, record.ageMillis))
         }
         for record in snapshot.entries where record.operations > 0 {
             nodes[record.nodeId, default: NodeSkips()].operations[record.vmUuid] = record.operations
@@ -105,7 +136,7 @@ extension SkipRegistry {
             nodes[record.nodeId, default: NodeSkips()].apiVms[record.apiId] = record.vmUuid
         }
         for record in snapshot.departedNodes {
-            departed[record.nodeId] = record.leftAtEpochMillis
+            departed[record.nodeId] = now - .milliseconds(max(0, record.ageMillis))
         }
         let own = orphanEntries(of: ownNode, reason: "this worker restarted")
         logger.info("skip registry loaded", metadata: [

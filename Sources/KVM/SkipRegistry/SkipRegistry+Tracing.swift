@@ -1,3 +1,4 @@
+import Primitives
 import CloudBus
 import Inventory
 import LiveSettings
@@ -57,12 +58,44 @@ extension SkipRegistry {
     /// True when `vmUuid`'s orphan entry has expired (removed or not yet) rather than been continued, within
     /// the tombstone window (``tombstoneWindow``), counted from the removal (which happens at the first check or
     /// cleanup tick after expiry, so at most ``cleanupInterval`` late). Tombstones are kept in memory only.
-    public func orphanExpiredRecently(_ vmUuid: String) -> Bool {
+    ///
+    /// With a shared store, a VM this worker knows nothing about is asked of the store too (its orphan may have
+    /// been recorded by the workers that received the NodeLeft); a store that does not answer counts as "expired
+    /// recently", so the Stopped verdict is confirmed rather than trusted.
+    public func orphanExpiredRecently(_ vmUuid: String) async -> Bool {
         let ttl = timeout.value
         let now = clock.now
         if let orphanedAt = orphans[vmUuid], now - orphanedAt >= ttl { return true }
-        guard let removedAt = tombstones[vmUuid] else { return false }
-        return now - removedAt < tombstoneWindow
+        if let removedAt = tombstones[vmUuid], now - removedAt < tombstoneWindow { return true }
+        guard sharesStore else { return false }
+        guard let states = await sharedStates(of: [vmUuid]) else { return true }
+        return states[vmUuid] == .orphanExpiredRecently
+    }
+
+    /// The fleet-wide second opinion before missing-VM verdicts: which of `vms` the shared store says are skipped
+    /// (an operation of any node in flight, or an orphan younger than the TTL on the store's clock), so a skip that
+    /// reached only another worker still protects the VM here. Without a shared store: none. When the store does
+    /// not answer: all of them (no verdict this round; the next round asks again), counted.
+    public func protectedFleetWide(_ vms: [String]) async -> Set<String> {
+        guard sharesStore, !vms.isEmpty else { return [] }
+        guard let states = await sharedStates(of: vms) else { return Set(vms) }
+        return Set(states.compactMap { $0.value == .skipped ? $0.key : nil })
+    }
+
+    /// The store's answer, or nil (logged and counted) when it has none.
+    private func sharedStates(of vms: [String]) async -> [String: SharedSkipState]? {
+        guard let store else { return nil }
+        do {
+            return try await store.sharedSkipStates(
+                of: vms, orphanTimeoutMillis: timeout.value.inMilliseconds,
+                expiryWindowMillis: tombstoneWindow.inMilliseconds)
+        } catch {
+            counters.increment("skip_registry_shared_check_failures")
+            logger.warning("shared skip rows unreadable; holding verdicts on these VMs this round", metadata: [
+                "vms": "\(vms.count)", "error": "\(error)",
+            ])
+            return nil
+        }
     }
 
     /// How long an expired orphan keeps the split-brain guard on: the **current** timeout, but never less than
@@ -71,14 +104,14 @@ extension SkipRegistry {
     var tombstoneWindow: Duration { max(timeout.value, Self.cleanupInterval * 2) }
 
     /// Removes `vmUuid`'s orphan entry only if it still holds `orphanedAt`, the timestamp judged expired.
-    /// Returns whether it removed it.
+    /// Returns whether it removed it. The stored row is kept: it ages past the TTL on the store's clock, which is
+    /// how every worker of a fleet learns that the orphan expired recently; cleanup forgets it after the window.
     func removeExpiredOrphan(_ vmUuid: String, judgedAt orphanedAt: Duration) -> Bool {
         guard orphans[vmUuid] == orphanedAt else { return false }
         willChange(vmUuid)
         orphans.removeValue(forKey: vmUuid)
         let now = clock.now
         tombstones[vmUuid] = now
-        persist(.removeOrphan(vmUuid: vmUuid))
         counters.increment("skip_registry_orphans_expired")
         logger.info("orphaned VM skip expired", metadata: [
             "vm": "\(vmUuid)", "age": "\(now - orphanedAt)", "timeout": "\(timeout.value)",

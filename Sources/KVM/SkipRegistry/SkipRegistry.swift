@@ -19,9 +19,16 @@ import Primitives
 ///
 /// Persistence (optional): every change is written through to a ``SkipEntryStore`` in order, by one writer at a
 /// time, after the in-memory change (checks never wait for the disk). A failed write is logged and counted
-/// (`skip_registry_store_failures`) and the next write rewrites the whole state; memory stays authoritative.
-/// ``open(ownNode:timeout:store:clock:wallClock:counters:logger:)`` reloads the state, and turns the entries
+/// (`skip_registry_store_failures`); the next write rewrites, from memory, the rows the lost changes touched, and
+/// only those (other workers of a fleet write the same table). Memory stays authoritative for this worker.
+/// ``open(ownNode:timeout:store:sharesStore:clock:counters:logger:)`` reloads the state, and turns the entries
 /// recorded under this worker's own node id into orphans: the operations of a restarted node are not forgotten.
+///
+/// Times in the store are the store's (``SkipEntryChange``): ages convert to this registry's monotonic clock on
+/// load and back on write. With a store shared by a fleet (`sharesStore`), the registry also asks it before a
+/// missing-VM verdict (``protectedFleetWide(_:)``) and before calling an orphan's expiry old news
+/// (``orphanExpiredRecently(_:)``): a skip this worker never received still protects the VM, judged on the
+/// store's clock.
 public actor SkipRegistry: VmTraceSkips {
     /// How often ``run()`` removes expired orphans and tombstones (PR #3330's named constant).
     public static let cleanupInterval: Duration = .seconds(60)
@@ -43,15 +50,16 @@ public actor SkipRegistry: VmTraceSkips {
     public nonisolated let ownNode: String
     let timeout: LiveSetting<Duration>
     nonisolated let clock: RegistryClock
-    let wallClock: @Sendable () -> Int64
     let store: (any SkipEntryStore)?
+    /// Whether other workers write `store` too (a fleet on PostgreSQL): then it is asked before verdicts.
+    let sharesStore: Bool
     let counters: any CounterSink
     let logger: Logger
     let probe: SkipRegistryProbe
 
     var nodes: [String: NodeSkips] = [:]
-    /// Nodes whose NodeLeft was processed with no NodeJoin since → when they left (epoch ms, for the store).
-    var departed: [String: Int64] = [:]
+    /// Nodes whose NodeLeft was processed with no NodeJoin since → when they left (registry clock).
+    var departed: [String: Duration] = [:]
     /// VM → operations in flight across all nodes (the O(1) answer to "is an operation running on it").
     var operationCount: [String: Int] = [:]
     var orphans: [String: Duration] = [:]
@@ -62,7 +70,8 @@ public actor SkipRegistry: VmTraceSkips {
 
     var pendingChanges: [SkipEntryChange] = []
     var flushing = false
-    var storeDirty = false
+    /// Rows whose last write failed: rewritten from memory by the next flush (see ``SkipStoreKey``).
+    var dirtyKeys: Set<SkipStoreKey> = []
     var flushWaiters: [CheckedContinuation<Void, Never>] = []
     /// Completed cleanup ticks (for tests and status).
     var cleanupTicks = 0
@@ -74,27 +83,24 @@ public actor SkipRegistry: VmTraceSkips {
     ///   - timeout: `kvm.orphanedVmSkipTimeout`; read at every check, so a change applies to existing orphans.
     ///   - clock: monotonic clock for orphan ages, rounds and the cleanup period (`ContinuousClock()` in
     ///     production).
-    ///   - wallClock: epoch milliseconds, only to persist orphan timestamps.
     public init<C: Clock<Duration>>(
         ownNode: String, timeout: LiveSetting<Duration>, clock: C,
-        wallClock: @escaping @Sendable () -> Int64 = EpochMillis.now,
         counters: any CounterSink = DiscardingCounters(), logger: Logger
     ) {
         self.init(
-            ownNode: ownNode, timeout: timeout, store: nil, clock: clock, wallClock: wallClock, counters: counters,
+            ownNode: ownNode, timeout: timeout, store: nil, sharesStore: false, clock: clock, counters: counters,
             logger: logger, probe: SkipRegistryProbe(), roundLogCapacity: Self.defaultRoundLogCapacity)
     }
 
     init<C: Clock<Duration>>(
-        ownNode: String, timeout: LiveSetting<Duration>, store: (any SkipEntryStore)?, clock: C,
-        wallClock: @escaping @Sendable () -> Int64, counters: any CounterSink, logger: Logger,
-        probe: SkipRegistryProbe, roundLogCapacity: Int
+        ownNode: String, timeout: LiveSetting<Duration>, store: (any SkipEntryStore)?, sharesStore: Bool, clock: C,
+        counters: any CounterSink, logger: Logger, probe: SkipRegistryProbe, roundLogCapacity: Int
     ) {
         self.ownNode = ownNode
         self.timeout = timeout
         self.store = store
+        self.sharesStore = store != nil && sharesStore
         self.clock = RegistryClock(clock)
-        self.wallClock = wallClock
         self.counters = counters
         self.logger = logger
         self.probe = probe
@@ -103,29 +109,28 @@ public actor SkipRegistry: VmTraceSkips {
 
     /// A registry persisted in `store`, loaded from it before it is returned (so no event can race the load).
     /// Entries recorded under `ownNode` (this worker, before a restart) become orphans as of now; orphan ages
-    /// continue from their stored wall-clock timestamps.
+    /// continue from the store's clock. `sharesStore`: other workers write the same store (a fleet), so it is
+    /// asked before verdicts (see the type's notes).
     ///
     /// - Throws: the store's error when the stored state cannot be read (the worker should not start with a
     ///   registry that silently forgot what it protected).
     public static func open<C: Clock<Duration>>(
-        ownNode: String, timeout: LiveSetting<Duration>, store: any SkipEntryStore, clock: C,
-        wallClock: @escaping @Sendable () -> Int64 = EpochMillis.now,
-        counters: any CounterSink = DiscardingCounters(), logger: Logger
+        ownNode: String, timeout: LiveSetting<Duration>, store: any SkipEntryStore, sharesStore: Bool = false,
+        clock: C, counters: any CounterSink = DiscardingCounters(), logger: Logger
     ) async throws -> SkipRegistry {
         try await open(
-            ownNode: ownNode, timeout: timeout, store: store, clock: clock, wallClock: wallClock, counters: counters,
-            logger: logger, probe: SkipRegistryProbe())
+            ownNode: ownNode, timeout: timeout, store: store, sharesStore: sharesStore, clock: clock,
+            counters: counters, logger: logger, probe: SkipRegistryProbe())
     }
 
     static func open<C: Clock<Duration>>(
-        ownNode: String, timeout: LiveSetting<Duration>, store: any SkipEntryStore, clock: C,
-        wallClock: @escaping @Sendable () -> Int64, counters: any CounterSink, logger: Logger,
-        probe: SkipRegistryProbe
+        ownNode: String, timeout: LiveSetting<Duration>, store: any SkipEntryStore, sharesStore: Bool, clock: C,
+        counters: any CounterSink, logger: Logger, probe: SkipRegistryProbe
     ) async throws -> SkipRegistry {
         let snapshot = try await store.loadSkipRegistry()
         let registry = SkipRegistry(
-            ownNode: ownNode, timeout: timeout, store: store, clock: clock, wallClock: wallClock, counters: counters,
-            logger: logger, probe: probe, roundLogCapacity: defaultRoundLogCapacity)
+            ownNode: ownNode, timeout: timeout, store: store, sharesStore: sharesStore, clock: clock,
+            counters: counters, logger: logger, probe: probe, roundLogCapacity: defaultRoundLogCapacity)
         await registry.restore(snapshot)
         return registry
     }
@@ -149,8 +154,9 @@ public actor SkipRegistry: VmTraceSkips {
         }
     }
 
-    func epochMillis(ofInstant instant: Duration, now: Duration, wallNow: Int64) -> Int64 {
-        wallNow - (now - instant).inMilliseconds
+    /// How long ago `instant` was on the registry clock, in the store's unit (ages are what the store stamps).
+    func ageMillis(of instant: Duration) -> Int64 {
+        max(0, (clock.now - instant).inMilliseconds)
     }
 
     /// Counts for logs and status: nodes with entries, operations, API ids, orphans, tombstones, departed nodes.

@@ -35,4 +35,13 @@ public protocol VmTraceSkips: Sendable {
     /// Whether `vmUuid`'s orphan entry expired (rather than being continued) recently: a Stopped verdict for it
     /// may be the split-brain race the TTL only deferred, so the VM handler confirms it across the cluster first.
     func orphanExpiredRecently(_ vmUuid: String) async -> Bool
+
+    /// The fleet-wide second opinion before missing-VM verdicts: which of `vms` a store shared with other workers
+    /// says are skipped (a skip another worker received). Registries that share no store answer none.
+    func protectedFleetWide(_ vms: [String]) async -> Set<String>
+}
+
+extension VmTraceSkips {
+    /// No shared store, nothing to add.
+    public func protectedFleetWide(_ vms: [String]) async -> Set<String> { [] }
 }

@@ -53,6 +53,7 @@ public struct VmTracer: Sendable {
         public static let unknownStates = "kvm_vmsync_unknown_state_skipped"
         public static let unmappableStates = "kvm_vmsync_unmappable_state_skipped"
         public static let orphanSuppressed = "kvm_vmsync_missing_suppressed_by_orphan"
+        public static let sharedSkipSuppressed = "kvm_vmsync_missing_suppressed_by_shared_skip"
     }
 
     /// Everything one round sends, ready to publish.
@@ -120,11 +121,22 @@ public struct VmTracer: Sendable {
                     vmIdentity: vm.vmUuid, hostUuid: hostUuid, vmState: vm.stateOnHost.rawValue)))
             }
         }
+        var missing: [VmTraceComparison.Missing] = []
         for vm in comparison.missing {
             if await skips.isOrphanSkipped(vm.vmUuid) {
                 logger.info("missing VM left alone: its operation's node left and the orphan TTL runs", metadata: [
                     "host": "\(hostUuid)", "vm": "\(vm.vmUuid)", "expected": "\(vm.expected.rawValue)"])
                 counters.increment(Counter.orphanSuppressed)
+                continue
+            }
+            missing.append(vm)
+        }
+        let protected = missing.isEmpty ? [] : await skips.protectedFleetWide(missing.map(\.vmUuid))
+        for vm in missing {
+            if protected.contains(vm.vmUuid) {
+                logger.info("missing VM left alone: the fleet's shared skip rows protect it", metadata: [
+                    "host": "\(hostUuid)", "vm": "\(vm.vmUuid)", "expected": "\(vm.expected.rawValue)"])
+                counters.increment(Counter.sharedSkipSuppressed)
                 continue
             }
             changes.append(comparison.missingVerdict(vm))
