@@ -19,43 +19,48 @@ extension PostgresInventory: InventoryBatchStore {
                 "SELECT pg_advisory_xact_lock(\(PostgresSchema.advisoryLock + 1), hashtext(\(schemaName)))",
                 logger: Self.quiet
             ).drain()
+            // Every lookup is one statement for the whole batch (`= ANY`), not one round trip per record: an import
+            // of a cloud's 10k hosts and 500k VMs would otherwise spend its time waiting on the network.
             let batchHosts = Set(batch.hosts.map(\.uuid))
-            var knownHosts: [String: Bool] = [:]
+            let nicUuids = batch.vms.flatMap { vm in (batch.nics[vm.uuid] ?? []).map(\.uuid) }
+            var nicOwners: [String: String] = [:]
+            for try await (nic, owner) in try await connection.query(
+                "SELECT uuid, vm_uuid FROM vm_nics WHERE uuid = ANY(\(nicUuids))", logger: Self.quiet
+            ).decode((String, String).self) {
+                nicOwners[nic] = owner
+            }
             var missing: [InventoryFieldProblem] = []
             for (vmIndex, vm) in batch.vms.enumerated() {
                 for (position, nic) in (batch.nics[vm.uuid] ?? []).enumerated() {
-                    let owners = try await connection.query(
-                        "SELECT vm_uuid FROM vm_nics WHERE uuid = \(nic.uuid)", logger: Self.quiet
-                    ).collect(String.self)
                     if let problem = batch.nicOwnershipProblem(
-                        vmIndex: vmIndex, vmUuid: vm.uuid, position: position, nic: nic, storedOwner: owners.first)
+                        vmIndex: vmIndex, vmUuid: vm.uuid, position: position, nic: nic, storedOwner: nicOwners[nic.uuid])
                     {
                         missing.append(problem)
                     }
                 }
             }
+            let referenced = Set(batch.vms.flatMap { [$0.hostUuid, $0.lastHostUuid] }.compactMap { $0 })
+                .subtracting(batchHosts)
+            let knownHosts = try await Self.existing("hosts", among: Array(referenced), on: connection)
             for (index, vm) in batch.vms.enumerated() {
                 for (field, reference) in [("hostUuid", vm.hostUuid), ("lastHostUuid", vm.lastHostUuid)] {
-                    guard let reference, !batchHosts.contains(reference) else { continue }
-                    let known: Bool
-                    if let cached = knownHosts[reference] {
-                        known = cached
-                    } else {
-                        known = try await Self.exists("hosts", uuid: reference, on: connection)
-                        knownHosts[reference] = known
+                    guard let reference, !batchHosts.contains(reference), !knownHosts.contains(reference) else {
+                        continue
                     }
-                    if !known {
-                        missing.append(InventoryFieldProblem(
-                            entity: .vm, index: index, field: field, value: reference,
-                            reason: "names no host of this file or of the inventory"))
-                    }
+                    missing.append(InventoryFieldProblem(
+                        entity: .vm, index: index, field: field, value: reference,
+                        reason: "names no host of this file or of the inventory"))
                 }
             }
             guard missing.isEmpty else { throw InventoryError.invalidRecords(missing) }
 
             var summary = InventoryImportSummary()
+            let storedHosts = try await Self.existing("hosts", among: batch.hosts.map(\.uuid), on: connection)
+            let storedVms = try await Self.existing("vms", among: batch.vms.map(\.uuid), on: connection)
+            let storedStorages = try await Self.existing(
+                "zbs_primary_storages", among: batch.zbsPrimaryStorages.map(\.uuid), on: connection)
             for host in batch.hosts {
-                if try await Self.exists("hosts", uuid: host.uuid, on: connection) {
+                if storedHosts.contains(host.uuid) {
                     summary.hostsUpdated += 1
                 } else {
                     summary.hostsInserted += 1
@@ -63,7 +68,7 @@ extension PostgresInventory: InventoryBatchStore {
                 try await Self.upsert(host, on: connection)
             }
             for vm in batch.vms {
-                if try await Self.exists("vms", uuid: vm.uuid, on: connection) {
+                if storedVms.contains(vm.uuid) {
                     summary.vmsUpdated += 1
                 } else {
                     summary.vmsInserted += 1
@@ -74,7 +79,7 @@ extension PostgresInventory: InventoryBatchStore {
                 try await Self.replaceNics(vmUuid: vmUuid, with: batch.nics[vmUuid] ?? [], on: connection)
             }
             for storage in batch.zbsPrimaryStorages {
-                if try await Self.exists("zbs_primary_storages", uuid: storage.uuid, on: connection) {
+                if storedStorages.contains(storage.uuid) {
                     summary.zbsPrimaryStoragesUpdated += 1
                 } else {
                     summary.zbsPrimaryStoragesInserted += 1
@@ -83,5 +88,15 @@ extension PostgresInventory: InventoryBatchStore {
             }
             return summary
         }
+    }
+
+    /// Which of `uuids` have a row in `table`, in one statement.
+    static func existing(
+        _ table: StaticString, among uuids: [String], on connection: PostgresConnection
+    ) async throws -> Set<String> {
+        guard !uuids.isEmpty else { return [] }
+        var query = PostgresQuery(unsafeSQL: "SELECT uuid FROM \(table) WHERE uuid = ANY($1)")
+        query.binds.append(uuids)
+        return Set(try await connection.query(query, logger: quiet).collect(String.self))
     }
 }
