@@ -71,6 +71,18 @@ public struct BusPublisher: Sendable {
         try await publish(body, exchange: BusNames.broadcastExchange, routingKey: routingKey)
     }
 
+    /// Publishes an output where its target says: a service's queue, expiring with the message's own expiration
+    /// (none: it waits as long as the queue keeps it), or the event exchange. The one switch over targets, shared by
+    /// the delivery pipeline's outputs and the worker's own announcements.
+    public func publish(_ message: OutboundMessage) async throws(AMQPError) -> PublishOutcome {
+        switch message.target {
+        case .service(let serviceId):
+            try await send(body: message.body, to: serviceId, expiry: message.expiration.map(Expiry.after) ?? .never)
+        case .event(let routingKey):
+            try await publishEvent(body: message.body, routingKey: routingKey)
+        }
+    }
+
     /// The one way onto the bus: mandatory, confirmed, expiring as asked.
     private func publish(_ body: Data, exchange: String, routingKey: String, expiry: Expiry = .busDefault,
                          persistent: Bool? = nil, headers: AMQPTable = [:]) async throws(AMQPError) -> PublishOutcome {

@@ -30,11 +30,8 @@ public final class BusWorker: Service {
     private let executorBox = Mutex<KeyedSerialExecutor<String>?>(nil)
     /// Held while `serve` runs (see ``DataDirectoryLock``).
     private let dataDirectoryLock = Mutex<DataDirectoryLock?>(nil)
-    /// Awaited before the worker consumes (a fleet member coming back waits until the survivor draining its queues
-    /// let go of them).
-    private let consumeGate = Mutex<(@Sendable () async -> Void)?>(nil)
-
-    func gateConsuming(on gate: @escaping @Sendable () async -> Void) { consumeGate.withLock { $0 = gate } }
+    /// What membership of a fleet adds (nil: a worker alone), fixed at init.
+    private let fleet: FleetHooks?
 
     /// Drains a departed worker's service queues into their owners' (``DepartedQueueDrain``).
     func drainDeparted(_ departed: NodeUUID, services: [String], membership: ClusterMembership,
@@ -55,12 +52,14 @@ public final class BusWorker: Service {
     ///     registry, the inventory's VM states); events of paths nobody subscribed to are acked and dropped.
     ///   - store: where answered message ids with their replies, and the outbox, are kept across restarts (nil: the
     ///     window in memory only, and no outbox).
-    public init(configuration: WorkerConfiguration, node: NodeUUID, handlers: HandlerTable, logger: Logger,
-                drainTimeout: Duration = .seconds(30), metrics: WorkerMetrics = WorkerMetrics(),
-                eventSubscribers: [any CanonicalEventSubscriber] = [], store: (any WorkerStore)? = nil,
-                fleetRing: ClusterMembership? = nil) {
+    ///   - fleet: the fleet's ring, consume gate and store check when the worker is a member of one (nil: alone).
+    init(configuration: WorkerConfiguration, node: NodeUUID, handlers: HandlerTable, logger: Logger,
+         drainTimeout: Duration = .seconds(30), metrics: WorkerMetrics = WorkerMetrics(),
+         eventSubscribers: [any CanonicalEventSubscriber] = [], store: (any WorkerStore)? = nil,
+         fleet: FleetHooks?) {
         self.store = store
-        self.forwarding = fleetRing.map { Forwarding(membership: $0, services: configuration.services) }
+        self.fleet = fleet
+        self.forwarding = fleet.map { Forwarding(membership: $0.ring, services: configuration.services) }
         self.configuration = configuration
         self.metrics = metrics
         self.drainTimeout = drainTimeout
@@ -133,7 +132,7 @@ public final class BusWorker: Service {
             logger: logger)
         // What the outbox still holds goes out on its keys before any delivery of those keys is taken.
         try await pipeline.sweepOutbox()
-        if let gate = consumeGate.withLock({ $0 }) { await gate() }
+        if let fleet { await fleet.queuesReleased() }
         var streams: [AsyncStream<Delivery>] = []
         for queue in queues {
             do {
@@ -189,12 +188,7 @@ public final class BusWorker: Service {
     /// by the broker. Throws ``AnnounceError/notServing`` before the worker serves and after it stopped.
     public func announce(_ message: OutboundMessage) async throws {
         guard let publisher = publisherBox.withLock({ $0 }) else { throw AnnounceError.notServing }
-        switch message.target {
-        case .event(let routingKey):
-            _ = try await publisher.publishEvent(body: message.body, routingKey: routingKey)
-        case .service(let service):
-            _ = try await publisher.send(body: message.body, to: service)
-        }
+        _ = try await publisher.publish(message)
     }
 
     public enum AnnounceError: Error, CustomStringConvertible {
@@ -233,17 +227,12 @@ public final class BusWorker: Service {
         case storeUnavailable = "shared store unavailable"
     }
 
-    /// Whether the shared store answers (a fleet's membership sets it; nil: no shared store to ask).
-    private let storeCheck = Mutex<(@Sendable () -> Bool)?>(nil)
-
-    func checkStore(with check: @escaping @Sendable () -> Bool) { storeCheck.withLock { $0 = check } }
-
     public var health: Health {
         guard readiness.withLock({ if case .ready = $0.state { true } else { false } }) else { return .starting }
         let consuming = connection.statistics, publishing = publishConnection.statistics
         guard consuming.connected, publishing.connected else { return .disconnected }
         guard !(publishing.blocked || consuming.blocked) else { return .blocked }
-        if let check = storeCheck.withLock({ $0 }), !check() { return .storeUnavailable }
+        if let fleet, !fleet.storeAnswers() { return .storeUnavailable }
         return .ready
     }
 

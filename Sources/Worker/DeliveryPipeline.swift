@@ -337,14 +337,7 @@ final class DeliveryPipeline: Sendable {
 
     /// Publishes one output and waits for its confirm; an output no queue takes is dead-lettered.
     private func publishOutput(_ message: OutboundMessage, causedBy cause: String) async throws {
-        let outcome: PublishOutcome
-        switch message.target {
-        case .service(let serviceId):
-            outcome = try await publisher.send(body: message.body, to: serviceId,
-                                               expiry: message.expiration.map(BusPublisher.Expiry.after) ?? .never)
-        case .event(let routingKey):
-            outcome = try await publisher.publishEvent(body: message.body, routingKey: routingKey)
-        }
+        let outcome = try await publisher.publish(message)
         metrics.increment(WorkerCounter.outbound)
         if case .returned(let code, let text) = outcome {
             metrics.increment(WorkerCounter.unroutableOutputs)

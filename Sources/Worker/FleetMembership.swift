@@ -58,10 +58,18 @@ public final class FleetMembership: Service, Sendable {
 
     private var node: String { membership.selfNode.rawValue }
 
+    /// What the bus worker asks of this membership, handed to it at its init (``BusWorker/init``).
+    var hooks: FleetHooks {
+        FleetHooks(
+            ring: membership,
+            queuesReleased: { [weak self] in await self?.queuesReleased() },
+            storeAnswers: { [weak self] in self?.storeAnswers ?? false })
+    }
+
+    /// The worker whose connections announce lifecycle events and drain departed workers' queues (set once, right
+    /// after the worker is built from ``hooks``).
     func attach(_ worker: BusWorker) {
         workerSlot.withLock { $0 = worker }
-        worker.gateConsuming { [weak self] in await self?.queuesReleased() }
-        worker.checkStore { [weak self] in self?.storeAnswers ?? false }
     }
 
     /// Returns once no survivor drains this worker's queues any more: at once for a fresh start; after two

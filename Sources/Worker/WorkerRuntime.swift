@@ -101,7 +101,7 @@ public struct WorkerRuntime: Sendable {
         ]
         let worker = BusWorker(configuration: configuration, node: node, handlers: handlers, logger: logger,
                                metrics: metrics, eventSubscribers: subscribers, store: inventory,
-                               fleetRing: fleet == nil ? nil : membership)
+                               fleet: fleet?.hooks)
         workerSlot.set(worker)
         fleet?.attach(worker)
         return WorkerRuntime(worker: worker, inventory: inventory, callbackServer: callbackServer, agentCaller: caller,
