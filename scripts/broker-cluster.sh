@@ -168,7 +168,7 @@ verify() {
 }
 
 cmd_start() { # [INDEX]: that node (restart), or all three
-    [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || die "rabbitmq-server is not installed (scripts/deps.sh installs it)"
+    [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || die "rabbitmq-server is not installed: run scripts/deps.sh"
     prepare
     local i which=("$@")
     ((${#which[@]})) || which=(0 1 2)
@@ -243,7 +243,8 @@ cmd_status() {
     if ((up == 3)); then return 0; elif ((any == 0)); then return 3; else return 1; fi
 }
 
-[[ ! ${1:-} =~ ^(start|stop|kill|restart|status|ctl)$ || $(id -u) == 0 ]] || die "run as root (the nodes run as rabbitmq): sudo $0 $*"
+[[ ! ${1:-} =~ ^(start|stop|kill|restart|status|ctl)$ || $(id -u) == 0 ]] ||
+    die "run as root (the nodes run as the rabbitmq user): sudo $0 $*"
 case ${1:-} in
     start) cmd_start ;;
     stop) if [[ -n ${2:-} ]]; then i=$(index "$2"); cmd_stop "$i"; else cmd_stop; fi ;;

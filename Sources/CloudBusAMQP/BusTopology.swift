@@ -14,22 +14,39 @@ public enum BusTopology {
         ExchangeDeclaration(name: BusNames.broadcastExchange, kind: .topic),
     ]
 
-    /// Queues of the services a worker serves, each bound to `P2P` with its own name, plus the
-    /// broadcast queue for canonical events.
-    public static func worker(node: NodeUUID, services: [String], durable: Bool) -> Topology {
-        var topology = Topology(exchanges: exchanges)
+    /// Queues of the services a worker serves, each bound to `P2P` with its own name, plus the broadcast queue for
+    /// canonical events and the shared dead-letter queue with its exchange. Every queue of the worker dead-letters
+    /// to ``deadLetterExchange``, so a request the broker gives up on (expired, past its delivery limit) leaves a
+    /// copy in ``deadLetterQueue`` instead of vanishing.
+    public static func worker(node: NodeUUID, services: [String], queues options: WorkerQueueOptions) -> Topology {
+        var topology = Topology(exchanges: exchanges + [
+            ExchangeDeclaration(name: deadLetterExchange, kind: .fanout, durable: true),
+        ])
+        var arguments: AMQPTable = ["x-dead-letter-exchange": .string(deadLetterExchange)]
+        if options.kind == .quorum {
+            arguments["x-queue-type"] = .string("quorum")
+            arguments["x-delivery-limit"] = .int64(Int64(options.deliveryLimit))
+        }
         for service in services {
             let queue = ServiceID(service: service, node: node).queueName
-            topology.queues.append(QueueDeclaration(name: queue, durable: durable))
+            topology.queues.append(QueueDeclaration(name: queue, durable: options.durable, arguments: arguments))
             topology.bindings.append(QueueBinding(queue: queue, exchange: BusNames.p2pExchange, routingKey: queue))
         }
         let events = eventQueue(node: node)
-        topology.queues.append(QueueDeclaration(name: events, durable: durable))
+        topology.queues.append(QueueDeclaration(name: events, durable: options.durable, arguments: arguments))
         topology.bindings.append(QueueBinding(queue: events, exchange: BusNames.broadcastExchange,
                                               routingKey: CanonicalEvent.routingKey))
-        topology.queues.append(QueueDeclaration(name: deadLetterQueue, durable: true))
+        // Classic: declared without `x-queue-type`, as earlier versions did, so their queue is still equivalent.
+        topology.queues.append(QueueDeclaration(
+            name: deadLetterQueue, durable: true,
+            arguments: options.kind == .quorum ? ["x-queue-type": .string("quorum")] : [:]))
+        topology.bindings.append(QueueBinding(queue: deadLetterQueue, exchange: deadLetterExchange, routingKey: ""))
         return topology
     }
+
+    /// Where the broker sends what it gives up on from the worker's queues (fanout to ``deadLetterQueue``); RabbitMQ
+    /// records why in `x-first-death-reason` (`expired`, `delivery_limit`, `rejected`) and `x-death`.
+    public static let deadLetterExchange = "cloudbus.worker.dead-letter"
 
     /// Canonical events for one worker (`zstack.event.cloudbus-worker.<node>`).
     public static func eventQueue(node: NodeUUID) -> String {

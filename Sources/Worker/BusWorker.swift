@@ -73,7 +73,12 @@ public final class BusWorker: Service {
                                                 logger: logger)
         // Every worker answers echoes and reads canonical events, whatever domain handlers it was given.
         var table = handlers
-        table.register(EchoHandler())
+        table.register(EchoHandler(crashOnPayload: configuration.testCrashOnPayload))
+        if let payload = configuration.testCrashOnPayload {
+            logger.critical("TEST CRASH SWITCH ON: an echo with this payload ends the process", metadata: [
+                "payload": "\(payload)",
+            ])
+        }
         table.register(CanonicalEventHandler(node: node, metrics: metrics, logger: logger,
                                              subscribers: eventSubscribers,
                                              trusted: TrustedSenders(nodes: Set(configuration.trustedSenders))))
@@ -107,11 +112,11 @@ public final class BusWorker: Service {
         try await connection.start()
         try await publishConnection.start()
         try await connection.declare(BusTopology.worker(node: node, services: configuration.services,
-                                                        durable: configuration.durableQueues))
+                                                        queues: configuration.queueOptions))
         let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: Int(configuration.prefetch), logger: logger)
         executorBox.withLock { $0 = executor }
         // Outputs (requests to other services, events) are as durable as the deployment: persistent when the queues are.
-        let publisher = BusPublisher(connection: publishConnection, persistent: configuration.durableQueues)
+        let publisher = BusPublisher(connection: publishConnection, persistent: configuration.queueOptions.durable)
         publisherBox.withLock { $0 = publisher }
         defer { publisherBox.withLock { $0 = nil } }
         // The answers from before a restart come back before the first delivery is taken.
@@ -128,7 +133,8 @@ public final class BusWorker: Service {
             deadLetters: DeadLetterSink(connection: publishConnection, node: node, metrics: metrics, logger: logger),
             metrics: metrics,
             settings: .init(maxBodyBytes: configuration.maxBodyBytes, keyBacklog: configuration.effectiveKeyBacklog,
-                            publishFailureBackoff: configuration.publishFailureBackoff),
+                            publishFailureBackoff: configuration.publishFailureBackoff,
+                            deliveryLimit: configuration.queueType == .quorum ? configuration.deliveryLimit : nil),
             logger: logger)
         // What the outbox still holds goes out on its keys before any delivery of those keys is taken.
         try await pipeline.sweepOutbox()

@@ -27,6 +27,9 @@ final class DeliveryPipeline: Sendable {
         /// going away) would turn into a hot loop of redeliveries. The delivery keeps its prefetch slot meanwhile;
         /// other keys are not held. Default: 1 s.
         var publishFailureBackoff: Duration = .seconds(1)
+        /// Deliveries of one message (the broker's `x-delivery-count`, quorum queues) after which it is refused as
+        /// poison before any handler sees it. Nil: not counted (classic queues carry no count).
+        var deliveryLimit: Int?
     }
 
     private let connection: AMQPConnection
@@ -102,6 +105,16 @@ final class DeliveryPipeline: Sendable {
             return
         }
         let base = envelope.base
+        if let limit = settings.deliveryLimit, let count = Self.deliveryCount(of: delivery), count >= limit {
+            // Returned `count` times unsettled: it crashed or hung a worker each time. The broker would drop it
+            // silently after one more; refused here, the sender hears why and the copy says how often.
+            metrics.increment(WorkerCounter.poisonRefused)
+            let detail = "delivered \(count + 1) times without being settled (deliveryLimit \(limit)): "
+                + "each delivery crashed or stopped a worker before it answered"
+            refuseAside(delivery, reason: "poison", detail: detail, base: base, className: envelope.className,
+                        replyError: SysError.operationError.error(detail))
+            return
+        }
         guard let entry = handlers.entry(for: envelope.className) else {
             // Registered for decoding but served by nobody (e.g. a reply class sent to a service queue).
             refuseAside(
@@ -152,6 +165,16 @@ final class DeliveryPipeline: Sendable {
             return
         }
         await admit(delivery, envelope: envelope, entry: entry, mode: mode)
+    }
+
+    /// How often the broker returned this message before (`x-delivery-count`, set by quorum queues on a
+    /// redelivery), or nil.
+    static func deliveryCount(of delivery: Delivery) -> Int? {
+        switch delivery.properties.headers["x-delivery-count"] {
+        case .int64(let value)?: Int(clamping: value)
+        case .int32(let value)?: Int(value)
+        default: nil
+        }
     }
 
     /// Forwards a request for a resource another worker owns to that worker's queue, body and properties unchanged

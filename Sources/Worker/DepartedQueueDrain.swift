@@ -37,7 +37,7 @@ struct DepartedQueueDrain: Sendable {
             // Declared as the departed worker declared them (a no-op when they exist), so the consume cannot fail
             // on a queue that was never created.
             try await connection.declare(BusTopology.worker(node: departed, services: services,
-                                                            durable: configuration.durableQueues))
+                                                            queues: configuration.queueOptions))
             var streams: [(String, AsyncStream<Delivery>)] = []
             for service in services {
                 let queue = ServiceID(service: service, node: departed).queueName

@@ -1,4 +1,5 @@
 import AMQP
+import CloudBusAMQP
 import CloudBus
 import Foundation
 import Inventory
@@ -27,6 +28,21 @@ public struct WorkerConfiguration: Sendable {
     public var services: [String]
     /// Declare the worker's queues durable (survive a broker restart). Default: true.
     public var durableQueues: Bool
+    /// `classic` (default) or `quorum` (replicated across a RabbitMQ cluster; requires durable queues). All workers
+    /// of one broker must agree (docs/design-broker-cluster.md).
+    public var queueType: WorkerQueueOptions.Kind = .classic
+    /// Quorum queues: deliveries of one message before the worker refuses it as poison (and the broker's
+    /// `x-delivery-limit`). Default: 5.
+    public var deliveryLimit = 5
+
+    /// Test-only crash switch (`CLOUDBUS_TEST_CRASH_ON_PAYLOAD`, environment only, never in the file): an echo
+    /// with this payload ends the process (see `EchoHandler`). Logged loudly at start when set.
+    public var testCrashOnPayload: String?
+
+    /// How the worker's queues are declared (what every declaration of them must repeat exactly).
+    public var queueOptions: WorkerQueueOptions {
+        WorkerQueueOptions(kind: queueType, durable: durableQueues || queueType == .quorum, deliveryLimit: deliveryLimit)
+    }
     /// Bodies larger than this are dead-lettered unread. Default: 1 MiB.
     public var maxBodyBytes: Int
     /// Answered message ids remembered (with their reply) to answer duplicates. Default: 65,536.
@@ -81,6 +97,7 @@ public struct WorkerConfiguration: Sendable {
     /// The on-disk form (all optional): `{"amqp":{"url":"amqp://user@host/vhost","password":"…",
     /// "prefetch":256,"heartbeatSeconds":30,"caCertificate":"…","clientCertificate":"…","clientKey":"…",
     /// "verifyPeer":true},"nodeUuid":"…","dataDir":"…","services":["host"],"durableQueues":true,
+    /// "queueType":"classic","deliveryLimit":5,
     /// "maxBodyBytes":1048576,"dedupeWindow":65536,"http":{"host":"127.0.0.1","port":8081,
     /// "publicCallbackUrl":"…"},"kvm":{…},"ringNodes":["…"],"logLevel":"info",
     /// "store":{"url":"postgres://user@host:5432/db","password":"…","passwordFile":"…","operationTimeoutSeconds":10,
@@ -113,6 +130,8 @@ public struct WorkerConfiguration: Sendable {
         var dataDir: String?
         var services: [String]?
         var durableQueues: Bool?
+        var queueType: String?
+        var deliveryLimit: Int?
         var maxBodyBytes: Int?
         var dedupeWindow: Int?
         var keyBacklog: Int?
@@ -172,6 +191,8 @@ public struct WorkerConfiguration: Sendable {
             if let value = form.dataDir { configuration.dataDirectory = value }
             if let value = form.services { configuration.services = value }
             if let value = form.durableQueues { configuration.durableQueues = value }
+            if let value = form.queueType { configuration.queueType = try queueType(value, "queueType") }
+            if let value = form.deliveryLimit { configuration.deliveryLimit = value }
             if let value = form.maxBodyBytes { configuration.maxBodyBytes = value }
             if let value = form.dedupeWindow { configuration.dedupeWindow = value }
             if let value = form.keyBacklog { configuration.keyBacklog = value }
@@ -208,6 +229,14 @@ public struct WorkerConfiguration: Sendable {
             configuration.httpPort = number
         }
         if let value = env("CLOUDBUS_CALLBACK_URL") { configuration.publicCallbackURL = value }
+        if let value = env("CLOUDBUS_TEST_CRASH_ON_PAYLOAD") { configuration.testCrashOnPayload = value }
+        if let value = env("CLOUDBUS_QUEUE_TYPE") { configuration.queueType = try queueType(value, "CLOUDBUS_QUEUE_TYPE") }
+        if let value = env("CLOUDBUS_DELIVERY_LIMIT") {
+            guard let number = Int(value) else {
+                throw ConfigurationError.invalidValue(name: "CLOUDBUS_DELIVERY_LIMIT", value: value)
+            }
+            configuration.deliveryLimit = number
+        }
         if let value = env("CLOUDBUS_SERVICES") { configuration.services = value.split(separator: ",").map(String.init) }
         if let value = env("CLOUDBUS_RING_NODES") { configuration.ringNodes = value.split(separator: ",").map(String.init) }
         if let value = env("CLOUDBUS_LOG_LEVEL") { configuration.logLevel = value }
@@ -247,6 +276,14 @@ public struct WorkerConfiguration: Sendable {
         configuration.store = try Self.storeSettings(storeForm)
         try configuration.validate()
         return configuration
+    }
+
+    private static func queueType(_ value: String, _ name: String) throws -> WorkerQueueOptions.Kind {
+        guard let kind = WorkerQueueOptions.Kind(rawValue: value) else {
+            throw ConfigurationError.invalidValue(
+                name: name, value: "\(value) (expected \(WorkerQueueOptions.Kind.allCases.map(\.rawValue).joined(separator: " or ")))")
+        }
+        return kind
     }
 
     /// A positive number of seconds up to an hour, as a Duration.
@@ -299,6 +336,13 @@ public struct WorkerConfiguration: Sendable {
         guard maxBodyBytes > 0 else { throw ConfigurationError.invalidValue(name: "maxBodyBytes", value: "\(maxBodyBytes)") }
         guard (0...65535).contains(httpPort) else { throw ConfigurationError.invalidValue(name: "http.port", value: "\(httpPort)") }
         guard !services.isEmpty else { throw ConfigurationError.invalidValue(name: "services", value: "[]") }
+        guard (1...1000).contains(deliveryLimit) else {
+            throw ConfigurationError.invalidValue(name: "deliveryLimit", value: "\(deliveryLimit) (1 to 1000)")
+        }
+        if queueType == .quorum, !durableQueues {
+            throw ConfigurationError.invalidValue(
+                name: "durableQueues", value: "false (quorum queues are always durable; drop the setting or use classic)")
+        }
         // A member must miss at least two heartbeats before the others give its hosts away.
         guard membership.timeout >= membership.heartbeat * 2 else {
             throw ConfigurationError.invalidValue(

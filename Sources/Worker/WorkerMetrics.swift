@@ -77,6 +77,8 @@ public enum WorkerCounter {
     /// Requests passed on to the worker that owns their resource, and those refused after too many hops.
     public static let forwarded = "messages_forwarded"
     public static let forwardLoops = "forward_loops"
+    /// Deliveries refused because the broker had returned them `deliveryLimit` times unsettled (quorum queues).
+    public static let poisonRefused = "messages_refused_poison"
     /// Requests taken from a departed worker's queues and passed on to their owners.
     public static let drained = "messages_drained"
     /// Ring changes seen at a heartbeat or a lifecycle event.

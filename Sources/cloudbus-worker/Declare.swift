@@ -25,7 +25,7 @@ struct Declare: AsyncParsableCommand {
         if let node {
             guard let nodeUUID = NodeUUID(node) else { throw ValidationError("invalid node UUID \(node)") }
             let topology = BusTopology.worker(node: nodeUUID, services: services.split(separator: ",").map(String.init),
-                                              durable: configuration.durableQueues)
+                                              queues: configuration.queueOptions)
             try await amqp.declare(topology)
             print("declared exchanges and queues: \(topology.queues.map(\.name).joined(separator: ", "))")
         } else {

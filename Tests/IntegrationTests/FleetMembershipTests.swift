@@ -179,7 +179,8 @@ struct DisruptiveFleetDrainTests {
                     // row says it was alive once.
                     let dead = NodeUUID.random()
                     try await survivor.clientConnection.declare(
-                        BusTopology.worker(node: dead, services: [ServiceID.hostService], durable: false))
+                        BusTopology.worker(node: dead, services: [ServiceID.hostService],
+                                           queues: WorkerQueueOptions(durable: false)))
                     _ = try await survivor.inventory.heartbeat(node: dead.rawValue, services: [ServiceID.hostService])
                     let hosts = (0..<10).map { _ in MessageID.random() }
                     try await survivor.inventory.upsertHosts(hosts.map {

@@ -1,0 +1,48 @@
+import AMQP
+import CloudBus
+import CloudBusAMQP
+import CloudBusTesting
+import Foundation
+import KVMMessages
+import Primitives
+import Testing
+
+/// What the broker gives up on from a worker's queues is not dropped: it reaches `cloudbus.worker.dead-letters`
+/// through the worker's dead-letter exchange, with RabbitMQ's reason in `x-first-death-reason`.
+@Suite("The broker's dead letters", .enabled(if: TestBroker.available))
+struct BrokerDeadLetteringTests {
+    @Test("a request that expires in a worker's queue leaves a copy with reason expired")
+    func expiredRequestLeavesACopy() async throws {
+        let connection = AMQPConnection(configuration: try TestBroker.configuration())
+        try await connection.start()
+        let probe = try await DeadLetterProbe.open()
+        do {
+            // A worker's queues as it declares them, with nobody consuming (the worker is down, or busy elsewhere).
+            let node = NodeUUID.random()
+            try await connection.declare(BusTopology.worker(
+                node: node, services: [ServiceID.hostService], queues: WorkerQueueOptions(durable: false)))
+            let id = MessageID.random()
+            let body = try JSONValue.object([PingHostMsg.className: .object([
+                "hostUuid": .string(MessageID.random()), "id": .string(id),
+            ])]).jsonData()
+            let queue = ServiceID(service: ServiceID.hostService, node: node).queueName
+            let outcome = try await connection.publish(OutgoingMessage(
+                exchange: BusNames.p2pExchange, routingKey: queue, body: [UInt8](body),
+                properties: AMQPProperties(expiration: "50"), mandatory: true))
+            #expect(outcome == .confirmed)
+            let copy = try await probe.find(within: .seconds(15)) { delivery in
+                String(decoding: delivery.body, as: UTF8.self).contains(id)
+            }
+            let found = try #require(copy, "the expired request left no copy in \(BusTopology.deadLetterQueue)")
+            #expect(found.header("x-first-death-reason") == "expired")
+            #expect(found.header("x-first-death-queue") == queue)
+            #expect(found.body == [UInt8](body), "the copy is the request, byte for byte")
+        } catch {
+            await probe.close()
+            await connection.close()
+            throw error
+        }
+        await probe.close()
+        await connection.close()
+    }
+}
