@@ -24,6 +24,8 @@ CLOUDBUS_AMQPS_PORT ?= 5671
 export CLOUDBUS_NODE_NAME CLOUDBUS_AMQP_PORT CLOUDBUS_DIST_PORT CLOUDBUS_AMQPS_PORT
 
 BROKER := $(CURDIR)/scripts/broker.sh
+# The three-node cluster (scripts/broker-cluster.sh, 127.0.0.1:5681-5683): quorum queues and broker failover tests.
+CLUSTER := $(CURDIR)/scripts/broker-cluster.sh
 # The private PostgreSQL 15 (scripts/postgres.sh): the fleet's shared store, for the store tests.
 POSTGRES := $(CURDIR)/scripts/postgres.sh
 CLOUDBUS_PG_PORT ?= 55432
@@ -48,7 +50,7 @@ SOAK_REPORT ?= $(CURDIR)/.data/soak-report.md
 BENCH_PEER ?= $(abspath $(CURDIR)/../shared/bench/peer_pika_worker.py)
 BENCH_ARGS ?=
 
-.PHONY: build help deps broker release test run fleet fleet-stop stop bench soak clean
+.PHONY: build help deps broker cluster release test run fleet fleet-stop stop bench soak clean
 
 build:
 	$(SWIFT) build $(BUILD_FLAGS)
@@ -63,6 +65,7 @@ help:
 	@echo 'make bench    worker against the rabbitmq-c null responder and the pika peer (ratios)'
 	@echo 'make soak     30 min of mixed load with a fault every minute (docs/soak.md); report in $(SOAK_REPORT)'
 	@echo 'make broker   start the local broker (127.0.0.1:$(CLOUDBUS_AMQP_PORT)) and leave it running'
+	@echo 'make cluster  start the three-node RabbitMQ cluster (127.0.0.1:5681-5683) and leave it running'
 	@echo 'make deps     install the Debian packages (librabbitmq-dev, rabbitmq-server) when missing'
 	@echo 'make clean    stop everything, remove .build and .data'
 
@@ -72,6 +75,9 @@ deps:
 broker: deps
 	$(BROKER) start
 
+cluster: deps
+	$(CLUSTER) start
+
 release:
 	$(SWIFT) build $(RELEASE_FLAGS) --product cloudbus-worker
 	$(SWIFT) build $(RELEASE_FLAGS) --product cloudbus-bench
@@ -80,7 +86,8 @@ release:
 # CLOUDBUS_TEST_AMQP_URL, and drive the node through CLOUDBUS_BROKER_CTL (stop/start/restart/add-vhost).
 test: deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
-	$(POSTGRES) with $(BROKER) with env CLOUDBUS_TEST_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BROKER_CTL='$(BROKER)' \
+	$(POSTGRES) with $(BROKER) with $(CLUSTER) with env CLOUDBUS_TEST_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BROKER_CTL='$(BROKER)' \
+		CLOUDBUS_TEST_CLUSTER_URLS="$$($(CLUSTER) urls)" CLOUDBUS_CLUSTER_CTL='$(CLUSTER)' CLOUDBUS_TEST_REQUIRE_CLUSTER=1 \
 		CLOUDBUS_TEST_AMQPS_URL='$(TEST_AMQPS_URL)' CLOUDBUS_TEST_TLS_DIR='$(TEST_TLS_DIR)' \
 		CLOUDBUS_TEST_STORE_URL='$(TEST_STORE_URL)' CLOUDBUS_TEST_STORE_PASSWORD=cloudbus CLOUDBUS_TEST_REQUIRE_STORE=1 \
 		CLOUDBUS_PG_CTL='$(POSTGRES)' \
@@ -101,6 +108,7 @@ fleet-stop:
 stop:
 	scripts/fleet.sh stop
 	scripts/demo.sh stop
+	$(CLUSTER) stop
 	$(BROKER) stop
 	$(POSTGRES) stop
 

@@ -12,6 +12,7 @@
 #   restart NODE   start that node again (no-op if running); returns once it is back in the cluster
 #   status         one line per node, then the cluster's running nodes; exit 0 all running, 3 all stopped, else 1
 #   urls           the AMQP URLs as a comma list, as CLOUDBUS_AMQP_URLS takes them
+#   with CMD…      start the cluster unless it runs, run CMD, stop the cluster again if this call started it
 #   ctl NODE ARGS… rabbitmqctl ARGS against that node (with the cluster's cookie)
 #
 # Environment: CLOUDBUS_CLUSTER_PORTS (5681,5682,5683), CLOUDBUS_CLUSTER_DATA (<repo>/.data/rabbitmq-cluster; node N
@@ -243,7 +244,21 @@ cmd_status() {
     if ((up == 3)); then return 0; elif ((any == 0)); then return 3; else return 1; fi
 }
 
-[[ ! ${1:-} =~ ^(start|stop|kill|restart|status|ctl)$ || $(id -u) == 0 ]] ||
+cmd_with() {
+    (($# > 0)) || die "usage: $0 with COMMAND [ARGS...]"
+    local started=0 rc=0 i
+    for i in 0 1 2; do beam_pid "$i" >/dev/null || started=1; done
+    cmd_start
+    if ((started)); then
+        trap 'cmd_stop || true' EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+    fi
+    "$@" || rc=$?
+    return "$rc"
+}
+
+[[ ! ${1:-} =~ ^(start|stop|kill|restart|status|ctl|with)$ || $(id -u) == 0 ]] ||
     die "run as root (the nodes run as the rabbitmq user): sudo $0 $*"
 case ${1:-} in
     start) cmd_start ;;
@@ -252,6 +267,7 @@ case ${1:-} in
     restart) i=$(index "${2:-}"); cmd_start "$i" ;;
     status) cmd_status ;;
     urls) printf 'amqp://guest:guest@127.0.0.1:%s/%%2F\n' "${ports[@]}" | paste -sd, ;;
+    with) shift; cmd_with "$@" ;;
     ctl) i=$(index "${2:-}"); shift 2; ctl "$i" "$@" ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -9,10 +9,13 @@ import Foundation
 struct DeadLetterProbe {
     let connection: AMQPConnection
 
-    static func open() async throws -> DeadLetterProbe {
-        let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 500)
+    /// On the test broker (classic dead-letter queue), or on `configuration` (the cluster: quorum).
+    static func open(configuration: AMQPConfiguration? = nil, quorum: Bool = false) async throws -> DeadLetterProbe {
+        let connection = AMQPConnection(configuration: try configuration ?? TestBroker.configuration(), prefetch: 500)
         try await connection.start()
-        try await connection.declare(Topology(queues: [QueueDeclaration(name: BusTopology.deadLetterQueue, durable: true)]))
+        try await connection.declare(Topology(queues: [QueueDeclaration(
+            name: BusTopology.deadLetterQueue, durable: true,
+            arguments: quorum ? ["x-queue-type": .string("quorum")] : [:])]))
         return DeadLetterProbe(connection: connection)
     }
 

@@ -69,6 +69,8 @@ final class WorkerProcess: Sendable {
     }
 
     var isRunning: Bool { process.isRunning }
+    /// The exit code (or signal) once the process ended.
+    var terminationStatus: Int32 { process.terminationStatus }
     var processIdentifier: Int32 { process.processIdentifier }
 
     /// `kill -9`: the worker gets no chance to drain, flush acks or close its connection.
@@ -90,7 +92,7 @@ final class WorkerProcess: Sendable {
     }
 
     /// Polls instead of `waitUntilExit`, which would block a thread of the cooperative pool.
-    private func waitForExit(within limit: Duration) async -> Bool {
+    func waitForExit(within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
         while process.isRunning, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
