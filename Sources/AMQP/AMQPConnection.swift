@@ -13,6 +13,8 @@ import Synchronization
 ///   `mandatory`), and throws when it nacked it or the connection dropped first: no silent loss.
 /// - A lost connection is re-established with exponential backoff and jitter; recorded topology
 ///   and consumers are re-applied; consumer streams continue across reconnects.
+/// - With several ``AMQPConfiguration/endpoints`` (a cluster) each reconnect goes to the next one, round-robin,
+///   so the connection leaves a dead node after one backoff; `start()` fails only when every endpoint failed once.
 /// - Acks for deliveries of an earlier connection epoch are dropped, never sent: the broker has
 ///   already requeued those messages and would close the channel on an unknown tag.
 /// - Heartbeats are sent and checked by the owner thread whatever the handlers are doing.
@@ -45,7 +47,8 @@ public final class AMQPConnection: Sendable {
 
     /// Starts the owner thread and waits for the first connection. Throws if that first attempt
     /// fails (so a misconfigured daemon or CLI stops with a clear error); after that the
-    /// connection heals itself.
+    /// connection heals itself. With several endpoints the first attempt is one try at each, in order, the
+    /// initial reconnect delay apart; the error then is ``AMQPError/allEndpointsFailed(attempts:)``.
     public func start() async throws(AMQPError) {
         let previous = lifecycle.withLock { state in
             defer { if state == .idle { state = .started } }

@@ -4,6 +4,9 @@ public enum AMQPError: Error, Sendable, Equatable {
     case invalidURL(url: String, reason: String)
     /// TCP/TLS connect or login failed.
     case connectFailed(host: String, port: Int, reason: String)
+    /// The first connect failed on every endpoint of a cluster, each tried once in order: one
+    /// ``connectFailed(host:port:reason:)`` per endpoint. With a single endpoint its own error is thrown instead.
+    case allEndpointsFailed(attempts: [AMQPError])
     /// A library call failed with a rabbitmq-c status (negative code) and its text.
     case library(operation: String, status: Int32, message: String)
     /// The broker closed a channel (e.g. 404 NOT_FOUND, 406 PRECONDITION_FAILED).
@@ -26,6 +29,8 @@ extension AMQPError: CustomStringConvertible {
         switch self {
         case .invalidURL(let url, let reason): "invalid AMQP URL \(url): \(reason)"
         case .connectFailed(let host, let port, let reason): "cannot connect to \(host):\(port): \(reason)"
+        case .allEndpointsFailed(let attempts):
+            "no broker endpoint reachable: \(attempts.map(\.description).joined(separator: "; "))"
         case .library(let operation, let status, let message): "\(operation) failed: \(message) (status \(status))"
         case .channelClosed(let operation, let code, let text): "\(operation): broker closed the channel: \(code) \(text)"
         case .connectionClosed(let operation, let code, let text): "\(operation): broker closed the connection: \(code) \(text)"

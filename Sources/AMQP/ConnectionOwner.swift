@@ -11,13 +11,19 @@ import Primitives
 /// elsewhere). Any connection or channel failure fails the outstanding confirms, bumps the epoch
 /// (so old delivery tags are never acked) and reconnects with backoff and jitter, re-declaring
 /// the recorded topology and re-subscribing the consumers.
+///
+/// With several endpoints (a cluster) every lost connection and every failed connect moves the next attempt to the
+/// next endpoint, round-robin, so a dead node costs one backoff, not an endless retry of its address. The first
+/// connect tries each endpoint once before `start()` fails.
 final class ConnectionOwner {
     private let configuration: AMQPConfiguration
+    private let endpoints: [AMQPConfiguration.Endpoint]
     private let prefetch: UInt16
     private let mailbox: Mailbox
     private let status: ConnectionStatus
     private let logger: Logger
-    private let firstConnect: @Sendable (Result<Void, AMQPError>) -> Void
+    /// Answers `start()`; nil once answered, so it is answered exactly once whatever ends the first connect.
+    private var firstConnect: (@Sendable (Result<Void, AMQPError>) -> Void)?
 
     private var topology = Topology()
     private var consumers: [String: Consumer] = [:]
@@ -33,10 +39,13 @@ final class ConnectionOwner {
     private var lastInbound = ContinuousClock.now
     /// When the owner loop next looks for publishes past their confirm timeout.
     private var nextConfirmCheck = ContinuousClock.now
+    /// The endpoint the next connect goes to.
+    private var endpointIndex = 0
 
     init(configuration: AMQPConfiguration, prefetch: UInt16, mailbox: Mailbox, status: ConnectionStatus,
          logger: Logger, firstConnect: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
         self.configuration = configuration
+        self.endpoints = configuration.endpoints
         self.prefetch = prefetch
         self.mailbox = mailbox
         self.status = status
@@ -47,26 +56,41 @@ final class ConnectionOwner {
     func run() {
         var delay = configuration.reconnectInitialDelay
         var connectedOnce = false
+        // The endpoint of the last successful connect: a connect elsewhere is a failover.
+        var lastConnected: AMQPConfiguration.Endpoint?
+        // One error per endpoint tried during the first connect, in order.
+        var firstConnectFailures: [AMQPError] = []
+        if endpoints.isEmpty {
+            answerFirstConnect(.failure(.invalidURL(url: "[]", reason: "no broker endpoint configured")))
+            closing = true
+        }
         while !closing {
+            let endpoint = endpoints[endpointIndex]
             var session: RabbitSession?
+            var connected = false
             do {
-                let live = try RabbitSession(configuration: configuration)
+                let live = try RabbitSession(configuration: configuration, endpoint: endpoint)
                 session = live
                 epoch += 1
                 try establish(on: live)
+                connected = true
                 let currentEpoch = epoch
+                let failover = lastConnected.map { $0 != endpoint } ?? false
                 status.update {
                     $0.epoch = currentEpoch
                     $0.connected = true
+                    $0.endpoint = endpoint.description
                     $0.blocked = false
                     if connectedOnce { $0.reconnects += 1 }
+                    if failover { $0.failovers += 1 }
                 }
                 logger.info("AMQP connected", metadata: [
-                    "amqp.url": "\(configuration.redactedURL)", "amqp.epoch": "\(epoch)",
-                    "amqp.heartbeat": "\(live.negotiatedHeartbeatSeconds)s",
+                    "amqp.url": "\(configuration.redactedURL(for: endpoint))", "amqp.endpoint": "\(endpoint)",
+                    "amqp.epoch": "\(epoch)", "amqp.heartbeat": "\(live.negotiatedHeartbeatSeconds)s",
                 ])
-                if !connectedOnce { firstConnect(.success(())) }
+                answerFirstConnect(.success(()))
                 connectedOnce = true
+                lastConnected = endpoint
                 delay = configuration.reconnectInitialDelay
                 let retained = deferred
                 deferred.removeAll()
@@ -76,28 +100,51 @@ final class ConnectionOwner {
                 live.close()
             } catch {
                 session?.abandon()
-                status.update { $0.connected = false; $0.lastError = error.description }
+                status.update { $0.connected = false; $0.endpoint = nil; $0.lastError = error.description }
                 teardown(error)
+                let next = (endpointIndex + 1) % endpoints.count
                 if !connectedOnce {
-                    firstConnect(.failure(error))
-                    closing = true
-                    break
+                    firstConnectFailures.append(Self.naming(endpoint, in: error))
+                    if firstConnectFailures.count == endpoints.count {
+                        // A single endpoint keeps its own error, as before clusters.
+                        answerFirstConnect(.failure(endpoints.count == 1 ? error
+                                                    : .allEndpointsFailed(attempts: firstConnectFailures)))
+                        closing = true
+                        break
+                    }
                 }
                 guard !closing else { break }
                 let wait = jittered(delay)
-                logger.warning("AMQP connection lost; reconnecting", metadata: [
-                    "amqp.error": "\(error)", "amqp.retryIn": "\(wait)",
-                ])
+                logger.warning(connected ? "AMQP connection lost; reconnecting" : "AMQP connect failed; retrying",
+                               metadata: [
+                                   "amqp.error": "\(error)", "amqp.endpoint": "\(endpoint)",
+                                   "amqp.next": "\(endpoints[next])", "amqp.retryIn": "\(wait)",
+                               ])
+                endpointIndex = next
                 waitWhileDisconnected(wait)
-                delay = min(delay * 2, configuration.reconnectMaxDelay)
+                // The first connect tries each endpoint once, the initial delay apart; after that the backoff grows.
+                if connectedOnce { delay = min(delay * 2, configuration.reconnectMaxDelay) }
             }
         }
+        // Closed while the first connect was still trying its endpoints.
+        answerFirstConnect(.failure(.closed))
         teardown(.closed)
         for consumer in consumers.values { consumer.continuation.finish() }
         consumers.removeAll()
         for command in deferred + mailbox.close() { command.reject(.closed) }
-        status.update { $0.connected = false }
+        status.update { $0.connected = false; $0.endpoint = nil }
         for completion in closeCompletions { completion() }
+    }
+
+    private func answerFirstConnect(_ result: Result<Void, AMQPError>) {
+        firstConnect?(result)
+        firstConnect = nil
+    }
+
+    /// The error as a connect failure of `endpoint`, so a report over several endpoints says which failed how.
+    private static func naming(_ endpoint: AMQPConfiguration.Endpoint, in error: AMQPError) -> AMQPError {
+        if case .connectFailed = error { return error }
+        return .connectFailed(host: endpoint.host, port: endpoint.port, reason: error.description)
     }
 
     // MARK: Connection lifecycle
@@ -141,7 +188,7 @@ final class ConnectionOwner {
     private func handleDisconnected(_ command: Command) {
         switch command {
         case .publish(_, let completion):
-            completion?(.failure(.connectionLost(reason: "reconnecting to \(configuration.host):\(configuration.port)")))
+            completion?(.failure(.connectionLost(reason: "reconnecting to \(endpoints[endpointIndex])")))
         case .ack, .nack:
             status.update { $0.staleAcksDropped += 1 }
         case .close(let completion):

@@ -5,7 +5,11 @@ public struct ConnectionStatistics: Sendable, Equatable {
     /// Increases on every successful (re)connect; delivery tags carry it.
     public var epoch: UInt64 = 0
     public var connected = false
+    /// `host:port` of the endpoint the live connection is on; nil while disconnected. Which cluster node this is.
+    public var endpoint: String?
     public var reconnects = 0
+    /// Connections made to another endpoint than the previous successful one: how often a node was left behind.
+    public var failovers = 0
     /// Acks for deliveries of an earlier epoch, dropped instead of sent (the broker requeued them).
     public var staleAcksDropped = 0
     /// Mandatory publishes the broker could not route.

@@ -36,13 +36,23 @@ import Primitives
     private let arena = CArena()
     private var open = true
 
-    @_spi(RawSession) public init(configuration: AMQPConfiguration) throws(AMQPError) {
+    /// Connects to the configuration's first endpoint.
+    @_spi(RawSession) public convenience init(configuration: AMQPConfiguration) throws(AMQPError) {
+        try self.init(configuration: configuration,
+                      endpoint: AMQPConfiguration.Endpoint(host: configuration.host, port: configuration.port))
+    }
+
+    /// Connects to `endpoint` (one of a cluster's) with the configuration's credentials, vhost and TLS settings;
+    /// a failure to connect or log in is ``AMQPError/connectFailed(host:port:reason:)`` naming that endpoint.
+    @_spi(RawSession) public init(configuration: AMQPConfiguration, endpoint: AMQPConfiguration.Endpoint)
+        throws(AMQPError)
+    {
         guard let state = amqp_new_connection() else {
             throw .library(operation: "amqp_new_connection", status: -1, message: "out of memory")
         }
         self.state = state
         let fail: (String) -> AMQPError = { reason in
-            .connectFailed(host: configuration.host, port: configuration.port, reason: reason)
+            .connectFailed(host: endpoint.host, port: endpoint.port, reason: reason)
         }
         let socket: OpaquePointer?
         if let tls = configuration.tls {
@@ -64,7 +74,7 @@ import Primitives
             guard socket != nil else { amqp_destroy_connection(state); throw fail("cannot create TCP socket") }
         }
         var timeout = timeval(configuration.connectTimeout)
-        let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
+        let status = amqp_socket_open_noblock(socket, endpoint.host, Int32(endpoint.port), &timeout)
         guard status == AMQP_STATUS_OK.rawValue else {
             amqp_destroy_connection(state)
             throw fail(Self.statusText(status))
@@ -92,7 +102,7 @@ import Primitives
             try Self.check(amqp_get_rpc_reply(state), operation: "confirm.select", state: state)
         } catch {
             amqp_destroy_connection(state)
-            throw error
+            throw fail("\(error)")
         }
     }
 

@@ -94,7 +94,8 @@ public struct WorkerConfiguration: Sendable {
         logLevel = "info"
     }
 
-    /// The on-disk form (all optional): `{"amqp":{"url":"amqp://user@host/vhost","password":"…",
+    /// The on-disk form (all optional): `{"amqp":{"url":"amqp://user@host/vhost" (or "urls":["amqp://…",…], a
+    /// cluster's nodes),"password":"…",
     /// "prefetch":256,"heartbeatSeconds":30,"caCertificate":"…","clientCertificate":"…","clientKey":"…",
     /// "verifyPeer":true},"nodeUuid":"…","dataDir":"…","services":["host"],"durableQueues":true,
     /// "queueType":"classic","deliveryLimit":5,
@@ -112,6 +113,8 @@ public struct WorkerConfiguration: Sendable {
         }
         struct AMQPForm: Decodable {
             var url: String?
+            /// A cluster's nodes, tried in order on every reconnect (docs/design-broker-cluster.md).
+            var urls: [String]?
             var password: String?
             var prefetch: UInt16?
             var heartbeatSeconds: Int?
@@ -169,6 +172,7 @@ public struct WorkerConfiguration: Sendable {
                                overrides: Overrides = Overrides()) throws -> WorkerConfiguration {
         var configuration = WorkerConfiguration()
         var url: String?
+        var urls: [String]?
         var password: String?
         var heartbeat: Int?
         var tlsForm: FileForm.AMQPForm?
@@ -183,6 +187,10 @@ public struct WorkerConfiguration: Sendable {
                 throw ConfigurationError.invalidFile(path: path, reason: "\(error)")
             }
             url = form.amqp?.url
+            urls = form.amqp?.urls
+            if url != nil, urls != nil {
+                throw ConfigurationError.invalidFile(path: path, reason: "amqp.url and amqp.urls are both set; keep one")
+            }
             password = form.amqp?.password
             heartbeat = form.amqp?.heartbeatSeconds
             tlsForm = form.amqp
@@ -215,7 +223,14 @@ public struct WorkerConfiguration: Sendable {
             if let value = form.membership?.timeoutSeconds { configuration.membership.timeout = try seconds(value, "membership.timeoutSeconds") }
         }
         let env = { (name: String) in environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        if let value = env("CLOUDBUS_AMQP_URL") { url = value }
+        if env("CLOUDBUS_AMQP_URL") != nil, env("CLOUDBUS_AMQP_URLS") != nil {
+            throw ConfigurationError.invalidValue(
+                name: "CLOUDBUS_AMQP_URLS", value: "set together with CLOUDBUS_AMQP_URL; keep one")
+        }
+        if let value = env("CLOUDBUS_AMQP_URL") { (url, urls) = (value, nil) }
+        if let value = env("CLOUDBUS_AMQP_URLS") {
+            (url, urls) = (nil, value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        }
         if let value = env("CLOUDBUS_AMQP_PASSWORD") { password = value }
         if let value = env("CLOUDBUS_NODE_UUID") { configuration.nodeUUID = value }
         if let value = env("CLOUDBUS_DATA_DIR") { configuration.dataDirectory = value }
@@ -254,7 +269,7 @@ public struct WorkerConfiguration: Sendable {
             if let parsed = URLComponents(string: value), parsed.password != nil {
                 throw ConfigurationError.passwordOnCommandLine
             }
-            url = value
+            (url, urls) = (value, nil)
         }
         if let value = overrides.nodeUUID { configuration.nodeUUID = value }
         if let value = overrides.dataDirectory { configuration.dataDirectory = value }
@@ -265,7 +280,8 @@ public struct WorkerConfiguration: Sendable {
         if let value = overrides.services { configuration.services = value }
         if let value = overrides.logLevel { configuration.logLevel = value }
 
-        var amqp = try url.map { try AMQPConfiguration(url: $0) } ?? AMQPConfiguration()
+        var amqp = try urls.map { try AMQPConfiguration(urls: $0) }
+            ?? url.map { try AMQPConfiguration(url: $0) } ?? AMQPConfiguration()
         if let password { amqp.password = password }
         if let heartbeat { amqp.heartbeat = .seconds(heartbeat) }
         if let form = tlsForm, amqp.tls != nil {

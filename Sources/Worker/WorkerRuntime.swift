@@ -66,7 +66,9 @@ public struct WorkerRuntime: Sendable {
                                          let health = workerSlot.health
                                          return .init(status: health == .ready ? 200 : 503, body: health.rawValue)
                                      },
-                                     "/metrics": { .init(status: 200, body: metrics.prometheusText()) },
+                                     "/metrics": {
+                                         .init(status: 200, body: metrics.prometheusText() + workerSlot.connectionMetrics)
+                                     },
                                  ]),
             logger: logger)
         let caller = AgentCaller(client: AgentHTTPClient(), callbackServer: callbackServer,
@@ -129,4 +131,5 @@ final class WorkerSlot: Sendable {
 
     func set(_ value: BusWorker) { worker.withLock { $0 = value } }
     var health: BusWorker.Health { worker.withLock { $0?.health ?? .starting } }
+    var connectionMetrics: String { worker.withLock { $0?.connectionMetricsText() ?? "" } }
 }

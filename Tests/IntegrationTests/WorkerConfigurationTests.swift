@@ -1,4 +1,5 @@
 import AMQP
+import CloudBusAMQP
 import Foundation
 import Testing
 import Worker
@@ -62,6 +63,62 @@ struct WorkerConfigurationTests {
         overrides.amqpURL = "amqp://flaguser:leaked@flag-host/"
         #expect(throws: ConfigurationError.self) {
             try WorkerConfiguration.resolve(file: nil, environment: [:], overrides: overrides)
+        }
+    }
+
+    @Test("a cluster's URLs from the file or CLOUDBUS_AMQP_URLS; url and urls together are refused")
+    func clusterURLs() throws {
+        let path = try file(#"{"amqp":{"urls":["amqp://guest@127.0.0.1:5681/%2F","amqp://guest@127.0.0.1:5682/%2F"],"password":"p"}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fromFile = try WorkerConfiguration.resolve(file: path, environment: [:])
+        #expect(fromFile.amqp.endpoints.map(\.description) == ["127.0.0.1:5681", "127.0.0.1:5682"])
+        #expect(fromFile.amqp.password == "p")
+
+        // The environment replaces the file's list (or its single url), and a flag replaces both.
+        let fromEnvironment = try WorkerConfiguration.resolve(file: path, environment: [
+            "CLOUDBUS_AMQP_URLS": "amqp://guest@127.0.0.1:5683/%2F, amqp://guest@localhost:5681/%2F",
+        ])
+        #expect(fromEnvironment.amqp.endpoints.map(\.description) == ["127.0.0.1:5683", "localhost:5681"])
+        var overrides = WorkerConfiguration.Overrides()
+        overrides.amqpURL = "amqp://guest@127.0.0.1:5699/%2F"
+        let fromFlag = try WorkerConfiguration.resolve(file: path, environment: [:], overrides: overrides)
+        #expect(fromFlag.amqp.endpoints.map(\.description) == ["127.0.0.1:5699"])
+
+        let both = try file(#"{"amqp":{"url":"amqp://guest@127.0.0.1:5681/","urls":["amqp://guest@127.0.0.1:5682/"]}}"#)
+        defer { try? FileManager.default.removeItem(atPath: both) }
+        #expect(throws: ConfigurationError.self) { try WorkerConfiguration.resolve(file: both, environment: [:]) }
+        #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration.resolve(file: nil, environment: [
+                "CLOUDBUS_AMQP_URL": "amqp://guest@127.0.0.1:5681/", "CLOUDBUS_AMQP_URLS": "amqp://guest@127.0.0.1:5682/",
+            ])
+        }
+        // URLs of one cluster differ in their address only.
+        #expect(throws: AMQPError.self) {
+            try WorkerConfiguration.resolve(file: nil, environment: [
+                "CLOUDBUS_AMQP_URLS": "amqp://guest@127.0.0.1:5681/a,amqp://guest@127.0.0.1:5682/b",
+            ])
+        }
+    }
+
+    @Test("queueType and deliveryLimit: quorum needs durable queues; bad values are refused with their name")
+    func queueSettings() throws {
+        #expect(try WorkerConfiguration.resolve(file: nil, environment: [:]).queueOptions
+                == WorkerQueueOptions(kind: .classic, durable: true, deliveryLimit: 5))
+        let quorum = try WorkerConfiguration.resolve(file: nil, environment: [
+            "CLOUDBUS_QUEUE_TYPE": "quorum", "CLOUDBUS_DELIVERY_LIMIT": "3",
+        ])
+        #expect(quorum.queueOptions == WorkerQueueOptions(kind: .quorum, durable: true, deliveryLimit: 3))
+        let path = try file(#"{"queueType":"quorum","durableQueues":false}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: ConfigurationError.self) { try WorkerConfiguration.resolve(file: path, environment: [:]) }
+        for (name, value) in [("CLOUDBUS_QUEUE_TYPE", "mirrored"), ("CLOUDBUS_DELIVERY_LIMIT", "0"),
+                              ("CLOUDBUS_DELIVERY_LIMIT", "five")] {
+            do {
+                _ = try WorkerConfiguration.resolve(file: nil, environment: [name: value])
+                Issue.record("\(name)=\(value) was accepted")
+            } catch let error as ConfigurationError {
+                #expect(error.description.contains(name == "CLOUDBUS_DELIVERY_LIMIT" && value == "0" ? "deliveryLimit" : name))
+            }
         }
     }
 
