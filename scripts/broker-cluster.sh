@@ -249,6 +249,7 @@ cmd_with() {
     local started=0 rc=0 i
     for i in 0 1 2; do beam_pid "$i" >/dev/null || started=1; done
     cmd_start
+    exec 9>&-  # release the lock: the command may call this script (kill, restart) while it runs
     if ((started)); then
         trap 'cmd_stop || true' EXIT
         trap 'exit 130' INT

@@ -169,6 +169,16 @@ enum PostgresSchema {
             )
             """,
         ]),
+        ("v8-delivery-attempts", [
+            // Redeliveries counted per message for classic queues (quorum queues count in x-delivery-count).
+            """
+            CREATE TABLE delivery_attempts (
+                message_id text PRIMARY KEY,
+                redeliveries integer NOT NULL,
+                updated_at timestamptz NOT NULL
+            )
+            """,
+        ]),
     ]
 
     static func migrate(_ settings: PostgresStoreSettings, logger: Logger) async throws(InventoryError) {

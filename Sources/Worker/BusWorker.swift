@@ -8,7 +8,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// What the worker keeps in the store for its delivery guarantees: the answered-message window and the outbox.
-public typealias WorkerStore = AnsweredMessageStore & OutboxStore
+public typealias WorkerStore = AnsweredMessageStore & OutboxStore & DeliveryAttemptStore
 
 /// The worker as a service: consumes its service queues and the canonical-event queue, feeds
 /// every delivery through the `DeliveryPipeline`, and on graceful shutdown stops consuming,
@@ -134,7 +134,7 @@ public final class BusWorker: Service {
             metrics: metrics,
             settings: .init(maxBodyBytes: configuration.maxBodyBytes, keyBacklog: configuration.effectiveKeyBacklog,
                             publishFailureBackoff: configuration.publishFailureBackoff,
-                            deliveryLimit: configuration.queueType == .quorum ? configuration.deliveryLimit : nil),
+                            deliveryLimit: configuration.deliveryLimit),
             logger: logger)
         // What the outbox still holds goes out on its keys before any delivery of those keys is taken.
         try await pipeline.sweepOutbox()
@@ -231,6 +231,27 @@ public final class BusWorker: Service {
         case disconnected
         case blocked = "blocked by a broker resource alarm"
         case storeUnavailable = "shared store unavailable"
+    }
+
+    /// The two broker connections as Prometheus series: whether each is connected and to which node
+    /// (`endpoint="host:port"`, so an operator sees where a cluster member's worker sits), its reconnects and its
+    /// failovers (reconnects that landed on another node).
+    public func connectionMetricsText() -> String {
+        let connections = [("consume", connection.statistics), ("publish", publishConnection.statistics)]
+        var text = "# TYPE cloudbus_worker_amqp_connected gauge\n"
+        for (name, statistics) in connections {
+            let endpoint = statistics.endpoint.map { ",endpoint=\"\($0)\"" } ?? ""
+            text += "cloudbus_worker_amqp_connected{connection=\"\(name)\"\(endpoint)} \(statistics.connected ? 1 : 0)\n"
+        }
+        text += "# TYPE cloudbus_worker_amqp_reconnects_total counter\n"
+        for (name, statistics) in connections {
+            text += "cloudbus_worker_amqp_reconnects_total{connection=\"\(name)\"} \(statistics.reconnects)\n"
+        }
+        text += "# TYPE cloudbus_worker_amqp_failovers_total counter\n"
+        for (name, statistics) in connections {
+            text += "cloudbus_worker_amqp_failovers_total{connection=\"\(name)\"} \(statistics.failovers)\n"
+        }
+        return text
     }
 
     public var health: Health {

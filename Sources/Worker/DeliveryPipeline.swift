@@ -27,8 +27,9 @@ final class DeliveryPipeline: Sendable {
         /// going away) would turn into a hot loop of redeliveries. The delivery keeps its prefetch slot meanwhile;
         /// other keys are not held. Default: 1 s.
         var publishFailureBackoff: Duration = .seconds(1)
-        /// Deliveries of one message (the broker's `x-delivery-count`, quorum queues) after which it is refused as
-        /// poison before any handler sees it. Nil: not counted (classic queues carry no count).
+        /// Returns of one message, unsettled, after which it is refused as poison before any handler sees it: the
+        /// broker's `x-delivery-count` on quorum queues, the store's count of `redelivered` deliveries on classic
+        /// ones. Nil: not counted.
         var deliveryLimit: Int?
     }
 
@@ -105,16 +106,6 @@ final class DeliveryPipeline: Sendable {
             return
         }
         let base = envelope.base
-        if let limit = settings.deliveryLimit, let count = Self.deliveryCount(of: delivery), count >= limit {
-            // Returned `count` times unsettled: it crashed or hung a worker each time. The broker would drop it
-            // silently after one more; refused here, the sender hears why and the copy says how often.
-            metrics.increment(WorkerCounter.poisonRefused)
-            let detail = "delivered \(count + 1) times without being settled (deliveryLimit \(limit)): "
-                + "each delivery crashed or stopped a worker before it answered"
-            refuseAside(delivery, reason: "poison", detail: detail, base: base, className: envelope.className,
-                        replyError: SysError.operationError.error(detail))
-            return
-        }
         guard let entry = handlers.entry(for: envelope.className) else {
             // Registered for decoding but served by nobody (e.g. a reply class sent to a service queue).
             refuseAside(
@@ -165,6 +156,22 @@ final class DeliveryPipeline: Sendable {
             return
         }
         await admit(delivery, envelope: envelope, entry: entry, mode: mode)
+    }
+
+    /// How often this message came back before this delivery: the broker's count on quorum queues, else the
+    /// store's count of its redeliveries (this one included). Nil when neither knows (no store, or it failed:
+    /// the message is then handled, not refused).
+    private func returns(of delivery: Delivery, id: String) async -> Int? {
+        if let count = Self.deliveryCount(of: delivery) { return count }
+        guard let store else { return nil }
+        do {
+            return try await store.recordRedelivery(messageId: id)
+        } catch {
+            logger.warning("could not count a redelivery; handling the message", metadata: [
+                "msg.id": "\(id)", "error": "\(error)",
+            ])
+            return nil
+        }
     }
 
     /// How often the broker returned this message before (`x-delivery-count`, set by quorum queues on a
@@ -225,6 +232,21 @@ final class DeliveryPipeline: Sendable {
             return
         case .first:
             break
+        }
+        // Not answered, and back again: a message that crashed or stopped a worker each time is refused before it
+        // can do so once more (the broker's quorum limit would drop it silently; a classic queue never would).
+        if let limit = settings.deliveryLimit, delivery.redelivered, let count = await returns(of: delivery, id: base.id),
+            count >= limit
+        {
+            metrics.increment(WorkerCounter.poisonRefused)
+            let detail = "delivered \(count + 1) times without being settled (deliveryLimit \(limit)): "
+                + "each delivery crashed or stopped a worker before it answered"
+            let className = envelope.className
+            Task {
+                await refuseAdmitted(delivery, base: base, reason: "poison", detail: detail, className: className,
+                                     replyError: SysError.operationError.error(detail))
+            }
+            return
         }
         // A sync that would only wait behind another sync of the same key adds nothing: that one will see the state.
         if entry.coalescesWhileWaiting, !ReplyFactory.needsReply(base), executor.queueDepth(for: key) >= 1 {

@@ -1,3 +1,4 @@
+import Worker
 import AMQP
 import CloudBus
 import CloudBusAMQP
@@ -44,5 +45,22 @@ struct BrokerDeadLetteringTests {
         }
         await probe.close()
         await connection.close()
+    }
+}
+
+@Suite("Broker connections on /metrics", .enabled(if: TestBroker.available))
+struct BrokerConnectionMetricsTests {
+    @Test("both connections say they are connected and to which node, with reconnects and failovers")
+    func connectionSeries() async throws {
+        try await withWorker { harness in
+            let broker = try TestBroker.configuration().endpoints[0].description
+            let text = harness.runtime.worker.connectionMetricsText()
+            for connection in ["consume", "publish"] {
+                #expect(text.contains(#"cloudbus_worker_amqp_connected{connection="\#(connection)",endpoint="\#(broker)"} 1"#))
+                #expect(text.contains(#"cloudbus_worker_amqp_reconnects_total{connection="\#(connection)"} 0"#))
+                #expect(text.contains(#"cloudbus_worker_amqp_failovers_total{connection="\#(connection)"} 0"#))
+            }
+            #expect(text.components(separatedBy: "# TYPE ").count == 4, "one TYPE line per family")
+        }
     }
 }

@@ -158,6 +158,12 @@ struct DisruptiveFleetProcessTests {
                     #expect(try await round().isEmpty)
                 } catch {
                     for worker in workers { Issue.record("worker log \(worker.node):\n\(worker.logTail())") }
+                    // A failed run must not leave worker processes behind (they would keep consuming on the broker).
+                    for worker in workers { await worker.stop() }
+                    await events.close()
+                    await client.close()
+                    await connection.close()
+                    await store.close()
                     throw error
                 }
                 for worker in workers { await worker.stop() }

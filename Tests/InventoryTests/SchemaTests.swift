@@ -7,7 +7,7 @@ import Testing
 struct SchemaTests {
     @Test(arguments: StoreBackend.available) func freshInMemoryDatabaseIsFullyMigrated(_ backend: StoreBackend) async throws {
         try await backend.withStore { inventory async throws in
-            #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox", "v7-members"])
+            #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox", "v7-members", "v8-delivery-attempts"])
             if let sqlite = inventory as? SQLiteInventory { #expect(sqlite.path == nil) }
             #expect(try await inventory.hosts().isEmpty)
             #expect(try await inventory.expectedVms(onHost: hostUuid(1)).isEmpty)
@@ -19,7 +19,7 @@ struct SchemaTests {
             let path = directory.appendingPathComponent("inventory.sqlite").path
             let inventory = try SQLiteInventory(path: path)
             #expect(FileManager.default.fileExists(atPath: path))
-            #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox", "v7-members"])
+            #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox", "v7-members", "v8-delivery-attempts"])
             let mode = try await inventory.database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
             #expect(mode == "wal")
             let tables = try await inventory.database.read {
@@ -42,7 +42,7 @@ struct SchemaTests {
                 try await inventory.updateHostStatus(uuid: hostUuid(1), to: .disconnected)
             }
             let reopened = try SQLiteInventory(path: path)
-            #expect(try await reopened.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox", "v7-members"])
+            #expect(try await reopened.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox", "v7-members", "v8-delivery-attempts"])
             var expectedHost = host(1)
             expectedHost.status = .disconnected
             #expect(try await reopened.host(uuid: hostUuid(1)) == expectedHost)

@@ -177,6 +177,16 @@ enum SQLiteSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v8-delivery-attempts") { db in
+            // Redeliveries counted per message for classic queues (quorum queues count in x-delivery-count).
+            try db.execute(sql: """
+                CREATE TABLE delivery_attempts (
+                    messageId TEXT NOT NULL PRIMARY KEY,
+                    redeliveries INTEGER NOT NULL,
+                    updatedAtMillis INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }()
 }

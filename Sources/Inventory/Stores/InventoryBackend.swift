@@ -4,7 +4,8 @@
 /// The worker, the `inventory import` command and the benchmarks hold an `any InventoryBackend` and never ask which
 /// one it is: a behaviour one back end has and the other lacks is a bug, and the store tests run against both.
 public protocol InventoryBackend: HostStore, VmStore, VmNicStore, VmDeviceAddressStore, VmVirtualizerInfoStore,
-    SkipEntryStore, ZbsPrimaryStorageStore, AnsweredMessageStore, OutboxStore, InventoryBatchStore, MemberStore
+    SkipEntryStore, ZbsPrimaryStorageStore, AnsweredMessageStore, OutboxStore, InventoryBatchStore, MemberStore,
+    DeliveryAttemptStore
 {
     /// Where the data lives, fit for logs and errors: a file path, `:memory:`, or a database URL **without** its
     /// password.
