@@ -18,14 +18,17 @@ final class BenchWorkerResponder: BenchResponder {
     private let setup: BenchSetup
     private let reliable: Bool
     private let executable: String
+    private let queueType: String?
     private let child = Mutex<BenchChildProcess?>(nil)
 
     /// - Parameter baseline: another build of the worker to run instead of the one beside this tool.
-    init(setup: BenchSetup, reliable: Bool, baseline: String? = nil) {
+    /// - Parameter queueType: the worker's `queueType` (classic, quorum); nil leaves the worker's default.
+    init(setup: BenchSetup, reliable: Bool, baseline: String? = nil, queueType: String? = nil) {
         self.setup = setup
         self.reliable = reliable
         self.kind = baseline == nil ? .worker : .workerBaseline
         self.executable = baseline ?? BenchProcStat.workerExecutable
+        self.queueType = queueType
     }
 
     var serviceId: String { ServiceID(service: ServiceID.hostService, node: node).rawValue }
@@ -43,7 +46,8 @@ final class BenchWorkerResponder: BenchResponder {
         // Durability of the worker's queues is a file-only setting.
         let configPath = directory.appendingPathComponent("config.json").path
         let backlog = setup.sameKey ? #", "keyBacklog": \#(setup.prefetch)"# : ""
-        try Data(#"{"durableQueues": \#(reliable)\#(backlog)}"#.utf8).write(to: URL(fileURLWithPath: configPath))
+        let type = queueType.map { #", "queueType": "\#($0)""# } ?? ""
+        try Data(#"{"durableQueues": \#(reliable)\#(backlog)\#(type)}"#.utf8).write(to: URL(fileURLWithPath: configPath))
         var environment = setup.childEnvironment
         environment["CLOUDBUS_AMQP_PASSWORD"] = setup.amqp.password
         let process = try BenchChildProcess(
