@@ -246,17 +246,11 @@ cmd_status() {
 
 cmd_with() {
     (($# > 0)) || die "usage: $0 with COMMAND [ARGS...]"
-    local started=0 rc=0 i
+    local started=0 i
     for i in 0 1 2; do beam_pid "$i" >/dev/null || started=1; done
     cmd_start
     exec 9>&-  # release the lock: the command may call this script (kill, restart) while it runs
-    if ((started)); then
-        trap 'cmd_stop || true' EXIT
-        trap 'exit 130' INT
-        trap 'exit 143' TERM
-    fi
-    "$@" || rc=$?
-    return "$rc"
+    run_then_stop_if_started "$started" "$@"
 }
 
 [[ ! ${1:-} =~ ^(start|stop|kill|restart|status|ctl|with)$ || $(id -u) == 0 ]] ||

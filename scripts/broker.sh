@@ -250,15 +250,9 @@ cmd_status() {
 
 cmd_with() {
     (($# > 0)) || die "usage: $0 with COMMAND [ARGS...]"
-    local started=0 rc=0
+    local started=0
     if beam_pid >/dev/null; then cmd_wait; else cmd_start; started=1; fi
-    if ((started)); then
-        trap 'cmd_stop || true' EXIT
-        trap 'exit 130' INT
-        trap 'exit 143' TERM
-    fi
-    "$@" || rc=$?
-    return "$rc"
+    run_then_stop_if_started "$started" "$@"
 }
 
 case ${1:-} in

@@ -73,3 +73,17 @@ owned_dir() {
     runuser -u "$user" -- test -w "$dir" || die "the $user user cannot write $dir (check the modes of its parent directories)"
     printf '%s' "$dir"
 }
+
+# The end of every script's `with COMMAND...`: runs COMMAND and, when this call started the server ($1 = 1), stops
+# it again on any exit (cmd_stop of the calling script), Ctrl-C and TERM included. Returns COMMAND's status.
+run_then_stop_if_started() {
+    local started=$1 rc=0
+    shift
+    if ((started)); then
+        trap 'cmd_stop || true' EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+    fi
+    "$@" || rc=$?
+    return "$rc"
+}

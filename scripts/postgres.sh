@@ -158,16 +158,10 @@ cmd_status() {
 
 cmd_with() {
     (($# > 0)) || die "usage: $0 with COMMAND [ARGS...]"
-    local started=0 rc=0
+    local started=0
     prepare_dir
     if running; then cmd_wait; else cmd_start; started=1; fi
-    if ((started)); then
-        trap 'cmd_stop || true' EXIT
-        trap 'exit 130' INT
-        trap 'exit 143' TERM
-    fi
-    "$@" || rc=$?
-    return "$rc"
+    run_then_stop_if_started "$started" "$@"
 }
 
 case ${1:-} in

@@ -17,10 +17,7 @@ import Worker
 @Suite("Fleet membership on the shared store", .enabled(if: TestBroker.available && TestStore.available))
 struct DisruptiveFleetMembershipTests {
     private func fleet(_ settings: PostgresStoreSettings) -> (inout WorkerConfiguration) -> Void {
-        { configuration in
-            configuration.store = settings
-            configuration.membership = .init(heartbeat: .milliseconds(300), timeout: .milliseconds(1_500))
-        }
+        FleetTest.member(of: settings, timeout: .milliseconds(1_500))
     }
 
     @Test("two workers see each other; a graceful stop announces NodeLeft and leaves the ring at once")
@@ -93,18 +90,11 @@ struct DisruptiveFleetMembershipTests {
 @Suite("Forwarding to the owner in a fleet", .enabled(if: TestBroker.available && TestStore.available))
 struct DisruptiveFleetForwardingTests {
     private func fleet(_ settings: PostgresStoreSettings) -> (inout WorkerConfiguration) -> Void {
-        { configuration in
-            configuration.store = settings
-            configuration.membership = .init(heartbeat: .milliseconds(300), timeout: .seconds(3))
-        }
+        FleetTest.member(of: settings)
     }
 
-    /// A host uuid the ring of both workers gives to `owner`.
     private func host(ownedBy owner: WorkerHarness, ringOf other: WorkerHarness) -> String {
-        while true {
-            let candidate = MessageID.random()
-            if other.runtime.membership.owner(of: candidate) == owner.node { return candidate }
-        }
+        FleetTest.host(ownedBy: owner, ringOf: other)
     }
 
     @Test("a ping sent to the wrong worker is forwarded, answered once by the owner, with the sender's reply address")
@@ -169,10 +159,7 @@ struct DisruptiveFleetDrainTests {
     @Test("requests waiting in a dead worker's queue are answered by the survivor; the dead worker comes back and serves")
     func deadWorkersQueueIsDrainedThenReturned() async throws {
         try await TestStore.withSchema { settings in
-            let fleet: (inout WorkerConfiguration) -> Void = { configuration in
-                configuration.store = settings
-                configuration.membership = .init(heartbeat: .milliseconds(300), timeout: .milliseconds(1_500))
-            }
+            let fleet = FleetTest.member(of: settings, timeout: .milliseconds(1_500))
             try await FakeKVMAgent.withRunning { agent in
                 try await withWorker(configure: fleet) { survivor in
                     // The dead worker: its queue exists (declared as the fleet declares them: the harness runs transient), its

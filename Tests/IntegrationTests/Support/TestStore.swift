@@ -56,33 +56,9 @@ enum TestStore {
     static var controllable: Bool { available && ProcessInfo.processInfo.environment["CLOUDBUS_PG_CTL"] != nil }
 
     /// Runs the server's control script (`stop`, `start`), waiting for it to finish.
-    ///
-    /// With posix_spawn and waitpid rather than Foundation's `Process`: its `waitUntilExit` was seen to miss the
-    /// script's exit after `start` (the postmaster it leaves running is a grandchild) and wait forever.
     static func control(_ argument: String) throws {
         guard let script = ProcessInfo.processInfo.environment["CLOUDBUS_PG_CTL"] else { throw TestStoreUnavailable() }
-        let arguments = ["/bin/bash", script, argument]
-        var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in cArguments { free(pointer) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, &cArguments, environ)
-        guard spawned == 0 else { throw ControlFailed(argument: argument, status: spawned) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let exited = (status & 0x7f) == 0
-        let code = (status >> 8) & 0xff
-        guard exited && code == 0 else { throw ControlFailed(argument: argument, status: exited ? code : -1) }
-    }
-
-    struct ControlFailed: Error, CustomStringConvertible {
-        let argument: String
-        let status: Int32
-        var description: String { "postgres.sh \(argument) exited \(status)" }
+        try ScriptControl.run(script, [argument])
     }
 
     struct TestStoreUnavailable: Error, CustomStringConvertible {
