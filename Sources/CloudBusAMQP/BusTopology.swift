@@ -27,9 +27,16 @@ public enum BusTopology {
             arguments["x-queue-type"] = .string("quorum")
             arguments["x-delivery-limit"] = .int64(Int64(options.deliveryLimit))
         }
+        // One consumer at a time takes from a service queue: the worker, or the survivor draining it after the worker
+        // left. On classic queues the consumers say so (exclusive consume: a second is refused, and RabbitMQ refuses
+        // exclusive consumes on single-active-consumer classic queues); quorum queues (RabbitMQ 3.10) ignore the
+        // exclusive flag, so there the queue says so: with a single active consumer, a drain of a worker that is in
+        // fact alive gets nothing until the worker's own consumer goes.
+        var serviceArguments = arguments
+        if options.kind == .quorum { serviceArguments["x-single-active-consumer"] = .bool(true) }
         for service in services {
             let queue = ServiceID(service: service, node: node).queueName
-            topology.queues.append(QueueDeclaration(name: queue, durable: options.durable, arguments: arguments))
+            topology.queues.append(QueueDeclaration(name: queue, durable: options.durable, arguments: serviceArguments))
             topology.bindings.append(QueueBinding(queue: queue, exchange: BusNames.p2pExchange, routingKey: queue))
         }
         let events = eventQueue(node: node)

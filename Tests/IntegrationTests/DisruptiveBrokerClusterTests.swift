@@ -158,6 +158,45 @@ struct DisruptiveBrokerClusterTests {
         }
     }
 
+    @Test("a quorum service queue feeds one consumer at a time: a drain of a live worker gets nothing until it goes")
+    func quorumServiceQueueHasOneActiveConsumer() async throws {
+        // What DepartedQueueDrain relies on. Quorum queues (3.10) ignore basic.consume's exclusive flag, so the
+        // worker's service queues are single-active-consumer: the second consumer waits as a standby.
+        let node = NodeUUID.random()
+        let owner = AMQPConnection(configuration: try TestCluster.configuration(node: 2))
+        let drain = AMQPConnection(configuration: try TestCluster.configuration(node: 3))
+        try await owner.start()
+        try await drain.start()
+        try await withTeardown({ await owner.close(); await drain.close() }) {
+            try await owner.declare(BusTopology.worker(
+                node: node, services: [ServiceID.hostService], queues: WorkerQueueOptions(kind: .quorum)))
+            let queue = ServiceID(service: ServiceID.hostService, node: node).queueName
+            func publish(_ text: String) async throws {
+                #expect(try await owner.publish(OutgoingMessage(
+                    exchange: BusNames.p2pExchange, routingKey: queue, body: Array(text.utf8), mandatory: true))
+                    == .confirmed)
+            }
+            let owned = try await owner.consume(ConsumerSpecification(queue: queue, exclusive: true))
+            let drained = try await drain.consume(ConsumerSpecification(queue: queue, exclusive: true))
+            let ownerDeliveries = StreamCollector(owned)
+            let drainDeliveries = StreamCollector(drained)
+            // Round-robin would split these between the two; one active consumer takes all four.
+            for number in 1...4 { try await publish("to the owner \(number)") }
+            for number in 1...4 {
+                let delivery = await ownerDeliveries.next(within: .seconds(10))
+                #expect(delivery.map { String(decoding: $0.body, as: UTF8.self) } == "to the owner \(number)")
+                if let delivery { owner.ack(delivery.tag) }
+            }
+            #expect(await drainDeliveries.next(within: .milliseconds(300)) == nil, "the standby drain got a message")
+            // The owner goes (a worker that really died): the drain becomes the active consumer.
+            await owner.stopConsuming()
+            try await publish("to the drain")
+            let second = await drainDeliveries.next(within: .seconds(10))
+            #expect(second.map { String(decoding: $0.body, as: UTF8.self) } == "to the drain")
+            if let second { drain.ack(second.tag) }
+        }
+    }
+
     @Test("a message that crashes the worker is refused as poison at the delivery limit; the worker keeps serving")
     func poisonIsRefusedAtTheDeliveryLimit() async throws {
         // Quorum queues count the returns themselves (x-delivery-count).
