@@ -15,7 +15,7 @@ import Primitives
 /// order rotated each round). Per run: requests/s, p50/p99, worker CPU per request and broker CPU per request (every
 /// `beam.smp` of the target, found by its `RABBITMQ_NODENAME`), all read in the same window.
 ///
-/// Every workers of one virtual host must agree on the queue type (the shared dead-letter queue is declared with it,
+/// All workers of one virtual host must agree on the queue type (the shared dead-letter queue is declared with it,
 /// and RabbitMQ refuses a redeclare with another type), so each combination runs in a virtual host of its own,
 /// `<prefix>classic` and `<prefix>quorum`, created when missing; the worker's queues are deleted after each run.
 struct BenchQueueTypes: AsyncParsableCommand {
@@ -60,6 +60,9 @@ struct BenchQueueTypes: AsyncParsableCommand {
 
     @Option(help: "The single broker's node name (env CLOUDBUS_NODE_NAME).")
     var nodeName: String?
+
+    @Option(help: "Seconds the target's broker CPU is sampled idle before each combination (0: not), to tell its background (other vhosts' queues, cluster chatter) from the load's cost.")
+    var idleSeconds: Double = 2
 
     @Option(help: "Virtual hosts used: <prefix><queue type> on each target, created when missing.")
     var vhostPrefix: String = "cbw-bench-"
@@ -116,6 +119,7 @@ struct BenchQueueTypes: AsyncParsableCommand {
         }
         guard Self.numbers(pingLanes) != nil else { throw ValidationError("--ping-lanes: comma-separated numbers 1...65535") }
         guard hosts >= 1 else { throw ValidationError("--hosts must be >= 1") }
+        guard idleSeconds >= 0 else { throw ValidationError("--idle-seconds must be >= 0") }
         guard !vhostPrefix.isEmpty else { throw ValidationError("--vhost-prefix must not be empty") }
     }
 
@@ -274,6 +278,10 @@ struct BenchQueueTypes: AsyncParsableCommand {
         var completed: Int
         var workerCPUMicrosPerRequest: Double?
         var brokerCPUMicrosPerRequest: Double?
+        /// The broker's CPU while idle just before this combination ran (cores: CPU seconds per second).
+        var brokerIdleCores: Double?
+        /// `brokerCPUMicrosPerRequest` minus the idle burn's share per request (idle cores / requests per second).
+        var brokerNetCPUMicrosPerRequest: Double?
         var p50Ms: Double
         var p99Ms: Double
         /// Error replies, unmatched replies, failed publishes (echo); failed answers and unanswered requests (ping).
@@ -292,6 +300,8 @@ struct BenchQueueTypes: AsyncParsableCommand {
         var requestsPerSecondPerRound: [Double]
         var workerCPUMicrosPerRequest: Double?
         var brokerCPUMicrosPerRequest: Double?
+        var brokerIdleCores: Double?
+        var brokerNetCPUMicrosPerRequest: Double?
         var p50Ms: Double
         var p99Ms: Double
         var problems: Int
@@ -311,6 +321,7 @@ struct BenchQueueTypes: AsyncParsableCommand {
         var payloadBytes: Int
         var prefetch: Int
         var hosts: Int
+        var idleSeconds: Double
         var targets: [String: String]
         var samples: [Sample] = []
         var medians: [Median] = []
@@ -334,7 +345,7 @@ struct BenchQueueTypes: AsyncParsableCommand {
             command: command, processors: BenchProcStat.processorCount, cpuModel: BenchProcStat.cpuModel,
             loadAverageAtStart: BenchProcStat.loadAverage, loadAverageAtEnd: "", rounds: rounds,
             warmupSeconds: warmupSeconds, durationSeconds: measuredSeconds, echoWindows: echoWindows, pingLanes: lanes,
-            payloadBytes: bench.payloadBytes, prefetch: Int(bench.prefetch), hosts: hosts,
+            payloadBytes: bench.payloadBytes, prefetch: Int(bench.prefetch), hosts: hosts, idleSeconds: idleSeconds,
             targets: Dictionary(uniqueKeysWithValues: targetList.map {
                 ($0.kind.rawValue, "\($0.amqp(vhost: "/").redactedURL) (beams: \($0.nodes.joined(separator: ", ")))")
             }))
@@ -367,6 +378,15 @@ struct BenchQueueTypes: AsyncParsableCommand {
                 let amqp = target.amqp(vhost: vhostPrefix + type)
                 let (probe, problem) = Self.brokerProbe(target)
                 if let problem { notes.append("round \(round) \(target.kind.label): broker CPU not measured: \(problem)") }
+                var idle: Double?
+                if let probe, idleSeconds > 0 {
+                    let before = probe()
+                    let start = ContinuousClock.now
+                    try await Task.sleep(for: .seconds(idleSeconds))
+                    let elapsed = start.duration(to: .now).inSeconds
+                    if let before, let after = probe() { idle = (after - before).inSeconds / elapsed }
+                }
+                let cellStart = samples.count
                 for workload in workloadList {
                     let label = "round \(round) \(target.kind.label) \(type) \(workload.rawValue)"
                     do {
@@ -382,6 +402,12 @@ struct BenchQueueTypes: AsyncParsableCommand {
                     } catch {
                         notes.append("\(label) failed: \(error)")
                         progress("FAILED \(label): \(error)")
+                    }
+                }
+                for index in cellStart..<samples.count {
+                    samples[index].brokerIdleCores = idle
+                    if let idle, let gross = samples[index].brokerCPUMicrosPerRequest, samples[index].requestsPerSecond > 0 {
+                        samples[index].brokerNetCPUMicrosPerRequest = gross - idle * 1e6 / samples[index].requestsPerSecond
                     }
                 }
             }
@@ -432,7 +458,8 @@ struct BenchQueueTypes: AsyncParsableCommand {
                     round: round, target: target.kind, queueType: type, workload: .echo, window: window,
                     requestsPerSecond: result.requestsPerSecond, completed: result.completed,
                     workerCPUMicrosPerRequest: perRequest(result.responderCPU),
-                    brokerCPUMicrosPerRequest: perRequest(result.brokerCPU),
+                    brokerCPUMicrosPerRequest: perRequest(result.brokerCPU), brokerIdleCores: nil,
+                    brokerNetCPUMicrosPerRequest: nil,
                     p50Ms: result.latency.p50Ms, p99Ms: result.latency.p99Ms,
                     problems: result.errorReplies + result.unmatchedReplies + result.publishFailures,
                     stalled: result.stalled, loadAverageAfter: result.loadAverageAfter)
@@ -509,7 +536,8 @@ struct BenchQueueTypes: AsyncParsableCommand {
                     round: round, target: target.kind, queueType: type, workload: .ping, window: window,
                     requestsPerSecond: Double(answered) / elapsed, completed: answered,
                     workerCPUMicrosPerRequest: perPing(workerBefore, workerAfter),
-                    brokerCPUMicrosPerRequest: perPing(brokerBefore, brokerAfter),
+                    brokerCPUMicrosPerRequest: perPing(brokerBefore, brokerAfter), brokerIdleCores: nil,
+                    brokerNetCPUMicrosPerRequest: nil,
                     p50Ms: pings.p50, p99Ms: pings.p99,
                     problems: pings.failed + max(0, pings.confirmed - pings.answered) + summary.unconfirmed,
                     stalled: answered == 0, loadAverageAfter: BenchProcStat.loadAverage)
@@ -553,12 +581,16 @@ struct BenchQueueTypes: AsyncParsableCommand {
                         guard !rows.isEmpty else { continue }
                         let worker = rows.compactMap(\.workerCPUMicrosPerRequest)
                         let broker = rows.compactMap(\.brokerCPUMicrosPerRequest)
+                        let idle = rows.compactMap(\.brokerIdleCores)
+                        let net = rows.compactMap(\.brokerNetCPUMicrosPerRequest)
                         result.append(Median(
                             target: target, queueType: type, workload: workload, window: window, rounds: rows.count,
                             requestsPerSecond: median(rows.map(\.requestsPerSecond)),
                             requestsPerSecondPerRound: rows.map(\.requestsPerSecond),
                             workerCPUMicrosPerRequest: worker.isEmpty ? nil : median(worker),
                             brokerCPUMicrosPerRequest: broker.isEmpty ? nil : median(broker),
+                            brokerIdleCores: idle.isEmpty ? nil : median(idle),
+                            brokerNetCPUMicrosPerRequest: net.isEmpty ? nil : median(net),
                             p50Ms: median(rows.map(\.p50Ms)), p99Ms: median(rows.map(\.p99Ms)),
                             problems: rows.map(\.problems).reduce(0, +) + rows.filter(\.stalled).count))
                     }
@@ -588,7 +620,8 @@ struct BenchQueueTypes: AsyncParsableCommand {
             print("Target \(TargetKind(rawValue: kind)?.label ?? kind): \(description)")
         }
         print("Figures are medians over the rounds; CPU is per answered request, from /proc; broker = sum over the "
-              + "target's beam.smp.")
+              + "target's beam.smp; broker idle = its CPU (cores) in the \(report.idleSeconds) s before each combination, "
+              + "with no load; net = broker µs/req minus that idle burn's share per request.")
         let ordered = report.medians.reduce(into: [(Workload, Int)]()) { list, median in
             if !list.contains(where: { $0 == (median.workload, median.window) }) { list.append((median.workload, median.window)) }
         }
@@ -597,12 +630,13 @@ struct BenchQueueTypes: AsyncParsableCommand {
             print("")
             print(workload == .echo ? "#### Echo, W=\(window) (reliable)" : "#### Ping, W=\(window) (PingHostMsg + VM sync)")
             print("")
-            print("| target | queues | req/s | req/s per round | worker CPU µs/req | broker CPU µs/req | p50 ms | p99 ms | problems |")
-            print("|---|---|---:|---|---:|---:|---:|---:|---:|")
+            print("| target | queues | req/s | req/s per round | worker CPU µs/req | broker CPU µs/req | broker idle cores | broker net µs/req | p50 ms | p99 ms | problems |")
+            print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
             for row in rows {
                 print("| \(row.target.label) | \(row.queueType) | \(BenchReport.format(row.requestsPerSecond, 0)) | "
                       + row.requestsPerSecondPerRound.map { BenchReport.format($0, 0) }.joined(separator: ", ")
                       + " | \(BenchReport.format(row.workerCPUMicrosPerRequest, 0)) | \(BenchReport.format(row.brokerCPUMicrosPerRequest, 0)) | "
+                      + "\(BenchReport.format(row.brokerIdleCores, 2)) | \(BenchReport.format(row.brokerNetCPUMicrosPerRequest, 0)) | "
                       + "\(BenchReport.format(row.p50Ms, 2)) | \(BenchReport.format(row.p99Ms, 2)) | \(row.problems) |")
             }
             func find(_ target: TargetKind, _ type: String) -> Median? { rows.first { $0.target == target && $0.queueType == type } }
@@ -614,13 +648,15 @@ struct BenchQueueTypes: AsyncParsableCommand {
             for target in TargetKind.allCases {
                 guard let classic = find(target, "classic"), let quorum = find(target, "quorum") else { continue }
                 lines.append("quorum/classic on \(target.label): req/s \(ratio(quorum.requestsPerSecond, classic.requestsPerSecond)), "
-                             + "broker CPU/req \(ratio(quorum.brokerCPUMicrosPerRequest, classic.brokerCPUMicrosPerRequest)), "
+                             + "broker CPU/req \(ratio(quorum.brokerCPUMicrosPerRequest, classic.brokerCPUMicrosPerRequest)) "
+                             + "(net \(ratio(quorum.brokerNetCPUMicrosPerRequest, classic.brokerNetCPUMicrosPerRequest))), "
                              + "p50 \(ratio(quorum.p50Ms, classic.p50Ms))")
             }
             for type in ["classic", "quorum"] {
                 guard let one = find(.one, type), let three = find(.three, type) else { continue }
                 lines.append("three nodes/one node, \(type): req/s \(ratio(three.requestsPerSecond, one.requestsPerSecond)), "
-                             + "broker CPU/req \(ratio(three.brokerCPUMicrosPerRequest, one.brokerCPUMicrosPerRequest)), "
+                             + "broker CPU/req \(ratio(three.brokerCPUMicrosPerRequest, one.brokerCPUMicrosPerRequest)) "
+                             + "(net \(ratio(three.brokerNetCPUMicrosPerRequest, one.brokerNetCPUMicrosPerRequest))), "
                              + "p50 \(ratio(three.p50Ms, one.p50Ms))")
             }
             if !lines.isEmpty {
