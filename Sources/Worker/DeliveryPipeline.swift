@@ -47,6 +47,8 @@ final class DeliveryPipeline: Sendable {
     /// Executor keys with outbox rows that may not have been published (a lost confirm, or rows found at start):
     /// each is flushed, on its own key, before that key's next message runs.
     private let dirtyKeys = Mutex<Set<String>>([])
+    /// Deliveries this worker returned on purpose: not counted against the delivery limit.
+    private let deliberateReturns = DeliberateReturns()
     private let deadLetters: DeadLetterSink
     private let metrics: WorkerMetrics
     private let settings: Settings
@@ -143,13 +145,15 @@ final class DeliveryPipeline: Sendable {
             }
             // On the key's executor, so the messages of one host or VM leave in the order they came (and after
             // any of its work still running here).
-            let connection = connection
+            let connection = connection, returns = deliberateReturns, id = base.id
             await executor.submit(key: entry.resourceKey(envelope.message), timeout: settings.defaultHandlerTimeout, {
                 [self] in
                 await forward(delivery, to: target, hops: hops + 1, envelope: envelope, entry: entry, mode: mode)
             }, completion: { outcome in
                 switch outcome {
-                case .expiredBeforeStart, .rejected: connection.nack(delivery.tag, requeue: true)
+                case .expiredBeforeStart, .rejected:
+                    returns.note(id)
+                    connection.nack(delivery.tag, requeue: true)
                 case .finished, .threw, .deadlineExceeded: break
                 }
             })
@@ -158,11 +162,14 @@ final class DeliveryPipeline: Sendable {
         await admit(delivery, envelope: envelope, entry: entry, mode: mode)
     }
 
-    /// How often this message came back before this delivery: the broker's count on quorum queues, else the
-    /// store's count of its redeliveries (this one included). Nil when neither knows (no store, or it failed:
-    /// the message is then handled, not refused).
+    /// How often this message came back before this delivery without this worker having returned it: the
+    /// broker's count on quorum queues less this worker's deliberate returns, else the store's count of its
+    /// redeliveries (this one included) unless this one was deliberate. Nil when nothing counts (no store, or it
+    /// failed: the message is then handled, not refused).
     private func returns(of delivery: Delivery, id: String) async -> Int? {
-        if let count = Self.deliveryCount(of: delivery) { return count }
+        // Returns this worker made on purpose (a refused output during a broker alarm, a shutdown) are not crashes.
+        if let count = Self.deliveryCount(of: delivery) { return max(0, count - deliberateReturns.given(id)) }
+        if deliberateReturns.take(id) { return nil }
         guard let store else { return nil }
         do {
             return try await store.recordRedelivery(messageId: id)
@@ -209,6 +216,7 @@ final class DeliveryPipeline: Sendable {
                 "owner": "\(target.node)", "msg.id": "\(envelope.base.id)", "error": "\(error)",
             ])
             try? await Task.sleep(for: settings.publishFailureBackoff)
+            deliberateReturns.note(envelope.base.id)
             connection.nack(delivery.tag, requeue: true)
         }
     }
@@ -484,6 +492,7 @@ final class DeliveryPipeline: Sendable {
     private func settle(_ delivery: Delivery, id: String, _ settlement: Settlement) async {
         switch settlement {
         case .done(let answer, let sentOutbox):
+            deliberateReturns.forget(id)
             let parked = ledger.finish(id: id, answer: answer)
             // On disk before the ack: once the broker forgets the message, a retry after a crash still finds it.
             await journal?.record(
@@ -494,6 +503,7 @@ final class DeliveryPipeline: Sendable {
                 await answerAgain(copy, with: answer, messageId: id)
             }
         case .giveBack(let delay):
+            deliberateReturns.note(id)
             guard let delay else {
                 connection.nack(delivery.tag, requeue: true)
                 for copy in ledger.abandon(id: id) { connection.nack(copy.tag, requeue: true) }
@@ -507,6 +517,7 @@ final class DeliveryPipeline: Sendable {
                 for copy in ledger.abandon(id: id) { connection.nack(copy.tag, requeue: true) }
             }
         case .refusedForNow:
+            deliberateReturns.forget(id)
             connection.ack(delivery.tag)
             for copy in ledger.abandon(id: id) { connection.ack(copy.tag) }
         }
@@ -597,6 +608,7 @@ final class DeliveryPipeline: Sendable {
         } else {
             // Not marked handled; back to the queue after the same pause as a refused output (no hot loop).
             try? await Task.sleep(for: settings.publishFailureBackoff)
+            if let id = base?.id { deliberateReturns.note(id) }
             connection.nack(delivery.tag, requeue: true)
         }
     }

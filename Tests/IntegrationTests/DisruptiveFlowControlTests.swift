@@ -17,7 +17,9 @@ struct DisruptiveFlowControlTests {
           .timeLimit(.minutes(3)))
     func memoryAlarm() async throws {
         let gate = HandlerGate()
-        try await withWorker(configure: { $0.amqp.confirmTimeout = .seconds(2) },
+        // deliveryLimit 1: a message the worker gives back during the alarm comes back redelivered, and must be
+        // handled, not taken for a message that crashed a worker (those are refused as poison at the limit).
+        try await withWorker(configure: { $0.amqp.confirmTimeout = .seconds(2); $0.deliveryLimit = 1 },
                              extraHandlers: { $0.register(HangHandler(gate: gate)) }) { harness in
             let collector = try await ReplyCollector.open(durable: false)
             try await withTeardown({ gate.open(); await collector.close() }) {
@@ -54,6 +56,7 @@ struct DisruptiveFlowControlTests {
                     held.allSatisfy { collector.isAnswered($0.id) }
                 }
                 #expect(answered, "a request held through the alarm was never answered")
+                #expect(harness.metrics[WorkerCounter.poisonRefused] == 0, "a request given back was refused as poison")
             }
         }
     }

@@ -67,4 +67,27 @@ struct VmTracerNackedOutputsTests {
             await gate.close()
         }
     }
+
+    @Test("a delivery the worker gives back is no poison: returned again and again with deliveryLimit 1, it is still served")
+    func givenBackIsNotPoison() async throws {
+        let nodeB = NodeUUID.random()
+        try await withWorker(configure: {
+            $0.ringNodes = [nodeB.rawValue]
+            $0.publishFailureBackoff = .milliseconds(200)
+            // Any redelivery counted as a crash would be refused at once.
+            $0.deliveryLimit = 1
+        }) { harness in
+            let verdict = try ForeignHostVerdict(node: harness.node, owner: nodeB)
+            try await verdict.seed(harness.inventory)
+            let gate = try await GatedQueue.closed(routingKey: ServiceID(service: ServiceID.hostService, node: nodeB).queueName)
+            try await harness.sendRaw(verdict.body, queue: verdict.queue)
+            // Refused, given back, redelivered, refused again: several rounds while the gate stays closed.
+            #expect(try await eventually { harness.metrics[WorkerCounter.publishFailures] >= 3 })
+            try await gate.open()
+            let request = await gate.next(containing: verdict.vm, within: .seconds(20))
+            #expect(request != nil, "the given-back delivery was refused instead of served")
+            #expect(harness.metrics[WorkerCounter.poisonRefused] == 0)
+            await gate.close()
+        }
+    }
 }
