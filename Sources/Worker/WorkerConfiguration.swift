@@ -31,8 +31,9 @@ public struct WorkerConfiguration: Sendable {
     /// `classic` (default) or `quorum` (replicated across a RabbitMQ cluster; requires durable queues). All workers
     /// of one broker must agree (docs/design-broker-cluster.md).
     public var queueType: WorkerQueueOptions.Kind = .classic
-    /// Quorum queues: deliveries of one message before the worker refuses it as poison (and the broker's
-    /// `x-delivery-limit`). Default: 5.
+    /// Returns of one unanswered message (crashes, not the worker's own give-backs) before the worker refuses it as
+    /// poison: counted by quorum queues (`x-delivery-count`; also their `x-delivery-limit`), by the store for classic
+    /// ones. Default: 5.
     public var deliveryLimit = 5
 
     /// Test-only crash switch (`CLOUDBUS_TEST_CRASH_ON_PAYLOAD`, environment only, never in the file): an echo
