@@ -32,12 +32,21 @@ public struct ConnectionOptions: ParsableArguments {
 
 /// Logging for the command-line tools: one stderr stream at the asked level.
 public enum Logs {
-    public static func bootstrap(level: String) {
+    /// Logging to standard error at `level` (the worker's configuration has refused an unknown level already; the
+    /// tools fall back to `info`), as text or as JSON lines.
+    public static func bootstrap(level: String, format: LogFormat = .text) {
         let parsed = Logger.Level(rawValue: level.lowercased()) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = parsed
-            return handler
+            switch format {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = parsed
+                return handler
+            case .json:
+                var handler = JSONLogHandler.standardError(label: label)
+                handler.logLevel = parsed
+                return handler
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ import CloudBus
 import Foundation
 import Inventory
 import InventoryPostgres
+import Logging
 
 /// Everything the daemon needs, resolved from (lowest to highest precedence) a JSON config file,
 /// `CLOUDBUS_*` environment variables and command-line flags. The AMQP password may come from the
@@ -73,6 +74,8 @@ public struct WorkerConfiguration: Sendable {
     /// the worker sends on and for `publish --resource`. Lifecycle events add and remove nodes at runtime.
     public var ringNodes: [String]
     public var logLevel: String
+    /// `text` (default) or `json` lines (`logFormat`, `CLOUDBUS_LOG_FORMAT`).
+    public var logFormat: LogFormat = .text
 
     /// The services a worker serves unless told otherwise: every service it has handlers for.
     public static let defaultServices = [ServiceID.hostService, ServiceID.vmInstanceService, ServiceID.primaryStorageService]
@@ -146,6 +149,7 @@ public struct WorkerConfiguration: Sendable {
         var zbs: ZBSSettings?
         var ringNodes: [String]?
         var logLevel: String?
+        var logFormat: String?
         var store: StoreForm?
         struct MembershipForm: Decodable {
             var heartbeatSeconds: Double?
@@ -219,6 +223,7 @@ public struct WorkerConfiguration: Sendable {
             if let value = form.zbs { configuration.zbs = value }
             if let value = form.ringNodes { configuration.ringNodes = value }
             if let value = form.logLevel { configuration.logLevel = value }
+            if let value = form.logFormat { configuration.logFormat = try logFormat(value, "logFormat") }
             if let value = form.store { storeForm = value }
             if let value = form.membership?.heartbeatSeconds { configuration.membership.heartbeat = try seconds(value, "membership.heartbeatSeconds") }
             if let value = form.membership?.timeoutSeconds { configuration.membership.timeout = try seconds(value, "membership.timeoutSeconds") }
@@ -256,6 +261,7 @@ public struct WorkerConfiguration: Sendable {
         if let value = env("CLOUDBUS_SERVICES") { configuration.services = value.split(separator: ",").map(String.init) }
         if let value = env("CLOUDBUS_RING_NODES") { configuration.ringNodes = value.split(separator: ",").map(String.init) }
         if let value = env("CLOUDBUS_LOG_LEVEL") { configuration.logLevel = value }
+        if let value = env("CLOUDBUS_LOG_FORMAT") { configuration.logFormat = try logFormat(value, "CLOUDBUS_LOG_FORMAT") }
         if let value = env("CLOUDBUS_MEMBERSHIP_HEARTBEAT_SECONDS") {
             configuration.membership.heartbeat = try seconds(Double(value) ?? -1, "CLOUDBUS_MEMBERSHIP_HEARTBEAT_SECONDS")
         }
@@ -293,6 +299,14 @@ public struct WorkerConfiguration: Sendable {
         configuration.store = try Self.storeSettings(storeForm)
         try configuration.validate()
         return configuration
+    }
+
+    private static func logFormat(_ value: String, _ name: String) throws -> LogFormat {
+        guard let format = LogFormat(rawValue: value) else {
+            throw ConfigurationError.invalidValue(
+                name: name, value: "\(value) (expected \(LogFormat.allCases.map(\.rawValue).joined(separator: " or ")))")
+        }
+        return format
     }
 
     private static func queueType(_ value: String, _ name: String) throws -> WorkerQueueOptions.Kind {
@@ -350,6 +364,12 @@ public struct WorkerConfiguration: Sendable {
             throw ConfigurationError.invalidValue(name: "ringNodes", value: node)
         }
         guard prefetch > 0 else { throw ConfigurationError.invalidValue(name: "prefetch", value: "0") }
+        // A typo must not quietly log at another level.
+        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
+            throw ConfigurationError.invalidValue(
+                name: "logLevel",
+                value: "\(logLevel) (expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
         guard maxBodyBytes > 0 else { throw ConfigurationError.invalidValue(name: "maxBodyBytes", value: "\(maxBodyBytes)") }
         guard (0...65535).contains(httpPort) else { throw ConfigurationError.invalidValue(name: "http.port", value: "\(httpPort)") }
         guard !services.isEmpty else { throw ConfigurationError.invalidValue(name: "services", value: "[]") }

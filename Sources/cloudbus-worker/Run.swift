@@ -43,7 +43,7 @@ struct Run: AsyncParsableCommand {
         overrides.prefetch = prefetch
         overrides.services = services?.split(separator: ",").map(String.init)
         let configuration = try connection.resolve(overrides)
-        Logs.bootstrap(level: configuration.logLevel)
+        Logs.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
         let logger = Logger(label: "cloudbus-worker")
         let runtime = try await WorkerRuntime.start(configuration: configuration, logger: logger)
         logger.info("starting", metadata: [

@@ -100,6 +100,24 @@ struct WorkerConfigurationTests {
         }
     }
 
+    @Test("logFormat text|json from the file or CLOUDBUS_LOG_FORMAT; an unknown log level or format is an error")
+    func logSettings() throws {
+        #expect(try WorkerConfiguration.resolve(file: nil, environment: [:]).logFormat == .text)
+        #expect(try WorkerConfiguration.resolve(file: nil, environment: ["CLOUDBUS_LOG_FORMAT": "json"]).logFormat == .json)
+        let path = try file(#"{"logFormat":"json","logLevel":"NOTICE"}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fromFile = try WorkerConfiguration.resolve(file: path, environment: [:])
+        #expect(fromFile.logFormat == .json && fromFile.logLevel == "NOTICE")
+        for (name, value, named) in [("CLOUDBUS_LOG_LEVEL", "verbose", "logLevel"), ("CLOUDBUS_LOG_FORMAT", "xml", "CLOUDBUS_LOG_FORMAT")] {
+            do {
+                _ = try WorkerConfiguration.resolve(file: nil, environment: [name: value])
+                Issue.record("\(name)=\(value) was accepted")
+            } catch let error as ConfigurationError {
+                #expect(error.description.contains(named) && error.description.contains(value))
+            }
+        }
+    }
+
     @Test("queueType and deliveryLimit: quorum needs durable queues; bad values are refused with their name")
     func queueSettings() throws {
         #expect(try WorkerConfiguration.resolve(file: nil, environment: [:]).queueOptions
