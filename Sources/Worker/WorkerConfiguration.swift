@@ -120,6 +120,8 @@ public struct WorkerConfiguration: Sendable {
             /// A cluster's nodes, tried in order on every reconnect (docs/design-broker-cluster.md).
             var urls: [String]?
             var password: String?
+            /// A file holding the password (its trailing newline dropped).
+            var passwordFile: String?
             var prefetch: UInt16?
             var heartbeatSeconds: Int?
             var caCertificate: String?
@@ -179,6 +181,7 @@ public struct WorkerConfiguration: Sendable {
         var url: String?
         var urls: [String]?
         var password: String?
+        var passwordFile: String?
         var heartbeat: Int?
         var tlsForm: FileForm.AMQPForm?
         var storeForm = FileForm.StoreForm()
@@ -197,6 +200,7 @@ public struct WorkerConfiguration: Sendable {
                 throw ConfigurationError.invalidFile(path: path, reason: "amqp.url and amqp.urls are both set; keep one")
             }
             password = form.amqp?.password
+            passwordFile = form.amqp?.passwordFile
             heartbeat = form.amqp?.heartbeatSeconds
             tlsForm = form.amqp
             if let value = form.amqp?.prefetch { configuration.prefetch = value }
@@ -237,7 +241,9 @@ public struct WorkerConfiguration: Sendable {
         if let value = env("CLOUDBUS_AMQP_URLS") {
             (url, urls) = (nil, value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         }
-        if let value = env("CLOUDBUS_AMQP_PASSWORD") { password = value }
+        // A source of higher precedence replaces both the password and the password file of a lower one.
+        if let value = env("CLOUDBUS_AMQP_PASSWORD") { (password, passwordFile) = (value, nil) }
+        if let value = env("CLOUDBUS_AMQP_PASSWORD_FILE") { (password, passwordFile) = (nil, value) }
         if let value = env("CLOUDBUS_NODE_UUID") { configuration.nodeUUID = value }
         if let value = env("CLOUDBUS_DATA_DIR") { configuration.dataDirectory = value }
         if let value = env("CLOUDBUS_PREFETCH") {
@@ -271,6 +277,17 @@ public struct WorkerConfiguration: Sendable {
         if let value = env("CLOUDBUS_STORE_URL") { storeForm.url = value }
         if let value = env("CLOUDBUS_STORE_PASSWORD") { storeForm.password = value }
         if let value = env("CLOUDBUS_STORE_PASSWORD_FILE") { storeForm.passwordFile = value }
+        // systemd's LoadCredential= (packaging/cloudbus-worker.service): used when nothing else names a password.
+        if let directory = env("CREDENTIALS_DIRECTORY") {
+            let amqpCredential = directory + "/amqp-password", storeCredential = directory + "/store-password"
+            if password == nil, passwordFile == nil, FileManager.default.fileExists(atPath: amqpCredential) {
+                passwordFile = amqpCredential
+            }
+            if storeForm.password == nil, storeForm.passwordFile == nil,
+               FileManager.default.fileExists(atPath: storeCredential) {
+                storeForm.passwordFile = storeCredential
+            }
+        }
 
         if let value = overrides.amqpURL {
             if let parsed = URLComponents(string: value), parsed.password != nil {
@@ -289,6 +306,7 @@ public struct WorkerConfiguration: Sendable {
 
         var amqp = try urls.map { try AMQPConfiguration(urls: $0) }
             ?? url.map { try AMQPConfiguration(url: $0) } ?? AMQPConfiguration()
+        if let passwordFile { password = try Self.secret(fromFile: passwordFile, what: "AMQP password file") }
         if let password { amqp.password = password }
         if let heartbeat { amqp.heartbeat = .seconds(heartbeat) }
         if let form = tlsForm, amqp.tls != nil {
@@ -317,6 +335,15 @@ public struct WorkerConfiguration: Sendable {
         return kind
     }
 
+    /// A secret kept in a file (a password file, a systemd credential): its text without the trailing newline.
+    static func secret(fromFile path: String, what: String) throws -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .newlines)
+        } catch {
+            throw ConfigurationError.unreadableFile(path: path, reason: "\(what): \(error.localizedDescription)")
+        }
+    }
+
     /// A positive number of seconds up to an hour, as a Duration.
     private static func seconds(_ value: Double, _ name: String) throws -> Duration {
         guard value > 0, value <= 3600 else { throw ConfigurationError.invalidValue(name: name, value: "\(value)") }
@@ -328,12 +355,7 @@ public struct WorkerConfiguration: Sendable {
         guard let url = form.url else { return nil }
         var password = form.password
         if password == nil, let path = form.passwordFile {
-            do {
-                password = try String(contentsOfFile: path, encoding: .utf8)
-                    .trimmingCharacters(in: .newlines)
-            } catch {
-                throw ConfigurationError.unreadableFile(path: path, reason: "store password file: \(error.localizedDescription)")
-            }
+            password = try secret(fromFile: path, what: "store password file")
         }
         var settings: PostgresStoreSettings
         do {
@@ -403,7 +425,8 @@ public enum ConfigurationError: Error, CustomStringConvertible {
         case .invalidValue(let name, let value): "invalid value for \(name): \(value)"
         case .invalidStore(let reason): "invalid store configuration: \(reason)"
         case .passwordOnCommandLine:
-            "the AMQP password must not be given on the command line; use CLOUDBUS_AMQP_PASSWORD or the config file"
+            "the AMQP password must not be given on the command line; use CLOUDBUS_AMQP_PASSWORD[_FILE], a systemd "
+                + "credential or the config file"
         }
     }
 }

@@ -1,3 +1,4 @@
+import InventoryPostgres
 import AMQP
 import CloudBusAMQP
 import Foundation
@@ -97,6 +98,67 @@ struct WorkerConfigurationTests {
             try WorkerConfiguration.resolve(file: nil, environment: [
                 "CLOUDBUS_AMQP_URLS": "amqp://guest@127.0.0.1:5681/a,amqp://guest@127.0.0.1:5682/b",
             ])
+        }
+    }
+
+    /// `packaging/` in this checkout.
+    private static let packaging = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("packaging")
+
+    @Test("the example config in packaging/ loads as it is")
+    func exampleConfigLoads() throws {
+        let configuration = try WorkerConfiguration.resolve(
+            file: Self.packaging.appendingPathComponent("worker.example.json").path, environment: [:])
+        #expect(configuration.amqp.endpoints.map(\.description) == ["broker.example:5672"])
+        #expect(configuration.logFormat == .json && configuration.queueType == .classic)
+        #expect(configuration.publicCallbackURL == "http://worker-1.example:8081/zstack/asyncrest/callback")
+    }
+
+    @Test("the systemd unit in packaging/ passes systemd-analyze verify", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")))
+    func systemdUnitVerifies() throws {
+        // verify checks that ExecStart's binary exists: point it at this build's.
+        let unit = try String(contentsOf: Self.packaging.appendingPathComponent("cloudbus-worker.service"), encoding: .utf8)
+        #expect(unit.contains("TimeoutStopSec=45") && unit.contains("LoadCredential=amqp-password:"))
+        let directory = NSTemporaryDirectory() + "cbw-unit-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/cloudbus-worker.service"
+        try unit.replacingOccurrences(of: "/usr/local/bin/cloudbus-worker", with: CLIProcess.binary.path)
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+        process.arguments = ["verify", path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "systemd-analyze verify: \(text)")
+    }
+
+    @Test("the AMQP password from a file, from a systemd credential, and the precedence between them")
+    func passwordSources() throws {
+        let directory = NSTemporaryDirectory() + "cbw-credentials-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "from-credential\n".write(toFile: directory + "/amqp-password", atomically: true, encoding: .utf8)
+        try "store-secret\n".write(toFile: directory + "/store-password", atomically: true, encoding: .utf8)
+        try "from-file\n".write(toFile: directory + "/password.txt", atomically: true, encoding: .utf8)
+        let credentials = ["CREDENTIALS_DIRECTORY": directory,
+                           "CLOUDBUS_STORE_URL": "postgres://cloudbus@127.0.0.1:55432/cloudbus"]
+        let fromCredential = try WorkerConfiguration.resolve(file: nil, environment: credentials)
+        #expect(fromCredential.amqp.password == "from-credential")
+        #expect(fromCredential.store?.password == "store-secret")
+        var environment = credentials
+        environment["CLOUDBUS_AMQP_PASSWORD_FILE"] = directory + "/password.txt"
+        #expect(try WorkerConfiguration.resolve(file: nil, environment: environment).amqp.password == "from-file")
+        environment["CLOUDBUS_AMQP_PASSWORD_FILE"] = nil
+        environment["CLOUDBUS_AMQP_PASSWORD"] = "from-environment"
+        #expect(try WorkerConfiguration.resolve(file: nil, environment: environment).amqp.password == "from-environment")
+        // A password file that cannot be read is an error naming it, not an empty password.
+        #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration.resolve(file: nil, environment: ["CLOUDBUS_AMQP_PASSWORD_FILE": directory + "/missing"])
         }
     }
 
