@@ -5,6 +5,7 @@ import Foundation
 import Inventory
 import InventoryPostgres
 import Logging
+import Primitives
 
 /// Everything the daemon needs, resolved from (lowest to highest precedence) a JSON config file,
 /// `CLOUDBUS_*` environment variables and command-line flags. The AMQP password may come from the
@@ -190,6 +191,10 @@ public struct WorkerConfiguration: Sendable {
             do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
                 throw ConfigurationError.unreadableFile(path: path, reason: "\(error.localizedDescription)")
             }
+            // A typo in a key must not silently leave the setting at its default.
+            if let unknown = try? Self.unknownKeys(in: data), let first = unknown.first {
+                throw ConfigurationError.invalidFile(path: path, reason: Self.describeUnknown(first))
+            }
             let form: FileForm
             do { form = try JSONDecoder().decode(FileForm.self, from: data) } catch {
                 throw ConfigurationError.invalidFile(path: path, reason: "\(error)")
@@ -333,6 +338,62 @@ public struct WorkerConfiguration: Sendable {
                 name: name, value: "\(value) (expected \(WorkerQueueOptions.Kind.allCases.map(\.rawValue).joined(separator: " or ")))")
         }
         return kind
+    }
+
+    /// Every key a config file may hold, per object ("" is the top level), read off the forms the file decodes
+    /// into, so the list cannot drift from what is actually read.
+    static let knownFileKeys: [String: Set<String>] = [
+        "": keys(of: FileForm()), "amqp": keys(of: FileForm.AMQPForm()), "http": keys(of: FileForm.HTTPForm()),
+        "store": keys(of: FileForm.StoreForm()), "membership": keys(of: FileForm.MembershipForm()),
+        "kvm": keys(of: KVMSettings()), "zbs": keys(of: ZBSSettings()),
+    ]
+
+    private static func keys(of form: Any) -> Set<String> {
+        Set(Mirror(reflecting: form).children.compactMap(\.label))
+    }
+
+    /// The dotted paths of the keys in `data` (a JSON object) that no setting reads, in file order of discovery
+    /// (sorted within an object). Throws when `data` is not JSON (the decoder then says why).
+    static func unknownKeys(in data: Data) throws -> [String] {
+        guard case .object(let top) = try JSONValue(parsing: data) else { return [] }
+        var unknown: [String] = []
+        for key in top.keys.sorted() {
+            guard knownFileKeys[""]!.contains(key) else { unknown.append(key); continue }
+            if let known = knownFileKeys[key], case .object(let nested)? = top[key] {
+                unknown += nested.keys.sorted().filter { !known.contains($0) }.map { "\(key).\($0)" }
+            }
+        }
+        return unknown
+    }
+
+    /// "unknown key kvm.pingTimeoutSecond (did you mean kvm.pingTimeoutSeconds?)".
+    static func describeUnknown(_ path: String) -> String {
+        let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
+        let object = parts.count == 2 ? parts[0] : ""
+        let key = parts.last ?? path
+        let candidates: [String] = (knownFileKeys[object] ?? []).sorted()
+        let limit = max(2, key.count / 4)
+        var nearest: (key: String, distance: Int)?
+        for candidate in candidates {
+            let distance = editDistance(candidate.lowercased(), key.lowercased())
+            if distance <= limit, distance < (nearest?.distance ?? Int.max) { nearest = (candidate, distance) }
+        }
+        guard let nearest else { return "unknown key \(path)" }
+        let named = object.isEmpty ? nearest.key : object + "." + nearest.key
+        return "unknown key \(path) (did you mean \(named)?)"
+    }
+
+    private static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, y) in b.enumerated() {
+                current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     /// A secret kept in a file (a password file, a systemd credential): its text without the trailing newline.

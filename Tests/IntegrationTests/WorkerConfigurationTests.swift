@@ -105,6 +105,29 @@ struct WorkerConfigurationTests {
     private static let packaging = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("packaging")
 
+    @Test("a key no setting reads is refused, naming the file, the key and the nearest known one")
+    func unknownKeysAreRefused() throws {
+        for (json, expected) in [
+            (#"{"kvm":{"pingTimeoutSecond":5}}"#, "unknown key kvm.pingTimeoutSecond (did you mean kvm.pingTimeoutSeconds?)"),
+            (#"{"durableQueue":true}"#, "unknown key durableQueue (did you mean durableQueues?)"),
+            (#"{"amqp":{"url":"amqp://guest@127.0.0.1/","passwrd":"x"}}"#, "unknown key amqp.passwrd (did you mean amqp.password?)"),
+            (#"{"colour":"blue"}"#, "unknown key colour"),
+        ] {
+            let path = try file(json)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            do {
+                _ = try WorkerConfiguration.resolve(file: path, environment: [:])
+                Issue.record("\(json) was accepted")
+            } catch let error as ConfigurationError {
+                #expect(error.description == "invalid config file \(path): \(expected)")
+            }
+        }
+        // Every key the forms read is known (a full file of them loads).
+        let full = try file(#"{"amqp":{"url":"amqp://guest@127.0.0.1/","password":"p","prefetch":8,"heartbeatSeconds":10},"http":{"host":"127.0.0.1","port":0},"membership":{"heartbeatSeconds":1,"timeoutSeconds":3},"dedupeWindow":10,"keyBacklog":4,"trustedSenders":[],"ringNodes":[]}"#)
+        defer { try? FileManager.default.removeItem(atPath: full) }
+        _ = try WorkerConfiguration.resolve(file: full, environment: [:])
+    }
+
     @Test("the example config in packaging/ loads as it is")
     func exampleConfigLoads() throws {
         let configuration = try WorkerConfiguration.resolve(
