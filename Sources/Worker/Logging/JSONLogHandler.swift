@@ -26,8 +26,20 @@ public struct JSONLogHandler: LogHandler {
     /// Writes to standard error.
     public static func standardError(label: String) -> JSONLogHandler {
         JSONLogHandler(label: label) { line in
-            line.utf8CString.withUnsafeBufferPointer { buffer in
-                _ = Glibc.write(STDERR_FILENO, buffer.baseAddress, buffer.count - 1)
+            var bytes = Array(line.utf8)
+            bytes.withUnsafeMutableBytes { buffer in
+                var offset = 0
+                // One write for a line in all but rare cases; a partial write (a long line into a full pipe) goes on.
+                while offset < buffer.count {
+                    let written = Glibc.write(STDERR_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0, errno == EINTR {
+                        continue
+                    } else {
+                        return
+                    }
+                }
             }
         }
     }
