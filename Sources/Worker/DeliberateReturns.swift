@@ -11,22 +11,30 @@ final class DeliberateReturns: Sendable {
 
     private struct Entry { var given = 0, taken = 0 }
     private let entries = Mutex<[String: Entry]>([:])
+    /// `entries.count`, readable without the lock: every settled message asks ``forget(_:)``, and almost always
+    /// nothing was returned, so the delivery path must not take a lock to learn that.
+    private let count = Atomic<Int>(0)
 
     /// This worker returned one delivery of `id`.
     func note(_ id: String) {
         entries.withLock { entries in
             if entries.count >= Self.capacity, entries[id] == nil { entries.removeAll() }
             entries[id, default: Entry()].given += 1
+            count.store(entries.count, ordering: .relaxed)
         }
     }
 
     /// How many times this worker returned `id` (what to subtract from the broker's `x-delivery-count`).
-    func given(_ id: String) -> Int { entries.withLock { $0[id]?.given ?? 0 } }
+    func given(_ id: String) -> Int {
+        guard count.load(ordering: .relaxed) > 0 else { return 0 }
+        return entries.withLock { $0[id]?.given ?? 0 }
+    }
 
     /// Claims one not yet claimed return of `id`: true when this redelivery is one this worker caused (a classic
     /// queue's `redelivered` flag cannot say which).
     func take(_ id: String) -> Bool {
-        entries.withLock { entries in
+        guard count.load(ordering: .relaxed) > 0 else { return false }
+        return entries.withLock { entries in
             guard var entry = entries[id], entry.taken < entry.given else { return false }
             entry.taken += 1
             entries[id] = entry
@@ -35,5 +43,10 @@ final class DeliberateReturns: Sendable {
     }
 
     /// `id` is settled (answered or refused): nothing more to remember.
-    func forget(_ id: String) { _ = entries.withLock { $0.removeValue(forKey: id) } }
+    func forget(_ id: String) {
+        guard count.load(ordering: .relaxed) > 0 else { return }
+        entries.withLock { entries in
+            if entries.removeValue(forKey: id) != nil { count.store(entries.count, ordering: .relaxed) }
+        }
+    }
 }

@@ -162,6 +162,12 @@ final class DeliveryPipeline: Sendable {
         await admit(delivery, envelope: envelope, entry: entry, mode: mode)
     }
 
+    /// Returns a delivery to its queue on purpose, remembered so that its redelivery is not taken for a crash.
+    private func giveBack(_ tag: DeliveryTag, id: String?) {
+        if let id { deliberateReturns.note(id) }
+        connection.nack(tag, requeue: true)
+    }
+
     /// How often this message came back before this delivery without this worker having returned it: the
     /// broker's count on quorum queues less this worker's deliberate returns, else the store's count of its
     /// redeliveries (this one included) unless this one was deliberate. Nil when nothing counts (no store, or it
@@ -216,8 +222,7 @@ final class DeliveryPipeline: Sendable {
                 "owner": "\(target.node)", "msg.id": "\(envelope.base.id)", "error": "\(error)",
             ])
             try? await Task.sleep(for: settings.publishFailureBackoff)
-            deliberateReturns.note(envelope.base.id)
-            connection.nack(delivery.tag, requeue: true)
+            giveBack(delivery.tag, id: envelope.base.id)
         }
     }
 
@@ -608,8 +613,7 @@ final class DeliveryPipeline: Sendable {
         } else {
             // Not marked handled; back to the queue after the same pause as a refused output (no hot loop).
             try? await Task.sleep(for: settings.publishFailureBackoff)
-            if let id = base?.id { deliberateReturns.note(id) }
-            connection.nack(delivery.tag, requeue: true)
+            giveBack(delivery.tag, id: base?.id)
         }
     }
 

@@ -213,7 +213,7 @@ public struct WorkerConfiguration: Sendable {
             if let value = form.dataDir { configuration.dataDirectory = value }
             if let value = form.services { configuration.services = value }
             if let value = form.durableQueues { configuration.durableQueues = value }
-            if let value = form.queueType { configuration.queueType = try queueType(value, "queueType") }
+            if let value = form.queueType { configuration.queueType = try choice(value, "queueType") }
             if let value = form.deliveryLimit { configuration.deliveryLimit = value }
             if let value = form.maxBodyBytes { configuration.maxBodyBytes = value }
             if let value = form.dedupeWindow { configuration.dedupeWindow = value }
@@ -232,7 +232,7 @@ public struct WorkerConfiguration: Sendable {
             if let value = form.zbs { configuration.zbs = value }
             if let value = form.ringNodes { configuration.ringNodes = value }
             if let value = form.logLevel { configuration.logLevel = value }
-            if let value = form.logFormat { configuration.logFormat = try logFormat(value, "logFormat") }
+            if let value = form.logFormat { configuration.logFormat = try choice(value, "logFormat") }
             if let value = form.store { storeForm = value }
             if let value = form.membership?.heartbeatSeconds { configuration.membership.heartbeat = try seconds(value, "membership.heartbeatSeconds") }
             if let value = form.membership?.timeoutSeconds { configuration.membership.timeout = try seconds(value, "membership.timeoutSeconds") }
@@ -262,7 +262,7 @@ public struct WorkerConfiguration: Sendable {
         }
         if let value = env("CLOUDBUS_CALLBACK_URL") { configuration.publicCallbackURL = value }
         if let value = env("CLOUDBUS_TEST_CRASH_ON_PAYLOAD") { configuration.testCrashOnPayload = value }
-        if let value = env("CLOUDBUS_QUEUE_TYPE") { configuration.queueType = try queueType(value, "CLOUDBUS_QUEUE_TYPE") }
+        if let value = env("CLOUDBUS_QUEUE_TYPE") { configuration.queueType = try choice(value, "CLOUDBUS_QUEUE_TYPE") }
         if let value = env("CLOUDBUS_DELIVERY_LIMIT") {
             guard let number = Int(value) else {
                 throw ConfigurationError.invalidValue(name: "CLOUDBUS_DELIVERY_LIMIT", value: value)
@@ -272,7 +272,7 @@ public struct WorkerConfiguration: Sendable {
         if let value = env("CLOUDBUS_SERVICES") { configuration.services = value.split(separator: ",").map(String.init) }
         if let value = env("CLOUDBUS_RING_NODES") { configuration.ringNodes = value.split(separator: ",").map(String.init) }
         if let value = env("CLOUDBUS_LOG_LEVEL") { configuration.logLevel = value }
-        if let value = env("CLOUDBUS_LOG_FORMAT") { configuration.logFormat = try logFormat(value, "CLOUDBUS_LOG_FORMAT") }
+        if let value = env("CLOUDBUS_LOG_FORMAT") { configuration.logFormat = try choice(value, "CLOUDBUS_LOG_FORMAT") }
         if let value = env("CLOUDBUS_MEMBERSHIP_HEARTBEAT_SECONDS") {
             configuration.membership.heartbeat = try seconds(Double(value) ?? -1, "CLOUDBUS_MEMBERSHIP_HEARTBEAT_SECONDS")
         }
@@ -324,20 +324,15 @@ public struct WorkerConfiguration: Sendable {
         return configuration
     }
 
-    private static func logFormat(_ value: String, _ name: String) throws -> LogFormat {
-        guard let format = LogFormat(rawValue: value) else {
+    /// One of an enumerated setting's values (`queueType`, `logFormat`), or an error naming the setting and the choices.
+    private static func choice<T: RawRepresentable & CaseIterable>(_ value: String, _ name: String) throws -> T
+        where T.RawValue == String
+    {
+        guard let choice = T(rawValue: value) else {
             throw ConfigurationError.invalidValue(
-                name: name, value: "\(value) (expected \(LogFormat.allCases.map(\.rawValue).joined(separator: " or ")))")
+                name: name, value: "\(value) (expected \(T.allCases.map(\.rawValue).joined(separator: " or ")))")
         }
-        return format
-    }
-
-    private static func queueType(_ value: String, _ name: String) throws -> WorkerQueueOptions.Kind {
-        guard let kind = WorkerQueueOptions.Kind(rawValue: value) else {
-            throw ConfigurationError.invalidValue(
-                name: name, value: "\(value) (expected \(WorkerQueueOptions.Kind.allCases.map(\.rawValue).joined(separator: " or ")))")
-        }
-        return kind
+        return choice
     }
 
     /// Every key a config file may hold, per object ("" is the top level), read off the forms the file decodes

@@ -44,7 +44,7 @@ struct DisruptiveBrokerClusterTests {
                 let worker = try WorkerProcess.launch(
                     node: node, dataDirectory: root, prefetch: 64, generation: 1, environment: [
                         "CLOUDBUS_AMQP_URL": "",
-                        "CLOUDBUS_AMQP_URLS": TestCluster.urls.joined(separator: ","),
+                        "CLOUDBUS_AMQP_URLS": try (1...3).map { try TestCluster.url(node: $0) }.joined(separator: ","),
                         "CLOUDBUS_QUEUE_TYPE": "quorum",
                         "CLOUDBUS_LOG_LEVEL": "info",  // "AMQP connected" says which node the worker is on
                         "CLOUDBUS_STORE_URL": settings.location,
@@ -201,7 +201,7 @@ struct DisruptiveBrokerClusterTests {
     func poisonIsRefusedAtTheDeliveryLimit() async throws {
         // Quorum queues count the returns themselves (x-delivery-count).
         try await PoisonScenario.run(
-            worker: ["CLOUDBUS_AMQP_URL": TestCluster.urls[0], "CLOUDBUS_QUEUE_TYPE": "quorum"],
+            worker: ["CLOUDBUS_AMQP_URL": try TestCluster.url(node: 1), "CLOUDBUS_QUEUE_TYPE": "quorum"],
             client: try TestCluster.configuration(node: 2),
             probe: try await DeadLetterProbe.open(configuration: try TestCluster.configuration(node: 3), quorum: true))
     }

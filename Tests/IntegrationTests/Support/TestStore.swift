@@ -14,7 +14,9 @@ enum TestStore {
         return try? PostgresStoreSettings(url: url, password: environment["CLOUDBUS_TEST_STORE_PASSWORD"])
     }
 
-    static var available: Bool { settings != nil }
+    /// Whether the store suites run: when PostgreSQL is configured, and always in CI (`CI=true`), where a missing
+    /// store must fail them (``withSchema`` throws) rather than skip them.
+    static var available: Bool { settings != nil || ProcessInfo.processInfo.environment["CI"] == "true" }
 
     private static let slots = AsyncSlots(4)
 
@@ -53,7 +55,10 @@ enum TestStore {
     }
 
     /// Whether tests may stop and start the PostgreSQL server (`CLOUDBUS_PG_CTL` names `scripts/postgres.sh`).
-    static var controllable: Bool { available && ProcessInfo.processInfo.environment["CLOUDBUS_PG_CTL"] != nil }
+    static var controllable: Bool {
+        available && (ProcessInfo.processInfo.environment["CLOUDBUS_PG_CTL"] != nil
+            || ProcessInfo.processInfo.environment["CI"] == "true")
+    }
 
     /// Runs the server's control script (`stop`, `start`), waiting for it to finish.
     static func control(_ argument: String) throws {
