@@ -45,6 +45,10 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", exact: "2.0.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-configuration.git", exact: "1.4.0"),
     ],
     targets: [
         // Value helpers every layer shares; depends on nothing.
@@ -87,6 +91,7 @@ let package = Package(
         .target(
             name: "AgentHTTP",
             dependencies: [
+                "Primitives", .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: swiftNIO),
                 .product(name: "NIOPosix", package: swiftNIO),
                 .product(name: "NIOHTTP1", package: swiftNIO),
@@ -115,13 +120,15 @@ let package = Package(
             name: "KVM",
             dependencies: [
                 "CloudBus", "KVMMessages", "AgentHTTP", "Inventory", "LiveSettings", "Primitives",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "ZBS",
             dependencies: [
-                "CloudBus", "ZBSMessages", "AgentHTTP", "Inventory",
+                "CloudBus", "ZBSMessages", "AgentHTTP", "Inventory", "Primitives",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: swiftNIO),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -134,6 +141,10 @@ let package = Package(
                 "KVM", "KVMMessages", "ZBS", "ZBSMessages", "Primitives", "BodyCompression",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: swiftNIO),
             ]
         ),
 
@@ -197,7 +208,11 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentHTTPTests",
-            dependencies: ["AgentHTTP", "CloudBusTesting", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "AgentHTTP", "CloudBusTesting", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
         .testTarget(
             name: "InventoryTests",
@@ -212,6 +227,8 @@ let package = Package(
             dependencies: [
                 "KVM", "KVMMessages", "CloudBusTesting", "Inventory", "CloudBus", "AgentHTTP", "LiveSettings",
                 "Primitives",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -219,6 +236,8 @@ let package = Package(
             name: "ZBSTests",
             dependencies: [
                 "ZBS", "ZBSMessages", "CloudBusTesting", "Inventory", "CloudBus", "AgentHTTP", "Primitives",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: swiftNIO),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -230,10 +249,12 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Worker", "CloudBusTesting", "AMQP", "CloudBus", "CloudBusAMQP", "Inventory", "InventoryPostgres",
+                "Worker", "CloudBusTesting", "AMQP", "AgentHTTP", "CloudBus", "CloudBusAMQP", "Inventory",
+                "InventoryPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"), "KVM", "KVMMessages",
                 "KeyedExecution", "LiveSettings", "Primitives", "BodyCompression",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .testTarget(

@@ -4,7 +4,9 @@
 #
 #   scripts/deps.sh           Debian packages: librabbitmq-dev (rabbitmq-c headers and library), rabbitmq-server,
 #                             zlib1g-dev (compressed bodies), openssl (test certificates for the TLS listener),
-#                             postgresql (the shared store of a fleet; scripts/postgres.sh runs a private server)
+#                             postgresql (the shared store of a fleet; scripts/postgres.sh runs a private server),
+#                             prometheus (promtool for scripts/monitoring-check.sh, and the server the Prometheus
+#                             scrape test starts on a free loopback port; the package's own service is not used)
 #   scripts/deps.sh --bench   also pika 1.4.4 for the reference peer in ../shared/bench; prints the Python
 #                             interpreter that has it on stdout (everything else goes to stderr)
 #
@@ -13,7 +15,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-packages=(librabbitmq-dev rabbitmq-server zlib1g-dev openssl postgresql)
+packages=(librabbitmq-dev rabbitmq-server zlib1g-dev openssl postgresql prometheus)
 pika_version=1.4.4
 
 say() { printf 'deps: %s\n' "$*" >&2; }

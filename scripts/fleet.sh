@@ -50,15 +50,15 @@ cmd_start() {
         mkdir -p "$data/$index"
         port=$((8180 + index))
         : >"$(logfile "$index")"
-        detach "$(logfile "$index")" "$bin" run --node-uuid "$(node_of "$index")" --data-dir "$data/$index" \
+        detach "$(logfile "$index")" env CLOUDBUS_ADMIN_PORT=$((9460 + index)) "$bin" run --node-uuid "$(node_of "$index")" --data-dir "$data/$index" \
             --http-host 127.0.0.1 --http-port "$port" &
         printf '%s\n' "$!" >"$(pidfile "$index")"
-        say "worker $index started (node $(node_of "$index"), pid $!, /healthz on 127.0.0.1:$port, log $(logfile "$index"))"
+        say "worker $index started (node $(node_of "$index"), pid $!, /readyz and /metrics on 127.0.0.1:$((9460 + index)), log $(logfile "$index"))"
     done
     for ((index = 1; index <= count; index++)); do
-        port=$((8180 + index))
+        port=$((9460 + index))
         deadline=$((SECONDS + 60))
-        until curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null; do
+        until curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; do
             worker_pid "$index" >/dev/null || { show_tails "$(logfile "$index")"; die "worker $index exited during start-up"; }
             ((SECONDS < deadline)) || { show_tails "$(logfile "$index")"; die "worker $index not healthy within 60 s"; }
             sleep 0.5

@@ -1,3 +1,4 @@
+import Synchronization
 import CRabbitMQ
 import Foundation
 import Glibc
@@ -168,6 +169,7 @@ final class ConnectionOwner {
         default: .connectionLost(reason: error.description)
         }
         confirms.failAll(reason)
+        status.unconfirmed.store(0, ordering: .relaxed)
         acks.reset()
         assembler.reset()
     }
@@ -231,6 +233,7 @@ final class ConnectionOwner {
                 readSocket = false
                 continue
             }
+            status.unconfirmed.store(confirms.outstanding, ordering: .relaxed)
             descriptors[0].revents = 0
             descriptors[1].revents = 0
             let ready = poll(&descriptors, 2, Int32(pollTimeout))

@@ -19,12 +19,21 @@ public struct ConnectionStatistics: Sendable, Equatable {
     public var blocked = false
     /// Publishes that got no confirm within ``AMQPConfiguration/confirmTimeout``.
     public var confirmTimeouts = 0
+    /// Publishes sent and not yet confirmed (or returned), as of the owner loop's last pass: a figure that keeps
+    /// growing means the broker stopped confirming (an alarm, a sick queue) and replies are piling up.
+    public var unconfirmedPublishes = 0
     public var lastError: String?
 }
 
 final class ConnectionStatus: Sendable {
     let value = Mutex(ConnectionStatistics())
+    /// Kept apart from `value`: the owner loop stores it on every pass, and a plain atomic store costs no lock.
+    let unconfirmed = Atomic<Int>(0)
 
     func update(_ body: (inout ConnectionStatistics) -> Void) { value.withLock { body(&$0) } }
-    var snapshot: ConnectionStatistics { value.withLock { $0 } }
+    var snapshot: ConnectionStatistics {
+        var statistics = value.withLock { $0 }
+        statistics.unconfirmedPublishes = unconfirmed.load(ordering: .relaxed)
+        return statistics
+    }
 }

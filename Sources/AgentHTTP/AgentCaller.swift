@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import NIOCore
 import NIOHTTP1
 
@@ -15,16 +16,40 @@ import NIOHTTP1
 /// the agent's handler failed outright (``AgentHTTPError/agentFailure(endpoint:path:message:)``), and
 /// `CancellationError` when the calling task is cancelled. There are no retries. Calls are independent: each has
 /// its own task uuid, connection, timer and waiter, and completes exactly once.
+///
+/// Every call is counted by path and outcome and timed by path (``AgentHTTPMetrics``), whichever way it ends.
 public struct AgentCaller: Sendable {
     public let client: AgentHTTPClient
     public let callbackServer: CallbackServer
     /// Connect timeout used when a call does not give one.
     public var defaultConnectTimeout: Duration
+    /// Shared by copies of this caller, so a path's handles are made once per worker, not once per copy.
+    let metrics: AgentCallMetrics
 
-    public init(client: AgentHTTPClient, callbackServer: CallbackServer, defaultConnectTimeout: Duration = .seconds(5)) {
+    /// - Parameter metrics: where the agent-call families (``AgentHTTPMetrics``) are created; a path's handles
+    ///   are made on its first call and cached.
+    public init(
+        client: AgentHTTPClient, callbackServer: CallbackServer, defaultConnectTimeout: Duration = .seconds(5),
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance
+    ) {
         self.client = client
         self.callbackServer = callbackServer
         self.defaultConnectTimeout = defaultConnectTimeout
+        self.metrics = AgentCallMetrics(factory: metrics)
+    }
+
+    /// Runs one call of `path`, counting how it ended and how long it took.
+    private func measured(_ path: String, _ call: () async throws -> Data) async throws -> Data {
+        let handles = metrics.handles(path)
+        let start = ContinuousClock.now
+        do {
+            let body = try await call()
+            handles.record(.ok, since: start)
+            return body
+        } catch {
+            handles.record(AgentHTTPMetrics.AgentCallOutcome(error), since: start)
+            throw error
+        }
     }
 
     /// Calls an async agent path and returns the body the agent called back with.
@@ -47,6 +72,16 @@ public struct AgentCaller: Sendable {
         timeout: Duration,
         connectTimeout: Duration? = nil,
         headers: [String: String] = [:]
+    ) async throws -> Data {
+        try await measured(path) {
+            try await performAsync(
+                endpoint, path: path, body: body, timeout: timeout, connectTimeout: connectTimeout, headers: headers)
+        }
+    }
+
+    private func performAsync(
+        _ endpoint: AgentEndpoint, path: String, body: Data, timeout: Duration, connectTimeout: Duration?,
+        headers: [String: String]
     ) async throws -> Data {
         let deadline = NIODeadline.now() + TimeAmount(timeout)
         let registry = callbackServer.registry
@@ -104,6 +139,16 @@ public struct AgentCaller: Sendable {
         timeout: Duration,
         connectTimeout: Duration? = nil,
         headers: [String: String] = [:]
+    ) async throws -> Data {
+        try await measured(path) {
+            try await performSync(
+                endpoint, path: path, body: body, timeout: timeout, connectTimeout: connectTimeout, headers: headers)
+        }
+    }
+
+    private func performSync(
+        _ endpoint: AgentEndpoint, path: String, body: Data, timeout: Duration, connectTimeout: Duration?,
+        headers: [String: String]
     ) async throws -> Data {
         let response = try await client.post(
             to: endpoint, path: path, headers: headers, body: body,

@@ -138,6 +138,7 @@ final class SoakWorld: Sendable {
         try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
         var environment = setup.childEnvironment.merging(extraEnvironment) { $1 }
         environment["CLOUDBUS_AMQP_PASSWORD"] = amqp.password
+        environment["CLOUDBUS_ADMIN_PORT"] = "0"
         let services = [ServiceID.hostService, ServiceID.vmInstanceService, ServiceID.primaryStorageService]
         return try BenchChildProcess(
             executable: executable,

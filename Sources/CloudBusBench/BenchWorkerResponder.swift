@@ -50,6 +50,7 @@ final class BenchWorkerResponder: BenchResponder {
         try Data(#"{"durableQueues": \#(reliable)\#(backlog)\#(type)}"#.utf8).write(to: URL(fileURLWithPath: configPath))
         var environment = setup.childEnvironment
         environment["CLOUDBUS_AMQP_PASSWORD"] = setup.amqp.password
+        environment["CLOUDBUS_ADMIN_PORT"] = "0"
         let process = try BenchChildProcess(
             executable: executable,
             arguments: ["run", "--config", configPath, "--amqp-url", setup.urlWithoutPassword,

@@ -1,3 +1,4 @@
+import CDispatch
 @_spi(RawSession) import AMQP
 import CRabbitMQ
 import CRabbitMQShim

@@ -5,7 +5,7 @@ import Logging
 import Worker
 
 /// Options every command that talks to the broker shares. The password is never a flag: it
-/// comes from the config file or `CLOUDBUS_AMQP_PASSWORD`.
+/// comes from the config file, `CLOUDBUS_AMQP_PASSWORD[_FILE]` or a systemd credential.
 public struct ConnectionOptions: ParsableArguments {
     public init() {}
 
@@ -19,14 +19,19 @@ public struct ConnectionOptions: ParsableArguments {
     public var logLevel: String?
 
     public func resolve(_ overrides: WorkerConfiguration.Overrides = .init()) throws -> WorkerConfiguration {
-        var overrides = overrides
-        overrides.amqpURL = amqpUrl
-        overrides.logLevel = logLevel ?? overrides.logLevel
         do {
-            return try WorkerConfiguration.resolve(file: config, overrides: overrides)
+            return try load(overrides).configuration
         } catch {
             throw ValidationError("\(error)")
         }
+    }
+
+    /// The configuration with every setting's source, loaded exactly as ``resolve(_:)`` does; errors unwrapped.
+    public func load(_ overrides: WorkerConfiguration.Overrides = .init()) throws -> LoadedConfiguration {
+        var overrides = overrides
+        overrides.amqpURL = amqpUrl
+        overrides.logLevel = logLevel ?? overrides.logLevel
+        return try WorkerConfiguration.load(file: config, overrides: overrides)
     }
 }
 

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Inventory
 import Logging
 import Synchronization
@@ -65,9 +66,9 @@ final class AnswerJournal: Sendable {
             guard !batch.isEmpty else { return }
             do {
                 try await store.recordAnsweredMessages(batch, keepingLast: capacity, removingOutbox: sent)
-                metrics.increment(WorkerCounter.answerBatches)
+                metrics.answerBatches.increment()
             } catch {
-                metrics.increment(WorkerCounter.answerJournalFailures)
+                metrics.answerJournalFailures.increment()
                 logger.error("could not persist answered message ids; duplicates of them after a restart run again",
                              metadata: ["count": "\(batch.count)", "error": "\(error)"])
             }

@@ -27,6 +27,8 @@ public final class BusWorker: Service {
     private let readiness = Mutex<(state: Readiness, waiters: [CheckedContinuation<Void, any Error>])>((.starting, []))
 
     private enum Readiness { case starting, ready, failed(any Error) }
+    /// Set when graceful shutdown begins: the worker stops consuming and drains, so it is no longer ready.
+    private let draining = Atomic<Bool>(false)
     private let executorBox = Mutex<KeyedSerialExecutor<String>?>(nil)
     /// Held while `serve` runs (see ``DataDirectoryLock``).
     private let dataDirectoryLock = Mutex<DataDirectoryLock?>(nil)
@@ -83,6 +85,9 @@ public final class BusWorker: Service {
                                              subscribers: eventSubscribers,
                                              trusted: TrustedSenders(nodes: Set(configuration.trustedSenders))))
         self.handlers = table
+        let gauges = WorkerGauges(factory: metrics.factory, connections: ["consume", "publish"])
+        // Weak: the metrics outlive no worker in production, but a test process makes many workers.
+        metrics.addCollector { [weak self] in self?.collectGauges(into: gauges) }
     }
 
     private let handlers: HandlerTable
@@ -166,7 +171,8 @@ public final class BusWorker: Service {
                     }
                 }
             }
-        } onGracefulShutdown: {
+        } onGracefulShutdown: { [self] in
+            draining.store(true, ordering: .relaxed)
             Task { await connection.stopConsuming() }
         }
         await drain(executor)
@@ -231,31 +237,29 @@ public final class BusWorker: Service {
         case disconnected
         case blocked = "blocked by a broker resource alarm"
         case storeUnavailable = "shared store unavailable"
+        case draining = "draining: shutting down"
     }
 
-    /// The two broker connections as Prometheus series: whether each is connected and to which node
-    /// (`endpoint="host:port"`, so an operator sees where a cluster member's worker sits), its reconnects and its
-    /// failovers (reconnects that landed on another node).
-    public func connectionMetricsText() -> String {
-        let connections = [("consume", connection.statistics), ("publish", publishConnection.statistics)]
-        var text = "# TYPE cloudbus_worker_amqp_connected gauge\n"
-        for (name, statistics) in connections {
-            let endpoint = statistics.endpoint.map { ",endpoint=\"\($0)\"" } ?? ""
-            text += "cloudbus_worker_amqp_connected{connection=\"\(name)\"\(endpoint)} \(statistics.connected ? 1 : 0)\n"
-        }
-        text += "# TYPE cloudbus_worker_amqp_reconnects_total counter\n"
-        for (name, statistics) in connections {
-            text += "cloudbus_worker_amqp_reconnects_total{connection=\"\(name)\"} \(statistics.reconnects)\n"
-        }
-        text += "# TYPE cloudbus_worker_amqp_failovers_total counter\n"
-        for (name, statistics) in connections {
-            text += "cloudbus_worker_amqp_failovers_total{connection=\"\(name)\"} \(statistics.failovers)\n"
-        }
-        return text
+    /// ``health`` as the one line `/readyz` answers: the reason, and for a lost connection which one and why.
+    public var healthReport: String {
+        let health = health
+        guard health == .disconnected else { return health.rawValue }
+        let down = [("consume", connection.statistics), ("publish", publishConnection.statistics)]
+            .filter { !$0.1.connected }
+            .map { name, statistics in "\(name) connection down" + (statistics.lastError.map { " (\($0))" } ?? "") }
+        return "disconnected from the broker: " + down.joined(separator: "; ")
+    }
+
+    /// Refreshes the series that mirror this worker's state (readiness, executor load, both broker connections);
+    /// ``WorkerMetrics/exposition()`` calls it before every export.
+    private func collectGauges(into gauges: WorkerGauges) {
+        gauges.collect(ready: health == .ready, executor: executorBox.withLock { $0?.statistics },
+                       connections: [("consume", connection.statistics), ("publish", publishConnection.statistics)])
     }
 
     public var health: Health {
         guard readiness.withLock({ if case .ready = $0.state { true } else { false } }) else { return .starting }
+        guard !draining.load(ordering: .relaxed) else { return .draining }
         let consuming = connection.statistics, publishing = publishConnection.statistics
         guard consuming.connected, publishing.connected else { return .disconnected }
         guard !(publishing.blocked || consuming.blocked) else { return .blocked }

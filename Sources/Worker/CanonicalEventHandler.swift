@@ -1,3 +1,4 @@
+import CoreMetrics
 import CloudBus
 import Logging
 import Primitives
@@ -37,12 +38,12 @@ struct CanonicalEventHandler: BusHandler {
     }
 
     func handle(_ message: CanonicalEvent, context: HandlerContext) async throws -> HandlerOutput {
-        metrics.increment(WorkerCounter.events)
+        metrics.events.increment()
         guard message.managementNodeId != node.rawValue, let interested = subscribers[message.path] else {
             return HandlerOutput()
         }
         if TrustedSenders.isGuarded(path: message.path), !trusted.admits(message.managementNodeId) {
-            metrics.increment(WorkerCounter.untrustedEvents)
+            metrics.untrustedEvents.increment()
             logger.warning("event from a sender not in trustedSenders ignored", metadata: [
                 "path": "\(message.path)", "sender": "\(message.managementNodeId ?? "unknown")",
             ])
@@ -55,7 +56,7 @@ struct CanonicalEventHandler: BusHandler {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
-                metrics.increment(WorkerCounter.eventFailures)
+                metrics.eventFailures.increment()
                 logger.warning("canonical event subscriber failed", metadata: [
                     "path": "\(message.path)", "subscriber": "\(type(of: subscriber))", "error": "\(error)",
                 ])

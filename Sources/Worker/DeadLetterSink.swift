@@ -52,8 +52,7 @@ struct DeadLetterSink: Sendable {
         logger.warning("dead-lettered a message", metadata: logMetadata.merging([
             "reason": "\(reason)", "detail": "\(detail.prefix(512))",
         ]) { $1 })
-        metrics.increment(WorkerCounter.deadLettered)
-        metrics.increment(WorkerCounter.deadLettered(reason))
+        metrics.deadLettered(reason: reason)
         try await connection.publish(OutgoingMessage(
             exchange: "", routingKey: BusTopology.deadLetterQueue, body: body,
             properties: AMQPProperties(deliveryMode: 2, headers: headers), mandatory: true))

@@ -1,3 +1,4 @@
+import CoreMetrics
 import AMQP
 import BodyCompression
 import CloudBus
@@ -51,6 +52,9 @@ final class DeliveryPipeline: Sendable {
     private let deliberateReturns = DeliberateReturns()
     private let deadLetters: DeadLetterSink
     private let metrics: WorkerMetrics
+    /// The series of every registered class, made before the first delivery (no lock, no label rendering per
+    /// message).
+    private let classSeries: [String: ClassSeries]
     private let settings: Settings
     private let logger: Logger
 
@@ -69,6 +73,7 @@ final class DeliveryPipeline: Sendable {
         self.store = store
         self.deadLetters = deadLetters
         self.metrics = metrics
+        self.classSeries = Dictionary(uniqueKeysWithValues: handlers.entries.keys.map { ($0, metrics.series(for: $0)) })
         self.settings = settings
         self.logger = logger
     }
@@ -77,7 +82,8 @@ final class DeliveryPipeline: Sendable {
     /// settling has started on a task of its own — so the consumer loop never waits for a handler or a confirm. The
     /// prefetch bounds how many such tasks exist at once (each holds an unacked delivery).
     func accept(_ delivery: Delivery) async {
-        metrics.increment(WorkerCounter.received)
+        let received = ContinuousClock.now
+        metrics.received.increment()
         let mode = ReplyMode(delivery)
         if delivery.isTruncated {
             // Refused from its content header: the body was never assembled, so no reply address can be read.
@@ -136,7 +142,7 @@ final class DeliveryPipeline: Sendable {
             guard hops < forwarding.hopLimit else {
                 // Rings that disagree for longer than a heartbeat, or a sender that keeps aiming at a stale owner:
                 // the sender gets an answer instead of a message circling the fleet.
-                metrics.increment(WorkerCounter.forwardLoops)
+                record(.forwardLoop, envelope.className)
                 let detail = "forwarded \(hops) times without reaching the owner of \(resource) "
                     + "(this worker's ring says \(target.node))"
                 refuseAside(delivery, reason: "forward-loop", detail: detail, base: base, className: envelope.className,
@@ -148,7 +154,8 @@ final class DeliveryPipeline: Sendable {
             let connection = connection, returns = deliberateReturns, id = base.id
             await executor.submit(key: entry.resourceKey(envelope.message), timeout: settings.defaultHandlerTimeout, {
                 [self] in
-                await forward(delivery, to: target, hops: hops + 1, envelope: envelope, entry: entry, mode: mode)
+                await forward(delivery, to: target, hops: hops + 1, envelope: envelope, entry: entry, mode: mode,
+                              received: received)
             }, completion: { outcome in
                 switch outcome {
                 case .expiredBeforeStart, .rejected:
@@ -159,7 +166,12 @@ final class DeliveryPipeline: Sendable {
             })
             return
         }
-        await admit(delivery, envelope: envelope, entry: entry, mode: mode)
+        await admit(delivery, envelope: envelope, entry: entry, mode: mode, received: received)
+    }
+
+    /// Counts one request of a registered class.
+    private func record(_ outcome: MessageOutcome, _ className: String) {
+        (classSeries[className] ?? metrics.series(for: className)).count(outcome)
     }
 
     /// Returns a delivery to its queue on purpose, remembered so that its redelivery is not taken for a crash.
@@ -202,22 +214,22 @@ final class DeliveryPipeline: Sendable {
     /// once the broker confirmed the copy. A copy no queue takes (the owner has not declared its queues yet) is
     /// served here rather than lost; a publish that fails goes back to the queue after the usual pause.
     private func forward(_ delivery: Delivery, to target: ServiceID, hops: Int, envelope: DecodedEnvelope,
-                         entry: HandlerTable.Entry, mode: ReplyMode) async {
+                         entry: HandlerTable.Entry, mode: ReplyMode, received: ContinuousClock.Instant) async {
         var properties = delivery.properties
         properties.headers[Forwarding.hopsHeader] = .int64(Int64(hops))
         do {
             switch try await publisher.forward(body: delivery.body, properties: properties, toQueue: target.queueName) {
             case .confirmed:
-                metrics.increment(WorkerCounter.forwarded)
+                record(.forwarded, envelope.className)
                 connection.ack(delivery.tag)
             case .returned:
                 logger.notice("the owner's queue does not exist; serving the message here", metadata: [
                     "owner": "\(target.node)", "msg.id": "\(envelope.base.id)", "msg.class": "\(envelope.className)",
                 ])
-                await admit(delivery, envelope: envelope, entry: entry, mode: mode)
+                await admit(delivery, envelope: envelope, entry: entry, mode: mode, received: received)
             }
         } catch {
-            metrics.increment(WorkerCounter.publishFailures)
+            metrics.publishFailures.increment()
             logger.warning("could not forward a message to its owner; returning it for redelivery", metadata: [
                 "owner": "\(target.node)", "msg.id": "\(envelope.base.id)", "error": "\(error)",
             ])
@@ -228,20 +240,19 @@ final class DeliveryPipeline: Sendable {
 
     /// Admits a decoded, well-formed request this worker serves: dedupe, coalescing, backlog and deadline checks,
     /// then its key's executor.
-    private func admit(_ delivery: Delivery, envelope: DecodedEnvelope, entry: HandlerTable.Entry, mode: ReplyMode)
-        async
-    {
+    private func admit(_ delivery: Delivery, envelope: DecodedEnvelope, entry: HandlerTable.Entry, mode: ReplyMode,
+                       received: ContinuousClock.Instant) async {
         let base = envelope.base
         let key = entry.resourceKey(envelope.message)
         let copy = ParkedCopy(tag: delivery.tag, replyTo: ReplyFactory.needsReply(base) ? base.headers.replyTo : nil,
                               redelivered: delivery.redelivered, mode: mode)
         switch ledger.admit(id: base.id, copy: copy) {
         case .answered(let answer):
-            metrics.increment(WorkerCounter.duplicates)
+            record(.duplicate, envelope.className)
             Task { await answerAgain(copy, with: answer, messageId: base.id) }
             return
         case .parked:
-            metrics.increment(WorkerCounter.duplicates)
+            record(.duplicate, envelope.className)
             return
         case .first:
             break
@@ -251,7 +262,7 @@ final class DeliveryPipeline: Sendable {
         if let limit = settings.deliveryLimit, delivery.redelivered, let count = await returns(of: delivery, id: base.id),
             count >= limit
         {
-            metrics.increment(WorkerCounter.poisonRefused)
+            record(.poison, envelope.className)
             let detail = "delivered \(count + 1) times without being settled (deliveryLimit \(limit)): "
                 + "each delivery crashed or stopped a worker before it answered"
             let className = envelope.className
@@ -263,7 +274,7 @@ final class DeliveryPipeline: Sendable {
         }
         // A sync that would only wait behind another sync of the same key adds nothing: that one will see the state.
         if entry.coalescesWhileWaiting, !ReplyFactory.needsReply(base), executor.queueDepth(for: key) >= 1 {
-            metrics.increment(WorkerCounter.coalesced)
+            record(.coalesced, envelope.className)
             // Acked and forgotten: no journal write and no slot in the dedupe window for a message that did
             // nothing (a stalled agent makes hundreds a second); a redelivered copy would only sync once more.
             let id = base.id
@@ -276,7 +287,7 @@ final class DeliveryPipeline: Sendable {
         {
             // A hung or slow key keeps at most `bound` prefetch slots; its sender gets an answer it can retry on —
             // and a retry with the same id is handled afresh: the refusal is not remembered as the answer.
-            metrics.increment(WorkerCounter.keyBacklogFull)
+            record(.keyBacklogFull, envelope.className)
             let detail = "\(bound) messages already wait behind key \(key); retry later"
             let className = envelope.className
             Task {
@@ -289,7 +300,7 @@ final class DeliveryPipeline: Sendable {
         let now = EpochMillis.now()
         let messageDeadline = MessageDeadline(base)
         if let messageDeadline, messageDeadline.hasExpired(now: now) {
-            metrics.increment(WorkerCounter.expired)
+            record(.expired, envelope.className)
             let className = envelope.className
             Task {
                 await refuseAdmitted(
@@ -308,7 +319,7 @@ final class DeliveryPipeline: Sendable {
         let className = envelope.className
         await executor.submit(key: key, timeout: timeout, { [self] in
             await run(entry, message: message, className: className, key: key, context: context, delivery: delivery,
-                      mode: mode, claim: claim)
+                      mode: mode, claim: claim, received: received)
         }, completion: { [self] outcome in
             switch outcome {
             case .finished, .threw:
@@ -326,14 +337,15 @@ final class DeliveryPipeline: Sendable {
     // MARK: Handling
 
     private func run(_ entry: HandlerTable.Entry, message: any BusMessage, className: String, key: String,
-                     context: HandlerContext, delivery: Delivery, mode: ReplyMode, claim: AnswerClaim) async {
+                     context: HandlerContext, delivery: Delivery, mode: ReplyMode, claim: AnswerClaim,
+                     received: ContinuousClock.Instant) async {
         let base = context.base
         do {
             // What an earlier message of this key announced but never got confirmed goes first, in order.
             try await flushOutbox(key: key)
         } catch {
             guard claim.claim() else { return }
-            metrics.increment(WorkerCounter.publishFailures)
+            metrics.publishFailures.increment()
             logger.warning("pending outbox of the key not confirmed; returning the message for redelivery", metadata: [
                 "msg.id": "\(base.id)", "key": "\(key)", "error": "\(error)",
             ])
@@ -341,17 +353,19 @@ final class DeliveryPipeline: Sendable {
             return
         }
         let output: HandlerOutput
+        var outcome = MessageOutcome.handled
         do {
             output = try await entry.handle(message, context)
         } catch is CancellationError {
             return // the deadline path answers
         } catch let bad as BadRequest {
             guard claim.claim() else { return }
+            record(.badRequest, className)
             await refuseAdmitted(delivery, base: base, reason: "bad-request", detail: bad.reason,
                                  className: className, replyError: bad.error)
             return
         } catch {
-            metrics.increment(WorkerCounter.handlerErrors)
+            outcome = .handlerError
             logger.error("handler failed", metadata: [
                 "msg.id": "\(base.id)", "msg.class": "\(className)", "error": "\(error)",
             ])
@@ -366,8 +380,10 @@ final class DeliveryPipeline: Sendable {
         }
         do {
             let answer = try await publish(output, answering: base, mode: mode)
-            metrics.increment(WorkerCounter.handled, entry.handledCounter)
             await settle(delivery, id: base.id, .done(answer, sentOutbox: output.messages.compactMap(\.outboxSeq)))
+            let series = classSeries[className] ?? metrics.series(for: className)
+            series.count(outcome)
+            series.duration.recordNanoseconds(Self.nanoseconds(received.duration(to: .now)))
         } catch {
             // Rows the handler wrote stay in the outbox; the key's next message (this one, redelivered) sends them.
             if output.writesOutbox { markDirty(key) }
@@ -375,7 +391,7 @@ final class DeliveryPipeline: Sendable {
             // itself (the nack's stale tag is dropped); on a live channel (the broker nacked a publish, e.g. a
             // queue went down mid-routing) only this nack does: an unacked delivery would stay stuck until the
             // connection closes, holding a prefetch slot.
-            metrics.increment(WorkerCounter.publishFailures)
+            metrics.publishFailures.increment()
             logger.warning("outputs not confirmed; returning the message for redelivery", metadata: [
                 "msg.id": "\(base.id)", "msg.class": "\(className)", "error": "\(error)",
             ])
@@ -396,9 +412,9 @@ final class DeliveryPipeline: Sendable {
     /// Publishes one output and waits for its confirm; an output no queue takes is dead-lettered.
     private func publishOutput(_ message: OutboundMessage, causedBy cause: String) async throws {
         let outcome = try await publisher.publish(message)
-        metrics.increment(WorkerCounter.outbound)
+        metrics.outputs.increment()
         if case .returned(let code, let text) = outcome {
-            metrics.increment(WorkerCounter.unroutableOutputs)
+            metrics.outputsUnroutable.increment()
             try await deadLetters.storeOutput(
                 message.body, target: message.target, reason: "unroutable-output",
                 detail: "no queue took it (\(code) \(text)); caused by \(cause)", causedBy: cause)
@@ -416,7 +432,7 @@ final class DeliveryPipeline: Sendable {
             try await publishOutput(OutboundMessage(outbox: entry), causedBy: "outbox row \(entry.seq)")
         }
         try await outbox.removeOutbox(seqs: pending.map(\.seq))
-        metrics.increment(WorkerCounter.outboxRepublished, by: pending.count)
+        metrics.outboxRepublished.increment(by: pending.count)
         _ = dirtyKeys.withLock { $0.remove(key) }
     }
 
@@ -466,10 +482,10 @@ final class DeliveryPipeline: Sendable {
                                                persistent: mode.persistent,
                                                headers: [ReplyMode.compressedHeader: .string("true")])
             : try await publisher.publishReply(body: body, replyTo: replyTo, persistent: mode.persistent)
-        metrics.increment(WorkerCounter.replies)
+        metrics.replies.increment()
         if case .returned(let code, let text) = outcome {
             // The requester's inbox is gone: nobody is waiting any more. Nothing to retry.
-            metrics.increment(WorkerCounter.returnedReplies)
+            metrics.repliesUnroutable.increment()
             logger.notice("reply unroutable; requester gone", metadata: [
                 "msg.id": "\(messageId)", "replyTo": "\(replyTo)", "code": "\(code)", "text": "\(text)",
             ])
@@ -537,9 +553,9 @@ final class DeliveryPipeline: Sendable {
         {
             do {
                 try await publishReply(body, to: replyTo, mode: copy.mode, messageId: messageId)
-                metrics.increment(WorkerCounter.repliesResent)
+                metrics.repliesResent.increment()
             } catch {
-                metrics.increment(WorkerCounter.publishFailures)
+                metrics.publishFailures.increment()
                 connection.nack(copy.tag, requeue: true)
                 return
             }
@@ -566,9 +582,14 @@ final class DeliveryPipeline: Sendable {
 
     // MARK: Refusals
 
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
     private func answerTimeout(_ delivery: Delivery, base: MessageBase, className: String, outcome: JobOutcome) async {
         let started = outcome.bodyStarted
-        metrics.increment(started ? WorkerCounter.deadlineExceeded : WorkerCounter.expired)
+        record(started ? .deadlineExceeded : .expired, className)
         await refuseAdmitted(
             delivery, base: base, reason: started ? "deadline-exceeded" : "expired",
             detail: started ? "handler still running at the message deadline; cancelled"
@@ -627,7 +648,7 @@ final class DeliveryPipeline: Sendable {
             guard let base, let replyError, ReplyFactory.needsReply(base) else { return Answer.none }
             return try await send(MessageReply(error: replyError), to: base, mode: ReplyMode(delivery))
         } catch {
-            metrics.increment(WorkerCounter.publishFailures)
+            metrics.publishFailures.increment()
             logger.warning("could not dead-letter or answer a refused message; returning it for redelivery",
                            metadata: ["reason": "\(reason)", "error": "\(error)"])
             return nil

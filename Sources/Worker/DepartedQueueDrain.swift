@@ -1,3 +1,4 @@
+import CoreMetrics
 import AMQP
 import BodyCompression
 import CloudBus
@@ -89,7 +90,7 @@ struct DepartedQueueDrain: Sendable {
             guard case .confirmed = outcome else {
                 throw DrainError.unroutable(queue: target)
             }
-            metrics.increment(WorkerCounter.drained)
+            metrics.drained.increment()
             connection.ack(delivery.tag)
         } catch {
             logger.warning("could not pass a drained message on; it stays in the departed queue", metadata: [

@@ -1,3 +1,4 @@
+import CoreMetrics
 import CloudBus
 import Inventory
 import Logging
@@ -160,17 +161,17 @@ public final class FleetMembership: Service, Sendable {
         do {
             members = try await store.heartbeat(node: node, services: services)
         } catch {
-            metrics.increment(WorkerCounter.heartbeatFailures)
+            metrics.heartbeatFailures.increment()
             logger.warning("heartbeat to the shared store failed; the ring stays as it was",
                            metadata: ["error": "\(error)"])
             return
         }
-        metrics.increment(WorkerCounter.heartbeats)
+        metrics.heartbeats.increment()
         lastSuccess.withLock { $0 = .now }
         latest.withLock { $0 = members }
         let live = Set(members.filter { $0.isLive(timeout: settings.timeout) }.map(\.nodeUuid))
         if membership.replaceMembers(with: live) {
-            metrics.increment(WorkerCounter.ringChanges)
+            metrics.ringChanges.increment()
             logger.info("ring changed", metadata: ["members": "\(live.sorted().joined(separator: ","))"])
         }
         for member in members where member.nodeUuid != node && member.state == .alive
@@ -186,7 +187,7 @@ public final class FleetMembership: Service, Sendable {
                 ])
                 continue
             }
-            metrics.increment(WorkerCounter.membersDeclaredLeft)
+            metrics.membersDeclaredLeft.increment()
             logger.notice("declared a silent member left", metadata: [
                 "member": "\(member.nodeUuid)", "silentFor": "\(member.heartbeatAge)",
             ])

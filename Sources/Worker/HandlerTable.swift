@@ -6,8 +6,6 @@ public struct HandlerTable: Sendable {
     struct Entry: Sendable {
         let expectsReply: Bool
         let coalescesWhileWaiting: Bool
-        /// `messages_handled.<class>`, built once here rather than per delivery.
-        let handledCounter: String
         let resourceKey: @Sendable (any BusMessage) -> String
         let ownedResource: @Sendable (any BusMessage) -> String?
         let handle: @Sendable (any BusMessage, HandlerContext) async throws -> HandlerOutput
@@ -23,7 +21,6 @@ public struct HandlerTable: Sendable {
         entries[H.Message.className] = Entry(
             expectsReply: handler.expectsReply,
             coalescesWhileWaiting: handler.coalescesWhileWaiting,
-            handledCounter: WorkerCounter.handled(H.Message.className),
             resourceKey: { message in handler.resourceKey(for: message as! H.Message) },
             ownedResource: { message in handler.ownedResource(for: message as! H.Message) },
             handle: { message, context in try await handler.handle(message as! H.Message, context: context) })

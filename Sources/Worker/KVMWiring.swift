@@ -3,6 +3,7 @@ import CloudBus
 import Inventory
 import KVM
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// Builds the KVM side of the worker: host pings and reconnects, the VM tracer (sync after ping, skip/orphan
@@ -16,10 +17,11 @@ struct KVMWiring {
     let services: [any Service]
     let registry: SkipRegistry
 
+    /// - Parameter metrics: the worker's own factory; the KVM families (``KVMMetrics``) are created in it once, here.
     static func register(
         into table: inout HandlerTable, inventory: any InventoryBackend, caller: AgentCaller,
         configuration: WorkerConfiguration.KVMSettings, settings: RuntimeSettings, membership: ClusterMembership,
-        counters: any CounterSink, logger: Logger
+        metrics: any MetricsFactory, logger: Logger
     ) async throws -> KVMWiring {
         let connectTimeout = Duration.milliseconds(Int(configuration.agentConnectTimeoutSeconds * 1000))
         let ping = PingSettings(
@@ -29,12 +31,12 @@ struct KVMWiring {
             connectTimeout: connectTimeout)
         let registry = try await SkipRegistry.open(
             ownNode: membership.selfNode.rawValue, timeout: settings.orphanedVmSkipTimeout, store: inventory,
-            sharesStore: inventory.isShared, clock: ContinuousClock(), counters: counters, logger: logger)
+            sharesStore: inventory.isShared, clock: ContinuousClock(), metrics: metrics, logger: logger)
         let tracerSettings = VmTracerSettings(
             syncOnPing: settings.vmSyncOnHostPing, tracerOn: settings.vmTracerOn, connectTimeout: connectTimeout)
         let tracer = VmTracer(
             vms: inventory, skips: registry, outbox: VmTracerOutbox(membership: membership),
-            tracerOn: settings.vmTracerOn, counters: counters, logger: logger)
+            tracerOn: settings.vmTracerOn, metrics: metrics, logger: logger)
         let syncAfterPing = VmSyncAfterPing(selfNode: membership.selfNode, settings: tracerSettings)
 
         table.register(PingHostHandler(
@@ -46,11 +48,11 @@ struct KVMWiring {
         table.register(SyncVmDeviceInfoHandler(
             inventory: inventory, caller: caller,
             settings: DeviceInfoSettings(addressRecording: settings.vmAddressRecording, connectTimeout: connectTimeout),
-            counters: counters, logger: logger))
+            metrics: metrics, logger: logger))
         table.register(VmStateChangedOnHostHandler(
             vms: inventory, membership: membership, skips: registry,
             probe: AgentVmPresenceProbe(hosts: inventory, caller: caller, connectTimeout: connectTimeout),
-            counters: counters, logger: logger))
+            metrics: metrics, logger: logger))
         return KVMWiring(
             subscribers: [
                 SkipRegistrySubscriber(registry: registry, logger: logger),

@@ -8,8 +8,9 @@ import Logging
 import Primitives
 
 /// Everything the daemon needs, resolved from (lowest to highest precedence) a JSON config file,
-/// `CLOUDBUS_*` environment variables and command-line flags. The AMQP password may come from the
-/// file or the environment (`CLOUDBUS_AMQP_PASSWORD`), never from a flag, and is never logged.
+/// `CLOUDBUS_*` environment variables and command-line flags; every setting is declared once in ``settings``
+/// (Configuration/WorkerSettings.swift). The AMQP password may come from the file, the environment
+/// (`CLOUDBUS_AMQP_PASSWORD[_FILE]`) or a systemd credential, never from a flag, and is never logged.
 public struct WorkerConfiguration: Sendable {
     /// Broker location without credentials in logs. Default: amqp://guest@127.0.0.1:5672/
     public var amqp: AMQPConfiguration
@@ -62,9 +63,14 @@ public struct WorkerConfiguration: Sendable {
     /// How long a delivery whose outputs the broker refused is held before it goes back to its queue (RabbitMQ would
     /// redeliver it at once: a target that keeps refusing would be retried in a hot loop). Default: 1 second.
     public var publishFailureBackoff: Duration = .seconds(1)
-    /// Where agents call back and where `/healthz` answers. Default: 127.0.0.1:8081.
+    /// Where agents call back (probes and metrics are on the admin listener). Default: 127.0.0.1:8081.
     public var httpHost: String
     public var httpPort: Int
+    /// The admin listener (`/metrics`, `/livez`, `/readyz`), apart from the agent callbacks so that scraping
+    /// and probes never share a port with agents (`admin.host`, `CLOUDBUS_ADMIN_HOST`). Default: 127.0.0.1.
+    public var adminHost = "127.0.0.1"
+    /// Its port (`admin.port`, `CLOUDBUS_ADMIN_PORT`), 0…65535; 0 takes any free port (tests). Default: 9464.
+    public var adminPort = 9464
     /// The callback URL handed to agents, for deployments behind NAT. Default: derived from host/port.
     public var publicCallbackURL: String?
     /// KVM host agent settings (ZStack names in comments).
@@ -99,68 +105,6 @@ public struct WorkerConfiguration: Sendable {
         logLevel = "info"
     }
 
-    /// The on-disk form (all optional): `{"amqp":{"url":"amqp://user@host/vhost" (or "urls":["amqp://…",…], a
-    /// cluster's nodes),"password":"…",
-    /// "prefetch":256,"heartbeatSeconds":30,"caCertificate":"…","clientCertificate":"…","clientKey":"…",
-    /// "verifyPeer":true},"nodeUuid":"…","dataDir":"…","services":["host"],"durableQueues":true,
-    /// "queueType":"classic","deliveryLimit":5,
-    /// "maxBodyBytes":1048576,"dedupeWindow":65536,"http":{"host":"127.0.0.1","port":8081,
-    /// "publicCallbackUrl":"…"},"kvm":{…},"ringNodes":["…"],"logLevel":"info",
-    /// "store":{"url":"postgres://user@host:5432/db","password":"…","passwordFile":"…","operationTimeoutSeconds":10,
-    /// "maxConnections":8}}`.
-    struct FileForm: Decodable {
-        struct StoreForm: Decodable {
-            var url: String?
-            var password: String?
-            var passwordFile: String?
-            var operationTimeoutSeconds: Double?
-            var maxConnections: Int?
-        }
-        struct AMQPForm: Decodable {
-            var url: String?
-            /// A cluster's nodes, tried in order on every reconnect (docs/design-broker-cluster.md).
-            var urls: [String]?
-            var password: String?
-            /// A file holding the password (its trailing newline dropped).
-            var passwordFile: String?
-            var prefetch: UInt16?
-            var heartbeatSeconds: Int?
-            var caCertificate: String?
-            var clientCertificate: String?
-            var clientKey: String?
-            var verifyPeer: Bool?
-        }
-        struct HTTPForm: Decodable {
-            var host: String?
-            var port: Int?
-            var publicCallbackUrl: String?
-        }
-        var amqp: AMQPForm?
-        var nodeUuid: String?
-        var dataDir: String?
-        var services: [String]?
-        var durableQueues: Bool?
-        var queueType: String?
-        var deliveryLimit: Int?
-        var maxBodyBytes: Int?
-        var dedupeWindow: Int?
-        var keyBacklog: Int?
-        var publishFailureBackoffSeconds: Double?
-        var trustedSenders: [String]?
-        var http: HTTPForm?
-        var kvm: KVMSettings?
-        var zbs: ZBSSettings?
-        var ringNodes: [String]?
-        var logLevel: String?
-        var logFormat: String?
-        var store: StoreForm?
-        struct MembershipForm: Decodable {
-            var heartbeatSeconds: Double?
-            var timeoutSeconds: Double?
-        }
-        var membership: MembershipForm?
-    }
-
     /// Command-line overrides; nil means "not given".
     public struct Overrides: Sendable {
         public var amqpURL: String?
@@ -175,182 +119,33 @@ public struct WorkerConfiguration: Sendable {
         public init() {}
     }
 
-    /// Resolves file < environment < flags and validates the result.
+    /// Resolves file < environment < flags and validates the result (``load(file:environment:overrides:)`` without
+    /// the sources).
     public static func resolve(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                                overrides: Overrides = Overrides()) throws -> WorkerConfiguration {
-        var configuration = WorkerConfiguration()
-        var url: String?
-        var urls: [String]?
-        var password: String?
-        var passwordFile: String?
-        var heartbeat: Int?
-        var tlsForm: FileForm.AMQPForm?
-        var storeForm = FileForm.StoreForm()
-        if let path = file ?? environment["CLOUDBUS_CONFIG"] {
-            let data: Data
-            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                throw ConfigurationError.unreadableFile(path: path, reason: "\(error.localizedDescription)")
-            }
-            // A typo in a key must not silently leave the setting at its default.
-            if let unknown = try? Self.unknownKeys(in: data), let first = unknown.first {
-                throw ConfigurationError.invalidFile(path: path, reason: Self.describeUnknown(first))
-            }
-            let form: FileForm
-            do { form = try JSONDecoder().decode(FileForm.self, from: data) } catch {
-                throw ConfigurationError.invalidFile(path: path, reason: "\(error)")
-            }
-            url = form.amqp?.url
-            urls = form.amqp?.urls
-            if url != nil, urls != nil {
-                throw ConfigurationError.invalidFile(path: path, reason: "amqp.url and amqp.urls are both set; keep one")
-            }
-            password = form.amqp?.password
-            passwordFile = form.amqp?.passwordFile
-            heartbeat = form.amqp?.heartbeatSeconds
-            tlsForm = form.amqp
-            if let value = form.amqp?.prefetch { configuration.prefetch = value }
-            if let value = form.nodeUuid { configuration.nodeUUID = value }
-            if let value = form.dataDir { configuration.dataDirectory = value }
-            if let value = form.services { configuration.services = value }
-            if let value = form.durableQueues { configuration.durableQueues = value }
-            if let value = form.queueType { configuration.queueType = try choice(value, "queueType") }
-            if let value = form.deliveryLimit { configuration.deliveryLimit = value }
-            if let value = form.maxBodyBytes { configuration.maxBodyBytes = value }
-            if let value = form.dedupeWindow { configuration.dedupeWindow = value }
-            if let value = form.keyBacklog { configuration.keyBacklog = value }
-            if let value = form.publishFailureBackoffSeconds {
-                guard value >= 0, value <= 3600 else {
-                    throw ConfigurationError.invalidValue(name: "publishFailureBackoffSeconds", value: "\(value)")
-                }
-                configuration.publishFailureBackoff = .milliseconds(Int(value * 1000))
-            }
-            if let value = form.trustedSenders { configuration.trustedSenders = value }
-            if let value = form.http?.host { configuration.httpHost = value }
-            if let value = form.http?.port { configuration.httpPort = value }
-            if let value = form.http?.publicCallbackUrl { configuration.publicCallbackURL = value }
-            if let value = form.kvm { configuration.kvm = value }
-            if let value = form.zbs { configuration.zbs = value }
-            if let value = form.ringNodes { configuration.ringNodes = value }
-            if let value = form.logLevel { configuration.logLevel = value }
-            if let value = form.logFormat { configuration.logFormat = try choice(value, "logFormat") }
-            if let value = form.store { storeForm = value }
-            if let value = form.membership?.heartbeatSeconds { configuration.membership.heartbeat = try seconds(value, "membership.heartbeatSeconds") }
-            if let value = form.membership?.timeoutSeconds { configuration.membership.timeout = try seconds(value, "membership.timeoutSeconds") }
-        }
-        let env = { (name: String) in environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        if env("CLOUDBUS_AMQP_URL") != nil, env("CLOUDBUS_AMQP_URLS") != nil {
-            throw ConfigurationError.invalidValue(
-                name: "CLOUDBUS_AMQP_URLS", value: "set together with CLOUDBUS_AMQP_URL; keep one")
-        }
-        if let value = env("CLOUDBUS_AMQP_URL") { (url, urls) = (value, nil) }
-        if let value = env("CLOUDBUS_AMQP_URLS") {
-            (url, urls) = (nil, value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        }
-        // A source of higher precedence replaces both the password and the password file of a lower one.
-        if let value = env("CLOUDBUS_AMQP_PASSWORD") { (password, passwordFile) = (value, nil) }
-        if let value = env("CLOUDBUS_AMQP_PASSWORD_FILE") { (password, passwordFile) = (nil, value) }
-        if let value = env("CLOUDBUS_NODE_UUID") { configuration.nodeUUID = value }
-        if let value = env("CLOUDBUS_DATA_DIR") { configuration.dataDirectory = value }
-        if let value = env("CLOUDBUS_PREFETCH") {
-            guard let number = UInt16(value), number > 0 else { throw ConfigurationError.invalidValue(name: "CLOUDBUS_PREFETCH", value: value) }
-            configuration.prefetch = number
-        }
-        if let value = env("CLOUDBUS_HTTP_HOST") { configuration.httpHost = value }
-        if let value = env("CLOUDBUS_HTTP_PORT") {
-            guard let number = Int(value) else { throw ConfigurationError.invalidValue(name: "CLOUDBUS_HTTP_PORT", value: value) }
-            configuration.httpPort = number
-        }
-        if let value = env("CLOUDBUS_CALLBACK_URL") { configuration.publicCallbackURL = value }
-        if let value = env("CLOUDBUS_TEST_CRASH_ON_PAYLOAD") { configuration.testCrashOnPayload = value }
-        if let value = env("CLOUDBUS_QUEUE_TYPE") { configuration.queueType = try choice(value, "CLOUDBUS_QUEUE_TYPE") }
-        if let value = env("CLOUDBUS_DELIVERY_LIMIT") {
-            guard let number = Int(value) else {
-                throw ConfigurationError.invalidValue(name: "CLOUDBUS_DELIVERY_LIMIT", value: value)
-            }
-            configuration.deliveryLimit = number
-        }
-        if let value = env("CLOUDBUS_SERVICES") { configuration.services = value.split(separator: ",").map(String.init) }
-        if let value = env("CLOUDBUS_RING_NODES") { configuration.ringNodes = value.split(separator: ",").map(String.init) }
-        if let value = env("CLOUDBUS_LOG_LEVEL") { configuration.logLevel = value }
-        if let value = env("CLOUDBUS_LOG_FORMAT") { configuration.logFormat = try choice(value, "CLOUDBUS_LOG_FORMAT") }
-        if let value = env("CLOUDBUS_MEMBERSHIP_HEARTBEAT_SECONDS") {
-            configuration.membership.heartbeat = try seconds(Double(value) ?? -1, "CLOUDBUS_MEMBERSHIP_HEARTBEAT_SECONDS")
-        }
-        if let value = env("CLOUDBUS_MEMBERSHIP_TIMEOUT_SECONDS") {
-            configuration.membership.timeout = try seconds(Double(value) ?? -1, "CLOUDBUS_MEMBERSHIP_TIMEOUT_SECONDS")
-        }
-        if let value = env("CLOUDBUS_STORE_URL") { storeForm.url = value }
-        if let value = env("CLOUDBUS_STORE_PASSWORD") { storeForm.password = value }
-        if let value = env("CLOUDBUS_STORE_PASSWORD_FILE") { storeForm.passwordFile = value }
-        // systemd's LoadCredential= (packaging/cloudbus-worker.service): used when nothing else names a password.
-        if let directory = env("CREDENTIALS_DIRECTORY") {
-            let amqpCredential = directory + "/amqp-password", storeCredential = directory + "/store-password"
-            if password == nil, passwordFile == nil, FileManager.default.fileExists(atPath: amqpCredential) {
-                passwordFile = amqpCredential
-            }
-            if storeForm.password == nil, storeForm.passwordFile == nil,
-               FileManager.default.fileExists(atPath: storeCredential) {
-                storeForm.passwordFile = storeCredential
-            }
-        }
-
-        if let value = overrides.amqpURL {
-            if let parsed = URLComponents(string: value), parsed.password != nil {
-                throw ConfigurationError.passwordOnCommandLine
-            }
-            (url, urls) = (value, nil)
-        }
-        if let value = overrides.nodeUUID { configuration.nodeUUID = value }
-        if let value = overrides.dataDirectory { configuration.dataDirectory = value }
-        if let value = overrides.httpHost { configuration.httpHost = value }
-        if let value = overrides.httpPort { configuration.httpPort = value }
-        if let value = overrides.publicCallbackURL { configuration.publicCallbackURL = value }
-        if let value = overrides.prefetch { configuration.prefetch = value }
-        if let value = overrides.services { configuration.services = value }
-        if let value = overrides.logLevel { configuration.logLevel = value }
-
-        var amqp = try urls.map { try AMQPConfiguration(urls: $0) }
-            ?? url.map { try AMQPConfiguration(url: $0) } ?? AMQPConfiguration()
-        if let passwordFile { password = try Self.secret(fromFile: passwordFile, what: "AMQP password file") }
-        if let password { amqp.password = password }
-        if let heartbeat { amqp.heartbeat = .seconds(heartbeat) }
-        if let form = tlsForm, amqp.tls != nil {
-            amqp.tls = .init(caCertificatePath: form.caCertificate, clientCertificatePath: form.clientCertificate,
-                             clientKeyPath: form.clientKey, verifyPeer: form.verifyPeer ?? true)
-        }
-        configuration.amqp = amqp
-        configuration.store = try Self.storeSettings(storeForm)
-        try configuration.validate()
-        return configuration
+        try load(file: file, environment: environment, overrides: overrides).configuration
     }
 
-    /// One of an enumerated setting's values (`queueType`, `logFormat`), or an error naming the setting and the choices.
-    private static func choice<T: RawRepresentable & CaseIterable>(_ value: String, _ name: String) throws -> T
-        where T.RawValue == String
-    {
-        guard let choice = T(rawValue: value) else {
-            throw ConfigurationError.invalidValue(
-                name: name, value: "\(value) (expected \(T.allCases.map(\.rawValue).joined(separator: " or ")))")
+    /// Every key a config file may hold, per object ("" is the top level, where the objects' names are keys too),
+    /// read off ``settings``, so the file reader cannot know a key the other readers do not.
+    static let knownFileKeys: [String: Set<String>] = {
+        var known: [String: Set<String>] = [:]
+        for setting in settings {
+            known[setting.fileObject, default: []].insert(setting.fileName)
+            if !setting.fileObject.isEmpty { known["", default: []].insert(setting.fileObject) }
         }
-        return choice
-    }
+        return known
+    }()
 
-    /// Every key a config file may hold, per object ("" is the top level), read off the forms the file decodes
-    /// into, so the list cannot drift from what is actually read.
-    static let knownFileKeys: [String: Set<String>] = [
-        "": keys(of: FileForm()), "amqp": keys(of: FileForm.AMQPForm()), "http": keys(of: FileForm.HTTPForm()),
-        "store": keys(of: FileForm.StoreForm()), "membership": keys(of: FileForm.MembershipForm()),
-        "kvm": keys(of: KVMSettings()), "zbs": keys(of: ZBSSettings()),
-    ]
-
-    private static func keys(of form: Any) -> Set<String> {
-        Set(Mirror(reflecting: form).children.compactMap(\.label))
-    }
-
-    /// The dotted paths of the keys in `data` (a JSON object) that no setting reads, in file order of discovery
-    /// (sorted within an object). Throws when `data` is not JSON (the decoder then says why).
+    /// The dotted paths of the keys in `data` (a JSON object) that no setting reads, sorted within an object.
+    /// Throws when `data` is not JSON.
     static func unknownKeys(in data: Data) throws -> [String] {
         guard case .object(let top) = try JSONValue(parsing: data) else { return [] }
+        return unknownKeys(in: top)
+    }
+
+    /// The dotted paths of the keys of `top` that no setting reads, sorted within an object.
+    static func unknownKeys(in top: [String: JSONValue]) -> [String] {
         var unknown: [String] = []
         for key in top.keys.sorted() {
             guard knownFileKeys[""]!.contains(key) else { unknown.append(key); continue }
@@ -400,14 +195,8 @@ public struct WorkerConfiguration: Sendable {
         }
     }
 
-    /// A positive number of seconds up to an hour, as a Duration.
-    private static func seconds(_ value: Double, _ name: String) throws -> Duration {
-        guard value > 0, value <= 3600 else { throw ConfigurationError.invalidValue(name: name, value: "\(value)") }
-        return .milliseconds(Int(value * 1000))
-    }
-
-    /// The shared store's settings from the file and environment, or nil when no URL is given (SQLite).
-    static func storeSettings(_ form: FileForm.StoreForm) throws -> PostgresStoreSettings? {
+    /// The shared store's settings, or nil when no URL is given (SQLite). Ranges were checked by the parsers.
+    static func storeSettings(_ form: ConfigurationDraft.StoreDraft) throws -> PostgresStoreSettings? {
         guard let url = form.url else { return nil }
         var password = form.password
         if password == nil, let path = form.passwordFile {
@@ -419,41 +208,13 @@ public struct WorkerConfiguration: Sendable {
         } catch {
             throw ConfigurationError.invalidStore(reason: "\(error)")
         }
-        if let seconds = form.operationTimeoutSeconds {
-            guard seconds > 0, seconds <= 600 else {
-                throw ConfigurationError.invalidValue(name: "store.operationTimeoutSeconds", value: "\(seconds)")
-            }
-            settings.operationTimeout = .milliseconds(Int(seconds * 1000))
-        }
-        if let connections = form.maxConnections {
-            guard (1...200).contains(connections) else {
-                throw ConfigurationError.invalidValue(name: "store.maxConnections", value: "\(connections)")
-            }
-            settings.maximumConnections = connections
-        }
+        if let seconds = form.operationTimeoutSeconds { settings.operationTimeout = .milliseconds(Int(seconds * 1000)) }
+        if let connections = form.maxConnections { settings.maximumConnections = connections }
         return settings
     }
 
+    /// What no single setting's parser can check: rules between settings.
     func validate() throws {
-        if let node = nodeUUID, !NodeIdentity.isValid(node) {
-            throw ConfigurationError.invalidValue(name: "nodeUuid", value: node)
-        }
-        for node in ringNodes where !NodeIdentity.isValid(node) {
-            throw ConfigurationError.invalidValue(name: "ringNodes", value: node)
-        }
-        guard prefetch > 0 else { throw ConfigurationError.invalidValue(name: "prefetch", value: "0") }
-        // A typo must not quietly log at another level.
-        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
-            throw ConfigurationError.invalidValue(
-                name: "logLevel",
-                value: "\(logLevel) (expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        guard maxBodyBytes > 0 else { throw ConfigurationError.invalidValue(name: "maxBodyBytes", value: "\(maxBodyBytes)") }
-        guard (0...65535).contains(httpPort) else { throw ConfigurationError.invalidValue(name: "http.port", value: "\(httpPort)") }
-        guard !services.isEmpty else { throw ConfigurationError.invalidValue(name: "services", value: "[]") }
-        guard (1...1000).contains(deliveryLimit) else {
-            throw ConfigurationError.invalidValue(name: "deliveryLimit", value: "\(deliveryLimit) (1 to 1000)")
-        }
         if queueType == .quorum, !durableQueues {
             throw ConfigurationError.invalidValue(
                 name: "durableQueues", value: "false (quorum queues are always durable; drop the setting or use classic)")
@@ -467,7 +228,7 @@ public struct WorkerConfiguration: Sendable {
     }
 }
 
-public enum ConfigurationError: Error, CustomStringConvertible {
+public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
     case unreadableFile(path: String, reason: String)
     case invalidFile(path: String, reason: String)
     case invalidValue(name: String, value: String)

@@ -13,6 +13,8 @@ public struct WorkerRuntime: Sendable {
     public let worker: BusWorker
     public let inventory: any InventoryBackend
     public let callbackServer: CallbackServer
+    /// `/metrics`, `/livez`, `/readyz` on `admin.host:admin.port`.
+    public let admin: AdminServer
     public let agentCaller: AgentCaller
     /// The hash ring as this worker sees it (itself, configured `ringNodes`, lifecycle events).
     public let membership: ClusterMembership
@@ -25,11 +27,15 @@ public struct WorkerRuntime: Sendable {
     public let fleet: FleetMembership?
 
     public var httpPort: Int { callbackServer.port }
+    /// The admin listener's port, once it listens (it starts with the services).
+    public func adminPort() async throws -> Int { try await admin.port() }
     /// In start order; a service group stops them in reverse: the fleet membership first (it publishes this
     /// worker's NodeLeft while the bus worker can still publish), then the bus worker drains, then the background
-    /// work, the HTTP server, and last the store.
+    /// work, the admin listener (it answers probes until then: `/readyz` says draining), the callback server, and
+    /// last the store.
     public var services: [any Service] {
-        [StoreService(store: inventory), CallbackServerService(server: callbackServer)] + backgroundServices + [worker]
+        [StoreService(store: inventory), CallbackServerService(server: callbackServer), admin] + backgroundServices
+            + [worker]
             + (fleet.map { [$0] } ?? [])
     }
 
@@ -58,21 +64,15 @@ public struct WorkerRuntime: Sendable {
         let workerSlot = WorkerSlot()
         let callbackServer = try await CallbackServer.start(
             configuration: .init(host: configuration.httpHost, port: configuration.httpPort,
-                                 publicCallbackURL: configuration.publicCallbackURL,
-                                 getRoutes: [
-                                     // Ready means consuming, connected and not blocked by a broker alarm: a
-                                     // deployment (or `make run`) may send work while it says ok.
-                                     "/healthz": {
-                                         let health = workerSlot.health
-                                         return .init(status: health == .ready ? 200 : 503, body: health.rawValue)
-                                     },
-                                     "/metrics": {
-                                         .init(status: 200, body: metrics.prometheusText() + workerSlot.connectionMetrics)
-                                     },
-                                 ]),
+                                 publicCallbackURL: configuration.publicCallbackURL),
             logger: logger)
+        // Ready means consuming, connected, not blocked by a broker alarm, the store answering and not draining: a
+        // deployment (or `make run`) may send work while it says ok.
+        let admin = AdminServer(host: configuration.adminHost, port: configuration.adminPort, metrics: metrics,
+                                readiness: { workerSlot.readiness }, logger: logger)
         let caller = AgentCaller(client: AgentHTTPClient(), callbackServer: callbackServer,
-                                 defaultConnectTimeout: .seconds(configuration.kvm.agentConnectTimeoutSeconds))
+                                 defaultConnectTimeout: .seconds(configuration.kvm.agentConnectTimeoutSeconds),
+                                 metrics: metrics.factory)
         let settings = RuntimeSettings(configuration: configuration)
         let membership = ClusterMembership(selfNode: node,
                                            otherNodes: configuration.ringNodes.compactMap(NodeUUID.init(rawValue:)))
@@ -83,13 +83,13 @@ public struct WorkerRuntime: Sendable {
         do {
             kvm = try await KVMWiring.register(
                 into: &handlers, inventory: inventory, caller: caller, configuration: configuration.kvm,
-                settings: settings, membership: membership, counters: metrics, logger: logger)
+                settings: settings, membership: membership, metrics: metrics.factory, logger: logger)
         } catch {
             await callbackServer.shutdown()
             throw error
         }
         ZBSWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.zbs,
-                           logger: logger)
+                           metrics: metrics.factory, logger: logger)
         extraHandlers(&handlers)
         // With a shared store the ring is the store's live members; alone (SQLite) it stays `ringNodes` + itself.
         let fleet = configuration.store == nil ? nil : FleetMembership(
@@ -106,7 +106,8 @@ public struct WorkerRuntime: Sendable {
                                fleet: fleet?.hooks)
         workerSlot.set(worker)
         fleet?.attach(worker)
-        return WorkerRuntime(worker: worker, inventory: inventory, callbackServer: callbackServer, agentCaller: caller,
+        return WorkerRuntime(worker: worker, inventory: inventory, callbackServer: callbackServer, admin: admin,
+                             agentCaller: caller,
                              membership: membership, settings: settings, skipRegistry: kvm.registry,
                              backgroundServices: kvm.services, fleet: fleet)
     }
@@ -125,11 +126,13 @@ struct CallbackServerService: Service {
     }
 }
 
-/// Lets the HTTP routes, created before the worker, ask it whether it is ready.
+/// Lets the admin routes, created before the worker, ask it whether it is ready.
 final class WorkerSlot: Sendable {
     private let worker = Mutex<BusWorker?>(nil)
 
     func set(_ value: BusWorker) { worker.withLock { $0 = value } }
-    var health: BusWorker.Health { worker.withLock { $0?.health ?? .starting } }
-    var connectionMetrics: String { worker.withLock { $0?.connectionMetricsText() ?? "" } }
+    var readiness: (ready: Bool, reason: String) {
+        guard let worker = worker.withLock({ $0 }) else { return (false, BusWorker.Health.starting.rawValue) }
+        return (worker.health == .ready, worker.healthReport)
+    }
 }

@@ -54,13 +54,15 @@ struct BrokerConnectionMetricsTests {
     func connectionSeries() async throws {
         try await withWorker { harness in
             let broker = try TestBroker.configuration().endpoints[0].description
-            let text = harness.runtime.worker.connectionMetricsText()
+            let text = harness.metrics.exposition()
             for connection in ["consume", "publish"] {
-                #expect(text.contains(#"cloudbus_worker_amqp_connected{connection="\#(connection)",endpoint="\#(broker)"} 1"#))
+                #expect(text.contains(#"cloudbus_worker_amqp_connected{connection="\#(connection)",endpoint="\#(broker)"} 1.0"#))
+                #expect(text.contains(#"cloudbus_worker_amqp_blocked{connection="\#(connection)"} 0.0"#))
                 #expect(text.contains(#"cloudbus_worker_amqp_reconnects_total{connection="\#(connection)"} 0"#))
                 #expect(text.contains(#"cloudbus_worker_amqp_failovers_total{connection="\#(connection)"} 0"#))
             }
-            #expect(text.components(separatedBy: "# TYPE ").count == 4, "one TYPE line per family")
+            #expect(text.contains("# HELP cloudbus_worker_amqp_connected "))
+            #expect(text.contains("# TYPE cloudbus_worker_amqp_connected gauge"))
         }
     }
 }

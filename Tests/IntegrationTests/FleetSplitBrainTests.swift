@@ -75,7 +75,7 @@ struct DisruptiveFleetSplitBrainTests {
             try await b.syncVms(onHost: h1)
             #expect(agent.receivedRequests(path: "/vm/vmsync").count { $0.hostUuid == h1 } == 1)
             #expect(b.stateChangesSent == sent, "B called V missing although A holds its skip")
-            #expect(b.metrics[VmTracer.Counter.sharedSkipSuppressed] == 1)
+            #expect(b.metrics[WorkerCounter.tracerSuppressed(.sharedSkip)] == 1)
             #expect(try await b.inventory.vm(uuid: vm)?.state == .running)
 
             // The continue-trace reaches A only too: the row goes, and B's next sync judges V.

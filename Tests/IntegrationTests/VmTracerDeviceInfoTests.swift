@@ -94,7 +94,7 @@ struct VmTracerDeviceInfoTests {
                 #expect(agent.receivedRequests(path: SyncVmDeviceInfoHandler.path).count == 1)
                 #expect(try await harness.inventory.deviceAddresses(ofVm: vm).isEmpty)
                 #expect(try await harness.inventory.virtualizerInfo(ofVm: vm) == nil)
-                #expect(harness.metrics[SyncVmDeviceInfoHandler.Counter.failures] == 1)
+                #expect(harness.metrics[WorkerCounter.deviceInfoFailures] == 1)
             }
         }
     }

@@ -64,7 +64,7 @@ struct VmTracerOrphanTests {
                     #expect(stopped?.content["originalHostUuid"]?.stringValue == h1)
                 }
                 // A continued orphan did not expire: no cross-check of the cluster.
-                #expect(harness.metrics[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 0)
+                #expect(harness.metrics[WorkerCounter.stoppedVerdictsSuppressed] == 0)
 
                 // Scenario 28: once the TTL has passed, V2 is judged too (H1 is alone in its cluster, so the guard's
                 // cross-check finds nobody running it).

@@ -31,8 +31,8 @@ struct VmTracerSplitBrainTests {
             try await harness.syncVms(onHost: scene.h1)
             #expect(harness.stateChangesSent == sent + 1, "H1 misses V: its round sends a Stopped verdict")
             try await harness.waitForVerdictsHandled(handled + 1)
-            #expect(harness.metrics[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 1)
-            #expect(harness.metrics[VmStateChangedOnHostHandler.presenceProbeFailures] == 0)
+            #expect(harness.metrics[WorkerCounter.stoppedVerdictsSuppressed] == 1)
+            #expect(harness.metrics[WorkerCounter.presenceProbeFailures] == 0)
             #expect(scene.vmSyncRequests(of: scene.h2) == probesOfH2 + 1, "the guard asked H2 before deciding")
             let afterH1 = try await harness.inventory.vm(uuid: scene.vm)
             #expect(afterH1?.state == .running)
@@ -82,7 +82,7 @@ struct VmTracerSplitBrainTests {
             try await harness.syncVms(onHost: scene.h1)
             #expect(harness.stateChangesSent == sent + 1, "H1 no longer expects V: no Stopped verdict")
             #expect(harness.verdictsHandled == handled + 1)
-            #expect(harness.metrics[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 0)
+            #expect(harness.metrics[WorkerCounter.stoppedVerdictsSuppressed] == 0)
             try await scene.expectEndsRunningOnH2NeverStopped()
         }
     }
@@ -100,7 +100,7 @@ struct VmTracerSplitBrainTests {
             #expect(harness.stateChangesSent == sent + 1)
             try await harness.waitForVerdictsHandled(handled + 1)
             #expect(scene.vmSyncRequests(of: scene.h2) == probesOfH2 + 1, "the guard asked H2, which does not run V")
-            #expect(harness.metrics[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 0)
+            #expect(harness.metrics[WorkerCounter.stoppedVerdictsSuppressed] == 0)
             let stopped = try await harness.inventory.vm(uuid: scene.vm)
             #expect(stopped?.state == .stopped)
             #expect(stopped?.hostUuid == nil)
@@ -182,10 +182,10 @@ private struct SplitBrainScene {
     /// stays Starting and nothing is announced.
     func syncBothHostsWithinTTL() async throws {
         let sent = harness.stateChangesSent, handled = harness.verdictsHandled
-        let rounds = harness.metrics[VmTracer.Counter.rounds]
+        let rounds = harness.metrics[WorkerCounter.tracerRounds]
         try await harness.syncVms(onHost: h1)
         try await harness.syncVms(onHost: h2)
-        #expect(harness.metrics[VmTracer.Counter.rounds] == rounds + 2, "both rounds ran to the end")
+        #expect(harness.metrics[WorkerCounter.tracerRounds] == rounds + 2, "both rounds ran to the end")
         #expect(vmSyncRequests(of: h1) >= 1 && vmSyncRequests(of: h2) >= 1, "both agents were asked")
         #expect(harness.stateChangesSent == sent, "no verdict while the orphan TTL runs")
         #expect(harness.verdictsHandled == handled)

@@ -35,7 +35,7 @@ struct VmTracerSyncAfterPingTests {
                 #expect(try await eventually {
                     agent.receivedRequests(path: "/vm/vmsync").contains { $0.hostUuid == hostUuid }
                 })
-                #expect(try await eventually { harness.metrics[VmTracer.Counter.rounds] == 1 })
+                #expect(try await eventually { harness.metrics[WorkerCounter.tracerRounds] == 1 })
                 #expect(harness.stateChangesSent == 1)
                 try await harness.waitForVerdictsHandled(1)
                 let paused = try await harness.inventory.vm(uuid: vm)

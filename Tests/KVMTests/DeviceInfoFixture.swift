@@ -6,6 +6,7 @@ import Inventory
 import KVM
 import KVMMessages
 import Logging
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -70,7 +71,7 @@ struct DeviceInfoFixture {
     let caller: AgentCaller
     let inventory: VanishingInventory
     let settings: DeviceInfoSettings
-    let counters: RecordingCounters
+    let metrics: TestMetrics
 
     static let host = TracerFixture.h1
     static let vm = TracerFixture.vm(1)
@@ -85,7 +86,7 @@ struct DeviceInfoFixture {
             let fixture = DeviceInfoFixture(
                 server: loopback.server, agent: loopback.agent, caller: loopback.caller, inventory: inventory,
                 settings: DeviceInfoSettings(agentTimeout: .seconds(5), connectTimeout: .seconds(2)),
-                counters: RecordingCounters())
+                metrics: TestMetrics())
             try await inventory.upsertHosts([
                 HostRecord(uuid: host, managementIp: "127.0.0.1", agentPort: loopback.agent.port, status: .connected)])
             try await inventory.upsertVms([VmRecord(uuid: vm, state: .running, hostUuid: host)])
@@ -99,7 +100,7 @@ struct DeviceInfoFixture {
 
     var handler: SyncVmDeviceInfoHandler {
         SyncVmDeviceInfoHandler(
-            inventory: inventory, caller: caller, settings: settings, counters: counters,
+            inventory: inventory, caller: caller, settings: settings, metrics: metrics,
             logger: Logger.quiet)
     }
 

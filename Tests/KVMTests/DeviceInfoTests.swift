@@ -7,6 +7,7 @@ import KVM
 import KVMMessages
 import LiveSettings
 import Logging
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -42,7 +43,7 @@ struct DeviceInfoTests {
             #expect(again.count == 4)
             #expect(again.first { $0.resourceUuid == F.volume1 }?.address.slot == "0x0a")
             // The unknown MAC, the empty address and the invalid uuid were skipped and counted.
-            #expect(fixture.counters[SyncVmDeviceInfoHandler.Counter.skippedItems] == 6)
+            #expect(fixture.metrics.counterTotal(label: "cloudbus_worker_device_info_items_skipped_total") == 6)
         }
     }
 

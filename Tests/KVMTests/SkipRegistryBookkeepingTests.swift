@@ -1,6 +1,7 @@
 import CloudBus
 import CloudBusTesting
 @testable import KVM
+import MetricsTestKit
 import Testing
 
 /// Section C and D of the scenarios (skip bookkeeping and orphans), against the registry alone.
@@ -80,16 +81,16 @@ struct SkipRegistryBookkeepingTests {
     }
 
     @Test("scenario 21: a late skip from a departed node becomes an orphan and never resurrects the node's set")
-    func scenario21() async {
+    func scenario21() async throws {
         let clock = ManualClock()
-        let counters = RecordingCounters()
-        let registry = F.registry(clock: clock, counters: counters)
+        let metrics = TestMetrics()
+        let registry = F.registry(clock: clock, metrics: metrics)
         await registry.nodeLeft(F.nodeX)
         clock.advance(by: .seconds(5))
         #expect(await registry.recordSkip(F.skip(F.vm(1), from: F.nodeX)) == .orphanedLateSkip)
         #expect(await registry.nodes[F.nodeX] == nil)
         #expect(await registry.orphans == [F.vm(1): .seconds(5)])
-        #expect(counters["skip_registry_late_skips_orphaned"] == 1)
+        #expect(try metrics.expectCounter("cloudbus_worker_skip_registry_late_skips_orphaned_total").totalValue == 1)
         #expect(await registry.isOrphanSkipped(F.vm(1)))
         // After NodeJoin(X) its skips are recorded normally again.
         await registry.nodeJoined(F.nodeX)

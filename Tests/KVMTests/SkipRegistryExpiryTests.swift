@@ -2,6 +2,7 @@ import CloudBus
 import CloudBusTesting
 @testable import KVM
 import LiveSettings
+import MetricsTestKit
 import Testing
 
 /// Orphan TTL, compare-and-remove, the periodic cleanup and tombstones (scenarios 27–32, 35).
@@ -13,9 +14,9 @@ struct SkipRegistryExpiryTests {
     /// A registry with V orphaned at t0 = 0 s (X had it and left).
     private func orphaned(
         clock: ManualClock, timeout: LiveSetting<Duration> = F.timeout(),
-        counters: RecordingCounters = RecordingCounters(), probe: SkipRegistryProbe = SkipRegistryProbe()
+        metrics: TestMetrics = TestMetrics(), probe: SkipRegistryProbe = SkipRegistryProbe()
     ) async -> SkipRegistry {
-        let registry = F.registry(clock: clock, timeout: timeout, counters: counters, probe: probe)
+        let registry = F.registry(clock: clock, timeout: timeout, metrics: metrics, probe: probe)
         await registry.recordSkip(F.skip(F.vm(1), from: F.nodeX))
         await registry.nodeLeft(F.nodeX)
         return registry
@@ -39,16 +40,16 @@ struct SkipRegistryExpiryTests {
     }
 
     @Test("scenario 28: 1 ms after the TTL the check removes the entry and the VM is traced again")
-    func scenario28() async {
+    func scenario28() async throws {
         let clock = ManualClock()
-        let counters = RecordingCounters()
-        let registry = await orphaned(clock: clock, counters: counters)
+        let metrics = TestMetrics()
+        let registry = await orphaned(clock: clock, metrics: metrics)
         clock.advance(by: Self.ttl + .milliseconds(1))
         #expect(await skippedFreshRound(registry, [F.vm(1)]).isEmpty)
         #expect(await registry.orphanExpiredRecently(F.vm(1)))
         #expect(await !registry.isOrphanSkipped(F.vm(1)))
         #expect(await registry.orphans.isEmpty)
-        #expect(counters["skip_registry_orphans_expired"] == 1)
+        #expect(try metrics.expectCounter("cloudbus_worker_skip_registry_orphans_expired_total").totalValue == 1)
         #expect(await registry.orphanExpiredRecently(F.vm(1)))
     }
 

@@ -5,6 +5,8 @@ import Inventory
 @testable import KVM
 import LiveSettings
 import Logging
+import Metrics
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -24,10 +26,10 @@ struct SkipRegistryPersistenceTests {
 
     private func open(
         _ store: any SkipEntryStore, clock: ManualClock,
-        timeout: LiveSetting<Duration> = F.timeout(), counters: any CounterSink = DiscardingCounters()
+        timeout: LiveSetting<Duration> = F.timeout(), metrics: any MetricsFactory = NOOPMetricsHandler.instance
     ) async throws -> SkipRegistry {
         try await SkipRegistry.open(
-            ownNode: F.own, timeout: timeout, store: store, clock: clock, counters: counters, logger: Logger.quiet)
+            ownNode: F.own, timeout: timeout, store: store, clock: clock, metrics: metrics, logger: Logger.quiet)
     }
 
     @Test("scenario 38 (beyond the original): entries, API ids, orphans and departed nodes survive a restart")
@@ -117,14 +119,14 @@ struct SkipRegistryPersistenceTests {
     @Test("a failing store is counted, memory keeps protecting, and the next write redoes only the rows it touched")
     func failingStore() async throws {
         let store = FlakySkipStore(try SQLiteInventory.inMemory())
-        let counters = RecordingCounters()
+        let metrics = TestMetrics()
         let clock = ManualClock()
-        let registry = try await open(store, clock: clock, counters: counters)
+        let registry = try await open(store, clock: clock, metrics: metrics)
         await registry.recordSkip(F.skip(F.vm(1), from: F.nodeX))
         store.failing = true
         await registry.recordSkip(F.skip(F.vm(2), from: F.nodeX))
         await registry.nodeLeft(F.nodeX)
-        #expect(counters["skip_registry_store_failures"] >= 1)
+        #expect(try metrics.expectCounter("cloudbus_worker_skip_registry_store_failures_total").totalValue >= 1)
         #expect(await registry.isOrphanSkipped(F.vm(2)))
         // Meanwhile another worker of the fleet records a skip this one never received: the repair must keep it.
         let other = SkipEntryRecord(nodeId: F.nodeY, vmUuid: F.vm(7), operations: 1)

@@ -1,6 +1,7 @@
 import CloudBus
 import CloudBusTesting
 @testable import KVM
+import MetricsTestKit
 import Testing
 
 /// The tracer's two snapshots as one mark plus a query (scenarios 22–24, 36, 40) and the round log's bounds.
@@ -123,13 +124,13 @@ struct SkipRegistryRoundTests {
     }
 
     @Test("a round that never ends is abandoned when the log is full, and counted")
-    func logOverflow() async {
-        let counters = RecordingCounters()
-        let registry = F.registry(clock: ManualClock(), counters: counters, roundLogCapacity: 4)
+    func logOverflow() async throws {
+        let metrics = TestMetrics()
+        let registry = F.registry(clock: ManualClock(), metrics: metrics, roundLogCapacity: 4)
         let forgotten = await registry.beginRound()
         _ = forgotten
         for number in 1...10 { await registry.recordSkip(F.skip(F.vm(number), from: F.nodeX)) }
-        #expect(counters["skip_registry_rounds_abandoned"] == 1)
+        #expect(try metrics.expectCounter("cloudbus_worker_skip_registry_rounds_abandoned_total").totalValue == 1)
         #expect(await registry.rounds.keptChanges == 0)
         #expect(await registry.status().openRounds == 0)
     }

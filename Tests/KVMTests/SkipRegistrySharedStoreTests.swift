@@ -3,6 +3,7 @@ import CloudBusTesting
 import Inventory
 @testable import KVM
 import Logging
+import MetricsTestKit
 import Testing
 
 /// The split-brain guard across a fleet: two registries (two workers) on one store, each with only the events it
@@ -16,13 +17,13 @@ struct SkipRegistrySharedStoreTests {
         let store: SQLiteInventory
         let a: SkipRegistry
         let b: SkipRegistry
-        let counters = RecordingCounters()
+        let metrics = TestMetrics()
 
         init(sharesStore: Bool = true) throws {
             let storeClock = self.storeClock
             store = try SQLiteInventory.inMemory(clock: { storeClock.now() })
             a = F.registry(clock: ManualClock(), store: store, sharesStore: sharesStore)
-            b = F.registry(clock: ManualClock(), store: store, sharesStore: sharesStore, counters: counters)
+            b = F.registry(clock: ManualClock(), store: store, sharesStore: sharesStore, metrics: metrics)
         }
     }
 
@@ -64,12 +65,12 @@ struct SkipRegistrySharedStoreTests {
     @Test("a store that does not answer holds the verdicts: every VM protected, expiry treated as recent, counted")
     func unreadableStoreHoldsVerdicts() async throws {
         let store = FlakySkipStore(try SQLiteInventory.inMemory())
-        let counters = RecordingCounters()
-        let registry = F.registry(clock: ManualClock(), store: store, sharesStore: true, counters: counters)
+        let metrics = TestMetrics()
+        let registry = F.registry(clock: ManualClock(), store: store, sharesStore: true, metrics: metrics)
         store.failing = true
         #expect(await registry.protectedFleetWide([F.vm(1), F.vm(2)]) == [F.vm(1), F.vm(2)])
         #expect(await registry.orphanExpiredRecently(F.vm(1)))
-        #expect(counters["skip_registry_shared_check_failures"] == 2)
+        #expect(try metrics.expectCounter("cloudbus_worker_skip_registry_shared_check_failures_total").totalValue == 2)
     }
 
     @Test("a registry whose store is its own (one worker on SQLite) asks it nothing")

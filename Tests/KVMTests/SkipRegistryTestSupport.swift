@@ -6,6 +6,7 @@ import Inventory
 import KVMMessages
 import LiveSettings
 import Logging
+import Metrics
 import Primitives
 import Synchronization
 import Testing
@@ -36,11 +37,11 @@ enum SkipFixture {
 
     static func registry(
         clock: ManualClock, timeout: LiveSetting<Duration> = timeout(), store: (any SkipEntryStore)? = nil,
-        sharesStore: Bool = false, counters: any CounterSink = DiscardingCounters(),
+        sharesStore: Bool = false, metrics: any MetricsFactory = NOOPMetricsHandler.instance,
         probe: SkipRegistryProbe = SkipRegistryProbe(), roundLogCapacity: Int = SkipRegistry.defaultRoundLogCapacity
     ) -> SkipRegistry {
         SkipRegistry(
-            ownNode: own, timeout: timeout, store: store, sharesStore: sharesStore, clock: clock, counters: counters,
+            ownNode: own, timeout: timeout, store: store, sharesStore: sharesStore, clock: clock, metrics: metrics,
             logger: Logger.quiet, probe: probe, roundLogCapacity: roundLogCapacity)
     }
 

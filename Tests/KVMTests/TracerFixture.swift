@@ -6,6 +6,7 @@ import Inventory
 import KVM
 import KVMMessages
 import Logging
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -107,7 +108,7 @@ struct TracerFixture {
     let skips: TestTraceSkips
     let membership: ClusterMembership
     let settings: VmTracerSettings
-    let counters: RecordingCounters
+    let metrics: TestMetrics
     let strangers: StrangerVmCache
     let shutdowns: VmShutdownCounter
 
@@ -127,7 +128,7 @@ struct TracerFixture {
                 inventory: inventory, skips: TestTraceSkips(),
                 membership: ClusterMembership(selfNode: NodeUUID.random()),
                 settings: VmTracerSettings(agentTimeout: .seconds(5), connectTimeout: .seconds(2)),
-                counters: RecordingCounters(), strangers: StrangerVmCache(), shutdowns: VmShutdownCounter())
+                metrics: TestMetrics(), strangers: StrangerVmCache(), shutdowns: VmShutdownCounter())
             let port = loopback.agent.port
             try await inventory.upsertHosts([
                 HostRecord(uuid: h1, managementIp: "127.0.0.1", agentPort: port, status: .connected),
@@ -140,7 +141,7 @@ struct TracerFixture {
     var tracer: VmTracer {
         VmTracer(
             vms: inventory, skips: skips, outbox: VmTracerOutbox(membership: membership),
-            tracerOn: settings.tracerOn, strangers: strangers, shutdowns: shutdowns, counters: counters,
+            tracerOn: settings.tracerOn, strangers: strangers, shutdowns: shutdowns, metrics: metrics,
             logger: Logger.quiet)
     }
 

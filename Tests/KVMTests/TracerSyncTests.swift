@@ -6,6 +6,7 @@ import KVM
 import KVMMessages
 import LiveSettings
 import Logging
+import MetricsTestKit
 import Testing
 
 @Suite("VM tracer: one sync round against a fake kvmagent and a SQLite inventory")
@@ -132,8 +133,8 @@ struct TracerSyncTests {
             #expect(sent.stateChanges == [VmStateChangedOnHostMsg(
                 vmInstanceUuid: F.vm(2), hostUuid: F.h1, stateOnHost: "Crashed", vmStateAtTracingMoment: "Running",
                 fromSync: true)])
-            #expect(fixture.counters[VmTracer.Counter.unknownStates] == 1)
-            #expect(fixture.counters[VmTracer.Counter.unmappableStates] == 1)
+            #expect(try fixture.metrics.expectCounter("cloudbus_worker_vm_tracer_states_skipped_total", [("reason", "unknown")]).totalValue == 1)
+            #expect(try fixture.metrics.expectCounter("cloudbus_worker_vm_tracer_states_skipped_total", [("reason", "unmappable")]).totalValue == 1)
         }
     }
 
@@ -166,8 +167,8 @@ struct TracerSyncTests {
             fixture.agent.setBehaviour(.fail(error: "libvirt is down"), for: KVMAgentVmSync.path)
             let sent = try await fixture.sync(F.h1)
             #expect(sent.stateChanges.isEmpty && sent.events.isEmpty)
-            #expect(fixture.counters[VmTracer.Counter.failedRounds] == 1)
-            #expect(fixture.counters[VmTracer.Counter.rounds] == 0)
+            #expect(try fixture.metrics.expectCounter("cloudbus_worker_vm_tracer_rounds_total", [("outcome", "failed")]).totalValue == 1)
+            #expect(try fixture.metrics.expectCounter("cloudbus_worker_vm_tracer_rounds_total", [("outcome", "ok")]).totalValue == 0)
             #expect(await fixture.skips.roundsEnded == 1)
         }
     }
@@ -179,7 +180,7 @@ struct TracerSyncTests {
             fixture.agent.setBehaviour(.answer(json: #"{"success":true,"states":["Running"]}"#), for: KVMAgentVmSync.path)
             let sent = try await fixture.sync(F.h1)
             #expect(sent.stateChanges.isEmpty)
-            #expect(fixture.counters[VmTracer.Counter.failedRounds] == 1)
+            #expect(try fixture.metrics.expectCounter("cloudbus_worker_vm_tracer_rounds_total", [("outcome", "failed")]).totalValue == 1)
         }
     }
 
@@ -192,7 +193,7 @@ struct TracerSyncTests {
             try await fixture.store(VmRecord(uuid: F.vm(1), state: .running, hostUuid: F.h1))
             let sent = try await fixture.sync(F.h1)
             #expect(sent.stateChanges.isEmpty)
-            #expect(fixture.counters[VmTracer.Counter.failedRounds] == 1)
+            #expect(try fixture.metrics.expectCounter("cloudbus_worker_vm_tracer_rounds_total", [("outcome", "failed")]).totalValue == 1)
             #expect(await fixture.skips.roundsEnded == 1)
         }
     }
@@ -205,7 +206,7 @@ struct TracerSyncTests {
                 VmSyncOnHostMsg(hostUuid: F.h1), context: context(deadline: .zero))
             #expect(output.messages.isEmpty)
             #expect(fixture.vmsyncRequests.isEmpty)
-            #expect(fixture.counters[VmTracer.Counter.failedRounds] == 1)
+            #expect(try fixture.metrics.expectCounter("cloudbus_worker_vm_tracer_rounds_total", [("outcome", "failed")]).totalValue == 1)
             #expect(await fixture.skips.roundsEnded == 1)
         }
     }
@@ -231,7 +232,7 @@ struct TracerSyncTests {
             let sent = try await fixture.sync("cccccccccccccccccccccccccccccccc")
             #expect(sent.stateChanges.isEmpty)
             #expect(fixture.vmsyncRequests.isEmpty)
-            #expect(fixture.counters[VmTracer.Counter.failedRounds] == 1)
+            #expect(try fixture.metrics.expectCounter("cloudbus_worker_vm_tracer_rounds_total", [("outcome", "failed")]).totalValue == 1)
         }
     }
 

@@ -5,11 +5,12 @@ import Inventory
 import KVM
 import KVMMessages
 import Logging
+import MetricsTestKit
 import Synchronization
 import Testing
 
-/// A real in-memory SQLite inventory, a one-node ring, a scripted skip registry and presence probe, and recording
-/// counters: everything ``VmStateChangedOnHostHandler`` and ``VmFullStateChangeSubscriber`` need, with helpers to
+/// A real in-memory SQLite inventory, a one-node ring, a scripted skip registry and presence probe, and test
+/// metrics: everything ``VmStateChangedOnHostHandler`` and ``VmFullStateChangeSubscriber`` need, with helpers to
 /// read back what they emitted.
 struct VmStateFixture {
     static let node = NodeUUID("9b1d387e11bd3ab0a673c655eb4c8f66")!
@@ -24,7 +25,7 @@ struct VmStateFixture {
     let membership: ClusterMembership
     let skips = ScriptedTraceSkips()
     let probe = ScriptedPresenceProbe()
-    let counters = RecordingCounters()
+    let metrics = TestMetrics()
 
     init(otherNodes: [NodeUUID] = []) throws {
         inventory = try SQLiteInventory.inMemory()
@@ -33,7 +34,7 @@ struct VmStateFixture {
 
     var handler: VmStateChangedOnHostHandler {
         VmStateChangedOnHostHandler(
-            vms: inventory, membership: membership, skips: skips, probe: probe, counters: counters,
+            vms: inventory, membership: membership, skips: skips, probe: probe, metrics: metrics,
             logger: Logger.quiet)
     }
 

@@ -4,6 +4,7 @@ import Inventory
 import KVM
 import KVMMessages
 import Logging
+import MetricsTestKit
 import Testing
 
 /// Scenario 39's residual race and issue 3 item 6: a Stopped verdict for a VM whose orphan skip just expired is
@@ -38,7 +39,7 @@ struct VmStateSplitBrainGuardTests {
         let stoppedFromH1 = try await fixture.report("Stopped", by: F.h1, expected: "Starting")
         #expect(try stoppedFromH1.stcReply.success)
         #expect(fixture.probe.calls == [.init(vmUuid: F.vm, clusterUuid: F.cluster, excluding: F.h1)])
-        #expect(fixture.counters[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 1)
+        #expect(try fixture.metrics.expectCounter("cloudbus_worker_vm_state_stopped_verdicts_suppressed_total").totalValue == 1)
         var stored = try #require(try await fixture.stored())
         #expect(stored.state == .running && stored.hostUuid == F.h2 && stored.lastHostUuid == F.h1)
         let emitted = try Emitted(stoppedFromH1)
@@ -66,7 +67,7 @@ struct VmStateSplitBrainGuardTests {
         #expect(try stoppedFromH1.stcReply.success)
         #expect(stoppedFromH1.messages.isEmpty)
         #expect(fixture.probe.calls.isEmpty)
-        #expect(fixture.counters[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 0)
+        #expect(try fixture.metrics.expectCounter("cloudbus_worker_vm_state_stopped_verdicts_suppressed_total").totalValue == 0)
         let stored = try #require(try await fixture.stored())
         #expect(stored.state == .running && stored.hostUuid == F.h2)
         #expect(try Self.noStoppedVerdict(in: [runningFromH2, stoppedFromH1]))
@@ -82,7 +83,7 @@ struct VmStateSplitBrainGuardTests {
         let stored = try #require(try await fixture.stored())
         #expect(stored.state == .stopped && stored.hostUuid == nil && stored.lastHostUuid == F.h1)
         #expect(try Emitted(output).fullStateEvents.map(\.newState) == ["Stopped"])
-        #expect(fixture.counters.all.isEmpty)
+        #expect(fixture.metrics.counters.allSatisfy { $0.totalValue == 0 })
     }
 
     @Test("probe failure: no Stopped verdict, an error reply, counted; the next sync decides")
@@ -95,7 +96,7 @@ struct VmStateSplitBrainGuardTests {
         #expect(reply.error?.details?.contains("did not answer /vm/vmsync") == true)
         #expect(output.messages.isEmpty)
         #expect(try await fixture.stored()?.state == .starting)
-        #expect(fixture.counters[VmStateChangedOnHostHandler.presenceProbeFailures] == 1)
+        #expect(try fixture.metrics.expectCounter("cloudbus_worker_vm_state_presence_probe_failures_total").totalValue == 1)
 
         // The next sync's report, with the probe answering, is decided normally.
         fixture.probe.answer(.success([]))
@@ -113,7 +114,7 @@ struct VmStateSplitBrainGuardTests {
         #expect(reply.error?.details?.contains(F.h2) == true && reply.error?.details?.contains(F.h3) == true)
         #expect(output.messages.isEmpty)
         #expect(try await fixture.stored()?.state == .starting)
-        #expect(fixture.counters[VmStateChangedOnHostHandler.suppressedStoppedVerdicts] == 1)
+        #expect(try fixture.metrics.expectCounter("cloudbus_worker_vm_state_stopped_verdicts_suppressed_total").totalValue == 1)
     }
 
     @Test("a VM whose orphan skip did not just expire is not probed")
@@ -151,7 +152,7 @@ extension VmStateSplitBrainGuardTests {
         let fixture = try await Self.scenario39()
         let handler = VmStateChangedOnHostHandler(
             vms: fixture.inventory, membership: fixture.membership, skips: fixture.skips, probe: CancelledProbe(),
-            counters: fixture.counters, logger: Logger.quiet)
+            metrics: fixture.metrics, logger: Logger.quiet)
         await #expect(throws: CancellationError.self) {
             try await handler.handle(
                 VmStateChangedOnHostMsg(
@@ -160,6 +161,6 @@ extension VmStateSplitBrainGuardTests {
                 context: F.context())
         }
         #expect(try await fixture.stored()?.state == .starting)
-        #expect(fixture.counters.all.isEmpty)
+        #expect(fixture.metrics.counters.allSatisfy { $0.totalValue == 0 })
     }
 }

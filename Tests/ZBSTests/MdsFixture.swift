@@ -4,6 +4,7 @@ import CloudBusTesting
 import Foundation
 import Inventory
 import Logging
+import MetricsTestKit
 import Primitives
 import Synchronization
 import Testing
@@ -37,6 +38,8 @@ struct MdsFixture {
     let memory: MdsFailureMemory
     let caller: MdsCaller
     let calls: ZbsStorageCalls
+    /// What the MDS caller counted (``ZBSMetrics``); the agent caller counts nothing here.
+    let metrics: TestMetrics
 
     var a: FakeMDSAgent { fakes["mds-a"]! }
     var b: FakeMDSAgent { fakes["mds-b"]! }
@@ -113,17 +116,18 @@ struct MdsFixture {
                 client: AgentHTTPClient(), callbackServer: server, defaultConnectTimeout: .seconds(1))
             let memory = MdsFailureMemory(window: memoryWindow, now: now)
             let resolved = endpoints
+            let metrics = TestMetrics()
             let caller = MdsCaller(
                 caller: agentCaller,
                 settings: MdsCallSettings(
                     connectTimeout: .seconds(1), attemptTimeout: attemptTimeout, concurrencyPerMds: concurrencyPerMds),
                 memory: memory, shuffle: shuffle,
                 endpointOf: { mds in resolved[mds.addr] ?? AgentEndpoint(host: "127.0.0.1", port: 9) },
-                logger: Logger.quiet)
+                metrics: metrics, logger: Logger.quiet)
             let fixture = MdsFixture(
                 server: server, agentCaller: agentCaller, fakes: fakes, silent: silent, endpoints: endpoints,
                 inventory: inventory, memory: memory, caller: caller,
-                calls: ZbsStorageCalls(storages: inventory, caller: caller))
+                calls: ZbsStorageCalls(storages: inventory, caller: caller), metrics: metrics)
             return try await body(fixture)
         }
     }

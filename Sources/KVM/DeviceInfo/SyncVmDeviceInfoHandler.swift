@@ -5,6 +5,7 @@ import Inventory
 import KVMMessages
 import LiveSettings
 import Logging
+import Metrics
 import Primitives
 
 /// Every store the device-info sync reads or writes.
@@ -36,24 +37,25 @@ public struct SyncVmDeviceInfoHandler: BusHandler {
     public let inventory: any DeviceInfoInventory
     public let caller: AgentCaller
     public let settings: DeviceInfoSettings
-    public let counters: any CounterSink
+    private let failures: Counter
+    private let malformedItems: Counter
+    private let unrecordedItems: Counter
     private let logger: Logger
 
+    /// - Parameter metrics: where the sync's families (``KVMMetrics``, `device_info_…`) are created, once, here.
     public init(
         inventory: any DeviceInfoInventory, caller: AgentCaller, settings: DeviceInfoSettings = DeviceInfoSettings(),
-        counters: any CounterSink = DiscardingCounters(), logger: Logger = Logger(label: "cloudbus.kvm.deviceinfo")
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+        logger: Logger = Logger(label: "cloudbus.kvm.deviceinfo")
     ) {
         self.inventory = inventory
         self.caller = caller
         self.settings = settings
-        self.counters = counters
+        self.failures = KVMMetrics.deviceInfoFailures.counter(factory: metrics)
+        let skipped = KVMMetrics.deviceInfoItemsSkipped
+        self.malformedItems = skipped.counter(KVMMetrics.DeviceItemSkipReason.malformed.rawValue, factory: metrics)
+        self.unrecordedItems = skipped.counter(KVMMetrics.DeviceItemSkipReason.unrecorded.rawValue, factory: metrics)
         self.logger = logger
-    }
-
-    /// Counter names (Prometheus series).
-    public enum Counter {
-        public static let skippedItems = "kvm_deviceinfo_items_skipped"
-        public static let failures = "kvm_deviceinfo_failures"
     }
 
     public var expectsReply: Bool { true }
@@ -129,7 +131,7 @@ public struct SyncVmDeviceInfoHandler: BusHandler {
         }
         if response.droppedItems > 0 {
             logger.warning("agent answer had malformed items; skipped", metadata: ["items": "\(response.droppedItems)"])
-            counters.increment(Counter.skippedItems, by: response.droppedItems)
+            malformedItems.increment(by: response.droppedItems)
         }
         do {
             if settings.addressRecording.value {
@@ -138,7 +140,7 @@ public struct SyncVmDeviceInfoHandler: BusHandler {
                 try await inventory.upsertDeviceAddresses(recording.addresses)
                 if recording.skipped > 0 {
                     logger.debug("device entries not recorded", metadata: ["skipped": "\(recording.skipped)"])
-                    counters.increment(Counter.skippedItems, by: recording.skipped)
+                    unrecordedItems.increment(by: recording.skipped)
                 }
             }
             if let info = response.virtualizerInfo, let virtualizer = info.virtualizer, let version = info.version {
@@ -152,7 +154,7 @@ public struct SyncVmDeviceInfoHandler: BusHandler {
 
     private func failed(_ error: ErrorCode, logger: Logger) -> HandlerOutput {
         logger.warning("device info sync failed", metadata: ["error": "\(error.details ?? error.code)"])
-        counters.increment(Counter.failures)
+        failures.increment()
         return HandlerOutput(reply: SyncVmDeviceInfoReply(error: error))
     }
 

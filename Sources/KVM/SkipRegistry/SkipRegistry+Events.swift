@@ -2,6 +2,7 @@ import CloudBus
 import Inventory
 import KVMMessages
 import Logging
+import Metrics
 
 /// The event stream: skip-trace, continue-trace and management-node lifecycle, applied in the order given (the
 /// ``SkipRegistrySubscriber`` keeps broker order by handling all three under one executor key). Each method
@@ -75,7 +76,7 @@ extension SkipRegistry {
         let vmUuid = data.vmUuid
         if departed[node] != nil {
             setOrphan(vmUuid, at: clock.now)
-            counters.increment("skip_registry_late_skips_orphaned")
+            metrics.lateSkipsOrphaned.increment()
             logger.notice("skip-trace from a node that left: VM orphaned", metadata: [
                 "vm": "\(vmUuid)", "node": "\(node)", "msg.name": "\(data.msgName ?? "")",
             ])

@@ -1,6 +1,7 @@
 import CloudBus
 import Inventory
 import Logging
+import Metrics
 
 /// Write-through to the ``SkipEntryStore`` and the reload after a restart.
 extension SkipRegistry {
@@ -63,7 +64,7 @@ extension SkipRegistry {
     }
 
     private func storeFailed(_ error: any Error, operation: String, changes: Int) {
-        counters.increment("skip_registry_store_failures")
+        metrics.storeFailures.increment()
         logger.error("skip registry store write failed; memory still protects the VMs, next write retries", metadata: [
             "operation": "\(operation)", "changes": "\(changes)", "error": "\(error)",
         ])

@@ -3,6 +3,7 @@ import CloudBus
 import Inventory
 import LiveSettings
 import Logging
+import Metrics
 
 /// The tracer's questions (see ``VmTraceSkips``).
 extension SkipRegistry {
@@ -90,7 +91,7 @@ extension SkipRegistry {
                 of: vms, orphanTimeoutMillis: timeout.value.inMilliseconds,
                 expiryWindowMillis: tombstoneWindow.inMilliseconds)
         } catch {
-            counters.increment("skip_registry_shared_check_failures")
+            metrics.sharedCheckFailures.increment()
             logger.warning("shared skip rows unreadable; holding verdicts on these VMs this round", metadata: [
                 "vms": "\(vms.count)", "error": "\(error)",
             ])
@@ -112,7 +113,7 @@ extension SkipRegistry {
         orphans.removeValue(forKey: vmUuid)
         let now = clock.now
         tombstones[vmUuid] = now
-        counters.increment("skip_registry_orphans_expired")
+        metrics.orphansExpired.increment()
         logger.info("orphaned VM skip expired", metadata: [
             "vm": "\(vmUuid)", "age": "\(now - orphanedAt)", "timeout": "\(timeout.value)",
         ])

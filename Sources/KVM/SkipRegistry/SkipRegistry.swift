@@ -2,6 +2,7 @@ import CloudBus
 import Inventory
 import LiveSettings
 import Logging
+import Metrics
 import Primitives
 
 /// Which VMs an operation in flight owns, cluster-wide (ZStack's `vmsToSkip`/`vmApis` maps plus PR #3330's
@@ -19,9 +20,10 @@ import Primitives
 ///
 /// Persistence (optional): every change is written through to a ``SkipEntryStore`` in order, by one writer at a
 /// time, after the in-memory change (checks never wait for the disk). A failed write is logged and counted
-/// (`skip_registry_store_failures`); the next write rewrites, from memory, the rows the lost changes touched, and
-/// only those (other workers of a fleet write the same table). Memory stays authoritative for this worker.
-/// ``open(ownNode:timeout:store:sharesStore:clock:counters:logger:)`` reloads the state, and turns the entries
+/// (``KVMMetrics/skipRegistryStoreFailures``); the next write rewrites, from memory, the rows the lost changes
+/// touched, and only those (other workers of a fleet write the same table). Memory stays authoritative for this
+/// worker.
+/// ``open(ownNode:timeout:store:sharesStore:clock:metrics:logger:)`` reloads the state, and turns the entries
 /// recorded under this worker's own node id into orphans: the operations of a restarted node are not forgotten.
 ///
 /// Times in the store are the store's (``SkipEntryChange``): ages convert to this registry's monotonic clock on
@@ -53,7 +55,7 @@ public actor SkipRegistry: VmTraceSkips {
     let store: (any SkipEntryStore)?
     /// Whether other workers write `store` too (a fleet on PostgreSQL): then it is asked before verdicts.
     let sharesStore: Bool
-    let counters: any CounterSink
+    let metrics: SkipRegistryMetrics
     let logger: Logger
     let probe: SkipRegistryProbe
 
@@ -61,8 +63,15 @@ public actor SkipRegistry: VmTraceSkips {
     /// Nodes whose NodeLeft was processed with no NodeJoin since → when they left (registry clock).
     var departed: [String: Duration] = [:]
     /// VM → operations in flight across all nodes (the O(1) answer to "is an operation running on it").
-    var operationCount: [String: Int] = [:]
-    var orphans: [String: Duration] = [:]
+    /// Every change is mirrored in ``KVMMetrics/skipRegistrySkips`` (a `didSet` without `oldValue` keeps the
+    /// dictionary mutated in place).
+    var operationCount: [String: Int] = [:] {
+        didSet { metrics.skips.record(operationCount.count) }
+    }
+    /// Mirrored in ``KVMMetrics/skipRegistryOrphans``.
+    var orphans: [String: Duration] = [:] {
+        didSet { metrics.orphans.record(orphans.count) }
+    }
     /// VM → when its expired orphan entry was removed.
     var tombstones: [String: Duration] = [:]
     var sequence: UInt64 = 0
@@ -83,25 +92,26 @@ public actor SkipRegistry: VmTraceSkips {
     ///   - timeout: `kvm.orphanedVmSkipTimeout`; read at every check, so a change applies to existing orphans.
     ///   - clock: monotonic clock for orphan ages, rounds and the cleanup period (`ContinuousClock()` in
     ///     production).
+    ///   - metrics: where the registry's families (``KVMMetrics``, `skip_registry_…`) are created, once, here.
     public init<C: Clock<Duration>>(
         ownNode: String, timeout: LiveSetting<Duration>, clock: C,
-        counters: any CounterSink = DiscardingCounters(), logger: Logger
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance, logger: Logger
     ) {
         self.init(
-            ownNode: ownNode, timeout: timeout, store: nil, sharesStore: false, clock: clock, counters: counters,
+            ownNode: ownNode, timeout: timeout, store: nil, sharesStore: false, clock: clock, metrics: metrics,
             logger: logger, probe: SkipRegistryProbe(), roundLogCapacity: Self.defaultRoundLogCapacity)
     }
 
     init<C: Clock<Duration>>(
         ownNode: String, timeout: LiveSetting<Duration>, store: (any SkipEntryStore)?, sharesStore: Bool, clock: C,
-        counters: any CounterSink, logger: Logger, probe: SkipRegistryProbe, roundLogCapacity: Int
+        metrics: any MetricsFactory, logger: Logger, probe: SkipRegistryProbe, roundLogCapacity: Int
     ) {
         self.ownNode = ownNode
         self.timeout = timeout
         self.store = store
         self.sharesStore = store != nil && sharesStore
         self.clock = RegistryClock(clock)
-        self.counters = counters
+        self.metrics = SkipRegistryMetrics(factory: metrics)
         self.logger = logger
         self.probe = probe
         self.rounds = TraceRoundLog(capacity: roundLogCapacity)
@@ -116,21 +126,21 @@ public actor SkipRegistry: VmTraceSkips {
     ///   registry that silently forgot what it protected).
     public static func open<C: Clock<Duration>>(
         ownNode: String, timeout: LiveSetting<Duration>, store: any SkipEntryStore, sharesStore: Bool = false,
-        clock: C, counters: any CounterSink = DiscardingCounters(), logger: Logger
+        clock: C, metrics: any MetricsFactory = NOOPMetricsHandler.instance, logger: Logger
     ) async throws -> SkipRegistry {
         try await open(
             ownNode: ownNode, timeout: timeout, store: store, sharesStore: sharesStore, clock: clock,
-            counters: counters, logger: logger, probe: SkipRegistryProbe())
+            metrics: metrics, logger: logger, probe: SkipRegistryProbe())
     }
 
     static func open<C: Clock<Duration>>(
         ownNode: String, timeout: LiveSetting<Duration>, store: any SkipEntryStore, sharesStore: Bool, clock: C,
-        counters: any CounterSink, logger: Logger, probe: SkipRegistryProbe
+        metrics: any MetricsFactory, logger: Logger, probe: SkipRegistryProbe
     ) async throws -> SkipRegistry {
         let snapshot = try await store.loadSkipRegistry()
         let registry = SkipRegistry(
             ownNode: ownNode, timeout: timeout, store: store, sharesStore: sharesStore, clock: clock,
-            counters: counters, logger: logger, probe: probe, roundLogCapacity: defaultRoundLogCapacity)
+            metrics: metrics, logger: logger, probe: probe, roundLogCapacity: defaultRoundLogCapacity)
         await registry.restore(snapshot)
         return registry
     }
@@ -147,7 +157,7 @@ public actor SkipRegistry: VmTraceSkips {
         sequence &+= 1
         let abandoned = rounds.record(sequence, vmUuid: vmUuid, before: state(of: vmUuid))
         if abandoned > 0 {
-            counters.increment("skip_registry_rounds_abandoned", by: abandoned)
+            metrics.roundsAbandoned.increment(by: abandoned)
             logger.warning("tracer rounds abandoned: change log full", metadata: [
                 "rounds": "\(abandoned)", "capacity": "\(rounds.capacity)",
             ])
@@ -183,4 +193,28 @@ public struct SkipRegistryStatus: Sendable, Hashable {
     public var tombstones: Int
     public var departedNodes: Int
     public var openRounds: Int
+}
+
+/// The registry's handles, made once per registry. The gauges start at 0, so the families exist before the first
+/// skip arrives.
+struct SkipRegistryMetrics: Sendable {
+    let skips: Gauge
+    let orphans: Gauge
+    let orphansExpired: Counter
+    let storeFailures: Counter
+    let roundsAbandoned: Counter
+    let sharedCheckFailures: Counter
+    let lateSkipsOrphaned: Counter
+
+    init(factory: any MetricsFactory) {
+        skips = KVMMetrics.skipRegistrySkips.gauge(factory: factory)
+        orphans = KVMMetrics.skipRegistryOrphans.gauge(factory: factory)
+        orphansExpired = KVMMetrics.skipRegistryOrphansExpired.counter(factory: factory)
+        storeFailures = KVMMetrics.skipRegistryStoreFailures.counter(factory: factory)
+        roundsAbandoned = KVMMetrics.skipRegistryRoundsAbandoned.counter(factory: factory)
+        sharedCheckFailures = KVMMetrics.skipRegistrySharedCheckFailures.counter(factory: factory)
+        lateSkipsOrphaned = KVMMetrics.skipRegistryLateSkipsOrphaned.counter(factory: factory)
+        skips.record(0)
+        orphans.record(0)
+    }
 }

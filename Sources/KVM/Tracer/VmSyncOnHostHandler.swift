@@ -3,6 +3,7 @@ import CloudBus
 import Inventory
 import KVMMessages
 import Logging
+import Metrics
 
 /// Runs the VM tracer's sync for one host (`VmSyncOnHostMsg`, this worker's own request, see
 /// ``VmSyncAfterPing``): ZStack's `KvmVmSyncPingTask.syncVm` followed by `Tracer.trace()`.
@@ -59,18 +60,18 @@ public struct VmSyncOnHostHandler: BusHandler {
         let hostUuid = message.hostUuid
         var logger = logger
         logger[metadataKey: "host"] = "\(hostUuid)"
-        let counters = tracer.counters
+        let metrics = tracer.metrics
         let host: HostRecord
         do {
             guard let found = try await hosts.host(uuid: hostUuid) else {
                 logger.info("no VM sync: host not in the inventory (deleted since the ping?)")
-                counters.increment(VmTracer.Counter.failedRounds)
+                metrics.roundsFailed.increment()
                 return HandlerOutput()
             }
             host = found
         } catch let error as InventoryError {
             logger.error("no VM sync: cannot read the host", metadata: ["error": "\(error)"])
-            counters.increment(VmTracer.Counter.failedRounds)
+            metrics.roundsFailed.increment()
             return HandlerOutput()
         }
 
@@ -78,17 +79,17 @@ public struct VmSyncOnHostHandler: BusHandler {
         do {
             let messages = try await round(host, mark: mark, context: context, logger: logger)
             await tracer.skips.endRound(mark)
-            counters.increment(VmTracer.Counter.rounds)
+            metrics.roundsOK.increment()
             return HandlerOutput(messages: messages)
         } catch let failure as VmSyncFailure {
             await tracer.skips.endRound(mark)
             logger.warning("VM sync failed; no verdict this round", metadata: ["error": "\(failure)"])
-            counters.increment(VmTracer.Counter.failedRounds)
+            metrics.roundsFailed.increment()
             return HandlerOutput()
         } catch let error as InventoryError {
             await tracer.skips.endRound(mark)
             logger.error("VM sync failed: inventory unreadable; no verdict this round", metadata: ["error": "\(error)"])
-            counters.increment(VmTracer.Counter.failedRounds)
+            metrics.roundsFailed.increment()
             return HandlerOutput()
         } catch {
             await tracer.skips.endRound(mark)

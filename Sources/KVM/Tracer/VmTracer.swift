@@ -4,6 +4,7 @@ import Inventory
 import KVMMessages
 import LiveSettings
 import Logging
+import Metrics
 
 /// The decision half of a VM sync round (ZStack's `syncVm` steps 5–10 and `Tracer.trace()`): given a host's
 /// report and what the inventory expected before the agent call, which verdicts and events to send.
@@ -26,13 +27,16 @@ public struct VmTracer: Sendable {
     public let tracerOn: LiveSetting<Bool>
     public let strangers: StrangerVmCache
     public let shutdowns: VmShutdownCounter
-    public let counters: any CounterSink
+    /// The tracer's handles (``KVMMetrics``, `vm_tracer_…`), shared with ``VmSyncOnHostHandler`` for rounds.
+    let metrics: VmTracerMetrics
     private let logger: Logger
 
+    /// - Parameter metrics: where the tracer's families are created, once, here (every label value up front).
     public init(
         vms: any VmStore, skips: any VmTraceSkips, outbox: VmTracerOutbox, tracerOn: LiveSetting<Bool>,
         strangers: StrangerVmCache = StrangerVmCache(), shutdowns: VmShutdownCounter = VmShutdownCounter(),
-        counters: any CounterSink = DiscardingCounters(), logger: Logger = Logger(label: "cloudbus.kvm.tracer")
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+        logger: Logger = Logger(label: "cloudbus.kvm.tracer")
     ) {
         self.vms = vms
         self.skips = skips
@@ -40,20 +44,8 @@ public struct VmTracer: Sendable {
         self.tracerOn = tracerOn
         self.strangers = strangers
         self.shutdowns = shutdowns
-        self.counters = counters
+        self.metrics = VmTracerMetrics(factory: metrics)
         self.logger = logger
-    }
-
-    /// Counter names (Prometheus series) the tracer increments.
-    public enum Counter {
-        public static let rounds = "kvm_vmsync_rounds"
-        public static let failedRounds = "kvm_vmsync_failed_rounds"
-        public static let stateChanges = "kvm_vmsync_state_changes_sent"
-        public static let strangers = "kvm_vmsync_strangers_announced"
-        public static let unknownStates = "kvm_vmsync_unknown_state_skipped"
-        public static let unmappableStates = "kvm_vmsync_unmappable_state_skipped"
-        public static let orphanSuppressed = "kvm_vmsync_missing_suppressed_by_orphan"
-        public static let sharedSkipSuppressed = "kvm_vmsync_missing_suppressed_by_shared_skip"
     }
 
     /// Everything one round sends, ready to publish.
@@ -78,7 +70,7 @@ public struct VmTracer: Sendable {
             guard let state = AgentVmState.vmState(fromAgent: agentState) else {
                 logger.warning("agent reported a VM state it is not known to send; VM skipped this round", metadata: [
                     "host": "\(hostUuid)", "vm": "\(vmUuid)", "agentState": "\(agentState)"])
-                counters.increment(Counter.unmappableStates)
+                metrics.unmappableStates.increment()
                 reported[vmUuid] = .unknown
                 excluded.insert(vmUuid)
                 continue
@@ -86,7 +78,7 @@ public struct VmTracer: Sendable {
             if state == .unknown {
                 logger.info("agent reported a VM Suspended (Unknown); VM skipped this round", metadata: [
                     "host": "\(hostUuid)", "vm": "\(vmUuid)"])
-                counters.increment(Counter.unknownStates)
+                metrics.unknownStates.increment()
                 excluded.insert(vmUuid)
             }
             reported[vmUuid] = state
@@ -105,6 +97,9 @@ public struct VmTracer: Sendable {
         candidates.append(contentsOf: report.states.keys)
         for vm in expected where report.states[vm.uuid] == nil { candidates.append(vm.uuid) }
         var skipped = await skips.skipped(among: candidates, since: mark)
+        let heldBySkips = Self.judgedIfNotSkipped(
+            skipped.subtracting(excluded), reported: reported, expected: expectedStates)
+        if heldBySkips > 0 { metrics.suppressedBySkip.increment(by: heldBySkips) }
         skipped.formUnion(excluded)
 
         let comparison = VmTraceComparison(
@@ -116,7 +111,7 @@ public struct VmTracer: Sendable {
             } else if strangers.shouldAnnounce(vmUuid: vm.vmUuid, onHost: hostUuid) {
                 logger.notice("host runs a VM the inventory does not know", metadata: [
                     "host": "\(hostUuid)", "vm": "\(vm.vmUuid)", "state": "\(vm.stateOnHost.rawValue)"])
-                counters.increment(Counter.strangers)
+                metrics.strangers.increment()
                 messages.append(try outbox.event(StrangerVmFoundData(
                     vmIdentity: vm.vmUuid, hostUuid: hostUuid, vmState: vm.stateOnHost.rawValue)))
             }
@@ -126,7 +121,7 @@ public struct VmTracer: Sendable {
             if await skips.isOrphanSkipped(vm.vmUuid) {
                 logger.info("missing VM left alone: its operation's node left and the orphan TTL runs", metadata: [
                     "host": "\(hostUuid)", "vm": "\(vm.vmUuid)", "expected": "\(vm.expected.rawValue)"])
-                counters.increment(Counter.orphanSuppressed)
+                metrics.suppressedByOrphan.increment()
                 continue
             }
             missing.append(vm)
@@ -136,7 +131,7 @@ public struct VmTracer: Sendable {
             if protected.contains(vm.vmUuid) {
                 logger.info("missing VM left alone: the fleet's shared skip rows protect it", metadata: [
                     "host": "\(hostUuid)", "vm": "\(vm.vmUuid)", "expected": "\(vm.expected.rawValue)"])
-                counters.increment(Counter.sharedSkipSuppressed)
+                metrics.suppressedBySharedSkip.increment()
                 continue
             }
             changes.append(comparison.missingVerdict(vm))
@@ -146,8 +141,65 @@ public struct VmTracer: Sendable {
                 "host": "\(hostUuid)", "vm": "\(change.vmInstanceUuid)", "onHost": "\(change.stateOnHost)",
                 "expected": "\(change.vmStateAtTracingMoment ?? "nil")"])
             messages.append(try outbox.stateChange(change))
+            metrics.verdict(stateOnHost: change.stateOnHost)
         }
-        counters.increment(Counter.stateChanges, by: changes.count)
         return messages
+    }
+
+    /// How many of `skipped` the comparison would have judged without the skip snapshots: a reported state that
+    /// differs from the expected one, a VM the host runs unexpectedly, or an expected VM the host does not report
+    /// (the same rules as ``VmTraceComparison``). Costs a few probes per skipped VM, not per VM of the host.
+    static func judgedIfNotSkipped(
+        _ skipped: Set<String>, reported: [String: VmState], expected: [String: VmState]
+    ) -> Int {
+        var judged = 0
+        for vmUuid in skipped {
+            switch (reported[vmUuid], expected[vmUuid]) {
+            case let (actual?, expectedState?) where actual != expectedState: judged += 1
+            case (_?, nil): judged += 1
+            case let (nil, expectedState?) where !VmTraceComparison.notMissingWhenAbsent.contains(expectedState):
+                judged += 1
+            default: break
+            }
+        }
+        return judged
+    }
+}
+
+/// The tracer's handles, made once per tracer with every label value up front: counting a verdict is a dictionary
+/// probe on a code-bounded enum, never label rendering.
+struct VmTracerMetrics: Sendable {
+    let roundsOK: Counter
+    let roundsFailed: Counter
+    let verdicts: [VmState: Counter]
+    let suppressedBySkip: Counter
+    let suppressedByOrphan: Counter
+    let suppressedBySharedSkip: Counter
+    let strangers: Counter
+    let unknownStates: Counter
+    let unmappableStates: Counter
+
+    init(factory: any MetricsFactory) {
+        let rounds = KVMMetrics.tracerRounds
+        roundsOK = rounds.counter(KVMMetrics.RoundOutcome.ok.rawValue, factory: factory)
+        roundsFailed = rounds.counter(KVMMetrics.RoundOutcome.failed.rawValue, factory: factory)
+        verdicts = Dictionary(uniqueKeysWithValues: VmState.allCases.map {
+            ($0, KVMMetrics.tracerVerdicts.counter($0.rawValue, factory: factory))
+        })
+        let suppressed = KVMMetrics.tracerVerdictsSuppressed
+        suppressedBySkip = suppressed.counter(KVMMetrics.SuppressionGuard.skip.rawValue, factory: factory)
+        suppressedByOrphan = suppressed.counter(KVMMetrics.SuppressionGuard.orphan.rawValue, factory: factory)
+        suppressedBySharedSkip = suppressed.counter(KVMMetrics.SuppressionGuard.sharedSkip.rawValue, factory: factory)
+        strangers = KVMMetrics.tracerStrangers.counter(factory: factory)
+        let skippedStates = KVMMetrics.tracerStatesSkipped
+        unknownStates = skippedStates.counter(KVMMetrics.StateSkipReason.unknown.rawValue, factory: factory)
+        unmappableStates = skippedStates.counter(KVMMetrics.StateSkipReason.unmappable.rawValue, factory: factory)
+    }
+
+    /// Counts one verdict under the state the host showed. Verdicts carry a `VmState`'s raw value (the comparison
+    /// builds them), so the lookup always hits; anything else would not be counted rather than make a series.
+    func verdict(stateOnHost: String) {
+        guard let state = VmState(rawValue: stateOnHost) else { return }
+        verdicts[state]?.increment()
     }
 }

@@ -2,6 +2,7 @@ import CloudBus
 import Inventory
 import KVMMessages
 import Logging
+import Metrics
 
 /// Answers `VmStateChangedOnHostMsg` the way ZStack's `VmInstanceBase.vmStateChangeOnHost` does: a host (through
 /// the tracer or the agent's push) says a VM is in a state the inventory does not expect, and the VM's owner
@@ -32,12 +33,13 @@ import Logging
 /// the start that the dead node ran has put the VM on another host whose report is still on its way. Before
 /// applying such a verdict the handler asks ``VmPresenceProbe`` whether another host of the cluster runs the VM:
 /// - nobody does: the Stopped verdict is applied as usual;
-/// - exactly one host H2 does: the Stopped verdict is dropped (counted as ``suppressedStoppedVerdicts``) and the
-///   handler applies "Running on H2" instead, as if H2's report had arrived first, so both arrival orders end with
-///   the VM Running on H2 and no Stopped verdict (H2's own report is then equal to the inventory, or stale);
+/// - exactly one host H2 does: the Stopped verdict is dropped (counted in
+///   ``KVMMetrics/stoppedVerdictsSuppressed``) and the handler applies "Running on H2" instead, as if H2's report
+///   had arrived first, so both arrival orders end with the VM Running on H2 and no Stopped verdict (H2's own
+///   report is then equal to the inventory, or stale);
 /// - several hosts do: nothing is changed, error reply naming them (a real split-brain for an operator);
-/// - the probe fails: nothing is changed, error reply (counted as ``presenceProbeFailures``); the next sync asks
-///   again.
+/// - the probe fails: nothing is changed, error reply (counted in ``KVMMetrics/presenceProbeFailures``); the next
+///   sync asks again.
 ///
 /// Idempotent under redelivery: a verdict already applied is either equal to the inventory (pre-check 3) or stale
 /// (pre-check 2). Messages of one VM run one at a time on the key ``resourceKey(for:)`` (the VM uuid), the same key
@@ -45,15 +47,13 @@ import Logging
 public struct VmStateChangedOnHostHandler: BusHandler {
     public typealias Message = VmStateChangedOnHostMsg
 
-    /// Stopped verdicts not applied because another host runs the VM.
-    public static let suppressedStoppedVerdicts = "vm_stopped_verdicts_suppressed"
-    /// Stopped verdicts left undecided because the presence probe failed.
-    public static let presenceProbeFailures = "vm_presence_probe_failures"
-
     public let transition: VmStateTransition
     public let skips: any VmTraceSkips
     public let probe: any VmPresenceProbe
-    public let counters: any CounterSink
+    /// Stopped verdicts not applied because another host runs the VM (one host or several).
+    private let suppressedStoppedVerdicts: Counter
+    /// Stopped verdicts left undecided because the presence probe failed.
+    private let presenceProbeFailures: Counter
     private let logger: Logger
 
     /// - Parameters:
@@ -62,18 +62,20 @@ public struct VmStateChangedOnHostHandler: BusHandler {
     ///     (`managementNodeId` of the events).
     ///   - skips: the skip registry; only ``VmTraceSkips/orphanExpiredRecently(_:)`` is asked.
     ///   - probe: the split-brain guard's cross-check.
+    ///   - metrics: where the guard's families (``KVMMetrics``, `vm_state_…`) are created, once, here.
     public init(
         vms: any VmStore,
         membership: ClusterMembership,
         skips: any VmTraceSkips,
         probe: any VmPresenceProbe,
-        counters: any CounterSink = DiscardingCounters(),
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance,
         logger: Logger = Logger(label: "cloudbus.kvm.vm-state")
     ) {
         self.transition = VmStateTransition(vms: vms, membership: membership)
         self.skips = skips
         self.probe = probe
-        self.counters = counters
+        self.suppressedStoppedVerdicts = KVMMetrics.stoppedVerdictsSuppressed.counter(factory: metrics)
+        self.presenceProbeFailures = KVMMetrics.presenceProbeFailures.counter(factory: metrics)
         self.logger = logger
     }
 
@@ -226,7 +228,7 @@ public struct VmStateChangedOnHostHandler: BusHandler {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            counters.increment(Self.presenceProbeFailures)
+            presenceProbeFailures.increment()
             logger.warning("cannot confirm a Stopped verdict across the cluster; leaving the VM as it is", metadata: [
                 "error": "\(error)",
             ])
@@ -239,13 +241,13 @@ public struct VmStateChangedOnHostHandler: BusHandler {
         case 0:
             return .confirmed
         case 1:
-            counters.increment(Self.suppressedStoppedVerdicts)
+            suppressedStoppedVerdicts.increment()
             logger.notice("Stopped verdict suppressed: another host runs the VM", metadata: [
                 "runningOn": "\(running[0])",
             ])
             return .runningOn(running[0])
         default:
-            counters.increment(Self.suppressedStoppedVerdicts)
+            suppressedStoppedVerdicts.increment()
             logger.error("VM runs on several hosts", metadata: ["runningOn": "\(running)"])
             return .refused(SysError.operationError.error(
                 "vm[uuid:\(vm.uuid)] is running on several hosts \(running); not declaring it stopped"))

@@ -3,6 +3,7 @@ import CloudBus
 import Foundation
 import Inventory
 import Logging
+import Metrics
 import NIOCore
 import Primitives
 
@@ -37,6 +38,9 @@ import Primitives
 ///
 /// Completes exactly once: late answers and second callbacks are dropped by the callback server. Cancelling the
 /// calling task cancels the attempt in flight and throws `CancellationError`. Thread-safe; calls are independent.
+///
+/// Counted (``ZBSMetrics``): every attempt that ends, by MDS and outcome (a cancelled attempt is not counted),
+/// and every move to the next candidate after a failed attempt (a failover).
 public struct MdsCaller: Sendable {
     public let caller: AgentCaller
     public let settings: MdsCallSettings
@@ -45,6 +49,8 @@ public struct MdsCaller: Sendable {
     public let shuffle: MdsShuffle
     /// Where the agent of an MDS listens; default ``endpoint(of:)`` (addr and agent port).
     public let endpointOf: @Sendable (MdsRecord) -> AgentEndpoint
+    /// The MDS handles (``ZBSMetrics``), shared by copies of this caller.
+    let metrics: MdsCallMetrics
     private let logger: Logger
 
     public init(
@@ -54,9 +60,11 @@ public struct MdsCaller: Sendable {
         slots: MdsSlots? = nil,
         shuffle: MdsShuffle = .system,
         endpointOf: @escaping @Sendable (MdsRecord) -> AgentEndpoint = MdsCaller.endpoint(of:),
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance,
         logger: Logger = Logger(label: "cloudbus.zbs.mds")
     ) {
         self.endpointOf = endpointOf
+        self.metrics = MdsCallMetrics(factory: metrics)
         self.caller = caller
         self.settings = settings
         self.memory = memory
@@ -103,10 +111,12 @@ public struct MdsCaller: Sendable {
                 budget = min(budget, ContinuousClock.now.duration(to: deadline))
                 guard budget > .zero else { throw MdsCallError.deadlineReached(path: path, attempts: failures) }
             }
+            if !failures.isEmpty { metrics.failovers.increment() }
             var request = command
             request["uuid"] = .string(storage.uuid)
             request["addr"] = .string(node.addr)
             let outcome = try await attempt(node, path: path, body: request, budget: budget, sync: options.sync)
+            metrics.attempt(on: node, outcome.metricOutcome)
             switch outcome {
             case .answered(let body):
                 if !failures.isEmpty {
@@ -135,6 +145,23 @@ public struct MdsCaller: Sendable {
         case agentFailed(String)
         case failed(MdsAttemptFailure)
         case local(String)
+
+        /// The `outcome` label this attempt is counted under.
+        var metricOutcome: ZBSMetrics.MdsCallOutcome {
+            switch self {
+            case .answered: .ok
+            case .agentFailed: .agentFailed
+            case .local: .local
+            case .failed(let failure):
+                switch failure.cause {
+                case .transport(.connectionRefused): .refused
+                case .transport(.connectTimeout), .deadline: .timeout
+                case .transport: .error
+                case .unparsable: .badResponse
+                case .noSlot: .noSlot
+                }
+            }
+        }
     }
 
     /// One attempt on one MDS within `budget` (slot wait included).

@@ -18,7 +18,7 @@ extension WorkerHarness {
 
     /// Sends this worker its own `VmSyncOnHostMsg {hostUuid}` (as a successful ping does) and returns once the
     /// round was handled: its verdicts and events, if any, were confirmed by the broker before that counter moved.
-    /// A round that finds a VM state differing has counted it in ``VmTracer/Counter/stateChanges`` by then.
+    /// A round that finds a VM state differing has counted it in `cloudbus_worker_vm_tracer_verdicts_total` by then.
     ///
     /// Syncs of one test must not overlap (the wait is on this worker's handled count).
     func syncVms(onHost hostUuid: String, within limit: Duration = .seconds(20)) async throws {
@@ -34,7 +34,7 @@ extension WorkerHarness {
     }
 
     /// Verdicts the tracer of this worker has sent so far.
-    var stateChangesSent: Int { metrics[VmTracer.Counter.stateChanges] }
+    var stateChangesSent: Int { metrics[WorkerCounter.tracerVerdicts] }
 
     /// `VmStateChangedOnHostMsg`s this worker's VM handler has answered so far.
     var verdictsHandled: Int { metrics[WorkerCounter.handled(VmStateChangedOnHostMsg.className)] }

@@ -35,6 +35,7 @@ final class WorkerHarness: Sendable {
         configuration.nodeUUID = node.rawValue
         configuration.dataDirectory = NSTemporaryDirectory() + "cbw-test-\(node.rawValue)"
         configuration.httpPort = 0
+        configuration.adminPort = 0
         configuration.services = [ServiceID.hostService, ServiceID.vmInstanceService]
         configuration.durableQueues = false
         configuration.maxBodyBytes = maxBodyBytes

@@ -51,6 +51,7 @@ final class WorkerProcess: Sendable {
         environment["CLOUDBUS_AMQP_URL"] = urlWithoutPassword
         environment["CLOUDBUS_AMQP_PASSWORD"] = password
         environment["CLOUDBUS_LOG_LEVEL"] = "notice"
+        environment["CLOUDBUS_ADMIN_PORT"] = "0"
         for (key, value) in extra { environment[key] = value }
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
