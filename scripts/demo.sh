@@ -9,7 +9,7 @@
 #   scripts/demo.sh stop           stop the worker and the simulated agent (SIGTERM: the worker drains first)
 #
 # Expects the broker to be up (`make run` starts it). Environment: DEMO_NODE_UUID, CLOUDBUS_AMQP_PORT (5672),
-# CLOUDBUS_AGENT_PORT (7070), CLOUDBUS_HEALTH_URL (http://127.0.0.1:8081/healthz).
+# CLOUDBUS_AGENT_PORT (7070), CLOUDBUS_HEALTH_URL (http://127.0.0.1:9464/readyz).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,7 +20,7 @@ data=$repo/.data
 worker_data=$data/worker
 node_uuid=${DEMO_NODE_UUID:-d0d0cafe0000400000000000000000a1}
 agent_port=${CLOUDBUS_AGENT_PORT:-7070}
-health_url=${CLOUDBUS_HEALTH_URL:-http://127.0.0.1:8081/healthz}
+health_url=${CLOUDBUS_HEALTH_URL:-http://127.0.0.1:9464/readyz}
 # The password travels in the environment, never on a command line (where `ps` shows it). guest/guest is
 # RabbitMQ's default account and is accepted on loopback only.
 export CLOUDBUS_AMQP_URL="amqp://guest@127.0.0.1:${CLOUDBUS_AMQP_PORT:-5672}/%2F"
@@ -64,7 +64,7 @@ halt() {
 }
 
 # The worker counts as ready once its health endpoint answers. The examples are published only then: a request
-# published before the worker has declared its queue would be dropped by the exchange, so /healthz should answer
+# published before the worker has declared its queue would be dropped by the exchange, so /readyz should answer
 # only once the worker consumes.
 await_health() {
     local deadline=$((SECONDS + 60))

@@ -226,7 +226,7 @@ public final class BusWorker: Service {
     }
 
     /// Whether the worker can take work now: it consumes its queues, both connections are up, and the broker does
-    /// not block its publishing (a memory or disk alarm). What `/healthz` reports; it goes back to false while any
+    /// not block its publishing (a memory or disk alarm). What `/readyz` reports; it goes back to false while any
     /// of these does not hold and back to true when it does again.
     public var isReady: Bool { health == .ready }
 

@@ -88,6 +88,13 @@ public struct WorkerRuntime: Sendable {
             await callbackServer.shutdown()
             throw error
         }
+        if Self.tracerVerdictsMayBeUnroutable(configuration) {
+            logger.warning("this worker serves host but not vmInstance while the VM tracer is on: its VM state "
+                           + "verdicts go to the workers' vmInstance queues; serve vmInstance on the fleet's workers "
+                           + "or turn the tracer off (kvm.vmTracerOn)", metadata: [
+                               "services": "\(configuration.services.joined(separator: ","))",
+                           ])
+        }
         ZBSWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.zbs,
                            metrics: metrics.factory, logger: logger)
         extraHandlers(&handlers)
@@ -110,6 +117,14 @@ public struct WorkerRuntime: Sendable {
                              agentCaller: caller,
                              membership: membership, settings: settings, skipRegistry: kvm.registry,
                              backgroundServices: kvm.services, fleet: fleet)
+    }
+
+    /// The tracer addresses its verdicts to `vmInstance.<ring owner>` among the workers: a worker that traces hosts
+    /// but does not serve vmInstance itself suggests a fleet where those queues do not exist, and every verdict
+    /// would be dead-lettered (NO_ROUTE). Said once at start.
+    public static func tracerVerdictsMayBeUnroutable(_ configuration: WorkerConfiguration) -> Bool {
+        configuration.kvm.vmTracerOn && configuration.services.contains(ServiceID.hostService)
+            && !configuration.services.contains(ServiceID.vmInstanceService)
     }
 
     public static func inventoryPath(dataDirectory: String) -> String {

@@ -8,7 +8,7 @@ import Testing
 import Worker
 
 /// A broker resource alarm blocks every connection that publishes. The worker publishes on a connection of its own,
-/// so its consumer keeps acking; while blocked it says so on `/healthz` (not ready), its publishes give up at the
+/// so its consumer keeps acking; while blocked it says so on `/readyz` (not ready), its publishes give up at the
 /// confirm timeout and the messages go back to their queue; once the alarm clears it answers them. Disruptive: the
 /// alarm blocks every publisher on the broker, so the suite runs alone.
 @Suite("Flow control under a broker memory alarm (disruptive)", .enabled(if: TestBroker.available), .serialized)
