@@ -89,9 +89,11 @@ public struct WorkerRuntime: Sendable {
             throw error
         }
         if Self.tracerVerdictsMayBeUnroutable(configuration) {
-            logger.warning("this worker serves host but not vmInstance while the VM tracer is on: its VM state "
-                           + "verdicts go to the workers' vmInstance queues; serve vmInstance on the fleet's workers "
-                           + "or turn the tracer off (kvm.vmTracerOn)", metadata: [
+            logger.warning("""
+                this worker serves host but not vmInstance while the VM tracer is on: its VM state verdicts go to \
+                the workers' vmInstance queues; serve vmInstance on the fleet's workers or turn the tracer off \
+                (kvm.vmTracerOn)
+                """, metadata: [
                                "services": "\(configuration.services.joined(separator: ","))",
                            ])
         }
