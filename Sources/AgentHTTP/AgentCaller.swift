@@ -15,7 +15,8 @@ import NIOHTTP1
 /// ``AgentResponseStatus``). They throw ``AgentHTTPError`` when no answer could be had (transport failures) or when
 /// the agent's handler failed outright (``AgentHTTPError/agentFailure(endpoint:path:message:)``), and
 /// `CancellationError` when the calling task is cancelled. There are no retries. Calls are independent: each has
-/// its own task uuid, connection, timer and waiter, and completes exactly once.
+/// its own task uuid, request, timer and waiter, and completes exactly once (connections are pooled per agent, see
+/// ``AgentHTTPClient``).
 ///
 /// Every call is counted by path and outcome and timed by path (``AgentHTTPMetrics``), whichever way it ends.
 public struct AgentCaller: Sendable {
@@ -94,7 +95,7 @@ public struct AgentCaller: Sendable {
         var requestHeaders = headers.filter { !["taskuuid", "callbackurl"].contains($0.key.lowercased()) }
         requestHeaders["taskuuid"] = taskUUID
         requestHeaders["callbackurl"] = callbackServer.callbackURL
-        let request = HTTPExchange.Request(
+        let request = AgentHTTPClient.Request(
             method: .POST, endpoint: endpoint, path: path, headers: requestHeaders, body: body,
             connectTimeout: connectTimeout ?? defaultConnectTimeout, budget: timeout)
         let response = try await client.perform(request, deadline: deadline)

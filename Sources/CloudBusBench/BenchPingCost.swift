@@ -4,6 +4,7 @@ import CloudBus
 import CommandOptions
 import Foundation
 import KVMMessages
+import Glibc
 import Primitives
 
 /// `cloudbus-bench ping-cost`: the real path's cost — `PingHostMsg` answered through the fake KVM agent on loopback
@@ -11,6 +12,11 @@ import Primitives
 /// `/vm/vmsync`, tracer diff of 10 VMs, nothing to announce). Closed loop at each window, worker CPU per ping from
 /// /proc; with `--baseline-build` another build runs the same rounds interleaved, in the same run. What issue 10 asks
 /// ("what each guarantee costs, echo and ping, before and after") and the baseline of the hot-path issue's ping target.
+///
+/// The fake agent runs inside this process, so its CPU is read per thread: "agent CPU" is the CPU of this process's
+/// NIO singleton event loops and their blocking pool (`NIO-SGLTN-*`, `SGLTN-TP-*`), where the agent's listener and
+/// its callback client run and nothing else of the bench does; "bench CPU" is the whole process (agent and the AMQP
+/// load client). Both are per ping; the agent is this bench build's, whichever worker build is measured.
 struct BenchPingCost: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ping-cost", abstract: "PingHostMsg with VM sync through a fake agent: throughput and worker CPU per ping.")
@@ -45,7 +51,7 @@ struct BenchPingCost: AsyncParsableCommand {
             + (baselineBuild.map { [("worker-baseline", $0)] } ?? [])
         print("ping-cost: PingHostMsg + VM sync via a fake agent, \(hosts) hosts × 10 VMs, windows \(windows), "
               + "\(measured) s, \(rounds) rounds, \(durable ? "durable" : "transient"), load \(BenchProcStat.loadAverage)")
-        var results: [String: [Int: [(rate: Double, cpu: Double, p50: Double, p99: Double)]]] = [:]
+        var results: [String: [Int: [(rate: Double, cpu: Double, agent: Double, bench: Double, p50: Double, p99: Double)]]] = [:]
         var rss: [String: [Int]] = [:]
         for round in 1...rounds {
             for (name, executable) in builds {
@@ -66,17 +72,22 @@ struct BenchPingCost: AsyncParsableCommand {
                     for window in windowList {
                         books.reset()
                         let before = world.workerCPU ?? .zero
+                        let agentBefore = Self.agentThreadsCPU()
+                        let benchBefore = BenchProcStat.ownCPUTime()
                         let start = ContinuousClock.now
                         try await closedLoop(world, client, window: window, seconds: measured)
                         let elapsed = start.duration(to: .now).inSeconds
                         let cpu = ((world.workerCPU ?? .zero) - before).inSeconds
+                        let agentCPU = (Self.agentThreadsCPU() - agentBefore).inSeconds
+                        let benchCPU = (BenchProcStat.ownCPUTime() - benchBefore).inSeconds
                         let summary = books.summary().perClass[PingHostMsg.className]
                         let answered = Double(summary?.answered ?? 0)
                         let row = (rate: answered / elapsed, cpu: cpu / max(answered, 1) * 1e6,
+                                   agent: agentCPU / max(answered, 1) * 1e6, bench: benchCPU / max(answered, 1) * 1e6,
                                    p50: summary?.p50 ?? 0, p99: summary?.p99 ?? 0)
                         results[name, default: [:]][window, default: []].append(row)
-                        print(String(format: "  round %d %@ W=%d: %.0f pings/s, worker CPU %.0f µs per ping, p50 %.2f ms, p99 %.2f ms",
-                                     round, name, window, row.rate, row.cpu, row.p50, row.p99))
+                        print(String(format: "  round %d %@ W=%d: %.0f pings/s, worker CPU %.0f µs per ping, agent CPU %.0f µs, bench CPU %.0f µs, p50 %.2f ms, p99 %.2f ms",
+                                     round, name, window, row.rate, row.cpu, row.agent, row.bench, row.p50, row.p99))
                     }
                     if let peak = world.workerPeakRSS { rss[name, default: []].append(peak) }
                 } catch {
@@ -92,14 +103,34 @@ struct BenchPingCost: AsyncParsableCommand {
                 let rows = results[name]?[window] ?? []
                 guard !rows.isEmpty else { continue }
                 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-                print(String(format: "  %@ W=%d: %.0f pings/s, worker CPU %.0f µs per ping, p50 %.2f ms, p99 %.2f ms",
-                             name, window, median(rows.map(\.rate)), median(rows.map(\.cpu)), median(rows.map(\.p50)),
-                             median(rows.map(\.p99))))
+                print(String(format: "  %@ W=%d: %.0f pings/s, worker CPU %.0f µs per ping, agent CPU %.0f µs, bench CPU %.0f µs, p50 %.2f ms, p99 %.2f ms",
+                             name, window, median(rows.map(\.rate)), median(rows.map(\.cpu)), median(rows.map(\.agent)),
+                             median(rows.map(\.bench)), median(rows.map(\.p50)), median(rows.map(\.p99))))
             }
             if let peaks = rss[name], !peaks.isEmpty {
                 print(String(format: "  %@ peak RSS %.1f MB", name, Double(peaks.sorted()[peaks.count / 2]) / 1_048_576))
             }
         }
+    }
+
+    /// User + system CPU of this process's NIO singleton threads (event loops and blocking pool), where the fake
+    /// agent runs, from /proc/self/task/*/stat (clock ticks).
+    static func agentThreadsCPU() -> Duration {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        let ticks = sysconf(Int32(_SC_CLK_TCK))
+        guard ticks > 0 else { return .zero }
+        var total = 0
+        for task in tasks {
+            guard let text = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                  let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")")
+            else { continue }
+            let name = text[text.index(after: open)..<close]
+            guard name.hasPrefix("NIO-SGLTN") || name.hasPrefix("SGLTN-TP") else { continue }
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { continue }
+            total += user + system
+        }
+        return .nanoseconds(total * (1_000_000_000 / ticks))
     }
 
     /// `window` pings in flight for `seconds`, walking through the hosts.

@@ -1,3 +1,5 @@
+// `timespec`/`timeval` resolve to the copy in CDispatch's clang module once the package links swift-metrics and
+// hummingbird; the explicit-import check then wants that module named.
 import CDispatch
 @_spi(RawSession) import AMQP
 import CRabbitMQ

@@ -93,9 +93,7 @@ public struct WorkerRuntime: Sendable {
                 this worker serves host but not vmInstance while the VM tracer is on: its VM state verdicts go to \
                 the workers' vmInstance queues; serve vmInstance on the fleet's workers or turn the tracer off \
                 (kvm.vmTracerOn)
-                """, metadata: [
-                               "services": "\(configuration.services.joined(separator: ","))",
-                           ])
+                """, metadata: ["services": "\(configuration.services.joined(separator: ","))"])
         }
         ZBSWiring.register(into: &handlers, inventory: inventory, caller: caller, settings: configuration.zbs,
                            metrics: metrics.factory, logger: logger)

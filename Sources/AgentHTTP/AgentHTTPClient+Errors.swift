@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+extension AgentHTTPClient {
+    /// The ``AgentHTTPError`` kind of what async-http-client or NIO threw for `request`: the same kinds the
+    /// hand-written client reported, so callers, metrics outcomes and the agent-protocol tests see no change.
+    ///
+    /// A connect-phase failure that arrives once the deadline has passed is ``AgentHTTPError/deadlineExceeded(endpoint:path:timeout:)``:
+    /// the deadline is what ended the call (async-http-client then reports the pool's last connect error, or
+    /// "cancelled", for a call still waiting for its connection).
+    static func agentError(_ error: any Error, request: Request, deadline: NIODeadline) -> AgentHTTPError {
+        let endpoint = request.endpoint
+        let path = request.path
+        let kind = classify(error, request: request)
+        switch kind {
+        case .connectionRefused, .connectTimeout, .connectFailed:
+            if NIODeadline.now() >= deadline {
+                return .deadlineExceeded(endpoint: endpoint, path: path, timeout: request.budget)
+            }
+        default:
+            break
+        }
+        return kind
+    }
+
+    private static func classify(_ error: any Error, request: Request) -> AgentHTTPError {
+        let endpoint = request.endpoint
+        let path = request.path
+        switch error {
+        case let error as AgentHTTPError:
+            return error
+        case let error as HTTPClientError:
+            switch error {
+            case .deadlineExceeded:
+                return .deadlineExceeded(endpoint: endpoint, path: path, timeout: request.budget)
+            case .connectTimeout, .getConnectionFromPoolTimeout:
+                return .connectTimeout(endpoint: endpoint, timeout: request.connectTimeout)
+            case .remoteConnectionClosed, .readTimeout, .writeTimeout:
+                return .connectionReset(endpoint: endpoint, path: path)
+            case .invalidURL, .emptyHost, .emptyScheme, .alreadyShutdown, .cancelled:
+                return .connectFailed(endpoint: endpoint, reason: "\(path): \(error)")
+            default:  // body length mismatch, bad headers, ...: the bytes are not a response we can use
+                return .invalidResponse(endpoint: endpoint, path: path, reason: "\(error)")
+            }
+        case let error as ResponseAccumulator.ResponseTooBigError:
+            return .invalidResponse(endpoint: endpoint, path: path, reason: "body larger than \(error.maxBodySize) bytes")
+        case ChannelError.connectTimeout:
+            return .connectTimeout(endpoint: endpoint, timeout: request.connectTimeout)
+        case ChannelError.eof, ChannelError.ioOnClosedChannel, ChannelError.outputClosed, ChannelError.inputClosed:
+            return .connectionReset(endpoint: endpoint, path: path)
+        case let error as IOError:
+            switch error.errnoCode {
+            case ECONNREFUSED: return .connectionRefused(endpoint: endpoint)
+            case ECONNRESET, EPIPE, ECONNABORTED: return .connectionReset(endpoint: endpoint, path: path)
+            default: return .connectFailed(endpoint: endpoint, reason: "\(path): \(error)")
+            }
+        case let error as NIOConnectionError:
+            let causes = error.connectionErrors.map(\.error)
+            if !causes.isEmpty, causes.allSatisfy({ ($0 as? IOError)?.errnoCode == ECONNREFUSED }) {
+                return .connectionRefused(endpoint: endpoint)
+            }
+            if causes.contains(where: { if case ChannelError.connectTimeout = $0 { true } else { false } }) {
+                return .connectTimeout(endpoint: endpoint, timeout: request.connectTimeout)
+            }
+            let reasons = causes.map { "\($0)" } + [error.dnsAError, error.dnsAAAAError].compactMap { $0.map { "\($0)" } }
+            return .connectFailed(endpoint: endpoint, reason: reasons.isEmpty ? "\(error)" : reasons.joined(separator: "; "))
+        default:  // HTTPParserError and the like: the bytes are not a response we understand
+            return .invalidResponse(endpoint: endpoint, path: path, reason: "\(error)")
+        }
+    }
+}
