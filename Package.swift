@@ -16,6 +16,7 @@ import PackageDescription
 //   CloudBusAMQP ← CloudBus + AMQP                       publisher, topology, RPC client (Worker and the CLIs only)
 //   KVMMessages, ZBSMessages ← CloudBus                  the domains' wire types
 //   KeyedExecution, AgentHTTP, Inventory, LiveSettings   no ZStack wire, no transport
+//   MetricHandles ← Primitives                           handles from catalogued metric families (swift-metrics)
 //   Inventory ← InventoryPostgres                        the shared store (postgres-nio); Worker picks one
 //   KVM ← KVMMessages, AgentHTTP, Inventory, LiveSettings   ZBS ← ZBSMessages, AgentHTTP, Inventory
 //   Worker ← all of the above; cloudbus-worker ← Worker, CloudBusAMQP, CommandOptions
@@ -117,11 +118,16 @@ let package = Package(
             ]
         ),
         .target(name: "LiveSettings"),
+        // Handles made from catalogued metric families (`MetricDescription`), for the domain modules.
+        .target(
+            name: "MetricHandles",
+            dependencies: ["Primitives", .product(name: "Metrics", package: "swift-metrics")]
+        ),
 
         .target(
             name: "KVM",
             dependencies: [
-                "CloudBus", "KVMMessages", "AgentHTTP", "Inventory", "LiveSettings", "Primitives",
+                "CloudBus", "KVMMessages", "AgentHTTP", "Inventory", "LiveSettings", "Primitives", "MetricHandles",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -129,7 +135,7 @@ let package = Package(
         .target(
             name: "ZBS",
             dependencies: [
-                "CloudBus", "ZBSMessages", "AgentHTTP", "Inventory", "Primitives",
+                "CloudBus", "ZBSMessages", "AgentHTTP", "Inventory", "Primitives", "MetricHandles",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: swiftNIO),
                 .product(name: "Logging", package: "swift-log"),
@@ -176,10 +182,11 @@ let package = Package(
         .target(
             name: "CloudBusTesting",
             dependencies: [
-                "AgentHTTP", "AMQP",
+                "AgentHTTP", "AMQP", "Primitives",
                 .product(name: "NIOCore", package: swiftNIO),
                 .product(name: "NIOPosix", package: swiftNIO),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         // The benchmark (worker vs the rabbitmq-c null responder vs pika, and the domain benchmarks) and the

@@ -1,4 +1,5 @@
 import Inventory
+import MetricHandles
 import Metrics
 import Primitives
 import Synchronization

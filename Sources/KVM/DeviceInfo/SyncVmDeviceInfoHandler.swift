@@ -5,6 +5,7 @@ import Inventory
 import KVMMessages
 import LiveSettings
 import Logging
+import MetricHandles
 import Metrics
 import Primitives
 

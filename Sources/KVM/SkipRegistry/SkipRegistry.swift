@@ -2,6 +2,7 @@ import CloudBus
 import Inventory
 import LiveSettings
 import Logging
+import MetricHandles
 import Metrics
 import Primitives
 

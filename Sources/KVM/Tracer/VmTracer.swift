@@ -4,6 +4,7 @@ import Inventory
 import KVMMessages
 import LiveSettings
 import Logging
+import MetricHandles
 import Metrics
 
 /// The decision half of a VM sync round (ZStack's `syncVm` steps 5–10 and `Tracer.trace()`): given a host's

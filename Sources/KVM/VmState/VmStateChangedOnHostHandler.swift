@@ -2,6 +2,7 @@ import CloudBus
 import Inventory
 import KVMMessages
 import Logging
+import MetricHandles
 import Metrics
 
 /// Answers `VmStateChangedOnHostMsg` the way ZStack's `VmInstanceBase.vmStateChangeOnHost` does: a host (through
