@@ -1,3 +1,4 @@
+import Metrics
 import CoreMetrics
 import AMQP
 import BodyCompression
@@ -171,7 +172,13 @@ final class DeliveryPipeline: Sendable {
 
     /// Counts one request of a registered class.
     private func record(_ outcome: MessageOutcome, _ className: String) {
-        (classSeries[className] ?? metrics.series(for: className)).count(outcome)
+        series(className).count(outcome)
+    }
+
+    /// The class's series, made at start for every registered class (the fallback only for a class registered
+    /// later, which does not happen in production).
+    private func series(_ className: String) -> ClassSeries {
+        classSeries[className] ?? metrics.series(for: className)
     }
 
     /// Returns a delivery to its queue on purpose, remembered so that its redelivery is not taken for a crash.
@@ -381,9 +388,9 @@ final class DeliveryPipeline: Sendable {
         do {
             let answer = try await publish(output, answering: base, mode: mode)
             await settle(delivery, id: base.id, .done(answer, sentOutbox: output.messages.compactMap(\.outboxSeq)))
-            let series = classSeries[className] ?? metrics.series(for: className)
+            let series = series(className)
             series.count(outcome)
-            series.duration.recordNanoseconds(Self.nanoseconds(received.duration(to: .now)))
+            series.duration.record(duration: received.duration(to: .now))
         } catch {
             // Rows the handler wrote stay in the outbox; the key's next message (this one, redelivered) sends them.
             if output.writesOutbox { markDirty(key) }
@@ -581,11 +588,6 @@ final class DeliveryPipeline: Sendable {
     }
 
     // MARK: Refusals
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 
     private func answerTimeout(_ delivery: Delivery, base: MessageBase, className: String, outcome: JobOutcome) async {
         let started = outcome.bodyStarted

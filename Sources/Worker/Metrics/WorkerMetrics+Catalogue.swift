@@ -107,9 +107,9 @@ public enum WorkerCounter {
         MetricQuery(Family.messages, ["class": className, "outcome": MessageOutcome.handled.rawValue])
     }
     public static func outcome(_ outcome: MessageOutcome, className: String? = nil) -> MetricQuery {
-        MetricQuery(Family.messages, ["outcome": outcome.rawValue].merging(className.map { ["class": $0] } ?? [:]) {
-            first, _ in first
-        })
+        var labels = ["outcome": outcome.rawValue]
+        labels["class"] = className
+        return MetricQuery(Family.messages, labels)
     }
     public static let replies = MetricQuery(Family.replies)
     public static let outbound = MetricQuery(Family.outputs)

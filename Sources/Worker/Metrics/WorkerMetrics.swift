@@ -38,13 +38,10 @@ public final class WorkerMetrics: Sendable {
     private let classes = Mutex<[String: ClassSeries]>([:])
     private let collectors = Mutex<[@Sendable () -> Void]>([])
 
-    /// `observer` also gets every handle (a test's `TestMetrics`, say), beside the Prometheus registry.
-    public init(observer: (any MetricsFactory)? = nil) {
+    public init() {
         let registry = PrometheusCollectorRegistry()
-        let prometheus = CataloguedPrometheusFactory(
+        let factory = CataloguedPrometheusFactory(
             registry: registry, catalogue: Self.catalogue, buckets: Self.durationBuckets)
-        let factory: any MetricsFactory = observer.map { MultiplexMetricsHandler(factories: [prometheus, $0]) }
-            ?? prometheus
         self.registry = registry
         self.factory = factory
         func counter(_ name: String) -> CoreMetrics.Counter { CoreMetrics.Counter(label: name, factory: factory) }
@@ -123,8 +120,8 @@ struct ClassSeries: Sendable {
 
     init(className: String, factory: any MetricsFactory) {
         counters = MessageOutcome.allCases.map {
-            CoreMetrics.Counter(label: WorkerMetrics.Family.messages, dimensions: [("class", className), ("outcome", $0.rawValue)],
-                    factory: factory)
+            CoreMetrics.Counter(label: WorkerMetrics.Family.messages,
+                                dimensions: [("class", className), ("outcome", $0.rawValue)], factory: factory)
         }
         duration = Timer(label: WorkerMetrics.Family.duration, dimensions: [("class", className)], factory: factory)
     }
@@ -157,7 +154,9 @@ public enum MessageOutcome: String, CaseIterable, Sendable {
     /// Refused after too many forwarding hops.
     case forwardLoop = "forward_loop"
 
-    fileprivate var index: Int { Self.allCases.firstIndex(of: self)! }
+    /// Position in ``allCases``, looked up once per count (a table, not a scan: this runs per message).
+    fileprivate var index: Int { Self.positions[self]! }
+    private static let positions = Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, $0) })
 }
 
 /// A family and a subset of its labels, for reading a count back from the exposition (tests, `config check`).
