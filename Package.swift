@@ -206,7 +206,13 @@ let package = Package(
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"]),
         .testTarget(name: "BodyCompressionTests", dependencies: ["BodyCompression"]),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "CloudBusTesting"]),
-        .testTarget(name: "CloudBusTests", dependencies: ["CloudBus", "KVMMessages", "Primitives"]),
+        .testTarget(
+            name: "CloudBusTests",
+            dependencies: [
+                "CloudBus", "KVMMessages", "Primitives",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(
             name: "KeyedExecutionTests",
             dependencies: [

@@ -17,6 +17,11 @@ public struct Envelope<Message: BusMessage>: Sendable {
     public func encoded() throws -> Data {
         try EnvelopeCodec.encode(message, base: base)
     }
+
+    /// The same body as bytes, for a publish (no copy into `Data` and back).
+    public func encodedBytes() throws -> [UInt8] {
+        try EnvelopeCodec.encodeBytes(message, base: base)
+    }
 }
 
 extension Envelope: Equatable where Message: Equatable {}

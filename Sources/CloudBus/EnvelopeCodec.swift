@@ -3,9 +3,12 @@ import Primitives
 
 /// Reads and writes ZStack bus bodies: UTF-8 JSON `{"<Java class name>": {fields}}`.
 ///
-/// Decoding a known class with a valid body is a single `JSONDecoder` pass. Only when that fails does the codec
-/// parse the body generically to classify the failure and recover the base fields for an error reply.
-/// All functions are pure and safe to call from any thread.
+/// Decoding a known class with a valid body takes one pass of ``JSONBytesDecoder`` over the bytes (no `JSONDecoder`,
+/// no tree); encoding one pass of ``JSONBytesEncoder``. Whatever those do not vouch for — and every body that fails —
+/// goes through Foundation's `JSONDecoder`/`JSONEncoder` as before, so both paths give the same result (checked
+/// differentially in the tests). Only when `JSONDecoder` fails too does the codec parse the body generically to
+/// classify the failure and recover the base fields for an error reply. All functions are pure and safe to call
+/// from any thread.
 public enum EnvelopeCodec {
     /// Default body size limit: 4 MiB, far above any ZStack message this worker handles.
     public static let defaultMaxBodyBytes = 4 * 1024 * 1024
@@ -21,6 +24,15 @@ public enum EnvelopeCodec {
         guard body.count <= maxBodyBytes else {
             throw .bodyTooLarge(size: body.count, limit: maxBodyBytes)
         }
+        if let decoded = decodeInOnePass(body, registry: registry) { return decoded }
+        return try decodeWithFoundation(body, registry: registry)
+    }
+
+    /// The Foundation way: what ``decode(_:registry:maxBodyBytes:)-(Data,_,_)`` falls back to (and explains every
+    /// failure with), and what the tests compare the one-pass decoder with.
+    static func decodeWithFoundation(_ body: Data, registry: MessageRegistry) throws(EnvelopeError)
+        -> DecodedEnvelope
+    {
         let decoder = JSONDecoder()
         decoder.userInfo[MessageRegistry.userInfoKey] = registry
         let decoded: DecodedEnvelope
@@ -31,6 +43,32 @@ public enum EnvelopeCodec {
         }
         guard decoded.base.headers.hasUnreadMembers else { return decoded }
         return decoded.withHeaders(rawHeaders(decoded.base.headers, in: body))
+    }
+
+    /// The hot path: a valid body of a registered class whose fields ``JSONBytesDecoder`` vouches for. Nil sends the
+    /// body the Foundation way (which also explains what is wrong with it).
+    static func decodeInOnePass(_ body: Data, registry: MessageRegistry) -> DecodedEnvelope? {
+        do {
+            try JSONScanner.validate(body)
+            guard let outer = try JSONScanner.members(ofObjectIn: body), outer.count == 1,
+                let type = registry.type(named: outer[0].key),
+                JSONScanner.kind(of: body, range: outer[0].value) == UInt8(ascii: "{")
+            else { return nil }
+            let decoded = try decodeFields(type, className: outer[0].key, body: body, range: outer[0].value)
+            guard decoded.base.headers.hasUnreadMembers else { return decoded }
+            return decoded.withHeaders(rawHeaders(decoded.base.headers, in: body))
+        } catch {
+            return nil
+        }
+    }
+
+    /// Opens the registered existential type so the generic `MessageFields<M>` decodes it directly.
+    private static func decodeFields<M: BusMessage>(_ type: M.Type, className: String, body: Data,
+                                                    range: Range<Int>) throws -> DecodedEnvelope {
+        let fields = try body.withUnsafeBytes { buffer in
+            try JSONBytesDecoder.decode(MessageFields<M>.self, validated: buffer, range: range)
+        }
+        return DecodedEnvelope(className: className, base: fields.base, message: fields.message)
     }
 
     /// The headers with the members the decoder skipped (unknown ones, `task-context`) as their raw text: one scan
@@ -59,9 +97,24 @@ public enum EnvelopeCodec {
     }
 
     /// Encodes `message` with `base` the way Gson does: compact, nulls omitted, header flags as strings, `/` not
-    /// escaped. Member order is unspecified (as for any JSON object).
+    /// escaped. Members in one pass: the message's own fields, then the base fields (JSON readers, Gson included, do
+    /// not depend on the order; the Foundation fallback writes another one).
     /// - Throws: `EncodingError.invalidValue` only if a field holds a non-finite floating-point number.
     public static func encode<M: BusMessage>(_ message: M, base: MessageBase) throws -> Data {
+        Data(try encodeBytes(message, base: base))
+    }
+
+    /// ``encode(_:base:)`` as the bytes a publish takes, without a copy into `Data`.
+    public static func encodeBytes<M: BusMessage>(_ message: M, base: MessageBase) throws -> [UInt8] {
+        let envelope = OutboundEnvelope(fields: MessageFields(message: message, base: base))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(1024)
+        if (try? JSONBytesEncoder.encode(envelope, into: &bytes)) != nil { return bytes }
+        return [UInt8](try encodeWithFoundation(message, base: base))
+    }
+
+    /// The Foundation way: what ``encode(_:base:)`` falls back to, and what the tests compare it with.
+    static func encodeWithFoundation<M: BusMessage>(_ message: M, base: MessageBase) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return try encoder.encode(OutboundEnvelope(fields: MessageFields(message: message, base: base)))

@@ -129,7 +129,7 @@ public enum JSONScanner {
     }
 
     /// A position in the text and the rules of each token.
-    private struct Cursor {
+    struct Cursor {
         let buffer: UnsafeRawBufferPointer
         var position = 0
         var end: Int
@@ -257,7 +257,7 @@ public enum JSONScanner {
             }
         }
 
-        private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
         private mutating func skipDigits() {
             while let byte = peek, isDigit(byte) { position += 1 }

@@ -1,0 +1,473 @@
+import Foundation
+
+/// Decodes `Decodable` values straight from JSON bytes: no `JSONDecoder`, no intermediate tree, one small member
+/// table per object. The hot path of every delivery (issue 15): Foundation's decoder spends most of its time in
+/// keyed-container machinery and allocation, not in the text.
+///
+/// **It decodes a subset of what `JSONDecoder` decodes, and vouches for exactly that subset.** Whenever it meets
+/// something whose meaning under `JSONDecoder` it does not reproduce bit for bit — a number written with a fraction
+/// or exponent where an integer is asked for, duplicate or escaped object keys, a lone surrogate, `Data`/`Date`/
+/// `URL`/`Decimal`/`Float`, `superDecoder` — it gives up with ``Unsupported`` (even if the caller swallowed an
+/// error thrown on the way with `try?`), and the caller decodes the same bytes with `JSONDecoder`. So a body either
+/// decodes here to what `JSONDecoder` would give, or goes the old way: differential tests hold the two together.
+/// Errors that `JSONDecoder` would also throw (a string where a number is expected, a missing key) are thrown as
+/// `DecodingError`, so `try?` chains (`JSONValue`, header flags) take the same branch as under `JSONDecoder`.
+public enum JSONBytesDecoder {
+    /// The bytes hold something this decoder does not vouch for; decode them with `JSONDecoder`.
+    public struct Unsupported: Error, Sendable, CustomStringConvertible {
+        public let reason: String
+        public var description: String { "not decoded by JSONBytesDecoder: \(reason)" }
+    }
+
+    /// Decodes the JSON value in `range` of `buffer` (the whole buffer when nil) as `T`.
+    ///
+    /// - Precondition: the bytes in `range` are one valid JSON value (``JSONScanner/validate(_:)`` accepted them):
+    ///   the decoder walks them without checking their syntax again.
+    /// - Throws: ``Unsupported`` when `JSONDecoder` must decide; otherwise the `DecodingError` it would throw, or
+    ///   whatever `T`'s initialiser throws.
+    public static func decode<T: Decodable>(_ type: T.Type, validated buffer: UnsafeRawBufferPointer,
+                                            range: Range<Int>? = nil) throws -> T {
+        let state = DecodingState(buffer)
+        let range = range ?? 0..<buffer.count
+        let value: T
+        do {
+            value = try state.decodeValue(T.self, at: state.trimmed(range)) { [] }
+        } catch {
+            if let reason = state.unsupported { throw Unsupported(reason: reason) }
+            throw error
+        }
+        if let reason = state.unsupported { throw Unsupported(reason: reason) }
+        return value
+    }
+}
+
+/// What one `decode` call shares across its nested decoders: the bytes, and whether it gave up.
+final class DecodingState {
+    let buffer: UnsafeRawBufferPointer
+    /// Set by the first construct this decoder does not vouch for; the result is then discarded.
+    var unsupported: String?
+
+    init(_ buffer: UnsafeRawBufferPointer) { self.buffer = buffer }
+
+    func giveUp(_ reason: String) -> JSONBytesDecoder.Unsupported {
+        if unsupported == nil { unsupported = reason }
+        return JSONBytesDecoder.Unsupported(reason: reason)
+    }
+
+    /// `range` without the whitespace around its value.
+    func trimmed(_ range: Range<Int>) -> Range<Int> {
+        var lower = range.lowerBound, upper = range.upperBound
+        while lower < upper, Self.isWhitespace(buffer[lower]) { lower += 1 }
+        while upper > lower, Self.isWhitespace(buffer[upper - 1]) { upper -= 1 }
+        return lower..<upper
+    }
+
+    static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
+
+    func firstByte(_ range: Range<Int>) -> UInt8 { range.isEmpty ? 0 : buffer[range.lowerBound] }
+
+    func isNull(_ range: Range<Int>) -> Bool { firstByte(range) == UInt8(ascii: "n") }
+
+    /// The members of the object at `range`: key (without quotes) and value ranges, in order. Keys with escapes
+    /// and repeated keys are not vouched for (`JSONDecoder`'s choice among duplicates is its own).
+    func members(ofObjectAt range: Range<Int>) throws -> [(key: Range<Int>, value: Range<Int>)] {
+        var cursor = JSONScanner.Cursor(buffer)
+        cursor.position = range.lowerBound + 1
+        cursor.end = range.upperBound
+        var members: [(key: Range<Int>, value: Range<Int>)] = []
+        members.reserveCapacity(12)
+        while true {
+            cursor.skipWhitespace()
+            guard let byte = cursor.peek else { return members }
+            if byte == UInt8(ascii: "}") { return members }
+            if byte == UInt8(ascii: ",") {
+                cursor.position += 1
+                continue
+            }
+            let keyStart = cursor.position
+            try cursor.skipString()
+            let key = (keyStart + 1)..<(cursor.position - 1)
+            for index in key where buffer[index] == UInt8(ascii: "\\") { throw giveUp("an escaped object key") }
+            for earlier in members where bytesEqual(earlier.key, key) { throw giveUp("a repeated object key") }
+            cursor.skipWhitespace()
+            cursor.position += 1  // ':'
+            cursor.skipWhitespace()
+            let valueStart = cursor.position
+            try cursor.skipValue()
+            members.append((key, valueStart..<cursor.position))
+        }
+    }
+
+    /// The elements of the array at `range`.
+    func elements(ofArrayAt range: Range<Int>) throws -> [Range<Int>] {
+        var cursor = JSONScanner.Cursor(buffer)
+        cursor.position = range.lowerBound + 1
+        cursor.end = range.upperBound
+        var elements: [Range<Int>] = []
+        while true {
+            cursor.skipWhitespace()
+            guard let byte = cursor.peek else { return elements }
+            if byte == UInt8(ascii: "]") { return elements }
+            if byte == UInt8(ascii: ",") {
+                cursor.position += 1
+                continue
+            }
+            let start = cursor.position
+            try cursor.skipValue()
+            elements.append(start..<cursor.position)
+        }
+    }
+
+    func bytesEqual(_ lhs: Range<Int>, _ rhs: Range<Int>) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        var left = lhs.lowerBound, right = rhs.lowerBound
+        while left < lhs.upperBound {
+            if buffer[left] != buffer[right] { return false }
+            left += 1
+            right += 1
+        }
+        return true
+    }
+
+    /// Whether the key bytes at `range` spell `name`.
+    func key(_ range: Range<Int>, equals name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { utf8 in
+            guard utf8.count == range.count else { return false }
+            var index = range.lowerBound
+            for byte in utf8 {
+                if buffer[index] != byte { return false }
+                index += 1
+            }
+            return true
+        }
+    }
+
+    func string(keyAt range: Range<Int>) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: buffer[range]), as: UTF8.self)
+    }
+
+    /// `T` at `range`: scalars straight from the bytes (no decoder, no coding path unless an error needs it), the
+    /// types `JSONDecoder` treats its own way given up on, everything else through its `init(from:)`.
+    func decodeValue<T: Decodable>(_ type: T.Type, at range: Range<Int>, path: () -> [any CodingKey]) throws -> T {
+        if T.self == String.self { return try string(at: range, path: path) as! T }
+        if T.self == Int64.self { return try integer(Int64.self, at: range, path: path) as! T }
+        if T.self == Int.self { return try integer(Int.self, at: range, path: path) as! T }
+        if T.self == Bool.self { return try bool(at: range, path: path) as! T }
+        if T.self == Int32.self { return try integer(Int32.self, at: range, path: path) as! T }
+        if T.self == Double.self { return try double(at: range, path: path) as! T }
+        if T.self == Data.self || T.self == Date.self || T.self == URL.self || T.self == Decimal.self
+            || T.self == Float.self
+        {
+            throw giveUp("\(T.self), which JSONDecoder decodes its own way")
+        }
+        return try T(from: ValueDecoder(state: self, range: range, codingPath: path()))
+    }
+
+    // MARK: Scalars
+
+    func string(at range: Range<Int>, path: () -> [any CodingKey]) throws -> String {
+        guard firstByte(range) == UInt8(ascii: "\"") else { throw mismatch(String.self, range, path) }
+        let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
+        var escaped = false
+        for index in inner where buffer[index] == UInt8(ascii: "\\") {
+            escaped = true
+            break
+        }
+        // Validated UTF-8 (the scanner checked it), so decoding repairs nothing.
+        if !escaped { return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[inner]), as: UTF8.self) }
+        return try unescaped(inner)
+    }
+
+    private func unescaped(_ inner: Range<Int>) throws -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(inner.count)
+        var index = inner.lowerBound
+        while index < inner.upperBound {
+            let byte = buffer[index]
+            guard byte == UInt8(ascii: "\\") else {
+                bytes.append(byte)
+                index += 1
+                continue
+            }
+            let code = buffer[index + 1]
+            index += 2
+            switch code {
+            case UInt8(ascii: "b"): bytes.append(0x08)
+            case UInt8(ascii: "f"): bytes.append(0x0C)
+            case UInt8(ascii: "n"): bytes.append(0x0A)
+            case UInt8(ascii: "r"): bytes.append(0x0D)
+            case UInt8(ascii: "t"): bytes.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = hex4(at: index)
+                index += 4
+                if (0xD800..<0xDC00).contains(scalar) {
+                    // A high surrogate must be followed by an escaped low one; anything else is JSONDecoder's call.
+                    guard index + 6 <= inner.upperBound, buffer[index] == UInt8(ascii: "\\"),
+                        buffer[index + 1] == UInt8(ascii: "u")
+                    else { throw giveUp("a lone surrogate escape") }
+                    let low = hex4(at: index + 2)
+                    guard (0xDC00..<0xE000).contains(low) else { throw giveUp("a lone surrogate escape") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    index += 6
+                } else if (0xDC00..<0xE000).contains(scalar) {
+                    throw giveUp("a lone surrogate escape")
+                }
+                guard let unicode = Unicode.Scalar(scalar) else { throw giveUp("an invalid \\u escape") }
+                bytes.append(contentsOf: UTF8.encode(unicode)!)
+            default: bytes.append(code)  // \" \\ \/
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private func hex4(at index: Int) -> UInt32 {
+        var value: UInt32 = 0
+        for offset in 0..<4 {
+            let byte = buffer[index + offset]
+            let digit: UInt8 = switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            default: byte - UInt8(ascii: "A") + 10
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+
+    func bool(at range: Range<Int>, path: () -> [any CodingKey]) throws -> Bool {
+        switch firstByte(range) {
+        case UInt8(ascii: "t"): return true
+        case UInt8(ascii: "f"): return false
+        default: throw mismatch(Bool.self, range, path)
+        }
+    }
+
+    /// A plain decimal integer (`-?digits`) in `T`'s range. A fraction or exponent is refused as `JSONDecoder`
+    /// refuses it when the number is not whole (`2.5`); a whole one (`1.0`, `1e2`, which it accepts) is its call.
+    func integer<T: FixedWidthInteger>(_ type: T.Type, at range: Range<Int>, path: () -> [any CodingKey]) throws -> T {
+        let first = firstByte(range)
+        guard first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else {
+            throw mismatch(T.self, range, path)
+        }
+        var index = range.lowerBound
+        let negative = first == UInt8(ascii: "-")
+        if negative { index += 1 }
+        guard index < range.upperBound else { throw giveUp("a malformed number") }
+        if negative && range.count == 2 && buffer[index] == UInt8(ascii: "0") { throw giveUp("negative zero") }
+        var value: T = 0
+        while index < range.upperBound {
+            let byte = buffer[index]
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else {
+                if let double = Double(string(keyAt: range)), double.isFinite, double.rounded() != double {
+                    throw DecodingError.dataCorrupted(.init(codingPath: path(),
+                                                            debugDescription: "The given data was not valid JSON."))
+                }
+                throw giveUp("a number with a fraction or exponent where an integer is expected")
+            }
+            let digit = T(byte - UInt8(ascii: "0"))
+            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) = negative ? times.subtractingReportingOverflow(digit)
+                                             : times.addingReportingOverflow(digit)
+            guard !overflow1 && !overflow2 else { throw giveUp("an integer out of range") }
+            value = next
+            index += 1
+        }
+        return value
+    }
+
+    func double(at range: Range<Int>, path: () -> [any CodingKey]) throws -> Double {
+        let first = firstByte(range)
+        guard first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else {
+            throw mismatch(Double.self, range, path)
+        }
+        guard let value = Double(string(keyAt: range)), value.isFinite else {
+            throw giveUp("a number a Double cannot hold")
+        }
+        return value
+    }
+
+    func mismatch(_ type: Any.Type, _ range: Range<Int>, _ path: () -> [any CodingKey]) -> DecodingError {
+        let found = switch firstByte(range) {
+        case UInt8(ascii: "{"): "an object"
+        case UInt8(ascii: "["): "an array"
+        case UInt8(ascii: "\""): "a string"
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): "a boolean"
+        case UInt8(ascii: "n"): "null"
+        default: "a number"
+        }
+        return DecodingError.typeMismatch(
+            type, .init(codingPath: path(), debugDescription: "Expected to decode \(type) but found \(found) instead."))
+    }
+}
+
+/// A decoder positioned on one value.
+struct ValueDecoder: Decoder {
+    let state: DecodingState
+    let range: Range<Int>
+    var codingPath: [any CodingKey] = []
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        guard state.firstByte(range) == UInt8(ascii: "{") else {
+            throw state.mismatch([String: Any].self, range) { codingPath }
+        }
+        return KeyedDecodingContainer(
+            KeyedValues<Key>(state: state, members: try state.members(ofObjectAt: range), codingPath: codingPath))
+    }
+
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        guard state.firstByte(range) == UInt8(ascii: "[") else {
+            throw state.mismatch([Any].self, range) { codingPath }
+        }
+        return ArrayValues(state: state, elements: try state.elements(ofArrayAt: range), codingPath: codingPath)
+    }
+
+    func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
+
+    /// `T` at this value (see ``DecodingState/decodeValue(_:at:path:)``).
+    func decodeValue<T: Decodable>(_ type: T.Type) throws -> T {
+        try state.decodeValue(type, at: range) { codingPath }
+    }
+}
+
+extension ValueDecoder: SingleValueDecodingContainer {
+    func decodeNil() -> Bool { state.isNull(range) }
+    func decode(_ type: Bool.Type) throws -> Bool { try state.bool(at: range) { codingPath } }
+    func decode(_ type: String.Type) throws -> String { try state.string(at: range) { codingPath } }
+    func decode(_ type: Double.Type) throws -> Double { try state.double(at: range) { codingPath } }
+    func decode(_ type: Float.Type) throws -> Float { throw state.giveUp("Float") }
+    func decode(_ type: Int.Type) throws -> Int { try state.integer(Int.self, at: range) { codingPath } }
+    func decode(_ type: Int8.Type) throws -> Int8 { try state.integer(Int8.self, at: range) { codingPath } }
+    func decode(_ type: Int16.Type) throws -> Int16 { try state.integer(Int16.self, at: range) { codingPath } }
+    func decode(_ type: Int32.Type) throws -> Int32 { try state.integer(Int32.self, at: range) { codingPath } }
+    func decode(_ type: Int64.Type) throws -> Int64 { try state.integer(Int64.self, at: range) { codingPath } }
+    func decode(_ type: UInt.Type) throws -> UInt { try state.integer(UInt.self, at: range) { codingPath } }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try state.integer(UInt8.self, at: range) { codingPath } }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try state.integer(UInt16.self, at: range) { codingPath } }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try state.integer(UInt32.self, at: range) { codingPath } }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try state.integer(UInt64.self, at: range) { codingPath } }
+    func decode<T: Decodable>(_ type: T.Type) throws -> T { try decodeValue(type) }
+}
+
+/// An object's members, looked up by comparing key bytes (objects on the bus have a dozen members at most).
+struct KeyedValues<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let state: DecodingState
+    let members: [(key: Range<Int>, value: Range<Int>)]
+    let codingPath: [any CodingKey]
+
+    var allKeys: [Key] { members.compactMap { Key(stringValue: state.string(keyAt: $0.key)) } }
+
+    private func value(_ key: Key) -> Range<Int>? {
+        let name = key.stringValue
+        for member in members where state.key(member.key, equals: name) { return member.value }
+        return nil
+    }
+
+    private func required(_ key: Key) throws -> Range<Int> {
+        guard let range = value(key) else {
+            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath,
+                                                       debugDescription: "No value associated with key \(key)."))
+        }
+        return range
+    }
+
+    private func decoder(_ key: Key, _ range: Range<Int>) -> ValueDecoder {
+        ValueDecoder(state: state, range: range, codingPath: codingPath + [key])
+    }
+
+    func contains(_ key: Key) -> Bool { value(key) != nil }
+
+    func decodeNil(forKey key: Key) throws -> Bool { state.isNull(try required(key)) }
+
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        // A null is not refused here: a type that reads it (`JSONValue`, an `Optional`) gets it, as from JSONDecoder;
+        // scalars refuse it themselves.
+        return try state.decodeValue(type, at: try required(key)) { codingPath + [key] }
+    }
+
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard let range = value(key), !state.isNull(range) else { return nil }
+        return try state.decodeValue(type, at: range) { codingPath + [key] }
+    }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+        -> KeyedDecodingContainer<NestedKey>
+    {
+        try decoder(key, try required(key)).container(keyedBy: type)
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+        try decoder(key, try required(key)).unkeyedContainer()
+    }
+
+    func superDecoder() throws -> any Decoder { throw state.giveUp("superDecoder") }
+    func superDecoder(forKey key: Key) throws -> any Decoder { throw state.giveUp("superDecoder") }
+}
+
+/// An array's elements, read front to back.
+struct ArrayValues: UnkeyedDecodingContainer {
+    let state: DecodingState
+    let elements: [Range<Int>]
+    let codingPath: [any CodingKey]
+    var currentIndex = 0
+
+    init(state: DecodingState, elements: [Range<Int>], codingPath: [any CodingKey]) {
+        self.state = state
+        self.elements = elements
+        self.codingPath = codingPath
+    }
+
+    var count: Int? { elements.count }
+    var isAtEnd: Bool { currentIndex >= elements.count }
+
+    private mutating func next<T>(_ type: T.Type) throws -> ValueDecoder {
+        guard !isAtEnd else {
+            throw DecodingError.valueNotFound(type, .init(codingPath: codingPath,
+                                                          debugDescription: "Unkeyed container is at end."))
+        }
+        defer { currentIndex += 1 }
+        return ValueDecoder(state: state, range: elements[currentIndex], codingPath: codingPath + [IndexKey(currentIndex)])
+    }
+
+    mutating func decodeNil() throws -> Bool {
+        guard !isAtEnd else { throw DecodingError.valueNotFound(Any?.self, .init(codingPath: codingPath, debugDescription: "Unkeyed container is at end.")) }
+        if state.isNull(elements[currentIndex]) {
+            currentIndex += 1
+            return true
+        }
+        return false
+    }
+
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        guard !isAtEnd else {
+            throw DecodingError.valueNotFound(type, .init(codingPath: codingPath,
+                                                          debugDescription: "Unkeyed container is at end."))
+        }
+        let range = elements[currentIndex], index = currentIndex
+        let value = try state.decodeValue(type, at: range) { codingPath + [IndexKey(index)] }
+        currentIndex += 1
+        return value
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws
+        -> KeyedDecodingContainer<NestedKey>
+    {
+        try next(type).container(keyedBy: type)
+    }
+
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        try next([Any].self).unkeyedContainer()
+    }
+
+    mutating func superDecoder() throws -> any Decoder { throw state.giveUp("superDecoder") }
+}
+
+/// An array index in a coding path.
+struct IndexKey: CodingKey {
+    let intValue: Int?
+    var stringValue: String { "Index \(intValue ?? 0)" }
+    init(_ index: Int) { intValue = index }
+    init?(stringValue: String) { return nil }
+    init?(intValue: Int) { self.intValue = intValue }
+}

@@ -1,0 +1,395 @@
+import Foundation
+
+/// Encodes `Encodable` values straight into a byte buffer, members in the order the value's `encode(to:)` writes
+/// them: no `JSONEncoder` tree. The hot path of every reply (issue 15).
+///
+/// Output is compact JSON with `/` unescaped, the same values `JSONEncoder` (`.withoutEscapingSlashes`) writes —
+/// member order aside, which JSON does not define — and differential tests hold the two together. Like
+/// ``JSONBytesDecoder`` it vouches only for what it reproduces: a value it would write differently
+/// (`Data`, `Date`, `URL`, `Decimal`, a non-finite number), a container written to after a sibling was opened
+/// (only a tree can do that), `superEncoder` — throws ``JSONBytesDecoder/Unsupported`` and the caller uses
+/// `JSONEncoder`. ``RawJSON`` is spliced in as its validated text.
+public enum JSONBytesEncoder {
+    /// Appends `value` as JSON to `bytes`.
+    /// - Throws: ``JSONBytesDecoder/Unsupported``, or what `value`'s `encode(to:)` throws; `bytes` then holds a
+    ///   partial value and must be discarded.
+    public static func encode<T: Encodable>(_ value: T, into bytes: inout [UInt8]) throws {
+        let state = EncodingState(bytes: bytes)
+        bytes = []  // the state owns the storage meanwhile: appends do not copy it
+        defer { bytes = state.bytes }
+        try state.encodeValue(value, depth: 0)
+        state.close(downTo: 0)
+    }
+}
+
+/// The buffer and the stack of containers open in it. Containers write straight into the buffer; a container deeper
+/// than the one being written to is closed first (its value is complete once a shallower one moves on).
+final class EncodingState {
+    struct Frame {
+        let isObject: Bool
+        /// The encoder that opened it (`JSONEncoder` lets one encoder hand out the same keyed container twice).
+        let owner: Int
+        var hasMembers = false
+    }
+
+    var bytes: [UInt8]
+    var frames: [Frame] = []
+    private var nextOwner = 0
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+        frames.reserveCapacity(8)
+    }
+
+    func newOwner() -> Int {
+        nextOwner += 1
+        return nextOwner
+    }
+
+    func close(downTo depth: Int) {
+        while frames.count > depth {
+            bytes.append(frames.removeLast().isObject ? UInt8(ascii: "}") : UInt8(ascii: "]"))
+        }
+    }
+
+    /// Makes the frame at `depth`, opened by `owner`, the innermost one and writes the separator for its next
+    /// member; gives up when that frame was closed already (a container used after a sibling was opened).
+    func beginMember(depth: Int, owner: Int) throws {
+        guard depth < frames.count, frames[depth].owner == owner else {
+            throw JSONBytesDecoder.Unsupported(reason: "a container written to after it was closed")
+        }
+        close(downTo: depth + 1)
+        if frames[depth].hasMembers { bytes.append(UInt8(ascii: ",")) }
+        frames[depth].hasMembers = true
+    }
+
+    func open(isObject: Bool, depth: Int, owner: Int) throws {
+        if depth < frames.count, frames[depth].owner == owner, frames[depth].isObject == isObject { return }
+        guard frames.count == depth else {
+            throw JSONBytesDecoder.Unsupported(reason: "a second container for one value")
+        }
+        bytes.append(isObject ? UInt8(ascii: "{") : UInt8(ascii: "["))
+        frames.append(Frame(isObject: isObject, owner: owner))
+    }
+
+    /// `value` as one complete JSON value at `depth` (its containers, if any, open at that depth and are closed
+    /// when it is done).
+    func encodeValue<T: Encodable>(_ value: T, depth: Int) throws {
+        if let string = value as? String { return writeString(string) }
+        if let integer = value as? Int64 { return writeInteger(integer) }
+        if let integer = value as? Int { return writeInteger(Int64(integer)) }
+        if let bool = value as? Bool { return writeBool(bool) }
+        if let double = value as? Double { return try writeDouble(double) }
+        // The other integer widths: the containers' generic `encode` stands in for their overloads, so they arrive
+        // here and must not go through `encode(to:)` (which would call that overload again).
+        if let integer = value as? any FixedWidthInteger { return writeInteger(integer) }
+        if value is Float || value is Float16 {
+            throw JSONBytesDecoder.Unsupported(reason: "\(T.self), which JSONEncoder writes in its own precision")
+        }
+        if let raw = value as? RawJSON {
+            guard !raw.bytes.isEmpty else { throw JSONBytesDecoder.Unsupported(reason: "an empty RawJSON") }
+            bytes.append(contentsOf: raw.bytes)
+            return
+        }
+        if T.self == Data.self || T.self == Date.self || T.self == URL.self || T.self == Decimal.self {
+            throw JSONBytesDecoder.Unsupported(reason: "\(T.self), which JSONEncoder encodes its own way")
+        }
+        let before = bytes.count
+        try value.encode(to: ValueEncoder(state: self, depth: depth, owner: newOwner()))
+        guard bytes.count > before else {
+            throw JSONBytesDecoder.Unsupported(reason: "a value that encoded nothing")
+        }
+        close(downTo: depth)
+    }
+
+    // MARK: Scalars
+
+    func writeBool(_ value: Bool) {
+        if value {
+            bytes.append(contentsOf: [0x74, 0x72, 0x75, 0x65])  // true
+        } else {
+            bytes.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])  // false
+        }
+    }
+
+    func writeNull() { bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]) }
+
+    func writeInteger<T: FixedWidthInteger>(_ value: T) {
+        if value == 0 {
+            bytes.append(UInt8(ascii: "0"))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: the longest integer has 20 digits
+        var magnitude = value.magnitude
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while magnitude != 0 {
+                let (quotient, remainder) = magnitude.quotientAndRemainder(dividingBy: 10)
+                buffer[23 - count] = UInt8(ascii: "0") + UInt8(remainder)
+                magnitude = quotient
+                count += 1
+            }
+        }
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        withUnsafeBytes(of: &digits) { buffer in
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
+        }
+    }
+
+    func writeDouble(_ value: Double) throws {
+        guard value.isFinite else {
+            throw JSONBytesDecoder.Unsupported(reason: "a non-finite number (JSONEncoder refuses it)")
+        }
+        if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
+            writeInteger(Int64(value))
+        } else {
+            // Swift's shortest round-tripping form ("0.1", "1e-05"): valid JSON, the same number.
+            bytes.append(contentsOf: value.description.utf8)
+        }
+    }
+
+    /// A JSON string: `"`, `\` and control characters escaped, everything else (UTF-8, `/`) as it is.
+    func writeString(_ string: String) {
+        bytes.append(UInt8(ascii: "\""))
+        var string = string
+        string.withUTF8 { utf8 in
+            var start = 0
+            for index in 0..<utf8.count {
+                let byte = utf8[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
+                start = index + 1
+                bytes.append(UInt8(ascii: "\\"))
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+                case 0x0A: bytes.append(UInt8(ascii: "n"))
+                case 0x0D: bytes.append(UInt8(ascii: "r"))
+                case 0x09: bytes.append(UInt8(ascii: "t"))
+                case 0x08: bytes.append(UInt8(ascii: "b"))
+                case 0x0C: bytes.append(UInt8(ascii: "f"))
+                default:
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                              hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+                }
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+/// The encoder handed to one value's `encode(to:)`.
+struct ValueEncoder: Encoder {
+    let state: EncodingState
+    let depth: Int
+    let owner: Int
+    var codingPath: [any CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        let opened: Bool
+        do {
+            try state.open(isObject: true, depth: depth, owner: owner)
+            opened = true
+        } catch {
+            opened = false
+        }
+        return KeyedEncodingContainer(ObjectWriter<Key>(state: state, depth: depth, owner: opened ? owner : -1))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        let opened = (try? state.open(isObject: false, depth: depth, owner: owner)) != nil
+        return ArrayWriter(state: state, depth: depth, owner: opened ? owner : -1)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer { SingleValueWriter(state: state, depth: depth) }
+}
+
+/// Members of one object, written as they come.
+struct ObjectWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let state: EncodingState
+    let depth: Int
+    /// -1 when the object could not be opened: every write then gives up.
+    let owner: Int
+    var codingPath: [any CodingKey] { [] }
+
+    private func key(_ key: Key) throws {
+        try state.beginMember(depth: depth, owner: owner)
+        state.writeString(key.stringValue)
+        state.bytes.append(UInt8(ascii: ":"))
+    }
+
+    mutating func encodeNil(forKey key: Key) throws {
+        try self.key(key)
+        state.writeNull()
+    }
+
+    mutating func encode(_ value: Bool, forKey key: Key) throws {
+        try self.key(key)
+        state.writeBool(value)
+    }
+
+    mutating func encode(_ value: String, forKey key: Key) throws {
+        try self.key(key)
+        state.writeString(value)
+    }
+
+    mutating func encode(_ value: Int64, forKey key: Key) throws {
+        try self.key(key)
+        state.writeInteger(value)
+    }
+
+    mutating func encode(_ value: Int, forKey key: Key) throws {
+        try self.key(key)
+        state.writeInteger(value)
+    }
+
+    mutating func encode(_ value: Int32, forKey key: Key) throws {
+        try self.key(key)
+        state.writeInteger(value)
+    }
+
+    mutating func encode(_ value: Double, forKey key: Key) throws {
+        try self.key(key)
+        try state.writeDouble(value)
+    }
+
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        try self.key(key)
+        try state.encodeValue(value, depth: depth + 1)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+        -> KeyedEncodingContainer<NestedKey>
+    {
+        let child = ValueEncoder(state: state, depth: depth + 1, owner: state.newOwner())
+        guard (try? self.key(key)) != nil else {
+            return KeyedEncodingContainer(ObjectWriter<NestedKey>(state: state, depth: depth + 1, owner: -1))
+        }
+        return child.container(keyedBy: keyType)
+    }
+
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        let child = ValueEncoder(state: state, depth: depth + 1, owner: state.newOwner())
+        guard (try? self.key(key)) != nil else { return ArrayWriter(state: state, depth: depth + 1, owner: -1) }
+        return child.unkeyedContainer()
+    }
+
+    mutating func superEncoder() -> any Encoder { UnsupportedEncoder(state: state) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { UnsupportedEncoder(state: state) }
+}
+
+/// Elements of one array, written as they come.
+struct ArrayWriter: UnkeyedEncodingContainer {
+    let state: EncodingState
+    let depth: Int
+    let owner: Int
+    var count = 0
+    var codingPath: [any CodingKey] { [] }
+
+    init(state: EncodingState, depth: Int, owner: Int) {
+        self.state = state
+        self.depth = depth
+        self.owner = owner
+    }
+
+    mutating func encodeNil() throws {
+        try state.beginMember(depth: depth, owner: owner)
+        count += 1
+        state.writeNull()
+    }
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        try state.beginMember(depth: depth, owner: owner)
+        count += 1
+        try state.encodeValue(value, depth: depth + 1)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type)
+        -> KeyedEncodingContainer<NestedKey>
+    {
+        guard (try? state.beginMember(depth: depth, owner: owner)) != nil else {
+            return KeyedEncodingContainer(ObjectWriter<NestedKey>(state: state, depth: depth + 1, owner: -1))
+        }
+        count += 1
+        return ValueEncoder(state: state, depth: depth + 1, owner: state.newOwner()).container(keyedBy: keyType)
+    }
+
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        guard (try? state.beginMember(depth: depth, owner: owner)) != nil else {
+            return ArrayWriter(state: state, depth: depth + 1, owner: -1)
+        }
+        count += 1
+        return ValueEncoder(state: state, depth: depth + 1, owner: state.newOwner()).unkeyedContainer()
+    }
+
+    mutating func superEncoder() -> any Encoder { UnsupportedEncoder(state: state) }
+}
+
+/// One value written in place (at most once, as `JSONEncoder` requires).
+struct SingleValueWriter: SingleValueEncodingContainer {
+    let state: EncodingState
+    let depth: Int
+    var codingPath: [any CodingKey] { [] }
+
+    private func begin() throws {
+        guard state.frames.count == depth else {
+            throw JSONBytesDecoder.Unsupported(reason: "a single value next to a container")
+        }
+    }
+
+    mutating func encodeNil() throws {
+        try begin()
+        state.writeNull()
+    }
+
+    mutating func encode(_ value: Bool) throws {
+        try begin()
+        state.writeBool(value)
+    }
+
+    mutating func encode(_ value: String) throws {
+        try begin()
+        state.writeString(value)
+    }
+
+    mutating func encode(_ value: Double) throws {
+        try begin()
+        try state.writeDouble(value)
+    }
+
+    mutating func encode(_ value: Int64) throws {
+        try begin()
+        state.writeInteger(value)
+    }
+
+    mutating func encode(_ value: Int) throws {
+        try begin()
+        state.writeInteger(value)
+    }
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        try begin()
+        try state.encodeValue(value, depth: depth)
+    }
+}
+
+/// What `superEncoder` returns: every container it hands out gives up on first use.
+struct UnsupportedEncoder: Encoder {
+    let state: EncodingState
+    var codingPath: [any CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        KeyedEncodingContainer(ObjectWriter<Key>(state: state, depth: Int.max / 2, owner: -1))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        ArrayWriter(state: state, depth: Int.max / 2, owner: -1)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        SingleValueWriter(state: state, depth: Int.max / 2)
+    }
+}
