@@ -28,8 +28,17 @@ public struct BusPublisher: Sendable {
     public func publishReply(body: Data, replyTo: String, persistent: Bool? = nil, headers: AMQPTable = [:])
         async throws(AMQPError) -> PublishOutcome
     {
-        try await publish(body, exchange: BusNames.p2pExchange, routingKey: replyTo, expiry: .never, persistent: persistent,
-                          headers: headers)
+        try await publish(Array(body), exchange: BusNames.p2pExchange, routingKey: replyTo, expiry: .never,
+                          persistent: persistent, headers: headers)
+    }
+
+    /// ``publishReply(body:replyTo:persistent:headers:)`` for a body already in bytes (the worker's replies).
+    @discardableResult
+    public func publishReply(bytes: [UInt8], replyTo: String, persistent: Bool? = nil, headers: AMQPTable = [:])
+        async throws(AMQPError) -> PublishOutcome
+    {
+        try await publish(bytes, exchange: BusNames.p2pExchange, routingKey: replyTo, expiry: .never,
+                          persistent: persistent, headers: headers)
     }
 
     /// When the broker may drop a request or event nobody consumed.
@@ -45,14 +54,14 @@ public struct BusPublisher: Sendable {
     public func send(body: Data, to serviceId: String, expiry: Expiry = .busDefault) async throws(AMQPError)
         -> PublishOutcome
     {
-        try await publish(body, exchange: BusNames.p2pExchange, routingKey: BusNames.messageQueue(serviceId: serviceId),
-                          expiry: expiry)
+        try await publish(Array(body), exchange: BusNames.p2pExchange,
+                          routingKey: BusNames.messageQueue(serviceId: serviceId), expiry: expiry)
     }
 
     /// Sends an envelope straight to a queue by name (the CLI's `--queue`).
     @discardableResult
     public func send(body: Data, toQueue queue: String) async throws(AMQPError) -> PublishOutcome {
-        try await publish(body, exchange: BusNames.p2pExchange, routingKey: queue)
+        try await publish(Array(body), exchange: BusNames.p2pExchange, routingKey: queue)
     }
 
     /// Passes a received message on to another queue through `P2P`, body and properties as given (a fleet worker
@@ -68,7 +77,7 @@ public struct BusPublisher: Sendable {
     /// Broadcasts a canonical event.
     @discardableResult
     public func publishEvent(body: Data, routingKey: String = CanonicalEvent.routingKey) async throws(AMQPError) -> PublishOutcome {
-        try await publish(body, exchange: BusNames.broadcastExchange, routingKey: routingKey)
+        try await publish(Array(body), exchange: BusNames.broadcastExchange, routingKey: routingKey)
     }
 
     /// Publishes an output where its target says: a service's queue, expiring with the message's own expiration
@@ -84,7 +93,7 @@ public struct BusPublisher: Sendable {
     }
 
     /// The one way onto the bus: mandatory, confirmed, expiring as asked.
-    private func publish(_ body: Data, exchange: String, routingKey: String, expiry: Expiry = .busDefault,
+    private func publish(_ body: [UInt8], exchange: String, routingKey: String, expiry: Expiry = .busDefault,
                          persistent: Bool? = nil, headers: AMQPTable = [:]) async throws(AMQPError) -> PublishOutcome {
         let expiration: String? = switch expiry {
         case .busDefault: BusNames.messageExpiration
@@ -94,6 +103,6 @@ public struct BusPublisher: Sendable {
         let properties = AMQPProperties(deliveryMode: (persistent ?? self.persistent) ? 2 : 1, expiration: expiration,
                                         headers: headers)
         return try await connection.publish(OutgoingMessage(
-            exchange: exchange, routingKey: routingKey, body: Array(body), properties: properties, mandatory: true))
+            exchange: exchange, routingKey: routingKey, body: body, properties: properties, mandatory: true))
     }
 }

@@ -7,12 +7,12 @@ import Synchronization
 /// A duplicate of the message gets these very bytes again.
 struct Answer: Sendable, Equatable {
     /// The reply envelope as published, when it is kept in memory.
-    var reply: Data?
+    var reply: [UInt8]?
     /// Whether there was a reply at all: a reply whose bytes are not in memory (evicted, or not loaded at start) is
     /// read back from the store when a duplicate asks for it.
     var hasReply: Bool
 
-    init(reply: Data?) {
+    init(reply: [UInt8]?) {
         self.reply = reply
         self.hasReply = reply != nil
     }
@@ -21,7 +21,7 @@ struct Answer: Sendable, Equatable {
     static let inStore = Answer(reply: nil, hasReply: true)
     static let none = Answer(reply: nil)
 
-    private init(reply: Data?, hasReply: Bool) {
+    private init(reply: [UInt8]?, hasReply: Bool) {
         self.reply = reply
         self.hasReply = hasReply
     }
@@ -82,10 +82,10 @@ final class DeliveryLedger: Sendable {
     }
 
     private struct State {
-        var inFlight: [String: [ParkedCopy]] = [:]
-        var answered: [String: Answer] = [:]
+        var inFlight: [MessageKey: [ParkedCopy]] = [:]
+        var answered: [MessageKey: Answer] = [:]
         /// Answered ids, oldest first, from `head` on (the prefix before `head` is spent; compacted as it grows).
-        var order: [String] = []
+        var order: [MessageKey] = []
         var head = 0
         /// Replies before `bodyHead` (and at or after `head`) have had their bytes dropped from memory.
         var bodyHead = 0
@@ -112,8 +112,9 @@ final class DeliveryLedger: Sendable {
     /// stay in the store.
     func restore(_ answered: [(id: String, hasReply: Bool)]) {
         state.withLock { state in
-            for (id, hasReply) in answered where state.answered.updateValue(hasReply ? .inStore : .none, forKey: id) == nil {
-                state.order.append(id)
+            for (id, hasReply) in answered {
+                let key = MessageKey(id)
+                if state.answered.updateValue(hasReply ? .inStore : .none, forKey: key) == nil { state.order.append(key) }
             }
             evict(&state)
         }
@@ -122,25 +123,27 @@ final class DeliveryLedger: Sendable {
     /// Records a delivery of `id`: first sighting, a copy of an answered message, or a copy of one in flight
     /// (then `copy` is kept and returned by `finish`/`abandon`).
     func admit(id: String, copy: ParkedCopy) -> Admission {
-        state.withLock { state in
-            if let answer = state.answered[id] { return .answered(answer) }
-            if state.inFlight[id] != nil {
-                state.inFlight[id]!.append(copy)
+        let key = MessageKey(id)
+        return state.withLock { state in
+            if let answer = state.answered[key] { return .answered(answer) }
+            if state.inFlight[key] != nil {
+                state.inFlight[key]!.append(copy)
                 return .parked
             }
-            state.inFlight[id] = []
+            state.inFlight[key] = []
             return .first
         }
     }
 
     /// Marks `id` answered with `answer` and returns its parked copies, to be settled the same way.
     func finish(id: String, answer: Answer) -> [ParkedCopy] {
-        state.withLock { state in
-            let parked = state.inFlight.removeValue(forKey: id) ?? []
-            if let replaced = state.answered.updateValue(answer, forKey: id) {
+        let key = MessageKey(id)
+        return state.withLock { state in
+            let parked = state.inFlight.removeValue(forKey: key) ?? []
+            if let replaced = state.answered.updateValue(answer, forKey: key) {
                 state.cachedBytes -= replaced.reply?.count ?? 0
             } else {
-                state.order.append(id)
+                state.order.append(key)
             }
             state.cachedBytes += answer.reply?.count ?? 0
             evict(&state)
@@ -151,7 +154,8 @@ final class DeliveryLedger: Sendable {
     /// The original could not complete (its outputs were not confirmed, or the worker is shutting down): forget
     /// `id` so the broker's redelivery is handled afresh, and return the parked copies to give back too.
     func abandon(id: String) -> [ParkedCopy] {
-        state.withLock { $0.inFlight.removeValue(forKey: id) } ?? []
+        let key = MessageKey(id)
+        return state.withLock { $0.inFlight.removeValue(forKey: key) } ?? []
     }
 
     /// Answered ids remembered now (for tests and status).
@@ -167,10 +171,10 @@ final class DeliveryLedger: Sendable {
         }
         state.bodyHead = max(state.bodyHead, state.head)
         while state.cachedBytes > maxCachedBytes, state.bodyHead < state.order.count {
-            let id = state.order[state.bodyHead]
+            let key = state.order[state.bodyHead]
             state.bodyHead += 1
-            if let answer = state.answered[id], let reply = answer.reply {
-                state.answered[id] = .inStore
+            if let answer = state.answered[key], let reply = answer.reply {
+                state.answered[key] = .inStore
                 state.cachedBytes -= reply.count
             }
         }
@@ -179,6 +183,49 @@ final class DeliveryLedger: Sendable {
             state.bodyHead -= state.head
             state.head = 0
         }
+    }
+}
+
+/// A message id as the ledger keys it: ZStack's 32 lowercase hex digits as two integers — 17 bytes inline instead of
+/// a 32-character string on the heap per entry, hashed and compared as words (the window holds 65,536 of them).
+/// Ids reach the ledger only once checked well-formed; anything else (an old store row, say) is keyed by a hash of
+/// its text, flagged so that it can never equal a well-formed id's key.
+struct MessageKey: Hashable, Sendable {
+    let high: UInt64
+    let low: UInt64
+    /// A hash of a malformed id rather than an id's own bits.
+    let isHash: Bool
+
+    init(_ id: String) {
+        if let key = Self(hex: id) {
+            self = key
+        } else {
+            var hasher = Hasher()
+            hasher.combine(id)
+            high = UInt64(bitPattern: Int64(hasher.finalize()))
+            low = 0
+            isHash = true
+        }
+    }
+
+    /// The 128 bits of a well-formed id, or nil.
+    init?(hex id: String) {
+        var high: UInt64 = 0, low: UInt64 = 0, count = 0
+        for byte in id.utf8 {
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            default: return nil
+            }
+            if count < 16 { high = high << 4 | UInt64(digit) } else { low = low << 4 | UInt64(digit) }
+            count += 1
+            if count > 32 { return nil }
+        }
+        guard count == 32 else { return nil }
+        self.high = high
+        self.low = low
+        self.isHash = false
     }
 }
 

@@ -477,18 +477,18 @@ final class DeliveryPipeline: Sendable {
         guard let envelope = ReplyFactory.reply(reply, to: base), let replyTo = base.headers.replyTo else {
             return .none
         }
-        let body = try envelope.encoded()
+        let body = try envelope.encodedBytes()
         try await publishReply(body, to: replyTo, mode: mode, messageId: base.id)
         return Answer(reply: body)
     }
 
     /// Publishes a reply body (the cached answer keeps it uncompressed; it is deflated here when the request was).
-    private func publishReply(_ body: Data, to replyTo: String, mode: ReplyMode, messageId: String) async throws {
+    private func publishReply(_ body: [UInt8], to replyTo: String, mode: ReplyMode, messageId: String) async throws {
         let outcome = mode.compressed
-            ? try await publisher.publishReply(body: Data(Zlib.deflate([UInt8](body))), replyTo: replyTo,
+            ? try await publisher.publishReply(bytes: Zlib.deflate(body), replyTo: replyTo,
                                                persistent: mode.persistent,
                                                headers: [ReplyMode.compressedHeader: .string("true")])
-            : try await publisher.publishReply(body: body, replyTo: replyTo, persistent: mode.persistent)
+            : try await publisher.publishReply(bytes: body, replyTo: replyTo, persistent: mode.persistent)
         metrics.replies.increment()
         if case .returned(let code, let text) = outcome {
             // The requester's inbox is gone: nobody is waiting any more. Nothing to retry.
@@ -524,7 +524,7 @@ final class DeliveryPipeline: Sendable {
             let parked = ledger.finish(id: id, answer: answer)
             // On disk before the ack: once the broker forgets the message, a retry after a crash still finds it.
             await journal?.record(
-                AnsweredMessage(id: id, reply: answer.reply.map { [UInt8]($0) }, answeredAtEpochMillis: EpochMillis.now()),
+                AnsweredMessage(id: id, reply: answer.reply, answeredAtEpochMillis: EpochMillis.now()),
                 removingOutbox: sentOutbox)
             connection.ack(delivery.tag)
             for copy in parked {
@@ -571,7 +571,7 @@ final class DeliveryPipeline: Sendable {
     }
 
     /// The reply bytes of `answer`: from memory, or read back from the store when only the id was kept there.
-    private func replyBytes(of answer: Answer, messageId: String) async -> Data? {
+    private func replyBytes(of answer: Answer, messageId: String) async -> [UInt8]? {
         if let reply = answer.reply { return reply }
         guard let store else { return nil }
         do {
@@ -580,7 +580,7 @@ final class DeliveryPipeline: Sendable {
                                metadata: ["msg.id": "\(messageId)"])
                 return nil
             }
-            return Data(stored)
+            return stored
         } catch {
             logger.warning("could not read a cached reply", metadata: ["msg.id": "\(messageId)", "error": "\(error)"])
             return nil

@@ -11,7 +11,7 @@ struct DeliveryLedgerTests {
                    redelivered: redelivered)
     }
 
-    private static func answer(_ text: String) -> Answer { Answer(reply: Data(text.utf8)) }
+    private static func answer(_ text: String) -> Answer { Answer(reply: Array(text.utf8)) }
 
     @Test("first sighting, a copy while in flight is parked, then every later copy gets the same answer")
     func lifecycleOfOneId() {
@@ -24,6 +24,24 @@ struct DeliveryLedgerTests {
         #expect(parked.map(\.redelivered) == [false, true])
         #expect(ledger.admit(id: "a", copy: Self.copy(4)) == .answered(Self.answer("reply-a")))
         #expect(ledger.admit(id: "a", copy: Self.copy(5)) == .answered(Self.answer("reply-a")))
+    }
+
+    @Test("ids are keyed by their 128 bits; a malformed id gets a key of its own that no hex id can take")
+    func messageKeys() throws {
+        let id = "f366ad3eff954f0fbf9e572ac462ff7b"
+        let key = try #require(MessageKey(hex: id))
+        #expect(key.high == 0xf366_ad3e_ff95_4f0f && key.low == 0xbf9e_572a_c462_ff7b && !key.isHash)
+        #expect(MessageKey(hex: "F366AD3EFF954F0FBF9E572AC462FF7B") == nil)  // ZStack writes lowercase only
+        #expect(MessageKey(hex: id + "0") == nil)
+        #expect(MessageKey(hex: String(id.dropLast())) == nil)
+        let malformed = MessageKey("not-an-id")
+        #expect(malformed.isHash && malformed == MessageKey("not-an-id") && malformed != MessageKey("other"))
+        // Distinct ids stay distinct in the ledger, whichever way they are keyed.
+        let ledger = DeliveryLedger(capacity: 8)
+        #expect(ledger.admit(id: id, copy: Self.copy(1)) == .first)
+        #expect(ledger.admit(id: "f366ad3eff954f0fbf9e572ac462ff7c", copy: Self.copy(2)) == .first)
+        #expect(ledger.admit(id: "not-an-id", copy: Self.copy(3)) == .first)
+        #expect(ledger.admit(id: id, copy: Self.copy(4)) == .parked)
     }
 
     @Test("an abandoned id is forgotten with its parked copies: the broker's redelivery runs afresh")
@@ -60,7 +78,7 @@ struct DeliveryLedgerTests {
     @Test("reply bytes in memory are bounded: the oldest are left to the store, their ids still answered")
     func evictsBodiesByBytes() {
         let ledger = DeliveryLedger(capacity: 1_000, maxCachedBytes: 250)
-        let body = Data(repeating: 0x41, count: 100)
+        let body = [UInt8](repeating: 0x41, count: 100)
         for index in 0..<5 {
             let id = "big\(index)"
             _ = ledger.admit(id: id, copy: Self.copy(1))
