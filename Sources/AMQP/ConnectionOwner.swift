@@ -32,6 +32,7 @@ final class ConnectionOwner {
     private var confirms = ConfirmTracker()
     private var acks = AckBatcher()
     private var assembler = ContentAssembler()
+    private var recentStrings = RecentStrings()
     private var epoch: UInt64 = 0
     private var closing = false
     private var closeCompletions: [@Sendable () -> Void] = []
@@ -393,10 +394,11 @@ final class ConnectionOwner {
         switch method.id {
         case MethodID.basicDeliver:
             let deliver = decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-            let consumerTag = deliver.consumer_tag.string
+            let consumerTag = recentStrings.string(deliver.consumer_tag)
             assembler.begin(.deliver(consumerTag: consumerTag, deliveryTag: deliver.delivery_tag,
-                                     redelivered: deliver.redelivered != 0, exchange: deliver.exchange.string,
-                                     routingKey: deliver.routing_key.string), channel: channel,
+                                     redelivered: deliver.redelivered != 0,
+                                     exchange: recentStrings.string(deliver.exchange),
+                                     routingKey: recentStrings.string(deliver.routing_key)), channel: channel,
                             limit: consumers[consumerTag]?.specification.maxBodyBytes)
         case MethodID.basicReturn:
             let returned = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee

@@ -35,8 +35,11 @@ struct ContentAssembler {
         partial[channel] = Partial(origin: origin, limit: limit)
     }
 
+    // The partial content is taken out of the table while it is worked on and put back when incomplete: mutated in
+    // place, its body buffer is never copied (a copy per body frame, and a second allocation per message, otherwise).
+
     mutating func header(_ frame: amqp_frame_t) throws(AMQPError) -> Complete? {
-        guard var current = partial[frame.channel] else {
+        guard var current = partial.removeValue(forKey: frame.channel) else {
             throw .library(operation: "content header", status: -1, message: "header frame without a method on channel \(frame.channel)")
         }
         let expected = Int(clamping: frame.payload.properties.body_size)
@@ -51,7 +54,11 @@ struct ContentAssembler {
     }
 
     mutating func body(_ frame: amqp_frame_t) throws(AMQPError) -> Complete? {
-        guard var current = partial[frame.channel], current.expected != nil else {
+        guard var current = partial.removeValue(forKey: frame.channel) else {
+            throw .library(operation: "content body", status: -1, message: "body frame without a header on channel \(frame.channel)")
+        }
+        guard current.expected != nil else {
+            partial[frame.channel] = current
             throw .library(operation: "content body", status: -1, message: "body frame without a header on channel \(frame.channel)")
         }
         let fragment = frame.payload.body_fragment
@@ -63,9 +70,8 @@ struct ContentAssembler {
         return finishIfComplete(current, channel: frame.channel)
     }
 
-    private mutating func finishIfComplete(_ current: Partial, channel: amqp_channel_t) -> Complete? {
+    private mutating func finishIfComplete(_ current: consuming Partial, channel: amqp_channel_t) -> Complete? {
         if let expected = current.expected, current.received >= expected {
-            partial[channel] = nil
             return Complete(origin: current.origin, properties: current.properties, body: current.body,
                             announced: expected)
         }
