@@ -32,9 +32,11 @@ final class EncodingState {
         var hasMembers = false
     }
 
-    var bytes: [UInt8]
-    var frames: [Frame] = []
-    private var nextOwner = 0
+    // Unchecked exclusivity: the state belongs to one `encode` call on one thread, and every write to the buffer
+    // would otherwise pay a dynamic access check (a measurable share of a reply's cost).
+    @exclusivity(unchecked) var bytes: [UInt8]
+    @exclusivity(unchecked) var frames: [Frame] = []
+    @exclusivity(unchecked) private var nextOwner = 0
 
     init(bytes: [UInt8]) {
         self.bytes = bytes
@@ -75,21 +77,31 @@ final class EncodingState {
     /// `value` as one complete JSON value at `depth` (its containers, if any, open at that depth and are closed
     /// when it is done).
     func encodeValue<T: Encodable>(_ value: T, depth: Int) throws {
-        if let string = value as? String { return writeString(string) }
-        if let integer = value as? Int64 { return writeInteger(integer) }
-        if let integer = value as? Int { return writeInteger(Int64(integer)) }
-        if let bool = value as? Bool { return writeBool(bool) }
-        if let double = value as? Double { return try writeDouble(double) }
-        // The other integer widths: the containers' generic `encode` stands in for their overloads, so they arrive
-        // here and must not go through `encode(to:)` (which would call that overload again).
-        if let integer = value as? any FixedWidthInteger { return writeInteger(integer) }
-        if value is Float || value is Float16 {
-            throw JSONBytesDecoder.Unsupported(reason: "\(T.self), which JSONEncoder writes in its own precision")
-        }
-        if let raw = value as? RawJSON {
+        // Types are told apart by their metadata (a pointer compare), not by `as?` casts, which cost a runtime
+        // call each — a conformance lookup for a protocol — on every nested value.
+        if T.self == String.self { return writeString(unsafeBitCast(value, to: String.self)) }
+        if T.self == Int64.self { return writeInteger(unsafeBitCast(value, to: Int64.self)) }
+        if T.self == Int.self { return writeInteger(unsafeBitCast(value, to: Int.self)) }
+        if T.self == Bool.self { return writeBool(unsafeBitCast(value, to: Bool.self)) }
+        if T.self == Double.self { return try writeDouble(unsafeBitCast(value, to: Double.self)) }
+        if T.self == RawJSON.self {
+            let raw = unsafeBitCast(value, to: RawJSON.self)
             guard !raw.bytes.isEmpty else { throw JSONBytesDecoder.Unsupported(reason: "an empty RawJSON") }
             bytes.append(contentsOf: raw.bytes)
             return
+        }
+        // The other integer widths: the containers' generic `encode` stands in for their overloads, so they arrive
+        // here and must not go through `encode(to:)` (which would call that overload again).
+        if T.self == Int32.self { return writeInteger(unsafeBitCast(value, to: Int32.self)) }
+        if T.self == Int16.self { return writeInteger(unsafeBitCast(value, to: Int16.self)) }
+        if T.self == Int8.self { return writeInteger(unsafeBitCast(value, to: Int8.self)) }
+        if T.self == UInt64.self { return writeInteger(unsafeBitCast(value, to: UInt64.self)) }
+        if T.self == UInt.self { return writeInteger(unsafeBitCast(value, to: UInt.self)) }
+        if T.self == UInt32.self { return writeInteger(unsafeBitCast(value, to: UInt32.self)) }
+        if T.self == UInt16.self { return writeInteger(unsafeBitCast(value, to: UInt16.self)) }
+        if T.self == UInt8.self { return writeInteger(unsafeBitCast(value, to: UInt8.self)) }
+        if T.self == Float.self || T.self == Float16.self {
+            throw JSONBytesDecoder.Unsupported(reason: "\(T.self), which JSONEncoder writes in its own precision")
         }
         if T.self == Data.self || T.self == Date.self || T.self == URL.self || T.self == Decimal.self {
             throw JSONBytesDecoder.Unsupported(reason: "\(T.self), which JSONEncoder encodes its own way")
