@@ -4,27 +4,31 @@ import CloudBus
 import CloudBusAMQP
 import CommandOptions
 import Foundation
-import Logging
 import Worker
 
-/// `cloudbus-bench`: RPC round trips through `P2P` with ZStack envelopes against the worker, a raw
-/// rabbitmq-c null responder (the broker limit) and the reference pika peer — same load, same run, one after the
-/// other — so the worker's figures are read as ratios, which survive a noisy shared machine better than absolutes.
+/// `cloudbus-bench`: RPC round trips through `P2P` with ZStack envelopes against the worker, the guarantee-matched
+/// rabbitmq-c null responder (`null-confirm`, the primary baseline), the minimal null responder and the reference
+/// pika peer, all driven by one rabbitmq-c load client whose cost does not depend on the responder. Responders
+/// are interleaved round by round and every figure is a median over rounds, so a burst of load from another build
+/// on the shared machine hits one round of every responder rather than all rounds of one.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cloudbus-bench",
-        abstract: "Measure EchoMsg round trips against the worker, a rabbitmq-c null responder and the pika peer.",
+        abstract: "Measure EchoMsg round trips against the worker, rabbitmq-c null responders and the pika peer.",
         discussion: """
-            Each run keeps W requests in flight (closed loop) for a warm-up, then measures for --duration seconds: \
-            requests/s and latency percentiles from every request. Responders run one after the other; the worker \
-            is a child process (`cloudbus-worker run`, the binary beside this one, or CLOUDBUS_WORKER_BINARY), the \
-            null responder a thread in this process, the pika peer a python3 child. Defaults finish in under 3 \
-            minutes. The broker must be reachable (CLOUDBUS_AMQP_URL, CLOUDBUS_AMQP_PASSWORD); P2P/BROADCAST/NO_ROUTE \
-            are declared as ZStack declares them.
+            Every round runs every responder (in the order given) at every load point: closed loops with W \
+            requests in flight (--windows) and open-loop fixed rates (--rates). Each run warms up, then measures \
+            for --duration seconds: requests/s, latency percentiles, and CPU µs per request of responder, client \
+            and broker (--broker-pid). The report gives medians over --rounds rounds and the worker's ratios to \
+            null-confirm and pika. The worker is a child process (`cloudbus-worker run`, the binary beside this \
+            one, or CLOUDBUS_WORKER_BINARY), so are the null responders (`cloudbus-bench null-responder`) and the \
+            pika peer; the load client is one thread of this process. The broker must be on loopback \
+            (CLOUDBUS_AMQP_URL, CLOUDBUS_AMQP_PASSWORD); P2P/BROADCAST/NO_ROUTE are declared as ZStack declares \
+            them, and every queue the bench creates is deleted.
             Subcommands measure one domain part each, in this process, with its own baseline: skip-registry, \
             vm-sync, zbs; simulate-agent runs a KVM host-agent simulator for the demo.
             """,
-        subcommands: [BenchSkipRegistry.self, BenchVmSync.self, BenchZBS.self, BenchFlood.self, BenchHungKey.self, BenchSoak.self, BenchPingCost.self, BenchFleetModel.self, BenchFleet.self, BenchQueueTypes.self, SimulateAgent.self])
+        subcommands: [BenchSkipRegistry.self, BenchVmSync.self, BenchZBS.self, BenchFlood.self, BenchHungKey.self, BenchSoak.self, BenchPingCost.self, BenchFleetModel.self, BenchFleet.self, BenchQueueTypes.self, SimulateAgent.self, BenchNullResponderCommand.self])
 
     enum Mode: String, EnumerableFlag {
         case transient, reliable, both
@@ -46,11 +50,20 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Warm-up seconds per run, excluded from the figures.")
     var warmup: Double = 2
 
-    @Option(help: "Comma-separated windows: requests kept in flight.")
-    var windows: String = "1,100"
+    @Option(help: "Rounds: every round runs every responder at every load point; figures are medians over rounds.")
+    var rounds: Int = 3
 
-    @Option(help: "Comma-separated responders: worker, null, pika, and null-confirm (null that confirms its replies in every mode, as the worker does), worker-baseline (needs --baseline-worker).")
-    var responders: String = "worker,null,pika"
+    @Option(help: "Comma-separated closed-loop windows (requests kept in flight). Default 1,100, or none with --rates.")
+    var windows: String?
+
+    @Option(help: "Comma-separated fixed rates in requests/s (open loop, latency from each request's due time), e.g. 1000,2000,4000.")
+    var rates: String?
+
+    @Option(help: "Fixed-rate runs: requests outstanding at most (a due request waits for a free slot; its latency still counts from when it was due).")
+    var maxInFlight: Int = 1000
+
+    @Option(help: "Comma-separated responders, run in this order each round: worker, null-confirm (guarantee-matched null, the primary baseline), null, pika, worker-baseline (needs --baseline-worker).")
+    var responders: String = "worker,null-confirm,null,pika"
 
     @Option(help: "Another build of cloudbus-worker (e.g. the commit before a change) for the worker-baseline responder.")
     var baselineWorker: String?
@@ -86,9 +99,16 @@ struct Bench: AsyncParsableCommand {
 
     func validate() throws {
         guard duration > 0, warmup >= 0 else { throw ValidationError("--duration must be > 0 and --warmup >= 0") }
-        guard (try? parsedWindows()) != nil else { throw ValidationError("--windows: comma-separated numbers 1...65535") }
+        guard (1...99).contains(rounds) else { throw ValidationError("--rounds: 1...99") }
+        guard (try? Self.numbers(windows ?? "1", in: 1...65535)) != nil else {
+            throw ValidationError("--windows: comma-separated numbers 1...65535")
+        }
+        guard (try? Self.numbers(rates ?? "1", in: 1...1_000_000)) != nil else {
+            throw ValidationError("--rates: comma-separated requests/s, 1...1000000")
+        }
+        guard (1...65535).contains(maxInFlight) else { throw ValidationError("--max-in-flight: 1...65535") }
         guard (try? parsedResponders()) != nil else {
-            throw ValidationError("--responders: worker, null, pika, null-confirm, worker-baseline")
+            throw ValidationError("--responders: worker, null-confirm, null, pika, worker-baseline")
         }
         guard prefetch > 0 else { throw ValidationError("--prefetch must be > 0") }
         if (try? parsedResponders())?.contains(.workerBaseline) == true, baselineWorker == nil {
@@ -97,12 +117,19 @@ struct Bench: AsyncParsableCommand {
         guard payloadBytes >= 0, maxSamples > 0 else { throw ValidationError("--payload-bytes and --max-samples must be positive") }
     }
 
-    private func parsedWindows() throws -> [Int] {
-        let values = windows.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ $0.map { (1...65535).contains($0) } ?? false }) else {
-            throw ValidationError("bad windows")
+    private static func numbers(_ text: String, in range: ClosedRange<Int>) throws -> [Int] {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0.map { range.contains($0) } ?? false }) else {
+            throw ValidationError("bad list \(text)")
         }
         return values.compactMap { $0 }
+    }
+
+    /// Closed-loop windows first, then fixed rates.
+    private func loadPoints() throws -> [BenchLoadPoint] {
+        let windowList = try windows.map { try Self.numbers($0, in: 1...65535) } ?? (rates == nil ? [1, 100] : [])
+        let rateList = try rates.map { try Self.numbers($0, in: 1...1_000_000) } ?? []
+        return windowList.map(BenchLoadPoint.window) + rateList.map(BenchLoadPoint.rate)
     }
 
     private func parsedResponders() throws -> [BenchResponderKind] {
@@ -111,10 +138,19 @@ struct Bench: AsyncParsableCommand {
         return values.compactMap { $0 }
     }
 
+    /// The bench only talks to a broker on this machine: its figures include the broker's CPU, and a remote broker
+    /// would add a network the comparison is not about.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]"
+    }
+
     func run() async throws {
         let configuration = try connection.resolve()
         Logs.bootstrap(level: connection.logLevel ?? "warning")
-        let windowList = try parsedWindows()
+        guard configuration.amqp.endpoints.allSatisfy({ Self.isLoopback($0.host) }) else {
+            throw ValidationError("the echo bench runs against a broker on loopback only (127.0.0.1), not \(configuration.amqp.redactedURL)")
+        }
+        let points = try loadPoints()
         let kinds = try parsedResponders()
         let modes: [Bool] = switch mode {
         case .transient: [false]
@@ -128,9 +164,10 @@ struct Bench: AsyncParsableCommand {
         var report = BenchReport(
             machine: .init(processors: BenchProcStat.processorCount, cpuModel: BenchProcStat.cpuModel,
                            loadAverageAtStart: BenchProcStat.loadAverage, loadAverageAtEnd: "", broker: brokerName),
-            settings: .init(warmupSeconds: warmup, durationSeconds: duration, windows: windowList,
-                            responders: kinds.map(\.rawValue), modes: modes.map { $0 ? "reliable" : "transient" },
-                            payloadBytes: payloadBytes, prefetch: Int(prefetch), sameKey: sameKey))
+            settings: .init(warmupSeconds: warmup, durationSeconds: duration, rounds: rounds,
+                            loads: points.map(\.label), responders: kinds.map(\.rawValue),
+                            modes: modes.map { $0 ? "reliable" : "transient" }, payloadBytes: payloadBytes,
+                            prefetch: Int(prefetch), sameKey: sameKey, maxInFlight: maxInFlight))
         var pikaUnavailable: String?
         if kinds.contains(.pika), let reason = BenchPikaResponder.unavailableReason(setup: setup) {
             pikaUnavailable = reason
@@ -138,76 +175,104 @@ struct Bench: AsyncParsableCommand {
             progress("SKIPPING the pika peer: \(reason)")
         }
 
-        let declaring = AMQPConnection(configuration: configuration.amqp, prefetch: 1, logger: Logger(label: "bench"))
-        try await declaring.start()
-        try await declaring.declare(Topology(exchanges: BusTopology.exchanges))
-        await declaring.close()
+        try EchoLoadClient.declareBusExchanges(amqp: configuration.amqp)
         progress("bench: \(configuration.amqp.redactedURL), scratch \(scratch), load average \(BenchProcStat.loadAverage)")
 
         var brokerProbe: (@Sendable () -> Duration?)?
         if let brokerPid { brokerProbe = { BenchProcStat.cpuTime(pid: brokerPid) } }
         var runTag: UInt16 = UInt16.random(in: 0...0x7FFF)
         for reliable in modes {
-            let modeName = reliable ? "reliable" : "transient"
-            for kind in kinds {
-                if kind == .pika, pikaUnavailable != nil { continue }
-                let responder: any BenchResponder = switch kind {
-                case .worker: BenchWorkerResponder(setup: setup, reliable: reliable)
-                case .workerBaseline: BenchWorkerResponder(setup: setup, reliable: reliable, baseline: baselineWorker)
-                case .null: BenchNullResponder(setup: setup, reliable: reliable)
-                case .nullConfirm: BenchNullResponder(setup: setup, reliable: reliable, confirmAlways: true)
-                case .pika: BenchPikaResponder(setup: setup)
-                }
-                var note: String?
-                do {
-                    try await responder.start()
-                    let ready = try await BenchReadiness.waitUntilAnswering(responder, amqp: configuration.amqp)
-                    if !ready.success { note = "readiness reply was an error: \(String(decoding: ready.raw, as: UTF8.self))" }
-                    for window in windowList {
-                        runTag &+= 1
-                        progress("\(modeName) \(kind.rawValue) W=\(window): \(warmup) s warm-up + \(duration) s …")
-                        let result = try await BenchLoad.run(
-                            queue: responder.queue, serviceId: responder.serviceId, amqp: configuration.amqp,
-                            settings: BenchLoadSettings(window: window, warmup: .seconds(warmup), duration: .seconds(duration),
-                                                        reliable: reliable, payloadBytes: payloadBytes, sameKey: sameKey,
-                                                        maxSamples: maxSamples),
-                            runTag: runTag,
-                            probes: BenchCPUProbes(responder: { responder.cpuTime() }, responderInProcess: responder.inProcess,
-                                                   broker: brokerProbe))
-                        report.add(mode: modeName, responder: kind.rawValue, window: window, result: result)
-                        progress("  \(Int(result.requestsPerSecond)) req/s, p50 \(BenchReport.format(result.latency.p50Ms, 3)) ms, "
-                                 + "p99 \(BenchReport.format(result.latency.p99Ms, 3)) ms\(result.stalled ? " — STALLED" : "")")
-                        if result.stalled {
-                            report.notes.append("\(modeName) \(kind.rawValue) W=\(window) stalled: no reply for 5 s")
-                            break
-                        }
-                    }
-                } catch {
-                    report.notes.append("\(modeName) \(kind.rawValue) failed: \(error)")
-                    progress("FAILED \(modeName) \(kind.rawValue): \(error)")
-                }
-                let peak = responder.peakRSS()
-                if let problem = await responder.stop() {
-                    note = [note, problem].compactMap { $0 }.joined(separator: "; ")
-                    report.notes.append("\(modeName) \(kind.rawValue): \(problem)")
-                }
-                report.responders.append(.init(mode: modeName, responder: kind.rawValue, queue: responder.queue,
-                                               peakRSSBytes: peak, note: note))
-                do {
-                    try NullResponder.deleteQueues(responder.leftoverQueues, configuration: configuration.amqp)
-                } catch {
-                    report.notes.append("could not delete \(responder.leftoverQueues): \(error)")
+            for round in 1...rounds {
+                for kind in kinds {
+                    if kind == .pika, pikaUnavailable != nil { continue }
+                    await runResponder(kind, round: round, reliable: reliable, points: points, setup: setup,
+                                       brokerProbe: brokerProbe, runTag: &runTag, report: &report)
                 }
             }
         }
         report.machine.loadAverageAtEnd = BenchProcStat.loadAverage
-        report.judgeTargets()
+        report.summarise()
         if json { try report.printJSON() } else { report.printTables() }
         try? FileManager.default.removeItem(atPath: scratch)
     }
 
+    /// One responder in one round: start it, wait until it answers, run every load point, stop it, delete its queues.
+    private func runResponder(_ kind: BenchResponderKind, round: Int, reliable: Bool, points: [BenchLoadPoint],
+                              setup: BenchSetup, brokerProbe: (@Sendable () -> Duration?)?, runTag: inout UInt16,
+                              report: inout BenchReport) async {
+        let modeName = reliable ? "reliable" : "transient"
+        let responder: any BenchResponder = switch kind {
+        case .worker: BenchWorkerResponder(setup: setup, reliable: reliable)
+        case .workerBaseline: BenchWorkerResponder(setup: setup, reliable: reliable, baseline: baselineWorker)
+        case .null: BenchNullResponder(setup: setup, reliable: reliable)
+        case .nullConfirm: BenchNullResponder(setup: setup, reliable: reliable, guaranteeMatched: true)
+        case .pika: BenchPikaResponder(setup: setup)
+        }
+        var note: String?
+        do {
+            try await responder.start()
+            let ready = try await BenchReadiness.waitUntilAnswering(responder, amqp: setup.amqp)
+            if !ready.success { note = "readiness reply was an error: \(String(decoding: ready.raw, as: UTF8.self))" }
+            for point in points {
+                runTag &+= 1
+                progress("\(modeName) round \(round)/\(rounds) \(kind.rawValue) \(point.label): \(warmup) s warm-up + \(duration) s …")
+                let shape: EchoLoadShape = switch point {
+                case .window(let window): .closed(window: window)
+                case .rate(let perSecond): .fixedRate(perSecond: perSecond, maxInFlight: maxInFlight)
+                }
+                let result = try await EchoLoadClient.run(
+                    queue: responder.queue, serviceId: responder.serviceId, amqp: setup.amqp,
+                    plan: EchoLoadPlan(shape: shape, warmup: .seconds(warmup), duration: .seconds(duration),
+                                       reliable: reliable, payloadBytes: payloadBytes, sameKey: sameKey,
+                                       maxSamples: maxSamples),
+                    runTag: runTag,
+                    probes: BenchCPUProbes(responder: { responder.cpuTime() }, responderInProcess: false,
+                                           broker: brokerProbe))
+                report.add(mode: modeName, round: round, responder: kind.rawValue, load: point, result: result)
+                let cpu = report.runs.last.map {
+                    "resp \(BenchReport.format($0.responderCPUMicrosPerRequest, 1)), client \(BenchReport.format($0.clientCPUMicrosPerRequest, 1)), "
+                        + "broker \(BenchReport.format($0.brokerCPUMicrosPerRequest, 1)) µs/req"
+                } ?? ""
+                progress("  \(Int(result.requestsPerSecond)) req/s, p50 \(BenchReport.format(result.latency.p50Ms, 3)) ms, "
+                         + "p99 \(BenchReport.format(result.latency.p99Ms, 3)) ms, \(cpu)\(result.stalled ? " — STALLED" : "")")
+                if result.stalled {
+                    report.notes.append("\(modeName) round \(round) \(kind.rawValue) \(point.label) stalled: no reply for 5 s")
+                    break
+                }
+            }
+        } catch {
+            report.notes.append("\(modeName) round \(round) \(kind.rawValue) failed: \(error)")
+            progress("FAILED \(modeName) round \(round) \(kind.rawValue): \(error)")
+        }
+        let peak = responder.peakRSS()
+        if let problem = await responder.stop() {
+            note = [note, problem].compactMap { $0 }.joined(separator: "; ")
+            report.notes.append("\(modeName) round \(round) \(kind.rawValue): \(problem)")
+        }
+        report.responders.append(.init(mode: modeName, round: round, responder: kind.rawValue, queue: responder.queue,
+                                       peakRSSBytes: peak, note: note))
+        do {
+            try NullResponder.deleteQueues(responder.leftoverQueues, configuration: setup.amqp)
+        } catch {
+            report.notes.append("could not delete \(responder.leftoverQueues): \(error)")
+        }
+    }
+
     private func progress(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+/// One load point of a round: a closed loop with `window` requests in flight, or an open loop at a fixed rate.
+enum BenchLoadPoint: Hashable, Sendable {
+    case window(Int)
+    case rate(Int)
+
+    var label: String {
+        switch self {
+        case .window(let window): "W=\(window)"
+        case .rate(let perSecond): "\(perSecond)/s"
+        }
     }
 }
 

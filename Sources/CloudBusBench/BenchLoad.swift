@@ -43,9 +43,16 @@ struct BenchLoadResult: Sendable {
     var brokerCPU: Duration?
     var requestBytes: Int
     var loadAverageAfter: String
+    /// Fixed-rate runs: the rate asked for (requests/s).
+    var offeredPerSecond: Double? = nil
+    /// Fixed-rate runs: requests due before the end that never went out (the in-flight cap held them back).
+    var unsent: Int = 0
+    /// Requests still unanswered when the run gave up waiting.
+    var unanswered: Int = 0
 }
 
-/// The load generator: a lean client on our `AMQPConnection` (not `RPCClient`, whose per-call JSON model, task
+/// The older load generator, kept for the subcommands that use it (queue-types, hung-key); the echo bench uses
+/// `EchoLoadClient`. A lean client on our `AMQPConnection` (not `RPCClient`, whose per-call JSON model, task
 /// group and timer would make the client, not the responder, the bottleneck on two cores). Requests are
 /// pre-encoded and patched; replies are matched to their slot by a byte scan of `correlationId`.
 enum BenchLoad {

@@ -1,3 +1,5 @@
+// `timespec` resolves to the copy in CDispatch's clang module once the package links swift-metrics and hummingbird.
+import CDispatch
 import Foundation
 import Glibc
 
@@ -62,6 +64,20 @@ enum BenchProcStat {
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard length > 0 else { return CommandLine.arguments[0] }
         return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The `cloudbus-bench` binary: `CLOUDBUS_BENCH_BINARY` when set, else this process's executable.
+    static var benchExecutable: String {
+        if let path = ProcessInfo.processInfo.environment["CLOUDBUS_BENCH_BINARY"], !path.isEmpty { return path }
+        return ownExecutable
+    }
+
+    /// CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID): the load client's own cost, excluding every
+    /// other thread of the bench process.
+    static func threadCPUTime() -> Duration {
+        var spec = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        return .seconds(spec.tv_sec) + .nanoseconds(spec.tv_nsec)
     }
 
     /// The production binary the bench measures: `cloudbus-worker` beside this one (SwiftPM builds every product

@@ -335,7 +335,7 @@ struct BenchQueueTypes: AsyncParsableCommand {
         let targetList = try resolveTargets()
         let typeList = Self.list(types)
         let workloadList = Self.list(workloads).compactMap(Workload.init(rawValue:))
-        let echoWindows = Self.numbers(bench.windows) ?? [1, 100]
+        let echoWindows = Self.numbers(bench.windows ?? "1,100") ?? [1, 100]
         let lanes = Self.numbers(pingLanes) ?? [100]
         let scratch = try BenchSetup.makeScratchDirectory("queue-types")
         defer { try? FileManager.default.removeItem(atPath: scratch) }

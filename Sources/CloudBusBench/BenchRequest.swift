@@ -10,9 +10,11 @@ import Worker
 ///
 /// The id packs the run tag (4 hex), the window slot (4 hex) and a sequence number (24 hex): a reply names its
 /// slot, and a stale reply from an earlier run or request never matches.
-struct BenchRequest {
-    private let template: [UInt8]
-    private let idOffsets: [Int]
+struct BenchRequest: Sendable {
+    /// The encoded request with every id zeroed; `patch` writes one request's ids into a copy of it.
+    let template: [UInt8]
+    /// Where the 32-hex ids start in `template`: the payload's head (unless `sameKey`), `id`, `correlationId`.
+    let idOffsets: [Int]
     let runTag: UInt16
 
     init(serviceId: String, replyTo: String, payloadBytes: Int, runTag: UInt16, sameKey: Bool, createdTime: Int64) {
@@ -46,14 +48,18 @@ struct BenchRequest {
 
     func body(slot: Int, sequence: UInt64) -> [UInt8] {
         var body = template
-        body.withUnsafeMutableBytes { raw in
-            for offset in idOffsets {
-                Self.writeHex(UInt64(runTag), digits: 4, into: raw, at: offset)
-                Self.writeHex(UInt64(slot), digits: 4, into: raw, at: offset + 4)
-                Self.writeHex(sequence, digits: 24, into: raw, at: offset + 8)
-            }
-        }
+        body.withUnsafeMutableBytes { patch($0, slot: slot, sequence: sequence) }
         return body
+    }
+
+    /// Writes request (`slot`, `sequence`)'s id over the previous one in `buffer`, a copy of `template`: 96 bytes
+    /// rewritten in place, nothing allocated, so the load client sends every request from one buffer.
+    func patch(_ buffer: UnsafeMutableRawBufferPointer, slot: Int, sequence: UInt64) {
+        for offset in idOffsets {
+            Self.writeHex(UInt64(runTag), digits: 4, into: buffer, at: offset)
+            Self.writeHex(UInt64(slot), digits: 4, into: buffer, at: offset + 4)
+            Self.writeHex(sequence, digits: 24, into: buffer, at: offset + 8)
+        }
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
@@ -76,18 +82,20 @@ struct BenchRequest {
     }
 
     static func facts(ofReply body: [UInt8]) -> ReplyFacts? {
-        body.withUnsafeBytes { raw -> ReplyFacts? in
-            guard let start = valueStart(of: correlationIdKey, in: raw), raw[start] == UInt8(ascii: "\""),
-                  start + 33 <= raw.count, raw[start + 33] == UInt8(ascii: "\""),
-                  let tag = parseHex(raw, from: start + 1, digits: 4),
-                  let slot = parseHex(raw, from: start + 5, digits: 4),
-                  let sequence = parseHex(raw, from: start + 9, digits: 24)
-            else { return nil }
-            // Java reads a missing `success` as true.
-            var success = true
-            if let value = valueStart(of: successKey, in: raw) { success = raw[value] == UInt8(ascii: "t") }
-            return ReplyFacts(runTag: UInt16(tag), slot: Int(slot), sequence: sequence, success: success)
-        }
+        body.withUnsafeBytes { facts(ofReply: $0) }
+    }
+
+    static func facts(ofReply raw: UnsafeRawBufferPointer) -> ReplyFacts? {
+        guard let start = valueStart(of: correlationIdKey, in: raw), raw[start] == UInt8(ascii: "\""),
+              start + 33 <= raw.count, raw[start + 33] == UInt8(ascii: "\""),
+              let tag = parseHex(raw, from: start + 1, digits: 4),
+              let slot = parseHex(raw, from: start + 5, digits: 4),
+              let sequence = parseHex(raw, from: start + 9, digits: 24)
+        else { return nil }
+        // Java reads a missing `success` as true.
+        var success = true
+        if let value = valueStart(of: successKey, in: raw) { success = raw[value] == UInt8(ascii: "t") }
+        return ReplyFacts(runTag: UInt16(tag), slot: Int(slot), sequence: sequence, success: success)
     }
 
     private static let correlationIdKey = Array(#""correlationId""#.utf8)

@@ -25,8 +25,8 @@ protocol BenchResponder: Sendable {
 
 enum BenchResponderKind: String, CaseIterable, Codable, Sendable, ExpressibleByArgument {
     case worker, null, pika
-    /// The null responder with the worker's guarantee in every mode: replies confirmed before the request is
-    /// acked. Not in the defaults; it tells the broker-side cost of that guarantee apart from the worker's own.
+    /// The guarantee-matched null responder, the primary baseline: in every mode its replies are the worker's
+    /// size (payload echoed), `mandatory`, confirmed before the request is acked.
     case nullConfirm = "null-confirm"
     /// Another build of the worker (`--baseline-worker PATH`, e.g. the commit before a change), run the same way as
     /// `worker`: what a change costs, measured side by side in one run.
@@ -43,6 +43,9 @@ struct BenchSetup: Sendable {
     /// Every request on one executor key (`--same-key`): the worker then gets a key backlog as deep as the prefetch,
     /// or it would refuse what waits beyond its default bound (`keyBacklog`).
     var sameKey = false
+    /// The `cloudbus-bench` binary that runs the null responders as children (`null-responder`): this one, or
+    /// `CLOUDBUS_BENCH_BINARY` (the tests' process is not `cloudbus-bench`).
+    var benchExecutable: String = BenchProcStat.benchExecutable
 
     /// A fresh scratch directory under the system's temporary directory, `cloudbus-bench-<name>-<8 hex>`.
     static func makeScratchDirectory(_ name: String) throws -> String {

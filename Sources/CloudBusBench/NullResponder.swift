@@ -15,7 +15,9 @@ import Synchronization
 /// allocation per message), publishes a minimal ZStack reply to `exchange` with routing key = replyTo, and acks with
 /// `multiple` in batches. With `confirmReplies` the replies go out on a confirm-mode channel and a request is acked
 /// only after the broker confirmed its reply — the same guarantee the worker gives, so reliable-mode runs compare
-/// like with like.
+/// like with like. With `mandatoryReplies`, `echoPayload` and `mirrorDeliveryMode` as well it is guarantee-matched
+/// to the worker: same reply size, same publish flags, same confirm-before-ack (`cloudbus-bench` runs it so as
+/// `null-confirm`, in its own process: the hidden `null-responder` subcommand).
 ///
 /// What it deliberately does not do, so nobody mistakes it for a worker: no reconnect (a lost connection ends it
 /// with an error, reported by `stop()`), no redelivery handling, no deadlines, no JSON unescaping (the scanned
@@ -36,15 +38,27 @@ public final class NullResponder: Sendable {
         /// Acks are sent as one `multiple` ack when this many are ready or the socket has nothing more to read.
         /// Default: a tenth of the prefetch (the interval RabbitMQ's own studies found best), at least 1.
         public var ackBatch: Int
+        /// Publish replies `mandatory`, as the worker does (a returned reply is counted and dropped). Default: false.
+        public var mandatoryReplies: Bool
+        /// Reply with an `EchoReply` carrying the request's `payload`, shaped like the worker's, so the reply is as
+        /// large as the worker's; otherwise a minimal 151-byte `MessageReply`. Default: false.
+        public var echoPayload: Bool
+        /// Publish a reply with the request's delivery mode (the worker answers a persistent request with a
+        /// persistent reply); otherwise always transient. Default: false.
+        public var mirrorDeliveryMode: Bool
 
         public init(queue: String, exchange: String = "P2P", prefetch: UInt16 = 256, durableQueue: Bool = false,
-                    confirmReplies: Bool = false, ackBatch: Int? = nil) {
+                    confirmReplies: Bool = false, ackBatch: Int? = nil, mandatoryReplies: Bool = false,
+                    echoPayload: Bool = false, mirrorDeliveryMode: Bool = false) {
             self.queue = queue
             self.exchange = exchange
             self.prefetch = prefetch
             self.durableQueue = durableQueue
             self.confirmReplies = confirmReplies
             self.ackBatch = max(1, ackBatch ?? Int(prefetch) / 10)
+            self.mandatoryReplies = mandatoryReplies
+            self.echoPayload = echoPayload
+            self.mirrorDeliveryMode = mirrorDeliveryMode
         }
     }
 
@@ -58,6 +72,8 @@ public final class NullResponder: Sendable {
         public var ackFrames: Int
         /// Deliveries those frames acknowledged.
         public var acknowledged: Int
+        /// Mandatory replies the broker returned as unroutable.
+        public var returned: Int = 0
     }
 
     public let configuration: AMQPConfiguration
@@ -69,6 +85,7 @@ public final class NullResponder: Sendable {
     private let unanswerable = Atomic<Int>(0)
     private let ackFrames = Atomic<Int>(0)
     private let acknowledged = Atomic<Int>(0)
+    private let returned = Atomic<Int>(0)
     /// The thread's CPU clock (`pthread_getcpuclockid`; Linux encodes these as negative ids), valid while
     /// `cpuClockValid` is true.
     private let cpuClock = Atomic<Int32>(0)
@@ -119,9 +136,14 @@ public final class NullResponder: Sendable {
         }
     }
 
+    /// The error that ended the thread by itself (lost connection, channel closed, nacked reply); nil while it
+    /// runs or after a clean stop.
+    public var endedError: AMQPError? { exit.withLock { $0.finished ? $0.error : nil } }
+
     public var statistics: Statistics {
         Statistics(answered: answered.load(ordering: .relaxed), unanswerable: unanswerable.load(ordering: .relaxed),
-                   ackFrames: ackFrames.load(ordering: .relaxed), acknowledged: acknowledged.load(ordering: .relaxed))
+                   ackFrames: ackFrames.load(ordering: .relaxed), acknowledged: acknowledged.load(ordering: .relaxed),
+                   returned: returned.load(ordering: .relaxed))
     }
 
     /// CPU time the responder thread has used so far (user + system), for cost-per-request figures.
@@ -199,6 +221,8 @@ public final class NullResponder: Sendable {
         if didAnswer { answered.add(1, ordering: .relaxed) } else { unanswerable.add(1, ordering: .relaxed) }
     }
 
+    fileprivate func countReturned() { returned.add(1, ordering: .relaxed) }
+
     fileprivate func countAckFrame(covering deliveries: Int) {
         ackFrames.add(1, ordering: .relaxed)
         acknowledged.add(deliveries, ordering: .relaxed)
@@ -211,6 +235,9 @@ private struct ReplyLoop {
     private let responder: NullResponder
     private let confirm: Bool
     private let ackBatch: Int
+    private let mandatory: Bool
+    private let echoPayload: Bool
+    private let mirrorDeliveryMode: Bool
     /// Replies go on the confirm-mode channel only when confirming; otherwise on the consume channel, which is
     /// not in confirm mode, so the broker sends no confirms nobody reads.
     private let replyChannel: amqp_channel_t
@@ -220,6 +247,9 @@ private struct ReplyLoop {
     private var body: [UInt8] = []
     private var expectedBodySize = 0
     private var deliveryTag: UInt64 = 0
+    private var deliveryMode: UInt8 = 1
+    /// A `basic.return` came: its header and body frames are a returned reply, not a request.
+    private var discardingReturn = false
     private var reply: [UInt8] = []
 
     // Acks ready to send: everything up to `ackableTag` (tags are handled in delivery order).
@@ -238,12 +268,25 @@ private struct ReplyLoop {
     private static let replySuffix = Array(#"","schema":{}}}}"#.utf8)
     private static let replyToKey = Array(#""replyTo""#.utf8)
     private static let correlationIdKey = Array(#""correlationId""#.utf8)
+    private static let payloadKey = Array(#""payload""#.utf8)
+
+    // The worker's EchoReply, field for field in its order (captured from `cloudbus-worker run`): the payload,
+    // correlationId and serviceId (= replyTo) are copied in; the reply's own id and createdTime are fixed values of
+    // the same length, so the reply is byte for byte as long as the worker's (501 bytes for a 200-byte payload).
+    private static let echoPrefix = Array(#"{"cloudbus.worker.EchoReply":{"payload":""#.utf8)
+    private static let echoAfterPayload = Array(#"","success":true,"canceled":false,"headers":{"correlationId":""#.utf8)
+    private static let echoAfterCorrelation = Array(
+        #"","isReply":"true","schema":{},"task-context":{}},"id":"00000000000000000000000000000000","serviceId":""#.utf8)
+    private static let echoSuffix = Array(#"","createdTime":1700000000000}}"#.utf8)
 
     init(session: RabbitSession, options: NullResponder.Options, responder: NullResponder) {
         self.session = session
         self.responder = responder
         confirm = options.confirmReplies
         ackBatch = options.ackBatch
+        mandatory = options.mandatoryReplies
+        echoPayload = options.echoPayload
+        mirrorDeliveryMode = options.mirrorDeliveryMode
         replyChannel = options.confirmReplies ? RabbitSession.publishChannel : RabbitSession.consumeChannel
         exchange = strdup(options.exchange)
         body.reserveCapacity(64 * 1024)
@@ -282,10 +325,17 @@ private struct ReplyLoop {
         case AMQP_FRAME_METHOD:
             try handleMethod(frame.payload.method, channel: frame.channel)
         case AMQP_FRAME_HEADER:
+            guard !discardingReturn, frame.channel == RabbitSession.consumeChannel else { return }
             expectedBodySize = Int(frame.payload.properties.body_size)
+            deliveryMode = 1
+            if mirrorDeliveryMode, let decoded = frame.payload.properties.decoded {
+                let properties = decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee
+                if properties._flags & cloudbus_flag_delivery_mode != 0 { deliveryMode = properties.delivery_mode }
+            }
             body.removeAll(keepingCapacity: true)
             if expectedBodySize == 0 { try answer() }
         case AMQP_FRAME_BODY:
+            guard !discardingReturn, frame.channel == RabbitSession.consumeChannel else { return }
             let fragment = frame.payload.body_fragment
             if fragment.len > 0, let bytes = fragment.bytes {
                 body.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: fragment.len))
@@ -301,6 +351,12 @@ private struct ReplyLoop {
         switch method.id {
         case MethodID.basicDeliver:
             deliveryTag = decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee.delivery_tag
+            discardingReturn = false
+        case MethodID.basicReturn:
+            // An unroutable mandatory reply (its requester's inbox is gone); its content frames follow on the reply
+            // channel. Only when that is the consume channel do they need telling apart from a request's.
+            if channel == RabbitSession.consumeChannel { discardingReturn = true }
+            responder.countReturned()
         case MethodID.basicAck:
             let ack = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             try confirmed(upTo: ack.delivery_tag, multiple: ack.multiple != 0)
@@ -328,28 +384,27 @@ private struct ReplyLoop {
     private mutating func answer() throws(AMQPError) {
         let tag = deliveryTag
         let fields = body.withUnsafeBytes { raw in
-            (Self.stringValue(of: Self.replyToKey, in: raw), Self.stringValue(of: Self.correlationIdKey, in: raw))
+            (Self.stringValue(of: Self.replyToKey, in: raw), Self.stringValue(of: Self.correlationIdKey, in: raw),
+             echoPayload ? Self.stringValue(of: Self.payloadKey, in: raw) : nil)
         }
         guard let replyTo = fields.0, let correlationId = fields.1 else {
             responder.count(answered: false)
             if confirm { awaitingConfirm.append((publishedSequence, tag)); try releaseConfirmed() } else { try ackable(tag) }
             return
         }
-        reply.removeAll(keepingCapacity: true)
-        reply.append(contentsOf: Self.replyPrefix)
-        reply.append(contentsOf: body[correlationId])
-        reply.append(contentsOf: Self.replySuffix)
+        Self.compose(into: &reply, request: body, replyTo: replyTo, correlationId: correlationId,
+                     payload: echoPayload ? fields.2 ?? 0..<0 : nil)
 
         var properties = amqp_basic_properties_t()
         properties._flags = cloudbus_flag_delivery_mode
-        properties.delivery_mode = 1
+        properties.delivery_mode = deliveryMode
         let status = body.withUnsafeBytes { raw in
             reply.withUnsafeBytes { replyRaw in
                 let routingKey = amqp_bytes_t(len: replyTo.count,
                                               bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress! + replyTo.lowerBound))
                 let content = amqp_bytes_t(len: replyRaw.count, bytes: UnsafeMutableRawPointer(mutating: replyRaw.baseAddress))
                 return amqp_basic_publish(session.state, replyChannel, amqp_cstring_bytes(exchange), routingKey,
-                                          0, 0, &properties, content)
+                                          mandatory ? 1 : 0, 0, &properties, content)
             }
         }
         guard status == AMQP_STATUS_OK.rawValue else {
@@ -362,6 +417,25 @@ private struct ReplyLoop {
             awaitingConfirm.append((publishedSequence, tag))
         } else {
             try ackable(tag)
+        }
+    }
+
+    /// The reply to `request`: an EchoReply echoing `payload` when given, else the minimal MessageReply.
+    static func compose(into reply: inout [UInt8], request: [UInt8], replyTo: Range<Int>, correlationId: Range<Int>,
+                        payload: Range<Int>?) {
+        reply.removeAll(keepingCapacity: true)
+        if let payload {
+            reply.append(contentsOf: echoPrefix)
+            reply.append(contentsOf: request[payload])
+            reply.append(contentsOf: echoAfterPayload)
+            reply.append(contentsOf: request[correlationId])
+            reply.append(contentsOf: echoAfterCorrelation)
+            reply.append(contentsOf: request[replyTo])
+            reply.append(contentsOf: echoSuffix)
+        } else {
+            reply.append(contentsOf: replyPrefix)
+            reply.append(contentsOf: request[correlationId])
+            reply.append(contentsOf: replySuffix)
         }
     }
 
@@ -444,6 +518,20 @@ extension NullResponder {
         return json.withUnsafeBytes { raw in
             ReplyLoop.stringValue(of: needle, in: raw).map { String(decoding: raw[$0], as: UTF8.self) }
         }
+    }
+
+    /// The reply the responder would publish for `request` (nil when it would leave it unanswered), for tests.
+    public static func reply(to request: [UInt8], echoPayload: Bool) -> [UInt8]? {
+        let fields = request.withUnsafeBytes { raw in
+            (ReplyLoop.stringValue(of: Array(#""replyTo""#.utf8), in: raw),
+             ReplyLoop.stringValue(of: Array(#""correlationId""#.utf8), in: raw),
+             ReplyLoop.stringValue(of: Array(#""payload""#.utf8), in: raw))
+        }
+        guard let replyTo = fields.0, let correlationId = fields.1 else { return nil }
+        var reply: [UInt8] = []
+        ReplyLoop.compose(into: &reply, request: request, replyTo: replyTo, correlationId: correlationId,
+                          payload: echoPayload ? fields.2 ?? 0..<0 : nil)
+        return reply
     }
 
     /// Offset of the first occurrence of `needle` in `text` (memchr for its first byte, then memcmp; memmem is
