@@ -108,7 +108,9 @@ public enum EnvelopeCodec {
     public static func encodeBytes<M: BusMessage>(_ message: M, base: MessageBase) throws -> [UInt8] {
         let envelope = OutboundEnvelope(fields: MessageFields(message: message, base: base))
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(1024)
+        // Most replies fit (an echo's is 501 bytes, a ping's fewer); a bigger one grows the buffer once or twice. The
+        // buffer is kept as the cached answer, so it should not be much larger than what it holds.
+        bytes.reserveCapacity(512)
         if (try? JSONBytesEncoder.encode(envelope, into: &bytes)) != nil { return bytes }
         return [UInt8](try encodeWithFoundation(message, base: base))
     }

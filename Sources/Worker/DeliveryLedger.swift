@@ -94,7 +94,8 @@ final class DeliveryLedger: Sendable {
 
     /// How many answered ids are remembered.
     let capacity: Int
-    /// How many bytes of cached replies are kept at most.
+    /// How many bytes of cached replies are kept at most: the buffers' capacity, which is what they occupy (an
+    /// encoder's buffer is allocated larger than the reply it holds).
     let maxCachedBytes: Int
     private let state = Mutex(State())
 
@@ -141,11 +142,11 @@ final class DeliveryLedger: Sendable {
         return state.withLock { state in
             let parked = state.inFlight.removeValue(forKey: key) ?? []
             if let replaced = state.answered.updateValue(answer, forKey: key) {
-                state.cachedBytes -= replaced.reply?.count ?? 0
+                state.cachedBytes -= replaced.reply?.capacity ?? 0
             } else {
                 state.order.append(key)
             }
-            state.cachedBytes += answer.reply?.count ?? 0
+            state.cachedBytes += answer.reply?.capacity ?? 0
             evict(&state)
             return parked
         }
@@ -166,7 +167,7 @@ final class DeliveryLedger: Sendable {
             let oldest = state.order[state.head]
             state.head += 1
             if let dropped = state.answered.removeValue(forKey: oldest) {
-                state.cachedBytes -= dropped.reply?.count ?? 0
+                state.cachedBytes -= dropped.reply?.capacity ?? 0
             }
         }
         state.bodyHead = max(state.bodyHead, state.head)
@@ -175,7 +176,7 @@ final class DeliveryLedger: Sendable {
             state.bodyHead += 1
             if let answer = state.answered[key], let reply = answer.reply {
                 state.answered[key] = .inStore
-                state.cachedBytes -= reply.count
+                state.cachedBytes -= reply.capacity
             }
         }
         if state.head > 1024, state.head * 2 > state.order.count {

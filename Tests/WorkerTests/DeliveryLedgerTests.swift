@@ -91,6 +91,19 @@ struct DeliveryLedgerTests {
         #expect(ledger.admit(id: "big4", copy: Self.copy(9)) == .answered(Answer(reply: body)))
     }
 
+    @Test("the bound counts what a cached reply occupies (its buffer's capacity), not just its length")
+    func boundCountsCapacity() {
+        let ledger = DeliveryLedger(capacity: 1_000, maxCachedBytes: 250)
+        var body = [UInt8](repeating: 0x41, count: 10)
+        body.reserveCapacity(200)  // an encoder's buffer holding a short reply
+        for index in 0..<3 {
+            _ = ledger.admit(id: "small\(index)", copy: Self.copy(1))
+            _ = ledger.finish(id: "small\(index)", answer: Answer(reply: body))
+        }
+        #expect(ledger.admit(id: "small1", copy: Self.copy(9)) == .answered(.inStore))
+        #expect(ledger.admit(id: "small2", copy: Self.copy(9)) == .answered(Answer(reply: body)))
+    }
+
     @Test("the window slides over 20,000 answers and keeps exactly the last 16")
     func orderCompacts() {
         let ledger = DeliveryLedger(capacity: 16)
