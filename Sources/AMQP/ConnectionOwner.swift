@@ -223,8 +223,13 @@ final class ConnectionOwner {
         // inside its frame read). A post racing with a skipped drain re-arms the eventfd, so it is never lost.
         var drainMailbox = true
         var readSocket = true
+        var batch: [Command] = []  // swapped with the mailbox's list each pass (see `Mailbox.drain(into:)`)
         while true {
-            if drainMailbox { try handleBatch(mailbox.drain(), on: session) }
+            if drainMailbox {
+                mailbox.drain(into: &batch)
+                defer { batch.removeAll(keepingCapacity: true) }
+                try handleBatch(batch, on: session)
+            }
             if closing { return }
             try flushAcks(on: session)
             if readSocket || session.hasBufferedInput { try readFrames(from: session) }
