@@ -40,6 +40,8 @@ RELEASE_DIR = $(shell $(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)
 RELEASE_BIN = $(RELEASE_DIR)/cloudbus-worker
 # The development tool: benchmarks and the simulated host agent (never deployed).
 BENCH_BIN = $(RELEASE_DIR)/cloudbus-bench
+# The allocation counter `make test` preloads into the release worker (Sources/CMallocCounter, issue 15).
+MALLOC_COUNTER_LIB = $(RELEASE_DIR)/libCloudBusMallocCounter.so
 
 # The demo node (32 hex digits, as ZStack writes UUIDs); `make run` serves host.<this>.
 DEMO_NODE_UUID ?= d0d0cafe0000400000000000000000a1
@@ -83,14 +85,19 @@ release:
 	$(SWIFT) build $(RELEASE_FLAGS) --product cloudbus-bench
 
 # Build first: a compile error fails fast, and the broker does not idle through the build. Tests read
-# CLOUDBUS_TEST_AMQP_URL, and drive the node through CLOUDBUS_BROKER_CTL (stop/start/restart/add-vhost).
+# CLOUDBUS_TEST_AMQP_URL, and drive the node through CLOUDBUS_BROKER_CTL (stop/start/restart/add-vhost). The
+# allocation budget (Tests/AllocationBudgetTests) counts the release worker, with the counter library preloaded.
 test: deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(SWIFT) build $(RELEASE_FLAGS) --product cloudbus-worker
+	$(SWIFT) build $(RELEASE_FLAGS) --product CloudBusMallocCounter
 	$(POSTGRES) with $(BROKER) with $(CLUSTER) with env CLOUDBUS_TEST_AMQP_URL='$(TEST_AMQP_URL)' CLOUDBUS_BROKER_CTL='$(BROKER)' \
 		CLOUDBUS_TEST_CLUSTER_URLS="$$($(CLUSTER) urls)" CLOUDBUS_CLUSTER_CTL='$(CLUSTER)' CLOUDBUS_TEST_REQUIRE_CLUSTER=1 \
 		CLOUDBUS_TEST_AMQPS_URL='$(TEST_AMQPS_URL)' CLOUDBUS_TEST_TLS_DIR='$(TEST_TLS_DIR)' \
 		CLOUDBUS_TEST_STORE_URL='$(TEST_STORE_URL)' CLOUDBUS_TEST_STORE_PASSWORD=cloudbus CLOUDBUS_TEST_REQUIRE_STORE=1 \
 		CLOUDBUS_PG_CTL='$(POSTGRES)' \
+		CLOUDBUS_ALLOC_WORKER_BINARY='$(RELEASE_BIN)' CLOUDBUS_MALLOC_COUNTER_LIB='$(MALLOC_COUNTER_LIB)' \
+		CLOUDBUS_TEST_REQUIRE_ALLOC_CHECK=1 \
 		SWIFT='$(SWIFT)' SWIFT_FLAGS='$(BUILD_FLAGS)' TEST_TIMEOUT='$(TEST_TIMEOUT)' scripts/run-tests.sh
 
 run: broker release

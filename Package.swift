@@ -21,6 +21,8 @@ import PackageDescription
 //   KVM ← KVMMessages, AgentHTTP, Inventory, LiveSettings   ZBS ← ZBSMessages, AgentHTTP, Inventory
 //   Worker ← all of the above; cloudbus-worker ← Worker, CloudBusAMQP, CommandOptions
 //   CloudBusTesting (fake agents, test broker), CloudBusBench ← Worker, CloudBusTesting; cloudbus-bench ← CloudBusBench
+//   CMallocCounter (C, imports nothing of ours)           libCloudBusMallocCounter.so: LD_PRELOADed allocation counter
+//   AllocationBudgetTests ← CloudBusTesting, CloudBusBench  the release worker's allocations per echo, as a threshold
 //
 // Domain modules (KVM, ZBS, their messages) cannot import AMQP or CloudBusAMQP: neither is in their dependency
 // closure, and `make` builds with --explicit-target-dependency-import-check=error, so importing a module that is not
@@ -36,6 +38,8 @@ let package = Package(
         .library(name: "KVMMessages", targets: ["KVMMessages"]),
         .library(name: "KeyedExecution", targets: ["KeyedExecution"]),
         .library(name: "CloudBusTesting", targets: ["CloudBusTesting"]),
+        // Preloaded (LD_PRELOAD) into the release worker by the allocation budget test; never linked.
+        .library(name: "CloudBusMallocCounter", type: .dynamic, targets: ["CMallocCounter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.2"),
@@ -202,6 +206,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "cloudbus-bench", dependencies: ["CloudBusBench"]),
+        // Counts every heap allocation of a process it is preloaded into; snapshots on SIGUSR2 (issue 15).
+        .target(name: "CMallocCounter"),
 
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"]),
         .testTarget(name: "BodyCompressionTests", dependencies: ["BodyCompression"]),
@@ -275,6 +281,14 @@ let package = Package(
         .testTarget(
             name: "CloudBusBenchTests",
             dependencies: ["CloudBusBench", "CloudBusTesting", "AMQP"]
+        ),
+        // The release worker under libCloudBusMallocCounter.so (paths from `make test`): allocations per echo.
+        .testTarget(
+            name: "AllocationBudgetTests",
+            dependencies: [
+                "CloudBusBench", "CloudBusTesting", "CloudBusAMQP", "CloudBus", "AMQP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )
