@@ -420,17 +420,11 @@ final class ConnectionOwner {
             let cancel = decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             // The queue was deleted or its node went away: re-declare and re-subscribe.
             throw .connectionLost(reason: "broker cancelled consumer \(cancel.consumer_tag.string)")
-        case MethodID.channelClose:
-            let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
-            session.acknowledgeClose(channel: channel, connection: false)
-            throw .channelClosed(operation: "channel \(channel)", replyCode: close.reply_code,
-                                 replyText: close.reply_text.string)
-        case MethodID.connectionClose:
-            let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
-            session.acknowledgeClose(channel: 0, connection: true)
-            session.abandon()
-            throw .connectionClosed(operation: "connection", replyCode: close.reply_code,
-                                    replyText: close.reply_text.string)
+        case MethodID.channelClose, MethodID.connectionClose:
+            if let error = session.brokerClose(method, channel: channel, channelOperation: "channel \(channel)",
+                                               connectionOperation: "connection") {
+                throw error
+            }
         case MethodID.connectionBlocked:
             status.update { $0.blocked = true }
             logger.warning("broker blocked publishing on this connection (resource alarm)")

@@ -214,6 +214,30 @@ import Primitives
                              connection ? MethodID.connectionCloseOk : MethodID.channelCloseOk, &empty)
     }
 
+    /// A `channel.close` or `connection.close` from the broker, answered (and, for the connection, the session
+    /// abandoned: no polite close follows), as the error to end the caller's loop with; nil for any other method.
+    /// The one reading of a broker's close for the owner thread and the bench's raw loops.
+    @_spi(RawSession) public func brokerClose(_ method: amqp_method_t, channel: amqp_channel_t,
+                                              channelOperation: @autoclosure () -> String,
+                                              connectionOperation: @autoclosure () -> String) -> AMQPError? {
+        guard let decoded = method.decoded else { return nil }
+        switch method.id {
+        case MethodID.channelClose:
+            let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            acknowledgeClose(channel: channel, connection: false)
+            return .channelClosed(operation: channelOperation(), replyCode: close.reply_code,
+                                  replyText: close.reply_text.string)
+        case MethodID.connectionClose:
+            let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            acknowledgeClose(channel: 0, connection: true)
+            abandon()
+            return .connectionClosed(operation: connectionOperation(), replyCode: close.reply_code,
+                                     replyText: close.reply_text.string)
+        default:
+            return nil
+        }
+    }
+
     // MARK: Frames
 
     /// The next complete frame without blocking, or nil when none is buffered or readable now.

@@ -3,9 +3,10 @@ import Synchronization
 /// ZStack message ids: a random (version 4) UUID written as 32 lowercase hex digits without dashes,
 /// the form `Platform.getUuid()` produces and the form every `id` and `correlationId` on the bus takes.
 public enum MessageID {
-    /// A fresh id, as unlikely to repeat as a random one (122 bits after the version bits). Every reply needs one, so it costs no system call: a SplitMix64 stream whose state is an
-    /// atomic counter (lock-free across threads) seeded once from the system CSPRNG. Ids are identifiers, not
-    /// secrets; what a sender could learn by predicting them it can already do on the bus.
+    /// A fresh id, as unlikely to repeat as a random one (122 bits after the version bits). Every reply needs one, so
+    /// it costs no system call: a SplitMix64 stream whose state is an atomic counter (lock-free across threads),
+    /// seeded once from the system CSPRNG. Ids are identifiers, not secrets; what a sender could learn by predicting
+    /// them it can already do on the bus.
     public static func random() -> String {
         var generator = SharedStream()
         return random(using: &generator)

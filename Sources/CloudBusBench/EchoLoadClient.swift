@@ -405,16 +405,12 @@ private struct EchoLoop {
             confirmed = max(confirmed, nack.delivery_tag)
         case MethodID.basicCancel:
             throw .connectionLost(reason: "broker cancelled the bench client's reply consumer")
-        case MethodID.channelClose:
-            let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
-            session.acknowledgeClose(channel: channel, connection: false)
-            throw .channelClosed(operation: "bench client channel \(channel)", replyCode: close.reply_code,
-                                 replyText: close.reply_text.string)
-        case MethodID.connectionClose:
-            let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
-            session.acknowledgeClose(channel: 0, connection: true)
-            throw .connectionClosed(operation: "bench client", replyCode: close.reply_code,
-                                    replyText: close.reply_text.string)
+        case MethodID.channelClose, MethodID.connectionClose:
+            if let error = session.brokerClose(method, channel: channel,
+                                               channelOperation: "bench client channel \(channel)",
+                                               connectionOperation: "bench client") {
+                throw error
+            }
         default:
             break
         }

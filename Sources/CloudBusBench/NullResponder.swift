@@ -365,16 +365,12 @@ private struct ReplyLoop {
             throw .publishNacked(deliveryTag: nack.delivery_tag)
         case MethodID.basicCancel:
             throw .connectionLost(reason: "broker cancelled the null responder's consumer")
-        case MethodID.channelClose:
-            let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
-            session.acknowledgeClose(channel: channel, connection: false)
-            throw .channelClosed(operation: "null responder channel \(channel)", replyCode: close.reply_code,
-                                 replyText: close.reply_text.string)
-        case MethodID.connectionClose:
-            let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
-            session.acknowledgeClose(channel: 0, connection: true)
-            throw .connectionClosed(operation: "null responder", replyCode: close.reply_code,
-                                    replyText: close.reply_text.string)
+        case MethodID.channelClose, MethodID.connectionClose:
+            if let error = session.brokerClose(method, channel: channel,
+                                               channelOperation: "null responder channel \(channel)",
+                                               connectionOperation: "null responder") {
+                throw error
+            }
         default:
             break
         }
