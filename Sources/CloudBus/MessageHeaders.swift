@@ -67,12 +67,20 @@ extension MessageHeaders: Codable {
             case Self.noReplyKey: noReply = try Self.decodeFlag(container, key)
             case Self.isReplyKey: isReply = try Self.decodeFlag(container, key)
             case Self.schemaKey: schema = try container.decodeIfPresent([String: String].self, forKey: key)
-            // Not decoded: `EnvelopeCodec` replaces these placeholders with the members' raw text.
+            // Not decoded: placeholders for the members' raw text, filled in below or by `EnvelopeCodec`.
             case Self.taskContextKey: taskContext = RawJSON.unread
             default: extra[key.stringValue] = RawJSON.unread
             }
         }
+        // The one-pass decoder hands the text out in this pass (one scan of the headers, however many members);
+        // under Foundation's the placeholders stay for `EnvelopeCodec`'s second scan of the body.
+        if hasUnreadMembers, let raw = decoder as? any RawJSONDecoding {
+            fillUnread(from: try raw.rawMembers { !Self.decodedKeys.contains($0) })
+        }
     }
+
+    /// The members decoded into fields; every other one is kept as its text.
+    private static let decodedKeys: Set<String> = [correlationIdKey, replyToKey, noReplyKey, isReplyKey, schemaKey]
 
     /// Whether some members are still placeholders for their raw text.
     var hasUnreadMembers: Bool { taskContext == RawJSON.unread || extra.values.contains(RawJSON.unread) }

@@ -41,6 +41,15 @@ public enum JSONBytesDecoder {
     }
 }
 
+/// A decoder that can hand out a member's exact text: what a type keeps unread (``RawJSON``) it can then take in
+/// the same pass instead of leaving a placeholder for a second scan of the body. ``JSONBytesDecoder``'s decoders
+/// conform; Foundation's cannot.
+public protocol RawJSONDecoding {
+    /// The members of the object this decoder is on whose keys `include` accepts, each with its exact text, in
+    /// order: one scan of the object, however many members are asked for.
+    func rawMembers(where include: (String) -> Bool) throws -> [(key: String, value: RawJSON)]
+}
+
 /// What one `decode` call shares across its nested decoders: the bytes, and whether it gave up.
 final class DecodingState {
     let buffer: UnsafeRawBufferPointer
@@ -76,6 +85,7 @@ final class DecodingState {
         cursor.end = range.upperBound
         var members: [(key: Range<Int>, value: Range<Int>)] = []
         members.reserveCapacity(12)
+        var seen = Set<UInt64>()  // key hashes, once the object has more than a handful of members
         while true {
             cursor.skipWhitespace()
             guard let byte = cursor.peek else { return members }
@@ -88,7 +98,17 @@ final class DecodingState {
             try cursor.skipString()
             let key = (keyStart + 1)..<(cursor.position - 1)
             for index in key where buffer[index] == UInt8(ascii: "\\") { throw giveUp("an escaped object key") }
-            for earlier in members where bytesEqual(earlier.key, key) { throw giveUp("a repeated object key") }
+            // Repeats: compare with every earlier key while the object is small (bus objects have a dozen members);
+            // past that, by hash first, so a hostile object of 20,000 members costs one pass, not 200 million
+            // comparisons.
+            if members.count < 16 {
+                for earlier in members where bytesEqual(earlier.key, key) { throw giveUp("a repeated object key") }
+            } else {
+                if seen.isEmpty { for earlier in members { seen.insert(keyHash(earlier.key)) } }
+                if !seen.insert(keyHash(key)).inserted {
+                    for earlier in members where bytesEqual(earlier.key, key) { throw giveUp("a repeated object key") }
+                }
+            }
             cursor.skipWhitespace()
             cursor.position += 1  // ':'
             cursor.skipWhitespace()
@@ -116,6 +136,15 @@ final class DecodingState {
             try cursor.skipValue()
             elements.append(start..<cursor.position)
         }
+    }
+
+    /// FNV-1a of the key's bytes: a cheap first test for repeats in large objects (equal keys, equal hashes).
+    func keyHash(_ range: Range<Int>) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for index in range {
+            hash = (hash ^ UInt64(buffer[index])) &* 0x0000_0100_0000_01B3
+        }
+        return hash
     }
 
     func bytesEqual(_ lhs: Range<Int>, _ rhs: Range<Int>) -> Bool {
@@ -328,6 +357,17 @@ struct ValueDecoder: Decoder {
     /// `T` at this value (see ``DecodingState/decodeValue(_:at:path:)``).
     func decodeValue<T: Decodable>(_ type: T.Type) throws -> T {
         try state.decodeValue(type, at: range) { codingPath }
+    }
+}
+
+extension ValueDecoder: RawJSONDecoding {
+    func rawMembers(where include: (String) -> Bool) throws -> [(key: String, value: RawJSON)] {
+        guard state.firstByte(range) == UInt8(ascii: "{") else { return [] }
+        return try state.members(ofObjectAt: range).compactMap { member in
+            let key = state.string(keyAt: member.key)
+            guard include(key) else { return nil }
+            return (key, RawJSON(validated: Data(UnsafeRawBufferPointer(rebasing: state.buffer[member.value]))))
+        }
     }
 }
 

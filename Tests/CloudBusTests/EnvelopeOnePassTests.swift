@@ -89,6 +89,18 @@ struct EnvelopeOnePassTests {
         #expect(error?.reason == reason)
     }
 
+    @Test(.timeLimit(.minutes(1)))
+    func headersKeptAsTextAreReadInTheSamePassWithOneScan() throws {
+        // 20,000 unknown headers: one scan of the headers object, not one per member (which would be quadratic).
+        let headers = (0..<20_000).map { #""x-\#($0)":{"v":[\#($0)]}"# }.joined(separator: ",")
+        let body = Data(#"{"cloudbus.test.ProbeMsg":{"payload":"p","id":"f366ad3eff954f0fbf9e572ac462ff7b","createdTime":1,"headers":{"replyTo":"r",\#(headers),"task-context":{"a":1}}}}"#.utf8)
+        let decoded = try #require(EnvelopeCodec.decodeInOnePass(body, registry: WireExamples.registry))
+        #expect(decoded.base.headers.extra.count == 20_000)
+        #expect(decoded.base.headers.extra["x-19999"] == RawJSON(validated: Data(#"{"v":[19999]}"#.utf8)))
+        #expect(decoded.base.headers.taskContext == RawJSON(validated: Data(#"{"a":1}"#.utf8)))
+        #expect(decoded.base.headers.replyTo == "r")
+    }
+
     @Test func aLoneSurrogateIsJSONDecodersCall() throws {
         struct Probe: Decodable { var a: String }
         #expect(throws: JSONBytesDecoder.Unsupported.self) { try Self.decode(Probe.self, #"{"a":"\ud800x"}"#) }
