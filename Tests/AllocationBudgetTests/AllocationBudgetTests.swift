@@ -38,8 +38,11 @@ struct AllocationBudgetTests {
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
     static var workerBinary: String? { environment["CLOUDBUS_ALLOC_WORKER_BINARY"] }
     static var counterLibrary: String? { environment["CLOUDBUS_MALLOC_COUNTER_LIB"] }
-    /// `make test` sets it: a missing binary, library or broker then fails the test instead of skipping it.
-    static var required: Bool { environment["CLOUDBUS_TEST_REQUIRE_ALLOC_CHECK"] == "1" }
+    /// `make test` sets CLOUDBUS_TEST_REQUIRE_ALLOC_CHECK, and CI sets CI=true: a missing binary, library or broker then
+    /// fails the test instead of skipping it.
+    static var required: Bool {
+        environment["CLOUDBUS_TEST_REQUIRE_ALLOC_CHECK"] == "1" || environment["CI"] == "true"
+    }
     static var configured: Bool { workerBinary != nil && counterLibrary != nil && TestBroker.url != nil }
 
     @Test(
@@ -60,7 +63,7 @@ struct AllocationBudgetTests {
         let worker = try CountedWorker.launch(binary: binary, library: library, amqp: amqp)
         let result: Result<AllocationMeasurement, any Error>
         do {
-            result = .success(try await withDeadline(Self.limit) { try await Self.measure(worker, amqp: amqp) })
+            result = .success(try await withinSafetyBound(Self.limit) { try await Self.measure(worker, amqp: amqp) })
         } catch {
             result = .failure(error)
         }
@@ -139,7 +142,6 @@ struct AllocationMeasurement: Sendable, CustomStringConvertible {
 }
 
 enum AllocationBudgetError: Error, CustomStringConvertible {
-    case timedOut(Duration)
     case workerExited(status: Int32)
     case workerSilent(String)
     case noSnapshot(path: String, number: Int)
@@ -148,7 +150,6 @@ enum AllocationBudgetError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .timedOut(let limit): "not done within \(limit)"
         case .workerExited(let status): "the worker exited (status \(status))"
         case .workerSilent(let detail): "the worker does not answer an echo: \(detail)"
         case .noSnapshot(let path, let number):
@@ -156,20 +157,6 @@ enum AllocationBudgetError: Error, CustomStringConvertible {
         case .badReply(let text): "unexpected reply: \(text)"
         case .repliesEnded(let answered, let total): "the reply stream ended after \(answered) of \(total) replies"
         }
-    }
-}
-
-/// Runs `body`, failing with ``AllocationBudgetError/timedOut(_:)`` once `limit` has passed (`body` is cancelled).
-func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let value = try await group.next()! else { throw AllocationBudgetError.timedOut(limit) }
-        return value
     }
 }
 
@@ -230,41 +217,15 @@ final class CountedWorker: Sendable {
         try process.run()
     }
 
-    /// Echoes through the project's `RPCClient` until one is answered (the queue exists once the worker serves).
+    /// Echoes until one is answered (the queue exists once the worker serves), giving up if the worker exits.
     func waitUntilAnswering(amqp: AMQPConfiguration, within limit: Duration = .seconds(30)) async throws {
-        // Probes sent before the worker has bound its queue come back unroutable: expected, not worth a log line.
-        var logger = Logger(label: "alloc-budget.readiness")
-        logger.logLevel = .error
-        let connection = AMQPConnection(configuration: amqp, prefetch: 1, logger: logger)
-        try await connection.start()
-        let client = RPCClient(connection: connection)
         do {
-            try await client.start()
-            try await probe(client, within: limit)
-        } catch {
-            await client.close()
-            await connection.close()
-            throw error
-        }
-        await client.close()
-        await connection.close()
-    }
-
-    private func probe(_ client: RPCClient, within limit: Duration) async throws {
-        let probe = Data(#"{"cloudbus.worker.EchoMsg":{"payload":"allocation budget readiness probe"}}"#.utf8)
-        let deadline = ContinuousClock.now + limit
-        var lastError: any Error = AllocationBudgetError.workerSilent("no attempt made")
-        while ContinuousClock.now < deadline {
-            guard isRunning else { throw AllocationBudgetError.workerExited(status: process.terminationStatus) }
-            do {
-                _ = try await client.call(envelope: probe, to: .queue(queue), timeout: .seconds(1))
-                return
-            } catch {
-                lastError = error
-                try await Task.sleep(for: .milliseconds(100))
+            _ = try await BenchReadiness.waitUntilAnswering(queue: queue, amqp: amqp, within: limit) {
+                guard isRunning else { throw AllocationBudgetError.workerExited(status: process.terminationStatus) }
             }
+        } catch let silent as BenchReadiness.Silent {
+            throw AllocationBudgetError.workerSilent(silent.detail)
         }
-        throw AllocationBudgetError.workerSilent("\(lastError) (for \(limit))")
     }
 
     /// Lets the last echoes' acks and confirms settle, then asks for a snapshot (SIGUSR2) and reads it.

@@ -222,7 +222,7 @@ struct SkipRegistryExpiryTests {
 func waitUntil(_ condition: @Sendable () async -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(20)
     while await !condition() {
-        guard ContinuousClock.now < deadline else { throw BoundExceeded() }
+        guard ContinuousClock.now < deadline else { throw BoundExceeded(limit: .seconds(20)) }
         await Task.yield()
         try await Task.sleep(for: .milliseconds(1))
     }

@@ -55,28 +55,6 @@ enum SkipFixture {
     }
 }
 
-/// Fails the test instead of hanging when `body` does not finish within `limit` of real time (a safety bound for
-/// barrier-driven tests; nothing is asserted about how long the body takes).
-func withinSafetyBound<T: Sendable>(
-    _ limit: Duration = .seconds(20), _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw BoundExceeded()
-        }
-        return value
-    }
-}
-
-struct BoundExceeded: Error, CustomStringConvertible {
-    var description: String { "the test's safety bound passed before the awaited step happened" }
-}
 
 /// A one-shot signal between a test and a probe closure.
 final class RegistrySignal: Sendable {
