@@ -28,7 +28,7 @@ public final class AMQPConnection: Sendable {
     public let configuration: AMQPConfiguration
     private let prefetch: UInt16
     private let logger: Logger
-    private let mailbox = Mailbox()
+    private let mailbox: Mailbox
     private let status = ConnectionStatus()
     private let consumerCounter = Atomic<Int>(0)
     private let lifecycle = Mutex(Lifecycle.idle)
@@ -39,7 +39,15 @@ public final class AMQPConnection: Sendable {
         self.configuration = configuration
         self.prefetch = prefetch
         self.logger = logger
+        let mailbox = Mailbox()
+        self.mailbox = mailbox
+        self.taskExecutor = OwnerThreadExecutor(mailbox: mailbox)
     }
+
+    /// Runs tasks that prefer it on this connection's owner thread, between its polls, while a connection is served
+    /// (and on the global concurrent executor otherwise): a task that consumes deliveries and acks them there
+    /// crosses no thread for either. See ``OwnerThreadExecutor`` for what belongs there.
+    public let taskExecutor: OwnerThreadExecutor
 
     deinit {
         if lifecycle.withLock({ $0 }) == .started { mailbox.post(.close(completion: {})) }
@@ -60,7 +68,8 @@ public final class AMQPConnection: Sendable {
         case .idle: break
         }
         let result: Result<Void, AMQPError> = await withCheckedContinuation { continuation in
-            let owner = OwnerBox(configuration: configuration, prefetch: prefetch, mailbox: mailbox, status: status,
+            let owner = OwnerBox(configuration: configuration, prefetch: prefetch, mailbox: mailbox,
+                                 executor: taskExecutor, status: status,
                                  logger: logger) { continuation.resume(returning: $0) }
             let thread = Thread { owner.run() }
             thread.name = "amqp-\(configuration.host):\(configuration.port)"
@@ -149,9 +158,10 @@ private final class OwnerBox: @unchecked Sendable {
     // once, before the thread starts, and nothing else keeps a reference.
     private let owner: ConnectionOwner
 
-    init(configuration: AMQPConfiguration, prefetch: UInt16, mailbox: Mailbox, status: ConnectionStatus,
-         logger: Logger, firstConnect: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
-        owner = ConnectionOwner(configuration: configuration, prefetch: prefetch, mailbox: mailbox,
+    init(configuration: AMQPConfiguration, prefetch: UInt16, mailbox: Mailbox, executor: OwnerThreadExecutor,
+         status: ConnectionStatus, logger: Logger,
+         firstConnect: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        owner = ConnectionOwner(configuration: configuration, prefetch: prefetch, mailbox: mailbox, executor: executor,
                                 status: status, logger: logger, firstConnect: firstConnect)
     }
 

@@ -21,6 +21,8 @@ final class ConnectionOwner {
     private let endpoints: [AMQPConfiguration.Endpoint]
     private let prefetch: UInt16
     private let mailbox: Mailbox
+    /// Tasks that prefer this connection's thread run here between polls while a connection is served.
+    private let executor: OwnerThreadExecutor
     private let status: ConnectionStatus
     private let logger: Logger
     /// Answers `start()`; nil once answered, so it is answered exactly once whatever ends the first connect.
@@ -44,12 +46,14 @@ final class ConnectionOwner {
     /// The endpoint the next connect goes to.
     private var endpointIndex = 0
 
-    init(configuration: AMQPConfiguration, prefetch: UInt16, mailbox: Mailbox, status: ConnectionStatus,
-         logger: Logger, firstConnect: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+    init(configuration: AMQPConfiguration, prefetch: UInt16, mailbox: Mailbox, executor: OwnerThreadExecutor,
+         status: ConnectionStatus, logger: Logger,
+         firstConnect: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
         self.configuration = configuration
         self.endpoints = configuration.endpoints
         self.prefetch = prefetch
         self.mailbox = mailbox
+        self.executor = executor
         self.status = status
         self.logger = logger
         self.firstConnect = firstConnect
@@ -220,10 +224,18 @@ final class ConnectionOwner {
         ]
         // Only touch what poll reported ready: an empty eventfd read or a recv that ends in EAGAIN costs a
         // syscall per message. After a poll timeout both are visited (rabbitmq-c sends a due heartbeat from
-        // inside its frame read). A post racing with a skipped drain re-arms the eventfd, so it is never lost.
+        // inside its frame read). A post racing with a skipped drain re-arms the eventfd, so it is never lost;
+        // a post from this thread (a job's ack) sets no eventfd and is seen by the look at the list before the poll.
         var drainMailbox = true
         var readSocket = true
         var batch: [Command] = []  // swapped with the mailbox's list each pass (see `Mailbox.drain(into:)`)
+        var jobs: [UnownedJob] = []  // likewise with the executor's queue
+        mailbox.ownerServing(true)
+        executor.beginServing()
+        defer {
+            mailbox.ownerServing(false)
+            executor.endServing()
+        }
         while true {
             if drainMailbox {
                 mailbox.drain(into: &batch)
@@ -233,24 +245,26 @@ final class ConnectionOwner {
             if closing { return }
             try flushAcks(on: session)
             if readSocket || session.hasBufferedInput { try readFrames(from: session) }
+            // The tasks those deliveries woke (consumers, key runners) and those whose confirms came: their acks and
+            // publishes are posted from this thread and go out in the next pass.
+            let moreJobs = executor.runQueued(into: &jobs)
             let pendingCommands = !mailbox.isEmpty
-            if pendingCommands || session.hasBufferedInput {
-                drainMailbox = pendingCommands
-                readSocket = false
-                continue
-            }
-            status.unconfirmed.store(confirms.outstanding, ordering: .relaxed)
+            // With work left the poll only refreshes readiness (so a stream of jobs cannot starve the socket);
+            // otherwise it sleeps until the socket, a wake-up or the heartbeat's quarter.
+            let busy = pendingCommands || moreJobs || session.hasBufferedInput
+            if !busy { status.unconfirmed.store(confirms.outstanding, ordering: .relaxed) }
             descriptors[0].revents = 0
             descriptors[1].revents = 0
-            let ready = poll(&descriptors, 2, Int32(pollTimeout))
+            let ready = poll(&descriptors, 2, busy ? 0 : Int32(pollTimeout))
             if ready < 0 && errno != EINTR {
                 throw .connectionLost(reason: "poll failed: errno \(errno)")
             }
             let now = ContinuousClock.now
+            let timedOut = ready == 0 && !busy
             let socketReady = descriptors[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
             if socketReady { lastInbound = now }
-            drainMailbox = ready <= 0 || descriptors[1].revents & Int16(POLLIN) != 0
-            readSocket = ready <= 0 || socketReady
+            drainMailbox = pendingCommands || timedOut || ready < 0 || descriptors[1].revents & Int16(POLLIN) != 0
+            readSocket = timedOut || ready < 0 || socketReady
             if heartbeat > 0, lastInbound.duration(to: now) > .seconds(heartbeat * 2) {
                 throw .connectionLost(reason: "no data or heartbeat from the broker for \(heartbeat * 2)s")
             }

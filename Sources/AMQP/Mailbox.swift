@@ -15,6 +15,9 @@ final class Mailbox: Sendable {
 
     private let state = Mutex(State())
     let wakeDescriptor: Int32
+    /// The owner thread (`pthread_t`) while it serves a live connection, else 0: a post from that thread needs no
+    /// wake-up, since the serving loop looks at the list before every poll that could sleep.
+    private let servingThread = Atomic<UInt>(0)
 
     init() {
         wakeDescriptor = cloudbus_wake_eventfd()
@@ -33,9 +36,20 @@ final class Mailbox: Sendable {
         }
         switch accepted {
         case nil: command.reject(.closed)
-        case true?: wake()
+        case true?: if !isOwnerThread { wake() }
         case false?: break
         }
+    }
+
+    /// Whether the caller is the owner thread, serving a live connection.
+    var isOwnerThread: Bool {
+        let owner = servingThread.load(ordering: .relaxed)
+        return owner != 0 && owner == UInt(pthread_self())
+    }
+
+    /// The owner thread starts (`true`) or stops serving a live connection; see ``isOwnerThread``.
+    func ownerServing(_ serving: Bool) {
+        servingThread.store(serving ? UInt(pthread_self()) : 0, ordering: .relaxed)
     }
 
     /// Stops accepting commands and returns the ones not taken yet, for the caller to reject.

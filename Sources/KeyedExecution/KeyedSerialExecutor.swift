@@ -20,7 +20,8 @@ import Synchronization
 ///   Either way only that key's job is affected.
 /// - **Exactly one completion per job**, whatever happens (including shutdown and cancelled submitters).
 ///
-/// Threads: jobs and completions run on executor-owned tasks on the global concurrent executor. Jobs do not inherit
+/// Threads: jobs and completions run on executor-owned tasks on the global concurrent executor, or on the
+/// `taskExecutor` given at init. Jobs do not inherit
 /// the submitter's task-local values or priority. Completions are called synchronously on the runner and should be
 /// quick (ack, reply, metrics), since the key's next job waits for them. Bookkeeping is one `Mutex`; there is no
 /// actor hop per job, and runner tasks are reused while work keeps coming.
@@ -31,6 +32,8 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
     public let maxQueuedJobs: Int?
 
     private let clock: ElapsedClock
+    /// Where runner tasks prefer to run; nil: the global concurrent executor.
+    private let taskExecutor: (any TaskExecutor)?
     private let logger: Logger
     private let state: Mutex<ExecutorState<Key>>
 
@@ -40,12 +43,16 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
     ///   - maxQueuedJobs: When set, `submit` suspends while this many jobs are waiting to start (backpressure for
     ///     producers that are not otherwise bounded). Default: `nil`, no bound. Must be at least 1 when set.
     ///   - clock: The clock deadlines are measured on. Default: `ContinuousClock()`. Tests inject a manual clock.
+    ///   - taskExecutor: The executor runner tasks prefer (jobs and completions run there). The worker passes its
+    ///     consuming connection's owner thread, so a delivery is handled and acked without crossing a thread.
+    ///     Default: nil, the global concurrent executor.
     ///   - logger: Receives one warning per job abandoned at its deadline and a notice when such a job finally
     ///     returns; nothing per ordinary job.
     public init(
         maxConcurrentJobs: Int,
         maxQueuedJobs: Int? = nil,
         clock: some Clock<Duration> = ContinuousClock(),
+        taskExecutor: (any TaskExecutor)? = nil,
         logger: Logger = Logger(label: "KeyedExecution")
     ) {
         precondition(maxConcurrentJobs >= 1, "maxConcurrentJobs must be at least 1")
@@ -53,6 +60,7 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
         self.maxConcurrentJobs = maxConcurrentJobs
         self.maxQueuedJobs = maxQueuedJobs
         self.clock = ElapsedClock(clock)
+        self.taskExecutor = taskExecutor
         self.logger = logger
         self.state = Mutex(ExecutorState(maxConcurrentJobs: maxConcurrentJobs, maxQueuedJobs: maxQueuedJobs))
     }
@@ -176,7 +184,7 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
     private func startRunners(_ state: inout ExecutorState<Key>, limit: Int = 1) {
         for _ in 0..<limit {
             guard let id = state.reserveRunner() else { return }
-            let task = Task.detached { [self] in
+            let task = Task.detached(executorPreference: taskExecutor) { [self] in
                 await self.serve(runner: id)
             }
             state.register(runner: id, task: task)

@@ -118,7 +118,11 @@ public final class BusWorker: Service {
         try await publishConnection.start()
         try await connection.declare(BusTopology.worker(node: node, services: configuration.services,
                                                         queues: configuration.queueOptions))
-        let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: Int(configuration.prefetch), logger: logger)
+        // Handlers run on the consuming connection's thread, between its polls, unless configured onto the pool: a
+        // delivery is then read, handled and acked without a thread hand-off (see `OwnerThreadExecutor`).
+        let taskExecutor: OwnerThreadExecutor? = configuration.handlersOnPool ? nil : connection.taskExecutor
+        let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: Int(configuration.prefetch),
+                                                   taskExecutor: taskExecutor, logger: logger)
         executorBox.withLock { $0 = executor }
         // Outputs (requests to other services, events) are as durable as the deployment: persistent when the queues are.
         let publisher = BusPublisher(connection: publishConnection, persistent: configuration.queueOptions.durable)
@@ -166,7 +170,7 @@ public final class BusWorker: Service {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 for stream in streams {
-                    group.addTask {
+                    group.addTask(executorPreference: taskExecutor) {
                         for await delivery in stream { await pipeline.accept(delivery) }
                     }
                 }

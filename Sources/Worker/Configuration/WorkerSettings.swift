@@ -163,6 +163,10 @@ extension WorkerConfiguration {
               "requests that may wait behind one key before more are refused (`SYS.1006`, dead-letter reason "
                 + "`key-backlog-full`)",
               set: { $0.configuration.keyBacklog = $1 }, get: { $0.configuration.effectiveKeyBacklog }),
+        .make("handlersOnPool", .bool, default: "false", sample: "true",
+              "run handlers on Swift's cooperative pool instead of the consuming connection's thread (for handlers "
+                + "that compute for long; costs thread hand-offs per message, see docs/design-hot-path.md)",
+              set: { $0.configuration.handlersOnPool = $1 }, get: { $0.configuration.handlersOnPool }),
         .make("publishFailureBackoffSeconds", .seconds(above: 0, inclusive: true, upTo: 3600), default: "1",
               sample: "2.5",
               "pause before a delivery whose outputs the broker refused goes back to its queue (no hot redelivery "
