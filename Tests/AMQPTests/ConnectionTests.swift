@@ -31,6 +31,38 @@ struct ConnectionTests {
         await connection.close()
     }
 
+    @Test("properties and headers of every kind, small and past the publish arena's block, arrive intact")
+    func headersRoundTripThroughTheArena() async throws {
+        let connection = AMQPConnection(configuration: try TestBroker.configuration())
+        try await withTeardown({ await connection.close() }) {
+            try await connection.start()
+            let queue = TestBroker.uniqueName("test.arena")
+            try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+            let deliveries = StreamCollector(try await connection.consume(ConsumerSpecification(queue: queue)))
+            let large = String(repeating: "z", count: 20_000)  // larger than the arena's 8 KiB block
+            let headers: AMQPTable = [
+                "text": .string("täxt"), "empty": .string(""), "bytes": .bytes([0, 1, 2, 255]), "flag": .bool(true),
+                "small": .int32(-7), "big": .int64(1 << 40), "ratio": .double(0.25),
+                "nested": .table(["inner": .string("deep"), "list": .array([.int32(1), .string("two"), .void])]),
+                "large": .string(large),
+            ]
+            for round in 0..<3 {  // the block is reused from one publish to the next
+                let id = "id-\(round)-" + String(repeating: "i", count: round * 100)  // a shortstr: ≤ 255 bytes
+                try await connection.publish(OutgoingMessage(
+                    exchange: "", routingKey: queue, body: Array("round \(round)".utf8),
+                    properties: AMQPProperties(messageID: id, correlationID: "c\(round)", replyTo: "inbox-\(round)",
+                                               headers: headers)))
+                let delivery = try #require(await deliveries.next())
+                #expect(delivery.body == Array("round \(round)".utf8))
+                #expect(delivery.properties.messageID == id)
+                #expect(delivery.properties.correlationID == "c\(round)")
+                #expect(delivery.properties.replyTo == "inbox-\(round)")
+                #expect(delivery.properties.headers == headers)
+                connection.ack(delivery.tag)
+            }
+        }
+    }
+
     @Test("a consumer's body limit: an oversize body arrives as its first 4 KiB with the announced size; the rest whole")
     func oversizeBodyIsTruncatedFromTheHeader() async throws {
         let connection = AMQPConnection(configuration: try TestBroker.configuration())
