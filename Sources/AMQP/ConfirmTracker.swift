@@ -28,11 +28,15 @@ struct ConfirmTracker {
                            completion: Completion?) -> (sequence: UInt64, messageID: String?) {
         let sequence = nextSequence
         nextSequence += 1
-        pending[sequence] = Pending(completion: completion, deadline: deadline)
-        guard mandatory else { return (sequence, nil) }
+        // `updateValue`, not `pending[sequence] = …` or `pending[sequence]?.field = …`: the subscript's modify
+        // coroutine does not fit the caller's fixed frame buffer for a value this large and mallocs its frame.
+        guard mandatory else {
+            pending.updateValue(Pending(completion: completion, deadline: deadline), forKey: sequence)
+            return (sequence, nil)
+        }
         let key = userMessageID ?? "cbw.\(epoch).\(sequence)"
-        returnKeys[key] = sequence
-        pending[sequence]?.returnKey = key
+        returnKeys.updateValue(sequence, forKey: key)
+        pending.updateValue(Pending(completion: completion, returnKey: key, deadline: deadline), forKey: sequence)
         return (sequence, userMessageID == nil ? key : nil)
     }
 
@@ -40,7 +44,7 @@ struct ConfirmTracker {
     /// only if rabbitmq-c wrote the frame, which a failed publish did not. Roll it back.
     mutating func rollback(sequence: UInt64) {
         if let entry = pending.removeValue(forKey: sequence) {
-            if let key = entry.returnKey { returnKeys[key] = nil }
+            if let key = entry.returnKey { returnKeys.removeValue(forKey: key) }
             entry.completion?(.failure(.connectionLost(reason: "publish not written")))
         }
         if sequence == nextSequence - 1 { nextSequence = sequence }
@@ -55,7 +59,7 @@ struct ConfirmTracker {
         let range: ClosedRange<UInt64> = multiple ? lowestUnconfirmed...max(lowestUnconfirmed, tag) : tag...tag
         for sequence in range {
             guard let entry = pending.removeValue(forKey: sequence) else { continue }
-            if let key = entry.returnKey { returnKeys[key] = nil }
+            if let key = entry.returnKey { returnKeys.removeValue(forKey: key) }
             if nack {
                 entry.completion?(.failure(.publishNacked(deliveryTag: sequence)))
             } else if let (code, text) = entry.returned {

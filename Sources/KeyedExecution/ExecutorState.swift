@@ -9,9 +9,35 @@ struct QueuedJob: Sendable {
     let timeout: Duration?
 }
 
+/// The jobs waiting behind one key, oldest first. The first is kept inline: most keys hold one job at a time (a
+/// message about a VM, then nothing), and a ring would allocate storage for each of them.
+struct JobQueue: Sendable {
+    private var head: QueuedJob?
+    private var rest = Ring<QueuedJob>()
+
+    var isEmpty: Bool { head == nil }
+    var count: Int { head == nil ? 0 : 1 + rest.count }
+
+    mutating func append(_ job: QueuedJob) {
+        if head == nil { head = job } else { rest.append(job) }
+    }
+
+    mutating func popFirst() -> QueuedJob? {
+        defer { head = rest.popFirst() }
+        return head
+    }
+
+    /// Empties the queue, returning the jobs oldest first.
+    mutating func removeAll() -> [QueuedJob] {
+        guard let first = head else { return [] }
+        head = nil
+        return [first] + rest.removeAll()
+    }
+}
+
 /// The per-key queue. A lane exists only while its key has queued or running work.
 struct Lane: Sendable {
-    var queue = Ring<QueuedJob>()
+    var queue = JobQueue()
     /// `true` while the key sits in the ready queue or one of its jobs runs. This is what makes a key serial: a
     /// scheduled key is never added to the ready queue again, so no two runners ever hold it at once.
     var isScheduled = false
@@ -26,11 +52,15 @@ struct Lane: Sendable {
 }
 
 /// A task that serves ready keys one job at a time until none are left.
-struct RunnerRecord<Key: Hashable & Sendable> {
+struct RunnerRecord: Sendable {
     let task: Task<Void, Never>
-    /// The job with a deadline that the runner is executing, until the runner claims its outcome or the watchdog
-    /// takes it at the deadline.
-    var timedJob: (key: Key, job: QueuedJob)?
+}
+
+/// The job with a deadline that a runner is executing, until the runner claims its outcome or the watchdog takes it
+/// at the deadline.
+struct TimedJob<Key: Hashable & Sendable>: Sendable {
+    let key: Key
+    let job: QueuedJob
 }
 
 /// What a runner does next.
@@ -69,7 +99,10 @@ struct ExecutorState<Key: Hashable & Sendable> {
     /// Keys with queued work and no running job, in the order they will be served (round robin across keys).
     private var ready = Ring<Key>()
     /// Live runners; an abandoned runner (its job passed its deadline) is removed at once and no longer counts.
-    private(set) var runners: [Int: RunnerRecord<Key>] = [:]
+    private(set) var runners: [Int: RunnerRecord] = [:]
+    /// The timed job each runner executes, by runner id (apart from `runners`, so that setting it is not a modify of
+    /// a large dictionary value).
+    private var timedJobs: [Int: TimedJob<Key>] = [:]
     private var nextRunnerID = 0
     private var nextSerial: UInt64 = 0
     private var nextWaiterID = 0
@@ -135,7 +168,12 @@ struct ExecutorState<Key: Hashable & Sendable> {
             serial: nextSerial, body: body, completion: completion, deadline: deadline, timeout: timeout)
         queuedJobs += 1
         if deadline != nil { queuedDeadlines += 1 }
-        if lanes[key, default: Lane()].append(job) {
+        // Taken out and put back rather than mutated through the subscript: the subscript's modify coroutine mallocs
+        // its frame for a value this large, on every job.
+        var lane = lanes.removeValue(forKey: key) ?? Lane()
+        let becameReady = lane.append(job)
+        lanes.updateValue(lane, forKey: key)
+        if becameReady {
             ready.append(key)
         }
         return .enqueued
@@ -151,7 +189,7 @@ struct ExecutorState<Key: Hashable & Sendable> {
     }
 
     mutating func register(runner id: Int, task: Task<Void, Never>) {
-        runners[id] = RunnerRecord(task: task, timedJob: nil)
+        runners.updateValue(RunnerRecord(task: task), forKey: id)
     }
 
     // MARK: Running
@@ -167,11 +205,12 @@ struct ExecutorState<Key: Hashable & Sendable> {
         var taken: (key: Key, job: QueuedJob)?
         while taken == nil {
             guard let key = ready.popFirst() else {
-                runners[id] = nil
+                runners.removeValue(forKey: id)
                 return nil
             }
             // A ready key has a lane; its queue is empty only when the watchdog expired every job it held.
-            if let job = lanes[key]?.queue.popFirst() {
+            if var lane = lanes.removeValue(forKey: key), let job = lane.queue.popFirst() {
+                lanes.updateValue(lane, forKey: key)
                 taken = (key, job)
             } else {
                 removeLane(key)
@@ -190,7 +229,7 @@ struct ExecutorState<Key: Hashable & Sendable> {
         if clock.now >= deadline {
             return Assignment(key: key, job: job, expired: true, needsWatchdog: false)
         }
-        runners[id]?.timedJob = (key, job)
+        timedJobs.updateValue(TimedJob(key: key, job: job), forKey: id)
         let needsWatchdog = watchdogTarget.map { deadline < $0 } ?? true
         return Assignment(key: key, job: job, expired: false, needsWatchdog: needsWatchdog)
     }
@@ -198,8 +237,8 @@ struct ExecutorState<Key: Hashable & Sendable> {
     /// The runner's timed job returned. `true`: the outcome is the runner's to report. `false`: the watchdog already
     /// reported `.deadlineExceeded` and moved the key on; the runner must drop the outcome and retire.
     mutating func claimOutcome(runner id: Int, serial: UInt64) -> Bool {
-        if runners[id]?.timedJob?.job.serial == serial {
-            runners[id]?.timedJob = nil
+        if timedJobs[id]?.job.serial == serial {
+            timedJobs.removeValue(forKey: id)
             return true
         }
         abandonedJobsRunning -= 1
@@ -246,7 +285,7 @@ struct ExecutorState<Key: Hashable & Sendable> {
         if queuedDeadlines > 0 {
             for key in Array(lanes.keys) {
                 guard let lane = lanes[key], !lane.queue.isEmpty else { continue }
-                var kept = Ring<QueuedJob>()
+                var kept = JobQueue()
                 var queue = lane.queue
                 for job in queue.removeAll() {
                     if let deadline = job.deadline, deadline <= now {
@@ -261,8 +300,8 @@ struct ExecutorState<Key: Hashable & Sendable> {
             queuedJobs -= expiredQueued.count
             queuedDeadlines -= expiredQueued.count
         }
-        for (id, record) in runners {
-            guard let timed = record.timedJob, let deadline = timed.job.deadline else { continue }
+        for (id, timed) in timedJobs {
+            guard let deadline = timed.job.deadline, let record = runners[id] else { continue }
             if deadline <= now {
                 expired.append((id, AbandonedJob(key: timed.key, job: timed.job, runnerTask: record.task)))
             } else {
@@ -270,7 +309,8 @@ struct ExecutorState<Key: Hashable & Sendable> {
             }
         }
         for (id, _) in expired {
-            runners[id] = nil
+            runners.removeValue(forKey: id)
+            timedJobs.removeValue(forKey: id)
         }
         runningJobs -= expired.count
         abandonedJobsRunning += expired.count
@@ -292,7 +332,7 @@ struct ExecutorState<Key: Hashable & Sendable> {
     }
 
     private mutating func removeLane(_ key: Key) {
-        lanes[key] = nil
+        lanes.removeValue(forKey: key)
         if lanes.count * 8 < lanes.capacity && lanes.capacity > Self.laneTableShrinkFloor {
             // A burst of keys leaves a large table behind; rebuild it so memory follows the active keys.
             var compact = [Key: Lane](minimumCapacity: lanes.count * 2)
