@@ -31,7 +31,7 @@ public enum JSONBytesDecoder {
         let range = range ?? 0..<buffer.count
         let value: T
         do {
-            value = try state.decodeValue(T.self, at: state.trimmed(range)) { [] }
+            value = try state.decodeValue(T.self, at: state.trimmed(range), parentPath: [], key: nil)
         } catch {
             if let reason = state.unsupported { throw Unsupported(reason: reason) }
             throw error
@@ -52,11 +52,19 @@ public protocol RawJSONDecoding {
 
 /// What one `decode` call shares across its nested decoders: the bytes, and whether it gave up.
 final class DecodingState {
+    typealias Member = (key: Range<Int>, value: Range<Int>)
+
     let buffer: UnsafeRawBufferPointer
     /// Set by the first construct this decoder does not vouch for; the result is then discarded.
     var unsupported: String?
+    /// The member tables of every object read in this decode, back to back, appended only: a container keeps the
+    /// bounds of its own. One buffer per decode instead of one per object.
+    private(set) var memberStore: [Member] = []
 
-    init(_ buffer: UnsafeRawBufferPointer) { self.buffer = buffer }
+    init(_ buffer: UnsafeRawBufferPointer) {
+        self.buffer = buffer
+        memberStore.reserveCapacity(32)
+    }
 
     func giveUp(_ reason: String) -> JSONBytesDecoder.Unsupported {
         if unsupported == nil { unsupported = reason }
@@ -77,19 +85,19 @@ final class DecodingState {
 
     func isNull(_ range: Range<Int>) -> Bool { firstByte(range) == UInt8(ascii: "n") }
 
-    /// The members of the object at `range`: key (without quotes) and value ranges, in order. Keys with escapes
-    /// and repeated keys are not vouched for (`JSONDecoder`'s choice among duplicates is its own).
-    func members(ofObjectAt range: Range<Int>) throws -> [(key: Range<Int>, value: Range<Int>)] {
+    /// The members of the object at `range`: key (without quotes) and value ranges, in order, as the bounds of
+    /// their run in ``memberStore``. Keys with escapes and repeated keys are not vouched for (`JSONDecoder`'s choice
+    /// among duplicates is its own).
+    func members(ofObjectAt range: Range<Int>) throws -> Range<Int> {
         var cursor = JSONScanner.Cursor(buffer)
         cursor.position = range.lowerBound + 1
         cursor.end = range.upperBound
-        var members: [(key: Range<Int>, value: Range<Int>)] = []
-        members.reserveCapacity(12)
+        let start = memberStore.count
         var seen = Set<UInt64>()  // key hashes, once the object has more than a handful of members
         while true {
             cursor.skipWhitespace()
-            guard let byte = cursor.peek else { return members }
-            if byte == UInt8(ascii: "}") { return members }
+            guard let byte = cursor.peek else { return start..<memberStore.count }
+            if byte == UInt8(ascii: "}") { return start..<memberStore.count }
             if byte == UInt8(ascii: ",") {
                 cursor.position += 1
                 continue
@@ -101,12 +109,17 @@ final class DecodingState {
             // Repeats: compare with every earlier key while the object is small (bus objects have a dozen members);
             // past that, by hash first, so a hostile object of 20,000 members costs one pass, not 200 million
             // comparisons.
-            if members.count < 16 {
-                for earlier in members where bytesEqual(earlier.key, key) { throw giveUp("a repeated object key") }
+            let count = memberStore.count - start
+            if count < 16 {
+                for index in start..<memberStore.count where bytesEqual(memberStore[index].key, key) {
+                    throw giveUp("a repeated object key")
+                }
             } else {
-                if seen.isEmpty { for earlier in members { seen.insert(keyHash(earlier.key)) } }
+                if seen.isEmpty { for index in start..<memberStore.count { seen.insert(keyHash(memberStore[index].key)) } }
                 if !seen.insert(keyHash(key)).inserted {
-                    for earlier in members where bytesEqual(earlier.key, key) { throw giveUp("a repeated object key") }
+                    for index in start..<memberStore.count where bytesEqual(memberStore[index].key, key) {
+                        throw giveUp("a repeated object key")
+                    }
                 }
             }
             cursor.skipWhitespace()
@@ -114,7 +127,7 @@ final class DecodingState {
             cursor.skipWhitespace()
             let valueStart = cursor.position
             try cursor.skipValue()
-            members.append((key, valueStart..<cursor.position))
+            memberStore.append((key, valueStart..<cursor.position))
         }
     }
 
@@ -176,21 +189,25 @@ final class DecodingState {
         String(decoding: UnsafeRawBufferPointer(rebasing: buffer[range]), as: UTF8.self)
     }
 
-    /// `T` at `range`: scalars straight from the bytes (no decoder, no coding path unless an error needs it), the
-    /// types `JSONDecoder` treats its own way given up on, everything else through its `init(from:)`.
-    func decodeValue<T: Decodable>(_ type: T.Type, at range: Range<Int>, path: () -> [any CodingKey]) throws -> T {
-        if T.self == String.self { return try string(at: range, path: path) as! T }
-        if T.self == Int64.self { return try integer(Int64.self, at: range, path: path) as! T }
-        if T.self == Int.self { return try integer(Int.self, at: range, path: path) as! T }
-        if T.self == Bool.self { return try bool(at: range, path: path) as! T }
-        if T.self == Int32.self { return try integer(Int32.self, at: range, path: path) as! T }
-        if T.self == Double.self { return try double(at: range, path: path) as! T }
+    /// `T` at `range`, the value of `key` in a container at `parentPath` (nil: the container's own value): scalars
+    /// straight from the bytes (no decoder, no coding path unless an error needs it), the types `JSONDecoder` treats
+    /// its own way given up on, everything else through its `init(from:)` with a decoder that builds its coding path
+    /// only when asked (an array per nested value was a fifth of a message's allocations).
+    func decodeValue<T: Decodable>(_ type: T.Type, at range: Range<Int>, parentPath: [any CodingKey],
+                                   key: (any CodingKey)?) throws -> T {
+        // Closures written at each call, not one kept in a local: a non-escaping argument's context stays on the stack.
+        if T.self == String.self { return try string(at: range) { ValueDecoder.path(parentPath, key) } as! T }
+        if T.self == Int64.self { return try integer(Int64.self, at: range) { ValueDecoder.path(parentPath, key) } as! T }
+        if T.self == Int.self { return try integer(Int.self, at: range) { ValueDecoder.path(parentPath, key) } as! T }
+        if T.self == Bool.self { return try bool(at: range) { ValueDecoder.path(parentPath, key) } as! T }
+        if T.self == Int32.self { return try integer(Int32.self, at: range) { ValueDecoder.path(parentPath, key) } as! T }
+        if T.self == Double.self { return try double(at: range) { ValueDecoder.path(parentPath, key) } as! T }
         if T.self == Data.self || T.self == Date.self || T.self == URL.self || T.self == Decimal.self
             || T.self == Float.self
         {
             throw giveUp("\(T.self), which JSONDecoder decodes its own way")
         }
-        return try T(from: ValueDecoder(state: self, range: range, codingPath: path()))
+        return try T(from: ValueDecoder(state: self, range: range, parentPath: parentPath, key: key))
     }
 
     // MARK: Scalars
@@ -334,8 +351,27 @@ final class DecodingState {
 struct ValueDecoder: Decoder {
     let state: DecodingState
     let range: Range<Int>
-    var codingPath: [any CodingKey] = []
+    /// The coding path of the container holding this value, and this value's key there (nil for the top value).
+    let parentPath: [any CodingKey]
+    let key: (any CodingKey)?
     var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    init(state: DecodingState, range: Range<Int>, parentPath: [any CodingKey] = [], key: (any CodingKey)? = nil) {
+        self.state = state
+        self.range = range
+        self.parentPath = parentPath
+        self.key = key
+    }
+
+    /// Built on demand: most decoders are asked only for a container, and a top-level one's path is empty.
+    var codingPath: [any CodingKey] { Self.path(parentPath, key) }
+
+    static func path(_ parent: [any CodingKey], _ key: (any CodingKey)?) -> [any CodingKey] {
+        guard let key else { return parent }
+        var path = parent
+        path.append(key)
+        return path
+    }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard state.firstByte(range) == UInt8(ascii: "{") else {
@@ -354,16 +390,17 @@ struct ValueDecoder: Decoder {
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
 
-    /// `T` at this value (see ``DecodingState/decodeValue(_:at:path:)``).
+    /// `T` at this value (see ``DecodingState/decodeValue(_:at:parentPath:key:)``).
     func decodeValue<T: Decodable>(_ type: T.Type) throws -> T {
-        try state.decodeValue(type, at: range) { codingPath }
+        try state.decodeValue(type, at: range, parentPath: parentPath, key: key)
     }
 }
 
 extension ValueDecoder: RawJSONDecoding {
     func rawMembers(where include: (String) -> Bool) throws -> [(key: String, value: RawJSON)] {
         guard state.firstByte(range) == UInt8(ascii: "{") else { return [] }
-        return try state.members(ofObjectAt: range).compactMap { member in
+        return try state.members(ofObjectAt: range).compactMap { index in
+            let member = state.memberStore[index]
             let key = state.string(keyAt: member.key)
             guard include(key) else { return nil }
             return (key, RawJSON(validated: Data(UnsafeRawBufferPointer(rebasing: state.buffer[member.value]))))
@@ -393,14 +430,18 @@ extension ValueDecoder: SingleValueDecodingContainer {
 /// An object's members, looked up by comparing key bytes (objects on the bus have a dozen members at most).
 struct KeyedValues<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let state: DecodingState
-    let members: [(key: Range<Int>, value: Range<Int>)]
+    /// This object's run in ``DecodingState/memberStore``.
+    let members: Range<Int>
     let codingPath: [any CodingKey]
 
-    var allKeys: [Key] { members.compactMap { Key(stringValue: state.string(keyAt: $0.key)) } }
+    var allKeys: [Key] { members.compactMap { Key(stringValue: state.string(keyAt: state.memberStore[$0].key)) } }
 
     private func value(_ key: Key) -> Range<Int>? {
         let name = key.stringValue
-        for member in members where state.key(member.key, equals: name) { return member.value }
+        for index in members {
+            let member = state.memberStore[index]
+            if state.key(member.key, equals: name) { return member.value }
+        }
         return nil
     }
 
@@ -413,7 +454,7 @@ struct KeyedValues<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     private func decoder(_ key: Key, _ range: Range<Int>) -> ValueDecoder {
-        ValueDecoder(state: state, range: range, codingPath: codingPath + [key])
+        ValueDecoder(state: state, range: range, parentPath: codingPath, key: key)
     }
 
     func contains(_ key: Key) -> Bool { value(key) != nil }
@@ -423,12 +464,12 @@ struct KeyedValues<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         // A null is not refused here: a type that reads it (`JSONValue`, an `Optional`) gets it, as from JSONDecoder;
         // scalars refuse it themselves.
-        return try state.decodeValue(type, at: try required(key)) { codingPath + [key] }
+        return try state.decodeValue(type, at: try required(key), parentPath: codingPath, key: key)
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let range = value(key), !state.isNull(range) else { return nil }
-        return try state.decodeValue(type, at: range) { codingPath + [key] }
+        return try state.decodeValue(type, at: range, parentPath: codingPath, key: key)
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
@@ -467,7 +508,7 @@ struct ArrayValues: UnkeyedDecodingContainer {
                                                           debugDescription: "Unkeyed container is at end."))
         }
         defer { currentIndex += 1 }
-        return ValueDecoder(state: state, range: elements[currentIndex], codingPath: codingPath + [IndexKey(currentIndex)])
+        return ValueDecoder(state: state, range: elements[currentIndex], parentPath: codingPath, key: IndexKey(currentIndex))
     }
 
     mutating func decodeNil() throws -> Bool {
@@ -485,7 +526,7 @@ struct ArrayValues: UnkeyedDecodingContainer {
                                                           debugDescription: "Unkeyed container is at end."))
         }
         let range = elements[currentIndex], index = currentIndex
-        let value = try state.decodeValue(type, at: range) { codingPath + [IndexKey(index)] }
+        let value = try state.decodeValue(type, at: range, parentPath: codingPath, key: IndexKey(index))
         currentIndex += 1
         return value
     }

@@ -168,7 +168,7 @@ public enum JSONScanner {
 
         /// One value, nested ones included, with an explicit stack of open containers (`{` or `[`).
         mutating func skipValue() throws(SyntaxError) {
-            var open: [UInt8] = []
+            var open = OpenContainers()
             while true {
                 // A value starts here.
                 skipWhitespace()
@@ -185,7 +185,7 @@ public enum JSONScanner {
                     if peek == closer {
                         position += 1
                     } else {
-                        open.append(byte)
+                        open.push(object: byte == UInt8(ascii: "{"))
                         if byte == UInt8(ascii: "{") { try skipKeyAndColon() }
                         opened = true
                     }
@@ -198,25 +198,25 @@ public enum JSONScanner {
                 }
                 if opened { continue }
                 // A value ended: close containers until one wants another member.
-                while let container = open.last {
+                while let isObject = open.lastIsObject {
                     skipWhitespace()
-                    guard let separator = next() else { throw error("unterminated \(container == UInt8(ascii: "{") ? "object" : "array")") }
-                    let closer = container == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                    guard let separator = next() else { throw error("unterminated \(isObject ? "object" : "array")") }
+                    let closer = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
                     if separator == UInt8(ascii: ",") {
                         skipWhitespace()
                         if peek == closer {
                             // A trailing comma, as JSONDecoder allows.
                             position += 1
-                            open.removeLast()
+                            open.pop()
                             continue
                         }
-                        if container == UInt8(ascii: "{") { try skipKeyAndColon() }
+                        if isObject { try skipKeyAndColon() }
                         break
                     }
                     guard separator == closer else {
                         throw error("expected ',' or '\(Character(Unicode.Scalar(closer)))'", back: 1)
                     }
-                    open.removeLast()
+                    open.pop()
                 }
                 if open.isEmpty { return }
             }
@@ -325,4 +325,31 @@ extension UInt8 {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self)
             || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(self)
     }
+}
+
+/// The containers open around a cursor skipping a value, one bit each (1: object, 0: array), ``JSONScanner/maxDepth``
+/// of them inline: skipping a nested value allocates nothing (an array as the stack cost an allocation per nested
+/// member of every message).
+struct OpenContainers {
+    private var words = InlineArray<8, UInt64>(repeating: 0)
+    private(set) var count = 0
+
+    var isEmpty: Bool { count == 0 }
+
+    /// Whether the innermost open container is an object; nil when none is open.
+    var lastIsObject: Bool? {
+        guard count > 0 else { return nil }
+        let index = count - 1
+        return (words[index >> 6] >> UInt64(index & 63)) & 1 == 1
+    }
+
+    /// Opens a container; the caller keeps `count` below ``JSONScanner/maxDepth`` (512 = 8 words of 64 bits).
+    mutating func push(object: Bool) {
+        precondition(count < 8 * 64, "deeper than the scanner's maximum depth")
+        let bit: UInt64 = 1 << UInt64(count & 63)
+        if object { words[count >> 6] |= bit } else { words[count >> 6] &= ~bit }
+        count += 1
+    }
+
+    mutating func pop() { count -= 1 }
 }

@@ -63,6 +63,28 @@ struct JSONScannerTests {
         }
     }
 
+    @Test("objects and arrays interleaved 510 deep (across the open-container stack's 64-bit words) close in kind")
+    func interleavedNestingClosesInKind() throws {
+        // Level i is an object when i % 3 == 0, else an array: the closers must come back in exactly that order.
+        let kinds = (0..<510).map { $0 % 3 == 0 }
+        let opening = kinds.map { $0 ? "{\"k\":" : "[" }.joined()
+        let closing = kinds.reversed().map { $0 ? "}" : "]" }.joined()
+        let valid = data(opening + "1" + closing)
+        try JSONScanner.validate(valid)
+        #expect(foundationAccepts(valid))
+        // The same document with one closer of the wrong kind, at each of a few depths, straddling word boundaries.
+        for depth in [0, 63, 64, 65, 127, 128, 300, 509] {
+            var closers = Array(closing)
+            let position = closers.count - 1 - depth
+            closers[position] = closers[position] == "}" ? "]" : "}"
+            let broken = data(opening + "1" + String(closers))
+            #expect(throws: JSONScanner.SyntaxError.self, "a wrong closer at depth \(depth)") {
+                try JSONScanner.validate(broken)
+            }
+            #expect(!foundationAccepts(broken))
+        }
+    }
+
     @Test("members: keys decoded (escapes too), values as byte ranges of the original text, nested objects unread")
     func members() throws {
         let text = #"{ "a" : [1, {"x": 2}], "b\u00e9\"" :"s" ,"c":{}, "d": -1.5e3 }"#
