@@ -50,9 +50,10 @@ extension SQLiteInventory: AnsweredMessageStore {
                 try statement.execute(arguments: [answer.id, answer.reply.map { Data($0) }, answer.answeredAtEpochMillis])
             }
             guard !answers.isEmpty else { return }
-            try db.execute(sql: """
+            // Cached like the insert: this runs once per batch, and parsing it again each time showed in profiles.
+            try db.cachedStatement(sql: """
                 DELETE FROM answered_messages WHERE rowid <= (SELECT max(rowid) FROM answered_messages) - ?
-                """, arguments: [max(1, limit)])
+                """).execute(arguments: [max(1, limit)])
         }
     }
 }
