@@ -18,12 +18,18 @@ public protocol BusHandler: Sendable {
     /// already waits to start on its key, a new one adds nothing and is acked at once, so a slow or hung key does
     /// not pile them up and hold the prefetch. Only for keys no other class uses. Default: false.
     var coalescesWhileWaiting: Bool { get }
+    /// Short CPU work and no remote call (an echo, a settings change, an event looked at and mostly ignored): the
+    /// handler runs on the consuming connection's thread, between its polls, with no thread hand-off. Default:
+    /// false — it runs on Swift's cooperative pool, so agent calls, storage and the decoding of large responses spread
+    /// over every core instead of queueing on one thread.
+    var isLightweight: Bool { get }
     func ownedResource(for message: Message) -> String?
     func handle(_ message: Message, context: HandlerContext) async throws -> HandlerOutput
 }
 
 extension BusHandler {
     public var coalescesWhileWaiting: Bool { false }
+    public var isLightweight: Bool { false }
 
     /// The resource of the fleet's ring this message is about (a host or VM uuid), or nil when any worker may
     /// serve it. A worker that is not the ring's owner of it forwards the message to the owner's queue.

@@ -143,7 +143,7 @@ public final class BusWorker: Service {
             metrics: metrics,
             settings: .init(maxBodyBytes: configuration.maxBodyBytes, keyBacklog: configuration.effectiveKeyBacklog,
                             publishFailureBackoff: configuration.publishFailureBackoff,
-                            deliveryLimit: configuration.deliveryLimit),
+                            deliveryLimit: configuration.deliveryLimit, onConnectionThread: taskExecutor != nil),
             logger: logger)
         // What the outbox still holds goes out on its keys before any delivery of those keys is taken.
         try await pipeline.sweepOutbox()

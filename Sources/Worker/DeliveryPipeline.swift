@@ -33,6 +33,9 @@ final class DeliveryPipeline: Sendable {
         /// broker's `x-delivery-count` on quorum queues, the store's count of `redelivered` deliveries on classic
         /// ones. Nil: not counted.
         var deliveryLimit: Int?
+        /// The pipeline runs on the consuming connection's thread (not `handlersOnPool`): handlers that are not
+        /// ``BusHandler/isLightweight`` then hop to the cooperative pool for their body, and back.
+        var onConnectionThread = false
     }
 
     private let connection: AMQPConnection
@@ -362,7 +365,15 @@ final class DeliveryPipeline: Sendable {
         let output: HandlerOutput
         var outcome = MessageOutcome.handled
         do {
-            output = try await entry.handle(message, context)
+            if settings.onConnectionThread && !entry.isLightweight {
+                // Off the connection's thread for the body only: decoding, admission, publishing and the ack stay
+                // there; an agent call or a large response does not hold every other delivery behind it.
+                output = try await withTaskExecutorPreference(globalConcurrentExecutor) {
+                    try await entry.handle(message, context)
+                }
+            } else {
+                output = try await entry.handle(message, context)
+            }
         } catch is CancellationError {
             return // the deadline path answers
         } catch let bad as BadRequest {

@@ -10,6 +10,8 @@ struct EchoHandler: BusHandler {
     var crashOnPayload: String?
 
     var expectsReply: Bool { true }
+    /// Nothing but the reply: it runs on the consuming connection's thread.
+    var isLightweight: Bool { true }
 
     /// Keyed by payload: echoes with distinct payloads run concurrently, equal payloads in arrival order
     /// (the benchmark sends distinct payloads; `bench --same-key` measures one hot key).

@@ -6,6 +6,7 @@ public struct HandlerTable: Sendable {
     struct Entry: Sendable {
         let expectsReply: Bool
         let coalescesWhileWaiting: Bool
+        let isLightweight: Bool
         let resourceKey: @Sendable (any BusMessage) -> String
         let ownedResource: @Sendable (any BusMessage) -> String?
         let handle: @Sendable (any BusMessage, HandlerContext) async throws -> HandlerOutput
@@ -21,6 +22,7 @@ public struct HandlerTable: Sendable {
         entries[H.Message.className] = Entry(
             expectsReply: handler.expectsReply,
             coalescesWhileWaiting: handler.coalescesWhileWaiting,
+            isLightweight: handler.isLightweight,
             resourceKey: { message in handler.resourceKey(for: message as! H.Message) },
             ownedResource: { message in handler.ownedResource(for: message as! H.Message) },
             handle: { message, context in try await handler.handle(message as! H.Message, context: context) })

@@ -11,6 +11,8 @@ struct SettingUpdateHandler: BusHandler {
     var trusted = TrustedSenders(nodes: [])
 
     var expectsReply: Bool { true }
+    /// A lookup and a store into a setting: it runs on the consuming connection's thread.
+    var isLightweight: Bool { true }
 
     /// One key for all setting changes: they apply in arrival order.
     func resourceKey(for message: UpdateSettingMsg) -> String { "settings" }

@@ -6,36 +6,41 @@ import Synchronization
 import Testing
 import Worker
 
-/// `cloudbus.test.WhereMsg`: a test-only class whose handler notes whether it runs with a task executor preference,
-/// i.e. on the consuming connection's owner thread rather than on the cooperative pool.
+/// `cloudbus.test.WhereMsg`: a test-only class whose handler notes where it runs.
 struct WhereMsg: BusMessage, Hashable {
     static let className = "cloudbus.test.WhereMsg"
     var key: String
 }
 
+/// Notes, per call, whether the handler ran on the consuming connection's thread: with a task executor preference
+/// that is not the global concurrent executor (the pipeline's hop to the pool sets that one).
 final class WhereHandler: BusHandler, Sendable {
-    private let placements = Mutex<[(key: String, onPreferredExecutor: Bool)]>([])
+    let isLightweight: Bool
+    private let placements = Mutex<[Bool]>([])
+
+    init(lightweight: Bool) { isLightweight = lightweight }
 
     var expectsReply: Bool { true }
-    var seen: [(key: String, onPreferredExecutor: Bool)] { placements.withLock { $0 } }
+    var onConnectionThread: [Bool] { placements.withLock { $0 } }
 
     func resourceKey(for message: WhereMsg) -> String { message.key }
 
     func handle(_ message: WhereMsg, context: HandlerContext) async throws -> HandlerOutput {
         // After a suspension too: a resumed handler comes back to where it runs.
         await Task.yield()
-        let preferred = withUnsafeCurrentTask { $0?.unownedTaskExecutor != nil }
-        placements.withLock { $0.append((message.key, preferred)) }
+        let preferred = withUnsafeCurrentTask { $0?.unownedTaskExecutor }
+        let global = globalConcurrentExecutor.asUnownedTaskExecutor()
+        placements.withLock { $0.append(preferred != nil && preferred != global) }
         return HandlerOutput(reply: MessageReply())
     }
 }
 
 @Suite("Where handlers run", .enabled(if: TestBroker.available))
 struct HandlerThreadTests {
-    @Test("by default on the consuming connection's thread; with handlersOnPool on the pool; answered either way",
-          arguments: [false, true])
-    func handlersRunWhereConfigured(onPool: Bool) async throws {
-        let handler = WhereHandler()
+    @Test("lightweight handlers on the consuming connection's thread, others on the pool; all on the pool with handlersOnPool",
+          arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func handlersRunWhereConfigured(onPool: Bool, lightweight: Bool) async throws {
+        let handler = WhereHandler(lightweight: lightweight)
         try await withWorker(configure: { $0.handlersOnPool = onPool },
                              extraHandlers: { $0.register(handler) }) { harness in
             // Two calls per key: below the key backlog (4 waiting), so none is refused.
@@ -48,9 +53,10 @@ struct HandlerThreadTests {
                 for try await success in group { #expect(success) }
             }
         }
-        let seen = handler.seen
-        #expect(seen.count == 20)
-        #expect(seen.allSatisfy { $0.onPreferredExecutor == !onPool },
-                "handlersOnPool \(onPool): \(seen.filter { $0.onPreferredExecutor == onPool }.count) ran elsewhere")
+        let placements = handler.onConnectionThread
+        let expected = lightweight && !onPool
+        #expect(placements.count == 20)
+        #expect(placements.allSatisfy { $0 == expected },
+                "\(placements.filter { $0 != expected }.count) of 20 ran elsewhere than expected (\(expected))")
     }
 }
