@@ -63,10 +63,11 @@ public struct WorkerConfiguration: Sendable {
     /// How long a delivery whose outputs the broker refused is held before it goes back to its queue (RabbitMQ would
     /// redeliver it at once: a target that keeps refusing would be retried in a hot loop). Default: 1 second.
     public var publishFailureBackoff: Duration = .seconds(1)
-    /// Handlers (and the pipeline around them) run on Swift's cooperative pool instead of the consuming connection's
-    /// owner thread (`handlersOnPool`). Default: false — on that thread, between its polls, so a delivery is read,
-    /// handled and acked without a thread hand-off; the pool is for handlers that compute for long, which would hold
-    /// that connection's frames meanwhile.
+    /// The delivery pipeline and every handler run on Swift's cooperative pool instead of the consuming connection's
+    /// owner thread (`handlersOnPool`). Default: false — the pipeline (decode, admission, publish, ack) and the
+    /// lightweight handlers (`BusHandler.isLightweight`) run on that thread between its polls, so an echo is read,
+    /// answered and acked without a thread hand-off; other handlers hop to the pool for their body only. True is for
+    /// measuring the difference, or for a deployment whose lightweight handlers turn out not to be.
     public var handlersOnPool = false
     /// Where agents call back (probes and metrics are on the admin listener). Default: 127.0.0.1:8081.
     public var httpHost: String

@@ -164,8 +164,8 @@ extension WorkerConfiguration {
                 + "`key-backlog-full`)",
               set: { $0.configuration.keyBacklog = $1 }, get: { $0.configuration.effectiveKeyBacklog }),
         .make("handlersOnPool", .bool, default: "false", sample: "true",
-              "run handlers on Swift's cooperative pool instead of the consuming connection's thread (for handlers "
-                + "that compute for long; costs thread hand-offs per message, see docs/design-hot-path.md)",
+              "run the delivery pipeline and every handler on Swift's cooperative pool instead of the consuming "
+                + "connection's thread (costs thread hand-offs per message; see docs/design-hot-path.md)",
               set: { $0.configuration.handlersOnPool = $1 }, get: { $0.configuration.handlersOnPool }),
         .make("publishFailureBackoffSeconds", .seconds(above: 0, inclusive: true, upTo: 3600), default: "1",
               sample: "2.5",
