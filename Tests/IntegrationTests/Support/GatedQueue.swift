@@ -30,11 +30,15 @@ final class GatedQueue: Sendable {
             exchanges: BusTopology.exchanges,
             queues: [QueueDeclaration(name: name, exclusive: true, autoDelete: true, arguments: [
                 "x-max-length": .int64(1), "x-overflow": .string("reject-publish"),
-            ])],
-            bindings: [QueueBinding(queue: name, exchange: BusNames.p2pExchange, routingKey: routingKey)]))
+            ])]))
+        // Filled before it is bound: once bound, any worker that has the routing key's node on its ring may send
+        // there (a device-info sync for a VM another suite's event names), and a message that got in first would
+        // make the broker refuse the filler itself.
         let filler = try await connection.publish(OutgoingMessage(
             exchange: "", routingKey: name, body: Array("filler".utf8), mandatory: true))
         guard filler == .confirmed else { throw GateError.fillerRefused }
+        try await connection.declare(Topology(
+            bindings: [QueueBinding(queue: name, exchange: BusNames.p2pExchange, routingKey: routingKey)]))
         return GatedQueue(connection: connection, name: name)
     }
 
