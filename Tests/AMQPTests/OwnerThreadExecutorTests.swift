@@ -11,23 +11,30 @@ struct OwnerThreadExecutorTests {
     func runsWhereExpected() async throws {
         let connection = AMQPConnection(configuration: try TestBroker.configuration(), logger: .quiet)
         let executor = connection.taskExecutor
-        #expect(await Task(executorPreference: executor) { executor.isCurrentThread }.value == false,
-                "not started: the task runs on the pool, and runs")
+        // Bounded: were such a task queued for a thread that is not serving, it would never run.
+        let beforeStart = try await withinSafetyBound(.seconds(10)) {
+            await Task(executorPreference: executor) { executor.isCurrentThread }.value
+        }
+        #expect(beforeStart == false, "not started: the task runs on the pool")
         try await withTeardown({ await connection.close() }) {
             try await connection.start()
             let queue = TestBroker.uniqueName("test.owner-thread")
             try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
-            let (before, after) = try await Task(executorPreference: executor) {
-                let before = executor.isCurrentThread
-                // Suspends until the confirm, which the same thread reads: the task resumes there.
-                try await connection.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [1]))
-                return (before, executor.isCurrentThread)
-            }.value
+            let (before, after) = try await withinSafetyBound(.seconds(10)) {
+                try await Task(executorPreference: executor) {
+                    let before = executor.isCurrentThread
+                    // Suspends until the confirm, which the same thread reads: the task resumes there.
+                    try await connection.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [1]))
+                    return (before, executor.isCurrentThread)
+                }.value
+            }
             #expect(before && after)
             #expect(!executor.isCurrentThread, "the test's own task is not on that thread")
         }
-        #expect(await Task(executorPreference: executor) { executor.isCurrentThread }.value == false,
-                "closed: the task runs on the pool, and runs")
+        let afterClose = try await withinSafetyBound(.seconds(10)) {
+            await Task(executorPreference: executor) { executor.isCurrentThread }.value
+        }
+        #expect(afterClose == false, "closed: the task runs on the pool")
     }
 
     @Test("a consumer on the owner thread acks from there: 500 messages pass a prefetch of 10")
@@ -73,7 +80,9 @@ struct OwnerThreadExecutorTests {
         try await withTeardown({ await connection.close(); proxy.close() }) {
             try await connection.start()
             let executor = connection.taskExecutor
-            #expect(await Task(executorPreference: executor) { executor.isCurrentThread }.value)
+            #expect(try await withinSafetyBound(.seconds(10)) {
+                await Task(executorPreference: executor) { executor.isCurrentThread }.value
+            })
             proxy.close()
             try await withinSafetyBound(.seconds(10)) {
                 while connection.statistics.connected { try await Task.sleep(for: .milliseconds(10)) }
