@@ -230,15 +230,14 @@ final class ConnectionOwner {
         var readSocket = true
         var batch: [Command] = []  // swapped with the mailbox's list each pass (see `Mailbox.drain(into:)`)
         var jobs: [UnownedJob] = []  // likewise with the executor's queue
-        mailbox.ownerServing(true)
+        // Whether the eventfd may hold a wake-up: reading it when poll did not say so is a wasted syscall per pass
+        // (this thread's own posts, the common case under load, set none).
+        var clearWake = true
         executor.beginServing()
-        defer {
-            mailbox.ownerServing(false)
-            executor.endServing()
-        }
+        defer { executor.endServing() }
         while true {
             if drainMailbox {
-                mailbox.drain(into: &batch)
+                mailbox.drain(into: &batch, clearingWake: clearWake)
                 defer { batch.removeAll(keepingCapacity: true) }
                 try handleBatch(batch, on: session)
             }
@@ -263,7 +262,8 @@ final class ConnectionOwner {
             let timedOut = ready == 0 && !busy
             let socketReady = descriptors[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
             if socketReady { lastInbound = now }
-            drainMailbox = pendingCommands || timedOut || ready < 0 || descriptors[1].revents & Int16(POLLIN) != 0
+            clearWake = timedOut || ready < 0 || descriptors[1].revents & Int16(POLLIN) != 0
+            drainMailbox = pendingCommands || clearWake
             readSocket = timedOut || ready < 0 || socketReady
             if heartbeat > 0, lastInbound.duration(to: now) > .seconds(heartbeat * 2) {
                 throw .connectionLost(reason: "no data or heartbeat from the broker for \(heartbeat * 2)s")

@@ -78,9 +78,14 @@ final class Mailbox: Sendable {
     /// takes the next posts. The owner thread empties and hands back the same two buffers pass after pass, so a
     /// drain allocates nothing — taking a copy and emptying the list "keeping its capacity" allocated a fresh buffer
     /// as large as the busiest burst so far (20–40 KB) on every pass.
-    func drain(into batch: inout [Command]) {
-        var counter: UInt64 = 0
-        _ = read(wakeDescriptor, &counter, 8)
+    ///
+    /// `clearingWake: false` skips the eventfd read when the caller's poll just found it empty: a wake-up that
+    /// arrives after that poll stays set, and the next poll returns at once for it.
+    func drain(into batch: inout [Command], clearingWake: Bool = true) {
+        if clearingWake {
+            var counter: UInt64 = 0
+            _ = read(wakeDescriptor, &counter, 8)
+        }
         state.withLock { state in
             guard !state.commands.isEmpty else { return }
             swap(&state.commands, &batch)

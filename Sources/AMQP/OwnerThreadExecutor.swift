@@ -55,14 +55,17 @@ public final class OwnerThreadExecutor: TaskExecutor, Sendable {
     /// run then.
     public var isCurrentThread: Bool { mailbox.isOwnerThread }
 
-    /// Called by the owner thread when it starts serving a live connection.
+    /// Called by the owner thread when it starts serving a live connection; from then on its own posts to the
+    /// mailbox need no wake-up either (``Mailbox/isOwnerThread``).
     func beginServing() {
+        mailbox.ownerServing(true)
         queue.withLock { $0.serving = true }
     }
 
     /// Called by the owner thread when it stops serving (the connection failed or is closing): what is queued, and
     /// whatever is enqueued until the next ``beginServing()``, runs on the global concurrent executor.
     func endServing() {
+        mailbox.ownerServing(false)
         let left = queue.withLock { queue in
             queue.serving = false
             defer { queue.jobs = [] }
