@@ -35,6 +35,22 @@ struct AnsweredMessageStoreTests {
         }
     }
 
+    @Test("a re-answered id is read back as its newest answer, once, by every reader", arguments: StoreBackend.available)
+    func reAnsweredIdReadsTheNewest(_ backend: StoreBackend) async throws {
+        try await backend.withStore { inventory async throws in
+            try await inventory.recordAnsweredMessages([Self.answer(1), Self.answer(2)], keepingLast: 10)
+            var again = Self.answer(1)
+            again.reply = nil
+            again.answeredAtEpochMillis = 9_999
+            try await inventory.recordAnsweredMessages([again, Self.answer(3)], keepingLast: 10)
+            #expect(try await inventory.answeredMessage(id: again.id) == again)
+            let ids = try await inventory.answeredMessageIds(limit: 10)
+            #expect(ids.map(\.id) == [Self.answer(2).id, again.id, Self.answer(3).id])
+            #expect(ids.map(\.hasReply) == [true, false, true])
+            #expect(try await inventory.loadAnsweredMessages(limit: 10) == [Self.answer(2), again, Self.answer(3)])
+        }
+    }
+
     @Test("only the most recent rows are kept: the store follows the window, not the history", arguments: StoreBackend.available)
     func trimsToTheWindow(_ backend: StoreBackend) async throws {
         try await backend.withStore { inventory async throws in

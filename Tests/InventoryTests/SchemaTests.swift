@@ -3,11 +3,23 @@ import GRDB
 @testable import Inventory
 import Testing
 
+extension StoreBackend {
+    /// Every migration a fresh store has applied, in order. The two schemas share names up to v8; SQLite's answer
+    /// log (v9) has no PostgreSQL counterpart (the shared store keeps its id index: every worker looks ids up there).
+    var migrations: [String] {
+        let shared = ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox", "v7-members", "v8-delivery-attempts"]
+        return switch self {
+        case .sqlite: shared + ["v9-answer-log"]
+        case .postgres: shared
+        }
+    }
+}
+
 @Suite("Schema and migrations")
 struct SchemaTests {
     @Test(arguments: StoreBackend.available) func freshInMemoryDatabaseIsFullyMigrated(_ backend: StoreBackend) async throws {
         try await backend.withStore { inventory async throws in
-            #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox", "v7-members", "v8-delivery-attempts"])
+            #expect(try await inventory.appliedMigrations() == backend.migrations)
             if let sqlite = inventory as? SQLiteInventory { #expect(sqlite.path == nil) }
             #expect(try await inventory.hosts().isEmpty)
             #expect(try await inventory.expectedVms(onHost: hostUuid(1)).isEmpty)
@@ -19,7 +31,7 @@ struct SchemaTests {
             let path = directory.appendingPathComponent("inventory.sqlite").path
             let inventory = try SQLiteInventory(path: path)
             #expect(FileManager.default.fileExists(atPath: path))
-            #expect(try await inventory.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox", "v7-members", "v8-delivery-attempts"])
+            #expect(try await inventory.appliedMigrations() == StoreBackend.sqlite.migrations)
             let mode = try await inventory.database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
             #expect(mode == "wal")
             let tables = try await inventory.database.read {
@@ -42,12 +54,42 @@ struct SchemaTests {
                 try await inventory.updateHostStatus(uuid: hostUuid(1), to: .disconnected)
             }
             let reopened = try SQLiteInventory(path: path)
-            #expect(try await reopened.appliedMigrations() == ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox", "v7-members", "v8-delivery-attempts"])
+            #expect(try await reopened.appliedMigrations() == StoreBackend.sqlite.migrations)
             var expectedHost = host(1)
             expectedHost.status = .disconnected
             #expect(try await reopened.host(uuid: hostUuid(1)) == expectedHost)
             #expect(try await reopened.expectedVms(onHost: hostUuid(1)).map(\.uuid) == [vmUuid(1), vmUuid(2)])
             #expect(try await reopened.vm(uuid: vmUuid(2)) == stopped)
+        }
+    }
+
+    @Test("v9 turns the answered-message table into an append-only log and keeps the window in answer order")
+    func answerLogMigrationKeepsTheWindow() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("inventory.sqlite").path
+            do {
+                // A file as the previous build left it: migrated up to v8, a re-answered id REPLACEd to the end.
+                let pool = try DatabasePool(path: path)
+                try SQLiteSchema.migrator.migrate(pool, upTo: "v8-delivery-attempts")
+                try await pool.write { db in
+                    for (id, reply) in [("a", "1"), ("b", "2"), ("c", "3"), ("a", "4")] {
+                        try db.execute(sql: """
+                            INSERT OR REPLACE INTO answered_messages (id, reply, answeredAt) VALUES (?, ?, 7)
+                            """, arguments: [String(repeating: id, count: 32), Data(reply.utf8)])
+                    }
+                }
+            }
+            let inventory = try SQLiteInventory(path: path)
+            #expect(try await inventory.appliedMigrations() == StoreBackend.sqlite.migrations)
+            let window = try await inventory.loadAnsweredMessages(limit: 10)
+            #expect(window.map { String($0.id.prefix(1)) } == ["b", "c", "a"])
+            #expect(window.map { String(decoding: $0.reply ?? [], as: UTF8.self) } == ["2", "3", "4"])
+            let indexes = try await inventory.database.read {
+                try String.fetchAll($0, sql: """
+                    SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'answered_messages'
+                    """)
+            }
+            #expect(indexes.isEmpty, "an index on random ids is what the log removes")
         }
     }
 

@@ -76,7 +76,7 @@ struct SharedStoreTests {
                 return stores
             }
             for store in stores {
-                #expect(try await store.appliedMigrations() == SQLiteInventory.knownMigrations)
+                #expect(try await store.appliedMigrations() == StoreBackend.postgres.migrations)
             }
         }
     }
