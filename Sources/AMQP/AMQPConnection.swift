@@ -29,7 +29,8 @@ public final class AMQPConnection: Sendable {
     private let prefetch: UInt16
     private let logger: Logger
     private let mailbox: Mailbox
-    private let status = ConnectionStatus()
+    private let owner: OwnerBox
+    private let status: ConnectionStatus
     private let consumerCounter = Atomic<Int>(0)
     private let lifecycle = Mutex(Lifecycle.idle)
 
@@ -40,8 +41,13 @@ public final class AMQPConnection: Sendable {
         self.prefetch = prefetch
         self.logger = logger
         let mailbox = Mailbox()
+        let executor = OwnerThreadExecutor(mailbox: mailbox)
+        let status = ConnectionStatus()
         self.mailbox = mailbox
-        self.taskExecutor = OwnerThreadExecutor(mailbox: mailbox)
+        self.taskExecutor = executor
+        self.status = status
+        self.owner = OwnerBox(configuration: configuration, prefetch: prefetch, mailbox: mailbox, executor: executor,
+                              status: status, logger: logger)
     }
 
     /// Runs tasks that prefer it on this connection's owner thread, between its polls, while a connection is served
@@ -68,10 +74,8 @@ public final class AMQPConnection: Sendable {
         case .idle: break
         }
         let result: Result<Void, AMQPError> = await withCheckedContinuation { continuation in
-            let owner = OwnerBox(configuration: configuration, prefetch: prefetch, mailbox: mailbox,
-                                 executor: taskExecutor, status: status,
-                                 logger: logger) { continuation.resume(returning: $0) }
-            let thread = Thread { owner.run() }
+            let owner = self.owner
+            let thread = Thread { owner.run { continuation.resume(returning: $0) } }
             thread.name = "amqp-\(configuration.host):\(configuration.port)"
             thread.start()
         }
@@ -100,11 +104,12 @@ public final class AMQPConnection: Sendable {
         return stream
     }
 
-    /// Publishes and waits for the broker's confirm.
+    /// Publishes and waits for the broker's confirm. While the owner thread sleeps, the calling thread writes the
+    /// publish itself (see `ConnectionOwner.borrowedPublishPass`); the confirm always comes through the owner thread.
     @discardableResult
     public func publish(_ message: OutgoingMessage) async throws(AMQPError) -> PublishOutcome {
         let result: Result<PublishOutcome, AMQPError> = await withCheckedContinuation { continuation in
-            mailbox.post(.publish(message, completion: { continuation.resume(returning: $0) }))
+            postPublish(.publish(message, completion: { continuation.resume(returning: $0) }))
         }
         return try result.get()
     }
@@ -112,7 +117,12 @@ public final class AMQPConnection: Sendable {
     /// Publishes without waiting; for traffic whose loss the caller tolerates (benchmarks' load,
     /// best-effort notifications).
     public func publishWithoutConfirm(_ message: OutgoingMessage) {
-        mailbox.post(.publish(message, completion: nil))
+        postPublish(.publish(message, completion: nil))
+    }
+
+    private func postPublish(_ command: Command) {
+        guard mailbox.postWithoutWaking(command) else { return }
+        if !owner.borrowPublishPass() { mailbox.wake() }
     }
 
     /// Acknowledges a delivery. Contiguous acks are batched into one `multiple` ack.
@@ -151,19 +161,27 @@ public final class AMQPConnection: Sendable {
     public var statistics: ConnectionStatistics { status.snapshot }
 }
 
-/// Hands the owner to its thread. The owner is created on the caller's side but touched only by
-/// the thread after `start()`, so the box is the single crossing point.
+/// The connection's owner, shared by its thread and by publishers. The owner's state is touched only by whoever holds
+/// its lock: the owner thread (from the first line of `run` on, except while it sleeps in poll) or a publisher that
+/// took the lock with `tryLock` for one borrowed pass.
 private final class OwnerBox: @unchecked Sendable {
-    // @unchecked: ConnectionOwner is confined to the owner thread; the box only carries it there
-    // once, before the thread starts, and nothing else keeps a reference.
+    // @unchecked: every access to `owner` is under `owner.lock` — `run` takes it first thing, and
+    // `borrowPublishPass` only after `tryLock` succeeded.
     private let owner: ConnectionOwner
 
     init(configuration: AMQPConfiguration, prefetch: UInt16, mailbox: Mailbox, executor: OwnerThreadExecutor,
-         status: ConnectionStatus, logger: Logger,
-         firstConnect: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+         status: ConnectionStatus, logger: Logger) {
         owner = ConnectionOwner(configuration: configuration, prefetch: prefetch, mailbox: mailbox, executor: executor,
-                                status: status, logger: logger, firstConnect: firstConnect)
+                                status: status, logger: logger)
     }
 
-    func run() { owner.run() }
+    func run(firstConnect: @escaping @Sendable (Result<Void, AMQPError>) -> Void) { owner.run(firstConnect: firstConnect) }
+
+    /// Runs waiting publishes on the calling thread if the owner thread sleeps; false when the owner thread must be
+    /// woken (it is busy, connecting or gone, or publishes were left for it).
+    func borrowPublishPass() -> Bool {
+        guard owner.lock.tryLock() else { return false }
+        defer { owner.lock.unlock() }
+        return owner.borrowedPublishPass()
+    }
 }

@@ -16,6 +16,12 @@ import Primitives
 /// With several endpoints (a cluster) every lost connection and every failed connect moves the next attempt to the
 /// next endpoint, round-robin, so a dead node costs one backoff, not an endless retry of its address. The first
 /// connect tries each endpoint once before `start()` fails.
+///
+/// **Borrowed publish passes.** While this thread sleeps in `poll` on a live connection it releases ``lock``; a
+/// thread that posts a publish then takes the lock (never waiting for it) and runs the publishes at the head of the
+/// mailbox itself (``borrowedPublishPass()``), so the common publish costs no wake-up of this thread: the worker's
+/// replies leave from the thread that handled the request (the consuming connection's), and only the confirm comes
+/// back through this one. Everything else — acks, declarations, reading frames, confirms, reconnects — stays here.
 final class ConnectionOwner {
     private let configuration: AMQPConfiguration
     private let endpoints: [AMQPConfiguration.Endpoint]
@@ -27,6 +33,14 @@ final class ConnectionOwner {
     private let logger: Logger
     /// Answers `start()`; nil once answered, so it is answered exactly once whatever ends the first connect.
     private var firstConnect: (@Sendable (Result<Void, AMQPError>) -> Void)?
+    /// Held by this thread except while it sleeps in poll on a live connection; everything below is touched only by
+    /// whoever holds it.
+    let lock = OwnerLock()
+    /// The live connection while it is served (what a borrowed pass may publish on).
+    private var served: RabbitSession?
+    /// A borrowed pass's publish failed the connection: this thread tears it down when it wakes.
+    private var borrowedFailure: AMQPError?
+    private var borrowedBatch: [Command] = []
 
     private var topology = Topology()
     private var consumers: [String: Consumer] = [:]
@@ -47,8 +61,7 @@ final class ConnectionOwner {
     private var endpointIndex = 0
 
     init(configuration: AMQPConfiguration, prefetch: UInt16, mailbox: Mailbox, executor: OwnerThreadExecutor,
-         status: ConnectionStatus, logger: Logger,
-         firstConnect: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+         status: ConnectionStatus, logger: Logger) {
         self.configuration = configuration
         self.endpoints = configuration.endpoints
         self.prefetch = prefetch
@@ -56,10 +69,12 @@ final class ConnectionOwner {
         self.executor = executor
         self.status = status
         self.logger = logger
-        self.firstConnect = firstConnect
     }
 
-    func run() {
+    /// The owner thread's body; `firstConnect` is answered once the first connect succeeded or every endpoint failed.
+    func run(firstConnect: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        lock.lock()
+        self.firstConnect = firstConnect
         var delay = configuration.reconnectInitialDelay
         var connectedOnce = false
         // The endpoint of the last successful connect: a connect elsewhere is a failover.
@@ -139,7 +154,40 @@ final class ConnectionOwner {
         consumers.removeAll()
         for command in deferred + mailbox.close() { command.reject(.closed) }
         status.update { $0.connected = false; $0.endpoint = nil }
+        lock.unlock()
         for completion in closeCompletions { completion() }
+    }
+
+    /// Runs the publishes at the head of the mailbox on the calling thread, which took ``lock`` with `tryLock` (so
+    /// this thread sleeps in poll). Stops at the first command that is not a publish, or a publish the socket may
+    /// not take without blocking, and puts the rest back at the head of the mailbox, in order. Returns whether it
+    /// ran everything; if not, the owner thread must be woken for the rest.
+    func borrowedPublishPass() -> Bool {
+        guard let session = served, borrowedFailure == nil else { return false }
+        mailbox.drain(into: &borrowedBatch, clearingWake: false)
+        defer { borrowedBatch.removeAll(keepingCapacity: true) }
+        var index = borrowedBatch.startIndex
+        while index < borrowedBatch.endIndex {
+            guard case .publish(let message, _) = borrowedBatch[index] else { break }
+            guard session.hasSendRoom(forBody: message.body.count) else {
+                status.sendBufferDeferrals.add(1, ordering: .relaxed)
+                break
+            }
+            do {
+                try handle(borrowedBatch[index], on: session)
+            } catch {
+                // Its caller was answered (the publish was rolled back); the owner thread reconnects.
+                borrowedFailure = error
+                index += 1
+                break
+            }
+            index += 1
+        }
+        let written = index - borrowedBatch.startIndex - (borrowedFailure == nil ? 0 : 1)
+        if written > 0 { status.borrowedPublishes.add(written, ordering: .relaxed) }
+        guard index < borrowedBatch.endIndex else { return borrowedFailure == nil }
+        mailbox.requeueAtFront(borrowedBatch[index...])
+        return false
     }
 
     private func answerFirstConnect(_ result: Result<Void, AMQPError>) {
@@ -173,6 +221,7 @@ final class ConnectionOwner {
         case .closed: .closed
         default: .connectionLost(reason: error.description)
         }
+        borrowedFailure = nil
         confirms.failAll(reason)
         status.unconfirmed.store(0, ordering: .relaxed)
         acks.reset()
@@ -234,7 +283,11 @@ final class ConnectionOwner {
         // (this thread's own posts, the common case under load, set none).
         var clearWake = true
         executor.beginServing()
-        defer { executor.endServing() }
+        served = session
+        defer {
+            served = nil
+            executor.endServing()
+        }
         while true {
             if drainMailbox {
                 mailbox.drain(into: &batch, clearingWake: clearWake)
@@ -254,9 +307,17 @@ final class ConnectionOwner {
             if !busy { status.unconfirmed.store(confirms.outstanding, ordering: .relaxed) }
             descriptors[0].revents = 0
             descriptors[1].revents = 0
+            // Publishers may run their publishes themselves while this thread sleeps (`borrowedPublishPass`).
+            lock.unlock()
             let ready = poll(&descriptors, 2, busy ? 0 : Int32(pollTimeout))
-            if ready < 0 && errno != EINTR {
-                throw .connectionLost(reason: "poll failed: errno \(errno)")
+            let pollErrno = errno
+            lock.lock()
+            if let failure = borrowedFailure {
+                borrowedFailure = nil
+                throw failure
+            }
+            if ready < 0 && pollErrno != EINTR {
+                throw .connectionLost(reason: "poll failed: errno \(pollErrno)")
             }
             let now = ContinuousClock.now
             let timedOut = ready == 0 && !busy

@@ -22,6 +22,11 @@ public struct ConnectionStatistics: Sendable, Equatable {
     /// Publishes sent and not yet confirmed (or returned), as of the owner loop's last pass: a figure that keeps
     /// growing means the broker stopped confirming (an alarm, a sick queue) and replies are piling up.
     public var unconfirmedPublishes = 0
+    /// Publishes the publishing thread wrote itself while the owner thread slept (no wake-up of the owner thread).
+    public var borrowedPublishes = 0
+    /// Times a publishing thread left its publish to the owner thread because the socket's send buffer was filling
+    /// (the broker reads slowly or not at all: an alarm, credit flow). Growing fast: the broker is holding back.
+    public var sendBufferDeferrals = 0
     public var lastError: String?
 }
 
@@ -29,11 +34,16 @@ final class ConnectionStatus: Sendable {
     let value = Mutex(ConnectionStatistics())
     /// Kept apart from `value`: the owner loop stores it on every pass, and a plain atomic store costs no lock.
     let unconfirmed = Atomic<Int>(0)
+    /// Counted per publish by whichever thread holds the owner lock: atomics, not the mutex, for the same reason.
+    let borrowedPublishes = Atomic<Int>(0)
+    let sendBufferDeferrals = Atomic<Int>(0)
 
     func update(_ body: (inout ConnectionStatistics) -> Void) { value.withLock { body(&$0) } }
     var snapshot: ConnectionStatistics {
         var statistics = value.withLock { $0 }
         statistics.unconfirmedPublishes = unconfirmed.load(ordering: .relaxed)
+        statistics.borrowedPublishes = borrowedPublishes.load(ordering: .relaxed)
+        statistics.sendBufferDeferrals = sendBufferDeferrals.load(ordering: .relaxed)
         return statistics
     }
 }

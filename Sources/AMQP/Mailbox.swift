@@ -27,6 +27,13 @@ final class Mailbox: Sendable {
     deinit { Glibc.close(wakeDescriptor) }
 
     func post(_ command: Command) {
+        if postWithoutWaking(command) { wake() }
+    }
+
+    /// Posts `command` and returns whether the owner thread needs a wake-up for it (the list was empty and the caller
+    /// is not the owner thread), leaving the wake-up to the caller: a publisher first tries to run the command itself
+    /// (`ConnectionOwner.borrowedPublishPass`) and wakes the owner only if that did not take everything.
+    func postWithoutWaking(_ command: Command) -> Bool {
         let accepted: Bool?  // nil: refused; otherwise whether the list was empty (the owner needs a wake-up)
         accepted = state.withLock { state in
             guard !state.closed else { return nil }
@@ -35,10 +42,23 @@ final class Mailbox: Sendable {
             return wasEmpty
         }
         switch accepted {
-        case nil: command.reject(.closed)
-        case true?: if !isOwnerThread { wake() }
-        case false?: break
+        case nil:
+            command.reject(.closed)
+            return false
+        case true?: return !isOwnerThread
+        case false?: return false
         }
+    }
+
+    /// Puts commands a borrowed pass did not run back at the head of the list, before anything posted since, so
+    /// the owner thread runs them in their order. (Once closed they are rejected: nobody would run them.)
+    func requeueAtFront(_ commands: ArraySlice<Command>) {
+        let refused = state.withLock { state -> Bool in
+            guard !state.closed else { return true }
+            state.commands.insert(contentsOf: commands, at: 0)
+            return false
+        }
+        if refused { for command in commands { command.reject(.closed) } }
     }
 
     /// Whether the caller is the owner thread, serving a live connection.

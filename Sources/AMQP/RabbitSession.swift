@@ -255,6 +255,24 @@ import Primitives
 
     @_spi(RawSession) public func releaseBuffers() { amqp_maybe_release_buffers(state) }
 
+    /// Whether a publish of `bodyBytes` fits the socket's send buffer now with a wide margin, so writing it cannot
+    /// block. rabbitmq-c writes a publish with no deadline: on a connection the broker stopped reading (a resource
+    /// alarm, credit flow) the write waits until the broker reads again. The owner thread may wait there; a thread
+    /// that runs publishes on its behalf (another connection's owner thread, which must keep acking and sending
+    /// heartbeats) may not, so it asks first. The kernel counts buffer memory, not payload bytes (about twice the
+    /// payload for small segments), hence a quarter of `SO_SNDBUF` for what is queued plus what comes.
+    func hasSendRoom(forBody bodyBytes: Int) -> Bool {
+        var queued: Int32 = 0
+        guard ioctl(socketDescriptor, UInt(TIOCOUTQ), &queued) == 0 else { return false }
+        var size: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(socketDescriptor, SOL_SOCKET, SO_SNDBUF, &size, &length) == 0 else { return false }
+        return Int(queued) + bodyBytes + Self.publishOverheadBytes <= Int(size) / 4
+    }
+
+    /// Method and header frames of a publish, generously: exchange, routing key and properties with headers.
+    private static let publishOverheadBytes = 2_048
+
     // MARK: Errors
 
     @_spi(RawSession) public static func statusText(_ status: Int32) -> String {

@@ -98,3 +98,47 @@ struct BookkeepingTests {
         #expect(tracker.outstanding == 0)
     }
 }
+
+@Suite("Mailbox order when a borrowed pass gives commands back")
+struct MailboxRequeueTests {
+    /// The publishes that were refused, in the order they were.
+    private final class Refusals: Sendable {
+        let keys = Mutex<[String]>([])
+    }
+
+    private static func publish(_ key: String, refusals: Refusals = Refusals()) -> Command {
+        .publish(OutgoingMessage(exchange: "", routingKey: key, body: []), completion: { result in
+            if case .failure = result { refusals.keys.withLock { $0.append(key) } }
+        })
+    }
+
+    private static func keys(_ commands: [Command]) -> [String] {
+        commands.map { command in
+            guard case .publish(let message, _) = command else { return "?" }
+            return message.routingKey
+        }
+    }
+
+    @Test("commands given back go before those posted meanwhile, in their order")
+    func givenBackGoFirst() {
+        let mailbox = Mailbox()
+        for key in ["a", "b", "c"] { _ = mailbox.postWithoutWaking(Self.publish(key)) }
+        let taken = mailbox.drain()
+        _ = mailbox.postWithoutWaking(Self.publish("d"))
+        mailbox.requeueAtFront(taken[1...])
+        #expect(Self.keys(mailbox.drain()) == ["b", "c", "d"])
+    }
+
+    @Test("only the first post into an empty mailbox asks for a wake-up; a closed mailbox refuses posts and give-backs")
+    func wakeUpsAndRefusals() {
+        let mailbox = Mailbox()
+        let refusals = Refusals()
+        #expect(mailbox.postWithoutWaking(Self.publish("a", refusals: refusals)))
+        #expect(!mailbox.postWithoutWaking(Self.publish("b", refusals: refusals)))
+        let taken = mailbox.drain()
+        #expect(mailbox.close().isEmpty)
+        #expect(!mailbox.postWithoutWaking(Self.publish("c", refusals: refusals)))
+        mailbox.requeueAtFront(taken[...])
+        #expect(refusals.keys.withLock { $0 } == ["c", "a", "b"])
+    }
+}

@@ -63,6 +63,31 @@ struct ConnectionTests {
         }
     }
 
+    @Test("publishes the publishing thread writes itself, the owner thread asleep, keep their order and are confirmed")
+    func borrowedPublishesKeepOrder() async throws {
+        let connection = AMQPConnection(configuration: try TestBroker.configuration())
+        try await withTeardown({ await connection.close() }) {
+            try await connection.start()
+            let queue = TestBroker.uniqueName("test.borrowed")
+            try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+            let deliveries = StreamCollector(try await connection.consume(ConsumerSpecification(queue: queue, noAck: true)))
+            func message(_ number: Int) -> OutgoingMessage {
+                OutgoingMessage(exchange: "", routingKey: queue, body: Array("\(number)".utf8))
+            }
+            // One at a time: between two of them the owner thread goes back to sleep, so the publishing task's own
+            // thread writes most of them.
+            for number in 0..<200 { #expect(try await connection.publish(message(number)) == .confirmed) }
+            // Back to back, while the owner thread reads the deliveries: some are written by this task's thread, some
+            // left to the owner thread (it was awake); one order all the same.
+            for number in 200..<1_200 { connection.publishWithoutConfirm(message(number)) }
+            for number in 0..<1_200 {
+                let delivery = try #require(await deliveries.next())
+                #expect(String(decoding: delivery.body, as: UTF8.self) == "\(number)")
+            }
+            #expect(connection.statistics.borrowedPublishes > 0)
+        }
+    }
+
     @Test("a consumer's body limit: an oversize body arrives as its first 4 KiB with the announced size; the rest whole")
     func oversizeBodyIsTruncatedFromTheHeader() async throws {
         let connection = AMQPConnection(configuration: try TestBroker.configuration())
@@ -204,6 +229,42 @@ struct ConnectionTests {
 /// Closes every connection on the broker: run alone (scripts/run-tests.sh), never beside other broker tests.
 @Suite("AMQP reconnect (disruptive)", .enabled(if: TestBroker.available), .serialized)
 struct DisruptiveConnectionTests {
+    @Test("a broker that stops reading never holds a publisher in a write: what the socket cannot take waits for the owner thread",
+          .enabled(if: TestBroker.controllable))
+    func publisherNeverWaitsInAWrite() async throws {
+        let connection = AMQPConnection(configuration: try TestBroker.configuration())
+        try await withTeardown({ await connection.close() }) {
+            try await connection.start()
+            let queue = TestBroker.uniqueName("test.full-socket")
+            try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+            // 32 MB: more than the socket buffers on both sides of a loopback connection can hold, so with the
+            // alarm up the broker's reader stops and the socket fills.
+            let count = 128, body = [UInt8](repeating: 7, count: 256 * 1024)
+            try TestBroker.control("memory-alarm", "on")
+            try await withTeardown({ try? TestBroker.control("memory-alarm", "off") }) {
+                // On a thread of its own: a publisher stuck in a write would block it, and the bound below fails
+                // the test instead of hanging with it.
+                let (done, finished) = AsyncStream.makeStream(of: Int.self)
+                let publisher = Thread {
+                    for _ in 0..<count {
+                        connection.publishWithoutConfirm(OutgoingMessage(exchange: "", routingKey: queue, body: body))
+                    }
+                    finished.yield(count)
+                    finished.finish()
+                }
+                publisher.start()
+                #expect(await StreamCollector(done).next() == count, "a publish call waited for the blocked broker")
+                #expect(connection.statistics.sendBufferDeferrals > 0)
+            }
+            // Alarm cleared: the owner thread writes the rest, and every message arrives.
+            let deliveries = StreamCollector(try await connection.consume(ConsumerSpecification(queue: queue, noAck: true)))
+            for _ in 0..<count {
+                let delivery = try #require(await deliveries.next(within: .seconds(60)))
+                #expect(delivery.body.count == body.count)
+            }
+        }
+    }
+
     @Test("after the broker drops the connection: reconnect, re-declare, re-subscribe, stale tags dropped")
     func reconnectsAndDropsStaleTags() async throws {
         // Not auto-delete: an auto-delete queue dies with its last consumer, taking unacked messages along.

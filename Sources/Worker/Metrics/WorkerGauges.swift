@@ -23,9 +23,10 @@ final class WorkerGauges: Sendable {
         let reconnects: Counter
         let failovers: Counter
         let confirmTimeouts: Counter
+        let sendBufferDeferrals: Counter
         /// Per endpoint seen: an endpoint left behind shows 0 instead of vanishing from the scrape.
         let connected = Mutex<[String: Gauge]>([:])
-        let counted = Mutex<(reconnects: Int, failovers: Int, confirmTimeouts: Int)>((0, 0, 0))
+        let counted = Mutex<(reconnects: Int, failovers: Int, confirmTimeouts: Int, deferrals: Int)>((0, 0, 0, 0))
 
         init(name: String, factory: any MetricsFactory) {
             self.name = name
@@ -35,6 +36,7 @@ final class WorkerGauges: Sendable {
             reconnects = Counter(label: Family.amqpReconnects, dimensions: labels, factory: factory)
             failovers = Counter(label: Family.amqpFailovers, dimensions: labels, factory: factory)
             confirmTimeouts = Counter(label: Family.amqpConfirmTimeouts, dimensions: labels, factory: factory)
+            sendBufferDeferrals = Counter(label: Family.amqpSendBufferDeferrals, dimensions: labels, factory: factory)
         }
 
         func update(_ statistics: ConnectionStatistics, factory: any MetricsFactory) {
@@ -55,14 +57,19 @@ final class WorkerGauges: Sendable {
                     gauge.record(statistics.connected && seen == endpoint ? 1 : 0)
                 }
             }
-            let (reconnectsDelta, failoversDelta, timeoutsDelta) = counted.withLock { last in
-                defer { last = (statistics.reconnects, statistics.failovers, statistics.confirmTimeouts) }
+            let (reconnectsDelta, failoversDelta, timeoutsDelta, deferralsDelta) = counted.withLock { last in
+                defer {
+                    last = (statistics.reconnects, statistics.failovers, statistics.confirmTimeouts,
+                            statistics.sendBufferDeferrals)
+                }
                 return (statistics.reconnects - last.reconnects, statistics.failovers - last.failovers,
-                        statistics.confirmTimeouts - last.confirmTimeouts)
+                        statistics.confirmTimeouts - last.confirmTimeouts,
+                        statistics.sendBufferDeferrals - last.deferrals)
             }
             if reconnectsDelta > 0 { reconnects.increment(by: reconnectsDelta) }
             if failoversDelta > 0 { failovers.increment(by: failoversDelta) }
             if timeoutsDelta > 0 { confirmTimeouts.increment(by: timeoutsDelta) }
+            if deferralsDelta > 0 { sendBufferDeferrals.increment(by: deferralsDelta) }
         }
     }
 

@@ -39,6 +39,7 @@ extension WorkerMetrics {
         static let amqpReconnects = "cloudbus_worker_amqp_reconnects_total"
         static let amqpFailovers = "cloudbus_worker_amqp_failovers_total"
         static let amqpConfirmTimeouts = "cloudbus_worker_amqp_confirm_timeouts_total"
+        static let amqpSendBufferDeferrals = "cloudbus_worker_amqp_send_buffer_deferrals_total"
     }
 
     /// Every family the worker itself emits, with the help text `/metrics` carries.
@@ -89,6 +90,8 @@ extension WorkerMetrics {
               help: "Reconnects that landed on another broker node."),
         .init(Family.amqpConfirmTimeouts, .counter, labels: ["connection"],
               help: "Publishes that got no confirm within the confirm timeout."),
+        .init(Family.amqpSendBufferDeferrals, .counter, labels: ["connection"],
+              help: "Publishes left to the connection's thread because its send buffer was filling: the broker reads slowly."),
     ]
 
     /// Every family a worker process may emit: its own and those of the domain modules.
