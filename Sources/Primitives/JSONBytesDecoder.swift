@@ -434,7 +434,15 @@ struct KeyedValues<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let members: Range<Int>
     let codingPath: [any CodingKey]
 
-    var allKeys: [Key] { members.compactMap { Key(stringValue: state.string(keyAt: state.memberStore[$0].key)) } }
+    /// One allocation for the array (`compactMap` grew it one member at a time: three or four for a header object).
+    var allKeys: [Key] {
+        var keys: [Key] = []
+        keys.reserveCapacity(members.count)
+        for index in members {
+            if let key = Key(stringValue: state.string(keyAt: state.memberStore[index].key)) { keys.append(key) }
+        }
+        return keys
+    }
 
     private func value(_ key: Key) -> Range<Int>? {
         let name = key.stringValue

@@ -229,13 +229,3 @@ struct MessageKey: Hashable, Sendable {
         self.isHash = false
     }
 }
-
-/// Decides who answers a request when a handler races its deadline: the handler's reply or the
-/// timeout reply, never both.
-final class AnswerClaim: Sendable {
-    private let claimed = Atomic<Bool>(false)
-
-    func claim() -> Bool {
-        claimed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
-    }
-}

@@ -323,32 +323,38 @@ final class DeliveryPipeline: Sendable {
         }
         let remaining = messageDeadline?.remaining(now: now)
         let timeout = min(remaining ?? settings.defaultHandlerTimeout, settings.defaultHandlerTimeout)
-        let context = HandlerContext(base: base, deadline: .now + timeout, redelivered: delivery.redelivered)
-        let claim = AnswerClaim()
-        let message = envelope.message
-        let className = envelope.className
-        await executor.submit(key: key, timeout: timeout, { [self] in
-            await run(entry, message: message, className: className, key: key, context: context, delivery: delivery,
-                      mode: mode, claim: claim, received: received)
-        }, completion: { [self] outcome in
-            switch outcome {
-            case .finished, .threw:
-                break
-            case .deadlineExceeded, .expiredBeforeStart:
-                guard claim.claim() else { return }
-                Task { await self.answerTimeout(delivery, base: base, className: className, outcome: outcome) }
-            case .rejected:
-                // Shutting down: give it back to the queue for another worker or our restart.
-                Task { await self.settle(delivery, id: base.id, .giveBack()) }
+        let admitted = AdmittedDelivery(
+            pipeline: self, entry: entry, message: envelope.message, className: envelope.className, key: key,
+            context: HandlerContext(base: base, deadline: .now + timeout, redelivered: delivery.redelivered),
+            delivery: delivery, mode: mode, received: received)
+        // Each closure captures the one object: no capture context to allocate per message.
+        await executor.submit(key: key, timeout: timeout, { await admitted.run() },
+                              completion: { admitted.complete($0) })
+    }
+
+    /// What the executor's completion does besides the handler's own answer: a deadline or a shutdown answers here.
+    fileprivate func complete(_ admitted: AdmittedDelivery, _ outcome: JobOutcome) {
+        switch outcome {
+        case .finished, .threw:
+            break
+        case .deadlineExceeded, .expiredBeforeStart:
+            guard admitted.claim() else { return }
+            Task {
+                await self.answerTimeout(admitted.delivery, base: admitted.context.base, className: admitted.className,
+                                         outcome: outcome)
             }
-        })
+        case .rejected:
+            // Shutting down: give it back to the queue for another worker or our restart.
+            Task { await self.settle(admitted.delivery, id: admitted.context.base.id, .giveBack()) }
+        }
     }
 
     // MARK: Handling
 
-    private func run(_ entry: HandlerTable.Entry, message: any BusMessage, className: String, key: String,
-                     context: HandlerContext, delivery: Delivery, mode: ReplyMode, claim: AnswerClaim,
-                     received: ContinuousClock.Instant) async {
+    fileprivate func run(_ admitted: AdmittedDelivery) async {
+        let (entry, message, className, key) = (admitted.entry, admitted.message, admitted.className, admitted.key)
+        let (context, delivery, mode, received) = (admitted.context, admitted.delivery, admitted.mode, admitted.received)
+        let claim = admitted
         let base = context.base
         do {
             // What an earlier message of this key announced but never got confirmed goes first, in order.
@@ -667,4 +673,43 @@ final class DeliveryPipeline: Sendable {
             return nil
         }
     }
+}
+
+/// One admitted delivery on its way through its key's executor: what the handler needs, and the claim that decides
+/// who answers when the handler races its deadline — the handler's reply or the timeout reply, never both. One object
+/// for all of it, so the executor's job and completion closures each capture a single reference and allocate no
+/// context (separate captures and a separate claim object cost three allocations per message).
+final class AdmittedDelivery: Sendable {
+    let pipeline: DeliveryPipeline
+    let entry: HandlerTable.Entry
+    let message: any BusMessage
+    let className: String
+    let key: String
+    let context: HandlerContext
+    let delivery: Delivery
+    let mode: ReplyMode
+    let received: ContinuousClock.Instant
+    private let claimed = Atomic<Bool>(false)
+
+    init(pipeline: DeliveryPipeline, entry: HandlerTable.Entry, message: any BusMessage, className: String, key: String,
+         context: HandlerContext, delivery: Delivery, mode: ReplyMode, received: ContinuousClock.Instant) {
+        self.pipeline = pipeline
+        self.entry = entry
+        self.message = message
+        self.className = className
+        self.key = key
+        self.context = context
+        self.delivery = delivery
+        self.mode = mode
+        self.received = received
+    }
+
+    /// True for the first caller only: whoever claims answers.
+    func claim() -> Bool {
+        claimed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    func run() async { await pipeline.run(self) }
+
+    func complete(_ outcome: JobOutcome) { pipeline.complete(self, outcome) }
 }
