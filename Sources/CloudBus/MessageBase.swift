@@ -52,6 +52,20 @@ extension MessageBase: Codable {
     }
 
     public init(from decoder: any Decoder) throws {
+        // Every message decodes one of these: read straight from the bytes when the decoder allows it. The two
+        // branches read the same members in the same order with the same semantics (`decodeIfPresent`).
+        if let direct = decoder as? any DirectJSONDecoding {
+            let object = try direct.directObject()
+            id = try object.string(CodingKeys.id.rawValue) ?? MessageID.random()
+            serviceId = try object.string(CodingKeys.serviceId.rawValue)
+            createdTime = try object.int64(CodingKeys.createdTime.rawValue) ?? EpochMillis.now()
+            timeout = try object.int64(CodingKeys.timeout.rawValue) ?? Self.noTimeout
+            messageDeadline = try object.int64(CodingKeys.messageDeadline.rawValue) ?? Self.noTimeout
+            headers = try object.decode(MessageHeaders.self, CodingKeys.headers.rawValue) ?? MessageHeaders()
+            systemTags = try object.decode([String].self, CodingKeys.systemTags.rawValue)
+            userTags = try object.decode([String].self, CodingKeys.userTags.rawValue)
+            return
+        }
         let container = try decoder.container(keyedBy: CodingKeys.self)
         id = try container.decodeIfPresent(String.self, forKey: .id) ?? MessageID.random()
         serviceId = try container.decodeIfPresent(String.self, forKey: .serviceId)

@@ -58,8 +58,30 @@ extension MessageHeaders: Codable {
     static let taskContextKey = "task-context"
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: DynamicKey.self)
         self.init()
+        // Every message has these: read straight from the bytes when the decoder allows it (same members, same
+        // semantics as the container branch below; the raw text is taken in the same visit).
+        if let direct = decoder as? any DirectJSONDecoding {
+            try direct.directObject().forEachMember { member in
+                if member.hasKey(Self.correlationIdKey) {
+                    correlationId = try member.string()
+                } else if member.hasKey(Self.replyToKey) {
+                    replyTo = try member.string()
+                } else if member.hasKey(Self.noReplyKey) {
+                    noReply = try Self.decodeFlag(member)
+                } else if member.hasKey(Self.isReplyKey) {
+                    isReply = try Self.decodeFlag(member)
+                } else if member.hasKey(Self.schemaKey) {
+                    schema = try member.decode([String: String].self)
+                } else if member.hasKey(Self.taskContextKey) {
+                    taskContext = member.rawText
+                } else {
+                    extra[member.keyString] = member.rawText
+                }
+            }
+            return
+        }
+        let container = try decoder.container(keyedBy: DynamicKey.self)
         for key in container.allKeys {
             switch key.stringValue {
             case Self.correlationIdKey: correlationId = try container.decodeIfPresent(String.self, forKey: key)
@@ -92,6 +114,13 @@ extension MessageHeaders: Codable {
         for (key, value) in members { found[key] = value }
         if taskContext == RawJSON.unread { taskContext = found[Self.taskContextKey] }
         for (key, value) in extra where value == RawJSON.unread { extra[key] = found[key] }
+    }
+
+    /// ``decodeFlag(_:_:)`` for a member read directly, step for step.
+    private static func decodeFlag(_ member: DirectJSONMember) throws -> String? {
+        if let string = try? member.string() { return string }
+        if let bool = try? member.bool() { return bool ? "true" : "false" }
+        return try member.string()
     }
 
     /// Accepts the string ZStack writes, or a JSON boolean from a careless sender.

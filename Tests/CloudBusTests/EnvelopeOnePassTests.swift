@@ -101,6 +101,35 @@ struct EnvelopeOnePassTests {
         #expect(decoded.base.headers.replyTo == "r")
     }
 
+    @Test("headers and base fields read directly from the bytes agree with JSONDecoder's reading, member by member",
+          arguments: [
+              #"{"noReply":true,"isReply":"TRUE","correlationId":null,"x-a":[1,{"b":null}],"task-context":{"k":"v"}}"#,
+              #"{"noReply":null,"isReply":false,"schema":{"error":"E"},"replyTo":"zstack.message.cloudbus.x"}"#,
+              #"{}"#,
+          ])
+    func directHeadersAgreeWithFoundation(_ headersText: String) throws {
+        let text = #"{"id":"0123456789abcdef0123456789abcdef","createdTime":5,"timeout":null,"systemTags":["a"],"headers":"#
+            + headersText + "}"
+        let fast = try Self.decode(MessageBase.self, text)
+        var foundation = try JSONDecoder().decode(MessageBase.self, from: Data(text.utf8))
+        // JSONDecoder's branch leaves raw members as placeholders for EnvelopeCodec's second scan: fill them the
+        // same way; the direct read took the same text in its one visit.
+        let headers = Data(headersText.utf8)
+        let members = try #require(try JSONScanner.members(ofObjectIn: headers, range: 0..<headers.count))
+        foundation.headers.fillUnread(from: members.map { member in
+            (key: member.key, value: RawJSON(validated: JSONScanner.slice(headers, member.value)))
+        })
+        #expect(fast == foundation)
+    }
+
+    @Test("a wrong type in a base field or a header fails the direct read as it fails JSONDecoder's",
+          arguments: [#"{"createdTime":"5"}"#, #"{"headers":{"replyTo":5}}"#, #"{"headers":{"noReply":[]}}"#,
+                      #"{"headers":[]}"#, #"{"systemTags":"a"}"#])
+    func directMismatchesThrowLikeFoundation(_ text: String) throws {
+        #expect(throws: DecodingError.self) { try Self.decode(MessageBase.self, text) }
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(MessageBase.self, from: Data(text.utf8)) }
+    }
+
     @Test func aLoneSurrogateIsJSONDecodersCall() throws {
         struct Probe: Decodable { var a: String }
         #expect(throws: JSONBytesDecoder.Unsupported.self) { try Self.decode(Probe.self, #"{"a":"\ud800x"}"#) }
@@ -267,6 +296,11 @@ enum RandomEnvelope {
         if chance(&random, 0.9) { headers["correlationId"] = .string(uuid(&random)) }
         if chance(&random, 0.8) { headers["replyTo"] = .string("zstack.message.cloudbus." + uuid(&random)) }
         if chance(&random, 0.5) { headers["noReply"] = chance(&random, 0.8) ? .string("false") : .bool(false) }
+        // Read member by member on the direct path: flags as strings, booleans, null or a wrong type; ids as null.
+        if chance(&random, 0.3) {
+            headers["isReply"] = [.string("true"), .bool(true), .null, .integer(1)][Int(random.next() % 4)]
+        }
+        if chance(&random, 0.05) { headers["correlationId"] = chance(&random, 0.5) ? .null : .integer(7) }
         if chance(&random, 0.5) { headers["schema"] = .object(chance(&random, 0.5) ? [:] : ["error": .string("E")]) }
         if chance(&random, 0.7) { headers["task-context"] = .object(["api": .string(string(&random))]) }
         if chance(&random, 0.2) { headers["x-" + String(random.next() % 3)] = value(&random, depth: 1) }

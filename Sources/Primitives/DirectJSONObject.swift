@@ -1,0 +1,111 @@
+import Foundation
+
+/// A decoder whose object members a type on every message's path reads directly (``DirectJSONObject``): no keyed
+/// container box, no coding-key values, no existential decoder per scalar. ``JSONBytesDecoder``'s decoders conform;
+/// Foundation's do not, so such a type keeps its `Codable` code for them — and both must read the same members the
+/// same way (the codec's differential tests hold them together).
+public protocol DirectJSONDecoding {
+    /// The object at this decoder's value. Throws the `DecodingError` that `container(keyedBy:)` throws for a value
+    /// that is not an object, and gives up (``JSONBytesDecoder/Unsupported``) where `container(keyedBy:)` would.
+    func directObject() throws -> DirectJSONObject
+}
+
+/// An object's members, read with `decodeIfPresent` semantics: a missing member and `null` are nil, a value of the
+/// wrong type throws the `DecodingError` `decodeIfPresent` would, and what the one-pass decoder does not vouch for
+/// gives the whole decode up, as everywhere in it.
+public struct DirectJSONObject {
+    let decoder: ValueDecoder
+    let members: Range<Int>
+
+    private var state: DecodingState { decoder.state }
+
+    private func value(_ name: String) -> Range<Int>? {
+        for index in members {
+            let member = state.memberStore[index]
+            if state.key(member.key, equals: name) { return member.value }
+        }
+        return nil
+    }
+
+    /// The coding path of member `name`, built only for an error.
+    private func path(_ name: String) -> [any CodingKey] { ValueDecoder.path(decoder.codingPath, MemberKey(name)) }
+
+    public func string(_ name: String) throws -> String? {
+        guard let range = value(name), !state.isNull(range) else { return nil }
+        return try state.string(at: range) { path(name) }
+    }
+
+    public func int64(_ name: String) throws -> Int64? {
+        guard let range = value(name), !state.isNull(range) else { return nil }
+        return try state.integer(Int64.self, at: range) { path(name) }
+    }
+
+    /// Member `name` as `T` through `T`'s own `init(from:)` (or the scalar paths), like `decodeIfPresent`.
+    public func decode<T: Decodable>(_ type: T.Type, _ name: String) throws -> T? {
+        guard let range = value(name), !state.isNull(range) else { return nil }
+        return try state.decodeValue(type, at: range, parentPath: decoder.codingPath, key: MemberKey(name))
+    }
+
+    /// Visits every member in order (keys are unique here: the decoder gave up on repeated keys).
+    public func forEachMember(_ body: (DirectJSONMember) throws -> Void) rethrows {
+        for index in members {
+            let member = state.memberStore[index]
+            try body(DirectJSONMember(object: self, key: member.key, value: member.value))
+        }
+    }
+}
+
+/// One member of a ``DirectJSONObject``: its key compared as bytes, its value read on demand.
+public struct DirectJSONMember {
+    let object: DirectJSONObject
+    let key: Range<Int>
+    let value: Range<Int>
+
+    private var state: DecodingState { object.decoder.state }
+
+    /// Whether the key spells `name` (compared as bytes: no string is made).
+    public func hasKey(_ name: String) -> Bool { state.key(key, equals: name) }
+
+    public var keyString: String { state.string(keyAt: key) }
+
+    public var isNull: Bool { state.isNull(value) }
+
+    /// The value as a string (nil for `null`), or the `DecodingError` `decodeIfPresent(String.self)` throws.
+    public func string() throws -> String? {
+        guard !isNull else { return nil }
+        return try state.string(at: value) { ValueDecoder.path(object.decoder.codingPath, MemberKey(keyString)) }
+    }
+
+    /// The value as a boolean (nil for `null`), or the `DecodingError` `decodeIfPresent(Bool.self)` throws.
+    public func bool() throws -> Bool? {
+        guard !isNull else { return nil }
+        return try state.bool(at: value) { ValueDecoder.path(object.decoder.codingPath, MemberKey(keyString)) }
+    }
+
+    /// The value as `T` (nil for `null`), like `decodeIfPresent`.
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T? {
+        guard !isNull else { return nil }
+        return try state.decodeValue(type, at: value, parentPath: object.decoder.codingPath, key: MemberKey(keyString))
+    }
+
+    /// The value's exact text, as ``RawJSONDecoding/rawMembers(where:)`` hands it out.
+    public var rawText: RawJSON { RawJSON(validated: Data(UnsafeRawBufferPointer(rebasing: state.buffer[value]))) }
+}
+
+/// A member's name as a coding key, for coding paths in errors.
+struct MemberKey: CodingKey {
+    let stringValue: String
+    var intValue: Int? { nil }
+    init(_ name: String) { stringValue = name }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+extension ValueDecoder: DirectJSONDecoding {
+    func directObject() throws -> DirectJSONObject {
+        guard state.firstByte(range) == UInt8(ascii: "{") else {
+            throw state.mismatch([String: Any].self, range) { codingPath }
+        }
+        return DirectJSONObject(decoder: self, members: try state.members(ofObjectAt: range))
+    }
+}
