@@ -109,7 +109,6 @@ final class ConnectionOwner {
                     "amqp.url": "\(configuration.redactedURL(for: endpoint))", "amqp.endpoint": "\(endpoint)",
                     "amqp.epoch": "\(epoch)", "amqp.heartbeat": "\(live.negotiatedHeartbeatSeconds)s",
                 ])
-                answerFirstConnect(.success(()))
                 connectedOnce = true
                 lastConnected = endpoint
                 delay = configuration.reconnectInitialDelay
@@ -169,7 +168,7 @@ final class ConnectionOwner {
         var index = borrowedBatch.startIndex
         while index < borrowedBatch.endIndex {
             guard case .publish(let message, _) = borrowedBatch[index] else { break }
-            guard session.hasSendRoom(forBody: message.body.count) else {
+            guard session.hasSendRoom(forBody: message.body.count + session.queuedBytes) else {
                 status.sendBufferDeferrals.add(1, ordering: .relaxed)
                 break
             }
@@ -185,7 +184,16 @@ final class ConnectionOwner {
         }
         let written = index - borrowedBatch.startIndex - (borrowedFailure == nil ? 0 : 1)
         if written > 0 { status.borrowedPublishes.add(written, ordering: .relaxed) }
-        guard index < borrowedBatch.endIndex else { return borrowedFailure == nil }
+        // One write for the pass; what the socket does not take now stays queued for the owner thread.
+        var flushed = true
+        if borrowedFailure == nil {
+            do {
+                flushed = try session.flushQueued(waiting: false)
+            } catch {
+                borrowedFailure = error
+            }
+        }
+        guard index < borrowedBatch.endIndex else { return flushed && borrowedFailure == nil }
         mailbox.requeueAtFront(borrowedBatch[index...])
         return false
     }
@@ -284,6 +292,8 @@ final class ConnectionOwner {
         var clearWake = true
         executor.beginServing()
         served = session
+        // Only now: a task that `start()`'s caller starts on this connection's executor finds it serving.
+        answerFirstConnect(.success(()))
         defer {
             served = nil
             executor.endServing()
@@ -307,7 +317,9 @@ final class ConnectionOwner {
             if !busy { status.unconfirmed.store(confirms.outstanding, ordering: .relaxed) }
             descriptors[0].revents = 0
             descriptors[1].revents = 0
-            // Publishers may run their publishes themselves while this thread sleeps (`borrowedPublishPass`).
+            // What this pass queued goes out in one write before the thread sleeps; meanwhile publishers may run their
+            // publishes themselves (`borrowedPublishPass`).
+            try session.flushQueued(waiting: true)
             lock.unlock()
             let ready = poll(&descriptors, 2, busy ? 0 : Int32(pollTimeout))
             let pollErrno = errno
@@ -365,7 +377,7 @@ final class ConnectionOwner {
                                                           epoch: epoch, deadline: .now + configuration.confirmTimeout,
                                                           completion: completion)
             do {
-                try session.publish(message, messageID: messageID)
+                try session.queuePublish(message, messageID: messageID)
             } catch {
                 confirms.rollback(sequence: sequence)
                 throw error
@@ -436,8 +448,8 @@ final class ConnectionOwner {
     private func flushAcks(on session: RabbitSession) throws(AMQPError) {
         for frame in acks.flush() {
             switch frame {
-            case .ack(let tag, let multiple): try session.ack(tag, multiple: multiple)
-            case .nack(let tag, let requeue): try session.nack(tag, requeue: requeue)
+            case .ack(let tag, let multiple): try session.queueAck(tag, multiple: multiple)
+            case .nack(let tag, let requeue): try session.queueNack(tag, requeue: requeue)
             }
         }
     }

@@ -35,6 +35,15 @@ import Primitives
     let negotiatedHeartbeatSeconds: Int
     private let arena = CArena()
     private var open = true
+    /// Publishes and acks as frames, written together by ``flushQueued(waiting:)``: one `send` per loop pass instead
+    /// of one per frame (rabbitmq-c writes a publish as three). Plain TCP only: a TLS session's bytes must go through
+    /// its `SSL` object, so there every frame goes through rabbitmq-c as it is queued.
+    private let writesDirectly: Bool
+    private var queued: [UInt8] = []
+    /// Bytes of `queued` already written (a write that the socket took only in part).
+    private var queuedWritten = 0
+    /// The negotiated frame size limit: bodies are split into frames of at most this, less the frame's 8 bytes.
+    private var frameMax = 131_072
 
     /// Connects to the configuration's first endpoint.
     @_spi(RawSession) public convenience init(configuration: AMQPConfiguration) throws(AMQPError) {
@@ -82,6 +91,7 @@ import Primitives
         _ = amqp_set_rpc_timeout(state, &timeout)
         _ = amqp_set_handshake_timeout(state, &timeout)
         self.socketDescriptor = amqp_get_sockfd(state)
+        self.writesDirectly = configuration.tls == nil
 
         let heartbeatSeconds = Int32(configuration.heartbeat.components.seconds)
         let login = cloudbus_amqp_login_plain(state, configuration.virtualHost, 0, 131_072, heartbeatSeconds,
@@ -93,6 +103,7 @@ import Primitives
             throw fail("login as \(configuration.user) to vhost \(configuration.virtualHost): \(error)")
         }
         self.negotiatedHeartbeatSeconds = Int(amqp_get_heartbeat(state))
+        self.frameMax = Int(amqp_get_frame_max(state))
         do {
             _ = amqp_channel_open(state, Self.consumeChannel)
             try Self.check(amqp_get_rpc_reply(state), operation: "channel.open", state: state)
@@ -115,6 +126,7 @@ import Primitives
     @_spi(RawSession) public func close() {
         guard open else { return }
         open = false
+        _ = try? flushQueued(waiting: true)
         _ = amqp_channel_close(state, Self.publishChannel, AMQP_REPLY_SUCCESS)
         _ = amqp_channel_close(state, Self.consumeChannel, AMQP_REPLY_SUCCESS)
         _ = amqp_connection_close(state, AMQP_REPLY_SUCCESS)
@@ -127,6 +139,7 @@ import Primitives
 
     @_spi(RawSession) public func declare(_ exchange: ExchangeDeclaration) throws(AMQPError) {
         defer { arena.reset() }
+        try flushBeforeLibraryCall()
         _ = amqp_exchange_declare(state, Self.consumeChannel, arena.bytes(exchange.name), arena.bytes(exchange.kind.rawValue),
                                   exchange.passive ? 1 : 0, exchange.durable ? 1 : 0, exchange.autoDelete ? 1 : 0, 0,
                                   arena.table(exchange.arguments))
@@ -135,6 +148,7 @@ import Primitives
 
     @_spi(RawSession) public func declare(_ queue: QueueDeclaration) throws(AMQPError) {
         defer { arena.reset() }
+        try flushBeforeLibraryCall()
         _ = amqp_queue_declare(state, Self.consumeChannel, arena.bytes(queue.name), 0, queue.durable ? 1 : 0,
                                queue.exclusive ? 1 : 0, queue.autoDelete ? 1 : 0, arena.table(queue.arguments))
         try Self.check(amqp_get_rpc_reply(state), operation: "queue.declare \(queue.name)", state: state)
@@ -142,6 +156,7 @@ import Primitives
 
     @_spi(RawSession) public func bind(_ binding: QueueBinding) throws(AMQPError) {
         defer { arena.reset() }
+        try flushBeforeLibraryCall()
         _ = amqp_queue_bind(state, Self.consumeChannel, arena.bytes(binding.queue), arena.bytes(binding.exchange),
                             arena.bytes(binding.routingKey), amqp_empty_table)
         try Self.check(amqp_get_rpc_reply(state),
@@ -149,6 +164,7 @@ import Primitives
     }
 
     @_spi(RawSession) public func qos(prefetch: UInt16) throws(AMQPError) {
+        try flushBeforeLibraryCall()
         _ = amqp_basic_qos(state, Self.consumeChannel, 0, prefetch, 0)
         try Self.check(amqp_get_rpc_reply(state), operation: "basic.qos", state: state)
     }
@@ -157,6 +173,7 @@ import Primitives
         throws(AMQPError)
     {
         defer { arena.reset() }
+        try flushBeforeLibraryCall()
         _ = amqp_basic_consume(state, Self.consumeChannel, arena.bytes(queue), arena.bytes(consumerTag), 0,
                                noAck ? 1 : 0, exclusive ? 1 : 0, amqp_empty_table)
         try Self.check(amqp_get_rpc_reply(state), operation: "basic.consume \(queue)", state: state)
@@ -164,13 +181,15 @@ import Primitives
 
     func cancel(consumerTag: String) throws(AMQPError) {
         defer { arena.reset() }
+        try flushBeforeLibraryCall()
         _ = amqp_basic_cancel(state, Self.consumeChannel, arena.bytes(consumerTag))
         try Self.check(amqp_get_rpc_reply(state), operation: "basic.cancel \(consumerTag)", state: state)
     }
 
     // MARK: Publish and acknowledge
 
-    func publish(_ message: OutgoingMessage, messageID: String?) throws(AMQPError) {
+    /// Queues a publish on the publish channel (written by the next ``flushQueued(waiting:)``; at once over TLS).
+    func queuePublish(_ message: OutgoingMessage, messageID: String?) throws(AMQPError) {
         defer { arena.reset() }
         var properties = amqp_basic_properties_t()
         var flags: amqp_flags_t = 0
@@ -183,28 +202,181 @@ import Primitives
         if let t = p.contentType { properties.content_type = arena.bytes(t); flags |= cloudbus_flag_content_type }
         if !p.headers.isEmpty { properties.headers = arena.table(p.headers); flags |= cloudbus_flag_headers }
         properties._flags = flags
-        let status = message.body.withUnsafeBytes { raw -> Int32 in
-            let body = amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress))
-            return amqp_basic_publish(state, Self.publishChannel, arena.bytes(message.exchange),
-                                      arena.bytes(message.routingKey), message.mandatory ? 1 : 0, 0, &properties, body)
+        guard writesDirectly else {
+            let status = message.body.withUnsafeBytes { raw -> Int32 in
+                let body = amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress))
+                return amqp_basic_publish(state, Self.publishChannel, arena.bytes(message.exchange),
+                                          arena.bytes(message.routingKey), message.mandatory ? 1 : 0, 0, &properties, body)
+            }
+            guard status == AMQP_STATUS_OK.rawValue else {
+                throw .library(operation: "basic.publish", status: status, message: Self.statusText(status))
+            }
+            return
         }
-        guard status == AMQP_STATUS_OK.rawValue else {
-            throw .library(operation: "basic.publish", status: status, message: Self.statusText(status))
+        let rollback = queued.count
+        do {
+            var method = amqp_basic_publish_t(ticket: 0, exchange: arena.bytes(message.exchange),
+                                              routing_key: arena.bytes(message.routingKey),
+                                              mandatory: message.mandatory ? 1 : 0, immediate: 0)
+            try appendMethod(Self.publishMethod, channel: Self.publishChannel, &method, operation: "basic.publish")
+            try appendContentHeader(bodySize: message.body.count, &properties)
+            message.body.withUnsafeBytes { body in
+                let chunk = frameMax - 8
+                var offset = 0
+                while offset < body.count {
+                    let count = min(chunk, body.count - offset)
+                    appendFrameHeader(type: UInt8(AMQP_FRAME_BODY), channel: Self.publishChannel, size: count)
+                    queued.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[offset..<(offset + count)]))
+                    queued.append(UInt8(AMQP_FRAME_END))
+                    offset += count
+                }
+            }
+        } catch {
+            queued.removeSubrange(rollback...)
+            throw error
         }
     }
 
-    func ack(_ tag: UInt64, multiple: Bool) throws(AMQPError) {
-        let status = amqp_basic_ack(state, Self.consumeChannel, tag, multiple ? 1 : 0)
-        guard status == AMQP_STATUS_OK.rawValue else {
-            throw .library(operation: "basic.ack", status: status, message: Self.statusText(status))
+    /// Queues `basic.ack` on the consume channel (written by the next ``flushQueued(waiting:)``; at once over TLS).
+    func queueAck(_ tag: UInt64, multiple: Bool) throws(AMQPError) {
+        guard writesDirectly else {
+            let status = amqp_basic_ack(state, Self.consumeChannel, tag, multiple ? 1 : 0)
+            guard status == AMQP_STATUS_OK.rawValue else {
+                throw .library(operation: "basic.ack", status: status, message: Self.statusText(status))
+            }
+            return
+        }
+        var method = amqp_basic_ack_t(delivery_tag: tag, multiple: multiple ? 1 : 0)
+        try appendMethod(Self.ackMethod, channel: Self.consumeChannel, &method, operation: "basic.ack")
+    }
+
+    /// Queues `basic.nack` on the consume channel (written by the next ``flushQueued(waiting:)``; at once over TLS).
+    func queueNack(_ tag: UInt64, requeue: Bool) throws(AMQPError) {
+        guard writesDirectly else {
+            let status = amqp_basic_nack(state, Self.consumeChannel, tag, 0, requeue ? 1 : 0)
+            guard status == AMQP_STATUS_OK.rawValue else {
+                throw .library(operation: "basic.nack", status: status, message: Self.statusText(status))
+            }
+            return
+        }
+        var method = amqp_basic_nack_t(delivery_tag: tag, multiple: 0, requeue: requeue ? 1 : 0)
+        try appendMethod(Self.nackMethod, channel: Self.consumeChannel, &method, operation: "basic.nack")
+    }
+
+    /// Bytes queued and not yet written.
+    var queuedBytes: Int { queued.count - queuedWritten }
+
+    /// Writes the queued frames. `waiting: true` (the owner thread) waits for the socket like rabbitmq-c's own
+    /// writes; `waiting: false` (a borrowed pass, which must never wait) stops when the socket takes no more and
+    /// returns false, leaving the rest for the owner thread — whose next library call writes it first, so frames
+    /// never interleave.
+    @discardableResult
+    func flushQueued(waiting: Bool) throws(AMQPError) -> Bool {
+        while queuedWritten < queued.count {
+            let written = queued.withUnsafeBytes { bytes in
+                send(socketDescriptor, bytes.baseAddress! + queuedWritten, bytes.count - queuedWritten,
+                     Int32(MSG_NOSIGNAL))
+            }
+            if written > 0 {
+                queuedWritten += written
+                continue
+            }
+            let error = errno
+            if written < 0 && error == EINTR { continue }
+            guard written < 0 && (error == EAGAIN || error == EWOULDBLOCK) else {
+                throw .connectionLost(reason: written == 0 ? "send wrote nothing" : "send failed: errno \(error)")
+            }
+            guard waiting else { return false }
+            var descriptor = pollfd(fd: socketDescriptor, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&descriptor, 1, -1)
+        }
+        queued.removeAll(keepingCapacity: true)
+        queuedWritten = 0
+        return true
+    }
+
+    /// rabbitmq-c writes on its own (RPCs, heartbeats from inside a frame read): what is queued goes first.
+    private func flushBeforeLibraryCall() throws(AMQPError) {
+        if queuedWritten < queued.count { try flushQueued(waiting: true) }
+    }
+
+    // MARK: Frames
+
+    private static let publishMethod: amqp_method_number_t = 0x003C_0028
+    private static let ackMethod: amqp_method_number_t = 0x003C_0050
+    private static let nackMethod: amqp_method_number_t = 0x003C_0078
+    private static let basicClass: UInt16 = 60
+
+    private func appendFrameHeader(type: UInt8, channel: amqp_channel_t, size: Int) {
+        queued.append(type)
+        appendBigEndian(UInt16(channel))
+        appendBigEndian(UInt32(size))
+    }
+
+    private func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.bigEndian) { queued.append(contentsOf: $0) }
+    }
+
+    /// A method frame: the method number, then rabbitmq-c's own encoding of the arguments (`amqp_encode_method`).
+    private func appendMethod<Method>(_ number: amqp_method_number_t, channel: amqp_channel_t, _ method: inout Method,
+                                      operation: String) throws(AMQPError) {
+        // Shortstrs are ≤ 255 bytes each: the publish method (two of them) is the largest here.
+        let capacity = 1_024
+        try appendFrame(type: UInt8(AMQP_FRAME_METHOD), channel: channel, capacity: capacity,
+                        operation: operation) { payload in
+            withUnsafeBytes(of: number.bigEndian) { payload.copyMemory(from: $0) }
+            let encoded = amqp_bytes_t(len: payload.count - 4, bytes: payload.baseAddress! + 4)
+            let status = withUnsafeMutablePointer(to: &method) { amqp_encode_method(number, $0, encoded) }
+            return status < 0 ? status : status + 4
         }
     }
 
-    func nack(_ tag: UInt64, requeue: Bool) throws(AMQPError) {
-        let status = amqp_basic_nack(state, Self.consumeChannel, tag, 0, requeue ? 1 : 0)
-        guard status == AMQP_STATUS_OK.rawValue else {
-            throw .library(operation: "basic.nack", status: status, message: Self.statusText(status))
+    /// A content header frame: class, weight, body size, then `amqp_encode_properties` (flags and values). Headers
+    /// make its size unknown up front: tried in 4 KiB, then in a whole frame.
+    private func appendContentHeader(bodySize: Int, _ properties: inout amqp_basic_properties_t) throws(AMQPError) {
+        var lastError: AMQPError?
+        for capacity in [4_096, frameMax - 8] {
+            do {
+                try appendFrame(type: UInt8(AMQP_FRAME_HEADER), channel: Self.publishChannel, capacity: capacity,
+                                operation: "basic.publish properties") { payload in
+                    withUnsafeBytes(of: Self.basicClass.bigEndian) { payload.copyMemory(from: $0) }
+                    withUnsafeBytes(of: UInt16(0)) { (payload.baseAddress! + 2).copyMemory(from: $0.baseAddress!, byteCount: 2) }
+                    withUnsafeBytes(of: UInt64(bodySize).bigEndian) {
+                        (payload.baseAddress! + 4).copyMemory(from: $0.baseAddress!, byteCount: 8)
+                    }
+                    let encoded = amqp_bytes_t(len: payload.count - 12, bytes: payload.baseAddress! + 12)
+                    let status = amqp_encode_properties(Self.basicClass, &properties, encoded)
+                    return status < 0 ? status : status + 12
+                }
+                return
+            } catch {
+                lastError = error
+            }
         }
+        throw lastError!
+    }
+
+    /// Appends one frame whose payload `encode` writes into `capacity` bytes, returning its size or a negative
+    /// rabbitmq-c status.
+    private func appendFrame(type: UInt8, channel: amqp_channel_t, capacity: Int, operation: String,
+                             _ encode: (UnsafeMutableRawBufferPointer) -> Int32) throws(AMQPError) {
+        let start = queued.count
+        appendFrameHeader(type: type, channel: channel, size: 0)
+        queued.append(contentsOf: repeatElement(0, count: capacity))
+        let size = queued.withUnsafeMutableBytes { bytes in
+            encode(UnsafeMutableRawBufferPointer(rebasing: bytes[(start + 7)...]))
+        }
+        guard size >= 0 else {
+            queued.removeSubrange(start...)
+            throw .library(operation: operation, status: size, message: Self.statusText(size))
+        }
+        queued.removeSubrange((start + 7 + Int(size))...)
+        queued.withUnsafeMutableBytes { bytes in
+            withUnsafeBytes(of: UInt32(size).bigEndian) {
+                (bytes.baseAddress! + start + 3).copyMemory(from: $0.baseAddress!, byteCount: 4)
+            }
+        }
+        queued.append(UInt8(AMQP_FRAME_END))
     }
 
     /// Answers a broker-initiated close so the broker can release the channel or connection.
@@ -243,6 +415,7 @@ import Primitives
     /// The next complete frame without blocking, or nil when none is buffered or readable now.
     /// Also sends a heartbeat when one is due (rabbitmq-c does that inside its frame wait).
     func nextFrame() throws(AMQPError) -> amqp_frame_t? {
+        try flushBeforeLibraryCall()
         var frame = amqp_frame_t()
         var immediate = timeval(tv_sec: 0, tv_usec: 0)
         let status = amqp_simple_wait_frame_noblock(state, &frame, &immediate)
