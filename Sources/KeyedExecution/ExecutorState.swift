@@ -56,6 +56,14 @@ struct RunnerRecord: Sendable {
     let task: Task<Void, Never>
 }
 
+/// A runner with nothing to do, suspended until a key becomes ready (resumed with `true`) or the executor stops
+/// (`false`: the runner ends).
+struct ParkedRunner: Sendable {
+    let id: Int
+    let task: Task<Void, Never>
+    let continuation: UnsafeContinuation<Bool, Never>
+}
+
 /// The job with a deadline that a runner is executing, until the runner claims its outcome or the watchdog takes it
 /// at the deadline.
 struct TimedJob<Key: Hashable & Sendable>: Sendable {
@@ -103,6 +111,13 @@ struct ExecutorState<Key: Hashable & Sendable> {
     /// The timed job each runner executes, by runner id (apart from `runners`, so that setting it is not a modify of
     /// a large dictionary value).
     private var timedJobs: [Int: TimedJob<Key>] = [:]
+    /// Runners waiting for work, the most recently parked last. A message that makes a key ready resumes one
+    /// instead of creating a task — a `Task` with its first slab and executor preference costs three allocations —
+    /// so under a steady load the runners live on. They do not count against `maxConcurrentJobs`; there are never
+    /// more of them than that.
+    private var parked: [ParkedRunner] = []
+    /// The task of each runner that retired with nothing to do, until it parks (or ends).
+    private var retiring: [Int: Task<Void, Never>] = [:]
     private var nextRunnerID = 0
     private var nextSerial: UInt64 = 0
     private var nextWaiterID = 0
@@ -188,9 +203,48 @@ struct ExecutorState<Key: Hashable & Sendable> {
         return nextRunnerID
     }
 
+    /// Runner tasks created so far (for tests: parked runners are reused instead).
+    var runnersStarted: Int { nextRunnerID }
+
     mutating func register(runner id: Int, task: Task<Void, Never>) {
         runners.updateValue(RunnerRecord(task: task), forKey: id)
     }
+
+    /// Resumes a parked runner when a key is ready and a slot is free, registering it again; false when none is
+    /// parked (the caller then starts a new runner).
+    mutating func resumeParkedRunner() -> Bool {
+        guard !ready.isEmpty, runners.count < maxConcurrentJobs, let runner = parked.popLast() else { return false }
+        runners.updateValue(RunnerRecord(task: runner.task), forKey: runner.id)
+        runner.continuation.resume(returning: true)
+        return true
+    }
+
+    /// A runner that found nothing to do (``finishAndTakeNext(runner:finishedKey:clock:)`` returned nil) parks with
+    /// `continuation` — or is resumed at once: with `true` when work became ready meanwhile and a slot is free (it
+    /// is registered again), with `false` when the executor stops or enough runners are parked (it ends).
+    mutating func park(runner id: Int, cancelled: Bool, _ continuation: UnsafeContinuation<Bool, Never>) {
+        guard let task = retiring.removeValue(forKey: id) else {
+            continuation.resume(returning: false)
+            return
+        }
+        guard phase == .accepting, !cancelled else {
+            continuation.resume(returning: false)
+            return
+        }
+        if !ready.isEmpty, runners.count < maxConcurrentJobs {
+            runners.updateValue(RunnerRecord(task: task), forKey: id)
+            continuation.resume(returning: true)
+            return
+        }
+        guard parked.count < maxConcurrentJobs else {
+            continuation.resume(returning: false)
+            return
+        }
+        parked.append(ParkedRunner(id: id, task: task, continuation: continuation))
+    }
+
+    /// Parked runners now (for tests).
+    var parkedRunners: Int { parked.count }
 
     // MARK: Running
 
@@ -205,7 +259,7 @@ struct ExecutorState<Key: Hashable & Sendable> {
         var taken: (key: Key, job: QueuedJob)?
         while taken == nil {
             guard let key = ready.popFirst() else {
-                runners.removeValue(forKey: id)
+                if let record = runners.removeValue(forKey: id) { retiring.updateValue(record.task, forKey: id) }
                 return nil
             }
             // A ready key has a lane; its queue is empty only when the watchdog expired every job it held.
@@ -356,6 +410,9 @@ struct ExecutorState<Key: Hashable & Sendable> {
     /// caller to complete with `.rejected`) and returns the runner tasks for the caller to cancel.
     mutating func shutdown(_ mode: ShutdownMode) -> (discarded: [QueuedJob], runnersToCancel: [Task<Void, Never>]) {
         defer { wakeAllSpaceWaiters() }
+        // Whatever the mode, no new work comes: parked runners end.
+        for runner in parked { runner.continuation.resume(returning: false) }
+        parked.removeAll()
         switch (mode, phase) {
         case (.drain, .accepting):
             phase = .draining

@@ -24,7 +24,9 @@ import Synchronization
 /// `taskExecutor` given at init. Jobs do not inherit
 /// the submitter's task-local values or priority. Completions are called synchronously on the runner and should be
 /// quick (ack, reply, metrics), since the key's next job waits for them. Bookkeeping is one `Mutex`; there is no
-/// actor hop per job, and runner tasks are reused while work keeps coming.
+/// actor hop per job, and runner tasks are reused: one that runs out of work parks until a key is ready again
+/// (up to `maxConcurrentJobs` of them), so a steady load creates no task per job. Parked runners end at
+/// ``shutdown(_:)``; until then they keep the executor alive.
 public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
     /// The most job bodies that run at once across all keys.
     public let maxConcurrentJobs: Int
@@ -177,12 +179,18 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
         state.withLock { $0.laneTableCapacity }
     }
 
+    /// Runners waiting for work, and runner tasks created so far (for tests of runner reuse).
+    var runnerCounts: (parked: Int, started: Int) {
+        state.withLock { ($0.parkedRunners, $0.runnersStarted) }
+    }
+
     // MARK: - Runners
 
     /// Starts up to `limit` runners while keys are ready and slots are free. Called with the lock held: a runner is
     /// registered (with its task, so it can be cancelled) before it can take the lock itself.
     private func startRunners(_ state: inout ExecutorState<Key>, limit: Int = 1) {
         for _ in 0..<limit {
+            if state.resumeParkedRunner() { continue }
             guard let id = state.reserveRunner() else { return }
             let task = Task.detached(executorPreference: taskExecutor) { [self] in
                 await self.serve(runner: id)
@@ -207,7 +215,14 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
             }
             supersededWatchdog?.cancel()
             guard let next else {
-                return
+                // Nothing ready: wait parked for the next key instead of ending, unless the executor stops.
+                let resumed = await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
+                    let cancelled = Task.isCancelled
+                    state.withLock { $0.park(runner: id, cancelled: cancelled, continuation) }
+                }
+                guard resumed else { return }
+                finishedKey = nil
+                continue
             }
             let outcome: JobOutcome
             if next.expired {

@@ -30,6 +30,41 @@ struct KeyedSerialExecutorLifecycleTests {
         #expect(completions.values.allSatisfy { $0 == .finished })
     }
 
+    @Test("runners that run out of work park and take the next jobs; shutdown ends them and frees the executor")
+    func runnersAreReusedUntilShutdown() async throws {
+        weak var released: KeyedSerialExecutor<Int>?
+        do {
+            let executor = KeyedSerialExecutor<Int>(maxConcurrentJobs: 4)
+            released = executor
+            let completions = Recorder<OutcomeKind>()
+            let release = Latch()
+            for key in 0..<4 {
+                await executor.submit(key: key, timeout: nil) { await release.wait() } completion: { completions.record($0.kind) }
+            }
+            release.open()
+            await completions.waitUntil(count: 4)
+            try await withinSafetyBound {
+                while executor.runnerCounts.parked < 4, !Task.isCancelled { await Task.yield() }
+            }
+            #expect(executor.runnerCounts == (parked: 4, started: 4))
+            // More rounds of work: served by the parked runners, no new task.
+            for round in 0..<3 {
+                for key in 0..<4 {
+                    await executor.submit(key: key, timeout: nil) {} completion: { completions.record($0.kind) }
+                }
+                await completions.waitUntil(count: 8 + round * 4)
+            }
+            #expect(executor.runnerCounts.started == 4)
+            #expect(completions.values.allSatisfy { $0 == .finished })
+            executor.shutdown(.drain)
+            #expect(executor.runnerCounts.parked == 0)
+        }
+        // The parked runners held the executor; once they ended nothing does.
+        let bound = ContinuousClock.now + .seconds(20)  // a safety bound, nothing timed
+        while released != nil, ContinuousClock.now < bound { await Task.yield() }
+        #expect(released == nil)
+    }
+
     @Test("waitUntilIdle returns when the work is done, and early when its task is cancelled")
     func waitUntilIdle() async {
         let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: 2)
