@@ -28,7 +28,7 @@ public struct DirectJSONObject {
     }
 
     /// The coding path of member `name`, built only for an error.
-    private func path(_ name: String) -> [any CodingKey] { ValueDecoder.path(decoder.codingPath, MemberKey(name)) }
+    private func path(_ name: String) -> [any CodingKey] { state.codingPath(decoder.path, MemberKey(name)) }
 
     public func string(_ name: String) throws -> String? {
         guard let range = value(name), !state.isNull(range) else { return nil }
@@ -43,7 +43,7 @@ public struct DirectJSONObject {
     /// Member `name` as `T` through `T`'s own `init(from:)` (or the scalar paths), like `decodeIfPresent`.
     public func decode<T: Decodable>(_ type: T.Type, _ name: String) throws -> T? {
         guard let range = value(name), !state.isNull(range) else { return nil }
-        return try state.decodeValue(type, at: range, parentPath: decoder.codingPath, key: MemberKey(name))
+        return try state.decodeValue(type, at: range, path: decoder.path, key: MemberKey(name))
     }
 
     /// Visits every member in order (keys are unique here: the decoder gave up on repeated keys).
@@ -73,19 +73,19 @@ public struct DirectJSONMember {
     /// The value as a string (nil for `null`), or the `DecodingError` `decodeIfPresent(String.self)` throws.
     public func string() throws -> String? {
         guard !isNull else { return nil }
-        return try state.string(at: value) { ValueDecoder.path(object.decoder.codingPath, MemberKey(keyString)) }
+        return try state.string(at: value) { state.codingPath(object.decoder.path, MemberKey(keyString)) }
     }
 
     /// The value as a boolean (nil for `null`), or the `DecodingError` `decodeIfPresent(Bool.self)` throws.
     public func bool() throws -> Bool? {
         guard !isNull else { return nil }
-        return try state.bool(at: value) { ValueDecoder.path(object.decoder.codingPath, MemberKey(keyString)) }
+        return try state.bool(at: value) { state.codingPath(object.decoder.path, MemberKey(keyString)) }
     }
 
     /// The value as `T` (nil for `null`), like `decodeIfPresent`.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T? {
         guard !isNull else { return nil }
-        return try state.decodeValue(type, at: value, parentPath: object.decoder.codingPath, key: MemberKey(keyString))
+        return try state.decodeValue(type, at: value, path: object.decoder.path, key: MemberKey(keyString))
     }
 
     /// The value's exact text, as ``RawJSONDecoding/rawMembers(where:)`` hands it out.

@@ -27,11 +27,14 @@ public enum JSONBytesDecoder {
     ///   whatever `T`'s initialiser throws.
     public static func decode<T: Decodable>(_ type: T.Type, validated buffer: UnsafeRawBufferPointer,
                                             range: Range<Int>? = nil) throws -> T {
+        // Positions are kept as 32-bit offsets (a decoder then fits an existential's inline buffer): bodies that large
+        // never reach here (the consumer's body limit), but the bound is checked, not assumed.
+        guard buffer.count < Int(Int32.max) else { throw Unsupported(reason: "a body of 2 GiB or more") }
         let state = DecodingState(buffer)
         let range = range ?? 0..<buffer.count
         let value: T
         do {
-            value = try state.decodeValue(T.self, at: state.trimmed(range), parentPath: [], key: nil)
+            value = try state.decodeValue(T.self, at: state.trimmed(range), path: DecodingState.rootPath, key: nil)
         } catch {
             if let reason = state.unsupported { throw Unsupported(reason: reason) }
             throw error
@@ -60,10 +63,41 @@ final class DecodingState {
     /// The member tables of every object read in this decode, back to back, appended only: a container keeps the
     /// bounds of its own. One buffer per decode instead of one per object.
     private(set) var memberStore: [Member] = []
+    /// Coding paths of the nested decoders and containers of this decode, as a tree: each entry is a key under its
+    /// parent entry (``rootPath``: the empty path). A decoder then carries an index instead of a path array and a
+    /// key — small enough for an `any Decoder`'s inline buffer, so handing it to `init(from:)` allocates no box — and
+    /// a path is spelled out only when an error or a type asks for it.
+    private var pathEntries: [(parent: PathRef, key: any CodingKey)] = []
+
+    /// An index into the path tree.
+    typealias PathRef = Int32
+    static let rootPath: PathRef = -1
 
     init(_ buffer: UnsafeRawBufferPointer) {
         self.buffer = buffer
         memberStore.reserveCapacity(32)
+        pathEntries.reserveCapacity(8)
+    }
+
+    /// The path `key` under `parent` (the same path when `key` is nil).
+    func childPath(_ parent: PathRef, _ key: (any CodingKey)?) -> PathRef {
+        guard let key else { return parent }
+        pathEntries.append((parent, key))
+        return PathRef(pathEntries.count - 1)
+    }
+
+    /// The coding path of `ref`, with `key` appended when given.
+    func codingPath(_ ref: PathRef, _ key: (any CodingKey)? = nil) -> [any CodingKey] {
+        var path: [any CodingKey] = []
+        if let key { path.append(key) }
+        var current = ref
+        while current != Self.rootPath {
+            let entry = pathEntries[Int(current)]
+            path.append(entry.key)
+            current = entry.parent
+        }
+        path.reverse()
+        return path
     }
 
     func giveUp(_ reason: String) -> JSONBytesDecoder.Unsupported {
@@ -189,25 +223,25 @@ final class DecodingState {
         String(decoding: UnsafeRawBufferPointer(rebasing: buffer[range]), as: UTF8.self)
     }
 
-    /// `T` at `range`, the value of `key` in a container at `parentPath` (nil: the container's own value): scalars
+    /// `T` at `range`, the value of `key` in a container at `path` (nil: the container's own value): scalars
     /// straight from the bytes (no decoder, no coding path unless an error needs it), the types `JSONDecoder` treats
     /// its own way given up on, everything else through its `init(from:)` with a decoder that builds its coding path
     /// only when asked (an array per nested value was a fifth of a message's allocations).
-    func decodeValue<T: Decodable>(_ type: T.Type, at range: Range<Int>, parentPath: [any CodingKey],
+    func decodeValue<T: Decodable>(_ type: T.Type, at range: Range<Int>, path: PathRef,
                                    key: (any CodingKey)?) throws -> T {
         // Closures written at each call, not one kept in a local: a non-escaping argument's context stays on the stack.
-        if T.self == String.self { return try string(at: range) { ValueDecoder.path(parentPath, key) } as! T }
-        if T.self == Int64.self { return try integer(Int64.self, at: range) { ValueDecoder.path(parentPath, key) } as! T }
-        if T.self == Int.self { return try integer(Int.self, at: range) { ValueDecoder.path(parentPath, key) } as! T }
-        if T.self == Bool.self { return try bool(at: range) { ValueDecoder.path(parentPath, key) } as! T }
-        if T.self == Int32.self { return try integer(Int32.self, at: range) { ValueDecoder.path(parentPath, key) } as! T }
-        if T.self == Double.self { return try double(at: range) { ValueDecoder.path(parentPath, key) } as! T }
+        if T.self == String.self { return try string(at: range) { codingPath(path, key) } as! T }
+        if T.self == Int64.self { return try integer(Int64.self, at: range) { codingPath(path, key) } as! T }
+        if T.self == Int.self { return try integer(Int.self, at: range) { codingPath(path, key) } as! T }
+        if T.self == Bool.self { return try bool(at: range) { codingPath(path, key) } as! T }
+        if T.self == Int32.self { return try integer(Int32.self, at: range) { codingPath(path, key) } as! T }
+        if T.self == Double.self { return try double(at: range) { codingPath(path, key) } as! T }
         if T.self == Data.self || T.self == Date.self || T.self == URL.self || T.self == Decimal.self
             || T.self == Float.self
         {
             throw giveUp("\(T.self), which JSONDecoder decodes its own way")
         }
-        return try T(from: ValueDecoder(state: self, range: range, parentPath: parentPath, key: key))
+        return try T(from: ValueDecoder(state: self, range: range, path: childPath(path, key)))
     }
 
     // MARK: Scalars
@@ -347,52 +381,48 @@ final class DecodingState {
     }
 }
 
-/// A decoder positioned on one value.
+/// A decoder positioned on one value. 20 bytes: it fits an existential's inline buffer (see
+/// ``DecodingState/childPath(_:_:)``).
 struct ValueDecoder: Decoder {
     let state: DecodingState
-    let range: Range<Int>
-    /// The coding path of the container holding this value, and this value's key there (nil for the top value).
-    let parentPath: [any CodingKey]
-    let key: (any CodingKey)?
+    private let lower: Int32
+    private let upper: Int32
+    /// This value's coding path in the state's path tree.
+    let path: DecodingState.PathRef
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
-    init(state: DecodingState, range: Range<Int>, parentPath: [any CodingKey] = [], key: (any CodingKey)? = nil) {
+    init(state: DecodingState, range: Range<Int>, path: DecodingState.PathRef = DecodingState.rootPath) {
         self.state = state
-        self.range = range
-        self.parentPath = parentPath
-        self.key = key
+        self.lower = Int32(truncatingIfNeeded: range.lowerBound)
+        self.upper = Int32(truncatingIfNeeded: range.upperBound)
+        self.path = path
     }
 
-    /// Built on demand: most decoders are asked only for a container, and a top-level one's path is empty.
-    var codingPath: [any CodingKey] { Self.path(parentPath, key) }
+    var range: Range<Int> { Int(lower)..<Int(upper) }
 
-    static func path(_ parent: [any CodingKey], _ key: (any CodingKey)?) -> [any CodingKey] {
-        guard let key else { return parent }
-        var path = parent
-        path.append(key)
-        return path
-    }
+    /// Spelled out on demand: most decoders are asked only for a container.
+    var codingPath: [any CodingKey] { state.codingPath(path) }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard state.firstByte(range) == UInt8(ascii: "{") else {
             throw state.mismatch([String: Any].self, range) { codingPath }
         }
         return KeyedDecodingContainer(
-            KeyedValues<Key>(state: state, members: try state.members(ofObjectAt: range), codingPath: codingPath))
+            KeyedValues<Key>(state: state, members: try state.members(ofObjectAt: range), path: path))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         guard state.firstByte(range) == UInt8(ascii: "[") else {
             throw state.mismatch([Any].self, range) { codingPath }
         }
-        return ArrayValues(state: state, elements: try state.elements(ofArrayAt: range), codingPath: codingPath)
+        return ArrayValues(state: state, elements: try state.elements(ofArrayAt: range), path: path)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
 
-    /// `T` at this value (see ``DecodingState/decodeValue(_:at:parentPath:key:)``).
+    /// `T` at this value (see ``DecodingState/decodeValue(_:at:path:key:)``).
     func decodeValue<T: Decodable>(_ type: T.Type) throws -> T {
-        try state.decodeValue(type, at: range, parentPath: parentPath, key: key)
+        try state.decodeValue(type, at: range, path: path, key: nil)
     }
 }
 
@@ -432,7 +462,10 @@ struct KeyedValues<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let state: DecodingState
     /// This object's run in ``DecodingState/memberStore``.
     let members: Range<Int>
-    let codingPath: [any CodingKey]
+    /// This object's coding path in the state's path tree.
+    let path: DecodingState.PathRef
+
+    var codingPath: [any CodingKey] { state.codingPath(path) }
 
     /// One allocation for the array (`compactMap` grew it one member at a time: three or four for a header object).
     var allKeys: [Key] {
@@ -462,7 +495,7 @@ struct KeyedValues<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     private func decoder(_ key: Key, _ range: Range<Int>) -> ValueDecoder {
-        ValueDecoder(state: state, range: range, parentPath: codingPath, key: key)
+        ValueDecoder(state: state, range: range, path: state.childPath(path, key))
     }
 
     func contains(_ key: Key) -> Bool { value(key) != nil }
@@ -472,12 +505,12 @@ struct KeyedValues<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         // A null is not refused here: a type that reads it (`JSONValue`, an `Optional`) gets it, as from JSONDecoder;
         // scalars refuse it themselves.
-        return try state.decodeValue(type, at: try required(key), parentPath: codingPath, key: key)
+        return try state.decodeValue(type, at: try required(key), path: path, key: key)
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let range = value(key), !state.isNull(range) else { return nil }
-        return try state.decodeValue(type, at: range, parentPath: codingPath, key: key)
+        return try state.decodeValue(type, at: range, path: path, key: key)
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
@@ -498,14 +531,17 @@ struct KeyedValues<Key: CodingKey>: KeyedDecodingContainerProtocol {
 struct ArrayValues: UnkeyedDecodingContainer {
     let state: DecodingState
     let elements: [Range<Int>]
-    let codingPath: [any CodingKey]
+    /// This array's coding path in the state's path tree.
+    let path: DecodingState.PathRef
     var currentIndex = 0
 
-    init(state: DecodingState, elements: [Range<Int>], codingPath: [any CodingKey]) {
+    init(state: DecodingState, elements: [Range<Int>], path: DecodingState.PathRef) {
         self.state = state
         self.elements = elements
-        self.codingPath = codingPath
+        self.path = path
     }
+
+    var codingPath: [any CodingKey] { state.codingPath(path) }
 
     var count: Int? { elements.count }
     var isAtEnd: Bool { currentIndex >= elements.count }
@@ -516,7 +552,7 @@ struct ArrayValues: UnkeyedDecodingContainer {
                                                           debugDescription: "Unkeyed container is at end."))
         }
         defer { currentIndex += 1 }
-        return ValueDecoder(state: state, range: elements[currentIndex], parentPath: codingPath, key: IndexKey(currentIndex))
+        return ValueDecoder(state: state, range: elements[currentIndex], path: state.childPath(path, IndexKey(currentIndex)))
     }
 
     mutating func decodeNil() throws -> Bool {
@@ -534,7 +570,7 @@ struct ArrayValues: UnkeyedDecodingContainer {
                                                           debugDescription: "Unkeyed container is at end."))
         }
         let range = elements[currentIndex], index = currentIndex
-        let value = try state.decodeValue(type, at: range, parentPath: codingPath, key: IndexKey(index))
+        let value = try state.decodeValue(type, at: range, path: path, key: IndexKey(index))
         currentIndex += 1
         return value
     }

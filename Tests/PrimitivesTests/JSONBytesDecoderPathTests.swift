@@ -1,5 +1,5 @@
 import Foundation
-import Primitives
+@testable import Primitives
 import Testing
 
 /// The one-pass decoder builds coding paths only on demand; the paths it reports must still be `JSONDecoder`'s.
@@ -65,5 +65,10 @@ struct JSONBytesDecoderPathTests {
         let foundation = try JSONDecoder().decode(PathProbe.self, from: Data(text.utf8))
         #expect(foundation.paths == ["", "x.y", "x.z.Index 0", "x.z.Index 1"])
         #expect(fast.paths == foundation.paths)
+    }
+
+    @Test("a decoder fits an existential's inline buffer: handing it to init(from:) allocates no box")
+    func decoderFitsInline() {
+        #expect(MemoryLayout<ValueDecoder>.size <= 3 * MemoryLayout<Int>.size)
     }
 }
