@@ -290,10 +290,14 @@ import Primitives
             var descriptor = pollfd(fd: socketDescriptor, events: Int16(POLLOUT), revents: 0)
             _ = poll(&descriptor, 1, -1)
         }
-        queued.removeAll(keepingCapacity: true)
+        // The buffer is kept for the next pass, but not at the size of the largest message ever sent (a VM sync can
+        // be megabytes): past 256 KiB it is given back.
+        queued.removeAll(keepingCapacity: queued.capacity <= Self.queuedCapacityKept)
         queuedWritten = 0
         return true
     }
+
+    private static let queuedCapacityKept = 256 * 1024
 
     /// rabbitmq-c writes on its own (RPCs, heartbeats from inside a frame read): what is queued goes first.
     private func flushBeforeLibraryCall() throws(AMQPError) {
