@@ -78,6 +78,22 @@ extension MessageBase: Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
+        // Every reply writes one of these: straight into the bytes when the encoder allows it, the same members in
+        // the same order as the container branch below.
+        if let direct = encoder as? any DirectJSONEncoding {
+            let object = direct.directObject()
+            if timeout != Self.noTimeout { try object.encode(timeout, CodingKeys.timeout.rawValue) }
+            if messageDeadline != Self.noTimeout {
+                try object.encode(messageDeadline, CodingKeys.messageDeadline.rawValue)
+            }
+            try object.encodeIfPresent(systemTags, CodingKeys.systemTags.rawValue)
+            try object.encodeIfPresent(userTags, CodingKeys.userTags.rawValue)
+            try object.encode(headers, CodingKeys.headers.rawValue)
+            try object.encode(id, CodingKeys.id.rawValue)
+            try object.encodeIfPresent(serviceId, CodingKeys.serviceId.rawValue)
+            try object.encode(createdTime, CodingKeys.createdTime.rawValue)
+            return
+        }
         var container = encoder.container(keyedBy: CodingKeys.self)
         if timeout != Self.noTimeout { try container.encode(timeout, forKey: .timeout) }
         if messageDeadline != Self.noTimeout { try container.encode(messageDeadline, forKey: .messageDeadline) }

@@ -133,6 +133,19 @@ extension MessageHeaders: Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
+        // Every message has these: written straight into the bytes when the encoder allows it (same members, same
+        // order as the container branch below).
+        if let direct = encoder as? any DirectJSONEncoding {
+            let object = direct.directObject()
+            for (key, value) in extra { try object.encode(value, key) }
+            try object.encodeIfPresent(correlationId, Self.correlationIdKey)
+            try object.encodeIfPresent(replyTo, Self.replyToKey)
+            try object.encodeIfPresent(noReply, Self.noReplyKey)
+            try object.encodeIfPresent(isReply, Self.isReplyKey)
+            try object.encodeIfPresent(schema, Self.schemaKey)
+            try object.encodeIfPresent(taskContext, Self.taskContextKey)
+            return
+        }
         var container = encoder.container(keyedBy: DynamicKey.self)
         for (key, value) in extra {
             try container.encode(value, forKey: DynamicKey(key))

@@ -1,0 +1,52 @@
+/// An encoder whose object members a type on every reply's path writes directly (``DirectJSONObjectWriter``): no
+/// keyed container box per object. ``JSONBytesEncoder``'s encoders conform; Foundation's do not, so such a type keeps
+/// its `Codable` code for them — and both must write the same members in the same order (the codec's differential
+/// tests read both back).
+public protocol DirectJSONEncoding {
+    /// The object at this encoder's value, as `container(keyedBy:)` would open it (an object that cannot be opened
+    /// makes every write give up, as there).
+    func directObject() -> DirectJSONObjectWriter
+}
+
+/// Members of one object, written as they come: ``ObjectWriter`` with the member names as strings.
+public struct DirectJSONObjectWriter {
+    let state: EncodingState
+    let depth: Int
+    /// -1 when the object could not be opened: every write then gives up.
+    let owner: Int
+
+    private func key(_ name: String) throws {
+        try state.beginMember(depth: depth, owner: owner)
+        state.writeString(name)
+        state.bytes.append(UInt8(ascii: ":"))
+    }
+
+    public func encode(_ value: String, _ name: String) throws {
+        try key(name)
+        state.writeString(value)
+    }
+
+    public func encode(_ value: Int64, _ name: String) throws {
+        try key(name)
+        state.writeInteger(value)
+    }
+
+    /// `value` through the encoder's own paths (`encode(_:forKey:)`).
+    public func encode<T: Encodable>(_ value: T, _ name: String) throws {
+        try key(name)
+        try state.encodeValue(value, depth: depth + 1)
+    }
+
+    /// Nothing for nil, like `encodeIfPresent(_:forKey:)`.
+    public func encodeIfPresent<T: Encodable>(_ value: T?, _ name: String) throws {
+        guard let value else { return }
+        try encode(value, name)
+    }
+}
+
+extension ValueEncoder: DirectJSONEncoding {
+    func directObject() -> DirectJSONObjectWriter {
+        let opened = (try? state.open(isObject: true, depth: depth, owner: owner)) != nil
+        return DirectJSONObjectWriter(state: state, depth: depth, owner: opened ? owner : -1)
+    }
+}
