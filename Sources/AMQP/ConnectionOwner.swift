@@ -165,10 +165,12 @@ final class ConnectionOwner {
         guard let session = served, borrowedFailure == nil else { return false }
         mailbox.drain(into: &borrowedBatch, clearingWake: false)
         defer { borrowedBatch.removeAll(keepingCapacity: true) }
+        // Asked once: nothing this pass queues reaches the kernel before its one write at the end.
+        let room = session.sendBufferRoom()
         var index = borrowedBatch.startIndex
         while index < borrowedBatch.endIndex {
             guard case .publish(let message, _) = borrowedBatch[index] else { break }
-            guard session.hasSendRoom(forBody: message.body.count + session.queuedBytes) else {
+            guard session.fits(publishOf: message.body.count, in: room) else {
                 status.sendBufferDeferrals.add(1, ordering: .relaxed)
                 break
             }

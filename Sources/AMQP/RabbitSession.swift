@@ -336,10 +336,10 @@ import Primitives
     }
 
     /// A content header frame: class, weight, body size, then `amqp_encode_properties` (flags and values). Headers
-    /// make its size unknown up front: tried in 4 KiB, then in a whole frame.
+    /// make its size unknown up front: tried in 1 KiB (ZStack's headers fit), then in a whole frame.
     private func appendContentHeader(bodySize: Int, _ properties: inout amqp_basic_properties_t) throws(AMQPError) {
         var lastError: AMQPError?
-        for capacity in [4_096, frameMax - 8] {
+        for capacity in [1_024, frameMax - 8] {
             do {
                 try appendFrame(type: UInt8(AMQP_FRAME_HEADER), channel: Self.publishChannel, capacity: capacity,
                                 operation: "basic.publish properties") { payload in
@@ -432,19 +432,25 @@ import Primitives
 
     @_spi(RawSession) public func releaseBuffers() { amqp_maybe_release_buffers(state) }
 
-    /// Whether a publish of `bodyBytes` fits the socket's send buffer now with a wide margin, so writing it cannot
-    /// block. rabbitmq-c writes a publish with no deadline: on a connection the broker stopped reading (a resource
-    /// alarm, credit flow) the write waits until the broker reads again. The owner thread may wait there; a thread
-    /// that runs publishes on its behalf (another connection's owner thread, which must keep acking and sending
-    /// heartbeats) may not, so it asks first. The kernel counts buffer memory, not payload bytes (about twice the
-    /// payload for small segments), hence a quarter of `SO_SNDBUF` for what is queued plus what comes.
-    func hasSendRoom(forBody bodyBytes: Int) -> Bool {
+    /// The bytes a thread other than the owner may still queue for this socket now, with a wide margin, so writing them
+    /// cannot block. rabbitmq-c writes a publish with no deadline: on a connection the broker stopped reading (a
+    /// resource alarm, credit flow) the write waits until the broker reads again. The owner thread may wait there; a
+    /// thread that runs publishes on its behalf (another connection's owner thread, which must keep acking and sending
+    /// heartbeats) may not, so it asks first — once per pass: nothing it queues reaches the kernel before the pass's
+    /// one write. The kernel counts buffer memory, not payload bytes (about twice the payload for small segments),
+    /// hence a quarter of `SO_SNDBUF`, less what the kernel still holds. Zero when the socket cannot be asked.
+    func sendBufferRoom() -> Int {
         var queued: Int32 = 0
-        guard ioctl(socketDescriptor, UInt(TIOCOUTQ), &queued) == 0 else { return false }
+        guard ioctl(socketDescriptor, UInt(TIOCOUTQ), &queued) == 0 else { return 0 }
         var size: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
-        guard getsockopt(socketDescriptor, SOL_SOCKET, SO_SNDBUF, &size, &length) == 0 else { return false }
-        return Int(queued) + bodyBytes + Self.publishOverheadBytes <= Int(size) / 4
+        guard getsockopt(socketDescriptor, SOL_SOCKET, SO_SNDBUF, &size, &length) == 0 else { return 0 }
+        return max(0, Int(size) / 4 - Int(queued))
+    }
+
+    /// Whether a publish of `bodyBytes` still fits `room` (from ``sendBufferRoom()``) after what is queued here.
+    func fits(publishOf bodyBytes: Int, in room: Int) -> Bool {
+        queuedBytes + bodyBytes + Self.publishOverheadBytes <= room
     }
 
     /// Method and header frames of a publish, generously: exchange, routing key and properties with headers.
