@@ -107,7 +107,11 @@ let package = Package(
         ),
         .target(
             name: "Inventory",
-            dependencies: ["Primitives", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "Primitives", .product(name: "GRDB", package: "GRDB.swift"),
+                // sqlite3 itself, for the one insert that binds its values in place (the answer journal's).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         // The store a fleet shares: the Inventory protocols on PostgreSQL (SQLite stays in Inventory, the default).
         .target(

@@ -48,26 +48,30 @@ public enum EnvelopeCodec {
     /// The hot path: a valid body of a registered class whose fields ``JSONBytesDecoder`` vouches for. Nil sends the
     /// body the Foundation way (which also explains what is wrong with it).
     static func decodeInOnePass(_ body: Data, registry: MessageRegistry) -> DecodedEnvelope? {
+        body.withUnsafeBytes { decodeInOnePass($0, registry: registry) }
+    }
+
+    /// The class name is read from the bytes through ``StringInterner``: the same few names arrive every time.
+    static func decodeInOnePass(_ body: UnsafeRawBufferPointer, registry: MessageRegistry) -> DecodedEnvelope? {
         do {
             try JSONScanner.validate(body)
-            guard let outer = try JSONScanner.members(ofObjectIn: body), outer.count == 1,
-                let type = registry.type(named: outer[0].key),
-                JSONScanner.kind(of: body, range: outer[0].value) == UInt8(ascii: "{")
+            guard let outer = JSONScanner.onlyMember(ofValidatedObjectIn: body),
+                body[outer.value.lowerBound] == UInt8(ascii: "{")
             else { return nil }
-            let decoded = try decodeFields(type, className: outer[0].key, body: body, range: outer[0].value)
+            let className = StringInterner.shared.string(UnsafeRawBufferPointer(rebasing: body[outer.key]))
+            guard let type = registry.type(named: className) else { return nil }
+            let decoded = try decodeFields(type, className: className, body: body, range: outer.value)
             guard decoded.base.headers.hasUnreadMembers else { return decoded }
-            return decoded.withHeaders(rawHeaders(decoded.base.headers, in: body))
+            return decoded.withHeaders(rawHeaders(decoded.base.headers, in: Data(body)))
         } catch {
             return nil
         }
     }
 
     /// Opens the registered existential type so the generic `MessageFields<M>` decodes it directly.
-    private static func decodeFields<M: BusMessage>(_ type: M.Type, className: String, body: Data,
+    private static func decodeFields<M: BusMessage>(_ type: M.Type, className: String, body: UnsafeRawBufferPointer,
                                                     range: Range<Int>) throws -> DecodedEnvelope {
-        let fields = try body.withUnsafeBytes { buffer in
-            try JSONBytesDecoder.decode(MessageFields<M>.self, validated: buffer, range: range)
-        }
+        let fields = try JSONBytesDecoder.decode(MessageFields<M>.self, validated: body, range: range)
         return DecodedEnvelope(className: className, base: fields.base, message: fields.message)
     }
 
@@ -84,7 +88,8 @@ public enum EnvelopeCodec {
         return headers
     }
 
-    /// Decodes one body given as bytes (copied once into `Data`, after the size check).
+    /// Decodes one body given as bytes: in place on the one-pass path; copied once into `Data` (after the size
+    /// check) for the Foundation way.
     public static func decode(
         _ body: some Collection<UInt8>,
         registry: MessageRegistry,
@@ -93,7 +98,11 @@ public enum EnvelopeCodec {
         guard body.count <= maxBodyBytes else {
             throw .bodyTooLarge(size: body.count, limit: maxBodyBytes)
         }
-        return try decode(Data(body), registry: registry, maxBodyBytes: maxBodyBytes)
+        let inPlace = body.withContiguousStorageIfAvailable { bytes in
+            decodeInOnePass(UnsafeRawBufferPointer(bytes), registry: registry)
+        }
+        if let decoded = inPlace ?? nil { return decoded }
+        return try decodeWithFoundation(Data(body), registry: registry)
     }
 
     /// Encodes `message` with `base` the way Gson does: compact, nulls omitted, header flags as strings, `/` not
@@ -108,9 +117,10 @@ public enum EnvelopeCodec {
     public static func encodeBytes<M: BusMessage>(_ message: M, base: MessageBase) throws -> [UInt8] {
         let envelope = OutboundEnvelope(fields: MessageFields(message: message, base: base))
         var bytes: [UInt8] = []
-        // Most replies fit (an echo's is 501 bytes, a ping's fewer); a bigger one grows the buffer once or twice. The
-        // buffer is kept as the cached answer, so it should not be much larger than what it holds.
-        bytes.reserveCapacity(512)
+        // Most replies fit (a ping's ~400 bytes, an echo's of a 200-byte payload ~520); a bigger one grows the buffer
+        // once or twice. The buffer is kept as the cached answer (the reply cache counts its capacity), so it should
+        // not be much larger than what it holds.
+        bytes.reserveCapacity(768)
         if (try? JSONBytesEncoder.encode(envelope, into: &bytes)) != nil { return bytes }
         return [UInt8](try encodeWithFoundation(message, base: base))
     }

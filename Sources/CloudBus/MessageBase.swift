@@ -57,7 +57,7 @@ extension MessageBase: Codable {
         if let direct = decoder as? any DirectJSONDecoding {
             let object = try direct.directObject()
             id = try object.string(CodingKeys.id.rawValue) ?? MessageID.random()
-            serviceId = try object.string(CodingKeys.serviceId.rawValue)
+            serviceId = try object.recurringString(CodingKeys.serviceId.rawValue)
             createdTime = try object.int64(CodingKeys.createdTime.rawValue) ?? EpochMillis.now()
             timeout = try object.int64(CodingKeys.timeout.rawValue) ?? Self.noTimeout
             messageDeadline = try object.int64(CodingKeys.messageDeadline.rawValue) ?? Self.noTimeout

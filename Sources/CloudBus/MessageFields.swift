@@ -1,3 +1,5 @@
+import Primitives
+
 /// A message's own fields and its base fields, read from and written to one JSON object.
 ///
 /// Both halves use the same decoder/encoder, so the object is walked once per half and never re-parsed.
@@ -28,6 +30,11 @@ struct OutboundEnvelope<Message: BusMessage>: Encodable {
     var fields: MessageFields<Message>
 
     func encode(to encoder: any Encoder) throws {
+        // Every reply: straight into the bytes when the encoder allows it (the same one member as below).
+        if let direct = encoder as? any DirectJSONEncoding {
+            try direct.directObject().encode(fields, Message.className)
+            return
+        }
         var container = encoder.container(keyedBy: DynamicKey.self)
         try container.encode(fields, forKey: DynamicKey(Message.className))
     }

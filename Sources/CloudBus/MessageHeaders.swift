@@ -66,7 +66,7 @@ extension MessageHeaders: Codable {
                 if member.hasKey(Self.correlationIdKey) {
                     correlationId = try member.string()
                 } else if member.hasKey(Self.replyToKey) {
-                    replyTo = try member.string()
+                    replyTo = try member.recurringString()
                 } else if member.hasKey(Self.noReplyKey) {
                     noReply = try Self.decodeFlag(member)
                 } else if member.hasKey(Self.isReplyKey) {

@@ -35,6 +35,12 @@ public struct DirectJSONObject {
         return try state.string(at: range) { path(name) }
     }
 
+    /// ``string(_:)`` for a value that recurs message after message (a service id): see ``StringInterner``.
+    public func recurringString(_ name: String) throws -> String? {
+        guard let range = value(name), !state.isNull(range) else { return nil }
+        return try state.recurringString(at: range) { path(name) }
+    }
+
     public func int64(_ name: String) throws -> Int64? {
         guard let range = value(name), !state.isNull(range) else { return nil }
         return try state.integer(Int64.self, at: range) { path(name) }
@@ -74,6 +80,12 @@ public struct DirectJSONMember {
     public func string() throws -> String? {
         guard !isNull else { return nil }
         return try state.string(at: value) { state.codingPath(object.decoder.path, MemberKey(keyString)) }
+    }
+
+    /// ``string()`` for a value that recurs message after message (a reply inbox): see ``StringInterner``.
+    public func recurringString() throws -> String? {
+        guard !isNull else { return nil }
+        return try state.recurringString(at: value) { state.codingPath(object.decoder.path, MemberKey(keyString)) }
     }
 
     /// The value as a boolean (nil for `null`), or the `DecodingError` `decodeIfPresent(Bool.self)` throws.

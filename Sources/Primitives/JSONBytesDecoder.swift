@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Decodes `Decodable` values straight from JSON bytes: no `JSONDecoder`, no intermediate tree, one small member
 /// table per object. The hot path of every delivery (issue 15): Foundation's decoder spends most of its time in
@@ -30,7 +31,8 @@ public enum JSONBytesDecoder {
         // Positions are kept as 32-bit offsets (a decoder then fits an existential's inline buffer): bodies that large
         // never reach here (the consumer's body limit), but the bound is checked, not assumed.
         guard buffer.count < Int(Int32.max) else { throw Unsupported(reason: "a body of 2 GiB or more") }
-        let state = DecodingState(buffer)
+        let state = DecodingState.take(buffer)
+        defer { DecodingState.recycle(state) }
         let range = range ?? 0..<buffer.count
         let value: T
         do {
@@ -54,10 +56,13 @@ public protocol RawJSONDecoding {
 }
 
 /// What one `decode` call shares across its nested decoders: the bytes, and whether it gave up.
-final class DecodingState {
+///
+/// `@unchecked Sendable` only so that the spare state can wait in a `Mutex` between decodes: a state belongs to one
+/// decode on one thread from ``take(_:)`` to ``recycle(_:)``, and nothing of that decode holds it afterwards.
+final class DecodingState: @unchecked Sendable {
     typealias Member = (key: Range<Int>, value: Range<Int>)
 
-    let buffer: UnsafeRawBufferPointer
+    private(set) var buffer: UnsafeRawBufferPointer
     /// Set by the first construct this decoder does not vouch for; the result is then discarded.
     var unsupported: String?
     /// The member tables of every object read in this decode, back to back, appended only: a container keeps the
@@ -73,10 +78,40 @@ final class DecodingState {
     typealias PathRef = Int32
     static let rootPath: PathRef = -1
 
+    /// The last string longer than 15 bytes this decode made: a request's `correlationId` repeats its `id`, and
+    /// handing out the same string again saves a heap string per message.
+    private var lastLongString: String?
+
     init(_ buffer: UnsafeRawBufferPointer) {
         self.buffer = buffer
         memberStore.reserveCapacity(32)
         pathEntries.reserveCapacity(8)
+    }
+
+    /// One state kept between decodes, with its tables' storage: a decode then allocates neither the state nor its
+    /// two tables. Taken for the length of one decode, so concurrent and nested decodes each get their own (the
+    /// second makes a new one).
+    private static let spare = Mutex<DecodingState?>(nil)
+
+    /// Tables grown past these by a large body are not kept.
+    private static let keptMembers = 1024
+    private static let keptPathEntries = 256
+
+    static func take(_ buffer: UnsafeRawBufferPointer) -> DecodingState {
+        guard let state = spare.withLock({ $0.take() }) else { return DecodingState(buffer) }
+        state.buffer = buffer
+        return state
+    }
+
+    /// Empties `state` (no bytes, strings or keys of the finished decode stay reachable) and keeps it for the next.
+    static func recycle(_ state: DecodingState) {
+        guard state.memberStore.capacity <= keptMembers, state.pathEntries.capacity <= keptPathEntries else { return }
+        state.buffer = UnsafeRawBufferPointer(start: nil, count: 0)
+        state.unsupported = nil
+        state.lastLongString = nil
+        state.memberStore.removeAll(keepingCapacity: true)
+        state.pathEntries.removeAll(keepingCapacity: true)
+        spare.withLock { $0 = state }
     }
 
     /// The path `key` under `parent` (the same path when `key` is nil).
@@ -236,12 +271,31 @@ final class DecodingState {
         if T.self == Bool.self { return try bool(at: range) { codingPath(path, key) } as! T }
         if T.self == Int32.self { return try integer(Int32.self, at: range) { codingPath(path, key) } as! T }
         if T.self == Double.self { return try double(at: range) { codingPath(path, key) } as! T }
+        if T.self == [String: String].self { return try stringMap(at: range, path: path, key: key) as! T }
         if T.self == Data.self || T.self == Date.self || T.self == URL.self || T.self == Decimal.self
             || T.self == Float.self
         {
             throw giveUp("\(T.self), which JSONDecoder decodes its own way")
         }
         return try T(from: ValueDecoder(state: self, range: range, path: childPath(path, key)))
+    }
+
+    /// A `[String: String]` (every message's `headers.schema`) as `Dictionary`'s `init(from:)` reads it — a keyed
+    /// container, every member's value decoded as a `String` — without the container's box.
+    private func stringMap(at range: Range<Int>, path: PathRef, key: (any CodingKey)?) throws -> [String: String] {
+        guard firstByte(range) == UInt8(ascii: "{") else {
+            throw mismatch([String: Any].self, range) { codingPath(path, key) }
+        }
+        let members = try members(ofObjectAt: range)
+        guard !members.isEmpty else { return [:] }
+        let mapPath = childPath(path, key)
+        var map = [String: String](minimumCapacity: members.count)
+        for index in members {
+            let member = memberStore[index]
+            let name = string(keyAt: member.key)
+            map[name] = try string(at: member.value) { codingPath(mapPath, MemberKey(name)) }
+        }
+        return map
     }
 
     // MARK: Scalars
@@ -254,9 +308,23 @@ final class DecodingState {
             escaped = true
             break
         }
+        guard !escaped else { return try unescaped(inner) }
         // Validated UTF-8 (the scanner checked it), so decoding repairs nothing.
-        if !escaped { return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[inner]), as: UTF8.self) }
-        return try unescaped(inner)
+        let raw = UnsafeRawBufferPointer(rebasing: buffer[inner])
+        guard raw.count > 15 else { return String(decoding: raw, as: UTF8.self) }
+        if let last = lastLongString, StringInterner.spells(last, raw) { return last }
+        let made = String(decoding: raw, as: UTF8.self)
+        lastLongString = made
+        return made
+    }
+
+    /// ``string(at:path:)`` for a value that recurs across messages (a service id, a reply inbox): taken from
+    /// ``StringInterner/shared`` when it has no escapes.
+    func recurringString(at range: Range<Int>, path: () -> [any CodingKey]) throws -> String {
+        guard firstByte(range) == UInt8(ascii: "\"") else { throw mismatch(String.self, range, path) }
+        let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
+        for index in inner where buffer[index] == UInt8(ascii: "\\") { return try unescaped(inner) }
+        return StringInterner.shared.string(UnsafeRawBufferPointer(rebasing: buffer[inner]))
     }
 
     private func unescaped(_ inner: Range<Int>) throws -> String {

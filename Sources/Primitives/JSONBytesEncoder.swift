@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Encodes `Encodable` values straight into a byte buffer, members in the order the value's `encode(to:)` writes
 /// them: no `JSONEncoder` tree. The hot path of every reply (issue 15).
@@ -14,9 +15,12 @@ public enum JSONBytesEncoder {
     /// - Throws: ``JSONBytesDecoder/Unsupported``, or what `value`'s `encode(to:)` throws; `bytes` then holds a
     ///   partial value and must be discarded.
     public static func encode<T: Encodable>(_ value: T, into bytes: inout [UInt8]) throws {
-        let state = EncodingState(bytes: bytes)
+        let state = EncodingState.take(bytes: bytes)
         bytes = []  // the state owns the storage meanwhile: appends do not copy it
-        defer { bytes = state.bytes }
+        defer {
+            bytes = state.bytes
+            EncodingState.recycle(state)
+        }
         try state.encodeValue(value, depth: 0)
         state.close(downTo: 0)
     }
@@ -24,7 +28,10 @@ public enum JSONBytesEncoder {
 
 /// The buffer and the stack of containers open in it. Containers write straight into the buffer; a container deeper
 /// than the one being written to is closed first (its value is complete once a shallower one moves on).
-final class EncodingState {
+///
+/// `@unchecked Sendable` only so that the spare state can wait in a `Mutex` between encodes: a state belongs to one
+/// encode on one thread from ``take(bytes:)`` to ``recycle(_:)``, and nothing of that encode holds it afterwards.
+final class EncodingState: @unchecked Sendable {
     struct Frame {
         let isObject: Bool
         /// The encoder that opened it (`JSONEncoder` lets one encoder hand out the same keyed container twice).
@@ -41,6 +48,25 @@ final class EncodingState {
     init(bytes: [UInt8]) {
         self.bytes = bytes
         frames.reserveCapacity(8)
+    }
+
+    /// One state kept between encodes, with its frame stack's storage: an encode then allocates neither. Taken for
+    /// the length of one encode, so concurrent and nested encodes each get their own (the second makes a new one).
+    private static let spare = Mutex<EncodingState?>(nil)
+
+    static func take(bytes: [UInt8]) -> EncodingState {
+        guard let state = spare.withLock({ $0.take() }) else { return EncodingState(bytes: bytes) }
+        state.bytes = bytes
+        return state
+    }
+
+    /// Keeps `state` for the next encode, holding nothing of this one (its bytes belong to the caller).
+    static func recycle(_ state: EncodingState) {
+        guard state.frames.capacity <= 64 else { return }
+        state.bytes = []
+        state.frames.removeAll(keepingCapacity: true)
+        state.nextOwner = 0
+        spare.withLock { $0 = state }
     }
 
     func newOwner() -> Int {
@@ -100,6 +126,7 @@ final class EncodingState {
         if T.self == UInt32.self { return writeInteger(unsafeBitCast(value, to: UInt32.self)) }
         if T.self == UInt16.self { return writeInteger(unsafeBitCast(value, to: UInt16.self)) }
         if T.self == UInt8.self { return writeInteger(unsafeBitCast(value, to: UInt8.self)) }
+        if T.self == [String: String].self { return writeStringMap(unsafeBitCast(value, to: [String: String].self)) }
         if T.self == Float.self || T.self == Float16.self {
             throw JSONBytesDecoder.Unsupported(reason: "\(T.self), which JSONEncoder writes in its own precision")
         }
@@ -122,6 +149,21 @@ final class EncodingState {
         } else {
             bytes.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])  // false
         }
+    }
+
+    /// A `[String: String]` (every message's `headers.schema`) as `Dictionary`'s `encode(to:)` writes it — one
+    /// member per entry, in the dictionary's order — without a keyed container's box.
+    func writeStringMap(_ map: [String: String]) {
+        bytes.append(UInt8(ascii: "{"))
+        var first = true
+        for (key, value) in map {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
+            writeString(key)
+            bytes.append(UInt8(ascii: ":"))
+            writeString(value)
+        }
+        bytes.append(UInt8(ascii: "}"))
     }
 
     func writeNull() { bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]) }

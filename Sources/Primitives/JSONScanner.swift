@@ -48,13 +48,42 @@ public enum JSONScanner {
 
     /// Throws unless `bytes` is exactly one JSON value, with optional whitespace around it.
     public static func validate(_ bytes: Data) throws(SyntaxError) {
-        try withBuffer(bytes) { (buffer) throws(SyntaxError) in
-            var cursor = Cursor(buffer)
-            cursor.skipWhitespace()
-            try cursor.skipValue()
-            cursor.skipWhitespace()
-            guard cursor.atEnd else { throw cursor.error("unexpected text after the value") }
-        }
+        try withBuffer(bytes) { (buffer) throws(SyntaxError) in try validate(buffer) }
+    }
+
+    /// ``validate(_:)-(Data)`` for bytes in memory.
+    public static func validate(_ buffer: UnsafeRawBufferPointer) throws(SyntaxError) {
+        var cursor = Cursor(buffer)
+        cursor.skipWhitespace()
+        try cursor.skipValue()
+        cursor.skipWhitespace()
+        guard cursor.atEnd else { throw cursor.error("unexpected text after the value") }
+    }
+
+    /// The key (without its quotes) and value ranges of a validated object's only member — a bus body's
+    /// `{"<class>": {…}}` — found without making the key a string. Nil when the value is not an object of exactly
+    /// one member whose key has no escapes (``members(ofObjectIn:range:)`` reads any other).
+    public static func onlyMember(ofValidatedObjectIn buffer: UnsafeRawBufferPointer)
+        -> (key: Range<Int>, value: Range<Int>)?
+    {
+        var cursor = Cursor(buffer)
+        cursor.skipWhitespace()
+        guard cursor.peek == UInt8(ascii: "{") else { return nil }
+        cursor.position += 1
+        cursor.skipWhitespace()
+        let keyStart = cursor.position
+        guard cursor.peek == UInt8(ascii: "\""), (try? cursor.skipString()) != nil else { return nil }
+        let key = (keyStart + 1)..<(cursor.position - 1)
+        guard !UnsafeRawBufferPointer(rebasing: buffer[key]).contains(UInt8(ascii: "\\")) else { return nil }
+        cursor.skipWhitespace()
+        guard cursor.next() == UInt8(ascii: ":") else { return nil }
+        cursor.skipWhitespace()
+        let valueStart = cursor.position
+        guard (try? cursor.skipValue()) != nil else { return nil }
+        let value = valueStart..<cursor.position
+        cursor.skipWhitespace()
+        guard cursor.next() == UInt8(ascii: "}") else { return nil }
+        return (key, value)
     }
 
     /// The members of the object that `range` of `bytes` spans, in order: decoded key and the byte range of its

@@ -228,13 +228,15 @@ enum RandomEnvelope {
             if chance(&random, 0.7) { members.append(("success", .bool(chance(&random, 0.5)))) }
             if chance(&random, 0.3) { members.append(("error", errorTree(&random))) }
         }
-        if chance(&random, 0.95) { members.append(("id", .string(uuid(&random)))) }
+        let id = uuid(&random)
+        if chance(&random, 0.95) { members.append(("id", .string(id))) }
         if chance(&random, 0.95) { members.append(("createdTime", .integer(Int64(random.next() % 2_000_000_000_000)))) }
         if chance(&random, 0.6) { members.append(("timeout", .integer(Int64(random.next() % 3_600_000) - 1))) }
         if chance(&random, 0.3) { members.append(("messageDeadline", .integer(Int64(random.next() % 2_000_000_000_000)))) }
-        if chance(&random, 0.7) { members.append(("serviceId", .string("host." + uuid(&random)))) }
+        // Service ids and reply inboxes recur across messages (the decoder interns them): a few values, often.
+        if chance(&random, 0.7) { members.append(("serviceId", .string(recurring(&random, "host.")))) }
         if chance(&random, 0.1) { members.append(("systemTags", .array([.string(string(&random))]))) }
-        if chance(&random, 0.9) { members.append(("headers", headers(&random))) }
+        if chance(&random, 0.9) { members.append(("headers", headers(&random, id: id))) }
         for _ in 0..<Int(random.next() % 3) where chance(&random, 0.3) {
             members.append(("unknown" + String(random.next() % 5), value(&random, depth: 0)))
         }
@@ -291,17 +293,24 @@ enum RandomEnvelope {
         return .object(error)
     }
 
-    private static func headers(_ random: inout SplitMix64) -> JSONValue {
+    private static func headers(_ random: inout SplitMix64, id: String) -> JSONValue {
         var headers: [String: JSONValue] = [:]
-        if chance(&random, 0.9) { headers["correlationId"] = .string(uuid(&random)) }
-        if chance(&random, 0.8) { headers["replyTo"] = .string("zstack.message.cloudbus." + uuid(&random)) }
+        // A request's correlation id is its own id (the decoder hands out the id's string again).
+        if chance(&random, 0.9) { headers["correlationId"] = .string(chance(&random, 0.5) ? id : uuid(&random)) }
+        if chance(&random, 0.8) { headers["replyTo"] = .string(recurring(&random, "zstack.message.cloudbus.")) }
         if chance(&random, 0.5) { headers["noReply"] = chance(&random, 0.8) ? .string("false") : .bool(false) }
         // Read member by member on the direct path: flags as strings, booleans, null or a wrong type; ids as null.
         if chance(&random, 0.3) {
             headers["isReply"] = [.string("true"), .bool(true), .null, .integer(1)][Int(random.next() % 4)]
         }
         if chance(&random, 0.05) { headers["correlationId"] = chance(&random, 0.5) ? .null : .integer(7) }
-        if chance(&random, 0.5) { headers["schema"] = .object(chance(&random, 0.5) ? [:] : ["error": .string("E")]) }
+        if chance(&random, 0.5) {
+            // Read as a `[String: String]` without a container: entries of the right and of a wrong type.
+            var schema: [String: JSONValue] = [:]
+            for index in 0..<Int(random.next() % 3) { schema["f\(index)"] = .string(string(&random)) }
+            if chance(&random, 0.05) { schema["bad"] = [.null, .integer(1), .object([:])][Int(random.next() % 3)] }
+            headers["schema"] = chance(&random, 0.03) ? .array([]) : .object(schema)
+        }
         if chance(&random, 0.7) { headers["task-context"] = .object(["api": .string(string(&random))]) }
         if chance(&random, 0.2) { headers["x-" + String(random.next() % 3)] = value(&random, depth: 1) }
         return .object(headers)
@@ -325,6 +334,17 @@ enum RandomEnvelope {
     static func string(_ random: inout SplitMix64) -> String {
         let pieces = ["a", "Z", "0", " ", "/", "\"", "\\", "\n", "\t", "\u{1}", "é", "中", "😀", "\u{7f}", "-_."]
         return (0..<Int(random.next() % 12)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+    }
+
+    /// One of three values after `prefix`, or now and then a fresh one, or a short one, or one with odd characters.
+    private static func recurring(_ random: inout SplitMix64, _ prefix: String) -> String {
+        switch random.next() % 8 {
+        case 0: prefix + uuid(&random)
+        case 1: "s" + string(&random)
+        case 2: prefix + string(&random)
+        default: prefix + ["0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210", "x"][
+            Int(random.next() % 3)]
+        }
     }
 
     private static func uuid(_ random: inout SplitMix64) -> String {

@@ -99,6 +99,23 @@ struct JSONScannerTests {
         #expect(JSONScanner.kind(of: bytes, range: members[0].value) == UInt8(ascii: "["))
     }
 
+    @Test("only member: a body's one member found as byte ranges; anything else is left to the general reader",
+          arguments: [
+              (#"{"org.A":{"x":1}}"#, "org.A", #"{"x":1}"#), (" \n{ \"k\" :\t[1] }\r\n", "k", "[1]"),
+              (#"{"k":"v"}"#, "k", #""v""#),
+              (#"{"a":1,"b":2}"#, nil, nil), ("{}", nil, nil), ("[1]", nil, nil), (#"{"k":1,}"#, nil, nil),
+              (#"{"\u006b":1}"#, nil, nil),
+          ] as [(String, String?, String?)])
+    func onlyMember(text: String, key: String?, value: String?) throws {
+        let bytes = Array(text.utf8)
+        try bytes.withUnsafeBytes { buffer in
+            try JSONScanner.validate(buffer)
+            let found = JSONScanner.onlyMember(ofValidatedObjectIn: buffer)
+            #expect(found.map { String(decoding: buffer[$0.key], as: UTF8.self) } == key)
+            #expect(found.map { String(decoding: buffer[$0.value], as: UTF8.self) } == value)
+        }
+    }
+
     @Test("offsets count from the first byte of a Data slice, not from its storage")
     func dataSlices() throws {
         let whole = data(#"xx{"k":"v"}yy"#)
