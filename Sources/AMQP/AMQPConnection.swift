@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Primitives
 import Synchronization
 
 /// A self-healing AMQP 0-9-1 connection on rabbitmq-c.
@@ -108,7 +109,9 @@ public final class AMQPConnection: Sendable {
     /// publish itself (see `ConnectionOwner.borrowedPublishPass`); the confirm always comes through the owner thread.
     @discardableResult
     public func publish(_ message: OutgoingMessage) async throws(AMQPError) -> PublishOutcome {
-        let result: Result<PublishOutcome, AMQPError> = await withCheckedContinuation { continuation in
+        // Resumed exactly once: the confirm tracker completes every publish it is given (confirm, nack, return,
+        // or the connection's end), and a publish the mailbox refuses is completed at once.
+        let result: Result<PublishOutcome, AMQPError> = await withOneShotContinuation { continuation in
             postPublish(.publish(message, completion: { continuation.resume(returning: $0) }))
         }
         return try result.get()

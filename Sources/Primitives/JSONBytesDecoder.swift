@@ -303,14 +303,9 @@ final class DecodingState: @unchecked Sendable {
     func string(at range: Range<Int>, path: () -> [any CodingKey]) throws -> String {
         guard firstByte(range) == UInt8(ascii: "\"") else { throw mismatch(String.self, range, path) }
         let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
-        var escaped = false
-        for index in inner where buffer[index] == UInt8(ascii: "\\") {
-            escaped = true
-            break
-        }
-        guard !escaped else { return try unescaped(inner) }
-        // Validated UTF-8 (the scanner checked it), so decoding repairs nothing.
         let raw = UnsafeRawBufferPointer(rebasing: buffer[inner])
+        guard !Self.hasBackslash(raw) else { return try unescaped(inner) }
+        // Validated UTF-8 (the scanner checked it), so decoding repairs nothing.
         guard raw.count > 15 else { return String(decoding: raw, as: UTF8.self) }
         if let last = lastLongString, StringInterner.spells(last, raw) { return last }
         let made = String(decoding: raw, as: UTF8.self)
@@ -323,8 +318,14 @@ final class DecodingState: @unchecked Sendable {
     func recurringString(at range: Range<Int>, path: () -> [any CodingKey]) throws -> String {
         guard firstByte(range) == UInt8(ascii: "\"") else { throw mismatch(String.self, range, path) }
         let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
-        for index in inner where buffer[index] == UInt8(ascii: "\\") { return try unescaped(inner) }
-        return StringInterner.shared.string(UnsafeRawBufferPointer(rebasing: buffer[inner]))
+        let raw = UnsafeRawBufferPointer(rebasing: buffer[inner])
+        guard !Self.hasBackslash(raw) else { return try unescaped(inner) }
+        return StringInterner.shared.string(raw)
+    }
+
+    private static func hasBackslash(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let start = bytes.baseAddress, !bytes.isEmpty else { return false }
+        return memchr(start, Int32(UInt8(ascii: "\\")), bytes.count) != nil
     }
 
     private func unescaped(_ inner: Range<Int>) throws -> String {

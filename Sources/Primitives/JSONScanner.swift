@@ -297,6 +297,13 @@ public enum JSONScanner {
             guard peek == UInt8(ascii: "\"") else { throw error("expected a string") }
             position += 1
             while position < end {
+                // Runs of plain ASCII eight bytes at a time (ids, names and payloads are mostly that).
+                while end - position >= 8, !Self.hasSpecialByte(
+                    UInt64(littleEndian: (buffer.baseAddress! + position).loadUnaligned(as: UInt64.self)))
+                {
+                    position += 8
+                }
+                guard position < end else { break }
                 let byte = buffer[position]
                 switch byte {
                 case UInt8(ascii: "\""):
@@ -321,6 +328,21 @@ public enum JSONScanner {
                 }
             }
             throw error("unterminated string")
+        }
+
+        /// Whether any of the eight bytes in `word` ends a plain run in a string: a quote, a backslash, a control
+        /// character or a non-ASCII byte (the classic bit tricks for "has a zero byte" and "has a byte below n";
+        /// exact for whether there is one, which is all that is asked).
+        @inline(__always)
+        static func hasSpecialByte(_ word: UInt64) -> Bool {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            let belowSpace = (word &- ones &* 0x20) & ~word & highs
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            let hasQuote = (quote &- ones) & ~quote & highs
+            let hasBackslash = (backslash &- ones) & ~backslash & highs
+            return (belowSpace | hasQuote | hasBackslash | (word & highs)) != 0
         }
 
         /// One multi-byte UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Inventory
 import Logging
+import Primitives
 import Synchronization
 
 /// Writes the ledger's answers to the store with group commit: every answer waits for the transaction that holds
@@ -16,7 +17,7 @@ final class AnswerJournal: Sendable {
     private struct State {
         var pending: [AnsweredMessage] = []
         var sentOutbox: [Int64] = []
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [OneShotContinuation<Void>] = []
         var writing = false
     }
 
@@ -41,7 +42,7 @@ final class AnswerJournal: Sendable {
     /// Returns once `answer` is committed (or its write failed), with the outbox rows `sent` removed in the same
     /// transaction.
     func record(_ answer: AnsweredMessage, removingOutbox sent: [Int64] = []) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        await withOneShotContinuation { (continuation: OneShotContinuation<Void>) in
             let startWriter = state.withLock { state in
                 state.pending.append(answer)
                 state.sentOutbox += sent
@@ -64,7 +65,7 @@ final class AnswerJournal: Sendable {
             let (batch, sent, waiters) = state.withLock { state in
                 guard !state.pending.isEmpty else {
                     state.writing = false
-                    return ([AnsweredMessage](), [Int64](), [CheckedContinuation<Void, Never>]())
+                    return ([AnsweredMessage](), [Int64](), [OneShotContinuation<Void>]())
                 }
                 defer {
                     state.pending = []
