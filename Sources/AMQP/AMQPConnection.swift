@@ -112,7 +112,7 @@ public final class AMQPConnection: Sendable {
         // Resumed exactly once: the confirm tracker completes every publish it is given (confirm, nack, return,
         // or the connection's end), and a publish the mailbox refuses is completed at once.
         let result: Result<PublishOutcome, AMQPError> = await withOneShotContinuation { continuation in
-            postPublish(.publish(message, completion: { continuation.resume(returning: $0) }))
+            postPublish(.publish(message, completion: .resume(continuation)))
         }
         return try result.get()
     }

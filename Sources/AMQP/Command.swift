@@ -1,6 +1,6 @@
 /// Work handed from Swift tasks to a connection's owner thread.
 enum Command: Sendable {
-    case publish(OutgoingMessage, completion: ConfirmTracker.Completion?)
+    case publish(OutgoingMessage, completion: PublishCompletion?)
     case ack(DeliveryTag)
     case nack(DeliveryTag, requeue: Bool)
     case declare(Topology, completion: @Sendable (Result<Void, AMQPError>) -> Void)

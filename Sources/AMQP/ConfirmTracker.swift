@@ -1,3 +1,5 @@
+import Primitives
+
 /// Publisher-confirm bookkeeping for one channel epoch (rabbitmq-c 0.11 has no confirm API).
 ///
 /// The broker numbers publishes 1, 2, 3… from `confirm.select`; `basic.ack`/`basic.nack` carry
@@ -5,7 +7,7 @@
 /// routed comes back as `basic.return` *before* its ack; returns are matched to their publish by
 /// the message-id property, which this tracker assigns. Owner-thread only.
 struct ConfirmTracker {
-    typealias Completion = @Sendable (Result<PublishOutcome, AMQPError>) -> Void
+    typealias Completion = PublishCompletion
 
     private struct Pending {
         var completion: Completion?
@@ -100,5 +102,19 @@ struct ConfirmTracker {
         nextSequence = 1
         lowestUnconfirmed = 1
         for (_, entry) in entries.sorted(by: { $0.key < $1.key }) { entry.completion?(.failure(error)) }
+    }
+}
+
+/// Who hears a publish's outcome, exactly once: a suspended `AMQPConnection.publish` (its continuation, held as it
+/// is — a closure around it was an allocation per publish) or a callback.
+enum PublishCompletion: Sendable {
+    case resume(OneShotContinuation<Result<PublishOutcome, AMQPError>>)
+    case call(@Sendable (Result<PublishOutcome, AMQPError>) -> Void)
+
+    func callAsFunction(_ result: Result<PublishOutcome, AMQPError>) {
+        switch self {
+        case .resume(let continuation): continuation.resume(returning: result)
+        case .call(let callback): callback(result)
+        }
     }
 }

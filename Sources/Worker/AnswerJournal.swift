@@ -19,7 +19,13 @@ final class AnswerJournal: Sendable {
         var sentOutbox: [Int64] = []
         var waiters: [OneShotContinuation<Void>] = []
         var writing = false
+        /// The last batch's arrays, emptied: the next batch fills them instead of growing new ones.
+        var spareAnswers: [AnsweredMessage] = []
+        var spareWaiters: [OneShotContinuation<Void>] = []
     }
+
+    /// Batch arrays grown past this (a burst) are not kept for the next batch.
+    private static let keptBatchCapacity = 1024
 
     private let store: any AnsweredMessageStore
     /// Rows kept in the store: the ledger's window.
@@ -62,17 +68,18 @@ final class AnswerJournal: Sendable {
     private func writeBatches() async {
         await linger()
         while true {
-            let (batch, sent, waiters) = state.withLock { state in
+            var (batch, sent, waiters) = state.withLock { state in
                 guard !state.pending.isEmpty else {
                     state.writing = false
                     return ([AnsweredMessage](), [Int64](), [OneShotContinuation<Void>]())
                 }
-                defer {
-                    state.pending = []
-                    state.sentOutbox = []
-                    state.waiters = []
-                }
-                return (state.pending, state.sentOutbox, state.waiters)
+                var batch = state.spareAnswers, waiters = state.spareWaiters
+                swap(&batch, &state.pending)
+                swap(&waiters, &state.waiters)
+                state.spareAnswers = []
+                state.spareWaiters = []
+                defer { state.sentOutbox = [] }
+                return (batch, state.sentOutbox, waiters)
             }
             guard !batch.isEmpty else { return }
             do {
@@ -84,6 +91,15 @@ final class AnswerJournal: Sendable {
                              metadata: ["count": "\(batch.count)", "error": "\(error)"])
             }
             for waiter in waiters { waiter.resume() }
+            guard batch.capacity <= Self.keptBatchCapacity, waiters.capacity <= Self.keptBatchCapacity else { continue }
+            // Emptied in place — these `var`s hold the only references, so no copy is made — and handed over.
+            batch.removeAll(keepingCapacity: true)
+            waiters.removeAll(keepingCapacity: true)
+            sent = []  // not kept: outbox rows are rare
+            state.withLock { state in
+                swap(&state.spareAnswers, &batch)
+                swap(&state.spareWaiters, &waiters)
+            }
         }
     }
 }

@@ -40,9 +40,9 @@ struct BookkeepingTests {
         func register(_ mandatory: Bool) -> (UInt64, String?) {
             let expected = tracker.nextSequence
             let registered = tracker.register(mandatory: mandatory, userMessageID: nil, epoch: 7,
-                                              deadline: .now + .seconds(60)) { result in
+                                              deadline: .now + .seconds(60), completion: .call { result in
                 results.withLock { $0[expected] = "\(result)" }
-            }
+            })
             return (registered.sequence, registered.messageID)
         }
         _ = register(false)
@@ -67,9 +67,10 @@ struct BookkeepingTests {
         let failures = Atomic<Int>(0)
         var tracker = ConfirmTracker()
         for _ in 0..<3 {
-            _ = tracker.register(mandatory: false, userMessageID: nil, epoch: 1, deadline: .now + .seconds(60)) { result in
+            _ = tracker.register(mandatory: false, userMessageID: nil, epoch: 1, deadline: .now + .seconds(60),
+                                 completion: .call { result in
                 if case .failure = result { failures.add(1, ordering: .relaxed) }
-            }
+            })
         }
         tracker.failAll(.connectionLost(reason: "test"))
         #expect(failures.load(ordering: .relaxed) == 3)
@@ -83,9 +84,10 @@ struct BookkeepingTests {
         let start = ContinuousClock.now
         for (index, wait) in [Duration.seconds(1), .seconds(2), .seconds(3)].enumerated() {
             let sequence = UInt64(index + 1)
-            _ = tracker.register(mandatory: true, userMessageID: nil, epoch: 1, deadline: start + wait) { result in
+            _ = tracker.register(mandatory: true, userMessageID: nil, epoch: 1, deadline: start + wait,
+                                 completion: .call { result in
                 results.withLock { $0[sequence] = "\(result)" }
-            }
+            })
         }
         #expect(tracker.expire(now: start) == 0)
         #expect(tracker.expire(now: start + .milliseconds(2_500)) == 2)
@@ -107,7 +109,7 @@ struct MailboxRequeueTests {
     }
 
     private static func publish(_ key: String, refusals: Refusals = Refusals()) -> Command {
-        .publish(OutgoingMessage(exchange: "", routingKey: key, body: []), completion: { result in
+        .publish(OutgoingMessage(exchange: "", routingKey: key, body: []), completion: .call { result in
             if case .failure = result { refusals.keys.withLock { $0.append(key) } }
         })
     }
