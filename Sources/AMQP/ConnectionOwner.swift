@@ -166,11 +166,18 @@ final class ConnectionOwner {
         mailbox.drain(into: &borrowedBatch, clearingWake: false)
         defer { borrowedBatch.removeAll(keepingCapacity: true) }
         // Asked once: nothing this pass queues reaches the kernel before its one write at the end.
-        let room = session.sendBufferRoom()
+        var room = session.sendBufferRoom()
+        var sizeRefreshed = false
         var index = borrowedBatch.startIndex
         while index < borrowedBatch.endIndex {
             guard case .publish(let message, _) = borrowedBatch[index] else { break }
             guard session.fits(publishOf: message.body.count, in: room) else {
+                // The kept buffer size may be stale (the kernel grows it): ask once more before deferring.
+                if !sizeRefreshed {
+                    sizeRefreshed = true
+                    room = session.sendBufferRoom(refreshingSize: true)
+                    continue
+                }
                 status.sendBufferDeferrals.add(1, ordering: .relaxed)
                 break
             }
@@ -274,6 +281,9 @@ final class ConnectionOwner {
 
     // MARK: Serving a live connection
 
+    /// Rounds of queued jobs one pass runs at most (see `serve`).
+    private static let jobRoundsPerPass = 4
+
     private func serve(_ session: RabbitSession) throws(AMQPError) {
         let heartbeat = session.negotiatedHeartbeatSeconds
         let pollTimeout = heartbeat > 0 ? min(1000, heartbeat * 250) : 1000
@@ -311,7 +321,14 @@ final class ConnectionOwner {
             if readSocket || session.hasBufferedInput { try readFrames(from: session) }
             // The tasks those deliveries woke (consumers, key runners) and those whose confirms came: their acks and
             // publishes are posted from this thread and go out in the next pass.
-            let moreJobs = executor.runQueued(into: &jobs)
+            var moreJobs = executor.runQueued(into: &jobs)
+            // And the jobs those enqueued — a delivery's consumer task hands it to its key's runner, which writes the
+            // reply — a few rounds more, so a reply does not wait for a poll; bounded, so jobs cannot starve the socket.
+            var rounds = 1
+            while moreJobs && rounds < Self.jobRoundsPerPass {
+                moreJobs = executor.runQueued(into: &jobs)
+                rounds += 1
+            }
             let pendingCommands = !mailbox.isEmpty
             // With work left the poll only refreshes readiness (so a stream of jobs cannot starve the socket);
             // otherwise it sleeps until the socket, a wake-up or the heartbeat's quarter.
@@ -463,6 +480,10 @@ final class ConnectionOwner {
         while let frame = try session.nextFrame() {
             read += 1
             try handle(frame, on: session)
+            // What one receive brought is handled: stop here rather than try the socket again, which costs a
+            // receive that ends in EAGAIN and rabbitmq-c's own zero-timeout poll per pass. If more has arrived,
+            // the pass's poll says so.
+            if !session.hasBufferedInput { break }
         }
         if read > 0 {
             lastInbound = .now

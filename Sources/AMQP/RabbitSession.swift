@@ -439,14 +439,23 @@ import Primitives
     /// heartbeats) may not, so it asks first — once per pass: nothing it queues reaches the kernel before the pass's
     /// one write. The kernel counts buffer memory, not payload bytes (about twice the payload for small segments),
     /// hence a quarter of `SO_SNDBUF`, less what the kernel still holds. Zero when the socket cannot be asked.
-    func sendBufferRoom() -> Int {
+    ///
+    /// The buffer's size is asked once and kept (a syscall less per pass): the kernel only grows it as the socket is
+    /// used, so a kept size understates the room; `refreshingSize` asks again (before a publish is deferred).
+    func sendBufferRoom(refreshingSize: Bool = false) -> Int {
         var queued: Int32 = 0
         guard ioctl(socketDescriptor, UInt(TIOCOUTQ), &queued) == 0 else { return 0 }
-        var size: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        guard getsockopt(socketDescriptor, SOL_SOCKET, SO_SNDBUF, &size, &length) == 0 else { return 0 }
-        return max(0, Int(size) / 4 - Int(queued))
+        if knownSendBufferSize == 0 || refreshingSize {
+            var size: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(socketDescriptor, SOL_SOCKET, SO_SNDBUF, &size, &length) == 0 else { return 0 }
+            knownSendBufferSize = size
+        }
+        return max(0, Int(knownSendBufferSize) / 4 - Int(queued))
     }
+
+    /// `SO_SNDBUF` as last asked (0: not yet); see ``sendBufferRoom(refreshingSize:)``.
+    private var knownSendBufferSize: Int32 = 0
 
     /// Whether a publish of `bodyBytes` still fits `room` (from ``sendBufferRoom()``) after what is queued here.
     func fits(publishOf bodyBytes: Int, in room: Int) -> Bool {

@@ -238,8 +238,10 @@ struct DisruptiveConnectionTests {
             let queue = TestBroker.uniqueName("test.full-socket")
             try await connection.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
             // 32 MB: more than the socket buffers on both sides of a loopback connection can hold, so with the
-            // alarm up the broker's reader stops and the socket fills.
-            let count = 128, body = [UInt8](repeating: 7, count: 256 * 1024)
+            // alarm up the broker's reader stops and the socket fills. Each body is larger than the room a borrowed
+            // pass allows itself (a quarter of the send buffer, at most 1 MB under the default 4 MB ceiling), so
+            // the first pass already defers instead of racing the owner thread to the full socket.
+            let count = 8, body = [UInt8](repeating: 7, count: 4 * 1024 * 1024)
             try TestBroker.control("memory-alarm", "on")
             try await withTeardown({ try? TestBroker.control("memory-alarm", "off") }) {
                 // On a thread of its own: a publisher stuck in a write would block it, and the bound below fails
