@@ -125,6 +125,13 @@ public final class AMQPConnection: Sendable {
 
     private func postPublish(_ command: Command) {
         guard mailbox.postWithoutWaking(command) else { return }
+        // Posted from another connection's owner thread (a handler answering there): its pass runs this
+        // connection's publishes before it sleeps, with every other one the pass posts — one write for all of the
+        // pass's replies instead of one each.
+        if let current = ConnectionOwner.servingOnThisThread {
+            current.borrowBeforeSleeping(owner, wakingIfBusy: mailbox)
+            return
+        }
         if !owner.borrowPublishPass() { mailbox.wake() }
     }
 
@@ -167,7 +174,7 @@ public final class AMQPConnection: Sendable {
 /// The connection's owner, shared by its thread and by publishers. The owner's state is touched only by whoever holds
 /// its lock: the owner thread (from the first line of `run` on, except while it sleeps in poll) or a publisher that
 /// took the lock with `tryLock` for one borrowed pass.
-private final class OwnerBox: @unchecked Sendable {
+final class OwnerBox: @unchecked Sendable {
     // @unchecked: every access to `owner` is under `owner.lock` — `run` takes it first thing, and
     // `borrowPublishPass` only after `tryLock` succeeded.
     private let owner: ConnectionOwner

@@ -1,5 +1,6 @@
 import Synchronization
 import CRabbitMQ
+import CRabbitMQShim
 import Foundation
 import Glibc
 import Logging
@@ -192,7 +193,10 @@ final class ConnectionOwner {
             index += 1
         }
         let written = index - borrowedBatch.startIndex - (borrowedFailure == nil ? 0 : 1)
-        if written > 0 { status.borrowedPublishes.add(written, ordering: .relaxed) }
+        if written > 0 {
+            status.borrowedPublishes.add(written, ordering: .relaxed)
+            status.borrowedPasses.add(1, ordering: .relaxed)
+        }
         // One write for the pass; what the socket does not take now stays queued for the owner thread.
         var flushed = true
         if borrowedFailure == nil {
@@ -281,6 +285,27 @@ final class ConnectionOwner {
 
     // MARK: Serving a live connection
 
+    /// The owner serving on the calling thread, if it is one: only that thread may touch it (it holds the lock).
+    static var servingOnThisThread: ConnectionOwner? {
+        guard let raw = cloudbus_serving_owner_here() else { return nil }
+        return Unmanaged<ConnectionOwner>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    /// Other connections whose publishes this thread's jobs posted during the pass (see `AMQPConnection.postPublish`).
+    private var borrowsBeforeSleeping: [(box: OwnerBox, mailbox: Mailbox)] = []
+
+    /// Runs `box`'s publishes at the end of this pass, before the thread sleeps (or wakes its owner if it is busy).
+    func borrowBeforeSleeping(_ box: OwnerBox, wakingIfBusy mailbox: Mailbox) {
+        guard !borrowsBeforeSleeping.contains(where: { $0.box === box }) else { return }
+        borrowsBeforeSleeping.append((box, mailbox))
+    }
+
+    private func runBorrowsBeforeSleeping() {
+        guard !borrowsBeforeSleeping.isEmpty else { return }
+        for (box, mailbox) in borrowsBeforeSleeping where !box.borrowPublishPass() { mailbox.wake() }
+        borrowsBeforeSleeping.removeAll(keepingCapacity: true)
+    }
+
     /// Rounds of queued jobs one pass runs at most (see `serve`).
     private static let jobRoundsPerPass = 4
 
@@ -303,12 +328,17 @@ final class ConnectionOwner {
         // (this thread's own posts, the common case under load, set none).
         var clearWake = true
         executor.beginServing()
+        cloudbus_set_serving_owner(Unmanaged.passUnretained(self).toOpaque())
         served = session
         // Only now: a task that `start()`'s caller starts on this connection's executor finds it serving.
         answerFirstConnect(.success(()))
         defer {
             served = nil
             executor.endServing()
+            cloudbus_set_serving_owner(nil)
+            // Nobody runs them here any more: their owners do.
+            for (_, mailbox) in borrowsBeforeSleeping { mailbox.wake() }
+            borrowsBeforeSleeping.removeAll()
         }
         while true {
             if drainMailbox {
@@ -336,6 +366,7 @@ final class ConnectionOwner {
             if !busy { status.unconfirmed.store(confirms.outstanding, ordering: .relaxed) }
             descriptors[0].revents = 0
             descriptors[1].revents = 0
+            runBorrowsBeforeSleeping()
             // What this pass queued goes out in one write before the thread sleeps; meanwhile publishers may run their
             // publishes themselves (`borrowedPublishPass`).
             try session.flushQueued(waiting: true)

@@ -24,6 +24,9 @@ public struct ConnectionStatistics: Sendable, Equatable {
     public var unconfirmedPublishes = 0
     /// Publishes the publishing thread wrote itself while the owner thread slept (no wake-up of the owner thread).
     public var borrowedPublishes = 0
+    /// The passes (one write each) those publishes went out in: another connection's owner thread runs what its
+    /// tasks published during a pass in one, so under load this grows much slower than ``borrowedPublishes``.
+    public var borrowedPasses = 0
     /// Times a publishing thread left its publish to the owner thread because the socket's send buffer was filling
     /// (the broker reads slowly or not at all: an alarm, credit flow). Growing fast: the broker is holding back.
     public var sendBufferDeferrals = 0
@@ -36,6 +39,7 @@ final class ConnectionStatus: Sendable {
     let unconfirmed = Atomic<Int>(0)
     /// Counted per publish by whichever thread holds the owner lock: atomics, not the mutex, for the same reason.
     let borrowedPublishes = Atomic<Int>(0)
+    let borrowedPasses = Atomic<Int>(0)
     let sendBufferDeferrals = Atomic<Int>(0)
 
     func update(_ body: (inout ConnectionStatistics) -> Void) { value.withLock { body(&$0) } }
@@ -43,6 +47,7 @@ final class ConnectionStatus: Sendable {
         var statistics = value.withLock { $0 }
         statistics.unconfirmedPublishes = unconfirmed.load(ordering: .relaxed)
         statistics.borrowedPublishes = borrowedPublishes.load(ordering: .relaxed)
+        statistics.borrowedPasses = borrowedPasses.load(ordering: .relaxed)
         statistics.sendBufferDeferrals = sendBufferDeferrals.load(ordering: .relaxed)
         return statistics
     }

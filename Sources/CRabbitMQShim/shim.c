@@ -51,3 +51,8 @@ const amqp_flags_t cloudbus_flag_timestamp = AMQP_BASIC_TIMESTAMP_FLAG;
 const amqp_flags_t cloudbus_flag_type = AMQP_BASIC_TYPE_FLAG;
 
 int cloudbus_wake_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+/* The connection owner serving on this thread, if any (see ConnectionOwner.servingOnThisThread). */
+static _Thread_local void *cloudbus_serving_owner;
+void cloudbus_set_serving_owner(void *owner) { cloudbus_serving_owner = owner; }
+void *cloudbus_serving_owner_here(void) { return cloudbus_serving_owner; }

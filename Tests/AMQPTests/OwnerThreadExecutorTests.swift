@@ -70,6 +70,61 @@ struct OwnerThreadExecutorTests {
         }
     }
 
+    @Test("publishes that tasks on one connection's owner thread post to another go out before that thread sleeps, confirmed")
+    func publishesFromAnotherOwnerThread() async throws {
+        let consuming = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 50, logger: .quiet)
+        let publishing = AMQPConnection(configuration: try TestBroker.configuration(), logger: .quiet)
+        try await withTeardown({ await consuming.close(); await publishing.close() }) {
+            try await consuming.start()
+            try await publishing.start()
+            let requests = TestBroker.uniqueName("test.cross-owner.requests")
+            let replies = TestBroker.uniqueName("test.cross-owner.replies")
+            try await consuming.declare(Topology(queues: [QueueDeclaration(name: requests, autoDelete: true),
+                                                          QueueDeclaration(name: replies, autoDelete: true)]))
+            let replyStream = StreamCollector(try await publishing.consume(ConsumerSpecification(queue: replies, noAck: true)))
+            let deliveries = try await consuming.consume(ConsumerSpecification(queue: requests))
+            let count = 300
+            let executor = consuming.taskExecutor
+            // Each request answered by a task of its own on the consuming thread: a pass runs many of them, and their
+            // publishes to the other connection leave together when the pass ends.
+            let consumer = Task(executorPreference: executor) { () -> Int in
+                await withTaskGroup(of: Bool.self) { group in
+                    var received = 0
+                    for await delivery in deliveries {
+                        group.addTask(executorPreference: executor) {
+                            let outcome = try? await publishing.publish(
+                                OutgoingMessage(exchange: "", routingKey: replies, body: delivery.body))
+                            consuming.ack(delivery.tag)
+                            return outcome == .confirmed && executor.isCurrentThread
+                        }
+                        received += 1
+                        if received == count { break }
+                    }
+                    var confirmedOnThread = 0
+                    for await ok in group where ok { confirmedOnThread += 1 }
+                    return confirmedOnThread
+                }
+            }
+            for index in 0..<count {
+                consuming.publishWithoutConfirm(OutgoingMessage(exchange: "", routingKey: requests,
+                                                                body: Array("\(index)".utf8)))
+            }
+            #expect(try await withinSafetyBound(.seconds(30)) { await consumer.value } == count)
+            var bodies = Set<String>()
+            for _ in 0..<count {
+                guard let reply = await replyStream.next(within: .seconds(30)) else { break }
+                bodies.insert(String(decoding: reply.body, as: UTF8.self))
+            }
+            #expect(bodies == Set((0..<count).map { "\($0)" }))
+            // Written by the consuming thread (borrowed passes), not left for the publishing connection's thread, and
+            // several in one pass's write (one pass per publish would mean each was written as it was posted).
+            let statistics = publishing.statistics
+            #expect(statistics.borrowedPublishes > 0)
+            #expect(statistics.borrowedPasses < statistics.borrowedPublishes,
+                    "\(statistics.borrowedPublishes) publishes in \(statistics.borrowedPasses) passes")
+        }
+    }
+
     @Test("while the connection is down, its tasks run on the pool instead of waiting for it")
     func tasksRunWhileDisconnected() async throws {
         var configuration = try TestBroker.configuration()

@@ -38,6 +38,10 @@ amqp_rpc_reply_t cloudbus_amqp_login_external(amqp_connection_state_t state,
 /// (sys/eventfd.h is not part of Swift's Glibc module).
 int cloudbus_wake_eventfd(void);
 
+// A thread-local slot for the connection owner serving on the calling thread (Swift has no thread-locals of its own).
+void cloudbus_set_serving_owner(void *owner);
+void *cloudbus_serving_owner_here(void);
+
 // AMQP_BASIC_*_FLAG are macros built from bit shifts; re-exported as constants.
 extern const amqp_flags_t cloudbus_flag_content_type;
 extern const amqp_flags_t cloudbus_flag_content_encoding;
