@@ -349,8 +349,9 @@ final class ConnectionOwner {
             if closing { return }
             try flushAcks(on: session)
             if readSocket || session.hasBufferedInput { try readFrames(from: session) }
-            // The tasks those deliveries woke (consumers, key runners) and those whose confirms came: their acks and
-            // publishes are posted from this thread and go out in the next pass.
+            // The tasks those deliveries woke (consumers, key runners) and those whose confirms came: their acks are
+            // posted from this thread and go out in the next pass, their publishes to another connection before this
+            // thread sleeps (`runBorrowsBeforeSleeping`).
             var moreJobs = executor.runQueued(into: &jobs)
             // And the jobs those enqueued — a delivery's consumer task hands it to its key's runner, which writes the
             // reply — a few rounds more, so a reply does not wait for a poll; bounded, so jobs cannot starve the socket.
