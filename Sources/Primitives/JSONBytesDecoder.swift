@@ -301,31 +301,41 @@ final class DecodingState: @unchecked Sendable {
     // MARK: Scalars
 
     func string(at range: Range<Int>, path: () -> [any CodingKey]) throws -> String {
-        guard firstByte(range) == UInt8(ascii: "\"") else { throw mismatch(String.self, range, path) }
-        let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
-        let raw = UnsafeRawBufferPointer(rebasing: buffer[inner])
-        guard !Self.hasBackslash(raw) else { return try unescaped(inner) }
-        // Validated UTF-8 (the scanner checked it), so decoding repairs nothing.
-        guard raw.count > 15 else { return String(decoding: raw, as: UTF8.self) }
-        if let last = lastLongString, StringInterner.spells(last, raw) { return last }
-        let made = String(decoding: raw, as: UTF8.self)
-        lastLongString = made
-        return made
+        switch try stringContent(at: range, path: path) {
+        case .unescaped(let string): return string
+        case .plain(let raw):
+            // Validated UTF-8 (the scanner checked it), so decoding repairs nothing.
+            guard raw.count > 15 else { return String(decoding: raw, as: UTF8.self) }
+            if let last = lastLongString, StringInterner.spells(last, raw) { return last }
+            let made = String(decoding: raw, as: UTF8.self)
+            lastLongString = made
+            return made
+        }
     }
 
     /// ``string(at:path:)`` for a value that recurs across messages (a service id, a reply inbox): taken from
     /// ``StringInterner/shared`` when it has no escapes.
     func recurringString(at range: Range<Int>, path: () -> [any CodingKey]) throws -> String {
+        switch try stringContent(at: range, path: path) {
+        case .unescaped(let string): return string
+        case .plain(let raw): return StringInterner.shared.string(raw)
+        }
+    }
+
+    /// A string value's bytes between its quotes when it has no escapes (the common case), else the string.
+    private enum StringContent {
+        case plain(UnsafeRawBufferPointer)
+        case unescaped(String)
+    }
+
+    private func stringContent(at range: Range<Int>, path: () -> [any CodingKey]) throws -> StringContent {
         guard firstByte(range) == UInt8(ascii: "\"") else { throw mismatch(String.self, range, path) }
         let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
         let raw = UnsafeRawBufferPointer(rebasing: buffer[inner])
-        guard !Self.hasBackslash(raw) else { return try unescaped(inner) }
-        return StringInterner.shared.string(raw)
-    }
-
-    private static func hasBackslash(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let start = bytes.baseAddress, !bytes.isEmpty else { return false }
-        return memchr(start, Int32(UInt8(ascii: "\\")), bytes.count) != nil
+        guard let start = raw.baseAddress, memchr(start, Int32(UInt8(ascii: "\\")), raw.count) != nil else {
+            return .plain(raw)
+        }
+        return .unescaped(try unescaped(inner))
     }
 
     private func unescaped(_ inner: Range<Int>) throws -> String {
