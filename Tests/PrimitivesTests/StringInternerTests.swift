@@ -46,18 +46,17 @@ struct StringInternerTests {
     func collisionsEvictWithoutMixingUp() {
         let interner = StringInterner()
         let values = (0..<(StringInterner.slotCount * 4)).map { "zstack.message.cloudbus.\($0)-node" }
-        for _ in 0..<2 {
-            for value in values { #expect(intern(interner, value) == value) }
-        }
+        let mixedUp = (0..<2).flatMap { _ in values.filter { intern(interner, $0) != $0 } }
+        #expect(mixedUp.isEmpty, "\(mixedUp.prefix(5))")
     }
 
     @Test("shared by tasks at once: each gets its own value back")
     func concurrentLookups() async {
         let interner = StringInterner()
         await withTaskGroup(of: Bool.self) { group in
-            for task in 0..<8 {
+            for task in 0..<4 {
                 group.addTask {
-                    (0..<2_000).allSatisfy { index in
+                    (0..<500).allSatisfy { index in
                         let value = "service.\(task).\(index % 37).0123456789"
                         return Array(value.utf8).withUnsafeBytes { interner.string($0) } == value
                     }
