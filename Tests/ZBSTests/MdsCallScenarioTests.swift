@@ -327,7 +327,13 @@ struct MdsCallScenarioTests {
             #expect(results.count == 20)
             #expect(results.allSatisfy { $0.addr != "mds-a" })
             let served = fixture.requestCounts(path: "/volume/clients")
-            #expect(served["mds-b", default: 0] + served["mds-c", default: 0] == 20, "each call answered exactly once")
+            // Every call reaches a live MDS; one reaches a second only after an attempt timed out on the first (a
+            // loaded machine can hold a loopback answer past the attempt timeout — that attempt is counted), so
+            // duplicates are bounded by those timeouts: with none, each call is served exactly once.
+            #expect(served["mds-b", default: 0] + served["mds-c", default: 0] >= 20, "every call served")
+            #expect(served["mds-b", default: 0] + served["mds-c", default: 0]
+                        <= 20 + fixture.timedOutAttempts(on: ["mds-b", "mds-c"]),
+                    "served more often than the timed-out attempts on live MDSes explain")
             #expect(peak.withLock { $0 } <= 2, "never more than the cap in flight on A")
             #expect((fixture.silent["mds-a"]?.acceptedCount ?? 0) >= 1)
             #expect(try await fixture.storage().mds.allSatisfy { $0.status == .connected }, "no status mutation")

@@ -176,3 +176,17 @@ final class SteppedInstants: Sendable {
     var now: ContinuousClock.Instant { start + offset.withLock { $0 } }
     func advance(by duration: Duration) { offset.withLock { $0 += duration } }
 }
+
+extension MdsFixture {
+    /// Attempts the MDS caller counted as timed out on the MDSes at `addrs`.
+    func timedOutAttempts(on addrs: [String]) -> Int {
+        var total = 0
+        for addr in addrs {
+            for counter in metrics.counters(label: "cloudbus_worker_mds_calls_total",
+                                            dimensions: [("mds", MdsMetricsTests.mds(addr)), ("outcome", "timeout")]) {
+                total += Int(counter.totalValue)
+            }
+        }
+        return total
+    }
+}
