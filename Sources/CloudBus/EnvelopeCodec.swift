@@ -61,8 +61,9 @@ public enum EnvelopeCodec {
             let className = StringInterner.shared.string(UnsafeRawBufferPointer(rebasing: body[outer.key]))
             guard let type = registry.type(named: className) else { return nil }
             let decoded = try decodeFields(type, className: className, body: body, range: outer.value)
-            guard decoded.base.headers.hasUnreadMembers else { return decoded }
-            return decoded.withHeaders(rawHeaders(decoded.base.headers, in: Data(body)))
+            // `JSONBytesDecoder` hands the headers' unknown members out as raw text in the same pass.
+            assert(!decoded.base.headers.hasUnreadMembers, "the one-pass decoder left header placeholders")
+            return decoded
         } catch {
             return nil
         }

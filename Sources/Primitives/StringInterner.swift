@@ -45,7 +45,8 @@ public final class StringInterner: Sendable {
         return hash
     }
 
-    static func spells(_ string: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// Whether `string`'s UTF-8 is exactly `bytes` (a native string's bytes compared in place).
+    public static func spells(_ string: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
         string.utf8.withContiguousStorageIfAvailable { utf8 in
             utf8.count == bytes.count && memcmp(utf8.baseAddress!, bytes.baseAddress!, bytes.count) == 0
         } ?? false
