@@ -34,6 +34,11 @@ struct SchemaTests {
             #expect(try await inventory.appliedMigrations() == StoreBackend.sqlite.migrations)
             let mode = try await inventory.database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
             #expect(mode == "wal")
+            // FULL (2), not the NORMAL (1) GRDB sets with WAL mode: a commit the worker acks after is on disk.
+            let synchronous = try await inventory.database.writeWithoutTransaction {
+                try Int.fetchOne($0, sql: "PRAGMA synchronous")
+            }
+            #expect(synchronous == 2)
             let tables = try await inventory.database.read {
                 try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             }

@@ -11,6 +11,9 @@ import Primitives
 /// ``InventoryError/storage(operation:path:reason:)``. For that reason nothing is cached in memory; every read
 /// sees the latest committed data.
 ///
+/// Every commit is durable when it returns (`synchronous = FULL`: the WAL is fsynced), because what the worker does
+/// next — ack a delivery, publish an outbox row — must not be undone by a power loss.
+///
 /// Database work runs on GRDB's own dispatch queues, never on Swift's cooperative pool. Opening (and migrating) is
 /// synchronous and blocks the caller: do it once at startup.
 public final class SQLiteInventory: Sendable {
@@ -43,6 +46,10 @@ public final class SQLiteInventory: Sendable {
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB turns WAL mode's commits down to `synchronous = NORMAL` (no fsync until a checkpoint): a commit
+            // that a power loss can undo. Acks, replies and outbox rows are sent only after their commit, so a
+            // commit must be on disk when it returns: FULL fsyncs the WAL on every commit. Only the writer commits.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         } catch {
             throw .storage(operation: "open", path: path, reason: String(describing: error))
         }
