@@ -129,7 +129,7 @@ public final class BusWorker: Service {
         publisherBox.withLock { $0 = publisher }
         defer { publisherBox.withLock { $0 = nil } }
         // The answers from before a restart come back before the first delivery is taken.
-        let ledger = DeliveryLedger(capacity: configuration.dedupeWindow)
+        let ledger = DeliveryLedger(capacity: configuration.dedupeWindow, maxCachedBytes: configuration.replyCacheBytes)
         var journal: AnswerJournal?
         if let store {
             ledger.restore(try await store.answeredMessageIds(limit: configuration.dedupeWindow))

@@ -99,12 +99,15 @@ final class DeliveryLedger: Sendable {
     let maxCachedBytes: Int
     private let state = Mutex(State())
 
+    /// The default of ``maxCachedBytes`` (`replyCacheBytes`): 2 MiB.
+    static let defaultMaxCachedBytes = 2 << 20
+
     /// - Parameters:
     ///   - capacity: answered ids remembered (at least 1); size it to the redelivery horizon (prefetch ×
     ///     consumers, plus what arrives while a message is retried).
     ///   - maxCachedBytes: bound on the reply bytes kept in memory; past it the oldest replies are kept in the store
     ///     only (a duplicate of those costs one store read).
-    init(capacity: Int, maxCachedBytes: Int = 8 << 20) {
+    init(capacity: Int, maxCachedBytes: Int = DeliveryLedger.defaultMaxCachedBytes) {
         self.capacity = max(1, capacity)
         self.maxCachedBytes = max(0, maxCachedBytes)
     }

@@ -538,11 +538,13 @@ final class DeliveryPipeline: Sendable {
         switch settlement {
         case .done(let answer, let sentOutbox):
             deliberateReturns.forget(id)
-            let parked = ledger.finish(id: id, answer: answer)
             // On disk before the ack: once the broker forgets the message, a retry after a crash still finds it.
             await journal?.record(
                 AnsweredMessage(id: id, reply: answer.reply, answeredAtEpochMillis: EpochMillis.now()),
                 removingOutbox: sentOutbox)
+            // Answered in the ledger only once on disk: until then a copy is parked and gets these bytes from
+            // memory, and after it the ledger may drop them (`replyCacheBytes`) because the store has them.
+            let parked = ledger.finish(id: id, answer: answer)
             connection.ack(delivery.tag)
             for copy in parked {
                 await answerAgain(copy, with: answer, messageId: id)

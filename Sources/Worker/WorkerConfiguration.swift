@@ -51,6 +51,11 @@ public struct WorkerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// Answered message ids remembered (with their reply) to answer duplicates. Default: 65,536.
     public var dedupeWindow: Int
+    /// Bytes of the most recent replies kept in memory for duplicates; older replies of the window are read back
+    /// from the store when a copy asks. Default: 2 MiB — a few thousand replies, more than the prefetch windows a
+    /// broker redelivers after a lost connection (the copies that come soon); a sender's retry comes later and
+    /// costs one store read.
+    public var replyCacheBytes = DeliveryLedger.defaultMaxCachedBytes
     /// Management nodes whose settings changes and lifecycle/global-config events are obeyed; empty (the default)
     /// obeys every sender, as ZStack does. See `TrustedSenders`.
     public var trustedSenders: [String] = []

@@ -3,6 +3,7 @@ import CloudBus
 import CloudBusAMQP
 import CloudBusTesting
 import Foundation
+import Inventory
 import KVMMessages
 import Primitives
 import Testing
@@ -251,6 +252,23 @@ struct BadInputTests {
             let second = try await harness.call(EchoMsg.className, fields)
             #expect(second.raw == first.raw, "the cached reply, byte for byte")
             #expect(try await eventually { harness.metrics[WorkerCounter.duplicates] == 1 })
+            #expect(try await eventually { harness.metrics[WorkerCounter.repliesResent] == 1 })
+            #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 1)
+        }
+    }
+
+    @Test("with no reply bytes kept in memory, a retry gets the very same reply read back from the store")
+    func duplicateGetsTheStoredReply() async throws {
+        try await withWorker(configure: { $0.replyCacheBytes = 0 }) { harness in
+            let id = MessageID.random()
+            let fields: [String: JSONValue] = ["payload": .string("stored"), "id": .string(id)]
+            let first = try await harness.call(EchoMsg.className, fields)
+            #expect(first.success)
+            // Once its answer is committed (a reader of the worker's own file sees it), only the store has the bytes.
+            let store = try SQLiteInventory(path: WorkerRuntime.inventoryPath(dataDirectory: harness.dataDirectory))
+            #expect(try await eventuallyAsync { try await store.answeredMessage(id: id) != nil })
+            let second = try await harness.call(EchoMsg.className, fields)
+            #expect(second.raw == first.raw, "the stored reply, byte for byte")
             #expect(try await eventually { harness.metrics[WorkerCounter.repliesResent] == 1 })
             #expect(harness.metrics[WorkerCounter.handled(EchoMsg.className)] == 1)
         }

@@ -159,6 +159,10 @@ extension WorkerConfiguration {
         .make("dedupeWindow", .integer(1...Int.max), default: "65536", sample: "1024",
               "answered message ids remembered with their reply (duplicates get it again)",
               set: { $0.configuration.dedupeWindow = $1 }, get: { $0.configuration.dedupeWindow }),
+        .make("replyCacheBytes", .integer(0...Int.max), default: "2097152", sample: "8388608",
+              "bytes of recent replies kept in memory for duplicates (older ones of the window are read back from "
+                + "the store)",
+              set: { $0.configuration.replyCacheBytes = $1 }, get: { $0.configuration.replyCacheBytes }),
         .make("keyBacklog", .integer(1...Int.max), default: "prefetch / 16, at least 4", sample: "7",
               "requests that may wait behind one key before more are refused (`SYS.1006`, dead-letter reason "
                 + "`key-backlog-full`)",
