@@ -38,6 +38,15 @@ struct AdminListenerTests {
             // The +Inf bucket holds them all; the 10-minute bucket too.
             #expect(text.contains(#"cloudbus_worker_message_duration_seconds_bucket{class="\#(echo)",le="+Inf"} 7"#))
             #expect(harness.metrics[WorkerCounter.handled(echo)] == 7)
+            // The replies' connection counts the publishes written by borrowed passes, and each pass wrote one or more.
+            func sample(_ family: String) -> Double? {
+                let prefix = family + #"{connection="publish"} "#
+                let line = text.split(separator: "\n").first { $0.hasPrefix(prefix) }
+                return line.flatMap { Double($0.dropFirst(prefix.count)) }
+            }
+            let publishes = try #require(sample("cloudbus_worker_amqp_borrowed_publishes_total"))
+            let passes = try #require(sample("cloudbus_worker_amqp_borrowed_passes_total"))
+            #expect(passes <= publishes)
 
             let catalogue = Dictionary(uniqueKeysWithValues: WorkerMetrics.catalogue.map { ($0.name, $0) })
             let lines = text.split(separator: "\n")

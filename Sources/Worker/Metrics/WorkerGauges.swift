@@ -20,23 +20,28 @@ final class WorkerGauges: Sendable {
         let name: String
         let blocked: Gauge
         let unconfirmed: Gauge
-        let reconnects: Counter
-        let failovers: Counter
-        let confirmTimeouts: Counter
-        let sendBufferDeferrals: Counter
+        /// The connection's running counts, each mirrored by a counter.
+        let mirrored: [(counter: Counter, count: @Sendable (ConnectionStatistics) -> Int)]
         /// Per endpoint seen: an endpoint left behind shows 0 instead of vanishing from the scrape.
         let connected = Mutex<[String: Gauge]>([:])
-        let counted = Mutex<(reconnects: Int, failovers: Int, confirmTimeouts: Int, deferrals: Int)>((0, 0, 0, 0))
+        /// The counts as of the last scrape, in ``mirrored``'s order.
+        let counted: Mutex<[Int]>
 
         init(name: String, factory: any MetricsFactory) {
             self.name = name
             let labels = [("connection", name)]
             blocked = Gauge(label: Family.amqpBlocked, dimensions: labels, factory: factory)
             unconfirmed = Gauge(label: Family.amqpUnconfirmed, dimensions: labels, factory: factory)
-            reconnects = Counter(label: Family.amqpReconnects, dimensions: labels, factory: factory)
-            failovers = Counter(label: Family.amqpFailovers, dimensions: labels, factory: factory)
-            confirmTimeouts = Counter(label: Family.amqpConfirmTimeouts, dimensions: labels, factory: factory)
-            sendBufferDeferrals = Counter(label: Family.amqpSendBufferDeferrals, dimensions: labels, factory: factory)
+            let counter = { Counter(label: $0, dimensions: labels, factory: factory) }
+            mirrored = [
+                (counter(Family.amqpReconnects), { @Sendable in $0.reconnects }),
+                (counter(Family.amqpFailovers), { @Sendable in $0.failovers }),
+                (counter(Family.amqpConfirmTimeouts), { @Sendable in $0.confirmTimeouts }),
+                (counter(Family.amqpSendBufferDeferrals), { @Sendable in $0.sendBufferDeferrals }),
+                (counter(Family.amqpBorrowedPublishes), { @Sendable in $0.borrowedPublishes }),
+                (counter(Family.amqpBorrowedPasses), { @Sendable in $0.borrowedPasses }),
+            ]
+            counted = Mutex([Int](repeating: 0, count: mirrored.count))
         }
 
         func update(_ statistics: ConnectionStatistics, factory: any MetricsFactory) {
@@ -57,19 +62,14 @@ final class WorkerGauges: Sendable {
                     gauge.record(statistics.connected && seen == endpoint ? 1 : 0)
                 }
             }
-            let (reconnectsDelta, failoversDelta, timeoutsDelta, deferralsDelta) = counted.withLock { last in
-                defer {
-                    last = (statistics.reconnects, statistics.failovers, statistics.confirmTimeouts,
-                            statistics.sendBufferDeferrals)
-                }
-                return (statistics.reconnects - last.reconnects, statistics.failovers - last.failovers,
-                        statistics.confirmTimeouts - last.confirmTimeouts,
-                        statistics.sendBufferDeferrals - last.deferrals)
+            let now = mirrored.map { $0.count(statistics) }
+            let last = counted.withLock { last in
+                defer { last = now }
+                return last
             }
-            if reconnectsDelta > 0 { reconnects.increment(by: reconnectsDelta) }
-            if failoversDelta > 0 { failovers.increment(by: failoversDelta) }
-            if timeoutsDelta > 0 { confirmTimeouts.increment(by: timeoutsDelta) }
-            if deferralsDelta > 0 { sendBufferDeferrals.increment(by: deferralsDelta) }
+            for (index, series) in mirrored.enumerated() where now[index] > last[index] {
+                series.counter.increment(by: now[index] - last[index])
+            }
         }
     }
 

@@ -40,6 +40,8 @@ extension WorkerMetrics {
         static let amqpFailovers = "cloudbus_worker_amqp_failovers_total"
         static let amqpConfirmTimeouts = "cloudbus_worker_amqp_confirm_timeouts_total"
         static let amqpSendBufferDeferrals = "cloudbus_worker_amqp_send_buffer_deferrals_total"
+        static let amqpBorrowedPublishes = "cloudbus_worker_amqp_borrowed_publishes_total"
+        static let amqpBorrowedPasses = "cloudbus_worker_amqp_borrowed_passes_total"
     }
 
     /// Every family the worker itself emits, with the help text `/metrics` carries.
@@ -92,6 +94,10 @@ extension WorkerMetrics {
               help: "Publishes that got no confirm within the confirm timeout."),
         .init(Family.amqpSendBufferDeferrals, .counter, labels: ["connection"],
               help: "Publishes left to the connection's thread because its send buffer was filling: the broker reads slowly."),
+        .init(Family.amqpBorrowedPublishes, .counter, labels: ["connection"],
+              help: "Publishes the publishing thread wrote itself while the connection's thread slept (no wake-up)."),
+        .init(Family.amqpBorrowedPasses, .counter, labels: ["connection"],
+              help: "The writes those publishes went out in: far fewer than the publishes means replies were coalesced."),
     ]
 
     /// Every family a worker process may emit: its own and those of the domain modules.
