@@ -5,26 +5,40 @@ import Synchronization
 
 /// What the worker answered for a message it finished: the encoded reply it published, when there was one.
 /// A duplicate of the message gets these very bytes again.
+///
+/// One word (an enum over the byte array's reference): the dedupe window holds 65,536 of these in a hash table.
 struct Answer: Sendable, Equatable {
-    /// The reply envelope as published, when it is kept in memory.
-    var reply: [UInt8]?
-    /// Whether there was a reply at all: a reply whose bytes are not in memory (evicted, or not loaded at start) is
-    /// read back from the store when a duplicate asks for it.
-    var hasReply: Bool
+    private enum Storage: Equatable {
+        case noReply
+        /// A reply exists but its bytes are kept in the store only (evicted, or not loaded at start): read back from
+        /// the store when a duplicate asks for it.
+        case replyInStore
+        case reply([UInt8])
+    }
+
+    private let storage: Storage
 
     init(reply: [UInt8]?) {
-        self.reply = reply
-        self.hasReply = reply != nil
+        storage = reply.map(Storage.reply) ?? .noReply
+    }
+
+    private init(_ storage: Storage) { self.storage = storage }
+
+    /// The reply envelope as published, when it is kept in memory.
+    var reply: [UInt8]? {
+        if case .reply(let bytes) = storage { return bytes }
+        return nil
+    }
+
+    /// Whether there was a reply at all (in memory or in the store).
+    var hasReply: Bool {
+        if case .noReply = storage { return false }
+        return true
     }
 
     /// A reply that exists but is kept in the store only.
-    static let inStore = Answer(reply: nil, hasReply: true)
-    static let none = Answer(reply: nil)
-
-    private init(reply: [UInt8]?, hasReply: Bool) {
-        self.reply = reply
-        self.hasReply = hasReply
-    }
+    static let inStore = Answer(.replyInStore)
+    static let none = Answer(.noReply)
 }
 
 /// How a reply goes out: as durable as the request (a persistent request gets a persistent reply) and compressed
