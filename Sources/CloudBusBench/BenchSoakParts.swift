@@ -321,12 +321,15 @@ final class SoakBooks: Sendable {
         }
     }
 
-    func replied(_ id: String, success: Bool) {
+    /// A reply for `id`. `redelivered`: the broker sent it again after this client's connection was lost, so an
+    /// answered id's copy is this client's, not the worker's, duplicate.
+    func replied(_ id: String, success: Bool, redelivered: Bool = false) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard var entry = state.entries[id] else {
                 state.unknownReplies += 1
                 return nil
             }
+            if redelivered, entry.answered != nil { return nil }
             entry.replies += 1
             if entry.answered == nil {
                 entry.answered = .now
@@ -429,21 +432,34 @@ final class SoakClient: Sendable {
             bindings: [QueueBinding(queue: inbox, exchange: BusNames.p2pExchange, routingKey: inbox),
                        QueueBinding(queue: events, exchange: BusNames.broadcastExchange, routingKey: CanonicalEvent.routingKey)]))
         let client = SoakClient(books: books, connection: connection, inbox: inbox, eventQueue: events)
-        let replies = try await connection.consume(ConsumerSpecification(queue: inbox, noAck: true))
-        let announcements = try await connection.consume(ConsumerSpecification(queue: events, noAck: true))
+        // Replies and announcements are acked once counted: the connection-close fault closes this connection too,
+        // and a delivery in flight at that moment must come back (the books then say whether the worker lost
+        // something, not whether this client did). A redelivery already counted is not a duplicate reply.
+        let replies = try await connection.consume(ConsumerSpecification(queue: inbox, noAck: false))
+        let announcements = try await connection.consume(ConsumerSpecification(queue: events, noAck: false))
         client.pumps.withLock {
             $0 = [
-                Task { for await delivery in replies { client.takeReply(delivery.body) } },
-                Task { for await delivery in announcements { client.takeEvent(delivery.body) } },
+                Task {
+                    for await delivery in replies {
+                        client.takeReply(delivery.body, redelivered: delivery.redelivered)
+                        connection.ack(delivery.tag)
+                    }
+                },
+                Task {
+                    for await delivery in announcements {
+                        client.takeEvent(delivery.body)
+                        connection.ack(delivery.tag)
+                    }
+                },
             ]
         }
         return client
     }
 
-    private func takeReply(_ body: [UInt8]) {
+    private func takeReply(_ body: [UInt8], redelivered: Bool) {
         guard let value = try? JSONValue(parsing: Data(body)), case .object(let outer) = value,
               let inner = outer.values.first, let id = inner["headers"]?["correlationId"]?.stringValue else { return }
-        books.replied(id, success: inner["success"]?.boolValue ?? true)
+        books.replied(id, success: inner["success"]?.boolValue ?? true, redelivered: redelivered)
     }
 
     private func takeEvent(_ body: [UInt8]) {
