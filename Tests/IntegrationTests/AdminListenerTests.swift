@@ -28,9 +28,12 @@ struct AdminListenerTests {
                 let reply = try await harness.call(EchoMsg.className, ["payload": .string("m\(index)")])
                 #expect(reply.success)
             }
+            // A message is counted once settled — after its answer's commit, which can end after the sender has its
+            // reply (the commit is fsynced): scrape once the last one is.
+            let echo = EchoMsg.className
+            #expect(try await eventually { harness.metrics[WorkerCounter.handled(echo)] == 7 })
             let (status, text) = try await get("/metrics", port: port)
             #expect(status == 200)
-            let echo = EchoMsg.className
             #expect(text.contains(#"cloudbus_worker_messages_total{class="\#(echo)",outcome="handled"} 7"#))
             #expect(text.contains(#"cloudbus_worker_message_duration_seconds_count{class="\#(echo)"} 7"#))
             #expect(text.contains("cloudbus_worker_replies_total 7"))
@@ -38,18 +41,17 @@ struct AdminListenerTests {
             // The +Inf bucket holds them all; the 10-minute bucket too.
             #expect(text.contains(#"cloudbus_worker_message_duration_seconds_bucket{class="\#(echo)",le="+Inf"} 7"#))
             #expect(harness.metrics[WorkerCounter.handled(echo)] == 7)
+            let lines = text.split(separator: "\n")
             // The replies' connection counts the publishes written by borrowed passes, and each pass wrote one or more.
             func sample(_ family: String) -> Double? {
                 let prefix = family + #"{connection="publish"} "#
-                let line = text.split(separator: "\n").first { $0.hasPrefix(prefix) }
-                return line.flatMap { Double($0.dropFirst(prefix.count)) }
+                return lines.first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
             }
             let publishes = try #require(sample("cloudbus_worker_amqp_borrowed_publishes_total"))
             let passes = try #require(sample("cloudbus_worker_amqp_borrowed_passes_total"))
             #expect(passes <= publishes)
 
             let catalogue = Dictionary(uniqueKeysWithValues: WorkerMetrics.catalogue.map { ($0.name, $0) })
-            let lines = text.split(separator: "\n")
             var help: Set<String> = [], types: [String: String] = [:]
             for line in lines where line.hasPrefix("# HELP ") {
                 help.insert(String(line.dropFirst(7).prefix { $0 != " " }))

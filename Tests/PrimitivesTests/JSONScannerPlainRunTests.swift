@@ -34,9 +34,12 @@ struct JSONScannerPlainRunTests {
                         let index = text.index(text.startIndex, offsetBy: offset)
                         text.replaceSubrange(index...index, with: special)
                     }
-                    // Valid JSON by construction (the escapes are JSON's own): the scanner must take every one.
+                    // Valid JSON by construction (the escapes are JSON's own): Foundation and the scanner take every one.
                     let json = "[\"" + text + "\",1]"
                     if (try? JSONScanner.validate(Data(json.utf8))) == nil { refused.append(json) }
+                    if (try? JSONDecoder().decode([JSONValue].self, from: Data(json.utf8))) == nil {
+                        refused.append("Foundation: " + json)
+                    }
                 }
             }
         }
