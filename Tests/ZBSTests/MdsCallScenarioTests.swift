@@ -300,7 +300,11 @@ struct MdsCallScenarioTests {
 
     @Test("scenario 14: 20 parallel calls while A is dead, 2 slots per MDS: all complete once, none hangs")
     func scenario14() async throws {
-        try await MdsFixture.with(peers: [.silent, .fake, .fake], concurrencyPerMds: 2) { fixture in
+        // 3 s per attempt, not the fixture's 1 s: 20 calls queue on four live slots, and under a full parallel
+        // `make test` a live MDS's loopback answer was held past 1 s often enough that every candidate of a call
+        // timed out (failed twice in one session). The point — A's cap holds and nothing hangs — does not need 1 s.
+        try await MdsFixture.with(peers: [.silent, .fake, .fake], attemptTimeout: .seconds(3), concurrencyPerMds: 2) {
+            fixture in
             let storage = try await fixture.storage()
             let deadEndpoint = fixture.endpoints["mds-a"]!
             let peak = Mutex(0)
