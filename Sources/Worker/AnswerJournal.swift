@@ -1,4 +1,6 @@
 import CoreMetrics
+import Dispatch
+import Foundation
 import Inventory
 import Logging
 import Primitives
@@ -11,95 +13,191 @@ import Synchronization
 /// a message every millisecond) each answer would otherwise pay a commit and its fsync of its own — the largest
 /// single cost of a message at low load. The wait delays only the ack, never the reply, which went out before.
 ///
+/// The batches are written from a thread of the journal's own, which sleeps through the linger and, with a store
+/// that can commit on its caller (``BlockingAnswerRecorder``: SQLite), runs the transaction itself: a batch wakes one
+/// thread, where an async writer woke a pool thread for its task, one for the linger's timer, the store's queue and
+/// a pool thread again for the commit's continuation. Other stores (PostgreSQL) are awaited from there.
+///
 /// A failed write is logged and counted, and the answers it held wait no longer: the window for them is in memory
 /// only, which costs a second execution of a duplicate after a restart — never a stuck delivery.
+///
+/// The thread ends when the journal is released, after writing what is pending.
 final class AnswerJournal: Sendable {
-    private struct State {
-        var pending: [AnsweredMessage] = []
-        var sentOutbox: [Int64] = []
-        var waiters: [OneShotContinuation<Void>] = []
-        var writing = false
-        /// The last batch's arrays, emptied: the next batch fills them instead of growing new ones.
-        var spareAnswers: [AnsweredMessage] = []
-        var spareWaiters: [OneShotContinuation<Void>] = []
-    }
+    private let writer: Writer
 
-    /// Batch arrays grown past this (a burst) are not kept for the next batch.
-    private static let keptBatchCapacity = 1024
-
-    private let store: any AnsweredMessageStore
-    /// Rows kept in the store: the ledger's window.
-    private let capacity: Int
-    /// What the first answer of a batch waits for before the batch is written: `linger` of sleep (tests pass a gate).
-    private let linger: @Sendable () async -> Void
-    private let metrics: WorkerMetrics
-    private let logger: Logger
-    private let state = Mutex(State())
-
+    /// - Parameter linger: what the first answer of a batch waits for on the journal's thread before the batch is
+    ///   written: `linger` of sleep (tests pass a gate). It blocks that thread, never a task.
     init(store: any AnsweredMessageStore, capacity: Int, metrics: WorkerMetrics, logger: Logger,
-         linger: @escaping @Sendable () async -> Void = { try? await Task.sleep(for: .milliseconds(2)) }) {
-        self.store = store
-        self.capacity = capacity
-        self.linger = linger
-        self.metrics = metrics
-        self.logger = logger
+         linger: @escaping @Sendable () -> Void = { Thread.sleep(forTimeInterval: 0.002) }) {
+        writer = Writer(store: store, capacity: capacity, linger: linger, metrics: metrics, logger: logger)
+        let writer = writer
+        let thread = Thread { writer.run() }
+        thread.name = "cloudbus-journal"
+        thread.start()
     }
+
+    deinit { writer.stop() }
 
     /// Returns once `answer` is committed (or its write failed), with the outbox rows `sent` removed in the same
     /// transaction.
     func record(_ answer: AnsweredMessage, removingOutbox sent: [Int64] = []) async {
         await withOneShotContinuation { (continuation: OneShotContinuation<Void>) in
-            let startWriter = state.withLock { state in
-                state.pending.append(answer)
-                state.sentOutbox += sent
-                state.waiters.append(continuation)
-                guard !state.writing else { return false }
-                state.writing = true
-                return true
-            }
-            if startWriter { Task { await self.writeBatches() } }
+            writer.enqueue(answer, removingOutbox: sent, waiter: continuation)
         }
     }
 
     /// Answers waiting for their batch (for tests).
-    var pendingCount: Int { state.withLock { $0.pending.count } }
+    var pendingCount: Int { writer.pendingCount }
+}
 
-    /// Writes batches until none is pending; only one writer runs at a time.
-    private func writeBatches() async {
-        await linger()
-        while true {
-            var (batch, sent, waiters) = state.withLock { state in
-                guard !state.pending.isEmpty else {
-                    state.writing = false
-                    return ([AnsweredMessage](), [Int64](), [OneShotContinuation<Void>]())
+extension AnswerJournal {
+    /// The journal's thread and what it shares with the callers. A separate object so that the thread does not keep
+    /// the journal alive: releasing the journal stops it.
+    private final class Writer: Sendable {
+        private struct State {
+            var pending: [AnsweredMessage] = []
+            var sentOutbox: [Int64] = []
+            var waiters: [OneShotContinuation<Void>] = []
+            /// A batch is lingering or being written: a new answer joins the next batch and wakes nobody.
+            var writing = false
+            var stopping = false
+            /// The last batch's arrays, emptied: the next batch fills them instead of growing new ones.
+            var spareAnswers: [AnsweredMessage] = []
+            var spareWaiters: [OneShotContinuation<Void>] = []
+        }
+
+        /// Batch arrays grown past this (a burst) are not kept for the next batch.
+        private static let keptBatchCapacity = 1024
+
+        private let store: any AnsweredMessageStore
+        private let blockingStore: (any BlockingAnswerRecorder)?
+        /// Rows kept in the store: the ledger's window.
+        private let capacity: Int
+        private let linger: @Sendable () -> Void
+        private let metrics: WorkerMetrics
+        private let logger: Logger
+        private let state = Mutex(State())
+        /// Signalled when a batch starts (`writing` turns true) and when the journal is released.
+        private let wake = DispatchSemaphore(value: 0)
+
+        init(store: any AnsweredMessageStore, capacity: Int, linger: @escaping @Sendable () -> Void,
+             metrics: WorkerMetrics, logger: Logger) {
+            self.store = store
+            self.blockingStore = store as? any BlockingAnswerRecorder
+            self.capacity = capacity
+            self.linger = linger
+            self.metrics = metrics
+            self.logger = logger
+        }
+
+        func enqueue(_ answer: AnsweredMessage, removingOutbox sent: [Int64], waiter: OneShotContinuation<Void>) {
+            let startBatch = state.withLock { state in
+                state.pending.append(answer)
+                state.sentOutbox += sent
+                state.waiters.append(waiter)
+                guard !state.writing else { return false }
+                state.writing = true
+                return true
+            }
+            if startBatch { wake.signal() }
+        }
+
+        var pendingCount: Int { state.withLock { $0.pending.count } }
+
+        func stop() {
+            state.withLock { $0.stopping = true }
+            wake.signal()
+        }
+
+        /// The thread's body: a batch per wake-up (and the batches that fill while it is written), until stopped
+        /// with nothing pending.
+        func run() {
+            while true {
+                wake.wait()
+                let (starting, stopping) = state.withLock { ($0.writing, $0.stopping) }
+                if starting {
+                    linger()
+                    writeBatches()
+                } else if stopping {
+                    return
                 }
-                var batch = state.spareAnswers, waiters = state.spareWaiters
-                swap(&batch, &state.pending)
-                swap(&waiters, &state.waiters)
-                state.spareAnswers = []
-                state.spareWaiters = []
-                defer { state.sentOutbox = [] }
-                return (batch, state.sentOutbox, waiters)
             }
-            guard !batch.isEmpty else { return }
-            do {
-                try await store.recordAnsweredMessages(batch, keepingLast: capacity, removingOutbox: sent)
-                metrics.answerBatches.increment()
-            } catch {
-                metrics.answerJournalFailures.increment()
-                logger.error("could not persist answered message ids; duplicates of them after a restart run again",
-                             metadata: ["count": "\(batch.count)", "error": "\(error)"])
+        }
+
+        /// Writes batches until none is pending.
+        private func writeBatches() {
+            while true {
+                var (batch, sent, waiters) = state.withLock { state in
+                    guard !state.pending.isEmpty else {
+                        state.writing = false
+                        return ([AnsweredMessage](), [Int64](), [OneShotContinuation<Void>]())
+                    }
+                    var batch = state.spareAnswers, waiters = state.spareWaiters
+                    swap(&batch, &state.pending)
+                    swap(&waiters, &state.waiters)
+                    state.spareAnswers = []
+                    state.spareWaiters = []
+                    defer { state.sentOutbox = [] }
+                    return (batch, state.sentOutbox, waiters)
+                }
+                guard !batch.isEmpty else { return }
+                do {
+                    try commit(batch, removingOutbox: sent)
+                    metrics.answerBatches.increment()
+                } catch {
+                    metrics.answerJournalFailures.increment()
+                    logger.error(
+                        "could not persist answered message ids; duplicates of them after a restart run again",
+                        metadata: ["count": "\(batch.count)", "error": "\(error)"])
+                }
+                for waiter in waiters { waiter.resume() }
+                guard batch.capacity <= Self.keptBatchCapacity, waiters.capacity <= Self.keptBatchCapacity else {
+                    continue
+                }
+                // Emptied in place — these `var`s hold the only references, so no copy is made — and handed over.
+                batch.removeAll(keepingCapacity: true)
+                waiters.removeAll(keepingCapacity: true)
+                sent = []  // not kept: outbox rows are rare
+                state.withLock { state in
+                    swap(&state.spareAnswers, &batch)
+                    swap(&state.spareWaiters, &waiters)
+                }
             }
-            for waiter in waiters { waiter.resume() }
-            guard batch.capacity <= Self.keptBatchCapacity, waiters.capacity <= Self.keptBatchCapacity else { continue }
-            // Emptied in place — these `var`s hold the only references, so no copy is made — and handed over.
-            batch.removeAll(keepingCapacity: true)
-            waiters.removeAll(keepingCapacity: true)
-            sent = []  // not kept: outbox rows are rare
-            state.withLock { state in
-                swap(&state.spareAnswers, &batch)
-                swap(&state.spareWaiters, &waiters)
+        }
+
+        /// One transaction: on this thread when the store can, otherwise awaited from here.
+        private func commit(_ batch: [AnsweredMessage], removingOutbox sent: [Int64]) throws {
+            if let blockingStore {
+                try blockingStore.recordAnsweredMessagesBlocking(batch, keepingLast: capacity, removingOutbox: sent)
+                return
             }
+            let outcome = AwaitedCommit()
+            let store = store, capacity = capacity
+            Task {
+                do {
+                    try await store.recordAnsweredMessages(batch, keepingLast: capacity, removingOutbox: sent)
+                    outcome.finish(nil)
+                } catch {
+                    outcome.finish(error)
+                }
+            }
+            try outcome.wait()
+        }
+    }
+
+    /// An async commit as the journal's thread waits for it.
+    private final class AwaitedCommit: Sendable {
+        private let failure = Mutex<(any Error)?>(nil)
+        private let done = DispatchSemaphore(value: 0)
+
+        func finish(_ error: (any Error)?) {
+            failure.withLock { $0 = error }
+            done.signal()
+        }
+
+        func wait() throws {
+            done.wait()
+            if let error = failure.withLock({ $0 }) { throw error }
         }
     }
 }

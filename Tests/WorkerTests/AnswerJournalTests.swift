@@ -29,11 +29,44 @@ struct AnswerJournalTests {
         }
     }
 
-    /// A gate the journal's linger waits on until the test opens it.
+    /// The real SQLite store committing on the journal's thread, counting its transactions by the way they came.
+    final class CountingBlockingStore: BlockingAnswerRecorder {
+        let inner: SQLiteInventory
+        let blockingBatches = Mutex<[Int]>([])
+        let awaitedBatches = Mutex<[Int]>([])
+
+        init() throws { inner = try SQLiteInventory.inMemory() }
+
+        func loadAnsweredMessages(limit: Int) async throws -> [AnsweredMessage] {
+            try await inner.loadAnsweredMessages(limit: limit)
+        }
+        func answeredMessageIds(limit: Int) async throws -> [(id: String, hasReply: Bool)] {
+            try await inner.answeredMessageIds(limit: limit)
+        }
+        func answeredMessage(id: String) async throws -> AnsweredMessage? { try await inner.answeredMessage(id: id) }
+        func recordAnsweredMessages(_ answers: [AnsweredMessage], keepingLast: Int, removingOutbox sent: [Int64])
+            async throws
+        {
+            awaitedBatches.withLock { $0.append(answers.count) }
+            try await inner.recordAnsweredMessages(answers, keepingLast: keepingLast, removingOutbox: sent)
+        }
+        func recordAnsweredMessagesBlocking(
+            _ answers: [AnsweredMessage], keepingLast: Int, removingOutbox sent: [Int64]
+        ) throws {
+            blockingBatches.withLock { $0.append(answers.count) }
+            try inner.recordAnsweredMessagesBlocking(answers, keepingLast: keepingLast, removingOutbox: sent)
+        }
+    }
+
+    /// A gate the journal's linger waits on (blocking the journal's thread, as the real linger's sleep does) until
+    /// the test opens it; open for good once opened.
     final class Gate: Sendable {
-        private let opened = AsyncStream<Void>.makeStream()
-        func wait() async { for await _ in opened.stream { return } }
-        func open() { opened.continuation.finish() }
+        private let opened = DispatchSemaphore(value: 0)
+        func wait() {
+            opened.wait()
+            opened.signal()
+        }
+        func open() { opened.signal() }
     }
 
     private static func answer(_ index: Int) -> AnsweredMessage {
@@ -45,7 +78,7 @@ struct AnswerJournalTests {
         let store = try CountingStore()
         let gate = Gate()
         let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
-                                    linger: { await gate.wait() })
+                                    linger: { gate.wait() })
         await withTaskGroup(of: Void.self) { group in
             for index in 0..<3 { group.addTask { await journal.record(Self.answer(index)) } }
             // All three wait for the batch before anything is written.
@@ -58,5 +91,29 @@ struct AnswerJournalTests {
         // Once the batch is written, a later answer starts a batch of its own (and lingers again).
         await journal.record(Self.answer(7))
         #expect(store.batches.withLock { $0 } == [3, 1])
+    }
+
+    @Test("a store that commits on its caller is written from the journal's thread, batches shared the same way")
+    func blockingStoreCommitsOnTheJournalsThread() async throws {
+        let store = try CountingBlockingStore()
+        let gate = Gate()
+        let journal = AnswerJournal(store: store, capacity: 2, metrics: WorkerMetrics(), logger: Logger(label: "test"),
+                                    linger: { gate.wait() })
+        await withTaskGroup(of: Void.self) { group in
+            // One at a time into the batch, so that its order (and so which answer the window drops) is known.
+            for index in 0..<3 {
+                group.addTask { await journal.record(Self.answer(index)) }
+                while journal.pendingCount < index + 1 { await Task.yield() }
+            }
+            #expect(store.blockingBatches.withLock { $0 }.isEmpty)
+            gate.open()
+        }
+        #expect(store.blockingBatches.withLock { $0 } == [3])
+        #expect(store.awaitedBatches.withLock { $0 }.isEmpty)
+        // The window (capacity 2) is kept by the blocking write as by the async one: the oldest answer is gone.
+        #expect(try await store.answeredMessageIds(limit: 10).map(\.id) == [Self.answer(1).id, Self.answer(2).id])
+        await journal.record(Self.answer(7))
+        #expect(store.blockingBatches.withLock { $0 } == [3, 1])
+        #expect(try await store.answeredMessage(id: Self.answer(7).id) == Self.answer(7))
     }
 }

@@ -5,7 +5,7 @@ import GRDBSQLite
 /// The window is an append-only log (migration `v9-answer-log`): `seq` is answer order, a re-answered id has a second,
 /// newer row, and readers keep the newest row of each id. No index on the id: see the migration for why, and for
 /// what a lookup by id costs.
-extension SQLiteInventory: AnsweredMessageStore {
+extension SQLiteInventory: BlockingAnswerRecorder {
     public func loadAnsweredMessages(limit: Int) async throws -> [AnsweredMessage] {
         try await read("loadAnsweredMessages(\(limit))") { db in
             let rows = try Row.fetchCursor(db, sql: """
@@ -44,18 +44,34 @@ extension SQLiteInventory: AnsweredMessageStore {
     ) async throws {
         guard !answers.isEmpty || !sent.isEmpty else { return }
         try await write("recordAnsweredMessages(\(answers.count), removingOutbox: \(sent.count))") { db in
-            try Self.removeOutbox(sent, in: db)
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO answered_messages (id, reply, answeredAt) VALUES (?, ?, ?)
-                """)
-            for answer in answers { try Self.insert(answer, with: statement, in: db) }
-            guard !answers.isEmpty else { return }
-            // Cached like the insert: this runs once per batch, and parsing it again each time showed in profiles.
-            // The oldest rows go: a range at the start of the log.
-            try db.cachedStatement(sql: """
-                DELETE FROM answered_messages WHERE seq <= (SELECT max(seq) FROM answered_messages) - ?
-                """).execute(arguments: [max(1, limit)])
+            try Self.record(answers, keepingLast: limit, removingOutbox: sent, in: db)
         }
+    }
+
+    public func recordAnsweredMessagesBlocking(
+        _ answers: [AnsweredMessage], keepingLast limit: Int, removingOutbox sent: [Int64]
+    ) throws {
+        guard !answers.isEmpty || !sent.isEmpty else { return }
+        try writeBlocking("recordAnsweredMessages(\(answers.count), removingOutbox: \(sent.count))") { db in
+            try Self.record(answers, keepingLast: limit, removingOutbox: sent, in: db)
+        }
+    }
+
+    /// One batch of answers: the outbox rows removed, the answers appended, the log trimmed to its window.
+    private static func record(
+        _ answers: [AnsweredMessage], keepingLast limit: Int, removingOutbox sent: [Int64], in db: Database
+    ) throws {
+        try removeOutbox(sent, in: db)
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO answered_messages (id, reply, answeredAt) VALUES (?, ?, ?)
+            """)
+        for answer in answers { try insert(answer, with: statement, in: db) }
+        guard !answers.isEmpty else { return }
+        // Cached like the insert: this runs once per batch, and parsing it again each time showed in profiles.
+        // The oldest rows go: a range at the start of the log.
+        try db.cachedStatement(sql: """
+            DELETE FROM answered_messages WHERE seq <= (SELECT max(seq) FROM answered_messages) - ?
+            """).execute(arguments: [max(1, limit)])
     }
 
     /// One answer into the log, its id and reply bound in place (`SQLITE_STATIC`) and stepped directly. Every

@@ -14,8 +14,9 @@ import Primitives
 /// Every commit is durable when it returns (`synchronous = FULL`: the WAL is fsynced), because what the worker does
 /// next — ack a delivery, publish an outbox row — must not be undone by a power loss.
 ///
-/// Database work runs on GRDB's own dispatch queues, never on Swift's cooperative pool. Opening (and migrating) is
-/// synchronous and blocks the caller: do it once at startup.
+/// Database work runs on GRDB's own dispatch queues, never on Swift's cooperative pool — except the answer
+/// journal's blocking write (``BlockingAnswerRecorder``), which runs on the journal's own thread. Opening (and
+/// migrating) is synchronous and blocks the caller: do it once at startup.
 public final class SQLiteInventory: Sendable {
     /// The database file, or nil for an in-memory database.
     public let path: String?
@@ -133,6 +134,16 @@ public final class SQLiteInventory: Sendable {
     ) async throws -> T {
         do {
             return try await database.write(body)
+        } catch {
+            throw translate(error, operation: operation())
+        }
+    }
+
+    /// ``write(_:_:)`` on the calling thread, which it blocks until the commit (GRDB runs the transaction there
+    /// when its writer is free, and waits for it otherwise). Not for Swift's cooperative pool.
+    func writeBlocking<T>(_ operation: @autoclosure () -> String, _ body: (Database) throws -> T) throws -> T {
+        do {
+            return try database.write(body)
         } catch {
             throw translate(error, operation: operation())
         }

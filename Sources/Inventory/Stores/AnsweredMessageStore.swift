@@ -40,3 +40,14 @@ extension AnsweredMessageStore {
         try await recordAnsweredMessages(answers, keepingLast: keepingLast, removingOutbox: [])
     }
 }
+
+/// A store that can record answers on the calling thread, returning once the transaction is committed (durably, as
+/// ``AnsweredMessageStore/recordAnsweredMessages(_:keepingLast:removingOutbox:)`` promises). The worker's answer
+/// journal writes from a thread of its own; with this it commits there directly instead of hopping through the
+/// store's queue and Swift's pool and back for every batch (SQLite: GRDB runs a blocking write on its caller).
+public protocol BlockingAnswerRecorder: AnsweredMessageStore {
+    /// ``AnsweredMessageStore/recordAnsweredMessages(_:keepingLast:removingOutbox:)``, blocking the calling
+    /// thread. Never call it from Swift's cooperative pool.
+    func recordAnsweredMessagesBlocking(_ answers: [AnsweredMessage], keepingLast: Int, removingOutbox sent: [Int64])
+        throws
+}
