@@ -93,11 +93,11 @@ public final class AMQPConnection: Sendable {
 
     /// Subscribes to a queue. The stream yields deliveries across reconnects and finishes when
     /// consumption is stopped or the connection is closed.
-    public func consume(_ specification: ConsumerSpecification) async throws(AMQPError) -> AsyncStream<Delivery> {
+    public func consume(_ specification: ConsumerSpecification) async throws(AMQPError) -> DeliveryStream {
         let number = consumerCounter.wrappingAdd(1, ordering: .relaxed).newValue
-        let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self)
+        let stream = DeliveryStream()
         let consumer = Consumer(specification: specification, tag: "cbw.\(number).\(specification.queue)",
-                                continuation: continuation)
+                                deliveries: stream)
         let result: Result<Void, AMQPError> = await withCheckedContinuation { resume in
             mailbox.post(.consume(specification, consumer, completion: { resume.resume(returning: $0) }))
         }

@@ -17,7 +17,7 @@ extension Command {
         case .publish(_, let completion): completion?(.failure(error))
         case .declare(_, let completion): completion(.failure(error))
         case .consume(_, let consumer, let completion):
-            consumer.continuation.finish()
+            consumer.deliveries.finish()
             completion(.failure(error))
         case .cancelConsumers(let completion): completion()
         case .close(let completion): completion()
@@ -30,11 +30,11 @@ extension Command {
 final class Consumer: Sendable {
     let specification: ConsumerSpecification
     let tag: String
-    let continuation: AsyncStream<Delivery>.Continuation
+    let deliveries: DeliveryStream
 
-    init(specification: ConsumerSpecification, tag: String, continuation: AsyncStream<Delivery>.Continuation) {
+    init(specification: ConsumerSpecification, tag: String, deliveries: DeliveryStream) {
         self.specification = specification
         self.tag = tag
-        self.continuation = continuation
+        self.deliveries = deliveries
     }
 }

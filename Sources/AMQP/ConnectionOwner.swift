@@ -150,7 +150,7 @@ final class ConnectionOwner {
         // Closed while the first connect was still trying its endpoints.
         answerFirstConnect(.failure(.closed))
         teardown(.closed)
-        for consumer in consumers.values { consumer.continuation.finish() }
+        for consumer in consumers.values { consumer.deliveries.finish() }
         consumers.removeAll()
         for command in deferred + mailbox.close() { command.reject(.closed) }
         status.update { $0.connected = false; $0.endpoint = nil }
@@ -462,7 +462,7 @@ final class ConnectionOwner {
                 try session.consume(queue: specification.queue, consumerTag: consumer.tag, noAck: specification.noAck,
                                 exclusive: specification.exclusive)
             } catch {
-                consumer.continuation.finish()
+                consumer.deliveries.finish()
                 completion(.failure(error))
                 throw error
             }
@@ -485,7 +485,7 @@ final class ConnectionOwner {
     }
 
     private func stopConsumers() {
-        for consumer in consumers.values { consumer.continuation.finish() }
+        for consumer in consumers.values { consumer.deliveries.finish() }
         consumers.removeAll()
         consumerOrder.removeAll()
     }
@@ -589,7 +589,7 @@ final class ConnectionOwner {
             }
             let noAck = consumer.specification.noAck
             if !noAck { acks.delivered(deliveryTag) }
-            consumer.continuation.yield(Delivery(
+            consumer.deliveries.yield(Delivery(
                 tag: DeliveryTag(epoch: epoch, value: deliveryTag, acknowledgeable: !noAck),
                 queue: consumer.specification.queue, exchange: exchange, routingKey: routingKey,
                 redelivered: redelivered, properties: content.properties, body: content.body,

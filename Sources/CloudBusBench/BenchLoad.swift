@@ -132,7 +132,7 @@ enum BenchLoad {
     }
 
     private static func closedLoop(connection: AMQPConnection, queue: String, request: BenchRequest,
-                                   replies: AsyncStream<Delivery>, settings: BenchLoadSettings, probes: BenchCPUProbes,
+                                   replies: DeliveryStream, settings: BenchLoadSettings, probes: BenchCPUProbes,
                                    shared: SharedCounters) async -> BenchLoadResult {
         let window = settings.window
         var sentAt = [UInt64](repeating: 0, count: window)

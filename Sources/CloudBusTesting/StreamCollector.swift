@@ -10,7 +10,7 @@ public final class StreamCollector<Element: Sendable>: Sendable {
     }
     private let task: Task<Void, Never>
 
-    public init(_ stream: AsyncStream<Element>) {
+    public init(_ stream: some AsyncSequence<Element, Never> & Sendable) {
         let buffer = Buffer()
         self.buffer = buffer
         task = Task {

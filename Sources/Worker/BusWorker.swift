@@ -148,7 +148,7 @@ public final class BusWorker: Service {
         // What the outbox still holds goes out on its keys before any delivery of those keys is taken.
         try await pipeline.sweepOutbox()
         if let fleet { await fleet.queuesReleased() }
-        var streams: [AsyncStream<Delivery>] = []
+        var streams: [DeliveryStream] = []
         for queue in queues {
             do {
                 // Exclusive: a second process with this node id (another host, another data directory) is refused

@@ -39,7 +39,7 @@ struct DepartedQueueDrain: Sendable {
             // on a queue that was never created.
             try await connection.declare(BusTopology.worker(node: departed, services: services,
                                                             queues: configuration.queueOptions))
-            var streams: [(String, AsyncStream<Delivery>)] = []
+            var streams: [(String, DeliveryStream)] = []
             for service in services {
                 let queue = ServiceID(service: service, node: departed).queueName
                 streams.append((service, try await connection.consume(ConsumerSpecification(

@@ -294,7 +294,7 @@ final class EchoClient {
     private let connection: AMQPConnection
     private let worker: CountedWorker
     private let inbox: String
-    private var replies: AsyncStream<Delivery>.AsyncIterator
+    private var replies: DeliveryStream.AsyncIterator
     /// Distinguishes this run's ids (the first 8 of 32 hex digits) from any other's.
     private let runTag = String(UInt32.random(in: 0...UInt32.max), radix: 16)
     private var sequence: UInt64 = 0
@@ -302,7 +302,7 @@ final class EchoClient {
     private let properties = AMQPProperties(deliveryMode: 1, expiration: BusNames.messageExpiration)
 
     private init(connection: AMQPConnection, worker: CountedWorker, inbox: String,
-                 replies: AsyncStream<Delivery>.AsyncIterator) {
+                 replies: DeliveryStream.AsyncIterator) {
         self.connection = connection
         self.worker = worker
         self.inbox = inbox

@@ -23,7 +23,7 @@ final class EventProbe: Sendable {
         self.connection = connection
     }
 
-    private func consume(_ stream: AsyncStream<Delivery>) {
+    private func consume(_ stream: DeliveryStream) {
         let task = Task { [connection] in
             for await delivery in stream {
                 connection.ack(delivery.tag)

@@ -13,7 +13,7 @@ final class SurvivingQueue: Sendable {
     private let box = Box()
     private let pump: Task<Void, Never>
 
-    private init(connection: AMQPConnection, stream: AsyncStream<Delivery>) {
+    private init(connection: AMQPConnection, stream: DeliveryStream) {
         self.connection = connection
         let box = self.box
         self.pump = Task {
