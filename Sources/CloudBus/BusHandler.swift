@@ -20,8 +20,9 @@ public protocol BusHandler: Sendable {
     var coalescesWhileWaiting: Bool { get }
     /// Short CPU work and no remote call (an echo, a settings change, an event looked at and mostly ignored): the
     /// handler runs on the consuming connection's thread, between its polls, with no thread hand-off. Default:
-    /// false — it runs on Swift's cooperative pool, so agent calls, storage and the decoding of large responses spread
-    /// over every core instead of queueing on one thread.
+    /// false — it runs on one of the agent HTTP client's event loops (the cooperative pool when the worker was given
+    /// none), so agent calls, storage and the decoding of large responses spread over every core instead of queueing
+    /// on one thread. Either way a handler must never block its thread.
     var isLightweight: Bool { get }
     func ownedResource(for message: Message) -> String?
     func handle(_ message: Message, context: HandlerContext) async throws -> HandlerOutput

@@ -34,6 +34,8 @@ public final class BusWorker: Service {
     private let dataDirectoryLock = Mutex<DataDirectoryLock?>(nil)
     /// What membership of a fleet adds (nil: a worker alone), fixed at init.
     private let fleet: FleetHooks?
+    /// Where handler bodies that are not lightweight run (empty: the cooperative pool).
+    private let handlerExecutors: [any TaskExecutor]
 
     /// Drains a departed worker's service queues into their owners' (``DepartedQueueDrain``).
     func drainDeparted(_ departed: NodeUUID, services: [String], membership: ClusterMembership,
@@ -55,11 +57,15 @@ public final class BusWorker: Service {
     ///   - store: where answered message ids with their replies, and the outbox, are kept across restarts (nil: the
     ///     window in memory only, and no outbox).
     ///   - fleet: the fleet's ring, consume gate and store check when the worker is a member of one (nil: alone).
+    ///   - handlerExecutors: where the bodies of handlers that are not lightweight run, a key always on the same one:
+    ///     the agent client's event loops (`EventLoopTaskExecutor`), so an agent call and what follows it stay on
+    ///     one thread. Empty: the cooperative pool.
     init(configuration: WorkerConfiguration, node: NodeUUID, handlers: HandlerTable, logger: Logger,
          drainTimeout: Duration = .seconds(30), metrics: WorkerMetrics = WorkerMetrics(),
          eventSubscribers: [any CanonicalEventSubscriber] = [], store: (any WorkerStore)? = nil,
-         fleet: FleetHooks?) {
+         fleet: FleetHooks?, handlerExecutors: [any TaskExecutor] = []) {
         self.store = store
+        self.handlerExecutors = handlerExecutors
         self.fleet = fleet
         self.forwarding = fleet.map { Forwarding(membership: $0.ring, services: configuration.services) }
         self.configuration = configuration
@@ -143,7 +149,8 @@ public final class BusWorker: Service {
             metrics: metrics,
             settings: .init(maxBodyBytes: configuration.maxBodyBytes, keyBacklog: configuration.effectiveKeyBacklog,
                             publishFailureBackoff: configuration.publishFailureBackoff,
-                            deliveryLimit: configuration.deliveryLimit, onConnectionThread: taskExecutor != nil),
+                            deliveryLimit: configuration.deliveryLimit, onConnectionThread: taskExecutor != nil,
+                            handlerExecutors: handlerExecutors),
             logger: logger)
         // What the outbox still holds goes out on its keys before any delivery of those keys is taken.
         try await pipeline.sweepOutbox()

@@ -34,8 +34,12 @@ final class DeliveryPipeline: Sendable {
         /// ones. Nil: not counted.
         var deliveryLimit: Int?
         /// The pipeline runs on the consuming connection's thread (not `handlersOnPool`): handlers that are not
-        /// ``BusHandler/isLightweight`` then hop to the cooperative pool for their body, and back.
+        /// ``BusHandler/isLightweight`` then hop to `handlerExecutors` (or the cooperative pool) for their body, and
+        /// back.
         var onConnectionThread = false
+        /// Where those bodies run instead of the pool: the agent client's event loops, a key always on the same one
+        /// (see `EventLoopTaskExecutor`). Empty: the pool.
+        var handlerExecutors: [any TaskExecutor] = []
     }
 
     private let connection: AMQPConnection
@@ -351,6 +355,12 @@ final class DeliveryPipeline: Sendable {
 
     // MARK: Handling
 
+    private func handlerExecutor(for key: String) -> any TaskExecutor {
+        let executors = settings.handlerExecutors
+        guard !executors.isEmpty else { return globalConcurrentExecutor }
+        return executors[Int(UInt(bitPattern: key.hashValue) % UInt(executors.count))]
+    }
+
     fileprivate func run(_ admitted: AdmittedDelivery) async {
         let (entry, message, className, key) = (admitted.entry, admitted.message, admitted.className, admitted.key)
         let (context, delivery, mode, received) = (admitted.context, admitted.delivery, admitted.mode, admitted.received)
@@ -374,7 +384,7 @@ final class DeliveryPipeline: Sendable {
             if settings.onConnectionThread && !entry.isLightweight {
                 // Off the connection's thread for the body only: decoding, admission, publishing and the ack stay
                 // there; an agent call or a large response does not hold every other delivery behind it.
-                output = try await withTaskExecutorPreference(globalConcurrentExecutor) {
+                output = try await withTaskExecutorPreference(handlerExecutor(for: key)) {
                     try await entry.handle(message, context)
                 }
             } else {

@@ -70,7 +70,8 @@ public struct WorkerRuntime: Sendable {
         // deployment (or `make run`) may send work while it says ok.
         let admin = AdminServer(host: configuration.adminHost, port: configuration.adminPort, metrics: metrics,
                                 readiness: { workerSlot.readiness }, logger: logger)
-        let caller = AgentCaller(client: AgentHTTPClient(), callbackServer: callbackServer,
+        let agentClient = AgentHTTPClient()
+        let caller = AgentCaller(client: agentClient, callbackServer: callbackServer,
                                  defaultConnectTimeout: .seconds(configuration.kvm.agentConnectTimeoutSeconds),
                                  metrics: metrics.factory)
         let settings = RuntimeSettings(configuration: configuration)
@@ -110,7 +111,8 @@ public struct WorkerRuntime: Sendable {
         ]
         let worker = BusWorker(configuration: configuration, node: node, handlers: handlers, logger: logger,
                                metrics: metrics, eventSubscribers: subscribers, store: inventory,
-                               fleet: fleet?.hooks)
+                               fleet: fleet?.hooks,
+                               handlerExecutors: EventLoopTaskExecutor.all(of: agentClient.eventLoopGroup))
         workerSlot.set(worker)
         fleet?.attach(worker)
         return WorkerRuntime(worker: worker, inventory: inventory, callbackServer: callbackServer, admin: admin,

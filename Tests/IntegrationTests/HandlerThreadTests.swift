@@ -1,3 +1,4 @@
+import AgentHTTP
 import CloudBus
 import CloudBusAMQP
 import CloudBusTesting
@@ -12,16 +13,22 @@ struct WhereMsg: BusMessage, Hashable {
     var key: String
 }
 
-/// Notes, per call, whether the handler ran on the consuming connection's thread: with a task executor preference
-/// that is not the global concurrent executor (the pipeline's hop to the pool sets that one).
+/// Where a handler ran: on the consuming connection's thread, on an agent client's event loop (the pipeline's
+/// executors for handlers that are not lightweight), or on the cooperative pool.
+enum Placement: Equatable {
+    case connectionThread, eventLoop, pool
+}
+
+/// Notes, per call, where the handler ran: the pool when its task has no executor preference or the global concurrent
+/// executor's, an event loop when its thread is one, the consuming connection's thread otherwise.
 final class WhereHandler: BusHandler, Sendable {
     let isLightweight: Bool
-    private let placements = Mutex<[Bool]>([])
+    private let placements = Mutex<[Placement]>([])
 
     init(lightweight: Bool) { isLightweight = lightweight }
 
     var expectsReply: Bool { true }
-    var onConnectionThread: [Bool] { placements.withLock { $0 } }
+    var ranOn: [Placement] { placements.withLock { $0 } }
 
     func resourceKey(for message: WhereMsg) -> String { message.key }
 
@@ -30,14 +37,19 @@ final class WhereHandler: BusHandler, Sendable {
         await Task.yield()
         let preferred = withUnsafeCurrentTask { $0?.unownedTaskExecutor }
         let global = globalConcurrentExecutor.asUnownedTaskExecutor()
-        placements.withLock { $0.append(preferred != nil && preferred != global) }
+        let placement: Placement = preferred == nil || preferred == global
+            ? .pool : EventLoopTaskExecutor.onEventLoopThread ? .eventLoop : .connectionThread
+        placements.withLock { $0.append(placement) }
         return HandlerOutput(reply: MessageReply())
     }
 }
 
 @Suite("Where handlers run", .enabled(if: TestBroker.available))
 struct HandlerThreadTests {
-    @Test("lightweight handlers on the consuming connection's thread, others on the pool; all on the pool with handlersOnPool",
+    @Test("""
+        lightweight handlers on the consuming connection's thread, others on the agent client's event loops; all on \
+        the pool with handlersOnPool
+        """,
           arguments: [(false, false), (false, true), (true, false), (true, true)])
     func handlersRunWhereConfigured(onPool: Bool, lightweight: Bool) async throws {
         let handler = WhereHandler(lightweight: lightweight)
@@ -53,8 +65,8 @@ struct HandlerThreadTests {
                 for try await success in group { #expect(success) }
             }
         }
-        let placements = handler.onConnectionThread
-        let expected = lightweight && !onPool
+        let placements = handler.ranOn
+        let expected: Placement = onPool ? .pool : lightweight ? .connectionThread : .eventLoop
         #expect(placements.count == 20)
         #expect(placements.allSatisfy { $0 == expected },
                 "\(placements.filter { $0 != expected }.count) of 20 ran elsewhere than expected (\(expected))")
