@@ -5,22 +5,30 @@ import Synchronization
 import Testing
 @testable import Worker
 
+/// A test store over the real SQLite store: reads go straight through; each store counts its writes its own way.
+protocol SQLiteBacked: AnsweredMessageStore {
+    var inner: SQLiteInventory { get }
+}
+
+extension SQLiteBacked {
+    func loadAnsweredMessages(limit: Int) async throws -> [AnsweredMessage] {
+        try await inner.loadAnsweredMessages(limit: limit)
+    }
+    func answeredMessageIds(limit: Int) async throws -> [(id: String, hasReply: Bool)] {
+        try await inner.answeredMessageIds(limit: limit)
+    }
+    func answeredMessage(id: String) async throws -> AnsweredMessage? { try await inner.answeredMessage(id: id) }
+}
+
 @Suite("Answer journal: group commit with a linger")
 struct AnswerJournalTests {
     /// The real SQLite store, counting its transactions.
-    final class CountingStore: AnsweredMessageStore {
+    final class CountingStore: SQLiteBacked {
         let inner: SQLiteInventory
         let batches = Mutex<[Int]>([])
 
         init() throws { inner = try SQLiteInventory.inMemory() }
 
-        func loadAnsweredMessages(limit: Int) async throws -> [AnsweredMessage] {
-            try await inner.loadAnsweredMessages(limit: limit)
-        }
-        func answeredMessageIds(limit: Int) async throws -> [(id: String, hasReply: Bool)] {
-            try await inner.answeredMessageIds(limit: limit)
-        }
-        func answeredMessage(id: String) async throws -> AnsweredMessage? { try await inner.answeredMessage(id: id) }
         func recordAnsweredMessages(_ answers: [AnsweredMessage], keepingLast: Int, removingOutbox sent: [Int64])
             async throws
         {
@@ -30,20 +38,13 @@ struct AnswerJournalTests {
     }
 
     /// The real SQLite store committing on the journal's thread, counting its transactions by the way they came.
-    final class CountingBlockingStore: BlockingAnswerRecorder {
+    final class CountingBlockingStore: SQLiteBacked, BlockingAnswerRecorder {
         let inner: SQLiteInventory
         let blockingBatches = Mutex<[Int]>([])
         let awaitedBatches = Mutex<[Int]>([])
 
         init() throws { inner = try SQLiteInventory.inMemory() }
 
-        func loadAnsweredMessages(limit: Int) async throws -> [AnsweredMessage] {
-            try await inner.loadAnsweredMessages(limit: limit)
-        }
-        func answeredMessageIds(limit: Int) async throws -> [(id: String, hasReply: Bool)] {
-            try await inner.answeredMessageIds(limit: limit)
-        }
-        func answeredMessage(id: String) async throws -> AnsweredMessage? { try await inner.answeredMessage(id: id) }
         func recordAnsweredMessages(_ answers: [AnsweredMessage], keepingLast: Int, removingOutbox sent: [Int64])
             async throws
         {
