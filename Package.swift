@@ -242,7 +242,8 @@ let package = Package(
         .testTarget(
             name: "InventoryTests",
             dependencies: [
-                "Inventory", "InventoryPostgres", "CloudBusTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                "Inventory", "InventoryPostgres", "CloudBusTesting", "Primitives",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
