@@ -127,18 +127,19 @@ extension AnswerJournal {
         /// Writes batches until none is pending.
         private func writeBatches() {
             while true {
-                var (batch, sent, waiters) = state.withLock { state in
+                var sent: [Int64] = []  // not kept between batches: outbox rows are rare
+                var (batch, waiters) = state.withLock { state in
                     guard !state.pending.isEmpty else {
                         state.writing = false
-                        return ([AnsweredMessage](), [Int64](), [OneShotContinuation<Void>]())
+                        return ([AnsweredMessage](), [OneShotContinuation<Void>]())
                     }
                     var batch = state.spareAnswers, waiters = state.spareWaiters
                     swap(&batch, &state.pending)
                     swap(&waiters, &state.waiters)
+                    swap(&sent, &state.sentOutbox)
                     state.spareAnswers = []
                     state.spareWaiters = []
-                    defer { state.sentOutbox = [] }
-                    return (batch, state.sentOutbox, waiters)
+                    return (batch, waiters)
                 }
                 guard !batch.isEmpty else { return }
                 do {
@@ -157,7 +158,6 @@ extension AnswerJournal {
                 // Emptied in place — these `var`s hold the only references, so no copy is made — and handed over.
                 batch.removeAll(keepingCapacity: true)
                 waiters.removeAll(keepingCapacity: true)
-                sent = []  // not kept: outbox rows are rare
                 state.withLock { state in
                     swap(&state.spareAnswers, &batch)
                     swap(&state.spareWaiters, &waiters)
