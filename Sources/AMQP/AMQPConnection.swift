@@ -135,6 +135,16 @@ public final class AMQPConnection: Sendable {
         if !owner.borrowPublishPass() { mailbox.wake() }
     }
 
+    /// Has `reader`'s owner thread read this connection's frames — its confirms above all — while this connection's
+    /// thread sleeps (plain TCP; TLS connections read their own). Meant for a connection that publishes what tasks on
+    /// `reader`'s ``taskExecutor`` answer (the worker's replies): a confirm then resumes its publisher on the thread
+    /// that runs it, and neither thread is woken for it. This connection's thread still sends its heartbeats, expires
+    /// confirms, reconnects, and reads whenever the reader cannot (see `ConnectionOwner`). Call before either starts.
+    public func delegateReads(to reader: AMQPConnection) {
+        precondition(reader !== self, "a connection cannot read for itself")
+        owner.delegateReads(to: reader.owner, readerMailbox: reader.mailbox)
+    }
+
     /// Acknowledges a delivery. Contiguous acks are batched into one `multiple` ack.
     public func ack(_ tag: DeliveryTag) { mailbox.post(.ack(tag)) }
 
@@ -175,9 +185,10 @@ public final class AMQPConnection: Sendable {
 /// its lock: the owner thread (from the first line of `run` on, except while it sleeps in poll) or a publisher that
 /// took the lock with `tryLock` for one borrowed pass.
 final class OwnerBox: @unchecked Sendable {
-    // @unchecked: every access to `owner` is under `owner.lock` — `run` takes it first thing, and
-    // `borrowPublishPass` only after `tryLock` succeeded.
-    private let owner: ConnectionOwner
+    // @unchecked: every access to `owner` is under `owner.lock` — `run` takes it first thing, `borrowPublishPass` and
+    // `borrowReadPass` only after `tryLock` succeeded, `delegateReads` with `lock()` — except `delegatedSocket` and
+    // `returnReads()`, which touch only atomics and the (Sendable) mailbox.
+    fileprivate let owner: ConnectionOwner
 
     init(configuration: AMQPConfiguration, prefetch: UInt16, mailbox: Mailbox, executor: OwnerThreadExecutor,
          status: ConnectionStatus, logger: Logger) {
@@ -193,5 +204,29 @@ final class OwnerBox: @unchecked Sendable {
         guard owner.lock.tryLock() else { return false }
         defer { owner.lock.unlock() }
         return owner.borrowedPublishPass()
+    }
+
+    /// Reads this connection's ready frames on the calling thread (the reader's) if its owner thread sleeps; false
+    /// when it must read them itself (``returnReads()``).
+    func borrowReadPass() -> Bool {
+        guard owner.lock.tryLock() else { return false }
+        defer { owner.lock.unlock() }
+        return owner.borrowedReadPass()
+    }
+
+    /// The socket the reader should poll for this connection, or -1.
+    var delegatedSocket: Int32 { owner.delegatedSocket.load(ordering: .relaxed) }
+
+    /// Gives the reading back to the owner thread and wakes it.
+    func returnReads() { owner.returnReads() }
+
+    /// See `AMQPConnection.delegateReads(to:)`. Takes one lock at a time, each owner thread's between its polls.
+    func delegateReads(to reader: OwnerBox, readerMailbox: Mailbox) {
+        owner.lock.lock()
+        owner.delegateReads(to: readerMailbox)
+        owner.lock.unlock()
+        reader.owner.lock.lock()
+        reader.owner.readFrames(for: self)
+        reader.owner.lock.unlock()
     }
 }

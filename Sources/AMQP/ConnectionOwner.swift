@@ -23,6 +23,15 @@ import Primitives
 /// mailbox itself (``borrowedPublishPass()``), so the common publish costs no wake-up of this thread: the worker's
 /// replies leave from the thread that handled the request (the consuming connection's), and only the confirm comes
 /// back through this one. Everything else — acks, declarations, reading frames, confirms, reconnects — stays here.
+///
+/// **Delegated reads** (plain TCP). A connection given a reader (`AMQPConnection.delegateReads(to:)`: the worker's
+/// publish connection, read by its consuming connection) stops polling its socket while it sleeps and publishes it
+/// in ``delegatedSocket`` instead; the reader's thread polls it beside its own and, when it is readable, takes
+/// ``lock`` with `tryLock` and reads the frames itself (``borrowedReadPass()``), so a confirm resumes the task that
+/// waits for it on the thread that runs that task, without waking this one. When it cannot (this thread holds the
+/// lock, or the send buffer is filling, so a heartbeat written from inside the read could block) it hands the reading
+/// back: ``delegatedSocket`` goes to -1 and this thread is woken to read, and delegates again when it sleeps next.
+/// Only while the reader serves a live connection; heartbeats, confirm timeouts and reconnects stay here.
 final class ConnectionOwner {
     private let configuration: AMQPConfiguration
     private let endpoints: [AMQPConfiguration.Endpoint]
@@ -42,6 +51,16 @@ final class ConnectionOwner {
     /// A borrowed pass's publish failed the connection: this thread tears it down when it wakes.
     private var borrowedFailure: AMQPError?
     private var borrowedBatch: [Command] = []
+    /// The reader's mailbox, if this connection's frames are read by another connection's thread while this one
+    /// sleeps (see the type's doc); set once under ``lock``.
+    private var readDelegate: Mailbox?
+    /// This connection's socket while the reader may read it, else -1. Written by this thread (under ``lock``) and by
+    /// the reader when it hands the reading back; read by the reader without the lock, to poll.
+    let delegatedSocket = Atomic<Int32>(-1)
+    /// Connections whose frames this thread reads while their threads sleep; set under ``lock``.
+    private var delegators: [OwnerBox] = []
+    /// The delegators whose sockets the last poll watched, in the order of the poll's descriptors past the first two.
+    private var polledDelegators: [OwnerBox] = []
 
     private var topology = Topology()
     private var consumers: [String: Consumer] = [:]
@@ -211,6 +230,44 @@ final class ConnectionOwner {
         return false
     }
 
+    /// Has this connection's frames read by `reader`'s thread while this thread sleeps (see the type's doc).
+    func delegateReads(to reader: Mailbox) { readDelegate = reader }
+
+    /// Reads `delegator`'s frames on this thread while its own sleeps (see the type's doc).
+    func readFrames(for delegator: OwnerBox) {
+        guard !delegators.contains(where: { $0 === delegator }) else { return }
+        delegators.append(delegator)
+    }
+
+    /// Reads the frames ready on this connection's socket on the calling thread — the reader's, which took ``lock``
+    /// with `tryLock` because its poll found the socket readable. Returns false, reading nothing, when this thread
+    /// must read instead: no live connection, a borrowed failure pending, frames still queued for writing, or a send
+    /// buffer filling up (a heartbeat written from inside the read must not wait for the broker).
+    func borrowedReadPass() -> Bool {
+        guard let session = served, borrowedFailure == nil, session.queuedBytes == 0,
+              session.sendBufferRoom() >= Self.delegatedReadRoomBytes else { return false }
+        do {
+            try readFrames(from: session)
+        } catch {
+            // This thread tears the connection down when it wakes (the reader wakes it).
+            borrowedFailure = error
+            return false
+        }
+        status.delegatedReadPasses.add(1, ordering: .relaxed)
+        return true
+    }
+
+    /// Hands the reading back to this connection's thread and wakes it. Touches only atomics and the mailbox, so
+    /// the reader calls it without ``lock`` (it failed to take it, or stops serving).
+    func returnReads() {
+        guard delegatedSocket.exchange(-1, ordering: .relaxed) >= 0 else { return }
+        status.delegatedReadsReturned.add(1, ordering: .relaxed)
+        mailbox.wake()
+    }
+
+    /// Room a delegated read needs in the send buffer: a heartbeat or a channel's close-ok, many times over.
+    private static let delegatedReadRoomBytes = 1_024
+
     private func answerFirstConnect(_ result: Result<Void, AMQPError>) {
         firstConnect?(result)
         firstConnect = nil
@@ -309,6 +366,38 @@ final class ConnectionOwner {
     /// Rounds of queued jobs one pass runs at most (see `serve`).
     private static let jobRoundsPerPass = 4
 
+    /// Publishes this connection's socket for the reader to poll, or takes it back; a reader that did not poll it
+    /// yet is woken to (re)build its poll with it.
+    private func delegateReading(_ delegate: Bool, socket: Int32) {
+        guard let reader = readDelegate else { return }
+        if delegate {
+            if delegatedSocket.exchange(socket, ordering: .relaxed) != socket { reader.wake() }
+        } else {
+            delegatedSocket.store(-1, ordering: .relaxed)
+        }
+    }
+
+    /// Appends the sockets of delegators that sleep now to `descriptors` (past this connection's two), in
+    /// ``polledDelegators``' order.
+    private func watchDelegatedSockets(in descriptors: inout [pollfd]) {
+        descriptors.removeSubrange(2...)
+        polledDelegators.removeAll(keepingCapacity: true)
+        for delegator in delegators {
+            let socket = delegator.delegatedSocket
+            guard socket >= 0 else { continue }
+            descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0))
+            polledDelegators.append(delegator)
+        }
+    }
+
+    /// Reads the frames of every delegator whose socket the poll found ready, or hands the reading back to it.
+    private func readForDelegators(_ descriptors: [pollfd]) {
+        for (offset, delegator) in polledDelegators.enumerated()
+        where descriptors[2 + offset].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+            if !delegator.borrowReadPass() { delegator.returnReads() }
+        }
+    }
+
     private func serve(_ session: RabbitSession) throws(AMQPError) {
         let heartbeat = session.negotiatedHeartbeatSeconds
         let pollTimeout = heartbeat > 0 ? min(1000, heartbeat * 250) : 1000
@@ -332,13 +421,19 @@ final class ConnectionOwner {
         served = session
         // Only now: a task that `start()`'s caller starts on this connection's executor finds it serving.
         answerFirstConnect(.success(()))
+        // Whether this connection's reading is delegated now (decided before every sleep), and whether it may be.
+        var delegating = false
+        let mayDelegate = readDelegate != nil && session.writesDirectly
         defer {
             served = nil
+            delegatedSocket.store(-1, ordering: .relaxed)
             executor.endServing()
             cloudbus_set_serving_owner(nil)
             // Nobody runs them here any more: their owners do.
             for (_, mailbox) in borrowsBeforeSleeping { mailbox.wake() }
             borrowsBeforeSleeping.removeAll()
+            // Nor reads: delegators read their own sockets until this thread serves again.
+            for delegator in delegators where delegator.delegatedSocket >= 0 { delegator.returnReads() }
         }
         while true {
             if drainMailbox {
@@ -371,8 +466,16 @@ final class ConnectionOwner {
             // What this pass queued goes out in one write before the thread sleeps; meanwhile publishers may run their
             // publishes themselves (`borrowedPublishPass`).
             try session.flushQueued(waiting: true)
+            delegating = mayDelegate && readDelegate?.isServing == true
+            delegateReading(delegating, socket: session.socketDescriptor)
+            watchDelegatedSockets(in: &descriptors)
             lock.unlock()
-            let ready = poll(&descriptors, 2, busy ? 0 : Int32(pollTimeout))
+            let timeout = busy ? 0 : Int32(pollTimeout)
+            // A delegating connection leaves its socket to the reader's poll: only its eventfd is watched here.
+            let ready = descriptors.withUnsafeMutableBufferPointer { watched in
+                let first = delegating ? 1 : 0
+                return poll(watched.baseAddress! + first, nfds_t(watched.count - first), timeout)
+            }
             let pollErrno = errno
             lock.lock()
             if let failure = borrowedFailure {
@@ -384,11 +487,15 @@ final class ConnectionOwner {
             }
             let now = ContinuousClock.now
             let timedOut = ready == 0 && !busy
-            let socketReady = descriptors[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
+            let socketReady = !delegating && descriptors[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
             if socketReady { lastInbound = now }
+            // The reader handed the reading back (it could not take the lock, or the send buffer was filling).
+            let readingReturned = delegating
+                && delegatedSocket.load(ordering: .relaxed) != session.socketDescriptor
             clearWake = timedOut || ready < 0 || descriptors[1].revents & Int16(POLLIN) != 0
             drainMailbox = pendingCommands || clearWake
-            readSocket = timedOut || ready < 0 || socketReady
+            readSocket = timedOut || ready < 0 || socketReady || readingReturned
+            if ready > 0 { readForDelegators(descriptors) }
             if heartbeat > 0, lastInbound.duration(to: now) > .seconds(heartbeat * 2) {
                 throw .connectionLost(reason: "no data or heartbeat from the broker for \(heartbeat * 2)s")
             }

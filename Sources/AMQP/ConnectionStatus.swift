@@ -30,6 +30,12 @@ public struct ConnectionStatistics: Sendable, Equatable {
     /// Times a publishing thread left its publish to the owner thread because the socket's send buffer was filling
     /// (the broker reads slowly or not at all: an alarm, credit flow). Growing fast: the broker is holding back.
     public var sendBufferDeferrals = 0
+    /// Passes in which another connection's owner thread read this connection's frames (its confirms) while this
+    /// connection's thread slept (see `AMQPConnection.delegateReads(to:)`): confirms that woke no extra thread.
+    public var delegatedReadPasses = 0
+    /// Times that thread gave the reading back (this connection's thread was busy, or its send buffer was filling) and
+    /// woke this connection's thread for it. A small fraction of ``delegatedReadPasses`` in steady state.
+    public var delegatedReadsReturned = 0
     public var lastError: String?
 }
 
@@ -41,6 +47,8 @@ final class ConnectionStatus: Sendable {
     let borrowedPublishes = Atomic<Int>(0)
     let borrowedPasses = Atomic<Int>(0)
     let sendBufferDeferrals = Atomic<Int>(0)
+    let delegatedReadPasses = Atomic<Int>(0)
+    let delegatedReadsReturned = Atomic<Int>(0)
 
     func update(_ body: (inout ConnectionStatistics) -> Void) { value.withLock { body(&$0) } }
     var snapshot: ConnectionStatistics {
@@ -49,6 +57,8 @@ final class ConnectionStatus: Sendable {
         statistics.borrowedPublishes = borrowedPublishes.load(ordering: .relaxed)
         statistics.borrowedPasses = borrowedPasses.load(ordering: .relaxed)
         statistics.sendBufferDeferrals = sendBufferDeferrals.load(ordering: .relaxed)
+        statistics.delegatedReadPasses = delegatedReadPasses.load(ordering: .relaxed)
+        statistics.delegatedReadsReturned = delegatedReadsReturned.load(ordering: .relaxed)
         return statistics
     }
 }

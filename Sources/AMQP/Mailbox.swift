@@ -67,6 +67,9 @@ final class Mailbox: Sendable {
         return owner != 0 && owner == UInt(pthread_self())
     }
 
+    /// Whether the owner thread serves a live connection now.
+    var isServing: Bool { servingThread.load(ordering: .relaxed) != 0 }
+
     /// The owner thread starts (`true`) or stops serving a live connection; see ``isOwnerThread``.
     func ownerServing(_ serving: Bool) {
         servingThread.store(serving ? UInt(pthread_self()) : 0, ordering: .relaxed)

@@ -38,7 +38,7 @@ import Primitives
     /// Publishes and acks as frames, written together by ``flushQueued(waiting:)``: one `send` per loop pass instead
     /// of one per frame (rabbitmq-c writes a publish as three). Plain TCP only: a TLS session's bytes must go through
     /// its `SSL` object, so there every frame goes through rabbitmq-c as it is queued.
-    private let writesDirectly: Bool
+    let writesDirectly: Bool
     private var queued: [UInt8] = []
     /// Bytes of `queued` already written (a write that the socket took only in part).
     private var queuedWritten = 0

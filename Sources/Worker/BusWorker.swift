@@ -79,6 +79,9 @@ public final class BusWorker: Service {
         publishing.connectionName += " (publish)"
         self.publishConnection = AMQPConnection(configuration: publishing, prefetch: configuration.prefetch,
                                                 logger: logger)
+        // The replies' confirms are read by the consuming thread, which runs the tasks that wait for them: a confirm
+        // then wakes no thread (the publish connection's own reads whenever that thread cannot).
+        publishConnection.delegateReads(to: connection)
         // Every worker answers echoes and reads canonical events, whatever domain handlers it was given.
         var table = handlers
         table.register(EchoHandler(crashOnPayload: configuration.testCrashOnPayload))

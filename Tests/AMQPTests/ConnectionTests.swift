@@ -88,6 +88,55 @@ struct ConnectionTests {
         }
     }
 
+    @Test("a connection whose reads are delegated: confirms and returns come through the reader's thread, and through its own once the reader is gone")
+    func delegatedReadsCarryConfirmsAndReturns() async throws {
+        let configuration = try TestBroker.configuration()
+        let reader = AMQPConnection(configuration: configuration)
+        let publisher = AMQPConnection(configuration: configuration)
+        publisher.delegateReads(to: reader)
+        try await withTeardown({ await publisher.close(); await reader.close() }) {
+            try await reader.start()
+            try await publisher.start()
+            let queue = TestBroker.uniqueName("test.delegated")
+            try await publisher.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+            let deliveries = StreamCollector(try await reader.consume(ConsumerSpecification(queue: queue, noAck: true)))
+            func message(_ number: Int, to routingKey: String? = nil) -> OutgoingMessage {
+                OutgoingMessage(exchange: "", routingKey: routingKey ?? queue, body: Array("\(number)".utf8),
+                                mandatory: true)
+            }
+            // From a task on the reader's thread, as the worker's replies are: the publisher's thread sleeps between
+            // publishes, so the reader's poll sees the confirms and reads them.
+            let outcomes = await Task(executorPreference: reader.taskExecutor) {
+                var outcomes: [PublishOutcome?] = []
+                for number in 0..<300 { outcomes.append(try? await publisher.publish(message(number))) }
+                // Unroutable: `basic.return` and its content frames, then the confirm, all read by the reader.
+                outcomes.append(try? await publisher.publish(message(300, to: TestBroker.uniqueName("test.nowhere"))))
+                return outcomes
+            }.value
+            #expect(outcomes.prefix(300).allSatisfy { $0 == .confirmed })
+            guard case .returned? = outcomes.last ?? nil else {
+                Issue.record("an unroutable mandatory publish was not returned: \(String(describing: outcomes.last))")
+                return
+            }
+            for number in 0..<300 {
+                let delivery = try #require(await deliveries.next())
+                #expect(String(decoding: delivery.body, as: UTF8.self) == "\(number)")
+            }
+            let delegated = publisher.statistics.delegatedReadPasses
+            #expect(delegated > 0, "no confirm was read by the reader's thread")
+            #expect(reader.statistics.delegatedReadPasses == 0)
+
+            // The reader closes (its consumer gone, the auto-delete queue goes too: not mandatory now): the publisher
+            // reads its own confirms again, and none waits for the reader.
+            await reader.close()
+            for number in 0..<50 {
+                let unrouted = OutgoingMessage(exchange: "", routingKey: queue, body: Array("\(number)".utf8))
+                #expect(try await publisher.publish(unrouted) == .confirmed)
+            }
+            #expect(publisher.statistics.delegatedReadPasses == delegated)
+        }
+    }
+
     @Test("a consumer's body limit: an oversize body arrives as its first 4 KiB with the announced size; the rest whole")
     func oversizeBodyIsTruncatedFromTheHeader() async throws {
         let connection = AMQPConnection(configuration: try TestBroker.configuration())
@@ -264,6 +313,51 @@ struct DisruptiveConnectionTests {
                 let delivery = try #require(await deliveries.next(within: .seconds(60)))
                 #expect(delivery.body.count == body.count)
             }
+        }
+    }
+
+    @Test("a broker that stops reading a delegating publisher never holds its reader's thread",
+          .enabled(if: TestBroker.controllable))
+    func delegatedReadsNeverHoldTheReader() async throws {
+        let configuration = try TestBroker.configuration()
+        let reader = AMQPConnection(configuration: configuration)
+        let publisher = AMQPConnection(configuration: configuration)
+        publisher.delegateReads(to: reader)
+        try await withTeardown({ await publisher.close(); await reader.close() }) {
+            try await reader.start()
+            try await publisher.start()
+            let queue = TestBroker.uniqueName("test.delegated-full")
+            try await publisher.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+            // As above: 32 MB the broker's reader stops taking once the alarm is up, so the publisher's socket fills
+            // and its thread waits in a write; meanwhile the broker's `connection.blocked` makes that socket readable.
+            let count = 8, body = [UInt8](repeating: 7, count: 4 * 1024 * 1024)
+            try TestBroker.control("memory-alarm", "on")
+            try await withTeardown({ try? TestBroker.control("memory-alarm", "off") }) {
+                for _ in 0..<count {
+                    publisher.publishWithoutConfirm(OutgoingMessage(exchange: "", routingKey: queue, body: body))
+                }
+                // The reader's thread keeps running its jobs the whole time: had it taken the publisher's reading into
+                // a write that waits for the broker, these would not run.
+                for round in 0..<20 {
+                    let (ran, done) = AsyncStream.makeStream(of: Int.self)
+                    Task(executorPreference: reader.taskExecutor) { done.yield(round); done.finish() }
+                    #expect(await StreamCollector(ran).next(within: .seconds(10)) == round,
+                            "the reader's thread stopped running jobs while the publisher was blocked")
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            let deliveries = StreamCollector(try await reader.consume(ConsumerSpecification(queue: queue, noAck: true)))
+            for _ in 0..<count {
+                let delivery = try #require(await deliveries.next(within: .seconds(60)))
+                #expect(delivery.body.count == body.count)
+            }
+            // After the alarm the publisher's confirms flow through the reader again.
+            let before = publisher.statistics.delegatedReadPasses
+            for number in 0..<20 {
+                #expect(try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue,
+                                                                    body: Array("\(number)".utf8))) == .confirmed)
+            }
+            #expect(publisher.statistics.delegatedReadPasses > before)
         }
     }
 

@@ -40,6 +40,8 @@ final class WorkerGauges: Sendable {
                 (counter(Family.amqpSendBufferDeferrals), { @Sendable in $0.sendBufferDeferrals }),
                 (counter(Family.amqpBorrowedPublishes), { @Sendable in $0.borrowedPublishes }),
                 (counter(Family.amqpBorrowedPasses), { @Sendable in $0.borrowedPasses }),
+                (counter(Family.amqpDelegatedReadPasses), { @Sendable in $0.delegatedReadPasses }),
+                (counter(Family.amqpDelegatedReadsReturned), { @Sendable in $0.delegatedReadsReturned }),
             ]
             counted = Mutex([Int](repeating: 0, count: mirrored.count))
         }

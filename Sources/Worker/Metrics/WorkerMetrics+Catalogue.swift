@@ -42,6 +42,8 @@ extension WorkerMetrics {
         static let amqpSendBufferDeferrals = "cloudbus_worker_amqp_send_buffer_deferrals_total"
         static let amqpBorrowedPublishes = "cloudbus_worker_amqp_borrowed_publishes_total"
         static let amqpBorrowedPasses = "cloudbus_worker_amqp_borrowed_passes_total"
+        static let amqpDelegatedReadPasses = "cloudbus_worker_amqp_delegated_read_passes_total"
+        static let amqpDelegatedReadsReturned = "cloudbus_worker_amqp_delegated_reads_returned_total"
     }
 
     /// Every family the worker itself emits, with the help text `/metrics` carries.
@@ -98,6 +100,10 @@ extension WorkerMetrics {
               help: "Publishes the publishing thread wrote itself while the connection's thread slept (no wake-up)."),
         .init(Family.amqpBorrowedPasses, .counter, labels: ["connection"],
               help: "The writes those publishes went out in: far fewer than the publishes means replies were coalesced."),
+        .init(Family.amqpDelegatedReadPasses, .counter, labels: ["connection"],
+              help: "Passes in which the consuming connection's thread read this connection's confirms (no wake-up of its own thread)."),
+        .init(Family.amqpDelegatedReadsReturned, .counter, labels: ["connection"],
+              help: "Times that reading was handed back to this connection's thread (it was busy, or its send buffer was filling)."),
     ]
 
     /// Every family a worker process may emit: its own and those of the domain modules.
