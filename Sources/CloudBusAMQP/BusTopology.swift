@@ -19,14 +19,25 @@ public enum BusTopology {
     /// to ``deadLetterExchange``, so a request the broker gives up on (expired, past its delivery limit) leaves a
     /// copy in ``deadLetterQueue`` instead of vanishing.
     public static func worker(node: NodeUUID, services: [String], queues options: WorkerQueueOptions) -> Topology {
+        var topology = serviceQueues(node: node, services: services, queues: options)
+        let events = eventQueue(node: node)
+        topology.queues.append(QueueDeclaration(name: events, durable: options.durable,
+                                                arguments: deadLettering(options)))
+        topology.bindings.append(QueueBinding(queue: events, exchange: BusNames.broadcastExchange,
+                                              routingKey: CanonicalEvent.routingKey))
+        return topology
+    }
+
+    /// ``worker(node:services:queues:)`` without the event queue: what a survivor declares to drain a departed
+    /// worker's requests. Only a running worker reads its event queue; declared again for a departed one, it would
+    /// collect a copy of every broadcast event for nobody (and dead-letter each as it expires).
+    public static func serviceQueues(node: NodeUUID, services: [String], queues options: WorkerQueueOptions)
+        -> Topology
+    {
         var topology = Topology(exchanges: exchanges + [
             ExchangeDeclaration(name: deadLetterExchange, kind: .fanout, durable: true),
         ])
-        var arguments: AMQPTable = ["x-dead-letter-exchange": .string(deadLetterExchange)]
-        if options.kind == .quorum {
-            arguments["x-queue-type"] = .string("quorum")
-            arguments["x-delivery-limit"] = .int64(Int64(options.deliveryLimit))
-        }
+        let arguments = deadLettering(options)
         // One consumer at a time takes from a service queue: the worker, or the survivor draining it after the worker
         // left. On classic queues the consumers say so (exclusive consume: a second is refused, and RabbitMQ refuses
         // exclusive consumes on single-active-consumer classic queues); quorum queues (RabbitMQ 3.10) ignore the
@@ -39,16 +50,22 @@ public enum BusTopology {
             topology.queues.append(QueueDeclaration(name: queue, durable: options.durable, arguments: serviceArguments))
             topology.bindings.append(QueueBinding(queue: queue, exchange: BusNames.p2pExchange, routingKey: queue))
         }
-        let events = eventQueue(node: node)
-        topology.queues.append(QueueDeclaration(name: events, durable: options.durable, arguments: arguments))
-        topology.bindings.append(QueueBinding(queue: events, exchange: BusNames.broadcastExchange,
-                                              routingKey: CanonicalEvent.routingKey))
         // Classic: declared without `x-queue-type`, as earlier versions did, so their queue is still equivalent.
         topology.queues.append(QueueDeclaration(
             name: deadLetterQueue, durable: true,
             arguments: options.kind == .quorum ? ["x-queue-type": .string("quorum")] : [:]))
         topology.bindings.append(QueueBinding(queue: deadLetterQueue, exchange: deadLetterExchange, routingKey: ""))
         return topology
+    }
+
+    /// The arguments every queue of a worker has: dead-lettering to ``deadLetterExchange``, and the queue type.
+    private static func deadLettering(_ options: WorkerQueueOptions) -> AMQPTable {
+        var arguments: AMQPTable = ["x-dead-letter-exchange": .string(deadLetterExchange)]
+        if options.kind == .quorum {
+            arguments["x-queue-type"] = .string("quorum")
+            arguments["x-delivery-limit"] = .int64(Int64(options.deliveryLimit))
+        }
+        return arguments
     }
 
     /// Where the broker sends what it gives up on from the worker's queues (fanout to ``deadLetterQueue``); RabbitMQ

@@ -36,9 +36,9 @@ struct DepartedQueueDrain: Sendable {
         do {
             try await connection.start()
             // Declared as the departed worker declared them (a no-op when they exist), so the consume cannot fail
-            // on a queue that was never created.
-            try await connection.declare(BusTopology.worker(node: departed, services: services,
-                                                            queues: configuration.queueOptions))
+            // on a queue that was never created. Not its event queue: nobody would read it.
+            try await connection.declare(BusTopology.serviceQueues(node: departed, services: services,
+                                                                   queues: configuration.queueOptions))
             var streams: [(String, DeliveryStream)] = []
             for service in services {
                 let queue = ServiceID(service: service, node: departed).queueName

@@ -18,9 +18,10 @@ struct BrokerDeadLetteringTests {
         try await connection.start()
         let probe = try await DeadLetterProbe.open()
         do {
-            // A worker's queues as it declares them, with nobody consuming (the worker is down, or busy elsewhere).
+            // A worker's service queues as it declares them, with nobody consuming (the worker is down, or busy
+            // elsewhere). Not its event queue, which nobody would delete.
             let node = NodeUUID.random()
-            try await connection.declare(BusTopology.worker(
+            try await connection.declare(BusTopology.serviceQueues(
                 node: node, services: [ServiceID.hostService], queues: WorkerQueueOptions(durable: false)))
             let id = MessageID.random()
             let body = try JSONValue.object([PingHostMsg.className: .object([
