@@ -163,6 +163,14 @@ import Primitives
                        operation: "queue.bind \(binding.queue) to \(binding.exchange) by \(binding.routingKey)", state: state)
     }
 
+    /// Deletes a queue whether or not it has consumers or messages (nothing to do when it does not exist).
+    @_spi(RawSession) public func deleteQueue(_ name: String) throws(AMQPError) {
+        defer { arena.reset() }
+        try flushBeforeLibraryCall()
+        _ = amqp_queue_delete(state, Self.consumeChannel, arena.bytes(name), 0, 0)
+        try Self.check(amqp_get_rpc_reply(state), operation: "queue.delete \(name)", state: state)
+    }
+
     @_spi(RawSession) public func qos(prefetch: UInt16) throws(AMQPError) {
         try flushBeforeLibraryCall()
         _ = amqp_basic_qos(state, Self.consumeChannel, 0, prefetch, 0)

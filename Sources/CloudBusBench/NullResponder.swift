@@ -161,14 +161,7 @@ public final class NullResponder: Sendable {
     public static func deleteQueues(_ names: [String], configuration: AMQPConfiguration) throws(AMQPError) {
         let session = try RabbitSession(configuration: configuration)
         defer { session.close() }
-        for name in names {
-            let status = name.withCString { pointer in
-                amqp_queue_delete(session.state, RabbitSession.consumeChannel, amqp_cstring_bytes(pointer), 0, 0)
-            }
-            _ = status
-            try RabbitSession.check(amqp_get_rpc_reply(session.state), operation: "queue.delete \(name)",
-                                    state: session.state)
-        }
+        for name in names { try session.deleteQueue(name) }
     }
 
     // MARK: The thread

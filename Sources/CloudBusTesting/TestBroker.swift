@@ -1,4 +1,4 @@
-import AMQP
+@_spi(RawSession) import AMQP
 import Foundation
 
 /// The broker `make test` started, as every test target sees it: `CLOUDBUS_TEST_AMQP_URL` (guest on loopback) and
@@ -55,6 +55,15 @@ public enum TestBroker {
     }
 
     /// `<prefix>.<8 random hex>`: queue and exchange names no other test (or earlier run) uses.
+    /// Deletes queues a test leaves behind (blocking: one connection, one round trip per queue). For queues that
+    /// would otherwise outlive the run and keep collecting: a stopped worker's event queue takes a copy of every
+    /// broadcast event of the runs after it, and each copy expires into the shared dead-letter queue.
+    public static func deleteQueues(_ names: [String]) throws {
+        let session = try RabbitSession(configuration: configuration())
+        defer { session.close() }
+        for name in names { try session.deleteQueue(name) }
+    }
+
     public static func uniqueName(_ prefix: String) -> String {
         "\(prefix).\(UUID().uuidString.prefix(8).lowercased())"
     }

@@ -69,12 +69,15 @@ final class WorkerHarness: Sendable {
         self.serviceTask = serviceTask
     }
 
-    /// Graceful stop (as SIGTERM would), then the client.
+    /// Graceful stop (as SIGTERM would), then the client. The worker's event queue goes too: nobody reads it once
+    /// the worker is gone (a restart with the same node declares it again), and left behind it would collect every
+    /// broadcast event of later tests and runs. Its service queues stay, for tests that restart the node.
     func stop() async {
         await group.triggerGracefulShutdown()
         _ = try? await serviceTask.value
         await client.close()
         await clientConnection.close()
+        try? TestBroker.deleteQueues([BusTopology.eventQueue(node: node)])
         try? FileManager.default.removeItem(atPath: dataDirectory)
     }
 

@@ -1,5 +1,6 @@
 import AMQP
 import CloudBus
+import CloudBusAMQP
 import CloudBusTesting
 import Foundation
 import Glibc
@@ -83,8 +84,10 @@ final class WorkerProcess: Sendable {
         return process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil
     }
 
-    /// SIGTERM (graceful drain), then SIGKILL if it has not exited within `limit`. For cleanup.
+    /// SIGTERM (graceful drain), then SIGKILL if it has not exited within `limit`. For cleanup: the worker's event
+    /// queue goes too (see `WorkerHarness.stop()`).
     func stop(within limit: Duration = .seconds(20)) async {
+        defer { try? TestBroker.deleteQueues([BusTopology.eventQueue(node: node)]) }
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)
         if await waitForExit(within: limit) { return }
