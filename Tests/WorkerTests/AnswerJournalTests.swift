@@ -42,8 +42,13 @@ struct AnswerJournalTests {
         let inner: SQLiteInventory
         let blockingBatches = Mutex<[Int]>([])
         let awaitedBatches = Mutex<[Int]>([])
+        /// When set, every blocking commit waits for it first (holding the journal's thread inside a write).
+        let commitGate: Gate?
 
-        init() throws { inner = try SQLiteInventory.inMemory() }
+        init(commitGate: Gate? = nil) throws {
+            inner = try SQLiteInventory.inMemory()
+            self.commitGate = commitGate
+        }
 
         func recordAnsweredMessages(_ answers: [AnsweredMessage], keepingLast: Int, removingOutbox sent: [Int64])
             async throws
@@ -54,6 +59,7 @@ struct AnswerJournalTests {
         func recordAnsweredMessagesBlocking(
             _ answers: [AnsweredMessage], keepingLast: Int, removingOutbox sent: [Int64]
         ) throws {
+            commitGate?.wait()
             blockingBatches.withLock { $0.append(answers.count) }
             try inner.recordAnsweredMessagesBlocking(answers, keepingLast: keepingLast, removingOutbox: sent)
         }
@@ -116,5 +122,30 @@ struct AnswerJournalTests {
         await journal.record(Self.answer(7))
         #expect(store.blockingBatches.withLock { $0 } == [3, 1])
         #expect(try await store.answeredMessage(id: Self.answer(7).id) == Self.answer(7))
+    }
+
+    @Test("answers that arrive while a batch is written linger too before theirs: a trickle pays one commit per linger")
+    func answersArrivingDuringACommitLingerBeforeTheirBatch() async throws {
+        let commitGate = Gate()
+        let store = try CountingBlockingStore(commitGate: commitGate)
+        let lingers = Atomic<Int>(0)
+        let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
+                                    linger: { lingers.add(1, ordering: .relaxed) })
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await journal.record(Self.answer(0)) }
+            // The first batch is taken (nothing pending) and its commit waits at the gate; two answers arrive meanwhile.
+            while journal.pendingCount > 0 || lingers.load(ordering: .relaxed) < 1 { await Task.yield() }
+            for index in 1...2 { group.addTask { await journal.record(Self.answer(index)) } }
+            while journal.pendingCount < 2 { await Task.yield() }
+            #expect(lingers.load(ordering: .relaxed) == 1)
+            commitGate.open()
+        }
+        #expect(store.blockingBatches.withLock { $0 } == [1, 2])
+        // The second batch lingered before it was taken, as the first did, and a third linger (after the callers were
+        // resumed, so waited for here) finds nothing and ends the spell. Without the rule: one linger, the second
+        // batch written at once.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while lingers.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline { await Task.yield() }
+        #expect(lingers.load(ordering: .relaxed) == 3)
     }
 }
