@@ -30,10 +30,12 @@ struct AllocationBudgetTests {
     /// small enough for an existential's inline buffer (coding paths as a tree of indices): 46.5–50.0 (11–12 KB).
     /// In its fourth (bodies decoded in place, interned class names, service ids and reply inboxes, reused codec
     /// states, unchecked one-shot continuations in release builds, the journal's insert bound in place and its batch
-    /// arrays reused): 19.2–21.7 over 3 runs (6.1–6.9 KB), issue 15's target of 20 reached in most runs.
+    /// arrays reused): 19.2–21.7 over 3 runs (6.1–6.9 KB), issue 15's target of 20 reached in most runs. Fifth and
+    /// sixth sessions: 16.1–18.7 (the budget left at 24). Seventh (2026-12-06: the publish connection's confirms read
+    /// by the consuming thread, every journal batch lingering): 14.17–14.39 over 3 runs (4.9–5.0 KB).
     /// The budget is the highest run plus 10 %: the count moves with how the worker's reads and wake-ups batch W=100
     /// requests (SQLite's own allocations, per journal batch, are a few of them).
-    static let allocationsPerEchoThreshold = 24.0
+    static let allocationsPerEchoThreshold = 16.0
 
     /// Echoes before the first snapshot: caches, pools, connections and buffers reach their steady size.
     static let warmUpEchoes = 2_000
