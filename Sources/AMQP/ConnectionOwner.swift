@@ -254,6 +254,8 @@ final class ConnectionOwner {
             return false
         }
         status.delegatedReadPasses.add(1, ordering: .relaxed)
+        // This thread may sleep through many such passes: the gauge follows the confirms here too.
+        status.unconfirmed.store(confirms.outstanding, ordering: .relaxed)
         return true
     }
 

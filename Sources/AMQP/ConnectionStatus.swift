@@ -33,8 +33,9 @@ public struct ConnectionStatistics: Sendable, Equatable {
     /// Passes in which another connection's owner thread read this connection's frames (its confirms) while this
     /// connection's thread slept (see `AMQPConnection.delegateReads(to:)`): confirms that woke no extra thread.
     public var delegatedReadPasses = 0
-    /// Times that thread gave the reading back (this connection's thread was busy, or its send buffer was filling) and
-    /// woke this connection's thread for it. A small fraction of ``delegatedReadPasses`` in steady state.
+    /// Times that thread gave the reading back (this connection's thread was busy, its send buffer was filling, or the
+    /// reader stopped serving) and woke this connection's thread for it. A small fraction of ``delegatedReadPasses``
+    /// in steady state.
     public var delegatedReadsReturned = 0
     public var lastError: String?
 }

@@ -54,16 +54,20 @@ public enum TestBroker {
             || ProcessInfo.processInfo.environment["CI"] == "true")
     }
 
-    /// `<prefix>.<8 random hex>`: queue and exchange names no other test (or earlier run) uses.
     /// Deletes queues a test leaves behind (blocking: one connection, one round trip per queue). For queues that
     /// would otherwise outlive the run and keep collecting: a stopped worker's event queue takes a copy of every
     /// broadcast event of the runs after it, and each copy expires into the shared dead-letter queue.
     public static func deleteQueues(_ names: [String]) throws {
-        let session = try RabbitSession(configuration: configuration())
+        // Blocking its caller: a broker that a test stopped refuses at once, but one that does not answer must not
+        // hold a test's teardown for the default 10 s.
+        var configuration = try configuration()
+        configuration.connectTimeout = .seconds(2)
+        let session = try RabbitSession(configuration: configuration)
         defer { session.close() }
         for name in names { try session.deleteQueue(name) }
     }
 
+    /// `<prefix>.<8 random hex>`: queue and exchange names no other test (or earlier run) uses.
     public static func uniqueName(_ prefix: String) -> String {
         "\(prefix).\(UUID().uuidString.prefix(8).lowercased())"
     }

@@ -9,7 +9,7 @@ import Synchronization
 /// Writes the ledger's answers to the store with group commit: every answer waits for the transaction that holds
 /// it — so a delivery is acked only once its answer is on disk — but concurrent answers share one transaction. While
 /// one batch is being written the next one fills, so a burst costs one transaction per write time, not one per
-/// message. A batch also waits `linger` (2 ms) before it is written: at a steady trickle (one request in flight,
+/// message. Every batch also waits `linger` (2 ms) before it is written: at a steady trickle (one request in flight,
 /// a message every millisecond) each answer would otherwise pay a commit and its fsync of its own — the largest
 /// single cost of a message at low load. The wait delays only the ack, never the reply, which went out before.
 ///
