@@ -90,15 +90,7 @@ struct ConnectionTests {
 
     @Test("a connection whose reads are delegated: confirms and returns come through the reader's thread, and through its own once the reader is gone")
     func delegatedReadsCarryConfirmsAndReturns() async throws {
-        let configuration = try TestBroker.configuration()
-        let reader = AMQPConnection(configuration: configuration)
-        let publisher = AMQPConnection(configuration: configuration)
-        publisher.delegateReads(to: reader)
-        try await withTeardown({ await publisher.close(); await reader.close() }) {
-            try await reader.start()
-            try await publisher.start()
-            let queue = TestBroker.uniqueName("test.delegated")
-            try await publisher.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+        try await withDelegatingPublisher(queue: "test.delegated") { reader, publisher, queue in
             let deliveries = StreamCollector(try await reader.consume(ConsumerSpecification(queue: queue, noAck: true)))
             func message(_ number: Int, to routingKey: String? = nil) -> OutgoingMessage {
                 OutgoingMessage(exchange: "", routingKey: routingKey ?? queue, body: Array("\(number)".utf8),
@@ -319,15 +311,7 @@ struct DisruptiveConnectionTests {
     @Test("a broker that stops reading a delegating publisher never holds its reader's thread",
           .enabled(if: TestBroker.controllable))
     func delegatedReadsNeverHoldTheReader() async throws {
-        let configuration = try TestBroker.configuration()
-        let reader = AMQPConnection(configuration: configuration)
-        let publisher = AMQPConnection(configuration: configuration)
-        publisher.delegateReads(to: reader)
-        try await withTeardown({ await publisher.close(); await reader.close() }) {
-            try await reader.start()
-            try await publisher.start()
-            let queue = TestBroker.uniqueName("test.delegated-full")
-            try await publisher.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+        try await withDelegatingPublisher(queue: "test.delegated-full") { reader, publisher, queue in
             // As above: 32 MB the broker's reader stops taking once the alarm is up, so the publisher's socket fills
             // and its thread waits in a write; meanwhile the broker's `connection.blocked` makes that socket readable.
             let count = 8, body = [UInt8](repeating: 7, count: 4 * 1024 * 1024)
@@ -399,5 +383,23 @@ struct DisruptiveConnectionTests {
         #expect(statistics.reconnects >= 1)
         #expect(statistics.staleAcksDropped >= 1)
         await connection.close()
+    }
+}
+
+/// A reader and a publisher whose reads it does (`delegateReads(to:)`), both started, and an auto-delete queue named
+/// after `queue` declared; both closed on every exit path.
+private func withDelegatingPublisher(
+    queue prefix: String, _ body: (AMQPConnection, AMQPConnection, String) async throws -> Void
+) async throws {
+    let configuration = try TestBroker.configuration()
+    let reader = AMQPConnection(configuration: configuration)
+    let publisher = AMQPConnection(configuration: configuration)
+    publisher.delegateReads(to: reader)
+    try await withTeardown({ await publisher.close(); await reader.close() }) {
+        try await reader.start()
+        try await publisher.start()
+        let queue = TestBroker.uniqueName(prefix)
+        try await publisher.declare(Topology(queues: [QueueDeclaration(name: queue, autoDelete: true)]))
+        try await body(reader, publisher, queue)
     }
 }
