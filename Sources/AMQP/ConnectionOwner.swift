@@ -435,7 +435,7 @@ final class ConnectionOwner {
             for (_, mailbox) in borrowsBeforeSleeping { mailbox.wake() }
             borrowsBeforeSleeping.removeAll()
             // Nor reads: delegators read their own sockets until this thread serves again.
-            for delegator in delegators where delegator.delegatedSocket >= 0 { delegator.returnReads() }
+            for delegator in delegators { delegator.returnReads() }  // a no-op for one that reads its own
         }
         while true {
             if drainMailbox {

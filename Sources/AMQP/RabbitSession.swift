@@ -171,6 +171,16 @@ import Primitives
         try Self.check(amqp_get_rpc_reply(state), operation: "queue.delete \(name)", state: state)
     }
 
+    /// Deletes queues by name on a connection of their own, closed after (cleanup of queues that outlive their users:
+    /// the bench's responders, tests' stopped workers). Blocks the caller for one connect plus a round trip per queue.
+    @_spi(RawSession) public static func deleteQueues(_ names: [String], configuration: AMQPConfiguration)
+        throws(AMQPError)
+    {
+        let session = try RabbitSession(configuration: configuration)
+        defer { session.close() }
+        for name in names { try session.deleteQueue(name) }
+    }
+
     @_spi(RawSession) public func qos(prefetch: UInt16) throws(AMQPError) {
         try flushBeforeLibraryCall()
         _ = amqp_basic_qos(state, Self.consumeChannel, 0, prefetch, 0)

@@ -1,4 +1,4 @@
-import AMQP
+@_spi(RawSession) import AMQP
 import ArgumentParser
 import CloudBus
 import CloudBusAMQP
@@ -252,7 +252,7 @@ struct Bench: AsyncParsableCommand {
         report.responders.append(.init(mode: modeName, round: round, responder: kind.rawValue, queue: responder.queue,
                                        peakRSSBytes: peak, note: note))
         do {
-            try NullResponder.deleteQueues(responder.leftoverQueues, configuration: setup.amqp)
+            try RabbitSession.deleteQueues(responder.leftoverQueues, configuration: setup.amqp)
         } catch {
             report.notes.append("could not delete \(responder.leftoverQueues): \(error)")
         }

@@ -1,4 +1,4 @@
-import AMQP
+@_spi(RawSession) import AMQP
 import ArgumentParser
 import CloudBus
 import CloudBusAMQP
@@ -74,7 +74,7 @@ struct BenchFlood: AsyncParsableCommand {
                     print("  round \(round) \(name): FAILED \(error)")
                 }
                 if let problem = await responder.stop() { print("  \(name): \(problem)") }
-                try? NullResponder.deleteQueues(responder.leftoverQueues, configuration: configuration.amqp)
+                try? RabbitSession.deleteQueues(responder.leftoverQueues, configuration: configuration.amqp)
             }
         }
         for (name, _) in builds {

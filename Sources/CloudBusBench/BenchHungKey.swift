@@ -1,4 +1,4 @@
-import AMQP
+@_spi(RawSession) import AMQP
 import ArgumentParser
 import CloudBus
 import CloudBusAMQP
@@ -74,7 +74,7 @@ struct BenchHungKey: AsyncParsableCommand {
         }
         if let problem = await responder.stop() { print(problem) }
         await silent.close()
-        try? NullResponder.deleteQueues(responder.leftoverQueues, configuration: amqp)
+        try? RabbitSession.deleteQueues(responder.leftoverQueues, configuration: amqp)
         return ratio
     }
 
@@ -100,7 +100,7 @@ struct BenchHungKey: AsyncParsableCommand {
             connection.publishWithoutConfirm(OutgoingMessage(exchange: "", routingKey: queue, body: Array(body.utf8)))
         }
         try? await Task.sleep(for: .seconds(1))
-        try? NullResponder.deleteQueues([inbox.queueName], configuration: amqp)
+        try? RabbitSession.deleteQueues([inbox.queueName], configuration: amqp)
         await connection.close()
     }
 }

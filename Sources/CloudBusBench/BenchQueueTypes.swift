@@ -475,7 +475,7 @@ struct BenchQueueTypes: AsyncParsableCommand {
         }
         if let problem = await responder.stop() { notes.append("round \(round) \(target.kind.label) \(type) echo: \(problem)") }
         do {
-            try NullResponder.deleteQueues(responder.leftoverQueues, configuration: amqp)
+            try RabbitSession.deleteQueues(responder.leftoverQueues, configuration: amqp)
         } catch {
             notes.append("could not delete \(responder.leftoverQueues) in \(amqp.virtualHost): \(error)")
         }
@@ -552,7 +552,7 @@ struct BenchQueueTypes: AsyncParsableCommand {
         let services = [ServiceID.hostService, ServiceID.vmInstanceService, ServiceID.primaryStorageService]
         let queues = services.map { ServiceID(service: $0, node: world.node).queueName } + [BusTopology.eventQueue(node: world.node)]
         do {
-            try NullResponder.deleteQueues(queues, configuration: amqp)
+            try RabbitSession.deleteQueues(queues, configuration: amqp)
         } catch {
             notes.append("could not delete \(queues) in \(amqp.virtualHost): \(error)")
         }

@@ -1,4 +1,4 @@
-import AMQP
+@_spi(RawSession) import AMQP
 import CloudBus
 import CloudBusAMQP
 import CloudBusTesting
@@ -536,7 +536,7 @@ final class SoakClient: Sendable {
     func close() async {
         for pump in pumps.withLock({ $0 }) { pump.cancel() }
         await connection.close()
-        try? NullResponder.deleteQueues([inbox, eventQueue], configuration: connection.configuration)
+        try? RabbitSession.deleteQueues([inbox, eventQueue], configuration: connection.configuration)
     }
 }
 

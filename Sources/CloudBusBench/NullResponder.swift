@@ -156,14 +156,6 @@ public final class NullResponder: Sendable {
         return .nanoseconds(finalCPUNanoseconds.load(ordering: .acquiring))
     }
 
-    /// Deletes queues by name (bench cleanup: responders' durable or non-auto-delete queues outlive them).
-    /// Blocks the calling thread for one connection setup plus one broker round trip per queue.
-    public static func deleteQueues(_ names: [String], configuration: AMQPConfiguration) throws(AMQPError) {
-        let session = try RabbitSession(configuration: configuration)
-        defer { session.close() }
-        for name in names { try session.deleteQueue(name) }
-    }
-
     // MARK: The thread
 
     private func serve(_ reportStart: @Sendable (Result<Void, AMQPError>) -> Void) {

@@ -62,9 +62,7 @@ public enum TestBroker {
         // hold a test's teardown for the default 10 s.
         var configuration = try configuration()
         configuration.connectTimeout = .seconds(2)
-        let session = try RabbitSession(configuration: configuration)
-        defer { session.close() }
-        for name in names { try session.deleteQueue(name) }
+        try RabbitSession.deleteQueues(names, configuration: configuration)
     }
 
     /// `<prefix>.<8 random hex>`: queue and exchange names no other test (or earlier run) uses.

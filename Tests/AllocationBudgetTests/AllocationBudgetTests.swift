@@ -1,4 +1,4 @@
-import AMQP
+@_spi(RawSession) import AMQP
 import CloudBus
 import CloudBusAMQP
 import CloudBusBench
@@ -80,7 +80,7 @@ struct AllocationBudgetTests {
         }
         let exitedEarly = !worker.isRunning
         await worker.stop()
-        try? NullResponder.deleteQueues(worker.leftoverQueues, configuration: amqp)
+        try? RabbitSession.deleteQueues(worker.leftoverQueues, configuration: amqp)
 
         let measurement: AllocationMeasurement
         switch result {

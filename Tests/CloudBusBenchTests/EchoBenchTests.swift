@@ -1,4 +1,4 @@
-import AMQP
+@_spi(RawSession) import AMQP
 @testable import CloudBusBench
 import CloudBusTesting
 import Foundation
@@ -143,13 +143,13 @@ struct EchoLoadClientBrokerTests {
             #expect(fixed.publishFailures == 0 && fixed.errorReplies == 0)
         } catch {
             _ = await responder.stop()
-            try? NullResponder.deleteQueues(responder.leftoverQueues, configuration: amqp)
+            try? RabbitSession.deleteQueues(responder.leftoverQueues, configuration: amqp)
             throw error
         }
         // Its own process: CPU and peak RSS come from /proc/<pid>.
         #expect((responder.peakRSS() ?? 0) > 0)
         #expect((responder.cpuTime() ?? .zero) > .zero)
         #expect(await responder.stop() == nil)
-        try NullResponder.deleteQueues(responder.leftoverQueues, configuration: amqp)
+        try RabbitSession.deleteQueues(responder.leftoverQueues, configuration: amqp)
     }
 }

@@ -1,4 +1,4 @@
-import AMQP
+@_spi(RawSession) import AMQP
 import CloudBusBench
 import CloudBusTesting
 import Foundation
@@ -79,7 +79,7 @@ struct NullResponderBrokerTests {
             #expect(await leftovers.next(within: .milliseconds(300)) == nil)
         }
         await client.close()
-        try NullResponder.deleteQueues([queue], configuration: configuration)
+        try RabbitSession.deleteQueues([queue], configuration: configuration)
     }
 
     @Test("answers each request at once with its correlationId and acks everything (transient)")
@@ -101,6 +101,6 @@ struct NullResponderBrokerTests {
         await #expect(throws: AMQPError.self) { try await responder.start() }
         #expect(await responder.stop() != nil)
         // Declared before the bind failed, and auto-delete only applies once it had a consumer.
-        try NullResponder.deleteQueues([queue], configuration: configuration)
+        try RabbitSession.deleteQueues([queue], configuration: configuration)
     }
 }
