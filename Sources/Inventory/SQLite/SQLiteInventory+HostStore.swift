@@ -2,7 +2,7 @@ import GRDB
 
 extension SQLiteInventory: HostStore {
     public func host(uuid: String) async throws -> HostRecord? {
-        try await readOneStatement("host(uuid: \(uuid))") { db in
+        try lookUp("host(uuid: \(uuid))") { db in
             let statement = try db.cachedStatement(sql: SQLiteRows.selectHost)
             return try Row.fetchOne(statement, arguments: [uuid]).map(SQLiteRows.host)
         }

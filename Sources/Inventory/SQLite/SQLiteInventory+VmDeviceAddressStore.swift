@@ -27,7 +27,7 @@ extension SQLiteInventory: VmDeviceAddressStore {
     }
 
     public func deviceAddresses(ofVm vmUuid: String) async throws -> [VmDeviceAddress] {
-        let rows = try await readOneStatement("deviceAddresses(ofVm: \(vmUuid))") { db in
+        let rows = try lookUp("deviceAddresses(ofVm: \(vmUuid))") { db in
             try Row.fetchAll(
                 db.cachedStatement(sql: """
                     SELECT resourceUuid, deviceAddress, metadata, metadataClass FROM vm_device_addresses

@@ -13,7 +13,7 @@ extension SQLiteInventory: VmNicStore {
     }
 
     public func nics(ofVm vmUuid: String) async throws -> [VmNicRecord] {
-        try await readOneStatement("nics(ofVm: \(vmUuid))") { db in
+        try lookUp("nics(ofVm: \(vmUuid))") { db in
             try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT uuid, mac FROM vm_nics WHERE vmUuid = ? ORDER BY uuid"),
                 arguments: [vmUuid]

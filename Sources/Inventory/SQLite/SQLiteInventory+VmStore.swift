@@ -2,7 +2,7 @@ import GRDB
 
 extension SQLiteInventory: VmStore {
     public func vm(uuid: String) async throws -> VmRecord? {
-        try await readOneStatement("vm(uuid: \(uuid))") { db in
+        try lookUp("vm(uuid: \(uuid))") { db in
             let statement = try db.cachedStatement(sql: SQLiteRows.selectVm)
             return try Row.fetchOne(statement, arguments: [uuid]).map(SQLiteRows.vm)
         }
@@ -26,7 +26,7 @@ extension SQLiteInventory: VmStore {
         let sql = Self.expectedVmsSQL(excludedTypeCount: excluded.count)
         var arguments: StatementArguments = [hostUuid, hostUuid]
         arguments += StatementArguments(excluded)
-        return try await readOneStatement("expectedVms(onHost: \(hostUuid))") { [arguments] db in
+        return try lookUp("expectedVms(onHost: \(hostUuid))") { [arguments] db in
             let statement = try db.cachedStatement(sql: sql)
             let rows = try Row.fetchCursor(statement, arguments: arguments)
             var vms: [VmRecord] = []

@@ -14,7 +14,7 @@ extension SQLiteInventory: VmVirtualizerInfoStore {
     }
 
     public func virtualizerInfo(ofVm vmUuid: String) async throws -> VmVirtualizerInfo? {
-        try await readOneStatement("virtualizerInfo(ofVm: \(vmUuid))") { db in
+        try lookUp("virtualizerInfo(ofVm: \(vmUuid))") { db in
             try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT virtualizer, version FROM vm_virtualizer_info WHERE vmUuid = ?"),
                 arguments: [vmUuid]

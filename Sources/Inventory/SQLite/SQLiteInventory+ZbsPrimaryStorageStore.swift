@@ -4,7 +4,7 @@ extension SQLiteInventory: ZbsPrimaryStorageStore {
     /// The hot path (every MDS call reads its storage): one cached statement, no explicit transaction. A stored
     /// storage always has at least one MDS, so no MDS row means no storage.
     public func zbsPrimaryStorage(uuid: String) async throws -> ZbsPrimaryStorageRecord? {
-        try await readOneStatement("zbsPrimaryStorage(uuid: \(uuid))") { db in
+        try lookUp("zbsPrimaryStorage(uuid: \(uuid))") { db in
             let statement = try db.cachedStatement(sql: """
                 SELECT 0, addr, status, agentPort, position FROM zbs_mds WHERE primaryStorageUuid = ?
                 UNION ALL
