@@ -31,6 +31,18 @@ final class BenchChildProcess: Sendable {
 
     var isRunning: Bool { process.isRunning }
 
+    /// Drops `path`'s pages from the OS page cache (written back first), so that a process started from it reads its
+    /// code from disk like after a reboot. Peak RSS depends on how the file's pages came into the cache: a binary just
+    /// written by `cp` sits in large folios that a page fault maps whole (+3–4 MB for the worker), one written by the
+    /// linker does not; without this the two builds of an A/B run were not measured alike. Best effort.
+    static func evictFromPageCache(_ path: String) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        _ = fdatasync(fd)
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+    }
+
     /// The last lines of the child's log, for error messages.
     var logTail: String {
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""

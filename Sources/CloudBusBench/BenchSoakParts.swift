@@ -140,6 +140,7 @@ final class SoakWorld: Sendable {
         environment["CLOUDBUS_AMQP_PASSWORD"] = amqp.password
         environment["CLOUDBUS_ADMIN_PORT"] = "0"
         let services = [ServiceID.hostService, ServiceID.vmInstanceService, ServiceID.primaryStorageService]
+        BenchChildProcess.evictFromPageCache(executable)
         return try BenchChildProcess(
             executable: executable,
             arguments: ["run", "--config", configPath, "--amqp-url", setup.urlWithoutPassword,

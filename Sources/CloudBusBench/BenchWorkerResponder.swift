@@ -51,6 +51,7 @@ final class BenchWorkerResponder: BenchResponder {
         var environment = setup.childEnvironment
         environment["CLOUDBUS_AMQP_PASSWORD"] = setup.amqp.password
         environment["CLOUDBUS_ADMIN_PORT"] = "0"
+        BenchChildProcess.evictFromPageCache(executable)
         let process = try BenchChildProcess(
             executable: executable,
             arguments: ["run", "--config", configPath, "--amqp-url", setup.urlWithoutPassword,
