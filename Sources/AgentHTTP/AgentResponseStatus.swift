@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// The two fields every agent result carries: `success` and `error`.
 ///
@@ -17,11 +18,11 @@ public struct AgentResponseStatus: Sendable, Equatable {
 
     /// Reads `success` and `error` from a JSON object body; nil if the body is not a JSON object.
     ///
-    /// Decoded with `JSONDecoder` into a lenient struct rather than through `JSONSerialization`, whose tree of
-    /// `NSDictionary`/`NSNumber` for the whole body cost more than the typed decode that follows it on every agent
-    /// answer (a ping's and a VM sync's).
+    /// Decoded into a lenient struct (one pass, `JSONDecoder` as the fallback) rather than through
+    /// `JSONSerialization`, whose tree of `NSDictionary`/`NSNumber` for the whole body cost more than the typed decode
+    /// that follows it on every agent answer (a ping's and a VM sync's).
     public init?(json body: Data) {
-        guard let fields = try? JSONDecoder().decode(LenientFields.self, from: body) else { return nil }
+        guard let fields = try? JSONBytesDecoder.decode(LenientFields.self, from: body) else { return nil }
         self.success = fields.success
         self.error = fields.error
     }

@@ -1,5 +1,6 @@
 import AgentHTTP
 import Foundation
+import Primitives
 
 /// kvmagent's answer to `/host/ping` (`PingResponse` in host_plugin.py): `success`/`error` like every agent
 /// result, plus which host the agent believes it serves and its version.
@@ -31,7 +32,7 @@ public struct PingResponse: Sendable, Equatable {
         guard let status = AgentResponseStatus(json: body) else { throw Malformed(reason: "not a JSON object") }
         let fields: Fields
         do {
-            fields = try JSONDecoder().decode(Fields.self, from: body)
+            fields = try JSONBytesDecoder.decode(Fields.self, from: body)
         } catch {
             throw Malformed(reason: "\(error)")
         }

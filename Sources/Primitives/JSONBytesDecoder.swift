@@ -44,6 +44,18 @@ public enum JSONBytesDecoder {
         if let reason = state.unsupported { throw Unsupported(reason: reason) }
         return value
     }
+
+    /// Decodes `data` as `T` in one pass when this decoder vouches for it, and with `JSONDecoder` otherwise — for
+    /// bodies that are not bus envelopes (agent answers). Values are `JSONDecoder`'s by construction, and so are
+    /// errors: any failure here, syntax included, decodes the bytes again with `JSONDecoder` and throws what it throws.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        let decoded: T? = data.withUnsafeBytes { buffer in
+            guard (try? JSONScanner.validate(buffer)) != nil else { return nil }
+            return try? decode(T.self, validated: buffer)
+        }
+        if let decoded { return decoded }
+        return try JSONDecoder().decode(T.self, from: data)
+    }
 }
 
 /// A decoder that can hand out a member's exact text: what a type keeps unread (``RawJSON``) it can then take in

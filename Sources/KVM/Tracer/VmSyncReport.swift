@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// kvmagent's answer to `/vm/vmsync` (`VmSyncResponse`): the state of every VM it sees on the host, by uuid, as
 /// agent strings, and the VMs libvirt reports as going down (reported Running, listed in `vmInShutdowns`).
@@ -20,7 +21,7 @@ public struct VmSyncReport: Sendable, Equatable {
     /// Reads a successful callback body; absent or null `states` and `vmInShutdowns` read as empty.
     /// - Throws: `DecodingError` when a field has the wrong type.
     public init(json body: Data) throws {
-        let fields = try JSONDecoder().decode(Fields.self, from: body)
+        let fields = try JSONBytesDecoder.decode(Fields.self, from: body)
         self.init(states: fields.states ?? [:], vmInShutdowns: fields.vmInShutdowns ?? [])
     }
 }
