@@ -185,8 +185,8 @@ let package = Package(
             ],
             // Release links with lld, relative relocations packed (RELR) and no exported symbol table: the static
             // stdlib's link arguments export every symbol (3.5 MB of names, all read at start) and gold wrote
-            // 153,000 relocations as 3.7 MB of RELA entries, all read once at start — 6.9 MB of peak RSS (57.9 →
-            // 51.0 MB at W=100, BENCHMARKS.md). Nothing resolves the worker's own symbols at run time (the Swift
+            // 153,000 relocations as 3.7 MB of RELA entries, all read once at start — 6.6 MB of peak RSS (58.4 →
+            // 51.8 MB at W=100 from a cold page cache, BENCHMARKS.md). Nothing resolves the worker's own symbols at run time (the Swift
             // runtime finds its metadata through its sections). RELR needs glibc ≥ 2.36 (Debian 12).
             linkerSettings: [
                 .unsafeFlags([

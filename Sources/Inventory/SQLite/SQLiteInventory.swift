@@ -16,8 +16,8 @@ import Primitives
 ///
 /// Database work runs on GRDB's own dispatch queues, never on Swift's cooperative pool — except the answer
 /// journal's blocking write (``BlockingAnswerRecorder``), which runs on the journal's own thread, and point lookups
-/// (``lookUp(_:_:)``), which run on the caller's thread. Opening (and
-/// migrating) is synchronous and blocks the caller: do it once at startup.
+/// (``lookUp(_:_:)``), which run on the caller's thread. Opening (and migrating) is synchronous and blocks the
+/// caller: do it once at startup.
 public final class SQLiteInventory: Sendable {
     /// The database file, or nil for an in-memory database.
     public let path: String?
@@ -136,7 +136,7 @@ public final class SQLiteInventory: Sendable {
     /// host's expected VMs): no hop to GRDB's pool queue and the reader's queue and back — three thread switches
     /// per lookup, which at W=100 pings kept a dozen dispatch threads busy waiting on each other. It blocks the
     /// caller for the one SELECT (tens of microseconds on an indexed lookup; a WAL reader never waits for the
-    /// writer, only for a free reader connection), so nothing that scans a table or many rows comes here.
+    /// writer, only for a free reader connection), so only indexed lookups come here, never a table scan.
     func lookUp<T>(_ operation: @autoclosure () -> String, _ body: (Database) throws -> T) throws -> T {
         do {
             return try database.unsafeRead(body)
