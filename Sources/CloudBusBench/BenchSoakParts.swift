@@ -158,6 +158,9 @@ final class SoakWorld: Sendable {
 
     func stop() async {
         if let worker = state.withLock({ $0.worker }) { await worker.stop(grace: .seconds(40)) }
+        // The worker's event queue is durable and bound to every event: left behind, each run's node would collect
+        // copies of every event on the broker until they expire into the shared dead-letter queue.
+        try? RabbitSession.deleteQueues([BusTopology.eventQueue(node: node)], configuration: amqp)
         await agent.shutdown()
         for server in mds { await server.shutdown() }
     }
