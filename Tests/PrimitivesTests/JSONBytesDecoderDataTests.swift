@@ -26,6 +26,13 @@ struct JSONBytesDecoderDataTests {
         #expect(try JSONBytesDecoder.decode(Report.self, from: data) == JSONDecoder().decode(Report.self, from: data))
     }
 
+    @Test("a plain agent answer takes the one pass, not the fallback")
+    func plainAnswerDecodesInOnePass() throws {
+        let data = Data(Self.accepted[0].utf8)
+        let onePass = try data.withUnsafeBytes { try JSONBytesDecoder.decode(Report.self, validated: $0) }
+        #expect(onePass == Report(states: ["vm-1": "Running", "vm-2": "Shutdown"], vmInShutdowns: ["vm-2"], count: 2))
+    }
+
     static let rejected = [
         "Traceback (most recent call last):",
         "[1, 2]",
