@@ -1,7 +1,5 @@
-@_spi(RawSession) import AMQP
 import ArgumentParser
 import CloudBus
-import CloudBusAMQP
 import CommandOptions
 import Foundation
 import KVMMessages
@@ -111,9 +109,6 @@ struct BenchFleet: AsyncParsableCommand {
                     print("  round \(round), \(size) worker(s): FAILED \(error)")
                 }
                 for worker in workers { await worker.stop(grace: .seconds(40)) }
-                // Members' event queues outlive them (durable, bound to every event): not left on the broker.
-                try? RabbitSession.deleteQueues(nodes.map { BusTopology.eventQueue(node: $0) },
-                                                configuration: configuration.amqp)
                 await client.close()
                 await world.stop()
             }

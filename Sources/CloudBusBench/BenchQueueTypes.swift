@@ -548,14 +548,7 @@ struct BenchQueueTypes: AsyncParsableCommand {
             failure = error
         }
         await client.close()
-        await world.stop()
-        let services = [ServiceID.hostService, ServiceID.vmInstanceService, ServiceID.primaryStorageService]
-        let queues = services.map { ServiceID(service: $0, node: world.node).queueName } + [BusTopology.eventQueue(node: world.node)]
-        do {
-            try RabbitSession.deleteQueues(queues, configuration: amqp)
-        } catch {
-            notes.append("could not delete \(queues) in \(amqp.virtualHost): \(error)")
-        }
+        if let problem = await world.stop() { notes.append(problem) }
         if let failure { throw failure }
         return samples
     }

@@ -50,8 +50,13 @@ final class SoakWorld: Sendable {
         var reports: [String: FakeKVMAgent.HostVMReport] = [:]
         var samples: [SoakMemorySample] = []
         var generationStarts: [Int: ContinuousClock.Instant] = [:]
+        /// Every node a worker was launched for (the soak's own, fleet members): ``stop()`` deletes their queues.
+        var launchedNodes: [NodeUUID] = []
     }
     private let state = Mutex(State())
+
+    /// What every worker of the world serves.
+    static let services = [ServiceID.hostService, ServiceID.vmInstanceService, ServiceID.primaryStorageService]
 
     private init(dataDirectory: String, hosts: [String], vms: [(vm: String, host: String)], agent: FakeKVMAgent,
                  mds: [FakeMDSAgent], amqp: AMQPConfiguration, setup: BenchSetup, executable: String,
@@ -139,13 +144,13 @@ final class SoakWorld: Sendable {
         var environment = setup.childEnvironment.merging(extraEnvironment) { $1 }
         environment["CLOUDBUS_AMQP_PASSWORD"] = amqp.password
         environment["CLOUDBUS_ADMIN_PORT"] = "0"
-        let services = [ServiceID.hostService, ServiceID.vmInstanceService, ServiceID.primaryStorageService]
+        state.withLock { if !$0.launchedNodes.contains(node) { $0.launchedNodes.append(node) } }
         BenchChildProcess.evictFromPageCache(executable)
         return try BenchChildProcess(
             executable: executable,
             arguments: ["run", "--config", configPath, "--amqp-url", setup.urlWithoutPassword,
                         "--node-uuid", node.rawValue, "--data-dir", dataDirectory, "--http-host", "127.0.0.1",
-                        "--http-port", "0", "--services", services.joined(separator: ","), "--prefetch", "256",
+                        "--http-port", "0", "--services", Self.services.joined(separator: ","), "--prefetch", "256",
                         "--log-level", "warning"],
             environment: environment, logPath: directory.appendingPathComponent(logName).path)
     }
@@ -156,13 +161,24 @@ final class SoakWorld: Sendable {
     var workerPeakRSS: Int? { state.withLock { $0.worker }.flatMap { BenchProcStat.peakRSS(pid: "\($0.pid)") } }
     var generations: Int { state.withLock { $0.generation } }
 
-    func stop() async {
+    /// Stops the soak's worker (fleet members are their caller's to stop first) and the fakes, and deletes the queues
+    /// of every worker the world launched: durable ones outlive their worker, and an event queue left behind collects
+    /// a copy of every event on the broker until each expires into the shared dead-letter queue. Returns what could
+    /// not be deleted, if anything.
+    @discardableResult
+    func stop() async -> String? {
         if let worker = state.withLock({ $0.worker }) { await worker.stop(grace: .seconds(40)) }
-        // The worker's event queue is durable and bound to every event: left behind, each run's node would collect
-        // copies of every event on the broker until they expire into the shared dead-letter queue.
-        try? RabbitSession.deleteQueues([BusTopology.eventQueue(node: node)], configuration: amqp)
         await agent.shutdown()
         for server in mds { await server.shutdown() }
+        let queues = state.withLock { $0.launchedNodes }.flatMap { node in
+            Self.services.map { ServiceID(service: $0, node: node).queueName } + [BusTopology.eventQueue(node: node)]
+        }
+        do {
+            try RabbitSession.deleteQueues(queues, configuration: amqp)
+            return nil
+        } catch {
+            return "could not delete \(queues) in \(amqp.virtualHost): \(error)"
+        }
     }
 
     // MARK: The load
