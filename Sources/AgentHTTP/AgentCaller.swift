@@ -105,7 +105,9 @@ public struct AgentCaller: Sendable {
                 bodySnippet: AgentHTTPError.snippet(of: response.body))
         }
 
-        let timer = client.eventLoopGroup.next().scheduleTask(deadline: deadline) {
+        // On the calling loop when the call runs on one (`any()` prefers it): scheduling and cancelling the timer
+        // on another loop would wake that loop twice per call.
+        let timer = client.eventLoopGroup.any().scheduleTask(deadline: deadline) {
             registry.fail(
                 taskUUID,
                 with: AgentHTTPError.noCallback(endpoint: endpoint, path: path, taskUUID: taskUUID, timeout: timeout))
