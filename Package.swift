@@ -247,6 +247,8 @@ let package = Package(
             dependencies: [
                 "AgentHTTP", "CloudBusTesting", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: swiftNIO),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// Posts JSON to remote agents over HTTP/1.1 through async-http-client, with a connect timeout and an overall
 /// deadline per call.
@@ -184,9 +185,10 @@ public struct AgentHTTPClient: Sendable {
         for (name, value) in request.headers {
             headers.replaceOrAdd(name: name, value: value)
         }
-        let httpRequest = try HTTPClient.Request(
-            url: request.endpoint.url(path: request.path), method: request.method, headers: headers,
-            body: request.method == .POST ? .bytes(request.body) : nil)
+        var httpRequest = try RequestTemplates.shared.template(
+            endpoint: request.endpoint, path: request.path, method: request.method)
+        httpRequest.headers = headers
+        if request.method == .POST { httpRequest.body = .bytes(request.body) }
         let accumulator = ResponseAccumulator(request: httpRequest, maxBodySize: configuration.maxResponseBytes)
         return client.execute(
             request: httpRequest, delegate: accumulator, eventLoop: .indifferent, deadline: deadline, logger: nil)
@@ -196,4 +198,39 @@ public struct AgentHTTPClient: Sendable {
         let body = response.body.map { buffer in buffer.withUnsafeReadableBytes { Data($0) } } ?? Data()
         return AgentHTTPResponse(status: Int(response.status.code), body: body)
     }
+}
+
+/// Parsed requests without headers or body, per endpoint, path and method: parsing the URL (`URL(string:)`, then
+/// async-http-client's checks of it) was ~1.5 % of a ping's CPU, for the same handful of URLs per agent every time.
+/// A call copies its template and sets headers and body.
+///
+/// Bounded: past ``capacity`` templates (more agents and paths than a worker calls) the cache starts over.
+final class RequestTemplates: Sendable {
+    static let shared = RequestTemplates()
+    static let capacity = 4_096
+
+    private struct Key: Hashable {
+        var endpoint: AgentEndpoint
+        var path: String
+        /// `HTTPMethod` is not `Hashable`; its name is.
+        var method: String
+    }
+
+    private let templates = Mutex<[Key: HTTPClient.Request]>([:])
+
+    /// The template for `method` on `http://<endpoint><path>`; throws what async-http-client throws for a URL it
+    /// refuses (nothing is cached then).
+    func template(endpoint: AgentEndpoint, path: String, method: HTTPMethod) throws -> HTTPClient.Request {
+        let key = Key(endpoint: endpoint, path: path, method: method.rawValue)
+        if let template = templates.withLock({ $0[key] }) { return template }
+        let template = try HTTPClient.Request(url: endpoint.url(path: path), method: method)
+        templates.withLock { templates in
+            if templates.count >= Self.capacity { templates.removeAll(keepingCapacity: true) }
+            templates[key] = template
+        }
+        return template
+    }
+
+    /// Templates held now (for tests).
+    var count: Int { templates.withLock { $0.count } }
 }

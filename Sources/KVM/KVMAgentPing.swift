@@ -1,6 +1,7 @@
 import AgentHTTP
 import Foundation
 import Inventory
+import Primitives
 
 /// One `/host/ping` round trip to a host's kvmagent (the first step of ZStack's `KVMHost.pingHook`), judged the
 /// way ZStack judges it: a transport failure, `success=false`, or an answer for another host uuid all fail it.
@@ -61,6 +62,6 @@ public struct KVMAgentPing: Sendable {
     /// `PingCmd {hostUuid}`. ZStack's command also carries kvmagent memory-usage thresholds; they are not sent here.
     static func command(hostUuid: String) -> Data {
         // A [String: String] always encodes.
-        (try? JSONEncoder().encode(["hostUuid": hostUuid])) ?? Data()
+        (try? JSONBytesEncoder.data(["hostUuid": hostUuid])) ?? Data()
     }
 }

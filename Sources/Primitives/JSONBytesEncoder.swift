@@ -24,6 +24,21 @@ public enum JSONBytesEncoder {
         try state.encodeValue(value, depth: 0)
         state.close(downTo: 0)
     }
+
+    /// `value` as JSON bytes: in one pass when this encoder vouches for it, by `JSONEncoder`
+    /// (`.withoutEscapingSlashes`, so the text is the same either way) otherwise. For small bodies built per call
+    /// (agent commands), where a `JSONEncoder` and its tree cost more than the call's own work.
+    public static func data<T: Encodable>(_ value: T) throws -> Data {
+        var bytes: [UInt8] = []
+        do {
+            try encode(value, into: &bytes)
+            return Data(bytes)
+        } catch is JSONBytesDecoder.Unsupported {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .withoutEscapingSlashes
+            return try encoder.encode(value)
+        }
+    }
 }
 
 /// The buffer and the stack of containers open in it. Containers write straight into the buffer; a container deeper

@@ -161,6 +161,6 @@ public struct SyncVmDeviceInfoHandler: BusHandler {
 
     /// `SyncVmDeviceInfoCmd {vmInstanceUuid}`.
     static func command(vmUuid: String) -> Data {
-        (try? JSONEncoder().encode(["vmInstanceUuid": vmUuid])) ?? Data()
+        (try? JSONBytesEncoder.data(["vmInstanceUuid": vmUuid])) ?? Data()
     }
 }
