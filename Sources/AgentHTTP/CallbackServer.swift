@@ -163,7 +163,7 @@ public final class CallbackServer: Sendable {
         case ("GET", "/healthz"):
             return .respond(status: 200, body: "ok")
         case ("POST", callbackPath):
-            guard let taskUUID = request.headers["taskuuid"], !taskUUID.isEmpty else {
+            guard let taskUUID = request.header("taskuuid"), !taskUUID.isEmpty else {
                 logger.warning("agent callback without taskuuid header dropped")
                 return .respond(status: 400, body: "taskuuid missing in request header")
             }
@@ -173,7 +173,7 @@ public final class CallbackServer: Sendable {
                     taskUUID: taskUUID, body: Data(), errorHeader: "callback body too large"))
                 return .respond(status: 413, body: "callback body too large")
             }
-            let callback = AgentCallback(taskUUID: taskUUID, body: request.body, errorHeader: request.headers["error"])
+            let callback = AgentCallback(taskUUID: taskUUID, body: request.body, errorHeader: request.header("error"))
             switch registry.deliver(callback) {
             case .accepted:
                 break

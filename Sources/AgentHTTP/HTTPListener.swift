@@ -9,11 +9,27 @@ package struct ReceivedHTTPRequest: Sendable {
     package var method: String
     /// The path without the query string.
     package var path: String
-    /// Header names lower-cased; for repeated headers the first value wins.
-    package var headers: [String: String]
+    /// The headers as received; ``header(_:)`` reads one, ``headers`` spells them all out.
+    package var rawHeaders: HTTPHeaders
     package var body: Data
     /// The body exceeded the listener's limit and was cut at the limit.
     package var bodyTooLarge: Bool
+
+    /// The first value of header `name` (names compare case-insensitively). What the callback server reads per
+    /// callback: two headers, without a dictionary of all of them.
+    package func header(_ name: String) -> String? {
+        rawHeaders.first(name: name)
+    }
+
+    /// Header names lower-cased; for repeated headers the first value wins (for the fakes' records).
+    package var headers: [String: String] {
+        var headers: [String: String] = [:]
+        for (name, value) in rawHeaders {
+            let key = name.lowercased()
+            if headers[key] == nil { headers[key] = value }
+        }
+        return headers
+    }
 }
 
 /// What an ``HTTPListener`` does with a request.
@@ -168,17 +184,12 @@ private final class HTTPListenerHandler: ChannelInboundHandler {
     }
 
     private func handle(head: HTTPRequestHead, context: ChannelHandlerContext) {
-        var headers: [String: String] = [:]
-        for (name, value) in head.headers {
-            let key = name.lowercased()
-            if headers[key] == nil { headers[key] = value }
-        }
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
             ?? head.uri
         let request = ReceivedHTTPRequest(
             method: head.method.rawValue,
             path: path,
-            headers: headers,
+            rawHeaders: head.headers,
             body: body.map { $0.withUnsafeReadableBytes { Data($0) } } ?? Data(),
             bodyTooLarge: bodyTooLarge)
         body = nil
@@ -196,10 +207,11 @@ private final class HTTPListenerHandler: ChannelInboundHandler {
                 version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders)
             context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(payload))), promise: nil)
-            let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-            if !keepAlive {
+            if keepAlive {
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            } else {
                 let channel = context.channel
-                written.whenComplete { _ in channel.close(promise: nil) }
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
             }
         case .closeConnection:
             context.close(promise: nil)
