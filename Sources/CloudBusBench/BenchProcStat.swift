@@ -18,6 +18,26 @@ enum BenchProcStat {
         return .nanoseconds((user + system) * (1_000_000_000 / ticks))
     }
 
+    /// Voluntary plus involuntary context switches of the threads of `pid` alive now, summed from
+    /// /proc/<pid>/task/*/status. A count of hand-offs and sleeps that load on the machine barely moves — at one
+    /// request in flight each one is a wake-up of a sleeping thread, the largest cost of a message there — so an
+    /// A/B comparison of it holds when CPU time is too noisy to show a few per cent.
+    static func contextSwitches(pid: Int32) -> Int? {
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
+        var total = 0
+        for task in tasks {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)
+            else { continue }
+            for line in text.split(separator: "\n")
+            where line.hasPrefix("voluntary_ctxt_switches:") || line.hasPrefix("nonvoluntary_ctxt_switches:") {
+                if let count = line.split(separator: "\t").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+                    total += count
+                }
+            }
+        }
+        return total
+    }
+
     /// CPU time of this whole process (every thread), from getrusage.
     static func ownCPUTime() -> Duration {
         var usage = rusage()

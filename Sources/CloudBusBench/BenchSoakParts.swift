@@ -158,6 +158,10 @@ final class SoakWorld: Sendable {
     var workerLogTail: String { state.withLock { $0.worker }?.logTail ?? "" }
     /// CPU time of the running worker process.
     var workerCPU: Duration? { state.withLock { $0.worker }.flatMap { BenchProcStat.cpuTime(pid: $0.pid) } }
+    /// Context switches of the worker's threads so far (see ``BenchProcStat/contextSwitches(pid:)``).
+    var workerContextSwitches: Int? {
+        state.withLock { $0.worker }.flatMap { BenchProcStat.contextSwitches(pid: $0.pid) }
+    }
     var workerPeakRSS: Int? { state.withLock { $0.worker }.flatMap { BenchProcStat.peakRSS(pid: "\($0.pid)") } }
     var generations: Int { state.withLock { $0.generation } }
 
