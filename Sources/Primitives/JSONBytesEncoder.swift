@@ -26,8 +26,8 @@ public enum JSONBytesEncoder {
     }
 
     /// `value` as JSON bytes: in one pass when this encoder vouches for it, by `JSONEncoder`
-    /// (`.withoutEscapingSlashes`, so the text is the same either way) otherwise. For small bodies built per call
-    /// (agent commands), where a `JSONEncoder` and its tree cost more than the call's own work.
+    /// (`.withoutEscapingSlashes`: the same values either way, member order aside) otherwise. For small bodies built
+    /// per call (agent commands), where a `JSONEncoder` and its tree cost more than the call's own work.
     public static func data<T: Encodable>(_ value: T) throws -> Data {
         var bytes: [UInt8] = []
         do {
