@@ -210,7 +210,7 @@ public final class FakeKVMAgent: Sendable {
 
     private func react(to request: ReceivedHTTPRequest) -> HTTPReaction {
         let json = (try? JSONSerialization.jsonObject(with: request.body)) as? [String: Any]
-        let hostUuid = (json?["hostUuid"] as? String) ?? request.headers["x-resource-uuid"]
+        let hostUuid = (json?["hostUuid"] as? String) ?? request.header("x-resource-uuid")
         let recorded = RecordedRequest(
             method: request.method, path: request.path, headers: request.headers,
             body: String(decoding: request.body, as: UTF8.self), hostUuid: hostUuid)

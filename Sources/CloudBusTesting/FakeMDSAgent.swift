@@ -176,7 +176,7 @@ public final class FakeMDSAgent: Sendable {
             break
         }
         if Self.syncPaths.contains(path) {
-            if request.headers["taskuuid"] != nil {
+            if request.header("taskuuid") != nil {
                 return .respond(status: 400, body: "taskuuid on a sync path \(path)")
             }
             switch behaviour {
@@ -197,7 +197,7 @@ public final class FakeMDSAgent: Sendable {
         guard let taskUUID = recorded.taskUUID, !taskUUID.isEmpty else {
             return .respond(status: 400, body: "taskUuid missing in request header")
         }
-        guard let callbackURL = request.headers["callbackurl"], let target = CallbackTarget(callbackURL) else {
+        guard let callbackURL = request.header("callbackurl"), let target = CallbackTarget(callbackURL) else {
             return .respond(status: 400, body: "callbackurl missing or invalid in request header")
         }
         let body: String

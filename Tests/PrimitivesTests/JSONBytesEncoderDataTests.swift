@@ -2,8 +2,8 @@ import Foundation
 import Primitives
 import Testing
 
-/// `JSONBytesEncoder.data(_:)` (agent commands): `JSONEncoder`'s text (`.withoutEscapingSlashes`) for every value,
-/// whether the one pass wrote it or handed it over.
+/// `JSONBytesEncoder.data(_:)` (agent commands): `JSONEncoder`'s very bytes (`.withoutEscapingSlashes`) for what the
+/// one pass writes, `JSONEncoder`'s values for what it hands over.
 @Suite("JSONBytesEncoder to Data, with JSONEncoder behind it")
 struct JSONBytesEncoderDataTests {
     static func reference<T: Encodable>(_ value: T) throws -> Data {
