@@ -54,7 +54,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
         .package(url: "https://github.com/apple/swift-configuration.git", exact: "1.4.0"),
-        .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
     ],
     targets: [
         // Value helpers every layer shares; depends on nothing.
@@ -98,7 +97,6 @@ let package = Package(
             name: "AgentHTTP",
             dependencies: [
                 "Primitives", .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: swiftNIO),
                 .product(name: "NIOPosix", package: swiftNIO),
                 .product(name: "NIOHTTP1", package: swiftNIO),
@@ -247,7 +245,6 @@ let package = Package(
             dependencies: [
                 "AgentHTTP", "CloudBusTesting", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: swiftNIO),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]

@@ -5,18 +5,15 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 
 extension AgentHTTPClient {
-    /// The ``AgentHTTPError`` kind of what async-http-client or NIO threw for `request`: the same kinds the
-    /// hand-written client reported, so callers, metrics outcomes and the agent-protocol tests see no change.
+    /// The ``AgentHTTPError`` kind of what NIO threw for `request` (connecting, or on the connection).
     ///
     /// A connect-phase failure that arrives once the deadline has passed is ``AgentHTTPError/deadlineExceeded(endpoint:path:timeout:)``:
-    /// the deadline is what ended the call (async-http-client then reports the pool's last connect error, or
-    /// "cancelled", for a call still waiting for its connection).
+    /// the deadline is what ended the call (the connect's own timeout is cut to the time left).
     static func agentError(_ error: any Error, request: Request, deadline: NIODeadline) -> AgentHTTPError {
         let endpoint = request.endpoint
         let path = request.path
@@ -38,21 +35,6 @@ extension AgentHTTPClient {
         switch error {
         case let error as AgentHTTPError:
             return error
-        case let error as HTTPClientError:
-            switch error {
-            case .deadlineExceeded:
-                return .deadlineExceeded(endpoint: endpoint, path: path, timeout: request.budget)
-            case .connectTimeout, .getConnectionFromPoolTimeout:
-                return .connectTimeout(endpoint: endpoint, timeout: request.connectTimeout)
-            case .remoteConnectionClosed, .readTimeout, .writeTimeout:
-                return .connectionReset(endpoint: endpoint, path: path)
-            case .invalidURL, .emptyHost, .emptyScheme, .alreadyShutdown, .cancelled:
-                return .connectFailed(endpoint: endpoint, reason: "\(path): \(error)")
-            default:  // body length mismatch, bad headers, ...: the bytes are not a response we can use
-                return .invalidResponse(endpoint: endpoint, path: path, reason: "\(error)")
-            }
-        case let error as ResponseAccumulator.ResponseTooBigError:
-            return .invalidResponse(endpoint: endpoint, path: path, reason: "body larger than \(error.maxBodySize) bytes")
         case ChannelError.connectTimeout:
             return .connectTimeout(endpoint: endpoint, timeout: request.connectTimeout)
         case ChannelError.eof, ChannelError.ioOnClosedChannel, ChannelError.outputClosed, ChannelError.inputClosed:

@@ -1,21 +1,19 @@
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
 
-/// Posts JSON to remote agents over HTTP/1.1 through async-http-client, with a connect timeout and an overall
-/// deadline per call.
+/// Posts JSON to remote agents over HTTP/1.1 on kept-alive connections of its own (NIO's HTTP/1 codec, see
+/// ``AgentConnectionPool`` and docs/design-agent-client.md), with a connect timeout and an overall deadline per call.
 ///
-/// One value is cheap to copy and safe to share; it owns nothing that must be closed (see ``AgentHTTPPools``).
+/// One value is cheap to copy and safe to share; it owns nothing that must be closed (see ``AgentConnectionPools``).
 ///
 /// Promises:
 /// - **Kept-alive connections per agent.** Calls reuse idle connections to the same `host:port` (and the same
 ///   connect timeout, see below); a connection idle for ``Configuration/idleTimeout`` is closed by us, before the
 ///   agent's own keep-alive timeout (CherryPy's is 10 s) can close it under a call we are sending.
 /// - **No hidden retries.** A failure is reported once, as an ``AgentHTTPError`` naming endpoint and path: a failed
-///   connect fails the calls waiting for it at once (async-http-client's connect retries are off), a connection
+///   connect fails its call at once, a connection
 ///   closed under a POST is ``AgentHTTPError/connectionReset(endpoint:path:)``, never re-sent. The one exception is
 ///   a GET (health probe, idempotent) whose connection closed before any answer: it is sent once more.
 /// - **No redirects.** A 3xx is returned as it came, like any other status.
@@ -65,6 +63,8 @@ public struct AgentHTTPClient: Sendable {
     /// The event loops every call of this client runs on.
     public let eventLoopGroup: any EventLoopGroup
     public let configuration: Configuration
+    /// The connections of every client with this group and pool shape.
+    private let pool: AgentConnectionPool
 
     public init(
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -72,6 +72,7 @@ public struct AgentHTTPClient: Sendable {
     ) {
         self.eventLoopGroup = eventLoopGroup
         self.configuration = configuration
+        self.pool = AgentConnectionPools.shared.pool(eventLoopGroup: eventLoopGroup, configuration: configuration)
     }
 
     /// POSTs `body` (sent as `application/json`) to `http://<endpoint><path>` and returns the status and body,
@@ -128,22 +129,16 @@ public struct AgentHTTPClient: Sendable {
 
     private func performOnce(_ request: Request, deadline: NIODeadline) async throws -> AgentHTTPResponse {
         try Task.checkCancellation()
-        let task: HTTPClient.Task<HTTPClient.Response>
+        let handle = try start(request, deadline: deadline)
         do {
-            task = try start(request, deadline: deadline)
-        } catch {
-            throw Self.agentError(error, request: request, deadline: deadline)
-        }
-        do {
-            let response = try await withTaskCancellationHandler {
-                try await task.futureResult.get()
+            return try await withTaskCancellationHandler {
+                try await handle.futureResult.get()
             } onCancel: {
-                task.cancel()
+                handle.cancel()
             }
-            return Self.agentResponse(response)
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            throw Self.agentError(error, request: request, deadline: deadline)
+            throw error
         }
     }
 
@@ -160,77 +155,33 @@ public struct AgentHTTPClient: Sendable {
         let request = Request(
             method: .POST, endpoint: endpoint, path: path, headers: headers, body: body,
             connectTimeout: connectTimeout, budget: timeout)
-        let deadline = NIODeadline.now() + TimeAmount(timeout)
         do {
-            return try start(request, deadline: deadline).futureResult.flatMapErrorThrowing { error in
-                throw Self.agentError(error, request: request, deadline: deadline)
-            }.map(Self.agentResponse)
+            return try start(request, deadline: .now() + TimeAmount(timeout)).futureResult
         } catch {
-            return eventLoopGroup.any().makeFailedFuture(Self.agentError(error, request: request, deadline: deadline))
+            return eventLoopGroup.any().makeFailedFuture(error)
         }
     }
 
-    /// Hands the request to the pooled client for its connect timeout.
-    private func start(_ request: Request, deadline: NIODeadline) throws -> HTTPClient.Task<HTTPClient.Response> {
-        // A connect timeout that cannot run out before the deadline adds nothing: such calls share the client
-        // bounded by deadlines alone, so a budget computed per call (min(connectTimeout, remaining)) does not
-        // make a client per value.
-        let connectTimeout = request.connectTimeout < request.budget ? request.connectTimeout : nil
-        let client = AgentHTTPPools.shared.client(
-            eventLoopGroup: eventLoopGroup, connectTimeout: connectTimeout, configuration: configuration)
+    /// Checks what would not make a valid request line or header, then hands the call to the pool.
+    private func start(_ request: Request, deadline: NIODeadline) throws -> AgentExchangeHandle {
+        try Self.validate(request)
+        return pool.start(request, deadline: deadline, maxResponseBytes: configuration.maxResponseBytes)
+    }
 
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(1 + request.headers.count)
-        if request.method == .POST { headers.add(name: "Content-Type", value: "application/json") }
+    /// A path must be an absolute path without spaces or control characters, and header names and values must not
+    /// hold line breaks: either would let a value (a resource uuid from a message) write its own request lines.
+    static func validate(_ request: Request) throws {
+        let path = request.path.utf8
+        guard path.first == UInt8(ascii: "/"), path.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
+            throw AgentHTTPError.connectFailed(endpoint: request.endpoint, reason: "\(request.path): not a valid request path")
+        }
         for (name, value) in request.headers {
-            headers.replaceOrAdd(name: name, value: value)
+            let nameIsToken = !name.isEmpty && name.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }
+            let valueIsText = value.utf8.allSatisfy { $0 != 0x0D && $0 != 0x0A && $0 != 0 }
+            guard nameIsToken, valueIsText else {
+                throw AgentHTTPError.connectFailed(
+                    endpoint: request.endpoint, reason: "\(request.path): header \(name) is not a valid HTTP header")
+            }
         }
-        var httpRequest = try RequestTemplates.shared.template(
-            endpoint: request.endpoint, path: request.path, method: request.method)
-        httpRequest.headers = headers
-        if request.method == .POST { httpRequest.body = .bytes(request.body) }
-        let accumulator = ResponseAccumulator(request: httpRequest, maxBodySize: configuration.maxResponseBytes)
-        return client.execute(
-            request: httpRequest, delegate: accumulator, eventLoop: .indifferent, deadline: deadline, logger: nil)
     }
-
-    private static func agentResponse(_ response: HTTPClient.Response) -> AgentHTTPResponse {
-        let body = response.body.map { buffer in buffer.withUnsafeReadableBytes { Data($0) } } ?? Data()
-        return AgentHTTPResponse(status: Int(response.status.code), body: body)
-    }
-}
-
-/// Parsed requests without headers or body, per endpoint, path and method: parsing the URL (`URL(string:)`, then
-/// async-http-client's checks of it) was ~1.5 % of a ping's CPU, for the same handful of URLs per agent every time.
-/// A call copies its template and sets headers and body.
-///
-/// Bounded: past ``capacity`` templates (more agents and paths than a worker calls) the cache starts over.
-final class RequestTemplates: Sendable {
-    static let shared = RequestTemplates()
-    static let capacity = 4_096
-
-    private struct Key: Hashable {
-        var endpoint: AgentEndpoint
-        var path: String
-        /// `HTTPMethod` is not `Hashable`; its name is.
-        var method: String
-    }
-
-    private let templates = Mutex<[Key: HTTPClient.Request]>([:])
-
-    /// The template for `method` on `http://<endpoint><path>`; throws what async-http-client throws for a URL it
-    /// refuses (nothing is cached then).
-    func template(endpoint: AgentEndpoint, path: String, method: HTTPMethod) throws -> HTTPClient.Request {
-        let key = Key(endpoint: endpoint, path: path, method: method.rawValue)
-        if let template = templates.withLock({ $0[key] }) { return template }
-        let template = try HTTPClient.Request(url: endpoint.url(path: path), method: method)
-        templates.withLock { templates in
-            if templates.count >= Self.capacity { templates.removeAll(keepingCapacity: true) }
-            templates[key] = template
-        }
-        return template
-    }
-
-    /// Templates held now (for tests).
-    var count: Int { templates.withLock { $0.count } }
 }
