@@ -18,7 +18,8 @@ import Synchronization
 ///   before an agent's own keep-alive timeout can close one under a call.
 /// - **At most `maxConnectionsPerAgent`** connections (idle or busy) per agent across the loops. A call that finds
 ///   none free waits for one to close, at most its connect timeout (then ``AgentHTTPError/connectTimeout(endpoint:timeout:)``);
-///   while any call waits, released connections close instead of idling, so the waiter's loop gets the slot.
+///   while a call waits, that agent's released connections close instead of idling, so the waiter's loop gets the
+///   slot (a connection belongs to its loop; the waiter connects anew on its own).
 final class AgentConnectionPool: Sendable {
     let idleTimeout: Duration
     let maxConnectionsPerAgent: Int
@@ -27,7 +28,8 @@ final class AgentConnectionPool: Sendable {
     private let loopList: [any EventLoop]
     /// Open connections and waiting calls per agent: touched when a connection opens or closes, not per call.
     private let slots = Mutex<[AgentEndpoint: AgentSlots]>([:])
-    /// Calls waiting for a slot, over all agents: read on every release (zero in practice, so no lock is taken).
+    /// Calls waiting for a slot, over all agents: read on every release; only when not zero is the agent's own
+    /// queue looked at under the lock.
     private let waiting = Atomic<Int>(0)
     private let nextWaiterID = Atomic<Int>(0)
 
@@ -174,10 +176,11 @@ final class AgentConnectionPool: Sendable {
     }
 
     /// Puts a connection whose exchange completed cleanly on its loop's idle list, or closes it when a call waits
-    /// for a slot (the close hands the slot over).
+    /// for a slot of its agent (the close hands the slot over). The lock is taken only while some call waits.
     func release(_ connection: AgentConnection) {
         guard connection.channel.isActive else { return }
-        guard waiting.load(ordering: .relaxed) == 0, let box = loops[ObjectIdentifier(connection.channel.eventLoop)]
+        guard let box = loops[ObjectIdentifier(connection.channel.eventLoop)],
+            waiting.load(ordering: .relaxed) == 0 || waitingCalls(for: connection.endpoint) == 0
         else {
             connection.channel.close(promise: nil)
             return
@@ -236,6 +239,11 @@ final class AgentConnectionPool: Sendable {
         }
         if removed { waiting.subtract(1, ordering: .relaxed) }
         return removed
+    }
+
+    /// Calls waiting for a slot of `endpoint`.
+    func waitingCalls(for endpoint: AgentEndpoint) -> Int {
+        slots.withLock { $0[endpoint]?.waiters.count ?? 0 }
     }
 
     /// Open connections to `endpoint` (idle or busy), for tests.

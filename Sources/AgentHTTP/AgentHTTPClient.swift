@@ -162,6 +162,12 @@ public struct AgentHTTPClient: Sendable {
         }
     }
 
+    /// Connections open to `endpoint` (idle or busy) in this client's pool (for tests).
+    func openConnections(to endpoint: AgentEndpoint) -> Int { pool.openConnections(to: endpoint) }
+
+    /// Calls waiting for a connection to `endpoint` in this client's pool (for tests).
+    func waitingCalls(for endpoint: AgentEndpoint) -> Int { pool.waitingCalls(for: endpoint) }
+
     /// Checks what would not make a valid request line or header, then hands the call to the pool.
     private func start(_ request: Request, deadline: NIODeadline) throws -> AgentExchangeHandle {
         try Self.validate(request)

@@ -8,7 +8,7 @@ import Foundation
 import Synchronization
 import Testing
 
-/// What the async-http-client based ``AgentHTTPClient`` promises beyond the agent protocol: kept-alive connections,
+/// What ``AgentHTTPClient`` promises beyond the agent protocol: kept-alive connections,
 /// a bounded response, no redirects. Checked on the wire with a plain-socket server that counts what it accepts.
 @Suite("AgentHTTPClient connections: keep-alive, response size limit, no redirects", .timeLimit(.minutes(1)))
 struct PooledConnectionTests {
@@ -72,19 +72,27 @@ final class ScriptedHTTPServer: Sendable {
         var status: String
         var headers: [String]
         var body: String
+        /// Close the connection instead of answering (an agent that stopped with the request unread).
+        var closeWithoutAnswer = false
 
         static func ok(_ body: String) -> Reply { Reply(status: "200 OK", headers: [], body: body) }
+        static let close = Reply(status: "", headers: [], body: "", closeWithoutAnswer: true)
     }
 
     let port: Int
     private let listener: Int32
     private let respond: @Sendable (String) -> Reply
-    private let state = Mutex<(accepted: Int, requests: [String], connections: [Int32], closed: Bool)>((0, [], [], false))
+    private let state = Mutex<(accepted: Int, requests: [String], connections: [Int32], closed: Bool, mostOpen: Int)>(
+        (0, [], [], false, 0))
 
     var endpoint: AgentEndpoint { AgentEndpoint(host: "127.0.0.1", port: port) }
     var acceptedConnections: Int { state.withLock { $0.accepted } }
     /// The head (request line and headers) of every request, in arrival order.
     var requests: [String] { state.withLock { $0.requests } }
+    /// Connections open now (accepted and not yet closed by either side).
+    var openConnections: Int { state.withLock { $0.connections.count } }
+    /// The most connections that were open at once.
+    var mostOpenConnections: Int { state.withLock { $0.mostOpen } }
 
     init(respond: @escaping @Sendable (String) -> Reply) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -133,6 +141,7 @@ final class ScriptedHTTPServer: Sendable {
             let open = state.withLock { state in
                 state.accepted += 1
                 state.connections.append(connection)
+                state.mostOpen = max(state.mostOpen, state.connections.count)
                 return !state.closed
             }
             guard open else {
@@ -184,6 +193,7 @@ final class ScriptedHTTPServer: Sendable {
             state.withLock { $0.requests.append(head) }
 
             let reply = respond(head)
+            if reply.closeWithoutAnswer { return }
             let body = Array(reply.body.utf8)
             let lines = ["HTTP/1.1 \(reply.status)", "Content-Length: \(body.count)", "Content-Type: application/json"]
                 + reply.headers
