@@ -9,13 +9,16 @@ import NIOPosix
 /// One value is cheap to copy and safe to share; it owns nothing that must be closed (see ``AgentConnectionPools``).
 ///
 /// Promises:
-/// - **Kept-alive connections per agent.** Calls reuse idle connections to the same `host:port` (and the same
-///   connect timeout, see below); a connection idle for ``Configuration/idleTimeout`` is closed by us, before the
-///   agent's own keep-alive timeout (CherryPy's is 10 s) can close it under a call we are sending.
+/// - **Kept-alive connections per agent.** Calls reuse idle connections to the same `host:port` (of the calling
+///   event loop, see ``AgentConnectionPool``); a connection idle for ``Configuration/idleTimeout`` is closed by us,
+///   before the agent's own keep-alive timeout (CherryPy's is 10 s) can close it under a call we are sending.
 /// - **No hidden retries.** A failure is reported once, as an ``AgentHTTPError`` naming endpoint and path: a failed
-///   connect fails its call at once, a connection
-///   closed under a POST is ``AgentHTTPError/connectionReset(endpoint:path:)``, never re-sent. The one exception is
-///   a GET (health probe, idempotent) whose connection closed before any answer: it is sent once more.
+///   connect fails its call at once, a connection closed under a POST is
+///   ``AgentHTTPError/connectionReset(endpoint:path:)``, never re-sent. The one exception is a GET (health probe,
+///   idempotent) whose connection closed before a complete answer: it is sent once more.
+/// - **Nothing unsafe on the wire.** A path that is not absolute or holds spaces or control characters, and a
+///   header with a line break, fail before anything is sent (``AgentHTTPError/connectFailed(endpoint:reason:)``
+///   naming path and header).
 /// - **No redirects.** A 3xx is returned as it came, like any other status.
 /// - **Deadline.** `timeout` bounds the whole exchange: waiting for a connection, connecting, sending, and the
 ///   complete response body. `connectTimeout` bounds the TCP handshake alone when it is shorter than `timeout`;

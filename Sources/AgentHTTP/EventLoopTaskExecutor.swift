@@ -5,8 +5,8 @@ import NIOPosix
 ///
 /// Why: a handler that calls agents (a ping, a VM sync) otherwise crosses threads at every await — the pool thread
 /// that runs it, the event loop that does the HTTP exchange and completes the future, a pool thread again for the
-/// continuation. Run on the loop that async-http-client picks for a request made from it (`EventLoopGroup.any()`
-/// prefers the calling loop), the request, its response and the handler's next step stay on one thread. Only code
+/// continuation. Run on one of the agent client's loops (a request made there uses that loop's connections, see
+/// `AgentConnectionPool`), the request, its response and the handler's next step stay on one thread. Only code
 /// that never blocks may prefer it: it shares the thread with every connection of that loop.
 public final class EventLoopTaskExecutor: TaskExecutor {
     public let eventLoop: any EventLoop
