@@ -82,8 +82,7 @@ final class ScriptedHTTPServer: Sendable {
     let port: Int
     private let listener: Int32
     private let respond: @Sendable (String) -> Reply
-    private let state = Mutex<(accepted: Int, requests: [String], connections: [Int32], closed: Bool, mostOpen: Int)>(
-        (0, [], [], false, 0))
+    private let state = Mutex<(accepted: Int, requests: [String], connections: [Int32], closed: Bool)>((0, [], [], false))
 
     var endpoint: AgentEndpoint { AgentEndpoint(host: "127.0.0.1", port: port) }
     var acceptedConnections: Int { state.withLock { $0.accepted } }
@@ -91,8 +90,6 @@ final class ScriptedHTTPServer: Sendable {
     var requests: [String] { state.withLock { $0.requests } }
     /// Connections open now (accepted and not yet closed by either side).
     var openConnections: Int { state.withLock { $0.connections.count } }
-    /// The most connections that were open at once.
-    var mostOpenConnections: Int { state.withLock { $0.mostOpen } }
 
     init(respond: @escaping @Sendable (String) -> Reply) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -141,7 +138,6 @@ final class ScriptedHTTPServer: Sendable {
             let open = state.withLock { state in
                 state.accepted += 1
                 state.connections.append(connection)
-                state.mostOpen = max(state.mostOpen, state.connections.count)
                 return !state.closed
             }
             guard open else {
