@@ -89,8 +89,8 @@ struct BenchFleet: AsyncParsableCommand {
                     try await load(2)  // warm-up: every host pinged and synced once
                     books.reset()
                     let workerBefore = workers.map { BenchProcStat.cpuTime(pid: $0.pid) ?? .zero }
-                    let brokerBefore = Self.cpu(ofProcessesNamed: "beam.smp")
-                    let storeBefore = Self.cpu(ofProcessesNamed: "postgres")
+                    let brokerBefore = BenchProcStat.cpu(ofProcessesNamed: "beam.smp")
+                    let storeBefore = BenchProcStat.cpu(ofProcessesNamed: "postgres")
                     let start = ContinuousClock.now
                     try await load(measured)
                     let elapsed = start.duration(to: .now).inSeconds
@@ -99,8 +99,8 @@ struct BenchFleet: AsyncParsableCommand {
                     let row = Row(
                         rate: answered / elapsed,
                         workerCPU: zip(workers, workerBefore).map { perPing((BenchProcStat.cpuTime(pid: $0.pid) ?? .zero) - $1) },
-                        broker: perPing(Self.cpu(ofProcessesNamed: "beam.smp") - brokerBefore),
-                        store: perPing(Self.cpu(ofProcessesNamed: "postgres") - storeBefore))
+                        broker: perPing(BenchProcStat.cpu(ofProcessesNamed: "beam.smp") - brokerBefore),
+                        store: perPing(BenchProcStat.cpu(ofProcessesNamed: "postgres") - storeBefore))
                     results[size, default: []].append(row)
                     print(String(format: "  round %d, %d worker(s): %.0f pings/s; CPU µs per ping: workers %@ (sum %.0f), broker %.0f, PostgreSQL %.0f",
                                  round, size, row.rate, row.workerCPU.map { String(format: "%.0f", $0) }.joined(separator: " + "),
@@ -123,19 +123,5 @@ struct BenchFleet: AsyncParsableCommand {
                          median(rows.map { $0.workerCPU.reduce(0, +) }), median(rows.map(\.broker)),
                          median(rows.map(\.store))))
         }
-    }
-
-    /// CPU time of every process whose command name is `name` (from /proc/<pid>/comm).
-    static func cpu(ofProcessesNamed name: String) -> Duration {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        var total = Duration.zero
-        for entry in entries {
-            guard let pid = Int32(entry),
-                  let comm = try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8),
-                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == name
-            else { continue }
-            total += BenchProcStat.cpuTime(pid: pid) ?? .zero
-        }
-        return total
     }
 }

@@ -51,7 +51,7 @@ struct BenchPingCost: AsyncParsableCommand {
             + (baselineBuild.map { [("worker-baseline", $0)] } ?? [])
         print("ping-cost: PingHostMsg + VM sync via a fake agent, \(hosts) hosts × 10 VMs, windows \(windows), "
               + "\(measured) s, \(rounds) rounds, \(durable ? "durable" : "transient"), load \(BenchProcStat.loadAverage)")
-        var results: [String: [Int: [(rate: Double, cpu: Double, switches: Double, agent: Double, bench: Double, p50: Double, p99: Double)]]] = [:]
+        var results: [String: [Int: [(rate: Double, cpu: Double, switches: Double, agent: Double, broker: Double, bench: Double, p50: Double, p99: Double)]]] = [:]
         var rss: [String: [Int]] = [:]
         for round in 1...rounds {
             for (name, executable) in builds {
@@ -74,6 +74,7 @@ struct BenchPingCost: AsyncParsableCommand {
                         let before = world.workerCPU ?? .zero
                         let switchesBefore = world.workerContextSwitches ?? 0
                         let agentBefore = Self.agentThreadsCPU()
+                        let brokerBefore = BenchProcStat.cpu(ofProcessesNamed: "beam.smp")
                         let benchBefore = BenchProcStat.ownCPUTime()
                         let start = ContinuousClock.now
                         try await closedLoop(world, client, window: window, seconds: measured)
@@ -81,16 +82,19 @@ struct BenchPingCost: AsyncParsableCommand {
                         let cpu = ((world.workerCPU ?? .zero) - before).inSeconds
                         let switches = Double((world.workerContextSwitches ?? 0) - switchesBefore)
                         let agentCPU = (Self.agentThreadsCPU() - agentBefore).inSeconds
+                        let brokerCPU = (BenchProcStat.cpu(ofProcessesNamed: "beam.smp") - brokerBefore).inSeconds
                         let benchCPU = (BenchProcStat.ownCPUTime() - benchBefore).inSeconds
                         let summary = books.summary().perClass[PingHostMsg.className]
                         let answered = Double(summary?.answered ?? 0)
                         let row = (rate: answered / elapsed, cpu: cpu / max(answered, 1) * 1e6,
                                    switches: switches / max(answered, 1),
-                                   agent: agentCPU / max(answered, 1) * 1e6, bench: benchCPU / max(answered, 1) * 1e6,
+                                   agent: agentCPU / max(answered, 1) * 1e6, broker: brokerCPU / max(answered, 1) * 1e6,
+                                   bench: benchCPU / max(answered, 1) * 1e6,
                                    p50: summary?.p50 ?? 0, p99: summary?.p99 ?? 0)
                         results[name, default: [:]][window, default: []].append(row)
-                        print(String(format: "  round %d %@ W=%d: %.0f pings/s, worker CPU %.0f µs per ping (%.1f context switches), agent CPU %.0f µs, bench CPU %.0f µs, p50 %.2f ms, p99 %.2f ms",
-                                     round, name, window, row.rate, row.cpu, row.switches, row.agent, row.bench, row.p50, row.p99))
+                        print(String(format: "  round %d %@ W=%d: %.0f pings/s, worker CPU %.0f µs per ping (%.1f context switches), agent CPU %.0f µs, broker CPU %.0f µs, bench CPU %.0f µs, p50 %.2f ms, p99 %.2f ms",
+                                     round, name, window, row.rate, row.cpu, row.switches, row.agent, row.broker, row.bench,
+                                     row.p50, row.p99))
                     }
                     if let peak = world.workerPeakRSS { rss[name, default: []].append(peak) }
                 } catch {
@@ -106,9 +110,9 @@ struct BenchPingCost: AsyncParsableCommand {
                 let rows = results[name]?[window] ?? []
                 guard !rows.isEmpty else { continue }
                 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-                print(String(format: "  %@ W=%d: %.0f pings/s, worker CPU %.0f µs per ping (%.1f context switches), agent CPU %.0f µs, bench CPU %.0f µs, p50 %.2f ms, p99 %.2f ms",
+                print(String(format: "  %@ W=%d: %.0f pings/s, worker CPU %.0f µs per ping (%.1f context switches), agent CPU %.0f µs, broker CPU %.0f µs, bench CPU %.0f µs, p50 %.2f ms, p99 %.2f ms",
                              name, window, median(rows.map(\.rate)), median(rows.map(\.cpu)), median(rows.map(\.switches)),
-                             median(rows.map(\.agent)),
+                             median(rows.map(\.agent)), median(rows.map(\.broker)),
                              median(rows.map(\.bench)), median(rows.map(\.p50)), median(rows.map(\.p99))))
             }
             if let peaks = rss[name], !peaks.isEmpty {

@@ -18,6 +18,21 @@ enum BenchProcStat {
         return .nanoseconds((user + system) * (1_000_000_000 / ticks))
     }
 
+    /// CPU time of every process whose command name is `name` (from /proc/<pid>/comm), e.g. `beam.smp` for the
+    /// broker: every node on the machine counts.
+    static func cpu(ofProcessesNamed name: String) -> Duration {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        var total = Duration.zero
+        for entry in entries {
+            guard let pid = Int32(entry),
+                  let comm = try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == name
+            else { continue }
+            total += cpuTime(pid: pid) ?? .zero
+        }
+        return total
+    }
+
     /// Voluntary plus involuntary context switches of the threads of `pid` alive now, summed from
     /// /proc/<pid>/task/*/status. A count of hand-offs and sleeps that load on the machine barely moves — at one
     /// request in flight each one is a wake-up of a sleeping thread, the largest cost of a message there — so an
