@@ -18,8 +18,9 @@ import Synchronization
 ///   before an agent's own keep-alive timeout can close one under a call.
 /// - **At most `maxConnectionsPerAgent`** connections (idle or busy) per agent across the loops. A call that finds
 ///   none free waits for one to close, at most its connect timeout (then ``AgentHTTPError/connectTimeout(endpoint:timeout:)``);
-///   while a call waits, that agent's released connections close instead of idling, so the waiter's loop gets the
-///   slot (a connection belongs to its loop; the waiter connects anew on its own).
+///   while a call waits, that agent's released connections close instead of idling, and each other loop closes one
+///   of its idle ones, so the slot reaches the waiter (a connection belongs to its loop; the waiter connects anew on
+///   its own).
 final class AgentConnectionPool: Sendable {
     let idleTimeout: Duration
     let maxConnectionsPerAgent: Int
@@ -97,19 +98,30 @@ final class AgentConnectionPool: Sendable {
             slot.waiters.append(AgentSlots.Waiter(id: waiterID) {
                 handle.loop.execute { handle.box.value?.slotGranted() }
             })
+            // Counted before the lock is let go, so no release can miss the waiter and idle its connection.
+            waiting.add(1, ordering: .relaxed)
             return false
         }
         if granted {
             connect(exchange, on: loop)
             return
         }
-        waiting.add(1, ordering: .relaxed)
         exchange.waiterID = waiterID
+        closeIdleElsewhere(request.endpoint, except: loop)
         let waitDeadline = NIODeadline.now() + TimeAmount(request.connectTimeout)
         if waitDeadline < deadline {
             exchange.waitTimer = loop.assumeIsolated().scheduleTask(deadline: waitDeadline) {
                 exchange.fail(AgentHTTPError.connectTimeout(endpoint: request.endpoint, timeout: request.connectTimeout))
             }
+        }
+    }
+
+    /// Asks every other loop to close one idle connection to `endpoint`: at the limit, a connection idling on
+    /// another loop would otherwise hold the waiter's slot until the idle sweep. The close hands the slot over.
+    private func closeIdleElsewhere(_ endpoint: AgentEndpoint, except loop: any EventLoop) {
+        for other in loopList where ObjectIdentifier(other) != ObjectIdentifier(loop) {
+            guard let box = loops[ObjectIdentifier(other)] else { continue }
+            other.execute { box.value.popNewest(endpoint)?.channel.close(promise: nil) }
         }
     }
 

@@ -95,6 +95,26 @@ struct ConnectionPoolTests {
         #expect(held.server.acceptedConnections == 1)
     }
 
+    @Test("at the limit, a connection idling on another loop is closed for the waiter, not held until the sweep")
+    func idleElsewhereMakesRoom() async throws {
+        let server = try ScriptedHTTPServer { _ in .ok("{}") }
+        defer { server.close() }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let executors = EventLoopTaskExecutor.all(of: group)
+        // Idle timeout far beyond the connect timeout: only the pool's hand-over can let the second call connect.
+        let client = AgentHTTPClient(
+            eventLoopGroup: group, configuration: .init(idleTimeout: .seconds(60), maxConnectionsPerAgent: 1))
+        let first = try await withTaskExecutorPreference(executors[0]) { try await Self.post(client, server, "/a") }
+        #expect(first.status == 200)
+        let second = try await withTaskExecutorPreference(executors[1]) {
+            try await Self.post(client, server, "/b", connectTimeout: .seconds(3))
+        }
+        #expect(second.status == 200)
+        #expect(server.acceptedConnections == 2)
+        #expect(client.openConnections(to: server.endpoint) == 1)
+        try await group.shutdownGracefully()
+    }
+
     @Test("a cancelled call's connection is closed, never reused, and its slot is freed")
     func cancelledConnectionIsNotReused() async throws {
         let held = try HeldServer()
