@@ -72,7 +72,7 @@ final class ScriptedHTTPServer: Sendable {
         var status: String
         var headers: [String]
         var body: String
-        /// Close the connection instead of answering (an agent that stopped with the request unread).
+        /// Close the connection instead of answering (an agent that stopped after reading the request).
         var closeWithoutAnswer = false
 
         static func ok(_ body: String) -> Reply { Reply(status: "200 OK", headers: [], body: body) }
