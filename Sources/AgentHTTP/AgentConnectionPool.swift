@@ -171,9 +171,8 @@ final class AgentConnectionPool: Sendable {
                     exchange.fail(AgentHTTPError.connectFailed(endpoint: endpoint, reason: "\(request.path): pipeline not set up"))
                     return
                 }
-                let connection = AgentConnection(channel: channel, endpoint: endpoint, handler: handler)
+                let connection = AgentConnection(channel: channel, endpoint: endpoint, handler: handler, pool: self)
                 handler.connection = connection
-                handler.pool = self
                 channel.closeFuture.assumeIsolated().whenComplete { _ in self.closed(connection) }
                 if exchange.isFinished {
                     self.release(connection)  // the call ended while connecting; the connection is clean
@@ -313,14 +312,14 @@ final class LoopIdleConnections {
         count -= 1
     }
 
-    /// Takes out the connections idle since before `oldest`.
+    /// Takes out the connections idle since before `oldest`: a prefix of each list, which is in idling order.
     func removeIdle(since oldest: NIODeadline) -> [AgentConnection] {
         var expired: [AgentConnection] = []
         for (endpoint, connections) in byAgent {
-            let kept = connections.filter { $0.idleSince > oldest }
-            guard kept.count != connections.count else { continue }
-            expired += connections.filter { $0.idleSince <= oldest }
-            byAgent[endpoint] = kept.isEmpty ? nil : kept
+            let stale = connections.firstIndex { $0.idleSince > oldest } ?? connections.count
+            guard stale > 0 else { continue }
+            expired += connections[..<stale]
+            byAgent[endpoint] = stale == connections.count ? nil : Array(connections[stale...])
         }
         count -= expired.count
         return expired
@@ -332,12 +331,15 @@ final class AgentConnection {
     let channel: any Channel
     let endpoint: AgentEndpoint
     let handler: AgentResponseHandler
+    /// Where the connection goes back to after a clean exchange.
+    let pool: AgentConnectionPool
     var idleSince: NIODeadline = .uptimeNanoseconds(0)
 
-    init(channel: any Channel, endpoint: AgentEndpoint, handler: AgentResponseHandler) {
+    init(channel: any Channel, endpoint: AgentEndpoint, handler: AgentResponseHandler, pool: AgentConnectionPool) {
         self.channel = channel
         self.endpoint = endpoint
         self.handler = handler
+        self.pool = pool
     }
 }
 
@@ -378,6 +380,11 @@ final class AgentExchange {
         }
     }
 
+    /// The connection closed before a complete answer.
+    var connectionReset: AgentHTTPError {
+        .connectionReset(endpoint: request.endpoint, path: request.path)
+    }
+
     /// Sends the request on `connection`.
     func run(on connection: AgentConnection) {
         self.connection = connection
@@ -414,7 +421,6 @@ final class AgentResponseHandler: ChannelInboundHandler, RemovableChannelHandler
     typealias OutboundOut = HTTPClientRequestPart
 
     weak var connection: AgentConnection?
-    var pool: AgentConnectionPool?
     private var context: ChannelHandlerContext?
     private var exchange: AgentExchange?
     private var status = 0
@@ -427,7 +433,7 @@ final class AgentResponseHandler: ChannelInboundHandler, RemovableChannelHandler
     /// Writes `exchange`'s request as head, body and end, flushed once.
     func send(_ exchange: AgentExchange) {
         guard let context, context.channel.isActive else {
-            exchange.fail(AgentHTTPError.connectionReset(endpoint: exchange.request.endpoint, path: exchange.request.path))
+            exchange.fail(exchange.connectionReset)
             return
         }
         self.exchange = exchange
@@ -480,8 +486,8 @@ final class AgentResponseHandler: ChannelInboundHandler, RemovableChannelHandler
             self.exchange = nil
             let response = AgentHTTPResponse(status: status, body: body.map { Data($0.readableBytesView) } ?? Data())
             body = nil
-            if keepAlive, let connection, let pool {
-                pool.release(connection)
+            if keepAlive, let connection {
+                connection.pool.release(connection)
             } else {
                 context.close(promise: nil)
             }
@@ -492,7 +498,7 @@ final class AgentResponseHandler: ChannelInboundHandler, RemovableChannelHandler
     func channelInactive(context: ChannelHandlerContext) {
         if let exchange {
             self.exchange = nil
-            exchange.fail(AgentHTTPError.connectionReset(endpoint: exchange.request.endpoint, path: exchange.request.path))
+            exchange.fail(exchange.connectionReset)
         }
         context.fireChannelInactive()
     }

@@ -33,14 +33,11 @@ final class AgentConnectionPools: Sendable {
         let key = Key(
             group: ObjectIdentifier(eventLoopGroup), idleTimeout: configuration.idleTimeout,
             maxConnectionsPerAgent: configuration.maxConnectionsPerAgent)
-        let make = {
-            AgentConnectionPool(
-                group: eventLoopGroup, idleTimeout: configuration.idleTimeout,
-                maxConnectionsPerAgent: configuration.maxConnectionsPerAgent)
-        }
         return pools.withLock { pools in
             if let entry = pools[key] { return entry.pool }
-            let pool = make()
+            let pool = AgentConnectionPool(
+                group: eventLoopGroup, idleTimeout: configuration.idleTimeout,
+                maxConnectionsPerAgent: configuration.maxConnectionsPerAgent)
             if pools.count < Self.maxPools { pools[key] = Entry(group: eventLoopGroup, pool: pool) }
             return pool
         }
