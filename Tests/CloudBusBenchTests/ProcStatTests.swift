@@ -8,7 +8,9 @@ struct ProcStatTests {
     func contextSwitches() async throws {
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "sleep 0.02; sleep 0.02; sleep 0.02; sleep 5"]
+        // The last sleep outlives any polling below (the shell is terminated when the test ends): on a loaded
+        // machine the first poll may come seconds late, and a shell gone by then has no /proc entry to read.
+        shell.arguments = ["-c", "sleep 0.02; sleep 0.02; sleep 0.02; sleep 120"]
         try shell.run()
         defer { shell.terminate() }
         // Every wait for a child gives the CPU up. Polled rather than timed: a loaded machine may start the shell late.
