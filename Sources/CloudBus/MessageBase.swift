@@ -54,8 +54,7 @@ extension MessageBase: Codable {
     public init(from decoder: any Decoder) throws {
         // Every message decodes one of these: read straight from the bytes when the decoder allows it. The two
         // branches read the same members in the same order with the same semantics (`decodeIfPresent`).
-        if let direct = decoder as? any DirectJSONDecoding {
-            let object = try direct.directObject()
+        if let object = try DirectJSONObject.of(decoder) {
             id = try object.string(CodingKeys.id.rawValue) ?? MessageID.random()
             serviceId = try object.recurringString(CodingKeys.serviceId.rawValue)
             createdTime = try object.int64(CodingKeys.createdTime.rawValue) ?? EpochMillis.now()
@@ -80,8 +79,7 @@ extension MessageBase: Codable {
     public func encode(to encoder: any Encoder) throws {
         // Every reply writes one of these: straight into the bytes when the encoder allows it, the same members in
         // the same order as the container branch below.
-        if let direct = encoder as? any DirectJSONEncoding {
-            let object = direct.directObject()
+        if let object = DirectJSONObjectWriter.of(encoder) {
             if timeout != Self.noTimeout { try object.encode(timeout, CodingKeys.timeout.rawValue) }
             if messageDeadline != Self.noTimeout {
                 try object.encode(messageDeadline, CodingKeys.messageDeadline.rawValue)

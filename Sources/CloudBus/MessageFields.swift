@@ -31,8 +31,8 @@ struct OutboundEnvelope<Message: BusMessage>: Encodable {
 
     func encode(to encoder: any Encoder) throws {
         // Every reply: straight into the bytes when the encoder allows it (the same one member as below).
-        if let direct = encoder as? any DirectJSONEncoding {
-            try direct.directObject().encode(fields, Message.className)
+        if let object = DirectJSONObjectWriter.of(encoder) {
+            try object.encode(fields, Message.className)
             return
         }
         var container = encoder.container(keyedBy: DynamicKey.self)

@@ -61,8 +61,8 @@ extension MessageHeaders: Codable {
         self.init()
         // Every message has these: read straight from the bytes when the decoder allows it (same members, same
         // semantics as the container branch below; the raw text is taken in the same visit).
-        if let direct = decoder as? any DirectJSONDecoding {
-            try direct.directObject().forEachMember { member in
+        if let object = try DirectJSONObject.of(decoder) {
+            try object.forEachMember { member in
                 if member.hasKey(Self.correlationIdKey) {
                     correlationId = try member.string()
                 } else if member.hasKey(Self.replyToKey) {
@@ -96,8 +96,8 @@ extension MessageHeaders: Codable {
         }
         // The one-pass decoder hands the text out in this pass (one scan of the headers, however many members);
         // under Foundation's the placeholders stay for `EnvelopeCodec`'s second scan of the body.
-        if hasUnreadMembers, let raw = decoder as? any RawJSONDecoding {
-            fillUnread(from: try raw.rawMembers { !Self.decodedKeys.contains($0) })
+        if hasUnreadMembers, let members = try RawJSON.members(of: decoder, where: { !Self.decodedKeys.contains($0) }) {
+            fillUnread(from: members)
         }
     }
 
@@ -135,8 +135,7 @@ extension MessageHeaders: Codable {
     public func encode(to encoder: any Encoder) throws {
         // Every message has these: written straight into the bytes when the encoder allows it (same members, same
         // order as the container branch below).
-        if let direct = encoder as? any DirectJSONEncoding {
-            let object = direct.directObject()
+        if let object = DirectJSONObjectWriter.of(encoder) {
             for (key, value) in extra { try object.encode(value, key) }
             try object.encodeIfPresent(correlationId, Self.correlationIdKey)
             try object.encodeIfPresent(replyTo, Self.replyToKey)

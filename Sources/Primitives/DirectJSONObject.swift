@@ -1,15 +1,5 @@
 import Foundation
 
-/// A decoder whose object members a type on every message's path reads directly (``DirectJSONObject``): no keyed
-/// container box, no coding-key values, no existential decoder per scalar. ``JSONBytesDecoder``'s decoders conform;
-/// Foundation's do not, so such a type keeps its `Codable` code for them — and both must read the same members the
-/// same way (the codec's differential tests hold them together).
-public protocol DirectJSONDecoding {
-    /// The object at this decoder's value. Throws the `DecodingError` that `container(keyedBy:)` throws for a value
-    /// that is not an object, and gives up (``JSONBytesDecoder/Unsupported``) where `container(keyedBy:)` would.
-    func directObject() throws -> DirectJSONObject
-}
-
 /// An object's members, read with `decodeIfPresent` semantics: a missing member and `null` are nil, a value of the
 /// wrong type throws the `DecodingError` `decodeIfPresent` would, and what the one-pass decoder does not vouch for
 /// gives the whole decode up, as everywhere in it.
@@ -100,7 +90,7 @@ public struct DirectJSONMember {
         return try state.decodeValue(type, at: value, path: object.decoder.path, key: MemberKey(keyString))
     }
 
-    /// The value's exact text, as ``RawJSONDecoding/rawMembers(where:)`` hands it out.
+    /// The value's exact text, as ``RawJSON/members(of:where:)`` hands it out.
     public var rawText: RawJSON { RawJSON(validated: Data(UnsafeRawBufferPointer(rebasing: state.buffer[value]))) }
 }
 
@@ -113,7 +103,24 @@ struct MemberKey: CodingKey {
     init?(intValue: Int) { nil }
 }
 
-extension ValueDecoder: DirectJSONDecoding {
+extension DirectJSONObject {
+    /// The object at `decoder`'s value when `decoder` is one of ``JSONBytesDecoder``'s, for a type on every
+    /// message's path to read its members directly: no keyed container box, no coding-key values, no existential
+    /// decoder per scalar. Nil for any other decoder (Foundation's): the type then keeps its `Codable` code — and both
+    /// must read the same members the same way (the codec's differential tests hold them together).
+    ///
+    /// A cast to the concrete decoder is a metadata compare; `as? any SomeProtocol` looked the conformance up in the
+    /// runtime's cache on every call (four per echo, ~1 % of the worker's CPU).
+    ///
+    /// Throws the `DecodingError` that `container(keyedBy:)` throws for a value that is not an object, and gives up
+    /// (``JSONBytesDecoder/Unsupported``) where `container(keyedBy:)` would.
+    public static func of(_ decoder: any Decoder) throws -> DirectJSONObject? {
+        guard let decoder = decoder as? ValueDecoder else { return nil }
+        return try decoder.directObject()
+    }
+}
+
+extension ValueDecoder {
     func directObject() throws -> DirectJSONObject {
         guard state.firstByte(range) == UInt8(ascii: "{") else {
             throw state.mismatch([String: Any].self, range) { codingPath }

@@ -1,13 +1,3 @@
-/// An encoder whose object members a type on every reply's path writes directly (``DirectJSONObjectWriter``): no
-/// keyed container box per object. ``JSONBytesEncoder``'s encoders conform; Foundation's do not, so such a type keeps
-/// its `Codable` code for them — and both must write the same members in the same order (the codec's differential
-/// tests read both back).
-public protocol DirectJSONEncoding {
-    /// The object at this encoder's value, as `container(keyedBy:)` would open it (an object that cannot be opened
-    /// makes every write give up, as there).
-    func directObject() -> DirectJSONObjectWriter
-}
-
 /// Members of one object, written as they come: ``ObjectWriter`` with the member names as strings.
 public struct DirectJSONObjectWriter {
     let state: EncodingState
@@ -44,7 +34,19 @@ public struct DirectJSONObjectWriter {
     }
 }
 
-extension ValueEncoder: DirectJSONEncoding {
+extension DirectJSONObjectWriter {
+    /// The object at `encoder`'s value, opened as `container(keyedBy:)` would open it, when `encoder` is one of
+    /// ``JSONBytesEncoder``'s, for a type on every reply's path to write its members directly (no keyed container box
+    /// per object). Nil for any other encoder (Foundation's): the type then keeps its `Codable` code — and both must
+    /// write the same members in the same order (the codec's differential tests read both back). An object that
+    /// cannot be opened makes every write give up, as there. A cast to the concrete encoder, not to a protocol (see
+    /// ``DirectJSONObject/of(_:)``).
+    public static func of(_ encoder: any Encoder) -> DirectJSONObjectWriter? {
+        (encoder as? ValueEncoder)?.directObject()
+    }
+}
+
+extension ValueEncoder {
     func directObject() -> DirectJSONObjectWriter {
         let opened = (try? state.open(isObject: true, depth: depth, owner: owner)) != nil
         return DirectJSONObjectWriter(state: state, depth: depth, owner: opened ? owner : -1)

@@ -58,15 +58,6 @@ public enum JSONBytesDecoder {
     }
 }
 
-/// A decoder that can hand out a member's exact text: what a type keeps unread (``RawJSON``) it can then take in
-/// the same pass instead of leaving a placeholder for a second scan of the body. ``JSONBytesDecoder``'s decoders
-/// conform; Foundation's cannot.
-public protocol RawJSONDecoding {
-    /// The members of the object this decoder is on whose keys `include` accepts, each with its exact text, in
-    /// order: one scan of the object, however many members are asked for.
-    func rawMembers(where include: (String) -> Bool) throws -> [(key: String, value: RawJSON)]
-}
-
 /// What one `decode` call shares across its nested decoders: the bytes, and whether it gave up.
 ///
 /// `@unchecked Sendable` only so that the spare state can wait in a `Mutex` between decodes: a state belongs to one
@@ -517,7 +508,20 @@ struct ValueDecoder: Decoder {
     }
 }
 
-extension ValueDecoder: RawJSONDecoding {
+extension RawJSON {
+    /// The members of the object `decoder` is on whose keys `include` accepts, each with its exact text, in order —
+    /// one scan of the object, however many members are asked for — when `decoder` is one of ``JSONBytesDecoder``'s:
+    /// what a type keeps unread it can then take in the same pass instead of leaving a placeholder for a second scan
+    /// of the body. Nil for any other decoder (Foundation's cannot hand out text).
+    public static func members(
+        of decoder: any Decoder, where include: (String) -> Bool
+    ) throws -> [(key: String, value: RawJSON)]? {
+        guard let decoder = decoder as? ValueDecoder else { return nil }
+        return try decoder.rawMembers(where: include)
+    }
+}
+
+extension ValueDecoder {
     func rawMembers(where include: (String) -> Bool) throws -> [(key: String, value: RawJSON)] {
         guard state.firstByte(range) == UInt8(ascii: "{") else { return [] }
         return try state.members(ofObjectAt: range).compactMap { index in
