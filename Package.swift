@@ -314,6 +314,11 @@ for target in package.targets where target.type != .system {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
     settings.append(.enableUpcomingFeature("ExistentialAny"))
+    // Nonisolated async functions run on their caller's executor instead of hopping to the generic one at entry and
+    // after every call (SE-0461, the Swift 6.2 default for new code). For a task that prefers the consuming
+    // connection's thread (every message's), each such hop was a `swift_task_switch` that looked the preference up
+    // under the task's status lock: 28 per echo, 9 with this (counted with uprobes, BENCHMARKS.md).
+    settings.append(.enableUpcomingFeature("NonisolatedNonsendingByDefault"))
     // Release builds specialise generics across the project's modules (the keyed executor's state for `String` keys,
     // the codec's containers for each message type): −12 % CPU per echo in the bench. unsafeFlags is acceptable here:
     // this package is a daemon, never a dependency. Dependencies keep their own flags.

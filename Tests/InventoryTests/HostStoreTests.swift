@@ -45,7 +45,7 @@ struct HostStoreTests {
     }
 
     @Test(arguments: StoreBackend.available) func statusUpdateOfAnUnknownHostNamesIt(_ backend: StoreBackend) async throws {
-        try await backend.withStore { inventory async throws in
+        _ = try await backend.withStore { inventory async throws in
             await #expect(throws: InventoryError.notFound(entity: .host, uuid: hostUuid(9))) {
                 try await inventory.updateHostStatus(uuid: hostUuid(9), to: .connected)
             }

@@ -24,7 +24,7 @@ struct SharedStoreTests {
                 for index in 0..<updates {
                     let store = index.isMultiple(of: 2) ? first : second
                     group.addTask {
-                        try await store.updateVm(uuid: vmUuid(1)) { vm in
+                        _ = try await store.updateVm(uuid: vmUuid(1)) { vm in
                             let number = Int(vm.clusterUuid?.dropFirst() ?? "0", radix: 16) ?? -1000
                             vm.clusterUuid = clusterUuid(number + 1)
                         }

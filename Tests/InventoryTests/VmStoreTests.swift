@@ -185,7 +185,7 @@ struct VmStoreTests {
     }
 
     @Test(arguments: StoreBackend.available) func updateOfAnUnknownVmNamesIt(_ backend: StoreBackend) async throws {
-        try await backend.withStore { inventory async throws in
+        _ = try await backend.withStore { inventory async throws in
             await #expect(throws: InventoryError.notFound(entity: .vm, uuid: vmUuid(7))) {
                 try await inventory.updateVmState(uuid: vmUuid(7), to: .running)
             }

@@ -53,7 +53,7 @@ struct ReconnectHostHandlerTests {
 
     @Test("an unknown host is a bad request")
     func unknownHost() async throws {
-        try await PingFixture.with { fixture in
+        _ = try await PingFixture.with { fixture in
             await #expect(throws: BadRequest.self) { _ = try await reconnect(fixture) }
         }
     }
