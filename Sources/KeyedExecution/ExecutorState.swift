@@ -183,11 +183,16 @@ struct ExecutorState<Key: Hashable & Sendable> {
             serial: nextSerial, body: body, completion: completion, deadline: deadline, timeout: timeout)
         queuedJobs += 1
         if deadline != nil { queuedDeadlines += 1 }
-        // Taken out and put back rather than mutated through the subscript: the subscript's modify coroutine mallocs
-        // its frame for a value this large, on every job.
-        var lane = lanes.removeValue(forKey: key) ?? Lane()
-        let becameReady = lane.append(job)
-        lanes.updateValue(lane, forKey: key)
+        // Found once and changed in place through the values' index: `lanes[key]`'s modify coroutine mallocs its
+        // frame for a value this large, and taking the lane out and putting it back hashed the key twice.
+        let becameReady: Bool
+        if let index = lanes.index(forKey: key) {
+            becameReady = lanes.values[index].append(job)
+        } else {
+            var lane = Lane()
+            becameReady = lane.append(job)
+            lanes.updateValue(lane, forKey: key)
+        }
         if becameReady {
             ready.append(key)
         }
@@ -263,8 +268,7 @@ struct ExecutorState<Key: Hashable & Sendable> {
                 return nil
             }
             // A ready key has a lane; its queue is empty only when the watchdog expired every job it held.
-            if var lane = lanes.removeValue(forKey: key), let job = lane.queue.popFirst() {
-                lanes.updateValue(lane, forKey: key)
+            if let index = lanes.index(forKey: key), let job = lanes.values[index].queue.popFirst() {
                 taken = (key, job)
             } else {
                 removeLane(key)
@@ -378,15 +382,22 @@ struct ExecutorState<Key: Hashable & Sendable> {
 
     /// The key's running job is over: serve its next job later (behind the other ready keys) or forget the key.
     mutating func releaseLane(_ key: Key) {
-        if lanes[key]?.queue.isEmpty == false {
+        guard let index = lanes.index(forKey: key) else { return laneRemoved() }
+        if !lanes.values[index].queue.isEmpty {
             ready.append(key)
         } else {
-            removeLane(key)
+            lanes.remove(at: index)
+            laneRemoved()
         }
     }
 
     private mutating func removeLane(_ key: Key) {
         lanes.removeValue(forKey: key)
+        laneRemoved()
+    }
+
+    /// After a lane went (or was found gone): give memory back after a burst, wake the idle waiters when none is left.
+    private mutating func laneRemoved() {
         if lanes.count * 8 < lanes.capacity && lanes.capacity > Self.laneTableShrinkFloor {
             // A burst of keys leaves a large table behind; rebuild it so memory follows the active keys.
             var compact = [Key: Lane](minimumCapacity: lanes.count * 2)
