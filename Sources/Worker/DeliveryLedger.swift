@@ -95,15 +95,18 @@ final class DeliveryLedger: Sendable {
         case parked
     }
 
-    /// An id being handled (with the copies that arrived meanwhile) or answered. One table for both, so that an
-    /// admit, a finish and an eviction each find the id once: an echo hashed its id eight times with two tables.
-    private enum Entry {
-        case inFlight([ParkedCopy])
+    /// An id being handled or answered. One table for both, so that an admit, a finish and an eviction each find
+    /// the id once: an echo hashed its id eight times with two tables. One word (the window holds 65,536 of them):
+    /// the copies parked behind an id in flight sit apart, in `parked`, where a payload here would make it two.
+    enum Entry {
+        case inFlight
         case answered(Answer)
     }
 
     private struct State {
         var entries: [MessageKey: Entry] = [:]
+        /// Copies of ids in flight that arrived while the original ran (rare: a redelivery or a quick retry).
+        var parked: [MessageKey: [ParkedCopy]] = [:]
         /// Entries that are `.answered`: the window's fill.
         var answeredCount = 0
         /// Answered ids, oldest first, from `head` on (the prefix before `head` is spent; compacted as it grows).
@@ -124,6 +127,11 @@ final class DeliveryLedger: Sendable {
             }
             cachedBytes += answer.reply?.capacity ?? 0
             return previous
+        }
+
+        /// The copies parked behind `key`, taken out (no lookup while none is parked anywhere).
+        mutating func takeParked(_ key: MessageKey) -> [ParkedCopy] {
+            parked.isEmpty ? [] : parked.removeValue(forKey: key) ?? []
         }
     }
 
@@ -164,15 +172,14 @@ final class DeliveryLedger: Sendable {
         let key = MessageKey(id)
         return state.withLock { state in
             guard let index = state.entries.index(forKey: key) else {
-                state.entries.updateValue(.inFlight([]), forKey: key)
+                state.entries.updateValue(.inFlight, forKey: key)
                 return .first
             }
             switch state.entries.values[index] {
             case .answered(let answer):
                 return .answered(answer)
-            case .inFlight(var copies):
-                copies.append(copy)
-                state.entries.values[index] = .inFlight(copies)
+            case .inFlight:
+                state.parked[key, default: []].append(copy)
                 return .parked
             }
         }
@@ -184,7 +191,7 @@ final class DeliveryLedger: Sendable {
         return state.withLock { state in
             let previous = state.answer(key, with: answer)
             evict(&state)
-            if case .inFlight(let parked) = previous { return parked }
+            if case .inFlight = previous { return state.takeParked(key) }
             return []
         }
     }
@@ -194,10 +201,11 @@ final class DeliveryLedger: Sendable {
     func abandon(id: String) -> [ParkedCopy] {
         let key = MessageKey(id)
         return state.withLock { state in
-            guard let index = state.entries.index(forKey: key),
-                  case .inFlight(let parked) = state.entries.values[index] else { return [] }
+            guard let index = state.entries.index(forKey: key), case .inFlight = state.entries.values[index] else {
+                return []
+            }
             state.entries.remove(at: index)
-            return parked
+            return state.takeParked(key)
         }
     }
 

@@ -54,6 +54,27 @@ struct DeliveryLedgerTests {
         #expect(ledger.answeredCount == 0)
     }
 
+    @Test("one word per remembered id; copies parked behind two ids in flight go back with their own id only")
+    func entriesAndParkedCopies() {
+        // The window holds 65,536 entries: a payload on the in-flight case made each 16 bytes (+1 MB peak RSS).
+        #expect(MemoryLayout<DeliveryLedger.Entry>.stride == 8)
+        let ledger = DeliveryLedger(capacity: 8)
+        #expect(ledger.admit(id: "a", copy: Self.copy(1)) == .first)
+        #expect(ledger.admit(id: "b", copy: Self.copy(2)) == .first)
+        #expect(ledger.admit(id: "a", copy: Self.copy(3)) == .parked)
+        #expect(ledger.admit(id: "b", copy: Self.copy(4)) == .parked)
+        #expect(ledger.admit(id: "a", copy: Self.copy(5)) == .parked)
+        #expect(ledger.finish(id: "a", answer: Self.answer("reply-a")).map(\.tag.value) == [3, 5])
+        #expect(ledger.abandon(id: "b").map(\.tag.value) == [4])
+        // Nothing stays parked: a is answered, b runs afresh and finishes with no copies behind it.
+        #expect(ledger.admit(id: "a", copy: Self.copy(6)) == .answered(Self.answer("reply-a")))
+        #expect(ledger.admit(id: "b", copy: Self.copy(7)) == .first)
+        #expect(ledger.finish(id: "b", answer: .none).isEmpty)
+        #expect(ledger.abandon(id: "a").isEmpty)  // answered: not abandoned, still answered
+        #expect(ledger.admit(id: "a", copy: Self.copy(8)) == .answered(Self.answer("reply-a")))
+        #expect(ledger.answeredCount == 2)
+    }
+
     @Test("a message answered without a reply is still remembered: its copies are acked, not run again")
     func answeredWithoutReply() {
         let ledger = DeliveryLedger(capacity: 8)
