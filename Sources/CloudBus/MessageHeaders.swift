@@ -43,10 +43,18 @@ public struct MessageHeaders: Sendable, Hashable {
     }
 
     /// `noReply` as ZStack reads it: true only for the string "true", ignoring case.
-    public var isNoReply: Bool { noReply.map { $0.lowercased() == "true" } ?? false }
+    public var isNoReply: Bool { Self.isTrue(noReply) }
 
     /// `isReply` as ZStack reads it: true only for the string "true", ignoring case.
-    public var isReplyMessage: Bool { isReply.map { $0.lowercased() == "true" } ?? false }
+    public var isReplyMessage: Bool { Self.isTrue(isReply) }
+
+    /// Java's `Boolean.parseBoolean`: "true" in any case. Compared byte by byte with the ASCII case bit folded — what
+    /// `lowercased() == "true"` decides (no other character lowercases to one of these four letters) without building
+    /// a string, on every request's admission.
+    static func isTrue(_ text: String?) -> Bool {
+        guard let text else { return false }
+        return text.utf8.elementsEqual("true".utf8) { $0 | 0x20 == $1 }
+    }
 }
 
 extension MessageHeaders: Codable {

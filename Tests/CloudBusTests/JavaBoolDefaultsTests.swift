@@ -28,3 +28,21 @@ struct JavaBoolDefaultsTests {
         }
     }
 }
+
+/// `noReply`/`isReply` are Java strings read with `Boolean.parseBoolean`: "true" in any case, nothing else.
+@Suite("String booleans in headers")
+struct HeaderBooleanTests {
+    @Test(arguments: [
+        "true", "TRUE", "True", "tRuE", "truE", "false", "", "t", "tru", "true ", " true", "truee", "1", "yes",
+        "\u{FF54}rue", "tr\u{00FC}e", "TRU\u{0045}\u{0301}", "\u{0074}\u{0072}\u{0075}\u{0065}", "T\0UE", "4RUE", "TR5E",
+    ])
+    func readAsZStackReadsThem(_ text: String) {
+        let expected = text.lowercased() == "true"
+        #expect(MessageHeaders(noReply: text).isNoReply == expected)
+        #expect(MessageHeaders(isReply: text).isReplyMessage == expected)
+    }
+
+    @Test func absentIsFalse() {
+        #expect(!MessageHeaders().isNoReply && !MessageHeaders().isReplyMessage)
+    }
+}
