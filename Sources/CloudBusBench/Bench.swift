@@ -51,8 +51,11 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Warm-up seconds per run, excluded from the figures.")
     var warmup: Double = 2
 
-    @Option(help: "Rounds: every round runs every responder at every load point; figures are medians over rounds.")
-    var rounds: Int = 3
+    /// Optional, and read by the subcommands too: ArgumentParser gives an option the parent declares to the parent
+    /// even when it follows a subcommand's name, so a subcommand's own `--rounds` never saw a value (`ping-cost
+    /// --rounds 4` ran 3 rounds, `hung-key --rounds 5` one). Each subcommand takes this value, or its own default.
+    @Option(help: "Rounds: every round runs every responder at every load point; figures are medians over rounds (default 3). Subcommands that measure in rounds take it too (each has its own default).")
+    var rounds: Int?
 
     @Option(help: "Comma-separated closed-loop windows (requests kept in flight). Default 1,100, or none with --rates.")
     var windows: String?
@@ -100,7 +103,7 @@ struct Bench: AsyncParsableCommand {
 
     func validate() throws {
         guard duration > 0, warmup >= 0 else { throw ValidationError("--duration must be > 0 and --warmup >= 0") }
-        guard (1...99).contains(rounds) else { throw ValidationError("--rounds: 1...99") }
+        guard (rounds ?? 1) >= 1 else { throw ValidationError("--rounds must be >= 1") }
         guard (try? Self.numbers(windows ?? "1", in: 1...65535)) != nil else {
             throw ValidationError("--windows: comma-separated numbers 1...65535")
         }
@@ -145,7 +148,11 @@ struct Bench: AsyncParsableCommand {
         host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]"
     }
 
+    /// The echo bench's rounds.
+    private var echoRounds: Int { rounds ?? 3 }
+
     func run() async throws {
+        guard echoRounds <= 99 else { throw ValidationError("--rounds: 1...99") }
         let configuration = try connection.resolve()
         Logs.bootstrap(level: connection.logLevel ?? "warning")
         guard configuration.amqp.endpoints.allSatisfy({ Self.isLoopback($0.host) }) else {
@@ -165,7 +172,7 @@ struct Bench: AsyncParsableCommand {
         var report = BenchReport(
             machine: .init(processors: BenchProcStat.processorCount, cpuModel: BenchProcStat.cpuModel,
                            loadAverageAtStart: BenchProcStat.loadAverage, loadAverageAtEnd: "", broker: brokerName),
-            settings: .init(warmupSeconds: warmup, durationSeconds: duration, rounds: rounds,
+            settings: .init(warmupSeconds: warmup, durationSeconds: duration, rounds: echoRounds,
                             loads: points.map(\.label), responders: kinds.map(\.rawValue),
                             modes: modes.map { $0 ? "reliable" : "transient" }, payloadBytes: payloadBytes,
                             prefetch: Int(prefetch), sameKey: sameKey, maxInFlight: maxInFlight))
@@ -183,7 +190,7 @@ struct Bench: AsyncParsableCommand {
         if let brokerPid { brokerProbe = { BenchProcStat.cpuTime(pid: brokerPid) } }
         var runTag: UInt16 = UInt16.random(in: 0...0x7FFF)
         for reliable in modes {
-            for round in 1...rounds {
+            for round in 1...echoRounds {
                 // Rotated each round: whichever responder ran first in a round did better — up to 15 % less CPU per
                 // echo for the same binary in both slots of an A/B run on this machine — so a fixed order favoured
                 // one side of every comparison. Over a multiple of `kinds.count` rounds each takes every slot alike.
@@ -220,7 +227,7 @@ struct Bench: AsyncParsableCommand {
             if !ready.success { note = "readiness reply was an error: \(String(decoding: ready.raw, as: UTF8.self))" }
             for point in points {
                 runTag &+= 1
-                progress("\(modeName) round \(round)/\(rounds) \(kind.rawValue) \(point.label): \(warmup) s warm-up + \(duration) s …")
+                progress("\(modeName) round \(round)/\(echoRounds) \(kind.rawValue) \(point.label): \(warmup) s warm-up + \(duration) s …")
                 let shape: EchoLoadShape = switch point {
                 case .window(let window): .closed(window: window)
                 case .rate(let perSecond): .fixedRate(perSecond: perSecond, maxInFlight: maxInFlight)

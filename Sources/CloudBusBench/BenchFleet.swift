@@ -24,8 +24,10 @@ struct BenchFleet: AsyncParsableCommand {
     @Option(name: .customLong("seconds"), help: "Measured seconds per size and round.")
     var measured: Double = 8
 
-    @Option(help: "Rounds (each size once per round, interleaved).")
-    var rounds: Int = 2
+    /// `--rounds` is the parent's option (see `Bench.rounds`): given after this command's name, it lands there.
+    @ParentCommand var bench: Bench
+    /// Rounds measured: `--rounds`, which the parent command parses (see `Bench.rounds`); 2 when not given.
+    var rounds: Int { bench.rounds ?? 2 }
 
     @Option(help: "Pings in flight.")
     var lanes: Int = 100

@@ -25,8 +25,10 @@ struct BenchFlood: AsyncParsableCommand {
     @Option(help: "Malformed messages per run.")
     var messages: Int = 5_000
 
-    @Option(help: "Runs per worker, interleaved with the baseline's.")
-    var rounds: Int = 3
+    /// `--rounds` is the parent's option (see `Bench.rounds`): given after this command's name, it lands there.
+    @ParentCommand var bench: Bench
+    /// Rounds measured: `--rounds`, which the parent command parses (see `Bench.rounds`); 3 when not given.
+    var rounds: Int { bench.rounds ?? 3 }
 
     // Not `--baseline-worker`: the parent command owns that name and would take the value.
     @Option(help: "Another build of cloudbus-worker to flood the same way, in the same run.")

@@ -29,8 +29,10 @@ struct BenchHungKey: AsyncParsableCommand {
     @Option(help: "Requests kept in flight on the other keys.")
     var window: Int = 100
 
-    @Option(help: "Rounds, each on a fresh worker (unloaded, then hung); the ratio reported is the median of theirs.")
-    var rounds: Int = 1
+    /// `--rounds` is the parent's option (see `Bench.rounds`): given after this command's name, it lands there.
+    @ParentCommand var bench: Bench
+    /// Rounds measured: `--rounds`, which the parent command parses (see `Bench.rounds`); 1 when not given.
+    var rounds: Int { bench.rounds ?? 1 }
 
     func run() async throws {
         let configuration = try connection.resolve()

@@ -31,8 +31,10 @@ struct BenchPingCost: AsyncParsableCommand {
     @Option(name: .customLong("seconds"), help: "Measured seconds per window and round.")
     var measured: Double = 8
 
-    @Option(help: "Rounds per build, interleaved with the baseline's.")
-    var rounds: Int = 3
+    /// `--rounds` is the parent's option (see `Bench.rounds`): given after this command's name, it lands there.
+    @ParentCommand var bench: Bench
+    /// Rounds measured: `--rounds`, which the parent command parses (see `Bench.rounds`); 3 when not given.
+    var rounds: Int { bench.rounds ?? 3 }
 
     @Option(help: "Another build of cloudbus-worker, measured the same way in the same run.")
     var baselineBuild: String?
@@ -54,7 +56,9 @@ struct BenchPingCost: AsyncParsableCommand {
         var results: [String: [Int: [(rate: Double, cpu: Double, switches: Double, agent: Double, broker: Double, bench: Double, p50: Double, p99: Double)]]] = [:]
         var rss: [String: [Int]] = [:]
         for round in 1...rounds {
-            for (name, executable) in builds {
+            // Rotated each round, as the echo bench does: the first slot of a round measured better.
+            let shift = (round - 1) % builds.count
+            for (name, executable) in builds[shift...] + builds[..<shift] {
                 let scratch = try BenchSetup.makeScratchDirectory("ping-cost")
                 defer { try? FileManager.default.removeItem(atPath: scratch) }
                 let world = try await SoakWorld.start(hosts: hosts, vmsPerHost: 10, scratch: scratch,

@@ -34,8 +34,8 @@ struct BenchQueueTypes: AsyncParsableCommand {
 
     @ParentCommand var bench: Bench
 
-    @Option(help: "Rounds: every target × queue type once per round, interleaved.")
-    var rounds: Int = 3
+    /// Rounds measured: `--rounds`, which the parent command parses (see `Bench.rounds`); 3 when not given.
+    var rounds: Int { bench.rounds ?? 3 }
 
     @Option(help: "Comma-separated targets: one (the single broker), three (the cluster).")
     var targets: String = "one,three"

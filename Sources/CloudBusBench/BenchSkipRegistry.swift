@@ -27,8 +27,10 @@ struct BenchSkipRegistry: AsyncParsableCommand {
     @Option(help: "VMs asked about per round (one host's report).")
     var vms = 1_000
 
-    @Option(help: "Rounds measured.")
-    var rounds = 300
+    /// `--rounds` is the parent's option (see `Bench.rounds`): given after this command's name, it lands there.
+    @ParentCommand var bench: Bench
+    /// Rounds measured: `--rounds`, which the parent command parses (see `Bench.rounds`); 300 when not given.
+    var rounds: Int { bench.rounds ?? 300 }
 
     @Option(help: "Registry changes made inside each round, between the mark and the question.")
     var churn = 100

@@ -33,8 +33,10 @@ struct BenchVmSync: AsyncParsableCommand {
     @Option(help: "VMs in the SQLite store for the expected-VMs query.")
     var storeVms: Int = 100_000
 
-    @Option(help: "Measured rounds of each kind.")
-    var rounds: Int = 2_000
+    /// `--rounds` is the parent's option (see `Bench.rounds`): given after this command's name, it lands there.
+    @ParentCommand var bench: Bench
+    /// Rounds measured: `--rounds`, which the parent command parses (see `Bench.rounds`); 2,000 when not given.
+    var rounds: Int { bench.rounds ?? 2000 }
 
     func run() async throws {
         let tracerTarget = 2.0
