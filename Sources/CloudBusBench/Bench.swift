@@ -17,8 +17,9 @@ struct Bench: AsyncParsableCommand {
         abstract: "Measure EchoMsg round trips against the worker, rabbitmq-c null responders and the pika peer.",
         discussion: """
             Every round runs every responder at every load point, each round starting one responder further \
-            along the list given (so that each runs in every slot equally often over a multiple of the responders' \
-            count of rounds): closed loops with W requests in flight (--windows) and open-loop fixed rates (--rates). Each run warms up, then measures \
+            along the list given (so that each runs in every slot equally often over a multiple of the \
+            responders' count of rounds): closed loops with W requests in flight (--windows) and open-loop fixed \
+            rates (--rates). Each run warms up, then measures \
             for --duration seconds: requests/s, latency percentiles, and CPU µs per request of responder, client \
             and broker (--broker-pid). The report gives medians over --rounds rounds and the worker's ratios to \
             null-confirm and pika. The worker is a child process (`cloudbus-worker run`, the binary beside this \
@@ -191,8 +192,8 @@ struct Bench: AsyncParsableCommand {
         var runTag: UInt16 = UInt16.random(in: 0...0x7FFF)
         for reliable in modes {
             for round in 1...echoRounds {
-                // Rotated each round: whichever responder ran first in a round did better — up to 15 % less CPU per
-                // echo for the same binary in both slots of an A/B run on this machine — so a fixed order favoured
+                // Rotated each round: whichever responder ran first in a round did better — 13–20 % less CPU per echo
+                // for the same binary in the first slot of an A/B run on this machine — so a fixed order favoured
                 // one side of every comparison. Over a multiple of `kinds.count` rounds each takes every slot alike.
                 let shift = (round - 1) % kinds.count
                 for kind in kinds[shift...] + kinds[..<shift] {

@@ -31,7 +31,8 @@ struct BenchHungKey: AsyncParsableCommand {
 
     /// `--rounds` is the parent's option (see `Bench.rounds`): given after this command's name, it lands there.
     @ParentCommand var bench: Bench
-    /// Rounds measured: `--rounds`, which the parent command parses (see `Bench.rounds`); 1 when not given.
+    /// Rounds, each on a fresh worker (unloaded, then hung); the ratio reported is the median of theirs. `--rounds`,
+    /// which the parent command parses (see `Bench.rounds`); 1 when not given.
     var rounds: Int { bench.rounds ?? 1 }
 
     func run() async throws {

@@ -382,7 +382,10 @@ struct ExecutorState<Key: Hashable & Sendable> {
 
     /// The key's running job is over: serve its next job later (behind the other ready keys) or forget the key.
     mutating func releaseLane(_ key: Key) {
-        guard let index = lanes.index(forKey: key) else { return laneRemoved() }
+        guard let index = lanes.index(forKey: key) else {
+            laneRemoved()
+            return
+        }
         if !lanes.values[index].queue.isEmpty {
             ready.append(key)
         } else {

@@ -213,11 +213,14 @@ final class DeliveryLedger: Sendable {
     var answeredCount: Int { state.withLock { $0.answeredCount } }
 
     private func evict(_ state: inout State) {
-        // Every id in `order` is answered (an answer is never taken back), so each removal shrinks the window.
+        // Every id in `order` from `head` on is answered (an answer is never taken back, and only this loop removes
+        // one), so each step shrinks the window; an entry in flight is never touched here even so.
         while state.answeredCount > capacity, state.head < state.order.count {
             let oldest = state.order[state.head]
             state.head += 1
-            if case .answered(let dropped) = state.entries.removeValue(forKey: oldest) {
+            if let index = state.entries.index(forKey: oldest),
+               case .answered(let dropped) = state.entries.values[index] {
+                state.entries.remove(at: index)
                 state.answeredCount -= 1
                 state.cachedBytes -= dropped.reply?.capacity ?? 0
             }
