@@ -192,11 +192,7 @@ struct Bench: AsyncParsableCommand {
         var runTag: UInt16 = UInt16.random(in: 0...0x7FFF)
         for reliable in modes {
             for round in 1...echoRounds {
-                // Rotated each round: whichever responder ran first in a round did better — 13–20 % less CPU per echo
-                // for the same binary in the first slot of an A/B run on this machine — so a fixed order favoured
-                // one side of every comparison. Over a multiple of `kinds.count` rounds each takes every slot alike.
-                let shift = (round - 1) % kinds.count
-                for kind in kinds[shift...] + kinds[..<shift] {
+                for kind in kinds.inRoundOrder(round) {
                     if kind == .pika, pikaUnavailable != nil { continue }
                     await runResponder(kind, round: round, reliable: reliable, points: points, setup: setup,
                                        brokerProbe: brokerProbe, runTag: &runTag, report: &report)

@@ -51,7 +51,7 @@ struct BenchFleet: AsyncParsableCommand {
         struct Row { var rate: Double; var workerCPU: [Double]; var broker: Double; var store: Double }
         var results: [Int: [Row]] = [:]
         for round in 1...rounds {
-            for size in sizeList {
+            for size in sizeList.inRoundOrder(round) {
                 let scratch = try BenchSetup.makeScratchDirectory("fleet")
                 defer { try? FileManager.default.removeItem(atPath: scratch) }
                 let schema = "bench_" + MessageID.random().prefix(12)

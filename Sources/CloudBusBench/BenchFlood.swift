@@ -56,7 +56,7 @@ struct BenchFlood: AsyncParsableCommand {
               ? "flood --hostile-headers: 1 MiB array and 480-deep nesting in an unknown header, known and unknown class, each followed by an EchoMsg; \(rounds) rounds"
               : "flood: \(messages) malformed messages, then one EchoMsg; prefetch \(prefetch); \(rounds) rounds")
         for round in 1...rounds {
-            for (name, path) in builds {
+            for (name, path) in builds.inRoundOrder(round) {
                 let responder = BenchWorkerResponder(setup: setup, reliable: false, baseline: path)
                 try await responder.start()
                 do {

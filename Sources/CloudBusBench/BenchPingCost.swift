@@ -56,9 +56,7 @@ struct BenchPingCost: AsyncParsableCommand {
         var results: [String: [Int: [(rate: Double, cpu: Double, switches: Double, agent: Double, broker: Double, bench: Double, p50: Double, p99: Double)]]] = [:]
         var rss: [String: [Int]] = [:]
         for round in 1...rounds {
-            // Rotated each round, as the echo bench does: the first slot of a round measured better.
-            let shift = (round - 1) % builds.count
-            for (name, executable) in builds[shift...] + builds[..<shift] {
+            for (name, executable) in builds.inRoundOrder(round) {
                 let scratch = try BenchSetup.makeScratchDirectory("ping-cost")
                 defer { try? FileManager.default.removeItem(atPath: scratch) }
                 let world = try await SoakWorld.start(hosts: hosts, vmsPerHost: 10, scratch: scratch,

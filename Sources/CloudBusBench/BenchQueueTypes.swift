@@ -371,10 +371,8 @@ struct BenchQueueTypes: AsyncParsableCommand {
         var notes = report.notes
         var runTag = UInt16.random(in: 0...0x7FFF)
         for round in 1...rounds {
-            // The order rotates each round, so no combination always runs first (or right after another).
-            let shift = (round - 1) % max(usable.count, 1)
-            let ordered = Array(usable[shift...] + usable[..<shift])
-            for (target, type) in ordered {
+            // No combination always runs first (or right after another).
+            for (target, type) in usable.inRoundOrder(round) {
                 let amqp = target.amqp(vhost: vhostPrefix + type)
                 let (probe, problem) = Self.brokerProbe(target)
                 if let problem { notes.append("round \(round) \(target.kind.label): broker CPU not measured: \(problem)") }
