@@ -12,7 +12,7 @@ import PackageDescription
 //   Primitives (JSONValue, ZStackUUID, Duration units) ← everything below that needs them
 //   CRabbitMQ, CRabbitMQShim ← AMQP                      transport; knows nothing of ZStack
 //   CloudBus                                             ZStack's wire: envelope, codec, headers, errors, ring
-//   CZlib ← BodyCompression                              ZStack's compressed bodies (zlib)
+//   CZlib ← BodyCompression, Inventory                   ZStack's compressed bodies; the answer log's CRC-32
 //   CloudBusAMQP ← CloudBus + AMQP                       publisher, topology, RPC client (Worker and the CLIs only)
 //   KVMMessages, ZBSMessages ← CloudBus                  the domains' wire types
 //   KeyedExecution, AgentHTTP, Inventory, LiveSettings   no ZStack wire, no transport
@@ -109,6 +109,8 @@ let package = Package(
                 "Primitives", .product(name: "GRDB", package: "GRDB.swift"),
                 // sqlite3 itself, for the one insert that binds its values in place (the answer journal's).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                // zlib's CRC-32 for the answer log's records.
+                "CZlib",
             ]
         ),
         // The store a fleet shares: the Inventory protocols on PostgreSQL (SQLite stays in Inventory, the default).

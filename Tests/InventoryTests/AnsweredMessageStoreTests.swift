@@ -11,7 +11,7 @@ struct AnsweredMessageStoreTests {
                                answeredAtEpochMillis: 1_000 + Int64(number))
     }
 
-    @Test("answers come back oldest first, with their reply bytes, a missing reply as nil", arguments: StoreBackend.available)
+    @Test("answers come back oldest first, with their reply bytes, a missing reply as nil", arguments: StoreBackend.answerStores)
     func roundTrip(_ backend: StoreBackend) async throws {
         try await backend.withStore { inventory async throws in
             #expect(try await inventory.loadAnsweredMessages(limit: 10).isEmpty)
@@ -24,7 +24,7 @@ struct AnsweredMessageStoreTests {
         }
     }
 
-    @Test("a re-answered id is replaced and becomes the most recent", arguments: StoreBackend.available)
+    @Test("a re-answered id is replaced and becomes the most recent", arguments: StoreBackend.answerStores)
     func replaceMovesToTheEnd(_ backend: StoreBackend) async throws {
         try await backend.withStore { inventory async throws in
             try await inventory.recordAnsweredMessages([Self.answer(1), Self.answer(2)], keepingLast: 10)
@@ -35,7 +35,7 @@ struct AnsweredMessageStoreTests {
         }
     }
 
-    @Test("a re-answered id is read back as its newest answer, once, by every reader", arguments: StoreBackend.available)
+    @Test("a re-answered id is read back as its newest answer, once, by every reader", arguments: StoreBackend.answerStores)
     func reAnsweredIdReadsTheNewest(_ backend: StoreBackend) async throws {
         try await backend.withStore { inventory async throws in
             try await inventory.recordAnsweredMessages([Self.answer(1), Self.answer(2)], keepingLast: 10)
@@ -51,7 +51,7 @@ struct AnsweredMessageStoreTests {
         }
     }
 
-    @Test("only the most recent rows are kept: the store follows the window, not the history", arguments: StoreBackend.available)
+    @Test("only the most recent rows are kept: the store follows the window, not the history", arguments: StoreBackend.answerStores)
     func trimsToTheWindow(_ backend: StoreBackend) async throws {
         try await backend.withStore { inventory async throws in
             for batch in 0..<10 {
@@ -59,9 +59,14 @@ struct AnsweredMessageStoreTests {
                     (0..<10).map { Self.answer(batch * 10 + $0) }, keepingLast: 25)
             }
             let kept = try await inventory.loadAnsweredMessages(limit: 1_000)
-            #expect(kept.count == 25)
-            #expect(kept.first == Self.answer(75))
-            #expect(kept.last == Self.answer(99))
+            #expect(Array(kept.suffix(25)) == (75...99).map { Self.answer($0) })
+            if backend == .sqliteFile {
+                // The answer log drops a segment at a time: the window and less than one more behind it.
+                #expect(kept.count < 25 + 25 + 10)
+                #expect(try await inventory.loadAnsweredMessages(limit: 25) == (75...99).map { Self.answer($0) })
+            } else {
+                #expect(kept.count == 25)
+            }
         }
     }
 
@@ -82,7 +87,7 @@ struct AnsweredMessageStoreTests {
 
 @Suite("Answered-message store: ids at start, bodies on demand")
 struct AnsweredMessageLookupTests {
-    @Test("ids come back oldest first with whether a reply exists; one answer is read by id", arguments: StoreBackend.available)
+    @Test("ids come back oldest first with whether a reply exists; one answer is read by id", arguments: StoreBackend.answerStores)
     func idsAndLookup(_ backend: StoreBackend) async throws {
         try await backend.withStore { inventory async throws in
             let withReply = AnsweredMessage(id: "c0000000000000000000000000000001", reply: [1, 2, 3], answeredAtEpochMillis: 5)

@@ -73,7 +73,8 @@ struct OutboxStoreTests {
         }
     }
 
-    @Test("rows confirmed with an answer go in the answer's transaction", arguments: StoreBackend.available)
+    @Test("rows confirmed with an answer go with the answer's commit (SQLite on a file: right after its log append)",
+          arguments: StoreBackend.answerStores)
     func removedWithTheAnswer(_ backend: StoreBackend) async throws {
         try await backend.withStore { inventory async throws in
             try await Self.seed(inventory)

@@ -9,7 +9,7 @@ extension StoreBackend {
     var migrations: [String] {
         let shared = ["v1", "v2-skip-registry", "v2-vm-nics", "v3-zbs", "v4-vms-covering-expected", "v5-answered-messages", "v6-outbox", "v7-members", "v8-delivery-attempts"]
         return switch self {
-        case .sqlite: shared + ["v9-answer-log"]
+        case .sqlite, .sqliteFile: shared + ["v9-answer-log"]
         case .postgres: shared
         }
     }

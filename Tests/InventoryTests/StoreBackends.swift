@@ -15,11 +15,17 @@ import Testing
 /// PostgreSQL half never goes missing silently there.
 enum StoreBackend: String, Sendable, CaseIterable, CustomTestStringConvertible {
     case sqlite
+    /// SQLite on a scratch file: where the dedupe window lives in the answer log instead of a table. The answer-store
+    /// suites run it beside the other two (``answerStores``).
+    case sqliteFile
     case postgres
 
     var testDescription: String { rawValue }
 
     static var available: [StoreBackend] { postgresSettings == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    /// ``available`` and SQLite on a file: the stores whose answered messages live in three different places.
+    static var answerStores: [StoreBackend] { available + [.sqliteFile] }
 
     /// The test database from the environment, or nil.
     static var postgresSettings: PostgresStoreSettings? {
@@ -34,13 +40,16 @@ enum StoreBackend: String, Sendable, CaseIterable, CustomTestStringConvertible {
     /// A fresh, empty store for `body`, closed and removed when it ends, however it ends.
     func withStore<T>(_ body: (any InventoryBackend) async throws -> T) async throws -> T {
         if self == .sqlite { return try await body(try SQLiteInventory.inMemory()) }
+        if self == .sqliteFile {
+            return try await withTemporaryDatabasePath { path in try await body(try SQLiteInventory(path: path)) }
+        }
         return try await withDatabase { database in try await body(try await database.open()) }
     }
 
     /// One fresh, empty database for `body`, which may open several stores on it (a restart, a second worker).
     func withDatabase<T>(_ body: (ScratchDatabase) async throws -> T) async throws -> T {
         switch self {
-        case .sqlite:
+        case .sqlite, .sqliteFile:
             return try await withTemporaryDatabasePath { path in
                 let database = ScratchDatabase(opener: { _ in try SQLiteInventory(path: path) })
                 defer { database.closeAll() }

@@ -1,13 +1,16 @@
+import Dispatch
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 
-/// The window is an append-only log (migration `v9-answer-log`): `seq` is answer order, a re-answered id has a second,
-/// newer row, and readers keep the newest row of each id. No index on the id: see the migration for why, and for
-/// what a lookup by id costs.
+/// A file database keeps the window in its ``AnswerLog`` (beside the file); an in-memory one in `answered_messages`,
+/// an append-only table (migration `v9-answer-log`: `seq` is answer order, a re-answered id has a second, newer row,
+/// and readers keep the newest row of each id; no index on the id).
 extension SQLiteInventory: BlockingAnswerRecorder {
     public func loadAnsweredMessages(limit: Int) async throws -> [AnsweredMessage] {
-        try await read("loadAnsweredMessages(\(limit))") { db in
+        if answerLog != nil { return try await onLogQueue { try $0.answeredMessages(limit: limit) } }
+        return try await read("loadAnsweredMessages(\(limit))") { db in
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT id, reply, answeredAt FROM answered_messages ORDER BY seq DESC LIMIT ?
                 """, arguments: [max(0, limit)])
@@ -18,7 +21,8 @@ extension SQLiteInventory: BlockingAnswerRecorder {
     }
 
     public func answeredMessageIds(limit: Int) async throws -> [(id: String, hasReply: Bool)] {
-        try await read("answeredMessageIds(\(limit))") { db in
+        if answerLog != nil { return try await onLogQueue { try $0.answeredMessageIds(limit: limit) } }
+        return try await read("answeredMessageIds(\(limit))") { db in
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT id, reply IS NOT NULL FROM answered_messages ORDER BY seq DESC LIMIT ?
                 """, arguments: [max(0, limit)])
@@ -26,9 +30,10 @@ extension SQLiteInventory: BlockingAnswerRecorder {
         }
     }
 
-    /// The newest row for `id`, found by scanning back from the newest answer (there is no index on ids).
+    /// The newest answer for `id`, found by scanning back from the newest answer (there is no index on ids).
     public func answeredMessage(id: String) async throws -> AnsweredMessage? {
-        try await read("answeredMessage(id:)") { db in
+        if answerLog != nil { return try await onLogQueue { try $0.answeredMessage(id: id) } }
+        return try await read("answeredMessage(id:)") { db in
             try Row.fetchOne(db, sql: """
                 SELECT id, reply, answeredAt FROM answered_messages WHERE id = ? ORDER BY seq DESC LIMIT 1
                 """, arguments: [id])
@@ -43,17 +48,65 @@ extension SQLiteInventory: BlockingAnswerRecorder {
         _ answers: [AnsweredMessage], keepingLast limit: Int, removingOutbox sent: [Int64]
     ) async throws {
         guard !answers.isEmpty || !sent.isEmpty else { return }
+        if answerLog != nil {
+            try await onLogQueue { _ in try self.recordAnsweredMessagesBlocking(answers, keepingLast: limit, removingOutbox: sent) }
+            return
+        }
         try await write("recordAnsweredMessages(\(answers.count), removingOutbox: \(sent.count))") { db in
             try Self.record(answers, keepingLast: limit, removingOutbox: sent, in: db)
         }
     }
 
+    /// A file database: the answers are appended to the log and synced first, then the outbox rows go in a
+    /// transaction of their own. A crash between the two leaves rows whose messages were confirmed; they are
+    /// published again at start with the ids they were written with — the outbox's at-least-once, never a lost row.
     public func recordAnsweredMessagesBlocking(
         _ answers: [AnsweredMessage], keepingLast limit: Int, removingOutbox sent: [Int64]
     ) throws {
         guard !answers.isEmpty || !sent.isEmpty else { return }
+        if let log = try movedAnswerLog() {
+            try log.append(answers, keepingLast: limit)
+            guard !sent.isEmpty else { return }
+            try writeBlocking("removeOutbox(\(sent.count))") { db in try Self.removeOutbox(sent, in: db) }
+            return
+        }
         try writeBlocking("recordAnsweredMessages(\(answers.count), removingOutbox: \(sent.count))") { db in
             try Self.record(answers, keepingLast: limit, removingOutbox: sent, in: db)
+        }
+    }
+
+    /// The answer log, once the rows an earlier build kept in `answered_messages` are in it (moved on first use:
+    /// appended and synced, then deleted — a crash between appends them twice, which readers take as re-answers).
+    /// Nil for an in-memory database.
+    private func movedAnswerLog() throws -> AnswerLog? {
+        guard let answerLog else { return nil }
+        try answerTableMoved.withLock { moved in
+            guard !moved else { return }
+            let rows = try database.read { db in
+                try Row.fetchAll(db, sql: "SELECT id, reply, answeredAt FROM answered_messages ORDER BY seq")
+            }
+            if !rows.isEmpty {
+                try answerLog.append(rows.map { row in
+                    AnsweredMessage(id: row[0], reply: (row[1] as Data?).map { [UInt8]($0) },
+                                    answeredAtEpochMillis: row[2])
+                }, keepingLast: .max)
+                try database.write { db in try db.execute(sql: "DELETE FROM answered_messages") }
+            }
+            moved = true
+        }
+        return answerLog
+    }
+
+    /// `body` with the (moved) answer log on a dispatch queue: the log blocks its thread on file I/O, which must not
+    /// be one of Swift's pool.
+    private func onLogQueue<T: Sendable>(_ body: @escaping @Sendable (AnswerLog) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(with: Result {
+                    guard let log = try self.movedAnswerLog() else { preconditionFailure("a file database has a log") }
+                    return try body(log)
+                })
+            }
         }
     }
 

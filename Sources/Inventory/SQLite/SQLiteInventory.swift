@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Primitives
+import Synchronization
 
 /// The embedded inventory: every store protocol over one SQLite database, through GRDB.
 ///
@@ -25,6 +26,11 @@ public final class SQLiteInventory: Sendable {
     /// The store's clock in epoch milliseconds: stamps skip-registry times and ages them on load (see
     /// ``SkipEntryChange``). The host's wall clock unless a test moves it by hand.
     let storeClock: @Sendable () -> Int64
+    /// A file database's dedupe window (``AnswerLog``, in `<path>-answers/`); nil in memory, where the
+    /// `answered_messages` table holds it.
+    let answerLog: AnswerLog?
+    /// Whether rows a build before the answer log left in `answered_messages` were moved into it (checked once).
+    let answerTableMoved = Mutex(false)
 
     /// The host's wall clock in epoch milliseconds (the default ``storeClock``).
     public static let systemClock: @Sendable () -> Int64 = {
@@ -82,6 +88,7 @@ public final class SQLiteInventory: Sendable {
         self.database = database
         self.path = path
         self.storeClock = clock
+        self.answerLog = path.map { AnswerLog(directory: $0 + "-answers") }
         do {
             let superseded = try database.read { try SQLiteSchema.migrator.hasBeenSuperseded($0) }
             if superseded {

@@ -28,8 +28,10 @@ public protocol AnsweredMessageStore: Sendable {
     /// The answer recorded for `id`, or nil.
     func answeredMessage(id: String) async throws -> AnsweredMessage?
 
-    /// Records `answers` (a later answer for the same id replaces the earlier one), keeps only the most recent
-    /// `keepingLast` rows, and removes the outbox rows `sent` (their messages were confirmed), in one transaction.
+    /// Records `answers` (a later answer for the same id replaces the earlier one), keeps the most recent
+    /// `keepingLast` answers and drops older ones — exactly (tables), or a window's worth at a time (a file database's
+    /// ``AnswerLog``: fewer than two windows and a batch) — and removes the outbox rows `sent` (their messages were
+    /// confirmed): in one transaction, or for the answer log right after the answers are synced.
     func recordAnsweredMessages(_ answers: [AnsweredMessage], keepingLast: Int, removingOutbox sent: [Int64])
         async throws
 }

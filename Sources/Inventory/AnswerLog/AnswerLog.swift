@@ -1,0 +1,253 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// The persisted dedupe window of a file database: an append-only log of answers in a directory beside it, two
+/// segment files at most.
+///
+/// Why not a table: the worker writes one answer per message, and in SQLite that was a B-tree insert, a trimmed row,
+/// a dozen 4 KiB WAL frames per commit and a checkpoint writing them all again — ~20 % of the worker's CPU per echo
+/// (issue 15). Here a batch is one `pwrite` of its records and one `fdatasync`: nothing else is written, nothing is
+/// written twice.
+///
+/// - **Durable when ``append(_:keepingLast:)`` returns**: the records and the file's size are on disk.
+/// - **A crash tears at most the last write**: every record carries its length and a CRC-32; reading stops at the
+///   first record that runs past the end or fails its CRC, and the writer cuts the file there before it appends.
+/// - **The window, not the history**: once the segment being written holds `keepingLast` records, a new one is
+///   started (its directory entry synced) and the one before it removed, so the last `keepingLast` answers are always
+///   in the two newest segments.
+/// - **One writer**: the first append takes `flock` on the directory's `lock` file; another process (or a second
+///   log object on the same directory) gets a clear error instead of interleaved records. Readers take no lock and
+///   read what is on disk.
+///
+/// Readers scan the segments (no index: a lookup by id reads the window, ~tens of milliseconds for one as old as the
+/// window — only a duplicate whose reply left the worker's memory asks). Every call blocks its thread: callers on
+/// Swift's pool hop to a dispatch queue first.
+public final class AnswerLog: Sendable {
+    /// The log's directory (created on the first append).
+    public let directory: String
+    private let writer = Mutex<Writer?>(nil)
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    deinit {
+        writer.withLock { $0?.close() }
+    }
+
+    /// Appends `answers` in order, durably, and keeps the log to the window of the last `keepingLast` answers.
+    public func append(_ answers: [AnsweredMessage], keepingLast limit: Int) throws(InventoryError) {
+        guard !answers.isEmpty else { return }
+        try writer.withLock { (writer: inout Writer?) throws(InventoryError) in
+            if writer == nil { writer = try Writer(directory: directory) }
+            try writer!.append(answers, keepingLast: max(1, limit))
+        }
+    }
+
+    /// The newest answer recorded for `id`, or nil.
+    public func answeredMessage(id: String) throws -> AnsweredMessage? {
+        var id = id
+        let wanted = id.withUTF8 { Array($0) }
+        for segment in try AnswerLogSegment.list(in: directory).suffix(2).reversed() {
+            var found: (at: Int64, hasReply: Bool, offset: Int64, length: Int)?
+            try segment.scan { body in
+                guard body.idBytes.elementsEqual(wanted) else { return }
+                found = (body.answeredAtEpochMillis, body.hasReply, body.fileOffset + Int64(body.replyStart),
+                         body.replyLength)
+            }
+            guard let found else { continue }
+            let reply = found.hasReply ? try segment.bytes(at: found.offset, length: found.length) : nil
+            return AnsweredMessage(id: id, reply: reply, answeredAtEpochMillis: found.at)
+        }
+        return nil
+    }
+
+    /// The ids of the last `limit` answers, oldest first, each id once (its newest answer), with whether it had a
+    /// reply.
+    public func answeredMessageIds(limit: Int) throws -> [(id: String, hasReply: Bool)] {
+        try newest(limit: limit).map { ($0.id, $0.hasReply) }
+    }
+
+    /// The last `limit` answers with their replies, oldest first, each id once (its newest answer).
+    public func answeredMessages(limit: Int) throws -> [AnsweredMessage] {
+        let segments = try AnswerLogSegment.list(in: directory).suffix(2)
+        return try newest(limit: limit).map { entry in
+            let reply = try entry.hasReply
+                ? segments.first { $0.generation == entry.generation }?.bytes(at: entry.replyOffset, length: entry.replyLength)
+                : nil
+            return AnsweredMessage(id: entry.id, reply: reply, answeredAtEpochMillis: entry.answeredAt)
+        }
+    }
+
+    /// Where one answer is, without its reply.
+    private struct Entry {
+        var id: String
+        var hasReply: Bool
+        var answeredAt: Int64
+        var generation: UInt64
+        var replyOffset: Int64
+        var replyLength: Int
+    }
+
+    /// The last `limit` records (a ring of that size over both segments, so memory follows the window, not the log),
+    /// then the newest of each id, oldest first.
+    private func newest(limit: Int) throws -> [Entry] {
+        guard limit > 0 else { return [] }
+        var ring: [Entry] = []
+        var head = 0
+        for segment in try AnswerLogSegment.list(in: directory).suffix(2) {
+            try segment.scan { body in
+                let entry = Entry(id: body.id, hasReply: body.hasReply, answeredAt: body.answeredAtEpochMillis,
+                                  generation: segment.generation,
+                                  replyOffset: body.fileOffset + Int64(body.replyStart), replyLength: body.replyLength)
+                if ring.count < limit {
+                    ring.append(entry)
+                } else {
+                    ring[head] = entry
+                    head = (head + 1) % limit
+                }
+            }
+        }
+        var seen = Set<String>()
+        var newestFirst: [Entry] = []
+        for index in (0..<ring.count).reversed() {
+            let entry = ring[(head + index) % ring.count]
+            if seen.insert(entry.id).inserted { newestFirst.append(entry) }
+        }
+        return newestFirst.reversed()
+    }
+}
+
+extension AnswerLog {
+    /// The open segment and the lock: what only the writer holds.
+    private struct Writer {
+        let directory: String
+        let lockDescriptor: CInt
+        var segment: AnswerLogSegment
+        var descriptor: CInt
+        var offset: Int64
+        var records: Int
+        /// One batch's records, kept between batches (unless a burst grew it past 1 MiB).
+        var buffer: [UInt8] = []
+
+        /// Creates the directory if needed, takes the lock, drops segments older than the window's two, and opens the
+        /// newest for appending, cut after its last whole record.
+        init(directory: String) throws(InventoryError) {
+            self.directory = directory
+            if mkdir(directory, 0o750) == 0 {
+                let parent = directory.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+                    .joined(separator: "/")
+                try Self.syncDirectory(parent.isEmpty ? (directory.hasPrefix("/") ? "/" : ".") : parent)
+            } else if errno != EEXIST {
+                throw AnswerLogIO.failure("create directory", directory)
+            }
+            let lockDescriptor = open(directory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+            guard lockDescriptor >= 0 else { throw AnswerLogIO.failure("open", directory + "/lock") }
+            guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
+                let reason = errno == EWOULDBLOCK
+                    ? "another writer holds this answer log (a second worker on the same database?)"
+                    : String(cString: strerror(errno))
+                Glibc.close(lockDescriptor)
+                throw .storage(operation: "answer log: lock", path: directory, reason: reason)
+            }
+            do {
+                var segments = try AnswerLogSegment.list(in: directory)
+                while segments.count > 2 { unlink(segments.removeFirst().path) }
+                let segment = segments.last ?? AnswerLogSegment(generation: 1, directory: directory)
+                let descriptor = open(segment.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o640)
+                guard descriptor >= 0 else { throw AnswerLogIO.failure("open", segment.path) }
+                if segments.isEmpty { try Self.syncDirectory(directory) }
+                let (validEnd, count): (Int64, Int)
+                do {
+                    (validEnd, count) = try segment.scan { _ in }
+                    // A torn tail (a crash inside a write) is cut, so the next record follows the last whole one.
+                    let size = lseek(descriptor, 0, SEEK_END)
+                    if size > validEnd {
+                        guard ftruncate(descriptor, off_t(validEnd)) == 0, fdatasync(descriptor) == 0 else {
+                            throw AnswerLogIO.failure("truncate", segment.path)
+                        }
+                    }
+                } catch {
+                    Glibc.close(descriptor)
+                    throw error
+                }
+                self.lockDescriptor = lockDescriptor
+                self.segment = segment
+                self.descriptor = descriptor
+                self.offset = validEnd
+                self.records = count
+            } catch let error as InventoryError {
+                Glibc.close(lockDescriptor)
+                throw error
+            } catch {
+                Glibc.close(lockDescriptor)
+                throw .storage(operation: "answer log: open", path: directory, reason: String(describing: error))
+            }
+        }
+
+        func close() {
+            Glibc.close(descriptor)
+            Glibc.close(lockDescriptor)  // releases the flock
+        }
+
+        mutating func append(_ answers: [AnsweredMessage], keepingLast limit: Int) throws(InventoryError) {
+            buffer.removeAll(keepingCapacity: true)
+            for answer in answers { try AnswerLogRecord.append(answer, to: &buffer) }
+            let written = buffer.withUnsafeBytes { bytes -> Bool in
+                var done = 0
+                while done < bytes.count {
+                    let count = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done,
+                                       off_t(offset) + off_t(done))
+                    if count < 0, errno == EINTR { continue }
+                    guard count > 0 else { return false }
+                    done += count
+                }
+                return true
+            }
+            guard written, fdatasync(descriptor) == 0 else {
+                let failure = AnswerLogIO.failure(written ? "fdatasync" : "write", segment.path)
+                // Nothing of a failed batch stays to be read as an answer: the next batch is written where it began.
+                _ = ftruncate(descriptor, off_t(offset))
+                throw failure
+            }
+            offset += Int64(buffer.count)
+            records += answers.count
+            if buffer.capacity > 1 << 20 { buffer = [] }
+            if records >= limit { rotate() }
+        }
+
+        /// Starts the next segment and removes the one before the current: the current one holds the window now.
+        /// Best effort — the batch is already durable; on failure the current segment grows and the next batch tries
+        /// again.
+        private mutating func rotate() {
+            let next = AnswerLogSegment(generation: segment.generation + 1, directory: directory)
+            let descriptor = open(next.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+            guard descriptor >= 0 else { return }
+            guard (try? Self.syncDirectory(directory)) != nil else {
+                Glibc.close(descriptor)
+                unlink(next.path)
+                return
+            }
+            if segment.generation > 1 {
+                unlink(AnswerLogSegment(generation: segment.generation - 1, directory: directory).path)
+            }
+            Glibc.close(self.descriptor)
+            self.segment = next
+            self.descriptor = descriptor
+            self.offset = 0
+            self.records = 0
+        }
+
+        /// Makes the directory's entries (a created or removed file) durable.
+        private static func syncDirectory(_ path: String) throws(InventoryError) {
+            let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard descriptor >= 0 else { throw AnswerLogIO.failure("open", path) }
+            defer { Glibc.close(descriptor) }
+            guard fsync(descriptor) == 0 else { throw AnswerLogIO.failure("fsync", path) }
+        }
+    }
+}
