@@ -21,7 +21,25 @@ struct AnswerLogTests {
         try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
     }
 
-    @Test("a torn last write is cut: the whole records before it are read, and the next append follows them")
+    /// Each answer's record: an 8-byte header, time, flags, id length, a 32-byte id and "reply-<digit>".
+    private static let recordSize = 8 + 11 + 32 + 7
+
+    /// Overwrites `bytes` at `offset` of `path`.
+    private static func overwrite(_ path: String, at offset: Int, with bytes: [UInt8]) throws {
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        try handle.seek(toOffset: UInt64(offset))
+        try handle.write(contentsOf: bytes)
+        try handle.close()
+    }
+
+    private static func contents(_ path: String, at offset: Int, count: Int) throws -> [UInt8] {
+        let handle = try #require(FileHandle(forReadingAtPath: path))
+        defer { try? handle.close() }
+        try handle.seek(toOffset: UInt64(offset))
+        return [UInt8](try #require(try handle.read(upToCount: count)))
+    }
+
+    @Test("a torn last write ends the log: the whole records before it are read, and what it left is zeroed")
     func tornTail() async throws {
         try await withTemporaryDirectory { scratch in
             let directory = scratch.path + "/answers"
@@ -31,43 +49,34 @@ struct AnswerLogTests {
                 try log.append([Self.answer(3)], keepingLast: 100)
             }
             let segment = directory + "/" + (try #require(try Self.segments(directory).first))
-            let whole = try Self.size(segment)
-            // A crash inside the third record's write: its last five bytes never reached the disk.
-            let handle = try #require(FileHandle(forUpdatingAtPath: segment))
-            try handle.truncate(atOffset: UInt64(whole - 5))
-            try handle.close()
+            // Appends overwrite zeros written ahead: the file is a whole extent, zeros after the records.
+            #expect(try Self.size(segment) == 4 << 20)
+            #expect(try Self.contents(segment, at: 3 * Self.recordSize, count: 64) == [UInt8](repeating: 0, count: 64))
+            // A crash inside a larger batch's write: the third record's end and what followed it are garbage.
+            try Self.overwrite(segment, at: 3 * Self.recordSize - 5, with: [UInt8](repeating: 0xAA, count: 40))
 
             let log = AnswerLog(directory: directory)
             #expect(try log.answeredMessages(limit: 10) == [Self.answer(1), Self.answer(2)])
             try log.append([Self.answer(4)], keepingLast: 100)
             #expect(try log.answeredMessages(limit: 10) == [Self.answer(1), Self.answer(2), Self.answer(4)])
-            // The torn bytes are gone, not skipped: the file is exactly the three whole records.
-            #expect(try Self.size(segment) == whole)  // records 3 and 4 have the same length
+            // The garbage beyond the new record is gone, not merely unread.
+            #expect(try Self.contents(segment, at: 3 * Self.recordSize, count: 64) == [UInt8](repeating: 0, count: 64))
         }
     }
 
-    @Test("a record that fails its CRC ends the log there; the writer cuts it before appending")
+    @Test("a record that fails its CRC ends the log there; the writer appends over it")
     func corruptRecord() async throws {
         try await withTemporaryDirectory { scratch in
             let directory = scratch.path + "/answers"
-            let segment: String
-            let firstEnd: Int
             do {
                 let log = AnswerLog(directory: directory)
-                try log.append([Self.answer(1)], keepingLast: 100)
-                segment = directory + "/" + (try #require(try Self.segments(directory).first))
-                firstEnd = try Self.size(segment)
-                try log.append([Self.answer(2)], keepingLast: 100)
-                try log.append([Self.answer(3)], keepingLast: 100)
+                for number in 1...3 { try log.append([Self.answer(number)], keepingLast: 100) }
             }
+            let segment = directory + "/" + (try #require(try Self.segments(directory).first))
             // One bit of the second record's reply flipped.
-            let handle = try #require(FileHandle(forUpdatingAtPath: segment))
-            let offset = UInt64(try Self.size(segment) - (try Self.size(segment) - firstEnd) / 2 - 3)
-            try handle.seek(toOffset: offset)
-            let byte = try #require(try handle.read(upToCount: 1)).first!
-            try handle.seek(toOffset: offset)
-            try handle.write(contentsOf: [byte ^ 0x01])
-            try handle.close()
+            let offset = 2 * Self.recordSize - 3
+            let byte = try Self.contents(segment, at: offset, count: 1)[0]
+            try Self.overwrite(segment, at: offset, with: [byte ^ 0x01])
 
             let log = AnswerLog(directory: directory)
             #expect(try log.answeredMessageIds(limit: 10).map(\.id) == [Self.answer(1).id])

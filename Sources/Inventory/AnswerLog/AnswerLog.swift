@@ -13,7 +13,11 @@ import Synchronization
 /// (issue 15). Here a batch is one `pwrite` of its records and one `fdatasync`: nothing else is written, nothing is
 /// written twice.
 ///
-/// - **Durable when ``append(_:keepingLast:)`` returns**: the records and the file's size are on disk.
+/// - **Durable when ``append(_:keepingLast:)`` returns**: the records are on disk.
+/// - **Appends overwrite zeros**: a segment grows by extents of 4 MiB of zeros written ahead, so most batches change
+///   no file size and their `fdatasync` writes data pages only — an append that grows a file also writes its inode
+///   (ext4 without a journal: a second synchronous write) or commits the filesystem's journal. PostgreSQL pre-zeroes
+///   its WAL segments for the same reason. After the last record there are only zeros; a zero length ends the log.
 /// - **A crash tears at most the last write**: every record carries its length and a CRC-32; reading stops at the
 ///   first record that runs past the end or fails its CRC, and the writer cuts the file there before it appends.
 /// - **The window, not the history**: once the segment being written holds `keepingLast` records, a new one is
@@ -129,7 +133,10 @@ extension AnswerLog {
         let lockDescriptor: CInt
         var segment: AnswerLogSegment
         var descriptor: CInt
+        /// Where the next record goes: the end of the last whole one.
         var offset: Int64
+        /// The file's size: zeros from `offset` to here.
+        var allocated: Int64
         var records: Int
         /// One batch's records, kept between batches (unless a burst grew it past 1 MiB).
         var buffer: [UInt8] = []
@@ -162,14 +169,15 @@ extension AnswerLog {
                 guard descriptor >= 0 else { throw AnswerLogIO.failure("open", segment.path) }
                 if segments.isEmpty { try Self.syncDirectory(directory) }
                 let (validEnd, count): (Int64, Int)
+                let size: Int64
                 do {
                     (validEnd, count) = try segment.scan { _ in }
-                    // A torn tail (a crash inside a write) is cut, so the next record follows the last whole one.
-                    let size = lseek(descriptor, 0, SEEK_END)
+                    // Whatever follows the last whole record — a write a crash tore, records of a batch that never
+                    // finished — is zeroed, so nothing of it can be read after the records appended from here.
+                    size = Int64(lseek(descriptor, 0, SEEK_END))
                     if size > validEnd {
-                        guard ftruncate(descriptor, off_t(validEnd)) == 0, fdatasync(descriptor) == 0 else {
-                            throw AnswerLogIO.failure("truncate", segment.path)
-                        }
+                        try Self.writeZeros(descriptor, from: validEnd, to: size, path: segment.path)
+                        guard fdatasync(descriptor) == 0 else { throw AnswerLogIO.failure("fdatasync", segment.path) }
                     }
                 } catch {
                     Glibc.close(descriptor)
@@ -179,6 +187,7 @@ extension AnswerLog {
                 self.segment = segment
                 self.descriptor = descriptor
                 self.offset = validEnd
+                self.allocated = max(size, validEnd)
                 self.records = count
             } catch let error as InventoryError {
                 Glibc.close(lockDescriptor)
@@ -197,6 +206,17 @@ extension AnswerLog {
         mutating func append(_ answers: [AnsweredMessage], keepingLast limit: Int) throws(InventoryError) {
             buffer.removeAll(keepingCapacity: true)
             for answer in answers { try AnswerLogRecord.append(answer, to: &buffer) }
+            if offset + Int64(buffer.count) > allocated {
+                // The batch's fdatasync below makes the new size durable with the records.
+                let end = (offset + Int64(buffer.count) + Self.extent - 1) / Self.extent * Self.extent
+                do {
+                    try Self.writeZeros(descriptor, from: allocated, to: end, path: segment.path)
+                    allocated = end
+                } catch {
+                    _ = ftruncate(descriptor, off_t(allocated))
+                    throw error
+                }
+            }
             let written = buffer.withUnsafeBytes { bytes -> Bool in
                 var done = 0
                 while done < bytes.count {
@@ -212,6 +232,7 @@ extension AnswerLog {
                 let failure = AnswerLogIO.failure(written ? "fdatasync" : "write", segment.path)
                 // Nothing of a failed batch stays to be read as an answer: the next batch is written where it began.
                 _ = ftruncate(descriptor, off_t(offset))
+                allocated = offset
                 throw failure
             }
             offset += Int64(buffer.count)
@@ -239,7 +260,26 @@ extension AnswerLog {
             self.segment = next
             self.descriptor = descriptor
             self.offset = 0
+            self.allocated = 0
             self.records = 0
+        }
+
+        /// What a segment grows by.
+        static let extent: Int64 = 4 << 20
+        private static let zeros = [UInt8](repeating: 0, count: 1 << 18)
+
+        /// Zeros over `start..<end` (not synced).
+        private static func writeZeros(_ descriptor: CInt, from start: Int64, to end: Int64,
+                                       path: String) throws(InventoryError) {
+            var position = start
+            while position < end {
+                let count = zeros.withUnsafeBytes { zeros in
+                    pwrite(descriptor, zeros.baseAddress!, Int(min(Int64(zeros.count), end - position)), off_t(position))
+                }
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { throw AnswerLogIO.failure("write", path) }
+                position += Int64(count)
+            }
         }
 
         /// Makes the directory's entries (a created or removed file) durable.
