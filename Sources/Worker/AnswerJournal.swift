@@ -14,7 +14,8 @@ import Synchronization
 /// single cost of a message at low load. The wait delays only the ack, never the reply, which went out before.
 ///
 /// The batches are written from a thread of the journal's own, which sleeps through the linger and, with a store
-/// that can commit on its caller (``BlockingAnswerRecorder``: SQLite), runs the transaction itself: a batch wakes one
+/// that can commit on its caller (``BlockingAnswerRecorder``: SQLite — a file database's answer log, an in-memory
+/// database's table), writes the batch itself: a batch wakes one
 /// thread, where an async writer woke a pool thread for its task, one for the linger's timer, the store's queue and
 /// a pool thread again for the commit's continuation. Other stores (PostgreSQL) are awaited from there.
 ///

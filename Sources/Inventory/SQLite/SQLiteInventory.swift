@@ -15,6 +15,8 @@ import Synchronization
 /// Every commit is durable when it returns (`synchronous = FULL`: the WAL is fsynced), because what the worker does
 /// next — ack a delivery, publish an outbox row — must not be undone by a power loss.
 ///
+/// A file database keeps its dedupe window in an ``AnswerLog`` beside it (`<path>-answers/`), not in a table.
+///
 /// Database work runs on GRDB's own dispatch queues, never on Swift's cooperative pool — except the answer
 /// journal's blocking write (``BlockingAnswerRecorder``), which runs on the journal's own thread, and point lookups
 /// (``lookUp(_:_:)``), which run on the caller's thread. Opening (and migrating) is synchronous and blocks the
@@ -51,9 +53,10 @@ public final class SQLiteInventory: Sendable {
         var configuration = Configuration()
         configuration.label = "inventory"
         configuration.busyMode = .timeout(busyTimeout.inSeconds)
-        // 256 KiB of page cache per connection instead of SQLite's 2 MiB: the journal's writer touches the log's two
-        // ends and the start-up reader the whole window once, pages nobody reads again, and the OS caches the file
-        // anyway. Peak RSS at W=100 −1.9 MB, CPU per echo and per ping within the spread (BENCHMARKS.md).
+        // 256 KiB of page cache per connection instead of SQLite's 2 MiB, measured when the answers were a table here
+        // (the journal's writer touched the table's two ends and the start-up reader the whole window once, pages
+        // nobody reads again; the OS caches the file anyway): peak RSS at W=100 −1.9 MB, CPU per echo and per ping
+        // within the spread (BENCHMARKS.md).
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -256") }
         let pool: DatabasePool
         do {
