@@ -80,9 +80,13 @@ struct AnswerLogTests {
 
             let log = AnswerLog(directory: directory)
             #expect(try log.answeredMessageIds(limit: 10).map(\.id) == [Self.answer(1).id])
-            #expect(try log.answeredMessage(id: Self.answer(3).id) == nil)
+            #expect(try log.answeredMessage(id: Self.answer(2).id) == nil)
+            // A lookup checks the CRC of what it finds only (a search of the whole window, made by every duplicate
+            // after a restart): until the writer opens, it still finds the whole record behind the corrupt one.
+            #expect(try log.answeredMessage(id: Self.answer(3).id) == Self.answer(3))
             try log.append([Self.answer(4)], keepingLast: 100)
             #expect(try log.answeredMessages(limit: 10) == [Self.answer(1), Self.answer(4)])
+            #expect(try log.answeredMessage(id: Self.answer(3).id) == nil)
         }
     }
 

@@ -57,6 +57,10 @@ enum AnswerLogRecord {
         let bytes: UnsafeRawBufferPointer
         /// Where the record's body starts in its file.
         let fileOffset: Int64
+        /// The CRC its header carries.
+        let storedChecksum: UInt32
+
+        var hasValidChecksum: Bool { AnswerLogRecord.checksum(bytes) == storedChecksum }
 
         var answeredAtEpochMillis: Int64 { Int64(bitPattern: UInt64(littleEndian: load(UInt64.self, at: 0))) }
         var hasReply: Bool { bytes[8] & 1 != 0 }
