@@ -64,6 +64,26 @@ struct AnswerLogTests {
         }
     }
 
+    @Test("a header whose length runs past the end of the file ends the log, and the writer appends over it")
+    func lengthPastTheEnd() async throws {
+        try await withTemporaryDirectory { scratch in
+            let directory = scratch.path + "/answers"
+            do {
+                let log = AnswerLog(directory: directory)
+                try log.append([Self.answer(1)], keepingLast: 100)
+            }
+            let segment = directory + "/" + (try #require(try Self.segments(directory).first))
+            // A torn header: a length of 1 GiB − 1, where the file (one 4 MiB extent) ends long before.
+            try Self.overwrite(segment, at: Self.recordSize, with: [0xFF, 0xFF, 0xFF, 0x3F, 1, 2, 3, 4])
+
+            let log = AnswerLog(directory: directory)
+            #expect(try log.answeredMessageIds(limit: 10).map(\.id) == [Self.answer(1).id])
+            #expect(try log.answeredMessage(id: Self.answer(2).id) == nil)
+            try log.append([Self.answer(2)], keepingLast: 100)
+            #expect(try log.answeredMessages(limit: 10) == [Self.answer(1), Self.answer(2)])
+        }
+    }
+
     @Test("a record that fails its CRC ends the log there; the writer appends over it")
     func corruptRecord() async throws {
         try await withTemporaryDirectory { scratch in

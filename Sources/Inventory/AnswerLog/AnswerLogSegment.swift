@@ -51,6 +51,10 @@ struct AnswerLogSegment: Comparable {
             throw AnswerLogIO.failure("open", path)
         }
         defer { close(fd) }
+        // A length is trusted only as far as the file reaches: a torn header's garbage must not size the buffer.
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw AnswerLogIO.failure("stat", path) }
+        let fileSize = Int64(status.st_size)
         var buffer = [UInt8](repeating: 0, count: 1 << 18)
         var bufferFileOffset: Int64 = 0  // the file offset of buffer[0]
         var start = 0, end = 0, atEndOfFile = false, count = 0
@@ -86,6 +90,7 @@ struct AnswerLogSegment: Comparable {
                  UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: start + 4, as: UInt32.self)))
             }
             guard length >= AnswerLogRecord.fixedBodySize, length <= AnswerLogRecord.maxBodySize,
+                  bufferFileOffset + Int64(start + AnswerLogRecord.headerSize + length) <= fileSize,
                   try fill(AnswerLogRecord.headerSize + length) else { break }
             let bodyStart = start + AnswerLogRecord.headerSize
             let valid = try buffer.withUnsafeBytes { bytes in
