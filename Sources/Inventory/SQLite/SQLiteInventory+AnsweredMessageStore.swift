@@ -30,7 +30,7 @@ extension SQLiteInventory: BlockingAnswerRecorder {
         }
     }
 
-    /// The newest answer for `id`, found by scanning back from the newest answer (there is no index on ids).
+    /// The newest answer for `id`, found by a scan (neither the log nor the table has an index on ids).
     public func answeredMessage(id: String) async throws -> AnsweredMessage? {
         if answerLog != nil { return try await onLogQueue { try $0.answeredMessage(id: id) } }
         return try await read("answeredMessage(id:)") { db in

@@ -93,7 +93,7 @@ extension WorkerConfiguration {
               set: { $0.configuration.nodeUUID = $1 }, get: { $0.configuration.nodeUUID }),
         .make("dataDir", .string, default: "`.data/worker`", sample: "/var/lib/cloudbus-sample",
               flag: "--data-dir", flagNote: "run, inventory import", override: { $0.dataDirectory },
-              "data directory (SQLite inventory, node id)",
+              "data directory (SQLite inventory and its answer log, node id)",
               set: { $0.configuration.dataDirectory = $1 }, get: { $0.configuration.dataDirectory }),
         .make("ringNodes", .list(expected: "node UUIDs (32 lowercase hex digits; comma-separated in the environment)",
                                  item: NodeIdentity.isValid),
