@@ -39,16 +39,20 @@ struct AnswerLogTests {
         return [UInt8](try #require(try handle.read(upToCount: count)))
     }
 
+    /// Appends `batches` with a log released afterwards (what a stopped worker leaves) and returns its one segment.
+    private static func segmentWritten(in directory: String, _ batches: [[AnsweredMessage]]) throws -> String {
+        do {
+            let log = AnswerLog(directory: directory)
+            for batch in batches { try log.append(batch, keepingLast: 100) }
+        }
+        return directory + "/" + (try #require(try segments(directory).first))
+    }
+
     @Test("a torn last write ends the log: the whole records before it are read, and what it left is zeroed")
     func tornTail() async throws {
         try await withTemporaryDirectory { scratch in
             let directory = scratch.path + "/answers"
-            do {
-                let log = AnswerLog(directory: directory)
-                try log.append([Self.answer(1), Self.answer(2)], keepingLast: 100)
-                try log.append([Self.answer(3)], keepingLast: 100)
-            }
-            let segment = directory + "/" + (try #require(try Self.segments(directory).first))
+            let segment = try Self.segmentWritten(in: directory, [[Self.answer(1), Self.answer(2)], [Self.answer(3)]])
             // Appends overwrite zeros written ahead: the file is a whole extent, zeros after the records.
             #expect(try Self.size(segment) == 4 << 20)
             #expect(try Self.contents(segment, at: 3 * Self.recordSize, count: 64) == [UInt8](repeating: 0, count: 64))
@@ -68,11 +72,7 @@ struct AnswerLogTests {
     func lengthPastTheEnd() async throws {
         try await withTemporaryDirectory { scratch in
             let directory = scratch.path + "/answers"
-            do {
-                let log = AnswerLog(directory: directory)
-                try log.append([Self.answer(1)], keepingLast: 100)
-            }
-            let segment = directory + "/" + (try #require(try Self.segments(directory).first))
+            let segment = try Self.segmentWritten(in: directory, [[Self.answer(1)]])
             // A torn header: a length of 1 GiB − 1, where the file (one 4 MiB extent) ends long before.
             try Self.overwrite(segment, at: Self.recordSize, with: [0xFF, 0xFF, 0xFF, 0x3F, 1, 2, 3, 4])
 
@@ -88,11 +88,7 @@ struct AnswerLogTests {
     func corruptRecord() async throws {
         try await withTemporaryDirectory { scratch in
             let directory = scratch.path + "/answers"
-            do {
-                let log = AnswerLog(directory: directory)
-                for number in 1...3 { try log.append([Self.answer(number)], keepingLast: 100) }
-            }
-            let segment = directory + "/" + (try #require(try Self.segments(directory).first))
+            let segment = try Self.segmentWritten(in: directory, (1...3).map { [Self.answer($0)] })
             // One bit of the second record's reply flipped.
             let offset = 2 * Self.recordSize - 3
             let byte = try Self.contents(segment, at: offset, count: 1)[0]
