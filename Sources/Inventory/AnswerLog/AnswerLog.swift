@@ -10,8 +10,8 @@ import Synchronization
 ///
 /// Why not a table: the worker writes one answer per message, and in SQLite that was a B-tree insert, a trimmed row,
 /// a dozen 4 KiB WAL frames per commit and a checkpoint writing them all again — ~20 % of the worker's CPU per echo
-/// (issue 15). Here a batch is one `pwrite` of its records and one `fdatasync`: nothing else is written, nothing is
-/// written twice.
+/// (issue 15). Here a batch is one `pwrite` of its records and one `fdatasync`: nothing else is written, and nothing
+/// twice but the zeros a segment grows by.
 ///
 /// - **Durable when ``append(_:keepingLast:)`` returns**: the records are on disk.
 /// - **Appends overwrite zeros**: a segment grows by extents of 4 MiB of zeros written ahead, so most batches change
@@ -19,7 +19,8 @@ import Synchronization
 ///   (ext4 without a journal: a second synchronous write) or commits the filesystem's journal. PostgreSQL pre-zeroes
 ///   its WAL segments for the same reason. After the last record there are only zeros; a zero length ends the log.
 /// - **A crash tears at most the last write**: every record carries its length and a CRC-32; reading stops at the
-///   first record that runs past the end or fails its CRC, and the writer cuts the file there before it appends.
+///   first record that runs past the end or fails its CRC, and the writer zeroes everything after the last whole
+///   record before it appends, so what a torn batch left is never read after the records that follow.
 /// - **The window, not the history**: once the segment being written holds `keepingLast` records, a new one is
 ///   started (its directory entry synced) and the one before it removed, so the last `keepingLast` answers are always
 ///   in the two newest segments.
@@ -65,7 +66,8 @@ public final class AnswerLog: Sendable {
                          body.replyLength)
             }
             guard let found else { continue }
-            let reply = found.hasReply ? try segment.bytes(at: found.offset, length: found.length) : nil
+            guard found.hasReply else { return AnsweredMessage(id: id, reply: nil, answeredAtEpochMillis: found.at) }
+            guard let reply = try segment.bytes(at: found.offset, length: found.length) else { return nil }
             return AnsweredMessage(id: id, reply: reply, answeredAtEpochMillis: found.at)
         }
         return nil
@@ -79,11 +81,15 @@ public final class AnswerLog: Sendable {
 
     /// The last `limit` answers with their replies, oldest first, each id once (its newest answer).
     public func answeredMessages(limit: Int) throws -> [AnsweredMessage] {
-        let segments = try AnswerLogSegment.list(in: directory).suffix(2)
-        return try newest(limit: limit).map { entry in
-            let reply = try entry.hasReply
-                ? segments.first { $0.generation == entry.generation }?.bytes(at: entry.replyOffset, length: entry.replyLength)
-                : nil
+        try newest(limit: limit).compactMap { entry in
+            guard entry.hasReply else {
+                return AnsweredMessage(id: entry.id, reply: nil, answeredAtEpochMillis: entry.answeredAt)
+            }
+            // A segment rotated away since the scan held answers that left the window: they are left out, never
+            // returned without the reply they had.
+            guard let reply = try entry.segment.bytes(at: entry.replyOffset, length: entry.replyLength) else {
+                return nil
+            }
             return AnsweredMessage(id: entry.id, reply: reply, answeredAtEpochMillis: entry.answeredAt)
         }
     }
@@ -93,7 +99,7 @@ public final class AnswerLog: Sendable {
         var id: String
         var hasReply: Bool
         var answeredAt: Int64
-        var generation: UInt64
+        var segment: AnswerLogSegment
         var replyOffset: Int64
         var replyLength: Int
     }
@@ -107,7 +113,7 @@ public final class AnswerLog: Sendable {
         for segment in try AnswerLogSegment.list(in: directory).suffix(2) {
             try segment.scan { body in
                 let entry = Entry(id: body.id, hasReply: body.hasReply, answeredAt: body.answeredAtEpochMillis,
-                                  generation: segment.generation,
+                                  segment: segment,
                                   replyOffset: body.fileOffset + Int64(body.replyStart), replyLength: body.replyLength)
                 if ring.count < limit {
                     ring.append(entry)

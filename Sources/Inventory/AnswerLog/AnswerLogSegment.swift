@@ -108,10 +108,14 @@ struct AnswerLogSegment: Comparable {
         return (bufferFileOffset + Int64(start), count)
     }
 
-    /// `length` bytes at `offset`.
-    func bytes(at offset: Int64, length: Int) throws(InventoryError) -> [UInt8] {
+    /// `length` bytes at `offset`, or nil when the segment is gone (rotated away since it was scanned: what it held
+    /// left the window).
+    func bytes(at offset: Int64, length: Int) throws(InventoryError) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw AnswerLogIO.failure("open", path) }
+        guard fd >= 0 else {
+            if errno == ENOENT { return nil }
+            throw AnswerLogIO.failure("open", path)
+        }
         defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: length)
         var done = 0
