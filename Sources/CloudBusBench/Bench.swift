@@ -30,7 +30,7 @@ struct Bench: AsyncParsableCommand {
             Subcommands measure one domain part each, in this process, with its own baseline: skip-registry, \
             vm-sync, zbs; simulate-agent runs a KVM host-agent simulator for the demo.
             """,
-        subcommands: [BenchSkipRegistry.self, BenchVmSync.self, BenchZBS.self, BenchFlood.self, BenchHungKey.self, BenchSoak.self, BenchPingCost.self, BenchFleetModel.self, BenchFleet.self, BenchQueueTypes.self, SimulateAgent.self, BenchNullResponderCommand.self])
+        subcommands: [BenchSkipRegistry.self, BenchAnswerLog.self, BenchVmSync.self, BenchZBS.self, BenchFlood.self, BenchHungKey.self, BenchSoak.self, BenchPingCost.self, BenchFleetModel.self, BenchFleet.self, BenchQueueTypes.self, SimulateAgent.self, BenchNullResponderCommand.self])
 
     enum Mode: String, EnumerableFlag {
         case transient, reliable, both
