@@ -70,7 +70,8 @@ enum AnswerLogRecord {
         var id: String { String(decoding: idBytes, as: UTF8.self) }
         var replyStart: Int { AnswerLogRecord.fixedBodySize + Int(UInt16(littleEndian: load(UInt16.self, at: 9))) }
         var replyLength: Int { bytes.count - replyStart }
-        /// A body whose id length does not fit it (cannot pass the CRC unless written so: treated as the log's end).
+        /// Whether the id's length fits the body; a body where it does not is treated as the log's end (only a
+        /// torn or foreign write makes one: the writer never does).
         var isWellFormed: Bool { bytes.count >= AnswerLogRecord.fixedBodySize && replyStart <= bytes.count }
 
         private func load<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
