@@ -149,7 +149,7 @@ extension AnswerLog {
         var buffer: [UInt8] = []
 
         /// Creates the directory if needed, takes the lock, drops segments older than the window's two, and opens the
-        /// newest for appending, cut after its last whole record.
+        /// newest for appending after its last whole record (what follows it is zeroed).
         init(directory: String) throws(InventoryError) {
             self.directory = directory
             if mkdir(directory, 0o750) == 0 {
