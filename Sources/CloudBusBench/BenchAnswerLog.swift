@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Inventory
+import Primitives
 
 /// `cloudbus-bench answer-log`: what the answer log costs where it is not on the echo's path — a batch's append with
 /// its fdatasync, the restore of the window's ids at start, and a lookup by id (every duplicate after a restart asks
@@ -36,7 +37,7 @@ struct BenchAnswerLog: AsyncParsableCommand {
         let total = window * 2 - 1
         let clock = ContinuousClock()
 
-        var batchTimes: [Duration] = []
+        var batchTimes: [Double] = []
         do {
             let log = AnswerLog(directory: directory)
             var number = 0
@@ -46,28 +47,25 @@ struct BenchAnswerLog: AsyncParsableCommand {
                 }
                 let start = clock.now
                 try log.append(answers, keepingLast: window)
-                batchTimes.append(start.duration(to: clock.now))
+                batchTimes.append(start.duration(to: clock.now).inSeconds)
                 number += answers.count
             }
         }
 
         let log = AnswerLog(directory: directory)
-        var restore: [Duration] = [], oldest: [Duration] = [], newest: [Duration] = [], missing: [Duration] = []
+        var restore: [Double] = [], oldest: [Double] = [], newest: [Double] = [], missing: [Double] = []
         var restored = 0, found = 0
+        /// Seconds `body` took.
+        func timed(_ body: () throws -> Void) rethrows -> Double {
+            let start = clock.now
+            try body()
+            return start.duration(to: clock.now).inSeconds
+        }
         for _ in 0..<rounds {
-            var start = clock.now
-            restored = try log.answeredMessageIds(limit: window).count
-            restore.append(start.duration(to: clock.now))
-            for (id, times) in [(Self.id(total - window), 0), (Self.id(total - 1), 1), (Self.id(total + 1), 2)] {
-                start = clock.now
-                if try log.answeredMessage(id: id) != nil { found += 1 }
-                let elapsed = start.duration(to: clock.now)
-                switch times {
-                case 0: oldest.append(elapsed)
-                case 1: newest.append(elapsed)
-                default: missing.append(elapsed)
-                }
-            }
+            restore.append(try timed { restored = try log.answeredMessageIds(limit: window).count })
+            oldest.append(try timed { if try log.answeredMessage(id: Self.id(total - window)) != nil { found += 1 } })
+            newest.append(try timed { if try log.answeredMessage(id: Self.id(total - 1)) != nil { found += 1 } })
+            missing.append(try timed { if try log.answeredMessage(id: Self.id(total + 1)) != nil { found += 1 } })
         }
         guard restored == window, found == rounds * 2 else {
             throw ValidationError("the log returned \(restored) ids of \(window) and found \(found) of \(rounds * 2)")
@@ -81,11 +79,11 @@ struct BenchAnswerLog: AsyncParsableCommand {
         print("""
             answer-log: window \(window), reply \(replyBytes) B, batches of \(batch), \(total) answers appended, \
             \(rounds) rounds; segments on disk \(segmentBytes / 1_048_576) MiB
-              append: \(Self.ms(median(batchTimes))) ms per batch (median of \(batchTimes.count)), \
-            \(Self.us(median(batchTimes) / batch)) µs per answer
-              restore at start (ids of the window): \(Self.ms(median(restore))) ms
-              lookup by id: oldest in the window \(Self.ms(median(oldest))) ms, newest \(Self.ms(median(newest))) ms, \
-            not held \(Self.ms(median(missing))) ms
+              append: \(Self.ms(batchTimes)) ms per batch (median of \(batchTimes.count)), \
+            \(BenchReport.format(BenchStatistics.median(batchTimes).map { $0 * 1e6 / Double(batch) }, 1)) µs per answer
+              restore at start (ids of the window): \(Self.ms(restore)) ms
+              lookup by id: oldest in the window \(Self.ms(oldest)) ms, newest \(Self.ms(newest)) ms, \
+            not held \(Self.ms(missing)) ms
             """)
     }
 
@@ -94,13 +92,8 @@ struct BenchAnswerLog: AsyncParsableCommand {
         return "a" + String(repeating: "0", count: 31 - hex.count) + hex
     }
 
-    private func median(_ values: [Duration]) -> Duration { values.sorted()[values.count / 2] }
-
-    private static func ms(_ duration: Duration) -> String {
-        String(format: "%.2f", Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1e3)
-    }
-
-    private static func us(_ duration: Duration) -> String {
-        String(format: "%.1f", Double(duration.components.attoseconds) / 1e12 + Double(duration.components.seconds) * 1e6)
+    /// The median of `seconds`, in milliseconds.
+    private static func ms(_ seconds: [Double]) -> String {
+        BenchReport.format(BenchStatistics.median(seconds).map { $0 * 1e3 }, 2)
     }
 }
