@@ -161,48 +161,41 @@ extension AnswerLog {
             }
             let lockDescriptor = open(directory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
             guard lockDescriptor >= 0 else { throw AnswerLogIO.failure("open", directory + "/lock") }
+            var descriptor: CInt = -1
+            var opened = false
+            defer {
+                if !opened {
+                    if descriptor >= 0 { Glibc.close(descriptor) }
+                    Glibc.close(lockDescriptor)
+                }
+            }
             guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
                 let reason = errno == EWOULDBLOCK
                     ? "another writer holds this answer log (a second worker on the same database?)"
                     : String(cString: strerror(errno))
-                Glibc.close(lockDescriptor)
                 throw .storage(operation: "answer log: lock", path: directory, reason: reason)
             }
-            do {
-                var segments = try AnswerLogSegment.list(in: directory)
-                while segments.count > 2 { unlink(segments.removeFirst().path) }
-                let segment = segments.last ?? AnswerLogSegment(generation: 1, directory: directory)
-                let descriptor = open(segment.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o640)
-                guard descriptor >= 0 else { throw AnswerLogIO.failure("open", segment.path) }
-                if segments.isEmpty { try Self.syncDirectory(directory) }
-                let (validEnd, count): (Int64, Int)
-                let size: Int64
-                do {
-                    (validEnd, count) = try segment.scan { _ in }
-                    // Whatever follows the last whole record — a write a crash tore, records of a batch that never
-                    // finished — is zeroed, so nothing of it can be read after the records appended from here.
-                    size = Int64(lseek(descriptor, 0, SEEK_END))
-                    if size > validEnd {
-                        try Self.writeZeros(descriptor, from: validEnd, to: size, path: segment.path)
-                        guard fdatasync(descriptor) == 0 else { throw AnswerLogIO.failure("fdatasync", segment.path) }
-                    }
-                } catch {
-                    Glibc.close(descriptor)
-                    throw error
-                }
-                self.lockDescriptor = lockDescriptor
-                self.segment = segment
-                self.descriptor = descriptor
-                self.offset = validEnd
-                self.allocated = max(size, validEnd)
-                self.records = count
-            } catch let error as InventoryError {
-                Glibc.close(lockDescriptor)
-                throw error
-            } catch {
-                Glibc.close(lockDescriptor)
-                throw .storage(operation: "answer log: open", path: directory, reason: String(describing: error))
+            var segments = try AnswerLogSegment.list(in: directory)
+            while segments.count > 2 { unlink(segments.removeFirst().path) }
+            let segment = segments.last ?? AnswerLogSegment(generation: 1, directory: directory)
+            descriptor = open(segment.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o640)
+            guard descriptor >= 0 else { throw AnswerLogIO.failure("open", segment.path) }
+            if segments.isEmpty { try Self.syncDirectory(directory) }
+            let (validEnd, count) = try segment.scan { _ in }
+            // Whatever follows the last whole record — a write a crash tore, records of a batch that never finished
+            // — is zeroed, so nothing of it can be read after the records appended from here.
+            let size = Int64(lseek(descriptor, 0, SEEK_END))
+            if size > validEnd {
+                try Self.writeZeros(descriptor, from: validEnd, to: size, path: segment.path)
+                guard fdatasync(descriptor) == 0 else { throw AnswerLogIO.failure("fdatasync", segment.path) }
             }
+            self.lockDescriptor = lockDescriptor
+            self.segment = segment
+            self.descriptor = descriptor
+            self.offset = validEnd
+            self.allocated = max(size, validEnd)
+            self.records = count
+            opened = true
         }
 
         func close() {

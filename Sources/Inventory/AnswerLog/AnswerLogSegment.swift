@@ -44,7 +44,7 @@ struct AnswerLogSegment: Comparable {
     ///   Lengths and id bounds are checked either way, so no record is read past its end.
     @discardableResult
     func scan(verifyingChecksums: Bool = true,
-              _ visit: (AnswerLogRecord.Body) throws -> Void) throws -> (validEnd: Int64, count: Int) {
+              _ visit: (AnswerLogRecord.Body) -> Void) throws(InventoryError) -> (validEnd: Int64, count: Int) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ENOENT { return (0, 0) }  // rotated away meanwhile: nothing in it is in the window
@@ -60,7 +60,7 @@ struct AnswerLogSegment: Comparable {
         var start = 0, end = 0, atEndOfFile = false, count = 0
 
         /// Makes `needed` bytes from `start` available, unless the file ends first.
-        func fill(_ needed: Int) throws -> Bool {
+        func fill(_ needed: Int) throws(InventoryError) -> Bool {
             while end - start < needed {
                 if atEndOfFile { return false }
                 if start > 0 {
@@ -93,12 +93,12 @@ struct AnswerLogSegment: Comparable {
                   bufferFileOffset + Int64(start + AnswerLogRecord.headerSize + length) <= fileSize,
                   try fill(AnswerLogRecord.headerSize + length) else { break }
             let bodyStart = start + AnswerLogRecord.headerSize
-            let valid = try buffer.withUnsafeBytes { bytes in
+            let valid = buffer.withUnsafeBytes { bytes in
                 let body = AnswerLogRecord.Body(
                     bytes: UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + length)]),
                     fileOffset: bufferFileOffset + Int64(bodyStart), storedChecksum: crc)
                 guard body.isWellFormed, !verifyingChecksums || body.hasValidChecksum else { return false }
-                try visit(body)
+                visit(body)
                 return true
             }
             guard valid else { break }
