@@ -67,7 +67,7 @@ public final class AnswerLog: Sendable {
             }
             guard let found else { continue }
             guard found.hasReply else { return AnsweredMessage(id: id, reply: nil, answeredAtEpochMillis: found.at) }
-            guard let reply = try segment.bytes(at: found.offset, length: found.length) else { return nil }
+            guard let reply = try segment.reader()?.bytes(at: found.offset, length: found.length) else { return nil }
             return AnsweredMessage(id: id, reply: reply, answeredAtEpochMillis: found.at)
         }
         return nil
@@ -81,15 +81,16 @@ public final class AnswerLog: Sendable {
 
     /// The last `limit` answers with their replies, oldest first, each id once (its newest answer).
     public func answeredMessages(limit: Int) throws -> [AnsweredMessage] {
-        try newest(limit: limit).compactMap { entry in
+        var readers: [UInt64: AnswerLogSegment.Reader?] = [:]  // one open per segment, not one per reply
+        return try newest(limit: limit).compactMap { entry in
             guard entry.hasReply else {
                 return AnsweredMessage(id: entry.id, reply: nil, answeredAtEpochMillis: entry.answeredAt)
             }
             // A segment rotated away since the scan held answers that left the window: they are left out, never
             // returned without the reply they had.
-            guard let reply = try entry.segment.bytes(at: entry.replyOffset, length: entry.replyLength) else {
-                return nil
-            }
+            if readers[entry.segment.generation] == nil { readers[entry.segment.generation] = try entry.segment.reader() }
+            guard let reader = readers[entry.segment.generation] ?? nil else { return nil }
+            let reply = try reader.bytes(at: entry.replyOffset, length: entry.replyLength)
             return AnsweredMessage(id: entry.id, reply: reply, answeredAtEpochMillis: entry.answeredAt)
         }
     }

@@ -108,27 +108,46 @@ struct AnswerLogSegment: Comparable {
         return (bufferFileOffset + Int64(start), count)
     }
 
-    /// `length` bytes at `offset`, or nil when the segment is gone (rotated away since it was scanned: what it held
-    /// left the window).
-    func bytes(at offset: Int64, length: Int) throws(InventoryError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
+    /// The segment opened for reading replies, or nil when it is gone (rotated away since it was scanned: what it
+    /// held left the window).
+    func reader() throws(InventoryError) -> Reader? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
             if errno == ENOENT { return nil }
             throw AnswerLogIO.failure("open", path)
         }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: length)
-        var done = 0
-        while done < length {
-            let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, off_t(offset) + off_t(done)) }
-            if got < 0, errno == EINTR { continue }
-            guard got > 0 else {
-                throw got == 0 ? .storage(operation: "read", path: path, reason: "the answer log ends early")
-                    : AnswerLogIO.failure("read", path)
-            }
-            done += got
+        return Reader(path: path, descriptor: descriptor)
+    }
+
+    /// One open segment: every reply a reader needs from it read through one descriptor, closed when released.
+    final class Reader {
+        private let path: String
+        private let descriptor: CInt
+
+        fileprivate init(path: String, descriptor: CInt) {
+            self.path = path
+            self.descriptor = descriptor
         }
-        return bytes
+
+        deinit { close(descriptor) }
+
+        /// `length` bytes at `offset`.
+        func bytes(at offset: Int64, length: Int) throws(InventoryError) -> [UInt8] {
+            var bytes = [UInt8](repeating: 0, count: length)
+            var done = 0
+            while done < length {
+                let got = bytes.withUnsafeMutableBytes {
+                    pread(descriptor, $0.baseAddress! + done, length - done, off_t(offset) + off_t(done))
+                }
+                if got < 0, errno == EINTR { continue }
+                guard got > 0 else {
+                    throw got == 0 ? .storage(operation: "read", path: path, reason: "the answer log ends early")
+                        : AnswerLogIO.failure("read", path)
+                }
+                done += got
+            }
+            return bytes
+        }
     }
 }
 
