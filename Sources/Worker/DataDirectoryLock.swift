@@ -1,38 +1,36 @@
 import Foundation
-import Glibc
+import Primitives
 
 /// An exclusive lock on a worker's data directory (`flock` on `<dir>/worker.lock`), held while the worker serves:
 /// a second process started with the same directory — the same node id, the same inventory — stops with a clear
 /// error instead of sharing the queues and breaking per-key order. The lock dies with the process (`kill -9`
 /// included), so a crash never leaves a stale lock behind; the file records the holder's pid for the error message.
 final class DataDirectoryLock: Sendable {
-    private let descriptor: Int32
-    let path: String
+    private let lock: ExclusiveFileLock
+    var path: String { lock.path }
 
-    private init(descriptor: Int32, path: String) {
-        self.descriptor = descriptor
-        self.path = path
+    private init(lock: ExclusiveFileLock) {
+        self.lock = lock
     }
-
-    deinit { Glibc.close(descriptor) }
 
     /// Takes the lock or throws ``WorkerStartError/dataDirectoryInUse(path:holder:)`` at once (it never waits).
     static func acquire(directory: String) throws -> DataDirectoryLock {
         let path = URL(fileURLWithPath: directory).appendingPathComponent("worker.lock").path
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw WorkerStartError.dataDirectoryUnusable(path: path, reason: String(cString: strerror(errno)))
+        let lock: ExclusiveFileLock
+        do {
+            lock = try ExclusiveFileLock.acquire(path: path)
+        } catch {
+            switch error {
+            case .held:
+                let holder = (try? String(contentsOfFile: path, encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                throw WorkerStartError.dataDirectoryInUse(path: path, holder: holder.flatMap { $0.isEmpty ? nil : $0 })
+            case .unusable(let reason):
+                throw WorkerStartError.dataDirectoryUnusable(path: path, reason: reason)
+            }
         }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            Glibc.close(descriptor)
-            throw WorkerStartError.dataDirectoryInUse(path: path, holder: holder.flatMap { $0.isEmpty ? nil : $0 })
-        }
-        let pid = Array("\(getpid())\n".utf8)
-        _ = ftruncate(descriptor, 0)
-        _ = pid.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
-        return DataDirectoryLock(descriptor: descriptor, path: path)
+        lock.record("\(ProcessInfo.processInfo.processIdentifier)\n")
+        return DataDirectoryLock(lock: lock)
     }
 }
 

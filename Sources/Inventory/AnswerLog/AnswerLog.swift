@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Primitives
 import Synchronization
 
 /// The persisted dedupe window of a file database: an append-only log of answers in a directory beside it, two
@@ -138,7 +139,8 @@ extension AnswerLog {
     /// The open segment and the lock: what only the writer holds.
     private struct Writer {
         let directory: String
-        let lockDescriptor: CInt
+        /// Held while this writer lives: released with it.
+        let lock: ExclusiveFileLock
         var segment: AnswerLogSegment
         var descriptor: CInt
         /// Where the next record goes: the end of the last whole one.
@@ -160,22 +162,18 @@ extension AnswerLog {
             } else if errno != EEXIST {
                 throw AnswerLogIO.failure("create directory", directory)
             }
-            let lockDescriptor = open(directory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
-            guard lockDescriptor >= 0 else { throw AnswerLogIO.failure("open", directory + "/lock") }
-            var descriptor: CInt = -1
-            var opened = false
-            defer {
-                if !opened {
-                    if descriptor >= 0 { Glibc.close(descriptor) }
-                    Glibc.close(lockDescriptor)
+            do {
+                lock = try ExclusiveFileLock.acquire(path: directory + "/lock")
+            } catch {
+                let reason = switch error {
+                case .held: "another writer holds this answer log (a second worker on the same database?)"
+                case .unusable(let reason): reason
                 }
-            }
-            guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else {
-                let reason = errno == EWOULDBLOCK
-                    ? "another writer holds this answer log (a second worker on the same database?)"
-                    : String(cString: strerror(errno))
                 throw .storage(operation: "answer log: lock", path: directory, reason: reason)
             }
+            var descriptor: CInt = -1
+            var opened = false
+            defer { if !opened, descriptor >= 0 { Glibc.close(descriptor) } }
             var segments = try AnswerLogSegment.list(in: directory)
             while segments.count > 2 { unlink(segments.removeFirst().path) }
             let segment = segments.last ?? AnswerLogSegment(generation: 1, directory: directory)
@@ -190,7 +188,6 @@ extension AnswerLog {
                 try Self.writeZeros(descriptor, from: validEnd, to: size, path: segment.path)
                 guard fdatasync(descriptor) == 0 else { throw AnswerLogIO.failure("fdatasync", segment.path) }
             }
-            self.lockDescriptor = lockDescriptor
             self.segment = segment
             self.descriptor = descriptor
             self.offset = validEnd
@@ -199,9 +196,9 @@ extension AnswerLog {
             opened = true
         }
 
+        /// Closes the segment; the lock goes with the writer.
         func close() {
             Glibc.close(descriptor)
-            Glibc.close(lockDescriptor)  // releases the flock
         }
 
         mutating func append(_ answers: [AnsweredMessage], keepingLast limit: Int) throws(InventoryError) {
