@@ -1,3 +1,4 @@
+import AMQP
 import CoreMetrics
 import Dispatch
 import Foundation
@@ -18,6 +19,10 @@ import Synchronization
 /// database's table), writes the batch itself: a batch wakes one
 /// thread, where an async writer woke a pool thread for its task, one for the linger's timer, the store's queue and
 /// a pool thread again for the commit's continuation. Other stores (PostgreSQL) are awaited from there.
+///
+/// A delivery's answer is settled from the journal's thread once written (``record(_:removingOutbox:settling:answer:by:)``):
+/// the ledger learns the answer and the ack is posted there, so no task waits for the batch — an echo's handling task
+/// ends with its reply's confirm instead of sleeping through the linger and being resumed once more for the ack.
 ///
 /// A failed write is logged and counted, and the answers it held wait no longer: the window for them is in memory
 /// only, which costs a second execution of a duplicate after a restart — never a stuck delivery.
@@ -43,7 +48,22 @@ final class AnswerJournal: Sendable {
     /// transaction.
     func record(_ answer: AnsweredMessage, removingOutbox sent: [Int64] = []) async {
         await withOneShotContinuation { (continuation: OneShotContinuation<Void>) in
-            writer.enqueue(answer, removingOutbox: sent, waiter: continuation)
+            writer.enqueue(answer, removingOutbox: sent, waiter: .task(continuation))
+        }
+    }
+
+    /// Queues `answer` (and the removal of the outbox rows `sent`) and returns at once; once the batch holding it is
+    /// committed, or its write failed, `settler` settles `tag` with `settled` on the journal's thread.
+    func record(_ answer: AnsweredMessage, removingOutbox sent: [Int64], settling tag: DeliveryTag,
+                answer settled: Answer, by settler: any AnswerSettler) {
+        writer.enqueue(answer, removingOutbox: sent, waiter: .delivery(tag, settled, settler))
+    }
+
+    /// Returns once every answer recorded before the call is committed (or its write failed) and settled: a drain
+    /// waits for it before it closes the connection that takes the acks.
+    func written() async {
+        await withOneShotContinuation { (continuation: OneShotContinuation<Void>) in
+            writer.enqueueBarrier(continuation)
         }
     }
 
@@ -51,20 +71,35 @@ final class AnswerJournal: Sendable {
     var pendingCount: Int { writer.pendingCount }
 }
 
+/// Settles a delivery once its answer is written: called on the journal's thread, so it only takes locks and posts
+/// (the ledger's, the connection's mailbox) and starts a task for anything that waits.
+protocol AnswerSettler: AnyObject, Sendable {
+    func answerWritten(id: String, answer: Answer, tag: DeliveryTag)
+}
+
 extension AnswerJournal {
+    /// What waits for an answer's write: a task (resumed), or a delivery settled on the journal's thread.
+    private enum Waiter {
+        case task(OneShotContinuation<Void>)
+        case delivery(DeliveryTag, Answer, any AnswerSettler)
+    }
+
     /// The journal's thread and what it shares with the callers. A separate object so that the thread does not keep
     /// the journal alive: releasing the journal stops it.
     private final class Writer: Sendable {
         private struct State {
             var pending: [AnsweredMessage] = []
             var sentOutbox: [Int64] = []
-            var waiters: [OneShotContinuation<Void>] = []
+            /// One per answer in `pending`, in the same order.
+            var waiters: [Waiter] = []
+            /// Callers of ``AnswerJournal/written()``: resumed once the answers before them are written.
+            var barriers: [OneShotContinuation<Void>] = []
             /// A batch is lingering or being written: a new answer joins the next batch and wakes nobody.
             var writing = false
             var stopping = false
             /// The last batch's arrays, emptied: the next batch fills them instead of growing new ones.
             var spareAnswers: [AnsweredMessage] = []
-            var spareWaiters: [OneShotContinuation<Void>] = []
+            var spareWaiters: [Waiter] = []
         }
 
         /// Batch arrays grown past this (a burst) are not kept for the next batch.
@@ -91,7 +126,7 @@ extension AnswerJournal {
             self.logger = logger
         }
 
-        func enqueue(_ answer: AnsweredMessage, removingOutbox sent: [Int64], waiter: OneShotContinuation<Void>) {
+        func enqueue(_ answer: AnsweredMessage, removingOutbox sent: [Int64], waiter: Waiter) {
             let startBatch = state.withLock { state in
                 state.pending.append(answer)
                 state.sentOutbox += sent
@@ -101,6 +136,17 @@ extension AnswerJournal {
                 return true
             }
             if startBatch { wake.signal() }
+        }
+
+        /// Resumed at once when nothing is pending or being written; otherwise after the next batch (the one being
+        /// written holds only answers recorded before; a batch that finds nothing pending resumes it too).
+        func enqueueBarrier(_ barrier: OneShotContinuation<Void>) {
+            let idle = state.withLock { state in
+                guard state.writing || !state.pending.isEmpty else { return true }
+                state.barriers.append(barrier)
+                return false
+            }
+            if idle { barrier.resume() }
         }
 
         var pendingCount: Int { state.withLock { $0.pending.count } }
@@ -132,10 +178,12 @@ extension AnswerJournal {
         /// returns false (the next answer wakes the thread).
         private func writeBatch() -> Bool {
             var sent: [Int64] = []  // not kept between batches: outbox rows are rare
+            var barriers: [OneShotContinuation<Void>] = []  // rare too: a drain's
             var (batch, waiters) = state.withLock { state in
+                swap(&barriers, &state.barriers)
                 guard !state.pending.isEmpty else {
                     state.writing = false
-                    return ([AnsweredMessage](), [OneShotContinuation<Void>]())
+                    return ([AnsweredMessage](), [Waiter]())
                 }
                 var batch = state.spareAnswers, waiters = state.spareWaiters
                 swap(&batch, &state.pending)
@@ -145,7 +193,10 @@ extension AnswerJournal {
                 state.spareWaiters = []
                 return (batch, waiters)
             }
-            guard !batch.isEmpty else { return false }
+            guard !batch.isEmpty else {
+                for barrier in barriers { barrier.resume() }
+                return false
+            }
             do {
                 try commit(batch, removingOutbox: sent)
                 metrics.answerBatches.increment()
@@ -155,7 +206,14 @@ extension AnswerJournal {
                     "could not persist answered message ids; duplicates of them after a restart run again",
                     metadata: ["count": "\(batch.count)", "error": "\(error)"])
             }
-            for waiter in waiters { waiter.resume() }
+            for (answer, waiter) in zip(batch, waiters) {
+                switch waiter {
+                case .task(let continuation): continuation.resume()
+                case .delivery(let tag, let settled, let settler):
+                    settler.answerWritten(id: answer.id, answer: settled, tag: tag)
+                }
+            }
+            for barrier in barriers { barrier.resume() }
             guard batch.capacity <= Self.keptBatchCapacity, waiters.capacity <= Self.keptBatchCapacity else {
                 return true
             }

@@ -190,6 +190,8 @@ public final class BusWorker: Service {
             Task { await connection.stopConsuming() }
         }
         await drain(executor)
+        // Answers are acked once written: the last batch's acks are posted before the connection closes.
+        await journal?.written()
         await connection.close()  // sends the last acks
         await publishConnection.close()
         logger.info("worker stopped", metadata: ["node": "\(node)"])

@@ -17,7 +17,7 @@ import Synchronization
 /// reply when the sender waits for one, a dead-letter copy with the reason, an ack and a counter;
 /// the worker keeps serving. An output that cannot be confirmed gives the delivery back to its
 /// queue (nack with requeue), so the broker redelivers it (the ledger makes that harmless).
-final class DeliveryPipeline: Sendable {
+final class DeliveryPipeline: AnswerSettler {
     struct Settings: Sendable {
         var maxBodyBytes: Int
         /// Bound for handlers of messages without a deadline, so no key waits forever. Default: 10 min.
@@ -291,8 +291,7 @@ final class DeliveryPipeline: Sendable {
             record(.coalesced, envelope.className)
             // Acked and forgotten: no journal write and no slot in the dedupe window for a message that did
             // nothing (a stalled agent makes hundreds a second); a redelivered copy would only sync once more.
-            let id = base.id
-            Task { await settle(delivery, id: id, .refusedForNow) }
+            settle(delivery, id: base.id, .refusedForNow)
             return
         }
         // After the ledger, so a copy of a message already in flight is parked rather than refused.
@@ -349,7 +348,7 @@ final class DeliveryPipeline: Sendable {
             }
         case .rejected:
             // Shutting down: give it back to the queue for another worker or our restart.
-            Task { await self.settle(admitted.delivery, id: admitted.context.base.id, .giveBack()) }
+            settle(admitted.delivery, id: admitted.context.base.id, .giveBack())
         }
     }
 
@@ -375,7 +374,7 @@ final class DeliveryPipeline: Sendable {
             logger.warning("pending outbox of the key not confirmed; returning the message for redelivery", metadata: [
                 "msg.id": "\(base.id)", "key": "\(key)", "error": "\(error)",
             ])
-            await settle(delivery, id: base.id, .giveBack(after: settings.publishFailureBackoff))
+            settle(delivery, id: base.id, .giveBack(after: settings.publishFailureBackoff))
             return
         }
         let output: HandlerOutput
@@ -414,7 +413,7 @@ final class DeliveryPipeline: Sendable {
         }
         do {
             let answer = try await publish(output, answering: base, mode: mode)
-            await settle(delivery, id: base.id, .done(answer, sentOutbox: output.messages.compactMap(\.outboxSeq)))
+            settle(delivery, id: base.id, .done(answer, sentOutbox: output.messages.compactMap(\.outboxSeq)))
             let series = series(className)
             series.count(outcome)
             series.duration.record(duration: received.duration(to: .now))
@@ -429,7 +428,7 @@ final class DeliveryPipeline: Sendable {
             logger.warning("outputs not confirmed; returning the message for redelivery", metadata: [
                 "msg.id": "\(base.id)", "msg.class": "\(className)", "error": "\(error)",
             ])
-            await settle(delivery, id: base.id, .giveBack(after: settings.publishFailureBackoff))
+            settle(delivery, id: base.id, .giveBack(after: settings.publishFailureBackoff))
         }
     }
 
@@ -543,22 +542,18 @@ final class DeliveryPipeline: Sendable {
     }
 
     /// The one place an admitted delivery ends: ack or nack, for it and for its parked copies, and the ledger
-    /// updated to match.
-    private func settle(_ delivery: Delivery, id: String, _ settlement: Settlement) async {
+    /// updated to match. Returns at once: an answer is settled once the journal has written it (``answerWritten``).
+    private func settle(_ delivery: Delivery, id: String, _ settlement: Settlement) {
         switch settlement {
         case .done(let answer, let sentOutbox):
             deliberateReturns.forget(id)
-            // On disk before the ack: once the broker forgets the message, a retry after a crash still finds it.
-            await journal?.record(
-                AnsweredMessage(id: id, reply: answer.reply, answeredAtEpochMillis: EpochMillis.now()),
-                removingOutbox: sentOutbox)
-            // Answered in the ledger only once on disk: until then a copy is parked and gets these bytes from
-            // memory, and after it the ledger may drop them (`replyCacheBytes`) because the store has them.
-            let parked = ledger.finish(id: id, answer: answer)
-            connection.ack(delivery.tag)
-            for copy in parked {
-                await answerAgain(copy, with: answer, messageId: id)
+            guard let journal else {
+                answerWritten(id: id, answer: answer, tag: delivery.tag)
+                return
             }
+            // On disk before the ack: once the broker forgets the message, a retry after a crash still finds it.
+            journal.record(AnsweredMessage(id: id, reply: answer.reply, answeredAtEpochMillis: EpochMillis.now()),
+                           removingOutbox: sentOutbox, settling: delivery.tag, answer: answer, by: self)
         case .giveBack(let delay):
             deliberateReturns.note(id)
             guard let delay else {
@@ -577,6 +572,18 @@ final class DeliveryPipeline: Sendable {
             deliberateReturns.forget(id)
             connection.ack(delivery.tag)
             for copy in ledger.abandon(id: id) { connection.ack(copy.tag) }
+        }
+    }
+
+    /// Answered in the ledger only once on disk: until then a copy is parked and gets these bytes from memory, and
+    /// after it the ledger may drop them (`replyCacheBytes`) because the store has them. Runs on the journal's thread
+    /// (see ``AnswerSettler``): the copies parked behind the answer are answered on a task of their own.
+    func answerWritten(id: String, answer: Answer, tag: DeliveryTag) {
+        let parked = ledger.finish(id: id, answer: answer)
+        connection.ack(tag)
+        guard !parked.isEmpty else { return }
+        Task {
+            for copy in parked { await answerAgain(copy, with: answer, messageId: id) }
         }
     }
 
@@ -641,7 +648,7 @@ final class DeliveryPipeline: Sendable {
         case let answer? where remember: .done(answer)
         case _?: .refusedForNow
         }
-        await settle(delivery, id: base.id, settlement)
+        settle(delivery, id: base.id, settlement)
     }
 
     /// ``settleRefusal(_:reason:detail:base:className:replyError:)`` on a task of its own: a flood of bad input is

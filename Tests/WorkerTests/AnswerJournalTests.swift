@@ -1,3 +1,4 @@
+import AMQP
 import Foundation
 import Inventory
 import Logging
@@ -147,5 +148,60 @@ struct AnswerJournalTests {
         let deadline = ContinuousClock.now + .seconds(10)
         while lingers.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline { await Task.yield() }
         #expect(lingers.load(ordering: .relaxed) == 3)
+    }
+
+    final class Flag: Sendable {
+        private let value = Atomic<Bool>(false)
+        func set() { value.store(true, ordering: .relaxed) }
+        var isSet: Bool { value.load(ordering: .relaxed) }
+    }
+
+    /// Records what the journal settles, and whether the answer was already in the store when it did.
+    final class RecordingSettler: AnswerSettler {
+        let store: CountingBlockingStore
+        let settled = Mutex<[(id: String, tag: DeliveryTag, stored: Bool)]>([])
+
+        init(store: CountingBlockingStore) { self.store = store }
+
+        func answerWritten(id: String, answer: Answer, tag: DeliveryTag) {
+            let stored = store.blockingBatches.withLock { !$0.isEmpty }
+            settled.withLock { $0.append((id, tag, stored)) }
+        }
+    }
+
+    @Test("a delivery's answer is settled from the journal's thread once its batch is written; written() waits for it")
+    func deliveriesAreSettledOnceWritten() async throws {
+        let store = try CountingBlockingStore()
+        let settler = RecordingSettler(store: store)
+        let gate = Gate()
+        let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
+                                    linger: { gate.wait() })
+        await journal.written()  // nothing recorded: returns at once
+        for index in 0..<2 {
+            let tag = DeliveryTag(epoch: 1, value: UInt64(index + 10), acknowledgeable: true)
+            journal.record(Self.answer(index), removingOutbox: [], settling: tag,
+                           answer: Answer(reply: Self.answer(index).reply), by: settler)
+        }
+        #expect(journal.pendingCount == 2)
+        #expect(settler.settled.withLock { $0.isEmpty })
+        let drained = Flag()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await journal.written()
+                drained.set()
+            }
+            // The barrier waits for the lingering batch: nothing is written before the gate opens (time enough for a
+            // barrier that did not wait to show).
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(!drained.isSet)
+            gate.open()
+            try await group.waitForAll()
+        }
+        let settled = settler.settled.withLock { $0 }
+        #expect(settled.map(\.id) == [Self.answer(0).id, Self.answer(1).id])
+        #expect(settled.map(\.tag.value) == [10, 11])
+        #expect(settled.allSatisfy { $0.stored }, "settled before the batch holding the answer was written")
+        #expect(store.blockingBatches.withLock { $0 } == [2])
+        #expect(try await store.answeredMessage(id: Self.answer(1).id) == Self.answer(1))
     }
 }
