@@ -54,9 +54,7 @@ public enum EnvelopeCodec {
     /// The class name is read from the bytes through ``StringInterner``: the same few names arrive every time.
     static func decodeInOnePass(_ body: UnsafeRawBufferPointer, registry: MessageRegistry) -> DecodedEnvelope? {
         do {
-            try JSONScanner.validate(body)
-            guard let outer = JSONScanner.onlyMember(ofValidatedObjectIn: body),
-                body[outer.value.lowerBound] == UInt8(ascii: "{")
+            guard let outer = JSONScanner.validatedOnlyMember(body), body[outer.value.lowerBound] == UInt8(ascii: "{")
             else { return nil }
             let className = StringInterner.shared.string(UnsafeRawBufferPointer(rebasing: body[outer.key]))
             guard let type = registry.type(named: className) else { return nil }

@@ -85,6 +85,10 @@ final class DecodingState: @unchecked Sendable {
     /// handing out the same string again saves a heap string per message.
     private var lastLongString: String?
 
+    /// The last object whose members were read (its first byte, its run in ``memberStore``): read again, it costs
+    /// nothing (a message's own fields and its base fields share one object).
+    private var lastObject: (start: Int, members: Range<Int>)?
+
     init(_ buffer: UnsafeRawBufferPointer) {
         self.buffer = buffer
         memberStore.reserveCapacity(32)
@@ -112,6 +116,7 @@ final class DecodingState: @unchecked Sendable {
         state.buffer = UnsafeRawBufferPointer(start: nil, count: 0)
         state.unsupported = nil
         state.lastLongString = nil
+        state.lastObject = nil
         state.memberStore.removeAll(keepingCapacity: true)
         state.pathEntries.removeAll(keepingCapacity: true)
         spare.withLock { $0 = state }
@@ -161,6 +166,14 @@ final class DecodingState: @unchecked Sendable {
     /// their run in ``memberStore``. Keys with escapes and repeated keys are not vouched for (`JSONDecoder`'s choice
     /// among duplicates is its own).
     func members(ofObjectAt range: Range<Int>) throws -> Range<Int> {
+        // A message's object is read twice: its own fields' container, then the base fields' direct reader.
+        if let last = lastObject, last.start == range.lowerBound { return last.members }
+        let members = try scanMembers(ofObjectAt: range)
+        lastObject = (range.lowerBound, members)
+        return members
+    }
+
+    private func scanMembers(ofObjectAt range: Range<Int>) throws -> Range<Int> {
         var cursor = JSONScanner.Cursor(buffer)
         cursor.position = range.lowerBound + 1
         cursor.end = range.upperBound

@@ -60,16 +60,29 @@ public enum JSONScanner {
         guard cursor.atEnd else { throw cursor.error("unexpected text after the value") }
     }
 
-    /// The key (without its quotes) and value ranges of a validated object's only member — a bus body's
-    /// `{"<class>": {…}}` — found without making the key a string. Nil when the value is not an object of exactly
-    /// one member whose key has no escapes (``members(ofObjectIn:range:)`` reads any other).
-    public static func onlyMember(ofValidatedObjectIn buffer: UnsafeRawBufferPointer)
-        -> (key: Range<Int>, value: Range<Int>)?
-    {
+    /// Whether any of the eight bytes in `word` is one a JSON string escapes: a quote, a backslash or a control
+    /// character (the classic bit tricks for "has a zero byte" and "has a byte below n"; exact for whether there is
+    /// one, which is all that is asked). A string's plain runs are skipped and copied eight bytes at a time with it.
+    @inline(__always)
+    static func hasByteToEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let belowSpace = (word &- ones &* 0x20) & ~word & highs
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let hasQuote = (quote &- ones) & ~quote & highs
+        let hasBackslash = (backslash &- ones) & ~backslash & highs
+        return (belowSpace | hasQuote | hasBackslash) != 0
+    }
+
+    /// Validates `buffer` as a bus body — one object of exactly one member whose key has no escapes, `{"<class>":
+    /// {…}}` — and returns that member's key (without its quotes) and value ranges, in one pass and without making
+    /// the key a string. Nil for anything else, valid JSON or not: the caller's general reader (``validate(_:)-(Data)``,
+    /// ``members(ofObjectIn:range:)``) tells which.
+    public static func validatedOnlyMember(_ buffer: UnsafeRawBufferPointer) -> (key: Range<Int>, value: Range<Int>)? {
         var cursor = Cursor(buffer)
         cursor.skipWhitespace()
-        guard cursor.peek == UInt8(ascii: "{") else { return nil }
-        cursor.position += 1
+        guard cursor.next() == UInt8(ascii: "{") else { return nil }
         cursor.skipWhitespace()
         let keyStart = cursor.position
         guard cursor.peek == UInt8(ascii: "\""), (try? cursor.skipString()) != nil else { return nil }
@@ -83,6 +96,8 @@ public enum JSONScanner {
         let value = valueStart..<cursor.position
         cursor.skipWhitespace()
         guard cursor.next() == UInt8(ascii: "}") else { return nil }
+        cursor.skipWhitespace()
+        guard cursor.atEnd else { return nil }
         return (key, value)
     }
 
@@ -330,19 +345,11 @@ public enum JSONScanner {
             throw error("unterminated string")
         }
 
-        /// Whether any of the eight bytes in `word` ends a plain run in a string: a quote, a backslash, a control
-        /// character or a non-ASCII byte (the classic bit tricks for "has a zero byte" and "has a byte below n";
-        /// exact for whether there is one, which is all that is asked).
+        /// Whether any of the eight bytes in `word` ends a plain run in a string: one that
+        /// ``JSONScanner/hasByteToEscape(_:)`` finds, or a non-ASCII byte (checked as UTF-8 one by one).
         @inline(__always)
         static func hasSpecialByte(_ word: UInt64) -> Bool {
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let highs: UInt64 = 0x8080_8080_8080_8080
-            let belowSpace = (word &- ones &* 0x20) & ~word & highs
-            let quote = word ^ (ones &* 0x22)
-            let backslash = word ^ (ones &* 0x5C)
-            let hasQuote = (quote &- ones) & ~quote & highs
-            let hasBackslash = (backslash &- ones) & ~backslash & highs
-            return (belowSpace | hasQuote | hasBackslash | (word & highs)) != 0
+            JSONScanner.hasByteToEscape(word) || word & 0x8080_8080_8080_8080 != 0
         }
 
         /// One multi-byte UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).

@@ -156,6 +156,24 @@ struct EnvelopeOnePassTests {
         }
     }
 
+    @Test("a string's escapes are written wherever they fall in its eight-byte runs, as JSONEncoder writes them")
+    func escapesAtEveryPositionOfARun() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        for length in 0...20 {
+            for position in 0..<max(length, 1) {
+                for special in ["\"", "\\", "\u{1}", "\u{1f}", "\n", "é", "😀", "/"] {
+                    var characters = [String](repeating: "a", count: length)
+                    if length > 0 { characters[position] = special }
+                    let text = characters.joined()
+                    var bytes: [UInt8] = []
+                    try JSONBytesEncoder.encode([text], into: &bytes)
+                    #expect(bytes == Array(try encoder.encode([text])), "\(text.debugDescription)")
+                }
+            }
+        }
+    }
+
     // MARK: Helpers
 
     private static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {

@@ -99,20 +99,24 @@ struct JSONScannerTests {
         #expect(JSONScanner.kind(of: bytes, range: members[0].value) == UInt8(ascii: "["))
     }
 
-    @Test("only member: a body's one member found as byte ranges; anything else is left to the general reader",
+    @Test("only member: a valid body's one member found in one pass; anything else, valid or not, is left to the general reader",
           arguments: [
               (#"{"org.A":{"x":1}}"#, "org.A", #"{"x":1}"#), (" \n{ \"k\" :\t[1] }\r\n", "k", "[1]"),
               (#"{"k":"v"}"#, "k", #""v""#),
               (#"{"a":1,"b":2}"#, nil, nil), ("{}", nil, nil), ("[1]", nil, nil), (#"{"k":1,}"#, nil, nil),
               (#"{"\u006b":1}"#, nil, nil),
+              // Not valid JSON: nothing is vouched for, wherever the fault is.
+              (#"{"k":{"x":tru}}"#, nil, nil), (#"{"k":"\u12"}"#, nil, nil), (#"{"k":1} x"#, nil, nil),
+              (#"{"k":[1,}"#, nil, nil), (#"{"k":1"#, nil, nil), (#"{"k" 1}"#, nil, nil),
+              ("{\"k\":\"a\u{01}\"}", nil, nil),
           ] as [(String, String?, String?)])
     func onlyMember(text: String, key: String?, value: String?) throws {
         let bytes = Array(text.utf8)
-        try bytes.withUnsafeBytes { buffer in
-            try JSONScanner.validate(buffer)
-            let found = JSONScanner.onlyMember(ofValidatedObjectIn: buffer)
+        bytes.withUnsafeBytes { buffer in
+            let found = JSONScanner.validatedOnlyMember(buffer)
             #expect(found.map { String(decoding: buffer[$0.key], as: UTF8.self) } == key)
             #expect(found.map { String(decoding: buffer[$0.value], as: UTF8.self) } == value)
+            if found != nil { #expect(throws: Never.self) { try JSONScanner.validate(buffer) } }
         }
     }
 
