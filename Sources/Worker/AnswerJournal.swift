@@ -59,11 +59,18 @@ final class AnswerJournal: Sendable {
         writer.enqueue(answer, removingOutbox: sent, waiter: .delivery(tag, settled, settler))
     }
 
-    /// Returns once every answer recorded before the call is committed (or its write failed) and settled: a drain
-    /// waits for it before it closes the connection that takes the acks.
-    func written() async {
-        await withOneShotContinuation { (continuation: OneShotContinuation<Void>) in
-            writer.enqueueBarrier(continuation)
+    /// Returns true once every answer recorded before the call is committed (or its write failed) and settled, or
+    /// false after `bound`: a drain waits for it before it closes the connection that takes the acks, and a store
+    /// that hangs (its acks are not sent; the broker redelivers those messages) does not hold the shutdown.
+    func written(within bound: Duration) async -> Bool {
+        let outcome = FirstOutcome()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            outcome.set(continuation)
+            writer.enqueueBarrier { outcome.finish(true) }
+            Task {
+                try? await Task.sleep(for: bound)
+                outcome.finish(false)
+            }
         }
     }
 
@@ -92,8 +99,8 @@ extension AnswerJournal {
             var sentOutbox: [Int64] = []
             /// One per answer in `pending`, in the same order.
             var waiters: [Waiter] = []
-            /// Callers of ``AnswerJournal/written()``: resumed once the answers before them are written.
-            var barriers: [OneShotContinuation<Void>] = []
+            /// Callers of ``AnswerJournal/written(within:)``: called once the answers before them are written.
+            var barriers: [@Sendable () -> Void] = []
             /// A batch is lingering or being written: a new answer joins the next batch and wakes nobody.
             var writing = false
             var stopping = false
@@ -138,15 +145,15 @@ extension AnswerJournal {
             if startBatch { wake.signal() }
         }
 
-        /// Resumed at once when nothing is pending or being written; otherwise after the next batch (the one being
+        /// Called at once when nothing is pending or being written; otherwise after the next batch (the one being
         /// written holds only answers recorded before; a batch that finds nothing pending resumes it too).
-        func enqueueBarrier(_ barrier: OneShotContinuation<Void>) {
+        func enqueueBarrier(_ barrier: @escaping @Sendable () -> Void) {
             let idle = state.withLock { state in
                 guard state.writing || !state.pending.isEmpty else { return true }
                 state.barriers.append(barrier)
                 return false
             }
-            if idle { barrier.resume() }
+            if idle { barrier() }
         }
 
         var pendingCount: Int { state.withLock { $0.pending.count } }
@@ -178,7 +185,7 @@ extension AnswerJournal {
         /// returns false (the next answer wakes the thread).
         private func writeBatch() -> Bool {
             var sent: [Int64] = []  // not kept between batches: outbox rows are rare
-            var barriers: [OneShotContinuation<Void>] = []  // rare too: a drain's
+            var barriers: [@Sendable () -> Void] = []  // rare too: a drain's
             var (batch, waiters) = state.withLock { state in
                 swap(&barriers, &state.barriers)
                 guard !state.pending.isEmpty else {
@@ -194,7 +201,7 @@ extension AnswerJournal {
                 return (batch, waiters)
             }
             guard !batch.isEmpty else {
-                for barrier in barriers { barrier.resume() }
+                for barrier in barriers { barrier() }
                 return false
             }
             do {
@@ -213,7 +220,7 @@ extension AnswerJournal {
                     settler.answerWritten(id: answer.id, answer: settled, tag: tag)
                 }
             }
-            for barrier in barriers { barrier.resume() }
+            for barrier in barriers { barrier() }
             guard batch.capacity <= Self.keptBatchCapacity, waiters.capacity <= Self.keptBatchCapacity else {
                 return true
             }
@@ -244,6 +251,19 @@ extension AnswerJournal {
                 }
             }
             try outcome.wait()
+        }
+    }
+
+    /// Whichever comes first of a barrier and its bound resumes the waiter; the other finds it resumed.
+    private final class FirstOutcome: Sendable {
+        private let waiter = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+
+        func set(_ continuation: CheckedContinuation<Bool, Never>) {
+            waiter.withLock { $0 = continuation }
+        }
+
+        func finish(_ value: Bool) {
+            waiter.withLock { $0.take() }?.resume(returning: value)
         }
     }
 

@@ -191,7 +191,9 @@ public final class BusWorker: Service {
         }
         await drain(executor)
         // Answers are acked once written: the last batch's acks are posted before the connection closes.
-        await journal?.written()
+        if let journal, await !journal.written(within: drainTimeout) {
+            logger.warning("answer journal's last batch not written within the drain bound; its messages will be redelivered")
+        }
         await connection.close()  // sends the last acks
         await publishConnection.close()
         logger.info("worker stopped", metadata: ["node": "\(node)"])

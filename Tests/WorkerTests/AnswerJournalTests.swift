@@ -169,14 +169,14 @@ struct AnswerJournalTests {
         }
     }
 
-    @Test("a delivery's answer is settled from the journal's thread once its batch is written; written() waits for it")
+    @Test("a delivery's answer is settled from the journal's thread once its batch is written; written(within:) waits for it")
     func deliveriesAreSettledOnceWritten() async throws {
         let store = try CountingBlockingStore()
         let settler = RecordingSettler(store: store)
         let gate = Gate()
         let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
                                     linger: { gate.wait() })
-        await journal.written()  // nothing recorded: returns at once
+        #expect(await journal.written(within: .seconds(60)))  // nothing recorded: returns at once
         for index in 0..<2 {
             let tag = DeliveryTag(epoch: 1, value: UInt64(index + 10), acknowledgeable: true)
             journal.record(Self.answer(index), removingOutbox: [], settling: tag,
@@ -187,7 +187,7 @@ struct AnswerJournalTests {
         let drained = Flag()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                await journal.written()
+                #expect(await journal.written(within: .seconds(60)))
                 drained.set()
             }
             // The barrier waits for the lingering batch: nothing is written before the gate opens (time enough for a
@@ -203,5 +203,22 @@ struct AnswerJournalTests {
         #expect(settled.allSatisfy { $0.stored }, "settled before the batch holding the answer was written")
         #expect(store.blockingBatches.withLock { $0 } == [2])
         #expect(try await store.answeredMessage(id: Self.answer(1).id) == Self.answer(1))
+    }
+
+    @Test("a drain's wait for the last batch is bounded: a store that hangs does not hold the shutdown")
+    func waitingForTheLastBatchIsBounded() async throws {
+        let commitGate = Gate()
+        let store = try CountingBlockingStore(commitGate: commitGate)
+        let settler = RecordingSettler(store: store)
+        let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
+                                    linger: {})
+        let tag = DeliveryTag(epoch: 1, value: 1, acknowledgeable: true)
+        journal.record(Self.answer(0), removingOutbox: [], settling: tag, answer: Answer(reply: Self.answer(0).reply),
+                       by: settler)
+        #expect(await !journal.written(within: .milliseconds(50)), "returned written while the commit hangs")
+        #expect(settler.settled.withLock { $0.isEmpty })
+        commitGate.open()
+        #expect(await journal.written(within: .seconds(60)))
+        #expect(settler.settled.withLock { $0.map(\.tag.value) } == [1])
     }
 }
