@@ -56,6 +56,10 @@ final class DeliveryPipeline: AnswerSettler {
     /// Executor keys with outbox rows that may not have been published (a lost confirm, or rows found at start):
     /// each is flushed, on its own key, before that key's next message runs.
     private let dirtyKeys = Mutex<Set<String>>([])
+    /// How many keys `dirtyKeys` holds, kept under its lock: while it is zero (nearly always) a message's key is not
+    /// hashed and the lock not taken. A key is marked on its own executor or before a job is queued on it, so the
+    /// key's next job, which runs after, reads the count the mark left.
+    private let dirtyKeyCount = Atomic<Int>(0)
     /// Deliveries this worker returned on purpose: not counted against the delivery limit.
     private let deliberateReturns = DeliberateReturns()
     private let deadLetters: DeadLetterSink
@@ -459,19 +463,25 @@ final class DeliveryPipeline: AnswerSettler {
     /// Publishes the key's pending outbox rows in order and removes them once confirmed; nothing to do unless the
     /// key is dirty. Runs on the key's executor, so no handler of the key writes rows meanwhile.
     private func flushOutbox(key: String) async throws {
-        guard let outbox = store, dirtyKeys.withLock({ $0.contains(key) }) else { return }
+        guard let outbox = store, dirtyKeyCount.load(ordering: .relaxed) > 0,
+            dirtyKeys.withLock({ $0.contains(key) })
+        else { return }
         let pending = try await outbox.pendingOutbox(key: key)
         for entry in pending {
             try await publishOutput(OutboundMessage(outbox: entry), causedBy: "outbox row \(entry.seq)")
         }
         try await outbox.removeOutbox(seqs: pending.map(\.seq))
         metrics.outboxRepublished.increment(by: pending.count)
-        _ = dirtyKeys.withLock { $0.remove(key) }
+        dirtyKeys.withLock { keys in
+            if keys.remove(key) != nil { dirtyKeyCount.subtract(1, ordering: .relaxed) }
+        }
     }
 
     /// The key's outbox may hold rows nobody published: its next message flushes them first.
     private func markDirty(_ key: String) {
-        _ = dirtyKeys.withLock { $0.insert(key) }
+        dirtyKeys.withLock { keys in
+            if keys.insert(key).inserted { dirtyKeyCount.add(1, ordering: .relaxed) }
+        }
     }
 
     /// Marks `key` dirty and queues a flush of its outbox rows on the key's executor, behind whatever the key
