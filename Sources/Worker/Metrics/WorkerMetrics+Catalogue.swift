@@ -53,7 +53,8 @@ extension WorkerMetrics {
               help: "Requests of a registered class by how they ended (handled, handler_error, duplicate, poison, "
                   + "expired, deadline_exceeded, key_backlog_full, forwarded, ...)."),
         .init(Family.duration, .histogram, labels: ["class"],
-              help: "Consume to ack of requests the handler answered, in seconds."),
+              help: "Consume to the confirmed reply of requests the handler answered (the ack follows once the "
+                  + "answer is journaled), in seconds."),
         .init(Family.deadLetters, .counter, labels: ["reason"],
               help: "Copies kept on the dead-letter queue, by reason (malformed input, expired, unroutable output...)."),
         .init(Family.replies, .counter, help: "Replies published and confirmed by the broker."),
