@@ -258,16 +258,10 @@ final class DecodingState: @unchecked Sendable {
 
     /// Whether the key bytes at `range` spell `name`.
     func key(_ range: Range<Int>, equals name: String) -> Bool {
-        var name = name
-        return name.withUTF8 { utf8 in
-            guard utf8.count == range.count else { return false }
-            var index = range.lowerBound
-            for byte in utf8 {
-                if buffer[index] != byte { return false }
-                index += 1
-            }
-            return true
-        }
+        // Most keys a reader asks about differ in length from the member's: no string storage touched for those.
+        guard name.utf8.count == range.count else { return false }
+        let key = UnsafeRawBufferPointer(rebasing: buffer[range])
+        return name.utf8.withContiguousStorageIfAvailable { key.elementsEqual($0) } ?? key.elementsEqual(name.utf8)
     }
 
     func string(keyAt range: Range<Int>) -> String {
