@@ -45,7 +45,7 @@ final class AnswerJournal: Sendable {
     deinit { writer.stop() }
 
     /// Returns once `answer` is committed (or its write failed), with the outbox rows `sent` removed in the same
-    /// transaction.
+    /// transaction: for a caller that waits (the tests of the batching); deliveries take the settling form below.
     func record(_ answer: AnsweredMessage, removingOutbox sent: [Int64] = []) async {
         await withOneShotContinuation { (continuation: OneShotContinuation<Void>) in
             writer.enqueue(answer, removingOutbox: sent, waiter: .task(continuation))

@@ -99,7 +99,7 @@ struct JSONScannerTests {
         #expect(JSONScanner.kind(of: bytes, range: members[0].value) == UInt8(ascii: "["))
     }
 
-    @Test("only member: a valid body's one member found in one pass; anything else, valid or not, is left to the general reader",
+    @Test("only member: a valid body's one member, in one pass; anything else, valid or not, is the general reader's",
           arguments: [
               (#"{"org.A":{"x":1}}"#, "org.A", #"{"x":1}"#), (" \n{ \"k\" :\t[1] }\r\n", "k", "[1]"),
               (#"{"k":"v"}"#, "k", #""v""#),

@@ -169,7 +169,7 @@ struct AnswerJournalTests {
         }
     }
 
-    @Test("a delivery's answer is settled from the journal's thread once its batch is written; written(within:) waits for it")
+    @Test("a delivery's answer is settled from the journal's thread once its batch is written, and a drain waits for it")
     func deliveriesAreSettledOnceWritten() async throws {
         let store = try CountingBlockingStore()
         let settler = RecordingSettler(store: store)
