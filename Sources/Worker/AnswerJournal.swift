@@ -4,7 +4,6 @@ import Dispatch
 import Foundation
 import Inventory
 import Logging
-import Primitives
 import Synchronization
 
 /// Writes the ledger's answers to the store with group commit: every answer waits for the transaction that holds
@@ -44,19 +43,12 @@ final class AnswerJournal: Sendable {
 
     deinit { writer.stop() }
 
-    /// Returns once `answer` is committed (or its write failed), with the outbox rows `sent` removed in the same
-    /// transaction: for a caller that waits (the tests of the batching); deliveries take the settling form below.
-    func record(_ answer: AnsweredMessage, removingOutbox sent: [Int64] = []) async {
-        await withOneShotContinuation { (continuation: OneShotContinuation<Void>) in
-            writer.enqueue(answer, removingOutbox: sent, waiter: .task(continuation))
-        }
-    }
-
-    /// Queues `answer` (and the removal of the outbox rows `sent`) and returns at once; once the batch holding it is
-    /// committed, or its write failed, `settler` settles `tag` with `settled` on the journal's thread.
+    /// Queues `answer` (and the removal of the outbox rows `sent`, in the same transaction) and returns at once; once
+    /// the batch holding it is committed, or its write failed, `settler` settles `tag` with `settled` on the
+    /// journal's thread.
     func record(_ answer: AnsweredMessage, removingOutbox sent: [Int64], settling tag: DeliveryTag,
                 answer settled: Answer, by settler: any AnswerSettler) {
-        writer.enqueue(answer, removingOutbox: sent, waiter: .delivery(tag, settled, settler))
+        writer.enqueue(answer, removingOutbox: sent, waiter: Waiter(tag: tag, answer: settled, settler: settler))
     }
 
     /// Returns true once every answer recorded before the call is committed (or its write failed) and settled, or
@@ -85,10 +77,11 @@ protocol AnswerSettler: AnyObject, Sendable {
 }
 
 extension AnswerJournal {
-    /// What waits for an answer's write: a task (resumed), or a delivery settled on the journal's thread.
-    private enum Waiter {
-        case task(OneShotContinuation<Void>)
-        case delivery(DeliveryTag, Answer, any AnswerSettler)
+    /// The delivery that waits for an answer's write, and who settles it.
+    private struct Waiter {
+        let tag: DeliveryTag
+        let answer: Answer
+        let settler: any AnswerSettler
     }
 
     /// The journal's thread and what it shares with the callers. A separate object so that the thread does not keep
@@ -214,11 +207,7 @@ extension AnswerJournal {
                     metadata: ["count": "\(batch.count)", "error": "\(error)"])
             }
             for (answer, waiter) in zip(batch, waiters) {
-                switch waiter {
-                case .task(let continuation): continuation.resume()
-                case .delivery(let tag, let settled, let settler):
-                    settler.answerWritten(id: answer.id, answer: settled, tag: tag)
-                }
+                waiter.settler.answerWritten(id: answer.id, answer: waiter.answer, tag: waiter.tag)
             }
             for barrier in barriers { barrier() }
             guard batch.capacity <= Self.keptBatchCapacity, waiters.capacity <= Self.keptBatchCapacity else {

@@ -81,46 +81,54 @@ struct AnswerJournalTests {
         AnsweredMessage(id: String(format: "%032x", index), reply: Array("reply \(index)".utf8), answeredAtEpochMillis: 1)
     }
 
-    @Test("answers that arrive while the first one lingers share its transaction; each caller returns once it is committed")
+    /// Records answer `index` as a delivery's, tagged `index`, settled by `settler`.
+    private static func record(_ index: Int, on journal: AnswerJournal, by settler: RecordingSettler) {
+        let answer = Self.answer(index)
+        let tag = DeliveryTag(epoch: 1, value: UInt64(index), acknowledgeable: true)
+        journal.record(answer, removingOutbox: [], settling: tag, answer: Answer(reply: answer.reply), by: settler)
+    }
+
+    @Test("answers that arrive while the first one lingers share its transaction; each is settled once it is committed")
     func lingeringAnswersShareOneCommit() async throws {
         let store = try CountingStore()
+        let settler = RecordingSettler { !store.batches.withLock { $0 }.isEmpty }
         let gate = Gate()
         let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
                                     linger: { gate.wait() })
-        await withTaskGroup(of: Void.self) { group in
-            for index in 0..<3 { group.addTask { await journal.record(Self.answer(index)) } }
-            // All three wait for the batch before anything is written.
-            while journal.pendingCount < 3 { await Task.yield() }
-            #expect(store.batches.withLock { $0 }.isEmpty)
-            gate.open()
-        }
+        for index in 0..<3 { Self.record(index, on: journal, by: settler) }
+        // All three wait for the batch before anything is written.
+        #expect(journal.pendingCount == 3)
+        #expect(store.batches.withLock { $0 }.isEmpty)
+        #expect(settler.settled.withLock { $0 }.isEmpty)
+        gate.open()
+        #expect(await journal.written(within: .seconds(60)))
         #expect(store.batches.withLock { $0 } == [3])
+        #expect(settler.settled.withLock { $0.map(\.tag.value) } == [0, 1, 2])
         #expect(Set(try await store.answeredMessageIds(limit: 10).map(\.id)) == Set((0..<3).map { Self.answer($0).id }))
         // Once the batch is written, a later answer starts a batch of its own (and lingers again).
-        await journal.record(Self.answer(7))
+        Self.record(7, on: journal, by: settler)
+        #expect(await journal.written(within: .seconds(60)))
         #expect(store.batches.withLock { $0 } == [3, 1])
     }
 
     @Test("a store that commits on its caller is written from the journal's thread, batches shared the same way")
     func blockingStoreCommitsOnTheJournalsThread() async throws {
         let store = try CountingBlockingStore()
+        let settler = RecordingSettler { !store.blockingBatches.withLock { $0 }.isEmpty }
         let gate = Gate()
         let journal = AnswerJournal(store: store, capacity: 2, metrics: WorkerMetrics(), logger: Logger(label: "test"),
                                     linger: { gate.wait() })
-        await withTaskGroup(of: Void.self) { group in
-            // One at a time into the batch, so that its order (and so which answer the window drops) is known.
-            for index in 0..<3 {
-                group.addTask { await journal.record(Self.answer(index)) }
-                while journal.pendingCount < index + 1 { await Task.yield() }
-            }
-            #expect(store.blockingBatches.withLock { $0 }.isEmpty)
-            gate.open()
-        }
+        // Queued in order, so which answer the window drops is known.
+        for index in 0..<3 { Self.record(index, on: journal, by: settler) }
+        #expect(store.blockingBatches.withLock { $0 }.isEmpty)
+        gate.open()
+        #expect(await journal.written(within: .seconds(60)))
         #expect(store.blockingBatches.withLock { $0 } == [3])
         #expect(store.awaitedBatches.withLock { $0 }.isEmpty)
         // The window (capacity 2) is kept by the blocking write as by the async one: the oldest answer is gone.
         #expect(try await store.answeredMessageIds(limit: 10).map(\.id) == [Self.answer(1).id, Self.answer(2).id])
-        await journal.record(Self.answer(7))
+        Self.record(7, on: journal, by: settler)
+        #expect(await journal.written(within: .seconds(60)))
         #expect(store.blockingBatches.withLock { $0 } == [3, 1])
         #expect(try await store.answeredMessage(id: Self.answer(7).id) == Self.answer(7))
     }
@@ -129,21 +137,21 @@ struct AnswerJournalTests {
     func answersArrivingDuringACommitLingerBeforeTheirBatch() async throws {
         let commitGate = Gate()
         let store = try CountingBlockingStore(commitGate: commitGate)
+        let settler = RecordingSettler { !store.blockingBatches.withLock { $0 }.isEmpty }
         let lingers = Atomic<Int>(0)
         let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
                                     linger: { lingers.add(1, ordering: .relaxed) })
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await journal.record(Self.answer(0)) }
-            // The first batch is taken (nothing pending) and its commit waits at the gate; two answers arrive meanwhile.
-            while journal.pendingCount > 0 || lingers.load(ordering: .relaxed) < 1 { await Task.yield() }
-            for index in 1...2 { group.addTask { await journal.record(Self.answer(index)) } }
-            while journal.pendingCount < 2 { await Task.yield() }
-            #expect(lingers.load(ordering: .relaxed) == 1)
-            commitGate.open()
-        }
+        Self.record(0, on: journal, by: settler)
+        // The first batch is taken (nothing pending) and its commit waits at the gate; two answers arrive meanwhile.
+        while journal.pendingCount > 0 || lingers.load(ordering: .relaxed) < 1 { await Task.yield() }
+        for index in 1...2 { Self.record(index, on: journal, by: settler) }
+        #expect(journal.pendingCount == 2)
+        #expect(lingers.load(ordering: .relaxed) == 1)
+        commitGate.open()
+        #expect(await journal.written(within: .seconds(60)))
         #expect(store.blockingBatches.withLock { $0 } == [1, 2])
-        // The second batch lingered before it was taken, as the first did, and a third linger (after the callers were
-        // resumed, so waited for here) finds nothing and ends the spell. Without the rule: one linger, the second
+        // The second batch lingered before it was taken, as the first did, and a third linger (after the deliveries
+        // were settled, so waited for here) finds nothing and ends the spell. Without the rule: one linger, the second
         // batch written at once.
         let deadline = ContinuousClock.now + .seconds(10)
         while lingers.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline { await Task.yield() }
@@ -156,15 +164,15 @@ struct AnswerJournalTests {
         var isSet: Bool { value.load(ordering: .relaxed) }
     }
 
-    /// Records what the journal settles, and whether the answer was already in the store when it did.
+    /// Records what the journal settles, and whether the store had been written (`stored`) when it did.
     final class RecordingSettler: AnswerSettler {
-        let store: CountingBlockingStore
+        private let stored: @Sendable () -> Bool
         let settled = Mutex<[(id: String, tag: DeliveryTag, stored: Bool)]>([])
 
-        init(store: CountingBlockingStore) { self.store = store }
+        init(stored: @escaping @Sendable () -> Bool) { self.stored = stored }
 
         func answerWritten(id: String, answer: Answer, tag: DeliveryTag) {
-            let stored = store.blockingBatches.withLock { !$0.isEmpty }
+            let stored = stored()
             settled.withLock { $0.append((id, tag, stored)) }
         }
     }
@@ -172,7 +180,7 @@ struct AnswerJournalTests {
     @Test("a delivery's answer is settled from the journal's thread once its batch is written, and a drain waits for it")
     func deliveriesAreSettledOnceWritten() async throws {
         let store = try CountingBlockingStore()
-        let settler = RecordingSettler(store: store)
+        let settler = RecordingSettler { !store.blockingBatches.withLock { $0 }.isEmpty }
         let gate = Gate()
         let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
                                     linger: { gate.wait() })
@@ -209,7 +217,7 @@ struct AnswerJournalTests {
     func waitingForTheLastBatchIsBounded() async throws {
         let commitGate = Gate()
         let store = try CountingBlockingStore(commitGate: commitGate)
-        let settler = RecordingSettler(store: store)
+        let settler = RecordingSettler { !store.blockingBatches.withLock { $0 }.isEmpty }
         let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
                                     linger: {})
         let tag = DeliveryTag(epoch: 1, value: 1, acknowledgeable: true)
