@@ -5,7 +5,9 @@ import Foundation
 import Logging
 
 /// Keeps a copy of every message the worker refused, with the reason, in one durable queue
-/// (`cloudbus.worker.dead-letters`), so nothing is lost silently and an operator can replay it.
+/// (`cloudbus.worker.dead-letters`), so nothing is lost silently and an operator can replay it. Copies go through the
+/// dead-letter exchange (fanout, where the broker's own dead letters go too), so a queue an operator binds there (an
+/// alert, an archive) gets every one as well; published `mandatory`, a copy no queue takes fails the refusal's ack.
 /// Headers: `x-cbw-reason` (machine kind, e.g. `malformed-json`), `x-cbw-detail` (human text),
 /// `x-cbw-queue`, `x-cbw-routing-key`, `x-cbw-class`, `x-cbw-message-id`, `x-cbw-node`; for a body over the size limit,
 /// which is never read whole, the copy holds its first 4 KiB and `x-cbw-announced-size` the size its header announced.
@@ -16,7 +18,7 @@ struct DeadLetterSink: Sendable {
     let logger: Logger
 
     /// A copy of a delivery the worker refused. Header values are bounded (a hostile id or detail is cut).
-    func store(_ delivery: Delivery, reason: String, detail: String, className: String?, messageId: String?) async throws(AMQPError) {
+    func store(_ delivery: Delivery, reason: String, detail: String, className: String?, messageId: String?) async throws {
         let className = className.map { String($0.prefix(256)) }, messageId = messageId.map { String($0.prefix(128)) }
         try await publish(delivery.body, reason: reason, detail: detail, headers: [
             "x-cbw-queue": .string(delivery.queue),
@@ -30,7 +32,7 @@ struct DeadLetterSink: Sendable {
     /// A copy of a message a handler sent that no queue took (`basic.return`): where it was going and which
     /// delivery caused it (`x-cbw-caused-by`).
     func storeOutput(_ body: Data, target: OutboundMessage.Target, reason: String, detail: String,
-                     causedBy messageId: String) async throws(AMQPError) {
+                     causedBy messageId: String) async throws {
         let destination = switch target {
         case .service(let serviceId): "service \(serviceId)"
         case .event(let routingKey): "event \(routingKey)"
@@ -42,7 +44,7 @@ struct DeadLetterSink: Sendable {
     }
 
     private func publish(_ body: [UInt8], reason: String, detail: String, headers extra: [String: AMQPFieldValue?],
-                         logMetadata: Logger.Metadata) async throws(AMQPError) {
+                         logMetadata: Logger.Metadata) async throws {
         var headers: AMQPTable = [
             "x-cbw-reason": .string(reason),
             "x-cbw-detail": .string(String(detail.prefix(4096))),
@@ -53,8 +55,19 @@ struct DeadLetterSink: Sendable {
             "reason": "\(reason)", "detail": "\(detail.prefix(512))",
         ]) { $1 })
         metrics.deadLettered(reason: reason)
-        try await connection.publish(OutgoingMessage(
-            exchange: "", routingKey: BusTopology.deadLetterQueue, body: body,
+        let outcome = try await connection.publish(OutgoingMessage(
+            exchange: BusTopology.deadLetterExchange, routingKey: "", body: body,
             properties: AMQPProperties(deliveryMode: 2, headers: headers), mandatory: true))
+        if case .returned(let code, let text) = outcome { throw Unroutable(replyCode: code, replyText: text) }
+    }
+
+    /// The broker returned a copy: no queue is bound to the dead-letter exchange (someone deleted the queue or its
+    /// binding). The refused message is given back rather than acked with its copy nowhere.
+    struct Unroutable: Error, CustomStringConvertible {
+        let replyCode: UInt16
+        let replyText: String
+        var description: String {
+            "no queue is bound to \(BusTopology.deadLetterExchange) (\(replyCode) \(replyText)): the copy was returned"
+        }
     }
 }

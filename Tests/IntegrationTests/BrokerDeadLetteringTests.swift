@@ -47,6 +47,30 @@ struct BrokerDeadLetteringTests {
         await probe.close()
         await connection.close()
     }
+
+    @Test("a worker's own copies reach the shared queue through the same exchange")
+    func workerCopiesReachTheSharedQueue() async throws {
+        try await withWorker { harness in
+            let marker = MessageID.random()
+            try await harness.sendRaw(Data(#"{"\#(EchoMsg.className)": {"payload": "\#(marker)""#.utf8))
+            // The tests' only reader of the shared queue (the probes read copies of their own): it takes every letter
+            // it reads, so the queue does not grow from run to run on a developer's broker.
+            let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 1_000)
+            try await connection.start()
+            let copy = try await withTeardown({ await connection.close() }) {
+                let letters = StreamCollector(
+                    try await connection.consume(ConsumerSpecification(queue: BusTopology.deadLetterQueue)))
+                while let letter = await letters.next(within: .seconds(10)) {
+                    connection.ack(letter.tag)
+                    if String(decoding: letter.body, as: UTF8.self).contains(marker) { return Optional(letter) }
+                }
+                return nil
+            }
+            let found = try #require(copy, "the refused message left no copy in \(BusTopology.deadLetterQueue)")
+            #expect(found.header("x-cbw-reason") == "malformed-json")
+            #expect(found.header("x-cbw-queue") == harness.hostQueue)
+        }
+    }
 }
 
 @Suite("Broker connections on /metrics", .enabled(if: TestBroker.available))

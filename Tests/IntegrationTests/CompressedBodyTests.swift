@@ -51,6 +51,7 @@ struct CompressedBodyTests {
     func decompressionBomb() async throws {
         try await withWorker(maxBodyBytes: 64 * 1024) { harness in
             let bomb = Zlib.deflate([UInt8](repeating: 0x20, count: 16 << 20))
+            let probe = try await DeadLetterProbe.open()
             let connection = AMQPConnection(configuration: try TestBroker.configuration(), prefetch: 10)
             try await connection.start()
             _ = try await withTeardown({ await connection.close() }) {
@@ -59,7 +60,6 @@ struct CompressedBodyTests {
                     properties: AMQPProperties(deliveryMode: 1, headers: ["compressed": .string("true")]),
                     mandatory: true))
             }
-            let probe = try await DeadLetterProbe.open()
             let letter = try await probe.find {
                 $0.header("x-cbw-reason") == "decompression-bomb" && $0.header("x-cbw-queue") == harness.hostQueue
             }

@@ -203,7 +203,7 @@ struct DisruptiveBrokerClusterTests {
         try await PoisonScenario.run(
             worker: ["CLOUDBUS_AMQP_URL": try TestCluster.url(node: 1), "CLOUDBUS_QUEUE_TYPE": "quorum"],
             client: try TestCluster.configuration(node: 2),
-            probe: try await DeadLetterProbe.open(configuration: try TestCluster.configuration(node: 3), quorum: true))
+            probe: try await DeadLetterProbe.open(configuration: try TestCluster.configuration(node: 3)))
     }
 }
 

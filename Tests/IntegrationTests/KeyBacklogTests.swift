@@ -17,7 +17,8 @@ struct KeyBacklogTests {
         try await withWorker(configure: { $0.keyBacklog = 2 },
                              extraHandlers: { $0.register(HangHandler(gate: gate)) }) { harness in
             let collector = try await ReplyCollector.open(durable: false)
-            try await withTeardown({ gate.open(); await collector.close() }) {
+            let probe = try await DeadLetterProbe.open()
+            try await withTeardown({ gate.open(); await probe.close(); await collector.close() }) {
                 let publisher = BusPublisher(connection: collector.connection)
                 let stuck = MessageID.random()
                 func hung() -> BusRequest {
@@ -43,10 +44,7 @@ struct KeyBacklogTests {
                 #expect(refusedAnswered, "the requests over the backlog were not answered at once")
                 for request in refused {
                     #expect(collector.entry(for: request.id)?.errorCode == "SYS.1006")
-                    // One probe per lookup: a probe holds the letters it skipped until it closes.
-                    let probe = try await DeadLetterProbe.open()
                     let letter = try await probe.find { $0.header("x-cbw-message-id") == request.id }
-                    await probe.close()
                     #expect(letter?.header("x-cbw-reason") == "key-backlog-full")
                 }
                 let echo = try await harness.call(EchoMsg.className, ["payload": .string("another key")])

@@ -43,6 +43,7 @@ struct PrometheusScrapeTests {
                 let reply = try await harness.call(EchoMsg.className, ["payload": .string("scrape-\(index)")])
                 #expect(reply.success)
             }
+            let probe = try await DeadLetterProbe.open()
             var markers: [String] = []
             for _ in 0..<malformedJSON {
                 let marker = MessageID.random()
@@ -54,13 +55,12 @@ struct PrometheusScrapeTests {
                 markers.append(marker)
                 try await harness.sendRaw(Data(#"["\#(marker)"]"#.utf8))
             }
-            // Each copy taken back out of the shared dead-letter queue (one probe per find, as the other suites do).
-            for marker in markers {
-                let probe = try await DeadLetterProbe.open()
-                let copy = try await withTeardown({ await probe.close() }) {
-                    try await probe.find { String(decoding: $0.body, as: UTF8.self).contains(marker) }
+            // Each copy found among the dead letters.
+            try await withTeardown({ await probe.close() }) {
+                for marker in markers {
+                    let copy = try await probe.find { String(decoding: $0.body, as: UTF8.self).contains(marker) }
+                    #expect(copy != nil, "no dead-letter copy of \(marker)")
                 }
-                #expect(copy != nil, "no dead-letter copy of \(marker)")
             }
 
             // What the worker says about itself, read from its own exposition...

@@ -208,8 +208,11 @@ struct DisruptiveReliabilityTests {
         let gate = HandlerGate()
         let harness = try await WorkerHarness.start(extraHandlers: { $0.register(HangHandler(gate: gate)) })
         let collector = try await ReplyCollector.open(durable: false)
+        // Open before the hung calls go out: a probe sees what is dead-lettered after it opened.
+        let probe = try await DeadLetterProbe.open()
         func cleanUp() async {
             gate.open()
+            await probe.close()
             await collector.close()
             await harness.stop()
         }
@@ -262,11 +265,7 @@ struct DisruptiveReliabilityTests {
                 let entry = collector.entry(for: request.id)
                 #expect(entry?.success == false)
                 #expect(entry?.errorCode == "SYS.1001")
-                // One probe per lookup: a probe leaves the copies it skipped after its match unacked
-                // on its own connection until it closes, so a second `find` misses them.
-                let probe = try await DeadLetterProbe.open()
                 let letter = try await probe.find { $0.header("x-cbw-message-id") == request.id }
-                await probe.close()
                 #expect(["deadline-exceeded", "expired"].contains(letter?.header("x-cbw-reason") ?? "none"))
             }
             #expect(harness.metrics[WorkerCounter.deadlineExceeded] + harness.metrics[WorkerCounter.expired] == hung.count)

@@ -5,68 +5,70 @@ import CloudBusTesting
 import Foundation
 import Synchronization
 
-/// Reads the dead-letter queue and finds the copy a test expects, by message id or body.
-/// Copies that belong to other tests are requeued untouched, every quarter second rather than at once: requeued at
-/// once they come back first and a long queue never shows its tail, held to the end they hide from the probes of the
-/// tests running beside this one.
-struct DeadLetterProbe {
-    let connection: AMQPConnection
+/// Sees every dead letter published after it opened, and finds the copy a test expects, by message id or body.
+///
+/// The probe has a queue of its own (exclusive, auto-delete) bound to the dead-letter exchange, beside the shared
+/// `cloudbus.worker.dead-letters`: the fanout gives each probe its own copy of every letter, so suites running side by
+/// side cannot hide letters from each other (probes that took letters off the one shared queue had to hold the ones
+/// that were not theirs and put them back, and a letter held by one was invisible to the others). A probe sees only
+/// what was dead-lettered after ``open(configuration:)`` returned: open it before the action whose letter the test
+/// expects.
+final class DeadLetterProbe: Sendable {
+    private let connection: AMQPConnection
+    private let letters: Letters
+    private let reader: Task<Void, Never>
 
-    /// On the test broker (classic dead-letter queue), or on `configuration` (the cluster: quorum).
-    static func open(configuration: AMQPConfiguration? = nil, quorum: Bool = false) async throws -> DeadLetterProbe {
-        let connection = AMQPConnection(configuration: try configuration ?? TestBroker.configuration(), prefetch: 60_000)
+    private init(connection: AMQPConnection, stream: DeliveryStream) {
+        self.connection = connection
+        let letters = Letters()
+        self.letters = letters
+        reader = Task { for await letter in stream { letters.append(letter) } }
+    }
+
+    /// On the test broker, or on `configuration` (a node of the test cluster).
+    static func open(configuration: AMQPConfiguration? = nil) async throws -> DeadLetterProbe {
+        let connection = AMQPConnection(configuration: try configuration ?? TestBroker.configuration())
         try await connection.start()
-        try await connection.declare(Topology(queues: [QueueDeclaration(
-            name: BusTopology.deadLetterQueue, durable: true,
-            arguments: quorum ? ["x-queue-type": .string("quorum")] : [:])]))
-        return DeadLetterProbe(connection: connection)
+        do {
+            let queue = "cloudbus.test.dead-letter-probe.\(UUID().uuidString)"
+            try await connection.declare(Topology(
+                exchanges: [ExchangeDeclaration(name: BusTopology.deadLetterExchange, kind: .fanout, durable: true)],
+                queues: [QueueDeclaration(name: queue, exclusive: true, autoDelete: true)],
+                bindings: [QueueBinding(queue: queue, exchange: BusTopology.deadLetterExchange, routingKey: "")]))
+            let stream = try await connection.consume(ConsumerSpecification(queue: queue, noAck: true))
+            return DeadLetterProbe(connection: connection, stream: stream)
+        } catch {
+            await connection.close()
+            throw error
+        }
     }
 
-    /// The first dead letter matching `match`, within `limit`.
-    func find(within limit: Duration = .seconds(10), where match: @Sendable @escaping (Delivery) -> Bool) async throws -> Delivery? {
-        let stream = try await connection.consume(ConsumerSpecification(queue: BusTopology.deadLetterQueue))
-        let held = HeldTags()
-        let connection = connection
-        @Sendable func release() {
-            for tag in held.tags.withLock({ tags in defer { tags.removeAll() }; return tags }) {
-                connection.nack(tag, requeue: true)
-            }
+    /// The first letter matching `match` that no earlier `find` of this probe returned, waiting up to `limit` for it.
+    func find(within limit: Duration = .seconds(10), where match: (Delivery) -> Bool) async throws -> Delivery? {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            if let found = letters.take(where: match) { return found }
+            guard ContinuousClock.now < deadline else { return nil }
+            try await Task.sleep(for: .milliseconds(20))
         }
-        let found = await withTaskGroup(of: Delivery?.self) { group in
-            group.addTask {
-                for await delivery in stream {
-                    if match(delivery) {
-                        connection.ack(delivery.tag)
-                        return delivery
-                    }
-                    held.tags.withLock { $0.append(delivery.tag) }
-                }
-                return nil
-            }
-            group.addTask {
-                // The prefetch (60,000) lets the broker send the whole queue within the first period.
-                let deadline = ContinuousClock.now + limit
-                while ContinuousClock.now < deadline, !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(250))
-                    release()
-                }
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        release()
-        await connection.stopConsuming()
-        release()
-        return found
     }
 
-    func close() async { await connection.close() }
+    func close() async {
+        await connection.close()
+        reader.cancel()
+    }
 
-    /// Deliveries of other tests' copies, until the next release.
-    private final class HeldTags: Sendable {
-        let tags = Mutex<[DeliveryTag]>([])
+    /// What arrived so far, in arrival order.
+    private final class Letters: Sendable {
+        private let received = Mutex<[Delivery]>([])
+
+        func append(_ letter: Delivery) { received.withLock { $0.append(letter) } }
+
+        func take(where match: (Delivery) -> Bool) -> Delivery? {
+            received.withLock { letters in
+                letters.firstIndex(where: match).map { letters.remove(at: $0) }
+            }
+        }
     }
 }
 
