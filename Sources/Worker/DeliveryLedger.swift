@@ -6,7 +6,7 @@ import Synchronization
 /// What the worker answered for a message it finished: the encoded reply it published, when there was one.
 /// A duplicate of the message gets these very bytes again.
 ///
-/// One word (an enum over the byte array's reference): the dedupe window holds 65,536 of these in a hash table.
+/// One word (an enum over the byte array's reference): the dedupe window holds 65,536 of these in its order.
 struct Answer: Sendable, Equatable {
     private enum Storage: Equatable {
         case noReply
@@ -97,33 +97,55 @@ final class DeliveryLedger: Sendable {
 
     /// An id being handled or answered. One table for both, so that an admit, a finish and an eviction each find
     /// the id once: an echo hashed its id eight times with two tables. One word (the window holds 65,536 of them):
-    /// the copies parked behind an id in flight sit apart, in `parked`, where a payload here would make it two.
-    enum Entry {
-        case inFlight
-        case answered(Answer)
+    /// an answered id's answer sits in its slot of the window's order, where the eviction of its reply bytes finds it
+    /// by position, without hashing the id again; the copies parked behind an id in flight sit apart, in `parked`.
+    struct Entry: Equatable {
+        /// The answered id's slot in the order (counted from the window's first answer ever), or -1: in flight.
+        fileprivate let position: Int
+
+        static let inFlight = Entry(position: -1)
+
+        fileprivate static func answered(at position: Int) -> Entry { Entry(position: position) }
+
+        var isInFlight: Bool { position < 0 }
+    }
+
+    /// An answered id, oldest first in the window, with its answer.
+    private struct Slot {
+        let key: MessageKey
+        var answer: Answer
     }
 
     private struct State {
         var entries: [MessageKey: Entry] = [:]
         /// Copies of ids in flight that arrived while the original ran (rare: a redelivery or a quick retry).
         var parked: [MessageKey: [ParkedCopy]] = [:]
-        /// Entries that are `.answered`: the window's fill.
+        /// Entries that are answered: the window's fill.
         var answeredCount = 0
-        /// Answered ids, oldest first, from `head` on (the prefix before `head` is spent; compacted as it grows).
-        var order: [MessageKey] = []
+        /// Answered ids with their answers, oldest first, from `head` on (the prefix before `head` is spent;
+        /// compacted as it grows). `order[i]` is the slot at position `dropped + i`.
+        var order: [Slot] = []
         var head = 0
+        /// Slots removed from the front of `order` by compaction.
+        var dropped = 0
         /// Replies before `bodyHead` (and at or after `head`) have had their bytes dropped from memory.
         var bodyHead = 0
         var cachedBytes = 0
 
-        /// Records `answer` for `key`; returns what the entry held before.
+        /// The answer of an answered entry.
+        func answer(of entry: Entry) -> Answer { order[entry.position - dropped].answer }
+
+        /// Records `answer` for `key`; returns what the entry held before. An id answered again keeps its slot.
         mutating func answer(_ key: MessageKey, with answer: Answer) -> Entry? {
-            let previous = entries.updateValue(.answered(answer), forKey: key)
-            if case .answered(let replaced) = previous {
-                cachedBytes -= replaced.reply?.capacity ?? 0
+            let previous = entries.updateValue(.answered(at: dropped + order.count), forKey: key)
+            if let previous, !previous.isInFlight {
+                entries.updateValue(previous, forKey: key)
+                let index = previous.position - dropped
+                cachedBytes -= order[index].answer.reply?.capacity ?? 0
+                order[index].answer = answer
             } else {
                 answeredCount += 1
-                order.append(key)
+                order.append(Slot(key: key, answer: answer))
             }
             cachedBytes += answer.reply?.capacity ?? 0
             return previous
@@ -171,17 +193,15 @@ final class DeliveryLedger: Sendable {
     func admit(id: String, copy: ParkedCopy) -> Admission {
         let key = MessageKey(id)
         return state.withLock { state in
-            guard let index = state.entries.index(forKey: key) else {
-                state.entries.updateValue(.inFlight, forKey: key)
-                return .first
-            }
-            switch state.entries.values[index] {
-            case .answered(let answer):
-                return .answered(answer)
-            case .inFlight:
+            // Inserted first and put back when it was there: a first sighting (nearly every delivery) hashes its
+            // key once, where a lookup followed by an insert hashed it twice.
+            guard let previous = state.entries.updateValue(.inFlight, forKey: key) else { return .first }
+            if previous.isInFlight {
                 state.parked[key, default: []].append(copy)
                 return .parked
             }
+            state.entries.updateValue(previous, forKey: key)
+            return .answered(state.answer(of: previous))
         }
     }
 
@@ -191,7 +211,7 @@ final class DeliveryLedger: Sendable {
         return state.withLock { state in
             let previous = state.answer(key, with: answer)
             evict(&state)
-            if case .inFlight = previous { return state.takeParked(key) }
+            if previous?.isInFlight == true { return state.takeParked(key) }
             return []
         }
     }
@@ -201,7 +221,7 @@ final class DeliveryLedger: Sendable {
     func abandon(id: String) -> [ParkedCopy] {
         let key = MessageKey(id)
         return state.withLock { state in
-            guard let index = state.entries.index(forKey: key), case .inFlight = state.entries.values[index] else {
+            guard let index = state.entries.index(forKey: key), state.entries.values[index].isInFlight else {
                 return []
             }
             state.entries.remove(at: index)
@@ -213,32 +233,34 @@ final class DeliveryLedger: Sendable {
     var answeredCount: Int { state.withLock { $0.answeredCount } }
 
     private func evict(_ state: inout State) {
-        // Every id in `order` from `head` on is answered (an answer is never taken back, and only this loop removes
-        // one), so each step shrinks the window; an entry in flight is never touched here even so.
+        // Every slot from `head` on is an answered id whose entry points at it (an answer is never taken back, an id
+        // answered again keeps its slot, and only this loop removes one), so each step shrinks the window; an entry
+        // in flight is never touched here even so.
         while state.answeredCount > capacity, state.head < state.order.count {
             let oldest = state.order[state.head]
+            state.order[state.head].answer = .none
             state.head += 1
-            if let index = state.entries.index(forKey: oldest),
-               case .answered(let dropped) = state.entries.values[index] {
+            if let index = state.entries.index(forKey: oldest.key), !state.entries.values[index].isInFlight {
                 state.entries.remove(at: index)
                 state.answeredCount -= 1
-                state.cachedBytes -= dropped.reply?.capacity ?? 0
+                state.cachedBytes -= oldest.answer.reply?.capacity ?? 0
             }
         }
+        // Reply bytes past the bound are dropped by position: the id stays answered, its reply is read from the
+        // store when a copy asks.
         state.bodyHead = max(state.bodyHead, state.head)
         while state.cachedBytes > maxCachedBytes, state.bodyHead < state.order.count {
-            let key = state.order[state.bodyHead]
-            state.bodyHead += 1
-            if let index = state.entries.index(forKey: key), case .answered(let answer) = state.entries.values[index],
-               let reply = answer.reply {
-                state.entries.values[index] = .answered(.inStore)
+            if let reply = state.order[state.bodyHead].answer.reply {
+                state.order[state.bodyHead].answer = .inStore
                 state.cachedBytes -= reply.capacity
             }
+            state.bodyHead += 1
         }
-        // Compacted once the spent prefix is an eighth of the array: it holds at most ~1.14× the window's keys
-        // (24 bytes each), and each compaction moves the window once per ~window/7 answers.
+        // Compacted once the spent prefix is an eighth of the array: it holds at most ~1.14× the window's slots
+        // (32 bytes each), and each compaction moves the window once per ~window/7 answers.
         if state.head > 1024, state.head * 8 > state.order.count {
             state.order.removeFirst(state.head)
+            state.dropped += state.head
             state.bodyHead -= state.head
             state.head = 0
         }

@@ -125,17 +125,39 @@ struct DeliveryLedgerTests {
         #expect(ledger.admit(id: "small2", copy: Self.copy(9)) == .answered(Answer(reply: body)))
     }
 
-    @Test("the window slides over 20,000 answers and keeps exactly the last 16")
+    @Test("the window slides over 20,000 answers and keeps exactly the last 16, each with its own reply")
     func orderCompacts() {
         let ledger = DeliveryLedger(capacity: 16)
         for index in 0..<20_000 {
             let id = "m\(index)"
             _ = ledger.admit(id: id, copy: Self.copy(1))
-            _ = ledger.finish(id: id, answer: .none)
+            _ = ledger.finish(id: id, answer: index.isMultiple(of: 2) ? Self.answer(id) : .none)
         }
         #expect(ledger.answeredCount == 16)
+        // Found by position after many compactions of the order.
+        #expect(ledger.admit(id: "m19998", copy: Self.copy(2)) == .answered(Self.answer("m19998")))
         #expect(ledger.admit(id: "m19999", copy: Self.copy(2)) == .answered(.none))
+        #expect(ledger.admit(id: "m19984", copy: Self.copy(2)) == .answered(Self.answer("m19984")))
         #expect(ledger.admit(id: "m19983", copy: Self.copy(2)) == .first)
+    }
+
+    @Test("an id answered again keeps its place in the window and takes the new answer")
+    func answeredAgain() {
+        let ledger = DeliveryLedger(capacity: 3)
+        for id in ["1", "2", "3"] {
+            _ = ledger.admit(id: id, copy: Self.copy(1))
+            _ = ledger.finish(id: id, answer: Self.answer("first \(id)"))
+        }
+        #expect(ledger.finish(id: "1", answer: Self.answer("again 1")).isEmpty)
+        #expect(ledger.answeredCount == 3)
+        #expect(ledger.admit(id: "1", copy: Self.copy(2)) == .answered(Self.answer("again 1")))
+        // Still the oldest: the next answer pushes it out, and the others keep theirs.
+        _ = ledger.admit(id: "4", copy: Self.copy(1))
+        _ = ledger.finish(id: "4", answer: Self.answer("first 4"))
+        #expect(ledger.answeredCount == 3)
+        #expect(ledger.admit(id: "1", copy: Self.copy(3)) == .first)
+        #expect(ledger.admit(id: "2", copy: Self.copy(3)) == .answered(Self.answer("first 2")))
+        #expect(ledger.admit(id: "4", copy: Self.copy(3)) == .answered(Self.answer("first 4")))
     }
 }
 
