@@ -222,37 +222,42 @@ final class EncodingState: @unchecked Sendable {
     /// A JSON string: `"`, `\` and control characters escaped, everything else (UTF-8, `/`) as it is. Runs with
     /// nothing to escape (ids, names, payloads) are found eight bytes at a time and copied whole.
     func writeString(_ string: String) {
-        bytes.append(UInt8(ascii: "\""))
+        // Read in place: a native string's bytes are contiguous. Copying the string into a `var` for `withUTF8` cost
+        // a retain and a release of its storage per string written, the encoder's largest share of either.
+        if string.utf8.withContiguousStorageIfAvailable({ writeString(utf8: $0) }) != nil { return }
         var string = string
-        string.withUTF8 { utf8 in
-            var start = 0, index = 0
-            while index < utf8.count {
-                if utf8.count - index >= 8, !JSONScanner.hasByteToEscape(UInt64(littleEndian:
-                    UnsafeRawPointer(utf8.baseAddress! + index).loadUnaligned(as: UInt64.self)))
-                {
-                    index += 8
-                    continue
-                }
-                let byte = utf8[index]
-                index += 1
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<(index - 1)]))
-                start = index
-                bytes.append(UInt8(ascii: "\\"))
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
-                case 0x0A: bytes.append(UInt8(ascii: "n"))
-                case 0x0D: bytes.append(UInt8(ascii: "r"))
-                case 0x09: bytes.append(UInt8(ascii: "t"))
-                case 0x08: bytes.append(UInt8(ascii: "b"))
-                case 0x0C: bytes.append(UInt8(ascii: "f"))
-                default:
-                    bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                              Self.hexDigits[Int(byte >> 4)], Self.hexDigits[Int(byte & 0x0F)]])
-                }
+        string.withUTF8 { writeString(utf8: $0) }
+    }
+
+    private func writeString(utf8: UnsafeBufferPointer<UInt8>) {
+        bytes.append(UInt8(ascii: "\""))
+        var start = 0, index = 0
+        while index < utf8.count {
+            if utf8.count - index >= 8, !JSONScanner.hasByteToEscape(UInt64(littleEndian:
+                UnsafeRawPointer(utf8.baseAddress! + index).loadUnaligned(as: UInt64.self)))
+            {
+                index += 8
+                continue
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
+            let byte = utf8[index]
+            index += 1
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<(index - 1)]))
+            start = index
+            bytes.append(UInt8(ascii: "\\"))
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+            case 0x0A: bytes.append(UInt8(ascii: "n"))
+            case 0x0D: bytes.append(UInt8(ascii: "r"))
+            case 0x09: bytes.append(UInt8(ascii: "t"))
+            case 0x08: bytes.append(UInt8(ascii: "b"))
+            case 0x0C: bytes.append(UInt8(ascii: "f"))
+            default:
+                bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                          Self.hexDigits[Int(byte >> 4)], Self.hexDigits[Int(byte & 0x0F)]])
+            }
         }
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
         bytes.append(UInt8(ascii: "\""))
     }
 }
