@@ -43,11 +43,16 @@ final class CArena {
     }
 
     func bytes(_ string: String) -> amqp_bytes_t {
+        // In place when contiguous (native strings are): a copy into a `var` for `withUTF8` retains and releases
+        // the string's storage, three times per publish (exchange, routing key, message id).
+        if let copied = string.utf8.withContiguousStorageIfAvailable({ bytes($0) }) { return copied }
         var string = string
-        return string.withUTF8 { utf8 in
-            guard let base = utf8.baseAddress else { return amqp_empty_bytes }
-            return copy(UnsafeRawPointer(base), count: utf8.count)
-        }
+        return string.withUTF8 { bytes($0) }
+    }
+
+    private func bytes(_ utf8: UnsafeBufferPointer<UInt8>) -> amqp_bytes_t {
+        guard let base = utf8.baseAddress, !utf8.isEmpty else { return amqp_empty_bytes }
+        return copy(UnsafeRawPointer(base), count: utf8.count)
     }
 
     func bytes(_ array: [UInt8]) -> amqp_bytes_t {
