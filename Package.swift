@@ -282,7 +282,8 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "AMQP", "CloudBus", "Inventory", "KVMMessages", "ZBSMessages", "Primitives"]
+            dependencies: ["Worker", "AMQP", "CloudBus", "CloudBusTesting", "Inventory", "KVMMessages", "ZBSMessages",
+                           "Primitives"]
         ),
         .testTarget(
             name: "IntegrationTests",

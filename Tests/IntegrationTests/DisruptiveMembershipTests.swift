@@ -26,9 +26,9 @@ struct DisruptiveMembershipTests {
                 return try CanonicalEvent.envelope(content: content, managementNodeId: other).encoded()
             }
             let received = harness.metrics[WorkerCounter.events]
-            let joined = try CLIProcess.run(["publish", "--event"], input: try lifecycle(other, "NodeJoin"))
+            let joined = try await CLIProcess.run(["publish", "--event"], input: try lifecycle(other, "NodeJoin"))
             #expect(joined.status == 0, "\(joined.errors)")
-            let left = try CLIProcess.run(["publish", "--event"], input: try lifecycle(seed.rawValue, "NodeLeft"))
+            let left = try await CLIProcess.run(["publish", "--event"], input: try lifecycle(seed.rawValue, "NodeLeft"))
             #expect(left.status == 0, "\(left.errors)")
             // Both events were handled (counted) and neither changed the ring.
             #expect(try await eventually { harness.metrics[WorkerCounter.events] >= received + 2 })
@@ -37,12 +37,12 @@ struct DisruptiveMembershipTests {
     }
 
     @Test("publish --event refuses a body that is not a canonical event (exit 3) and sends nothing")
-    func refusesNonEvents() throws {
-        let result = try CLIProcess.run(["publish", "--event"],
-                                        input: Data(#"{"cloudbus.worker.EchoMsg":{"payload":"x"}}"#.utf8))
+    func refusesNonEvents() async throws {
+        let result = try await CLIProcess.run(["publish", "--event"],
+                                              input: Data(#"{"cloudbus.worker.EchoMsg":{"payload":"x"}}"#.utf8))
         #expect(result.status == 3, "\(result.errors)")
         #expect(result.errors.contains("EchoMsg"))
-        let garbage = try CLIProcess.run(["publish", "--event"], input: Data("{not json".utf8))
+        let garbage = try await CLIProcess.run(["publish", "--event"], input: Data("{not json".utf8))
         #expect(garbage.status == 3, "\(garbage.errors)")
     }
 }

@@ -29,8 +29,8 @@ struct ScaleOutTests {
                     let echoes = WorkerCounter.handled(EchoMsg.className)
                     let before = (a: workerA.metrics[echoes], b: workerB.metrics[echoes])
                     let message = Data(#"{"cloudbus.worker.EchoMsg":{"payload":"\#(resource)"}}"#.utf8)
-                    let result = try CLIProcess.run(["publish", "--resource", resource, "--nodes", nodes, "--timeout", "10"],
-                                                    input: message)
+                    let result = try await CLIProcess.run(["publish", "--resource", resource, "--nodes", nodes, "--timeout", "10"],
+                                                          input: message)
                     #expect(result.status == 0, "publish failed: \(result.errors)")
                     #expect(result.output.contains(resource))
                     // The counter moves once the worker has its reply's confirm, a moment after the caller has the reply.
@@ -48,12 +48,12 @@ struct ScaleOutTests {
     @Test("the CLI's exit status reflects the reply: 1 for an error reply, 2 for no reply")
     func exitStatus() async throws {
         try await withWorker { worker in
-            let unknown = try CLIProcess.run(["publish", "--service", "host", "--node", worker.node.rawValue, "--timeout", "10"],
-                                             input: Data(#"{"org.zstack.NoSuchMsg":{}}"#.utf8))
+            let unknown = try await CLIProcess.run(["publish", "--service", "host", "--node", worker.node.rawValue, "--timeout", "10"],
+                                                   input: Data(#"{"org.zstack.NoSuchMsg":{}}"#.utf8))
             #expect(unknown.status == 1)
             #expect(unknown.output.contains("SYS.1008"))
-            let nobody = try CLIProcess.run(["publish", "--service", "host", "--node", NodeUUID.random().rawValue, "--timeout", "2"],
-                                            input: Data(#"{"cloudbus.worker.EchoMsg":{}}"#.utf8))
+            let nobody = try await CLIProcess.run(["publish", "--service", "host", "--node", NodeUUID.random().rawValue, "--timeout", "2"],
+                                                  input: Data(#"{"cloudbus.worker.EchoMsg":{}}"#.utf8))
             #expect(nobody.status == 2)
         }
     }

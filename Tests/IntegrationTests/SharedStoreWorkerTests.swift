@@ -50,13 +50,13 @@ struct DisruptiveSharedStoreWorkerTests {
             await (try PostgresInventory.open(settings, owner: "test", logger: Logger(label: "test"))).close()
             let demo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("examples/demo-inventory.json").path
-            let imported = try CLIProcess.run(["inventory", "import", demo], environment: environment)
+            let imported = try await CLIProcess.run(["inventory", "import", demo], environment: environment)
             #expect(imported.status == 0, "\(imported.errors)")
             #expect(imported.output.contains(settings.location), "\(imported.output)")
             try await withWorker(configure: { $0.store = settings }) { harness in
                 #expect(try await harness.inventory.hosts().count >= 1, "the import did not reach the shared store")
                 // With no --nodes, --resource asks the store: the only live worker is this one.
-                let echo = try CLIProcess.run(
+                let echo = try await CLIProcess.run(
                     ["publish", "--resource", MessageID.random(), "--service", ServiceID.hostService],
                     input: Data(#"{"cloudbus.worker.EchoMsg":{"payload":"routed by the store"}}"#.utf8),
                     environment: environment)

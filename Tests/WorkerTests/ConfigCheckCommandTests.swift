@@ -1,3 +1,4 @@
+import CloudBusTesting
 import Foundation
 import Primitives
 import Testing
@@ -30,9 +31,16 @@ struct ConfigCheckCommandTests {
     }
 
     /// Runs `cloudbus-worker` with `arguments` in an environment holding only `environment` (and PATH): nothing
-    /// of the test runner's own `CLOUDBUS_*` leaks in.
-    static func run(_ arguments: [String], environment: [String: String]) throws -> Outcome {
+    /// of the test runner's own `CLOUDBUS_*` leaks in. Run and waited for on a thread of its own, not on the
+    /// cooperative pool.
+    static func run(_ arguments: [String], environment: [String: String]) async throws -> Outcome {
         let binary = try #require(Self.binary, "cloudbus-worker is not built (swift build --build-tests)")
+        return try await onDedicatedThread { try runBlocking(binary: binary, arguments, environment: environment) }
+    }
+
+    private static func runBlocking(binary: String, _ arguments: [String], environment: [String: String]) throws
+        -> Outcome
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -49,7 +57,7 @@ struct ConfigCheckCommandTests {
     }
 
     @Test("prints every setting with its value and source, secrets redacted; --json too; exits 0")
-    func validConfiguration() throws {
+    func validConfiguration() async throws {
         let directory = NSTemporaryDirectory() + "cbw-check-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -60,7 +68,7 @@ struct ConfigCheckCommandTests {
         let environment = ["CLOUDBUS_ADMIN_PORT": "9555", "CLOUDBUS_STORE_URL": "postgres://cb@127.0.0.1:5432/cb",
                            "CLOUDBUS_STORE_PASSWORD_FILE": directory + "/store-password",
                            "CLOUDBUS_AMQP_PASSWORD": "from-the-env"]
-        let text = try Self.run(["config", "check", "--config", file, "--http-port", "8099"], environment: environment)
+        let text = try await Self.run(["config", "check", "--config", file, "--http-port", "8099"], environment: environment)
         #expect(text.status == 0, "\(text.errors)")
         let lines = text.output.split(separator: "\n").map(String.init)
         #expect(lines.count == WorkerConfiguration.settings.count)
@@ -77,7 +85,7 @@ struct ConfigCheckCommandTests {
         #expect(line("store.password")
                 == ["store.password", "<redacted>", "file", "CLOUDBUS_STORE_PASSWORD_FILE=\(directory)/store-password"])
 
-        let json = try Self.run(["config", "check", "--config", file, "--json"], environment: environment)
+        let json = try await Self.run(["config", "check", "--config", file, "--json"], environment: environment)
         #expect(json.status == 0, "\(json.errors)")
         let parsed = try JSONValue(parsing: Data(json.output.utf8))
         let entries = try #require(parsed["settings"]?.arrayValue)
@@ -90,14 +98,14 @@ struct ConfigCheckCommandTests {
     }
 
     @Test("an invalid value exits non-zero, naming the variable and the value on stderr")
-    func invalidConfiguration() throws {
-        let bad = try Self.run(["config", "check"], environment: ["CLOUDBUS_KVM_PING_MAX_FAILURE": "many"])
+    func invalidConfiguration() async throws {
+        let bad = try await Self.run(["config", "check"], environment: ["CLOUDBUS_KVM_PING_MAX_FAILURE": "many"])
         #expect(bad.status != 0)
         #expect(bad.output.isEmpty)
         #expect(bad.errors.contains("CLOUDBUS_KVM_PING_MAX_FAILURE") && bad.errors.contains("many"), "\(bad.errors)")
-        let flag = try Self.run(["config", "check", "--amqp-url", "amqp://u:leak@h/"], environment: [:])
+        let flag = try await Self.run(["config", "check", "--amqp-url", "amqp://u:leak@h/"], environment: [:])
         #expect(flag.status != 0 && !flag.errors.contains("leak") && flag.errors.contains("command line"))
-        let missing = try Self.run(["config", "check", "--config", "/nonexistent/worker.json"], environment: [:])
+        let missing = try await Self.run(["config", "check", "--config", "/nonexistent/worker.json"], environment: [:])
         #expect(missing.status != 0 && missing.errors.contains("/nonexistent/worker.json"))
     }
 }

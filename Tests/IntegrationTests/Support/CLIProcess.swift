@@ -18,7 +18,16 @@ enum CLIProcess {
     }
 
     /// Runs to completion with `input` on stdin; the broker URL and password come from the environment.
-    static func run(_ arguments: [String], input: Data? = nil, environment extra: [String: String] = [:]) throws -> Result {
+    /// The process is run and waited for on a thread of its own (`onDedicatedThread`), not on the cooperative pool.
+    static func run(_ arguments: [String], input: Data? = nil, environment extra: [String: String] = [:]) async throws
+        -> Result
+    {
+        try await onDedicatedThread { try runBlocking(arguments, input: input, environment: extra) }
+    }
+
+    private static func runBlocking(_ arguments: [String], input: Data?, environment extra: [String: String]) throws
+        -> Result
+    {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
