@@ -1,5 +1,5 @@
 import Worker
-import AMQP
+@_spi(RawSession) import AMQP
 import CloudBus
 import CloudBusAMQP
 import CloudBusTesting
@@ -69,6 +69,53 @@ struct BrokerDeadLetteringTests {
             let found = try #require(copy, "the refused message left no copy in \(BusTopology.deadLetterQueue)")
             #expect(found.header("x-cbw-reason") == "malformed-json")
             #expect(found.header("x-cbw-queue") == harness.hostQueue)
+        }
+    }
+
+    @Test("a copy no queue takes is not a refusal done: the message is tried again until its copy has a queue",
+          .enabled(if: TestBroker.controllable))
+    func unroutableCopyKeepsTheMessage() async throws {
+        // A vhost of its own: the shared queue is deleted here, which the suites beside this one must not see.
+        let vhost = TestBroker.uniqueName("cbw-unroutable")
+        try await onDedicatedThread { try TestBroker.control("add-vhost", vhost) }
+        let amqp = try { var configuration = try TestBroker.configuration(); configuration.virtualHost = vhost; return configuration }()
+        try await withTeardown({ _ = try? await onDedicatedThread { try TestBroker.control("delete-vhost", vhost) } }) {
+            try await withWorker(configure: {
+                $0.amqp.virtualHost = vhost
+                $0.publishFailureBackoff = .milliseconds(100)
+            }) { harness in
+                try await onDedicatedThread {
+                    try RabbitSession.deleteQueues([BusTopology.deadLetterQueue], configuration: amqp)
+                }
+                let connection = AMQPConnection(configuration: amqp)
+                try await connection.start()
+                try await withTeardown({ await connection.close() }) {
+                    let marker = MessageID.random()
+                    let outcome = try await connection.publish(OutgoingMessage(
+                        exchange: BusNames.p2pExchange, routingKey: harness.hostQueue,
+                        body: Array(#"{"\#(EchoMsg.className)": {"payload": "\#(marker)""#.utf8),
+                        properties: AMQPProperties(deliveryMode: 1), mandatory: true))
+                    #expect(outcome == .confirmed)
+                    // Refused, its copy returned by the broker, given back, refused again.
+                    #expect(try await eventually(within: .seconds(10)) {
+                        harness.metrics[WorkerCounter.publishFailures] >= 2
+                    }, "a returned copy did not fail the refusal, or the message was not tried again")
+                    #expect(harness.metrics[WorkerCounter.deadLettered("malformed-json")] >= 2)
+                    // The shared queue back: the next attempt leaves its copy there. The message was kept meanwhile.
+                    try await connection.declare(Topology(
+                        queues: [QueueDeclaration(name: BusTopology.deadLetterQueue, durable: true)],
+                        bindings: [QueueBinding(queue: BusTopology.deadLetterQueue,
+                                                exchange: BusTopology.deadLetterExchange, routingKey: "")]))
+                    let letters = StreamCollector(try await connection.consume(
+                        ConsumerSpecification(queue: BusTopology.deadLetterQueue, noAck: true)))
+                    var found: Delivery?
+                    while found == nil, let letter = await letters.next(within: .seconds(10)) {
+                        if String(decoding: letter.body, as: UTF8.self).contains(marker) { found = letter }
+                    }
+                    let copy = try #require(found, "the message was lost while its copy had no queue")
+                    #expect(copy.header("x-cbw-reason") == "malformed-json")
+                }
+            }
         }
     }
 }
