@@ -237,13 +237,14 @@ final class DeliveryLedger: Sendable {
         // answered again keeps its slot, and only this loop removes one), so each step shrinks the window; an entry
         // in flight is never touched here even so.
         while state.answeredCount > capacity, state.head < state.order.count {
+            // The slot lets go of its reply bytes now, not when the spent prefix is compacted away.
             let oldest = state.order[state.head]
             state.order[state.head].answer = .none
+            state.cachedBytes -= oldest.answer.reply?.capacity ?? 0
             state.head += 1
             if let index = state.entries.index(forKey: oldest.key), !state.entries.values[index].isInFlight {
                 state.entries.remove(at: index)
                 state.answeredCount -= 1
-                state.cachedBytes -= oldest.answer.reply?.capacity ?? 0
             }
         }
         // Reply bytes past the bound are dropped by position: the id stays answered, its reply is read from the

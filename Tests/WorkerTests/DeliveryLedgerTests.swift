@@ -112,6 +112,19 @@ struct DeliveryLedgerTests {
         #expect(ledger.admit(id: "big4", copy: Self.copy(9)) == .answered(Answer(reply: body)))
     }
 
+    @Test("answers that leave the window give their bytes back to the bound: the ones still in it stay cached")
+    func evictedRepliesLeaveTheBound() {
+        let ledger = DeliveryLedger(capacity: 2, maxCachedBytes: 250)
+        let body = [UInt8](repeating: 0x41, count: 100)
+        for index in 0..<50 {
+            _ = ledger.admit(id: "r\(index)", copy: Self.copy(1))
+            _ = ledger.finish(id: "r\(index)", answer: Answer(reply: body))
+        }
+        #expect(ledger.answeredCount == 2)
+        #expect(ledger.admit(id: "r48", copy: Self.copy(9)) == .answered(Answer(reply: body)))
+        #expect(ledger.admit(id: "r49", copy: Self.copy(9)) == .answered(Answer(reply: body)))
+    }
+
     @Test("the bound counts what a cached reply occupies (its buffer's capacity), not just its length")
     func boundCountsCapacity() {
         let ledger = DeliveryLedger(capacity: 1_000, maxCachedBytes: 250)
