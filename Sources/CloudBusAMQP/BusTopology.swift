@@ -34,9 +34,7 @@ public enum BusTopology {
     public static func serviceQueues(node: NodeUUID, services: [String], queues options: WorkerQueueOptions)
         -> Topology
     {
-        var topology = Topology(exchanges: exchanges + [
-            ExchangeDeclaration(name: deadLetterExchange, kind: .fanout, durable: true),
-        ])
+        var topology = Topology(exchanges: exchanges)
         let arguments = deadLettering(options)
         // One consumer at a time takes from a service queue: the worker, or the survivor draining it after the worker
         // left. On classic queues the consumers say so (exclusive consume: a second is refused, and RabbitMQ refuses
@@ -50,12 +48,22 @@ public enum BusTopology {
             topology.queues.append(QueueDeclaration(name: queue, durable: options.durable, arguments: serviceArguments))
             topology.bindings.append(QueueBinding(queue: queue, exchange: BusNames.p2pExchange, routingKey: queue))
         }
-        // Classic: declared without `x-queue-type`, as earlier versions did, so their queue is still equivalent.
-        topology.queues.append(QueueDeclaration(
-            name: deadLetterQueue, durable: true,
-            arguments: options.kind == .quorum ? ["x-queue-type": .string("quorum")] : [:]))
-        topology.bindings.append(QueueBinding(queue: deadLetterQueue, exchange: deadLetterExchange, routingKey: ""))
+        let deadLetters = deadLetters(kind: options.kind)
+        topology.exchanges += deadLetters.exchanges
+        topology.queues += deadLetters.queues
+        topology.bindings += deadLetters.bindings
         return topology
+    }
+
+    /// The dead-letter exchange and the shared queue bound to it: part of every worker's topology, and what the
+    /// worker declares again when the broker returns a dead-letter copy because the queue is gone.
+    public static func deadLetters(kind: WorkerQueueOptions.Kind) -> Topology {
+        Topology(
+            exchanges: [ExchangeDeclaration(name: deadLetterExchange, kind: .fanout, durable: true)],
+            // Classic: declared without `x-queue-type`, as earlier versions did, so their queue is still equivalent.
+            queues: [QueueDeclaration(name: deadLetterQueue, durable: true,
+                                      arguments: kind == .quorum ? ["x-queue-type": .string("quorum")] : [:])],
+            bindings: [QueueBinding(queue: deadLetterQueue, exchange: deadLetterExchange, routingKey: "")])
     }
 
     /// The arguments every queue of a worker has: dead-lettering to ``deadLetterExchange``, and the queue type.

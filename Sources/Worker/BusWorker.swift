@@ -148,7 +148,8 @@ public final class BusWorker: Service {
         let pipeline = DeliveryPipeline(
             connection: connection, publisher: publisher, handlers: handlers, executor: executor,
             ledger: ledger, journal: journal, store: store, forwarding: forwarding,
-            deadLetters: DeadLetterSink(connection: publishConnection, node: node, metrics: metrics, logger: logger),
+            deadLetters: DeadLetterSink(connection: publishConnection, node: node,
+                                        queueKind: configuration.queueOptions.kind, metrics: metrics, logger: logger),
             metrics: metrics,
             settings: .init(maxBodyBytes: configuration.maxBodyBytes, keyBacklog: configuration.effectiveKeyBacklog,
                             publishFailureBackoff: configuration.publishFailureBackoff,

@@ -3,19 +3,34 @@ import CloudBus
 import CloudBusAMQP
 import Foundation
 import Logging
+import Synchronization
 
 /// Keeps a copy of every message the worker refused, with the reason, in one durable queue
 /// (`cloudbus.worker.dead-letters`), so nothing is lost silently and an operator can replay it. Copies go through the
 /// dead-letter exchange (fanout, where the broker's own dead letters go too), so a queue an operator binds there (an
-/// alert, an archive) gets every one as well; published `mandatory`, a copy no queue takes fails the refusal's ack.
+/// alert, an archive) gets every one as well. Published `mandatory`: a copy the broker returns because the shared
+/// queue is gone declares it again (as a restart would; at most once a minute, since a declaration the broker refuses
+/// restarts the publishing connection) and goes once more; returned again, it fails the refusal.
 /// Headers: `x-cbw-reason` (machine kind, e.g. `malformed-json`), `x-cbw-detail` (human text),
 /// `x-cbw-queue`, `x-cbw-routing-key`, `x-cbw-class`, `x-cbw-message-id`, `x-cbw-node`; for a body over the size limit,
 /// which is never read whole, the copy holds its first 4 KiB and `x-cbw-announced-size` the size its header announced.
 struct DeadLetterSink: Sendable {
     let connection: AMQPConnection
     let node: NodeUUID
+    /// The type the shared queue is declared with when it has to be declared again.
+    let queueKind: WorkerQueueOptions.Kind
     let metrics: WorkerMetrics
     let logger: Logger
+    private let redeclaration = RedeclarationGate(interval: .seconds(60))
+
+    init(connection: AMQPConnection, node: NodeUUID, queueKind: WorkerQueueOptions.Kind, metrics: WorkerMetrics,
+         logger: Logger) {
+        self.connection = connection
+        self.node = node
+        self.queueKind = queueKind
+        self.metrics = metrics
+        self.logger = logger
+    }
 
     /// A copy of a delivery the worker refused. Header values are bounded (a hostile id or detail is cut).
     func store(_ delivery: Delivery, reason: String, detail: String, className: String?, messageId: String?) async throws {
@@ -55,14 +70,40 @@ struct DeadLetterSink: Sendable {
             "reason": "\(reason)", "detail": "\(detail.prefix(512))",
         ]) { $1 })
         metrics.deadLettered(reason: reason)
-        let outcome = try await connection.publish(OutgoingMessage(
-            exchange: BusTopology.deadLetterExchange, routingKey: "", body: body,
-            properties: AMQPProperties(deliveryMode: 2, headers: headers), mandatory: true))
-        if case .returned(let code, let text) = outcome { throw Unroutable(replyCode: code, replyText: text) }
+        let copy = OutgoingMessage(exchange: BusTopology.deadLetterExchange, routingKey: "", body: body,
+                                   properties: AMQPProperties(deliveryMode: 2, headers: headers), mandatory: true)
+        guard case .returned(let code, let text) = try await connection.publish(copy) else { return }
+        guard redeclaration.mayDeclare(now: .now) else { throw Unroutable(replyCode: code, replyText: text) }
+        logger.warning("a dead-letter copy had no queue to go to; declaring the shared queue again", metadata: [
+            "queue": "\(BusTopology.deadLetterQueue)", "reply": "\(code) \(text)",
+        ])
+        try await connection.declare(BusTopology.deadLetters(kind: queueKind))
+        if case .returned(let code, let text) = try await connection.publish(copy) {
+            throw Unroutable(replyCode: code, replyText: text)
+        }
     }
 
-    /// The broker returned a copy: no queue is bound to the dead-letter exchange (someone deleted the queue or its
-    /// binding). The refused message is given back rather than acked with its copy nowhere.
+    /// Lets the shared queue be declared again at most once per `interval`: a queue deleted by mistake comes back at
+    /// the first returned copy, while one the broker will not declare (replaced with other arguments) costs a
+    /// restart of the publishing connection once per interval, not once per refusal.
+    private final class RedeclarationGate: Sendable {
+        private let interval: Duration
+        private let last = Mutex<ContinuousClock.Instant?>(nil)
+
+        init(interval: Duration) { self.interval = interval }
+
+        func mayDeclare(now: ContinuousClock.Instant) -> Bool {
+            last.withLock { last in
+                if let previous = last, previous.duration(to: now) < interval { return false }
+                last = now
+                return true
+            }
+        }
+    }
+
+    /// The broker returned a copy twice, the second time after the shared queue was declared again (its binding
+    /// removed again meanwhile, or a policy that routes it elsewhere). The refused message is given back rather than
+    /// acked with its copy nowhere.
     struct Unroutable: Error, CustomStringConvertible {
         let replyCode: UInt16
         let replyText: String

@@ -72,11 +72,12 @@ struct BrokerDeadLetteringTests {
         }
     }
 
-    @Test("a copy no queue takes is not a refusal done: the message is tried again until its copy has a queue",
-          .enabled(if: TestBroker.controllable))
-    func unroutableCopyKeepsTheMessage() async throws {
-        // A vhost of its own: the shared queue is deleted here, which the suites beside this one must not see.
-        let vhost = TestBroker.uniqueName("cbw-unroutable")
+    /// Runs `body` with a worker in a vhost of its own (the shared dead-letter queue is deleted there, which the
+    /// suites beside this one must not see), a connection to that vhost, and the vhost's configuration.
+    private func withWorkerInOwnVhost(
+        _ body: (WorkerHarness, AMQPConnection, AMQPConfiguration) async throws -> Void
+    ) async throws {
+        let vhost = TestBroker.uniqueName("cbw-dead-letters")
         try await onDedicatedThread { try TestBroker.control("add-vhost", vhost) }
         let amqp = try { var configuration = try TestBroker.configuration(); configuration.virtualHost = vhost; return configuration }()
         try await withTeardown({ _ = try? await onDedicatedThread { try TestBroker.control("delete-vhost", vhost) } }) {
@@ -84,38 +85,87 @@ struct BrokerDeadLetteringTests {
                 $0.amqp.virtualHost = vhost
                 $0.publishFailureBackoff = .milliseconds(100)
             }) { harness in
-                try await onDedicatedThread {
-                    try RabbitSession.deleteQueues([BusTopology.deadLetterQueue], configuration: amqp)
-                }
                 let connection = AMQPConnection(configuration: amqp)
                 try await connection.start()
-                try await withTeardown({ await connection.close() }) {
-                    let marker = MessageID.random()
-                    let outcome = try await connection.publish(OutgoingMessage(
-                        exchange: BusNames.p2pExchange, routingKey: harness.hostQueue,
-                        body: Array(#"{"\#(EchoMsg.className)": {"payload": "\#(marker)""#.utf8),
-                        properties: AMQPProperties(deliveryMode: 1), mandatory: true))
-                    #expect(outcome == .confirmed)
-                    // Refused, its copy returned by the broker, given back, refused again.
-                    #expect(try await eventually(within: .seconds(10)) {
-                        harness.metrics[WorkerCounter.publishFailures] >= 2
-                    }, "a returned copy did not fail the refusal, or the message was not tried again")
-                    #expect(harness.metrics[WorkerCounter.deadLettered("malformed-json")] >= 2)
-                    // The shared queue back: the next attempt leaves its copy there. The message was kept meanwhile.
-                    try await connection.declare(Topology(
-                        queues: [QueueDeclaration(name: BusTopology.deadLetterQueue, durable: true)],
-                        bindings: [QueueBinding(queue: BusTopology.deadLetterQueue,
-                                                exchange: BusTopology.deadLetterExchange, routingKey: "")]))
-                    let letters = StreamCollector(try await connection.consume(
-                        ConsumerSpecification(queue: BusTopology.deadLetterQueue, noAck: true)))
-                    var found: Delivery?
-                    while found == nil, let letter = await letters.next(within: .seconds(10)) {
-                        if String(decoding: letter.body, as: UTF8.self).contains(marker) { found = letter }
-                    }
-                    let copy = try #require(found, "the message was lost while its copy had no queue")
-                    #expect(copy.header("x-cbw-reason") == "malformed-json")
-                }
+                try await withTeardown({ await connection.close() }) { try await body(harness, connection, amqp) }
             }
+        }
+    }
+
+    /// A malformed request (refused as `malformed-json`) carrying `marker`, published to the worker's host queue.
+    private func sendMalformed(_ marker: String, to harness: WorkerHarness, on connection: AMQPConnection) async throws {
+        let outcome = try await connection.publish(OutgoingMessage(
+            exchange: BusNames.p2pExchange, routingKey: harness.hostQueue,
+            body: Array(#"{"\#(EchoMsg.className)": {"payload": "\#(marker)""#.utf8),
+            properties: AMQPProperties(deliveryMode: 1), mandatory: true))
+        #expect(outcome == .confirmed)
+    }
+
+    /// The first letter in the shared queue whose body holds `marker`, within 10 s (taking every letter it reads).
+    /// The queue may not exist yet (the worker declares it again): each try has a connection of its own, since a
+    /// consume of a missing queue closes the channel.
+    private func sharedQueueLetter(_ marker: String, on amqp: AMQPConfiguration) async throws -> Delivery? {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let connection = AMQPConnection(configuration: amqp)
+            try await connection.start()
+            let found: Delivery?? = try await withTeardown({ await connection.close() }) {
+                guard let stream = try? await connection.consume(
+                    ConsumerSpecification(queue: BusTopology.deadLetterQueue, noAck: true))
+                else { return nil }  // not declared yet: try again
+                let letters = StreamCollector(stream)
+                while let letter = await letters.next(within: deadline - ContinuousClock.now) {
+                    if String(decoding: letter.body, as: UTF8.self).contains(marker) { return .some(letter) }
+                }
+                return .some(nil)
+            }
+            if let found { return found }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    @Test("a deleted shared queue is declared again by the next refusal, whose copy lands in it",
+          .enabled(if: TestBroker.controllable))
+    func deletedSharedQueueIsDeclaredAgain() async throws {
+        try await withWorkerInOwnVhost { harness, connection, amqp in
+            try await onDedicatedThread {
+                try RabbitSession.deleteQueues([BusTopology.deadLetterQueue], configuration: amqp)
+            }
+            let marker = MessageID.random()
+            try await sendMalformed(marker, to: harness, on: connection)
+            let copy = try #require(try await sharedQueueLetter(marker, on: amqp),
+                                    "the copy was not in the shared queue declared again")
+            #expect(copy.header("x-cbw-reason") == "malformed-json")
+            // Done at the first attempt: refused once, nothing given back.
+            #expect(harness.metrics[WorkerCounter.deadLettered("malformed-json")] == 1)
+            #expect(harness.metrics[WorkerCounter.publishFailures] == 0)
+        }
+    }
+
+    @Test("a copy that still has no queue is not a refusal done: the message is tried again until its copy has one",
+          .enabled(if: TestBroker.controllable))
+    func unroutableCopyKeepsTheMessage() async throws {
+        try await withWorkerInOwnVhost { harness, connection, amqp in
+            // The shared queue replaced by one the worker cannot declare again (other arguments) and not bound to
+            // the exchange: the copy comes back, and so does the worker's declaration.
+            try await onDedicatedThread {
+                try RabbitSession.deleteQueues([BusTopology.deadLetterQueue], configuration: amqp)
+            }
+            try await connection.declare(Topology(queues: [QueueDeclaration(
+                name: BusTopology.deadLetterQueue, durable: true, arguments: ["x-max-length": .int64(1_000)])]))
+            let marker = MessageID.random()
+            try await sendMalformed(marker, to: harness, on: connection)
+            // Refused, its copy returned, the declaration refused, given back, refused again.
+            #expect(try await eventually(within: .seconds(20)) {
+                harness.metrics[WorkerCounter.publishFailures] >= 2
+            }, "a returned copy did not fail the refusal, or the message was not tried again")
+            // Bound: the next attempt leaves its copy there. The message was kept meanwhile.
+            try await connection.declare(Topology(bindings: [QueueBinding(
+                queue: BusTopology.deadLetterQueue, exchange: BusTopology.deadLetterExchange, routingKey: "")]))
+            let copy = try #require(try await sharedQueueLetter(marker, on: amqp),
+                                    "the message was lost while its copy had no queue")
+            #expect(copy.header("x-cbw-reason") == "malformed-json")
         }
     }
 }
