@@ -101,9 +101,9 @@ struct DeadLetterSink: Sendable {
         }
     }
 
-    /// The broker returned a copy twice, the second time after the shared queue was declared again (its binding
-    /// removed again meanwhile, or a policy that routes it elsewhere). The refused message is given back rather than
-    /// acked with its copy nowhere.
+    /// The broker returned a copy and declaring the shared queue again did not help: returned once more after the
+    /// declaration (a queue of that name not bound to the exchange), or the queue was declared again less than a
+    /// minute ago. The refused message is given back rather than acked with its copy nowhere.
     struct Unroutable: Error, CustomStringConvertible {
         let replyCode: UInt16
         let replyText: String
