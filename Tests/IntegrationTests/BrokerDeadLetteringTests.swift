@@ -72,9 +72,10 @@ struct BrokerDeadLetteringTests {
         }
     }
 
-    /// Runs `body` with a worker in a vhost of its own (the shared dead-letter queue is deleted there, which the
-    /// suites beside this one must not see), a connection to that vhost, and the vhost's configuration.
-    private func withWorkerInOwnVhost(
+    /// Runs `body` with a worker in a vhost of its own, whose shared dead-letter queue has been deleted since the
+    /// worker declared it (which the suites beside this one must not see), a connection to that vhost, and the
+    /// vhost's configuration.
+    private func withWorkerWithoutSharedQueue(
         _ body: (WorkerHarness, AMQPConnection, AMQPConfiguration) async throws -> Void
     ) async throws {
         let vhost = TestBroker.uniqueName("cbw-dead-letters")
@@ -85,6 +86,9 @@ struct BrokerDeadLetteringTests {
                 $0.amqp.virtualHost = vhost
                 $0.publishFailureBackoff = .milliseconds(100)
             }) { harness in
+                try await onDedicatedThread {
+                    try RabbitSession.deleteQueues([BusTopology.deadLetterQueue], configuration: amqp)
+                }
                 let connection = AMQPConnection(configuration: amqp)
                 try await connection.start()
                 try await withTeardown({ await connection.close() }) { try await body(harness, connection, amqp) }
@@ -128,10 +132,7 @@ struct BrokerDeadLetteringTests {
     @Test("a deleted shared queue is declared again by the next refusal, whose copy lands in it",
           .enabled(if: TestBroker.controllable))
     func deletedSharedQueueIsDeclaredAgain() async throws {
-        try await withWorkerInOwnVhost { harness, connection, amqp in
-            try await onDedicatedThread {
-                try RabbitSession.deleteQueues([BusTopology.deadLetterQueue], configuration: amqp)
-            }
+        try await withWorkerWithoutSharedQueue { harness, connection, amqp in
             let marker = MessageID.random()
             try await sendMalformed(marker, to: harness, on: connection)
             let copy = try #require(try await sharedQueueLetter(marker, on: amqp),
@@ -146,12 +147,9 @@ struct BrokerDeadLetteringTests {
     @Test("a copy that still has no queue is not a refusal done: the message is tried again until its copy has one",
           .enabled(if: TestBroker.controllable))
     func unroutableCopyKeepsTheMessage() async throws {
-        try await withWorkerInOwnVhost { harness, connection, amqp in
+        try await withWorkerWithoutSharedQueue { harness, connection, amqp in
             // The shared queue replaced by one the worker cannot declare again (other arguments) and not bound to
             // the exchange: the copy comes back, and so does the worker's declaration.
-            try await onDedicatedThread {
-                try RabbitSession.deleteQueues([BusTopology.deadLetterQueue], configuration: amqp)
-            }
             try await connection.declare(Topology(queues: [QueueDeclaration(
                 name: BusTopology.deadLetterQueue, durable: true, arguments: ["x-max-length": .int64(1_000)])]))
             let marker = MessageID.random()
