@@ -80,7 +80,9 @@ struct BrokerDeadLetteringTests {
     ) async throws {
         let vhost = TestBroker.uniqueName("cbw-dead-letters")
         try await onDedicatedThread { try TestBroker.control("add-vhost", vhost) }
-        let amqp = try { var configuration = try TestBroker.configuration(); configuration.virtualHost = vhost; return configuration }()
+        var configuration = try TestBroker.configuration()
+        configuration.virtualHost = vhost
+        let amqp = configuration
         try await withTeardown({ _ = try? await onDedicatedThread { try TestBroker.control("delete-vhost", vhost) } }) {
             try await withWorker(configure: {
                 $0.amqp.virtualHost = vhost
@@ -97,7 +99,8 @@ struct BrokerDeadLetteringTests {
     }
 
     /// A malformed request (refused as `malformed-json`) carrying `marker`, published to the worker's host queue.
-    private func sendMalformed(_ marker: String, to harness: WorkerHarness, on connection: AMQPConnection) async throws {
+    private func sendMalformed(_ marker: String, to harness: WorkerHarness, on connection: AMQPConnection) async throws
+    {
         let outcome = try await connection.publish(OutgoingMessage(
             exchange: BusNames.p2pExchange, routingKey: harness.hostQueue,
             body: Array(#"{"\#(EchoMsg.className)": {"payload": "\#(marker)""#.utf8),
