@@ -12,7 +12,7 @@ struct RefusedEndpointTests {
         var configuration = AMQPConfiguration(reconnectInitialDelay: .milliseconds(50))
         configuration.endpoints = [.init(host: "127.0.0.1", port: first.port), .init(host: "127.0.0.1", port: second.port)]
         let connection = AMQPConnection(configuration: configuration, logger: .quiet)
-        let result = await start(connection, within: .seconds(10))
+        let result = await start(connection, within: .seconds(60))
         guard case .failure(.allEndpointsFailed(let attempts)) = result else {
             Issue.record("expected allEndpointsFailed, got \(String(describing: result))")
             return
@@ -34,7 +34,7 @@ struct RefusedEndpointTests {
     func singleEndpointRefuses() async throws {
         let closed = try await ClosedLoopbackPort.make()
         let connection = AMQPConnection(configuration: AMQPConfiguration(port: closed.port), logger: .quiet)
-        let result = await start(connection, within: .seconds(10))
+        let result = await start(connection, within: .seconds(60))
         guard case .failure(.connectFailed(let host, let port, _)) = result else {
             Issue.record("expected connectFailed, got \(String(describing: result))")
             return
@@ -51,9 +51,10 @@ struct RefusedEndpointTests {
         let connection = AMQPConnection(configuration: configuration, logger: .quiet)
         let outcome = Outcome()
         Task { await outcome.start(connection) }
-        #expect(try await eventually { connection.statistics.lastError != nil }, "the first endpoint was tried")
+        #expect(try await eventually(within: .seconds(60)) { connection.statistics.lastError != nil },
+                "the first endpoint was tried")
         await connection.close()
-        #expect(try await eventually { outcome.value != nil })
+        #expect(try await eventually(within: .seconds(60)) { outcome.value != nil })
         guard case .failure(.closed) = outcome.value else {
             Issue.record("expected .closed, got \(String(describing: outcome.value))")
             return

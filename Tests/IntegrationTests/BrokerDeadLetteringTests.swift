@@ -71,7 +71,14 @@ struct BrokerDeadLetteringTests {
             #expect(found.header("x-cbw-queue") == harness.hostQueue)
         }
     }
+}
 
+/// The shared dead-letter queue gone from under a running worker, each test in a vhost of its own. Run in the serial
+/// phase (named Disruptive*), not because it disturbs other suites but because each vhost is made and removed with
+/// `rabbitmqctl`, whose Erlang start takes a core for a second or two: beside the parallel phase's start-up it held up
+/// the loopback-only connection tests past their bounds.
+@Suite("The shared dead-letter queue deleted (broker control)", .enabled(if: TestBroker.controllable))
+struct DisruptiveDeadLetterQueueTests {
     /// Runs `body` with a worker in a vhost of its own, whose shared dead-letter queue has been deleted since the
     /// worker declared it (which the suites beside this one must not see), a connection to that vhost, and the
     /// vhost's configuration.
