@@ -9,7 +9,8 @@ import Synchronization
 /// Writes the ledger's answers to the store with group commit: every answer waits for the transaction that holds
 /// it — so a delivery is acked only once its answer is on disk — but concurrent answers share one transaction. While
 /// one batch is being written the next one fills, so a burst costs one transaction per write time, not one per
-/// message. Every batch also waits `linger` (2 ms) before it is written: at a steady trickle (one request in flight,
+/// message. Every batch also lingers before it is written (``Linger``: up to 6 ms, less once a quarter of the prefetch
+/// waits in it): at a steady trickle (one request in flight,
 /// a message every millisecond) each answer would otherwise pay a commit and its fsync of its own — the largest
 /// single cost of a message at low load. The wait delays only the ack, never the reply, which went out before.
 ///
@@ -30,10 +31,10 @@ import Synchronization
 final class AnswerJournal: Sendable {
     private let writer: Writer
 
-    /// - Parameter linger: what the first answer of a batch waits for on the journal's thread before the batch is
-    ///   written: `linger` of sleep (tests pass a gate). It blocks that thread, never a task.
+    /// - Parameter linger: what a batch waits for on the journal's thread before it is written. It blocks that
+    ///   thread, never a task.
     init(store: any AnsweredMessageStore, capacity: Int, metrics: WorkerMetrics, logger: Logger,
-         linger: @escaping @Sendable () -> Void = { Thread.sleep(forTimeInterval: 0.002) }) {
+         linger: Linger) {
         writer = Writer(store: store, capacity: capacity, linger: linger, metrics: metrics, logger: logger)
         let writer = writer
         let thread = Thread { writer.run() }
@@ -70,6 +71,26 @@ final class AnswerJournal: Sendable {
     var pendingCount: Int { writer.pendingCount }
 }
 
+extension AnswerJournal {
+    /// How long a batch waits for more answers before it is written. Every batch costs a `pwrite` and an `fdatasync`
+    /// (the journal's largest cost: at W=100 each `fdatasync` was ~7 % of the worker's CPU in the kernel, its device
+    /// kicks included), so the longer it waits the fewer it pays per answer — but its deliveries stay unacked
+    /// meanwhile, holding prefetch slots. A batch is therefore written after `limit` or as soon as `fullAt` answers
+    /// wait, whichever is first: with `fullAt` a quarter of the prefetch, a busy worker never runs out of slots
+    /// waiting for its own journal, and a prefetch under 8 writes every answer at once (nothing else could arrive).
+    enum Linger: Sendable {
+        case upTo(Duration, fullAt: Int)
+        /// A wait of the caller's (tests: a gate), ended when it returns.
+        case custom(@Sendable () -> Void)
+
+        /// The worker's: up to 6 ms (−6 % worker CPU per echo at W=100 against 2 ms, every round lower), written
+        /// early once a quarter of the prefetch waits.
+        static func forPrefetch(_ prefetch: Int) -> Linger {
+            .upTo(.milliseconds(6), fullAt: max(1, prefetch / 4))
+        }
+    }
+}
+
 /// Settles a delivery once its answer is written: called on the journal's thread, so it only takes locks and posts
 /// (the ledger's, the connection's mailbox) and starts a task for anything that waits.
 protocol AnswerSettler: AnyObject, Sendable {
@@ -96,6 +117,10 @@ extension AnswerJournal {
             var barriers: [@Sendable () -> Void] = []
             /// A batch is lingering or being written: a new answer joins the next batch and wakes nobody.
             var writing = false
+            /// The journal's thread waits in `Linger.upTo`: an answer that fills the batch signals `batchFull`.
+            var lingering = false
+            /// `batchFull` was signalled during this linger (once per linger: the semaphore must not keep a count).
+            var fullSignalled = false
             var stopping = false
             /// The last batch's arrays, emptied: the next batch fills them instead of growing new ones.
             var spareAnswers: [AnsweredMessage] = []
@@ -109,33 +134,45 @@ extension AnswerJournal {
         private let blockingStore: (any BlockingAnswerRecorder)?
         /// Rows kept in the store: the ledger's window.
         private let capacity: Int
-        private let linger: @Sendable () -> Void
+        private let linger: Linger
+        /// Pending answers that end a `Linger.upTo` early (`Int.max` for a custom linger).
+        private let fullAt: Int
         private let metrics: WorkerMetrics
         private let logger: Logger
         private let state = Mutex(State())
         /// Signalled when a batch starts (`writing` turns true) and when the journal is released.
         private let wake = DispatchSemaphore(value: 0)
+        /// Signalled once per linger when `fullAt` answers wait.
+        private let batchFull = DispatchSemaphore(value: 0)
 
-        init(store: any AnsweredMessageStore, capacity: Int, linger: @escaping @Sendable () -> Void,
+        init(store: any AnsweredMessageStore, capacity: Int, linger: Linger,
              metrics: WorkerMetrics, logger: Logger) {
             self.store = store
             self.blockingStore = store as? any BlockingAnswerRecorder
             self.capacity = capacity
             self.linger = linger
+            if case .upTo(_, let fullAt) = linger { self.fullAt = max(1, fullAt) } else { self.fullAt = .max }
             self.metrics = metrics
             self.logger = logger
         }
 
         func enqueue(_ answer: AnsweredMessage, removingOutbox sent: [Int64], waiter: Waiter) {
-            let startBatch = state.withLock { state in
+            let fullAt = fullAt
+            let (startBatch, full) = state.withLock { state in
                 state.pending.append(answer)
                 state.sentOutbox += sent
                 state.waiters.append(waiter)
-                guard !state.writing else { return false }
+                var full = false
+                if state.lingering, !state.fullSignalled, state.pending.count >= fullAt {
+                    state.fullSignalled = true
+                    full = true
+                }
+                guard !state.writing else { return (false, full) }
                 state.writing = true
-                return true
+                return (true, full)
             }
             if startBatch { wake.signal() }
+            if full { batchFull.signal() }
         }
 
         /// Called at once when nothing is pending or being written; otherwise after the next batch (the one being
@@ -151,9 +188,16 @@ extension AnswerJournal {
 
         var pendingCount: Int { state.withLock { $0.pending.count } }
 
+        /// Ends a linger in progress too: what waits in it is written now, not after the limit.
         func stop() {
-            state.withLock { $0.stopping = true }
+            let endLinger = state.withLock { state in
+                state.stopping = true
+                guard state.lingering, !state.fullSignalled else { return false }
+                state.fullSignalled = true
+                return true
+            }
             wake.signal()
+            if endLinger { batchFull.signal() }
         }
 
         /// The thread's body: a batch per wake-up (and the batches that fill while it is written), until stopped
@@ -167,10 +211,36 @@ extension AnswerJournal {
                     // batch is written linger too before theirs, so a trickle pays one commit (and fsync) per linger,
                     // not one after every commit (half the commits at one request in flight; −8 % and −17 % worker
                     // CPU per echo there). An answer's ack waits at most two lingers and two commits.
-                    repeat { linger() } while writeBatch()
+                    repeat { lingerForBatch() } while writeBatch()
                 } else if stopping {
                     return
                 }
+            }
+        }
+
+        /// Waits as `linger` says; `Linger.upTo` returns at once when the batch is already full.
+        private func lingerForBatch() {
+            switch linger {
+            case .custom(let wait):
+                wait()
+            case .upTo(let limit, _):
+                let fullAt = fullAt
+                let armed = state.withLock { state in
+                    guard state.pending.count < fullAt, !state.stopping else { return false }
+                    state.lingering = true
+                    return true
+                }
+                guard armed else { return }
+                let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
+                let result = batchFull.wait(timeout: .now() + .nanoseconds(Int(nanoseconds)))
+                let signalled = state.withLock { state in
+                    state.lingering = false
+                    defer { state.fullSignalled = false }
+                    return state.fullSignalled
+                }
+                // A batch filled as the limit ran out: its signal is given (or about to be) and must not end the next
+                // linger early.
+                if result == .timedOut, signalled { batchFull.wait() }
             }
         }
 

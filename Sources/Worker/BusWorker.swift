@@ -143,7 +143,7 @@ public final class BusWorker: Service {
         if let store {
             ledger.restore(try await store.answeredMessageIds(limit: configuration.dedupeWindow))
             journal = AnswerJournal(store: store, capacity: configuration.dedupeWindow, metrics: metrics,
-                                    logger: logger)
+                                    logger: logger, linger: .forPrefetch(Int(configuration.prefetch)))
         }
         let pipeline = DeliveryPipeline(
             connection: connection, publisher: publisher, handlers: handlers, executor: executor,

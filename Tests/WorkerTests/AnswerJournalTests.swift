@@ -94,7 +94,7 @@ struct AnswerJournalTests {
         let settler = RecordingSettler { !store.batches.withLock { $0 }.isEmpty }
         let gate = Gate()
         let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
-                                    linger: { gate.wait() })
+                                    linger: .custom { gate.wait() })
         for index in 0..<3 { Self.record(index, on: journal, by: settler) }
         // All three wait for the batch before anything is written.
         #expect(journal.pendingCount == 3)
@@ -117,7 +117,7 @@ struct AnswerJournalTests {
         let settler = RecordingSettler { !store.blockingBatches.withLock { $0 }.isEmpty }
         let gate = Gate()
         let journal = AnswerJournal(store: store, capacity: 2, metrics: WorkerMetrics(), logger: Logger(label: "test"),
-                                    linger: { gate.wait() })
+                                    linger: .custom { gate.wait() })
         // Queued in order, so which answer the window drops is known.
         for index in 0..<3 { Self.record(index, on: journal, by: settler) }
         #expect(store.blockingBatches.withLock { $0 }.isEmpty)
@@ -140,7 +140,7 @@ struct AnswerJournalTests {
         let settler = RecordingSettler { !store.blockingBatches.withLock { $0 }.isEmpty }
         let lingers = Atomic<Int>(0)
         let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
-                                    linger: { lingers.add(1, ordering: .relaxed) })
+                                    linger: .custom { lingers.add(1, ordering: .relaxed) })
         Self.record(0, on: journal, by: settler)
         // The first batch is taken (nothing pending) and its commit waits at the gate; two answers arrive meanwhile.
         while journal.pendingCount > 0 || lingers.load(ordering: .relaxed) < 1 { await Task.yield() }
@@ -156,6 +156,82 @@ struct AnswerJournalTests {
         let deadline = ContinuousClock.now + .seconds(10)
         while lingers.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline { await Task.yield() }
         #expect(lingers.load(ordering: .relaxed) == 3)
+    }
+
+    @Test("a batch is written once `fullAt` answers wait, without waiting out its limit")
+    func aFullBatchEndsItsLinger() async throws {
+        let store = try CountingBlockingStore()
+        let settler = RecordingSettler { !store.blockingBatches.withLock { $0 }.isEmpty }
+        // An hour's limit: only a full batch can end these lingers within the test's bounds.
+        let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
+                                    linger: .upTo(.seconds(3600), fullAt: 3))
+        for index in 0..<2 { Self.record(index, on: journal, by: settler) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(store.blockingBatches.withLock { $0 }.isEmpty, "a batch short of full was written")
+        Self.record(2, on: journal, by: settler)
+        // Polled, not `written(within:)`: a drain's barrier waits for the batch after the one being written, which
+        // here lingers for the hour.
+        try await Self.waitUntil(settler, hasSettled: 3)
+        #expect(store.blockingBatches.withLock { $0 } == [3])
+        // The next batch lingers afresh: the signal that ended the first one is not left over to end it early.
+        for index in 3..<5 { Self.record(index, on: journal, by: settler) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(store.blockingBatches.withLock { $0 } == [3], "a batch short of full was written")
+        Self.record(5, on: journal, by: settler)
+        try await Self.waitUntil(settler, hasSettled: 6)
+        #expect(store.blockingBatches.withLock { $0 } == [3, 3])
+        #expect(settler.settled.withLock { $0.map(\.tag.value) } == [0, 1, 2, 3, 4, 5])
+    }
+
+    /// Waits (bounded, 60 s) until `settler` has settled `count` deliveries.
+    private static func waitUntil(_ settler: RecordingSettler, hasSettled count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while settler.settled.withLock({ $0.count < count }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(settler.settled.withLock { $0.count } == count)
+    }
+
+    @Test("a prefetch under 8 writes every answer at once; larger ones end a linger at a quarter of the prefetch")
+    func theWorkersLingerFollowsThePrefetch() async throws {
+        guard case .upTo(let limit, let fullAt) = AnswerJournal.Linger.forPrefetch(256) else {
+            Issue.record("the worker's linger is not a bounded one")
+            return
+        }
+        #expect(limit == .milliseconds(6))
+        #expect(fullAt == 64)
+        guard case .upTo(_, let single) = AnswerJournal.Linger.forPrefetch(1),
+              case .upTo(_, let seven) = AnswerJournal.Linger.forPrefetch(7) else {
+            Issue.record("the worker's linger is not a bounded one")
+            return
+        }
+        #expect(single == 1)
+        #expect(seven == 1)
+        // `fullAt: 1` writes an answer as it comes, however long the limit.
+        let store = try CountingBlockingStore()
+        let settler = RecordingSettler { !store.blockingBatches.withLock { $0 }.isEmpty }
+        let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
+                                    linger: .upTo(.seconds(3600), fullAt: 1))
+        Self.record(0, on: journal, by: settler)
+        try await Self.waitUntil(settler, hasSettled: 1)
+        Self.record(1, on: journal, by: settler)
+        try await Self.waitUntil(settler, hasSettled: 2)
+        #expect(store.blockingBatches.withLock { $0 } == [1, 1])
+    }
+
+    @Test("releasing the journal ends a linger and writes what waits in it")
+    func releasingTheJournalEndsALinger() async throws {
+        let store = try CountingBlockingStore()
+        let settler = RecordingSettler { !store.blockingBatches.withLock { $0 }.isEmpty }
+        do {
+            let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(),
+                                        logger: Logger(label: "test"), linger: .upTo(.seconds(3600), fullAt: 100))
+            Self.record(0, on: journal, by: settler)
+            #expect(journal.pendingCount == 1)
+        }
+        try await Self.waitUntil(settler, hasSettled: 1)
+        #expect(store.blockingBatches.withLock { $0 } == [1])
+        #expect(try await store.answeredMessage(id: Self.answer(0).id) == Self.answer(0))
     }
 
     final class Flag: Sendable {
@@ -183,7 +259,7 @@ struct AnswerJournalTests {
         let settler = RecordingSettler { !store.blockingBatches.withLock { $0 }.isEmpty }
         let gate = Gate()
         let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
-                                    linger: { gate.wait() })
+                                    linger: .custom { gate.wait() })
         #expect(await journal.written(within: .seconds(60)))  // nothing recorded: returns at once
         for index in 0..<2 {
             let tag = DeliveryTag(epoch: 1, value: UInt64(index + 10), acknowledgeable: true)
@@ -219,7 +295,7 @@ struct AnswerJournalTests {
         let store = try CountingBlockingStore(commitGate: commitGate)
         let settler = RecordingSettler { !store.blockingBatches.withLock { $0 }.isEmpty }
         let journal = AnswerJournal(store: store, capacity: 100, metrics: WorkerMetrics(), logger: Logger(label: "test"),
-                                    linger: {})
+                                    linger: .custom {})
         let tag = DeliveryTag(epoch: 1, value: 1, acknowledgeable: true)
         journal.record(Self.answer(0), removingOutbox: [], settling: tag, answer: Answer(reply: Self.answer(0).reply),
                        by: settler)
