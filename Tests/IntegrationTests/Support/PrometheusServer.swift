@@ -341,9 +341,10 @@ enum ToolRun {
 }
 
 /// ``eventually(within:every:_:)`` for conditions that must ask over the network (a query API): polls `condition`
-/// until it holds or `limit` passes; a failing ask counts as "not yet". Returns whether it held.
+/// until it holds or `limit` passes (60 s by default, as `eventually`); a failing ask counts as "not yet". Returns
+/// whether it held.
 func eventuallyAsync(
-    within limit: Duration = .seconds(10), every interval: Duration = .milliseconds(100),
+    within limit: Duration = .seconds(60), every interval: Duration = .milliseconds(100),
     _ condition: () async throws -> Bool
 ) async throws -> Bool {
     let deadline = ContinuousClock.now + limit
