@@ -11,9 +11,10 @@ final class CArena {
     /// Bytes of the block kept across calls: a reply's exchange, routing key, ids and headers fit many times.
     private static let blockSize = 8192
     private let block: UnsafeMutableRawPointer
-    private var used = 0
+    // Unchecked exclusivity: owner-thread only (above), and every copy would otherwise pay a dynamic access check.
+    @exclusivity(unchecked) private var used = 0
     /// Blocks for what did not fit in `block`, freed at reset.
-    private var overflow: [UnsafeMutableRawPointer] = []
+    @exclusivity(unchecked) private var overflow: [UnsafeMutableRawPointer] = []
 
     init() {
         block = UnsafeMutableRawPointer.allocate(byteCount: Self.blockSize, alignment: 16)

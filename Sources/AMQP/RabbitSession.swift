@@ -39,9 +39,11 @@ import Primitives
     /// of one per frame (rabbitmq-c writes a publish as three). Plain TCP only: a TLS session's bytes must go through
     /// its `SSL` object, so there every frame goes through rabbitmq-c as it is queued.
     let writesDirectly: Bool
-    private var queued: [UInt8] = []
+    // Unchecked exclusivity: the session is its owner thread's (or a borrowed pass's, under the owner lock), and every
+    // frame appended would otherwise pay a dynamic access check.
+    @exclusivity(unchecked) private var queued: [UInt8] = []
     /// Bytes of `queued` already written (a write that the socket took only in part).
-    private var queuedWritten = 0
+    @exclusivity(unchecked) private var queuedWritten = 0
     /// The negotiated frame size limit: bodies are split into frames of at most this, less the frame's 8 bytes.
     private var frameMax = 131_072
 

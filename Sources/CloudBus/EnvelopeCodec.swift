@@ -53,24 +53,22 @@ public enum EnvelopeCodec {
 
     /// The class name is read from the bytes through ``StringInterner``: the same few names arrive every time.
     static func decodeInOnePass(_ body: UnsafeRawBufferPointer, registry: MessageRegistry) -> DecodedEnvelope? {
-        do {
-            guard let outer = JSONScanner.validatedOnlyMember(body), body[outer.value.lowerBound] == UInt8(ascii: "{")
-            else { return nil }
-            let className = StringInterner.shared.string(UnsafeRawBufferPointer(rebasing: body[outer.key]))
+        // Validation and the message object's member table in one pass (`withOnlyMemberObject`).
+        let decoded = JSONBytesDecoder.withOnlyMemberObject(body) { key, object -> DecodedEnvelope? in
+            let className = StringInterner.shared.string(key)
             guard let type = registry.type(named: className) else { return nil }
-            let decoded = try decodeFields(type, className: className, body: body, range: outer.value)
-            // `JSONBytesDecoder` hands the headers' unknown members out as raw text in the same pass.
-            assert(!decoded.base.headers.hasUnreadMembers, "the one-pass decoder left header placeholders")
-            return decoded
-        } catch {
-            return nil
+            return try? decodeFields(type, className: className, object: object)
         }
+        guard let decoded = decoded ?? nil else { return nil }
+        // `JSONBytesDecoder` hands the headers' unknown members out as raw text in the same pass.
+        assert(!decoded.base.headers.hasUnreadMembers, "the one-pass decoder left header placeholders")
+        return decoded
     }
 
     /// Opens the registered existential type so the generic `MessageFields<M>` decodes it directly.
-    private static func decodeFields<M: BusMessage>(_ type: M.Type, className: String, body: UnsafeRawBufferPointer,
-                                                    range: Range<Int>) throws -> DecodedEnvelope {
-        let fields = try JSONBytesDecoder.decode(MessageFields<M>.self, validated: body, range: range)
+    private static func decodeFields<M: BusMessage>(_ type: M.Type, className: String,
+                                                    object: JSONBytesDecoder.MemberObject) throws -> DecodedEnvelope {
+        let fields = try object.decode(MessageFields<M>.self)
         return DecodedEnvelope(className: className, base: fields.base, message: fields.message)
     }
 

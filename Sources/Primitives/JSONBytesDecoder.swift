@@ -33,7 +33,10 @@ public enum JSONBytesDecoder {
         guard buffer.count < Int(Int32.max) else { throw Unsupported(reason: "a body of 2 GiB or more") }
         let state = DecodingState.take(buffer)
         defer { DecodingState.recycle(state) }
-        let range = range ?? 0..<buffer.count
+        return try decode(T.self, state: state, range: range ?? 0..<buffer.count)
+    }
+
+    fileprivate static func decode<T: Decodable>(_ type: T.Type, state: DecodingState, range: Range<Int>) throws -> T {
         let value: T
         do {
             value = try state.decodeValue(T.self, at: state.trimmed(range), path: DecodingState.rootPath, key: nil)
@@ -43,6 +46,37 @@ public enum JSONBytesDecoder {
         }
         if let reason = state.unsupported { throw Unsupported(reason: reason) }
         return value
+    }
+
+    /// A bus body, `{"<class>": {…}}`, validated in one pass that also reads the inner object's members, so the
+    /// decode of that object does not walk it again (the validation and the member table were two passes over the
+    /// message's fields, a 200-byte payload three times). Calls `body` with the key's bytes (no escapes, as
+    /// ``JSONScanner/validatedOnlyMember(_:)`` requires) and the object; nil without calling it when the bytes are not
+    /// of that shape, not valid JSON, or the object's keys are escaped or repeated (``Unsupported`` cases: the caller's
+    /// general path decides).
+    public static func withOnlyMemberObject<R>(
+        _ buffer: UnsafeRawBufferPointer, _ body: (_ key: UnsafeRawBufferPointer, _ object: MemberObject) throws -> R
+    ) rethrows -> R? {
+        guard buffer.count < Int(Int32.max) else { return nil }
+        let state = DecodingState.take(buffer)
+        defer { DecodingState.recycle(state) }
+        guard let member = state.scanOnlyMemberObject() else { return nil }
+        return try body(UnsafeRawBufferPointer(rebasing: buffer[member.key]), MemberObject(state: state, range: member.value))
+    }
+
+    /// The object of ``withOnlyMemberObject(_:_:)``, valid only inside its `body`.
+    public struct MemberObject {
+        fileprivate let state: DecodingState
+        fileprivate let range: Range<Int>
+
+        /// The object's byte range in the body.
+        public var byteRange: Range<Int> { range }
+
+        /// Decodes the object as `T`: what ``decode(_:validated:range:)`` gives for its range, but from the member
+        /// table read in the validating pass.
+        public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+            try JSONBytesDecoder.decode(T.self, state: state, range: range)
+        }
     }
 
     /// Decodes `data` as `T` in one pass when this decoder vouches for it, and with `JSONDecoder` otherwise — for
@@ -65,17 +99,19 @@ public enum JSONBytesDecoder {
 final class DecodingState: @unchecked Sendable {
     typealias Member = (key: Range<Int>, value: Range<Int>)
 
-    private(set) var buffer: UnsafeRawBufferPointer
+    // Unchecked exclusivity (as `EncodingState`'s): the state belongs to one decode on one thread, and every read of
+    // a member table or the bytes would otherwise pay a dynamic access check — ~1 % of the worker's CPU per echo.
+    @exclusivity(unchecked) private(set) var buffer: UnsafeRawBufferPointer
     /// Set by the first construct this decoder does not vouch for; the result is then discarded.
-    var unsupported: String?
+    @exclusivity(unchecked) var unsupported: String?
     /// The member tables of every object read in this decode, back to back, appended only: a container keeps the
     /// bounds of its own. One buffer per decode instead of one per object.
-    private(set) var memberStore: [Member] = []
+    @exclusivity(unchecked) private(set) var memberStore: [Member] = []
     /// Coding paths of the nested decoders and containers of this decode, as a tree: each entry is a key under its
     /// parent entry (``rootPath``: the empty path). A decoder then carries an index instead of a path array and a
     /// key — small enough for an `any Decoder`'s inline buffer, so handing it to `init(from:)` allocates no box — and
     /// a path is spelled out only when an error or a type asks for it.
-    private var pathEntries: [(parent: PathRef, key: any CodingKey)] = []
+    @exclusivity(unchecked) private var pathEntries: [(parent: PathRef, key: any CodingKey)] = []
 
     /// An index into the path tree.
     typealias PathRef = Int32
@@ -83,11 +119,11 @@ final class DecodingState: @unchecked Sendable {
 
     /// The last string longer than 15 bytes this decode made: a request's `correlationId` repeats its `id`, and
     /// handing out the same string again saves a heap string per message.
-    private var lastLongString: String?
+    @exclusivity(unchecked) private var lastLongString: String?
 
     /// The last object whose members were read (its first byte, its run in ``memberStore``): read again, it costs
     /// nothing (a message's own fields and its base fields share one object).
-    private var lastObject: (start: Int, members: Range<Int>)?
+    @exclusivity(unchecked) private var lastObject: (start: Int, members: Range<Int>)?
 
     init(_ buffer: UnsafeRawBufferPointer) {
         self.buffer = buffer
@@ -190,23 +226,7 @@ final class DecodingState: @unchecked Sendable {
             let keyStart = cursor.position
             try cursor.skipString()
             let key = (keyStart + 1)..<(cursor.position - 1)
-            for index in key where buffer[index] == UInt8(ascii: "\\") { throw giveUp("an escaped object key") }
-            // Repeats: compare with every earlier key while the object is small (bus objects have a dozen members);
-            // past that, by hash first, so a hostile object of 20,000 members costs one pass, not 200 million
-            // comparisons.
-            let count = memberStore.count - start
-            if count < 16 {
-                for index in start..<memberStore.count where bytesEqual(memberStore[index].key, key) {
-                    throw giveUp("a repeated object key")
-                }
-            } else {
-                if seen.isEmpty { for index in start..<memberStore.count { seen.insert(keyHash(memberStore[index].key)) } }
-                if !seen.insert(keyHash(key)).inserted {
-                    for index in start..<memberStore.count where bytesEqual(memberStore[index].key, key) {
-                        throw giveUp("a repeated object key")
-                    }
-                }
-            }
+            try checkKey(key, among: start..<memberStore.count, seen: &seen)
             cursor.skipWhitespace()
             cursor.position += 1  // ':'
             cursor.skipWhitespace()
@@ -214,6 +234,42 @@ final class DecodingState: @unchecked Sendable {
             try cursor.skipValue()
             memberStore.append((key, valueStart..<cursor.position))
         }
+    }
+
+    /// Gives up on a key with escapes or one that repeats an earlier key of its object (`members`): compared with
+    /// every earlier key while the object is small (bus objects have a dozen members); past that, by hash first, so
+    /// a hostile object of 20,000 members costs one pass, not 200 million comparisons.
+    private func checkKey(_ key: Range<Int>, among members: Range<Int>, seen: inout Set<UInt64>) throws {
+        for index in key where buffer[index] == UInt8(ascii: "\\") { throw giveUp("an escaped object key") }
+        if members.count < 16 {
+            for index in members where bytesEqual(memberStore[index].key, key) {
+                throw giveUp("a repeated object key")
+            }
+        } else {
+            if seen.isEmpty { for index in members { seen.insert(keyHash(memberStore[index].key)) } }
+            if !seen.insert(keyHash(key)).inserted {
+                for index in members where bytesEqual(memberStore[index].key, key) {
+                    throw giveUp("a repeated object key")
+                }
+            }
+        }
+    }
+
+    /// Validates the bytes as `{"<key>": {…}}` and reads the inner object's members in the same pass
+    /// (``JSONScanner/validatedOnlyMember(_:recording:objectMembers:)``), kept as the object read last: the decode
+    /// of that object then starts from its table. Nil when the bytes are not of that shape or the object's keys are
+    /// not vouched for (escaped or repeated).
+    func scanOnlyMemberObject() -> (key: Range<Int>, value: Range<Int>)? {
+        let start = memberStore.count
+        guard let member = JSONScanner.validatedOnlyMember(buffer, recording: true, objectMembers: &memberStore),
+              buffer[member.value.lowerBound] == UInt8(ascii: "{")
+        else { return nil }
+        var seen = Set<UInt64>()
+        for index in start..<memberStore.count {
+            guard (try? checkKey(memberStore[index].key, among: start..<index, seen: &seen)) != nil else { return nil }
+        }
+        lastObject = (member.value.lowerBound, start..<memberStore.count)
+        return member
     }
 
     /// The elements of the array at `range`.

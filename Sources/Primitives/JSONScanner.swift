@@ -80,6 +80,27 @@ public enum JSONScanner {
     /// the key a string. Nil for anything else, valid JSON or not: the caller's general reader (``validate(_:)-(Data)``,
     /// ``members(ofObjectIn:range:)``) tells which.
     public static func validatedOnlyMember(_ buffer: UnsafeRawBufferPointer) -> (key: Range<Int>, value: Range<Int>)? {
+        var unused: [(key: Range<Int>, value: Range<Int>)] = []  // empty: no storage
+        return validatedOnlyMember(buffer, recording: false, objectMembers: &unused)
+    }
+
+    /// ``validatedOnlyMember(_:)``, and when `recording` and the member's value is an object, its members (key
+    /// without quotes, value; as the decoder's member table has them) appended to `objectMembers` in the same pass —
+    /// the decoder then need not walk the message's object again. Nothing is appended when nil is returned.
+    static func validatedOnlyMember(
+        _ buffer: UnsafeRawBufferPointer, recording: Bool, objectMembers: inout [(key: Range<Int>, value: Range<Int>)]
+    ) -> (key: Range<Int>, value: Range<Int>)? {
+        let recorded = objectMembers.count
+        guard let member = scanOnlyMember(buffer, recording: recording, objectMembers: &objectMembers) else {
+            objectMembers.removeSubrange(recorded...)
+            return nil
+        }
+        return member
+    }
+
+    private static func scanOnlyMember(
+        _ buffer: UnsafeRawBufferPointer, recording: Bool, objectMembers: inout [(key: Range<Int>, value: Range<Int>)]
+    ) -> (key: Range<Int>, value: Range<Int>)? {
         var cursor = Cursor(buffer)
         cursor.skipWhitespace()
         guard cursor.next() == UInt8(ascii: "{") else { return nil }
@@ -92,7 +113,13 @@ public enum JSONScanner {
         guard cursor.next() == UInt8(ascii: ":") else { return nil }
         cursor.skipWhitespace()
         let valueStart = cursor.position
-        guard (try? cursor.skipValue()) != nil else { return nil }
+        // The body's own `{` is open around the member's value: it counts against the nesting limit, as it does for
+        // `validate` and `JSONDecoder`.
+        if recording, cursor.peek == UInt8(ascii: "{") {
+            guard (try? cursor.skipObject(recordingMembersInto: &objectMembers)) != nil else { return nil }
+        } else {
+            guard (try? cursor.skipValue(alreadyOpen: 1)) != nil else { return nil }
+        }
         let value = valueStart..<cursor.position
         cursor.skipWhitespace()
         guard cursor.next() == UInt8(ascii: "}") else { return nil }
@@ -211,7 +238,8 @@ public enum JSONScanner {
         }
 
         /// One value, nested ones included, with an explicit stack of open containers (`{` or `[`).
-        mutating func skipValue() throws(SyntaxError) {
+        /// - Parameter alreadyOpen: containers open around this value, counted against ``JSONScanner/maxDepth``.
+        mutating func skipValue(alreadyOpen: Int = 0) throws(SyntaxError) {
             var open = OpenContainers()
             while true {
                 // A value starts here.
@@ -220,7 +248,7 @@ public enum JSONScanner {
                 var opened = false
                 switch byte {
                 case UInt8(ascii: "{"), UInt8(ascii: "["):
-                    guard open.count < JSONScanner.maxDepth else {
+                    guard open.count + alreadyOpen < JSONScanner.maxDepth else {
                         throw error("nesting deeper than \(JSONScanner.maxDepth)")
                     }
                     position += 1
@@ -263,6 +291,46 @@ public enum JSONScanner {
                     open.pop()
                 }
                 if open.isEmpty { return }
+            }
+        }
+
+        /// Skips the object that starts here (at its `{`), one level below the top (the message object of
+        /// ``JSONScanner/validatedOnlyMember(_:recording:objectMembers:)``), appending its members: the syntax
+        /// ``skipValue(alreadyOpen:)`` accepts, a trailing comma included, and the same depth limit.
+        mutating func skipObject(recordingMembersInto members: inout [(key: Range<Int>, value: Range<Int>)])
+            throws(SyntaxError)
+        {
+            position += 1  // '{'
+            skipWhitespace()
+            if peek == UInt8(ascii: "}") {
+                position += 1
+                return
+            }
+            while true {
+                guard peek == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                let keyStart = position
+                try skipString()
+                let key = (keyStart + 1)..<(position - 1)
+                skipWhitespace()
+                try expect(UInt8(ascii: ":"))
+                skipWhitespace()
+                let valueStart = position
+                // Open around this value: the body's object and this one.
+                try skipValue(alreadyOpen: 2)
+                members.append((key, valueStart..<position))
+                skipWhitespace()
+                guard let separator = next() else { throw error("unterminated object") }
+                if separator == UInt8(ascii: ",") {
+                    skipWhitespace()
+                    if peek == UInt8(ascii: "}") {
+                        // A trailing comma, as JSONDecoder allows.
+                        position += 1
+                        return
+                    }
+                    continue
+                }
+                guard separator == UInt8(ascii: "}") else { throw error("expected ',' or '}'", back: 1) }
+                return
             }
         }
 

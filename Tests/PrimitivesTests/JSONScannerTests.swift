@@ -120,6 +120,76 @@ struct JSONScannerTests {
         }
     }
 
+    @Test("only member: the body's own object counts against the nesting limit, as in Foundation")
+    func onlyMemberNesting() {
+        // The body's `{`, the message's `{` and 510 arrays: 512 levels, Foundation's limit; one more is refused.
+        for (arrays, accepted) in [(510, true), (511, false)] {
+            let text = #"{"k":{"a":"# + String(repeating: "[", count: arrays) + String(repeating: "]", count: arrays)
+                + "}}"
+            #expect(foundationAccepts(data(text)) == accepted)
+            Array(text.utf8).withUnsafeBytes { buffer in
+                #expect((JSONScanner.validatedOnlyMember(buffer) != nil) == accepted, "\(arrays) arrays")
+                let object = JSONBytesDecoder.withOnlyMemberObject(buffer) { _, object in object.byteRange }
+                #expect((object != nil) == accepted, "\(arrays) arrays, with the member table")
+            }
+            let scalar = #"{"k":"# + String(repeating: "[", count: arrays + 1) + String(repeating: "]", count: arrays + 1)
+                + "}"
+            #expect(foundationAccepts(data(scalar)) == accepted)
+            Array(scalar.utf8).withUnsafeBytes { buffer in
+                #expect((JSONScanner.validatedOnlyMember(buffer) != nil) == accepted, "\(arrays + 1) arrays, no object")
+            }
+        }
+    }
+
+    @Test("only member object: 3,000 mutated envelopes get validatedOnlyMember's verdict and decode's values")
+    func onlyMemberObjectAgreesWithTheTwoPasses() throws {
+        let seeds = [
+            #"{"org.A":{"a":[1,2,{"b":null}],"c":"d\"e","f":true,"headers":{"x":{}}}}"#,
+            #"{"k":{ "x" : 1 , "y":[{}], }}"#, #"{"k":{}}"#, #"{"k":{"a":1,"a":2}}"#, #"{"k":{"\u0061":1}}"#,
+        ]
+        let alphabet = Array(#"{}[],:" \tabtruefalsn\"#.utf8)
+        var generator = SplitMix64(seed: 0xB0D1)
+        var disagreements: [String] = []
+        for round in 0..<3_000 {
+            var bytes = Array(seeds[round % seeds.count].utf8)
+            if round >= seeds.count {
+                for _ in 0..<(1 + Int(generator.next() % 3)) {
+                    let position = Int(generator.next() % UInt64(bytes.count + 1))
+                    switch generator.next() % 3 {
+                    case 0 where position < bytes.count: bytes.remove(at: position)
+                    case 1 where position < bytes.count:
+                        bytes[position] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
+                    default: bytes.insert(alphabet[Int(generator.next() % UInt64(alphabet.count))], at: position)
+                    }
+                }
+            }
+            let agrees: Bool = bytes.withUnsafeBytes { buffer in
+                let twoPass = JSONScanner.validatedOnlyMember(buffer)
+                let twoPassObject = twoPass.flatMap { buffer[$0.value.lowerBound] == UInt8(ascii: "{") ? $0 : nil }
+                let twoPassValue = twoPassObject.map { member in
+                    Result { try JSONBytesDecoder.decode(JSONValue.self, validated: buffer, range: member.value) }
+                }
+                let onePass = JSONBytesDecoder.withOnlyMemberObject(buffer) { key, object in
+                    (Array(key), object.byteRange, Result { try object.decode(JSONValue.self) })
+                }
+                guard let twoPassObject, let twoPassValue else { return onePass == nil }
+                guard let onePass else {
+                    // Refused only where the decoder would give up too: escaped or repeated keys.
+                    if case .failure(let error) = twoPassValue { return error is JSONBytesDecoder.Unsupported }
+                    return false
+                }
+                guard onePass.0 == Array(buffer[twoPassObject.key]), onePass.1 == twoPassObject.value else { return false }
+                switch (onePass.2, twoPassValue) {
+                case (.success(let one), .success(let two)): return one == two
+                case (.failure(let one), .failure(let two)): return "\(one)" == "\(two)"
+                default: return false
+                }
+            }
+            if !agrees { disagreements.append(String(decoding: bytes, as: UTF8.self)) }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
+    }
+
     @Test("offsets count from the first byte of a Data slice, not from its storage")
     func dataSlices() throws {
         let whole = data(#"xx{"k":"v"}yy"#)
