@@ -667,6 +667,21 @@ struct KeyedValues<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        try presentValue(type, key)
+    }
+
+    // The requirements for the standard scalars, written out: otherwise the standard library's default
+    // implementations witness them (`contains`, then `decodeNil`, then `decode`: the members scanned three times, and
+    // its generic code run unspecialised, looking metadata up on every optional field of every message).
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try presentValue(type, key) }
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { try presentValue(type, key) }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try presentValue(type, key) }
+    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? { try presentValue(type, key) }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try presentValue(type, key) }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try presentValue(type, key) }
+
+    /// `decodeIfPresent`'s meaning under `JSONDecoder`: nil for a missing key or a null.
+    private func presentValue<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T? {
         guard let range = value(key), !state.isNull(range) else { return nil }
         return try state.decodeValue(type, at: range, path: path, key: key)
     }
