@@ -83,7 +83,7 @@ extension AnswerJournal {
         /// A wait of the caller's (tests: a gate), ended when it returns.
         case custom(@Sendable () -> Void)
 
-        /// The worker's: up to 6 ms (−6 % worker CPU per echo at W=100 against 2 ms, every round lower), written
+        /// The worker's: up to 6 ms (−7 % worker CPU per echo at W=100 and −12 % at W=1 against a fixed 2 ms), written
         /// early once a quarter of the prefetch waits.
         static func forPrefetch(_ prefetch: Int) -> Linger {
             .upTo(.milliseconds(6), fullAt: max(1, prefetch / 4))
