@@ -18,50 +18,63 @@ struct ConfirmTracker {
         var deadline: ContinuousClock.Instant
     }
 
-    private var pending: [UInt64: Pending] = [:]
-    private var returnKeys: [String: UInt64] = [:]
+    /// Outstanding publishes in sequence order, from `lowestUnconfirmed` on: `window[head + i]` is publish
+    /// `lowestUnconfirmed + i`, nil once settled out of order. Sequences are dense and confirms come mostly in order,
+    /// so an array with a moving head replaces a dictionary keyed by sequence (and a second one keyed by message id:
+    /// a `basic.return` is rare and finds its publish by scanning the window) — two hashed inserts and two removals
+    /// per publish, one of them a string's.
+    private var window: [Pending?] = []
+    private var head = 0
     private(set) var nextSequence: UInt64 = 1
     private var lowestUnconfirmed: UInt64 = 1
 
-    var outstanding: Int { pending.count }
+    private(set) var outstanding = 0
 
     /// Registers the next publish and returns the message id to stamp on it when it is mandatory.
     mutating func register(mandatory: Bool, userMessageID: String?, epoch: UInt64, deadline: ContinuousClock.Instant,
                            completion: Completion?) -> (sequence: UInt64, messageID: String?) {
         let sequence = nextSequence
         nextSequence += 1
-        // `updateValue`, not `pending[sequence] = …` or `pending[sequence]?.field = …`: the subscript's modify
-        // coroutine does not fit the caller's fixed frame buffer for a value this large and mallocs its frame.
+        outstanding += 1
         guard mandatory else {
-            pending.updateValue(Pending(completion: completion, deadline: deadline), forKey: sequence)
+            window.append(Pending(completion: completion, deadline: deadline))
             return (sequence, nil)
         }
         let key = userMessageID ?? "cbw.\(epoch).\(sequence)"
-        returnKeys.updateValue(sequence, forKey: key)
-        pending.updateValue(Pending(completion: completion, returnKey: key, deadline: deadline), forKey: sequence)
+        window.append(Pending(completion: completion, returnKey: key, deadline: deadline))
         return (sequence, userMessageID == nil ? key : nil)
     }
 
     /// A publish that failed locally never reaches the broker; its number is still consumed
     /// only if rabbitmq-c wrote the frame, which a failed publish did not. Roll it back.
     mutating func rollback(sequence: UInt64) {
-        if let entry = pending.removeValue(forKey: sequence) {
-            if let key = entry.returnKey { returnKeys.removeValue(forKey: key) }
+        if let entry = take(sequence) {
             entry.completion?(.failure(.connectionLost(reason: "publish not written")))
         }
-        if sequence == nextSequence - 1 { nextSequence = sequence }
+        if sequence == nextSequence - 1 {
+            // The number is used again: its slot, the last, goes (or went: an expired last publish left the window
+            // empty).
+            if sequence >= lowestUnconfirmed { window.removeLast() } else { lowestUnconfirmed = sequence }
+            nextSequence = sequence
+        }
+        trim()
     }
 
     mutating func markReturned(messageID: String?, replyCode: UInt16, replyText: String) {
-        guard let messageID, let sequence = returnKeys[messageID] else { return }
-        pending[sequence]?.returned = (replyCode, replyText)
+        guard let messageID else { return }
+        // Returns come in publish order: the oldest outstanding publish with that id and no return yet (a reply sent
+        // again keeps its message id).
+        for index in head..<window.count {
+            guard let entry = window[index], entry.returned == nil, entry.returnKey == messageID else { continue }
+            window[index]?.returned = (replyCode, replyText)
+            return
+        }
     }
 
     mutating func acknowledge(upTo tag: UInt64, multiple: Bool, nack: Bool) {
         let range: ClosedRange<UInt64> = multiple ? lowestUnconfirmed...max(lowestUnconfirmed, tag) : tag...tag
         for sequence in range {
-            guard let entry = pending.removeValue(forKey: sequence) else { continue }
-            if let key = entry.returnKey { returnKeys.removeValue(forKey: key) }
+            guard let entry = take(sequence) else { continue }
             if nack {
                 entry.completion?(.failure(.publishNacked(deliveryTag: sequence)))
             } else if let (code, text) = entry.returned {
@@ -70,7 +83,7 @@ struct ConfirmTracker {
                 entry.completion?(.success(.confirmed))
             }
         }
-        while lowestUnconfirmed < nextSequence && pending[lowestUnconfirmed] == nil { lowestUnconfirmed += 1 }
+        trim()
     }
 
     /// Fails the publishes whose confirm did not come by their deadline (a broker that blocks publishers never
@@ -79,29 +92,59 @@ struct ConfirmTracker {
     /// Returns how many expired.
     mutating func expire(now: ContinuousClock.Instant) -> Int {
         var expired = 0
-        while lowestUnconfirmed < nextSequence {
-            guard let entry = pending[lowestUnconfirmed] else {
+        while head < window.count {
+            guard let entry = window[head] else {
+                head += 1
                 lowestUnconfirmed += 1
                 continue
             }
             guard entry.deadline <= now else { break }
-            pending[lowestUnconfirmed] = nil
-            if let key = entry.returnKey { returnKeys[key] = nil }
+            window[head] = nil
+            outstanding -= 1
+            head += 1
+            lowestUnconfirmed += 1
             entry.completion?(.failure(.confirmTimeout))
             expired += 1
-            lowestUnconfirmed += 1
         }
+        trim()
         return expired
     }
 
     /// The channel is gone: nothing outstanding will ever be confirmed.
     mutating func failAll(_ error: AMQPError) {
-        let entries = pending
-        pending.removeAll()
-        returnKeys.removeAll()
+        let entries = window[head...]
+        window = []
+        head = 0
+        outstanding = 0
         nextSequence = 1
         lowestUnconfirmed = 1
-        for (_, entry) in entries.sorted(by: { $0.key < $1.key }) { entry.completion?(.failure(error)) }
+        for entry in entries { entry?.completion?(.failure(error)) }
+    }
+
+    /// Takes publish `sequence`'s entry out of the window, if it is still there.
+    private mutating func take(_ sequence: UInt64) -> Pending? {
+        guard sequence >= lowestUnconfirmed, sequence < nextSequence else { return nil }
+        let index = head + Int(sequence - lowestUnconfirmed)
+        guard let entry = window[index] else { return nil }
+        window[index] = nil
+        outstanding -= 1
+        return entry
+    }
+
+    /// Moves the head past settled publishes; empties the array when nothing is outstanding and drops the settled
+    /// prefix once it is half of it, so the window's memory follows what is outstanding.
+    private mutating func trim() {
+        while head < window.count, window[head] == nil {
+            head += 1
+            lowestUnconfirmed += 1
+        }
+        if head == window.count {
+            window.removeAll(keepingCapacity: window.capacity <= 4096)
+            head = 0
+        } else if head >= 64, head * 2 >= window.count {
+            window.removeFirst(head)
+            head = 0
+        }
     }
 }
 

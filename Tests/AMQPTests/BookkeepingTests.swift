@@ -62,6 +62,89 @@ struct BookkeepingTests {
         #expect(seen[1]?.contains("confirmed") == true)
     }
 
+    @Test("confirms out of order, single and multiple, settle each publish exactly once")
+    func confirmsOutOfOrder() {
+        let results = Mutex<[UInt64: [String]]>([:])
+        var tracker = ConfirmTracker()
+        for _ in 1...5 {
+            let sequence = tracker.nextSequence
+            _ = tracker.register(mandatory: false, userMessageID: nil, epoch: 1, deadline: .now + .seconds(60),
+                                 completion: .call { result in
+                results.withLock { $0[sequence, default: []].append("\(result)") }
+            })
+        }
+        tracker.acknowledge(upTo: 3, multiple: false, nack: false)
+        tracker.acknowledge(upTo: 1, multiple: false, nack: false)
+        #expect(tracker.outstanding == 3)
+        tracker.acknowledge(upTo: 5, multiple: false, nack: true)
+        tracker.acknowledge(upTo: 4, multiple: true, nack: false)  // 2 and 4; 1 and 3 are settled already
+        tracker.acknowledge(upTo: 4, multiple: true, nack: false)  // a repeat finds nothing
+        #expect(tracker.outstanding == 0)
+        let seen = results.withLock { $0 }
+        #expect(seen.keys.sorted() == [1, 2, 3, 4, 5])
+        #expect(seen.values.allSatisfy { $0.count == 1 }, "\(seen)")
+        #expect(seen[5]?.first?.contains("nacked") == true)
+        #expect([1, 2, 3, 4].allSatisfy { seen[$0]?.first?.contains("confirmed") == true })
+        // Numbering goes on; a thousand more, confirmed as they go, leave nothing behind.
+        #expect(tracker.nextSequence == 6)
+        for _ in 0..<1_000 {
+            let (sequence, _) = tracker.register(mandatory: true, userMessageID: nil, epoch: 1,
+                                                 deadline: .now + .seconds(60), completion: nil)
+            tracker.acknowledge(upTo: sequence, multiple: false, nack: false)
+        }
+        #expect(tracker.outstanding == 0)
+        #expect(tracker.nextSequence == 1_006)
+    }
+
+    @Test("a return marks the oldest outstanding publish of its message id that has none yet")
+    func returnsInPublishOrder() {
+        let results = Mutex<[UInt64: String]>([:])
+        var tracker = ConfirmTracker()
+        for _ in 1...3 {
+            let sequence = tracker.nextSequence
+            _ = tracker.register(mandatory: true, userMessageID: "reply-1", epoch: 1, deadline: .now + .seconds(60),
+                                 completion: .call { result in results.withLock { $0[sequence] = "\(result)" } })
+        }
+        tracker.markReturned(messageID: "reply-1", replyCode: 312, replyText: "NO_ROUTE")
+        tracker.markReturned(messageID: "reply-1", replyCode: 312, replyText: "NO_ROUTE")
+        tracker.markReturned(messageID: "another", replyCode: 312, replyText: "NO_ROUTE")
+        tracker.acknowledge(upTo: 3, multiple: true, nack: false)
+        let seen = results.withLock { $0 }
+        #expect(seen[1]?.contains("returned") == true)
+        #expect(seen[2]?.contains("returned") == true)
+        #expect(seen[3]?.contains("confirmed") == true)
+    }
+
+    @Test("a rolled-back last publish gives its number back, expired or not")
+    func rollbackReusesTheNumber() {
+        var tracker = ConfirmTracker()
+        let start = ContinuousClock.now
+        _ = tracker.register(mandatory: false, userMessageID: nil, epoch: 1, deadline: start + .seconds(60),
+                             completion: nil)
+        let (second, _) = tracker.register(mandatory: false, userMessageID: nil, epoch: 1,
+                                           deadline: start + .seconds(60), completion: nil)
+        tracker.rollback(sequence: second)
+        #expect(tracker.nextSequence == 2)
+        #expect(tracker.outstanding == 1)
+        // Expired first, then rolled back: the number comes back all the same, and the next publish takes it.
+        #expect(tracker.expire(now: start + .seconds(61)) == 1)
+        let (again, _) = tracker.register(mandatory: false, userMessageID: nil, epoch: 1,
+                                          deadline: start + .seconds(1), completion: nil)
+        #expect(again == 2)
+        #expect(tracker.expire(now: start + .seconds(2)) == 1)
+        tracker.rollback(sequence: again)
+        #expect(tracker.nextSequence == 2)
+        let confirmed = Atomic<Bool>(false)
+        let (third, _) = tracker.register(mandatory: false, userMessageID: nil, epoch: 1,
+                                          deadline: start + .seconds(60),
+                                          completion: .call { _ in confirmed.store(true, ordering: .relaxed) })
+        #expect(third == 2)
+        tracker.acknowledge(upTo: 2, multiple: false, nack: false)
+        let wasConfirmed = confirmed.load(ordering: .relaxed)
+        #expect(wasConfirmed)
+        #expect(tracker.outstanding == 0)
+    }
+
     @Test("a lost channel fails every outstanding confirm")
     func failAll() {
         let failures = Atomic<Int>(0)
