@@ -345,7 +345,9 @@ struct ObjectWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     // `encodeIfPresent` written out, generic and for the standard scalars: otherwise the standard library's default
     // implementations witness them, generic code run unspecialised that looks metadata up for every optional field
-    // of every reply (in process, a tenth of a reply's encode). `JSONEncoder`'s meaning: nil writes nothing.
+    // of every reply (in process, a tenth of a reply's encode). `JSONEncoder`'s meaning: nil writes nothing. Each
+    // calls its own type's `encode`: one generic helper for all of them (through `encodeValue`) measured 2.58 µs per
+    // reply against these 2.44.
     mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
         guard let value else { return }
         try encode(value, forKey: key)
