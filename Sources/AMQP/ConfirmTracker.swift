@@ -72,7 +72,9 @@ struct ConfirmTracker {
     }
 
     mutating func acknowledge(upTo tag: UInt64, multiple: Bool, nack: Bool) {
-        let range: ClosedRange<UInt64> = multiple ? lowestUnconfirmed...max(lowestUnconfirmed, tag) : tag...tag
+        // A tag past the last publish (a confused broker) covers no more than what is outstanding.
+        let last = min(tag, nextSequence)
+        let range: ClosedRange<UInt64> = multiple ? lowestUnconfirmed...max(lowestUnconfirmed, last) : tag...tag
         for sequence in range {
             guard let entry = take(sequence) else { continue }
             if nack {

@@ -79,6 +79,7 @@ struct BookkeepingTests {
         tracker.acknowledge(upTo: 5, multiple: false, nack: true)
         tracker.acknowledge(upTo: 4, multiple: true, nack: false)  // 2 and 4; 1 and 3 are settled already
         tracker.acknowledge(upTo: 4, multiple: true, nack: false)  // a repeat finds nothing
+        tracker.acknowledge(upTo: .max, multiple: true, nack: false)  // a tag past every publish: nothing, at once
         #expect(tracker.outstanding == 0)
         let seen = results.withLock { $0 }
         #expect(seen.keys.sorted() == [1, 2, 3, 4, 5])
