@@ -67,7 +67,8 @@ extension WorkerConfiguration {
         .make("amqp.prefetch", .integer(1...65535), default: "256", sample: "32",
               variable: legacyVariableNames["amqp.prefetch"], flag: "--prefetch", flagNote: "run",
               override: { $0.prefetch.map(String.init) },
-              "prefetch: unacked deliveries, so also the most handlers running at once",
+              "prefetch: unacked deliveries, so also the most handlers running at once"
+                  + " (a quarter of it fills an answer batch)",
               set: { $0.configuration.prefetch = UInt16($1) }, get: { Int($0.configuration.prefetch) }),
         .make("amqp.heartbeatSeconds", .integer(0...65535), default: "30", sample: "15",
               "AMQP heartbeat (seconds)", set: { $0.amqpHeartbeatSeconds = $1 },
