@@ -59,7 +59,7 @@ public enum EnvelopeCodec {
             guard let type = registry.type(named: className) else { return nil }
             return try? decodeFields(type, className: className, object: object)
         }
-        guard let decoded = decoded ?? nil else { return nil }
+        guard let decoded else { return nil }
         // `JSONBytesDecoder` hands the headers' unknown members out as raw text in the same pass.
         assert(!decoded.base.headers.hasUnreadMembers, "the one-pass decoder left header placeholders")
         return decoded

@@ -53,9 +53,9 @@ public enum JSONBytesDecoder {
     /// message's fields, a 200-byte payload three times). Calls `body` with the key's bytes (no escapes, as
     /// ``JSONScanner/validatedOnlyMember(_:)`` requires) and the object; nil without calling it when the bytes are not
     /// of that shape, not valid JSON, or the object's keys are escaped or repeated (``Unsupported`` cases: the caller's
-    /// general path decides).
+    /// general path decides); otherwise what `body` returns.
     public static func withOnlyMemberObject<R>(
-        _ buffer: UnsafeRawBufferPointer, _ body: (_ key: UnsafeRawBufferPointer, _ object: MemberObject) throws -> R
+        _ buffer: UnsafeRawBufferPointer, _ body: (_ key: UnsafeRawBufferPointer, _ object: MemberObject) throws -> R?
     ) rethrows -> R? {
         guard buffer.count < Int(Int32.max) else { return nil }
         let state = DecodingState.take(buffer)

@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Inventory
 import Logging
+import Primitives
 import Synchronization
 
 /// Writes the ledger's answers to the store with group commit: every answer waits for the transaction that holds
@@ -231,8 +232,7 @@ extension AnswerJournal {
                     return true
                 }
                 guard armed else { return }
-                let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
-                let result = batchFull.wait(timeout: .now() + .nanoseconds(Int(nanoseconds)))
+                let result = batchFull.wait(timeout: .now() + .nanoseconds(Int(limit.inNanoseconds)))
                 let signalled = state.withLock { state in
                     state.lingering = false
                     defer { state.fullSignalled = false }
