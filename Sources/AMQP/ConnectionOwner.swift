@@ -687,7 +687,7 @@ final class ConnectionOwner {
         }
     }
 
-    private func dispatch(_ content: ContentAssembler.Complete) {
+    private func dispatch(_ content: consuming ContentAssembler.Complete) {
         switch content.origin {
         case .deliver(let consumerTag, let deliveryTag, let redelivered, let exchange, let routingKey):
             guard let consumer = consumers[consumerTag] else {

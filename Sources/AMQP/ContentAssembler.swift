@@ -18,81 +18,84 @@ struct ContentAssembler {
     }
 
     private struct Partial {
-        var origin: Origin
-        var limit: Int?
-        var properties = AMQPProperties()
+        let channel: amqp_channel_t
+        let limit: Int?
+        /// What the finished content will be, filled in place as frames arrive.
+        var content: Complete
         var expected: Int?
         /// Bytes kept: all of them, or the prefix of an oversize body.
         var keep = Int.max
         var received = 0
-        var body: [UInt8] = []
     }
 
-    private var partial: [amqp_channel_t: Partial] = [:]
+    /// One entry per channel with a content under way (one or two: a linear search beats hashing). Entries are
+    /// mutated in place and a finished one is moved out whole: taken out of a dictionary and put back, the entry
+    /// was copied — every string of its properties retained and released — twice per frame.
+    private var partials: [Partial] = []
+
+    private func index(of channel: amqp_channel_t) -> Int? {
+        partials.firstIndex { $0.channel == channel }
+    }
 
     /// A content begins on `channel`. Over `limit` (announced by its header), only a prefix of the body is kept.
     mutating func begin(_ origin: Origin, channel: amqp_channel_t, limit: Int? = nil) {
-        partial[channel] = Partial(origin: origin, limit: limit)
+        let fresh = Partial(channel: channel, limit: limit,
+                            content: Complete(origin: origin, properties: AMQPProperties(), body: [], announced: 0))
+        if let index = index(of: channel) { partials[index] = fresh } else { partials.append(fresh) }
     }
 
-    // The partial content is taken out of the table while it is worked on and put back when incomplete: mutated in
-    // place, its body buffer is never copied (a copy per body frame, and a second allocation per message, otherwise).
-
     mutating func header(_ frame: amqp_frame_t) throws(AMQPError) -> Complete? {
-        guard var current = partial.removeValue(forKey: frame.channel) else {
+        guard let index = index(of: frame.channel) else {
             throw .library(operation: "content header", status: -1, message: "header frame without a method on channel \(frame.channel)")
         }
         let expected = Int(clamping: frame.payload.properties.body_size)
-        current.expected = expected
+        partials[index].expected = expected
+        partials[index].content.announced = expected
         if let decoded = frame.payload.properties.decoded {
-            current.properties = decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee.swiftProperties
+            partials[index].content.properties =
+                decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee.swiftProperties
         }
         // Decided from the header, before a byte of the body is read: an oversize body is never allocated.
-        if let limit = current.limit, expected > limit { current.keep = Delivery.truncatedPrefixBytes }
-        current.body.reserveCapacity(min(expected, current.keep))
-        return finishIfComplete(current, channel: frame.channel)
+        if let limit = partials[index].limit, expected > limit { partials[index].keep = Delivery.truncatedPrefixBytes }
+        partials[index].content.body.reserveCapacity(min(expected, partials[index].keep))
+        return finishIfComplete(index)
     }
 
     mutating func body(_ frame: amqp_frame_t) throws(AMQPError) -> Complete? {
-        guard var current = partial.removeValue(forKey: frame.channel) else {
-            throw .library(operation: "content body", status: -1, message: "body frame without a header on channel \(frame.channel)")
-        }
-        guard current.expected != nil else {
-            partial[frame.channel] = current
+        guard let index = index(of: frame.channel), partials[index].expected != nil else {
             throw .library(operation: "content body", status: -1, message: "body frame without a header on channel \(frame.channel)")
         }
         let fragment = frame.payload.body_fragment
-        current.received += fragment.len
-        let room = current.keep - current.body.count
+        partials[index].received += fragment.len
+        let room = partials[index].keep - partials[index].content.body.count
         if fragment.len > 0, room > 0, let bytes = fragment.bytes {
-            current.body.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: min(fragment.len, room)))
+            partials[index].content.body.append(
+                contentsOf: UnsafeRawBufferPointer(start: bytes, count: min(fragment.len, room)))
         }
-        return finishIfComplete(current, channel: frame.channel)
+        return finishIfComplete(index)
     }
 
-    private mutating func finishIfComplete(_ current: consuming Partial, channel: amqp_channel_t) -> Complete? {
-        if let expected = current.expected, current.received >= expected {
-            return Complete(origin: current.origin, properties: current.properties, body: current.body,
-                            announced: expected)
-        }
-        partial[channel] = current
-        return nil
+    private mutating func finishIfComplete(_ index: Int) -> Complete? {
+        guard let expected = partials[index].expected, partials[index].received >= expected else { return nil }
+        if index != partials.count - 1 { partials.swapAt(index, partials.count - 1) }
+        return partials.removeLast().content
     }
 
-    mutating func reset() { partial.removeAll() }
+    mutating func reset() { partials.removeAll() }
 }
 
 extension amqp_basic_properties_t {
+    /// Built from locals in one initialiser call: assigned member by member, the struct was copied (and every
+    /// string in it retained) at each step.
     var swiftProperties: AMQPProperties {
-        var result = AMQPProperties()
-        let has = { (flag: amqp_flags_t) in self._flags & flag != 0 }
-        if has(cloudbus_flag_delivery_mode) { result.deliveryMode = delivery_mode }
-        if has(cloudbus_flag_expiration) { result.expiration = expiration.string }
-        if has(cloudbus_flag_message_id) { result.messageID = message_id.string }
-        if has(cloudbus_flag_correlation_id) { result.correlationID = correlation_id.string }
-        if has(cloudbus_flag_reply_to) { result.replyTo = reply_to.string }
-        if has(cloudbus_flag_content_type) { result.contentType = content_type.string }
-        if has(cloudbus_flag_headers) { result.headers = headers.swiftTable }
-        return result
+        let flags = _flags
+        return AMQPProperties(
+            deliveryMode: flags & cloudbus_flag_delivery_mode != 0 ? delivery_mode : nil,
+            expiration: flags & cloudbus_flag_expiration != 0 ? expiration.string : nil,
+            messageID: flags & cloudbus_flag_message_id != 0 ? message_id.string : nil,
+            correlationID: flags & cloudbus_flag_correlation_id != 0 ? correlation_id.string : nil,
+            replyTo: flags & cloudbus_flag_reply_to != 0 ? reply_to.string : nil,
+            contentType: flags & cloudbus_flag_content_type != 0 ? content_type.string : nil,
+            headers: flags & cloudbus_flag_headers != 0 ? headers.swiftTable : [:])
     }
 }
