@@ -69,10 +69,14 @@ struct DeadLetterSink: Sendable {
         logger.warning("dead-lettered a message", metadata: logMetadata.merging([
             "reason": "\(reason)", "detail": "\(detail.prefix(512))",
         ]) { $1 })
-        metrics.deadLettered(reason: reason)
         let copy = OutgoingMessage(exchange: BusTopology.deadLetterExchange, routingKey: "", body: body,
                                    properties: AMQPProperties(deliveryMode: 2, headers: headers), mandatory: true)
-        guard case .returned(let code, let text) = try await connection.publish(copy) else { return }
+        // Counted once the broker confirmed the copy on a queue, as the metric's help says: a copy that failed is
+        // tried again with its delivery's redelivery, and counting attempts counted it twice.
+        guard case .returned(let code, let text) = try await connection.publish(copy) else {
+            metrics.deadLettered(reason: reason)
+            return
+        }
         guard redeclaration.mayDeclare(now: .now) else { throw Unroutable(replyCode: code, replyText: text) }
         logger.warning("a dead-letter copy had no queue to go to; declaring the shared queue again", metadata: [
             "queue": "\(BusTopology.deadLetterQueue)", "reply": "\(code) \(text)",
@@ -81,6 +85,7 @@ struct DeadLetterSink: Sendable {
         if case .returned(let code, let text) = try await connection.publish(copy) {
             throw Unroutable(replyCode: code, replyText: text)
         }
+        metrics.deadLettered(reason: reason)
     }
 
     /// Lets the shared queue be declared again at most once per `interval`: a queue deleted by mistake comes back at

@@ -37,7 +37,8 @@ struct BadInputTests {
             #expect(letter.header("x-cbw-reason") == "malformed-json")
             #expect(letter.header("x-cbw-queue") == harness.hostQueue)
             #expect(letter.header("x-cbw-detail")?.contains("not valid JSON") == true)
-            #expect(harness.metrics[WorkerCounter.deadLettered("malformed-json")] == 1)
+            // Counted once the copy is confirmed, which can come after the probe sees it.
+            #expect(try await eventually { harness.metrics[WorkerCounter.deadLettered("malformed-json")] == 1 })
             try await expectServing(harness)
             await probe.close()
         }
@@ -55,7 +56,8 @@ struct BadInputTests {
                 $0.header("x-cbw-queue") == queue && String(decoding: $0.body, as: UTF8.self) == body
             })
             #expect(letter.header("x-cbw-reason") == "not-single-key-object")
-            #expect(harness.metrics[WorkerCounter.deadLettered("not-single-key-object")] == 1)
+            // Counted once the copy is confirmed, which can come after the probe sees it.
+            #expect(try await eventually { harness.metrics[WorkerCounter.deadLettered("not-single-key-object")] == 1 })
             try await expectServing(harness)
             await probe.close()
         }

@@ -131,11 +131,11 @@ extension WorkerConfiguration {
         .make("membership.heartbeatSeconds", .seconds(above: 0, upTo: 3600), default: "5", sample: "2",
               "fleet (shared store only): heartbeat interval (s)",
               set: { $0.configuration.membership.heartbeat = .milliseconds(Int($1 * 1000)) },
-              get: { $0.configuration.membership.heartbeat.secondsValue }),
+              get: { $0.configuration.membership.heartbeat.inSeconds }),
         .make("membership.timeoutSeconds", .seconds(above: 0, upTo: 3600), default: "15", sample: "40",
               "fleet: silence after which a worker is declared left (s; at least 2 × the heartbeat)",
               set: { $0.configuration.membership.timeout = .milliseconds(Int($1 * 1000)) },
-              get: { $0.configuration.membership.timeout.secondsValue }),
+              get: { $0.configuration.membership.timeout.inSeconds }),
     ]
 
     private static let queues: [SettingDeclaration] = [
@@ -177,7 +177,7 @@ extension WorkerConfiguration {
               "pause before a delivery whose outputs the broker refused goes back to its queue (no hot redelivery "
                 + "loop)",
               set: { $0.configuration.publishFailureBackoff = .milliseconds(Int($1 * 1000)) },
-              get: { $0.configuration.publishFailureBackoff.secondsValue }),
+              get: { $0.configuration.publishFailureBackoff.inSeconds }),
     ]
 
     private static let listeners: [SettingDeclaration] = [
@@ -265,11 +265,4 @@ extension WorkerConfiguration {
                 + "then the metadata keys sorted)",
               set: { $0.configuration.logFormat = $1 }, get: { $0.configuration.logFormat }),
     ]
-}
-
-extension Duration {
-    /// Whole and fractional seconds, as a setting shows them.
-    var secondsValue: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
 }
