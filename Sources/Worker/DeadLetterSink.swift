@@ -66,25 +66,24 @@ struct DeadLetterSink: Sendable {
             "x-cbw-node": .string(node.rawValue),
         ]
         for (key, value) in extra { if let value { headers[key] = value } }
+        let copy = OutgoingMessage(exchange: BusTopology.deadLetterExchange, routingKey: "", body: body,
+                                   properties: AMQPProperties(deliveryMode: 2, headers: headers), mandatory: true)
+        if case .returned(let code, let text) = try await connection.publish(copy) {
+            guard redeclaration.mayDeclare(now: .now) else { throw Unroutable(replyCode: code, replyText: text) }
+            logger.warning("a dead-letter copy had no queue to go to; declaring the shared queue again", metadata: [
+                "queue": "\(BusTopology.deadLetterQueue)", "reply": "\(code) \(text)",
+            ])
+            try await connection.declare(BusTopology.deadLetters(kind: queueKind))
+            if case .returned(let code, let text) = try await connection.publish(copy) {
+                throw Unroutable(replyCode: code, replyText: text)
+            }
+        }
+        // Logged and counted once the broker confirmed the copy on a queue, as the metric's help says: a copy that
+        // failed is tried again with its delivery's redelivery (its caller logs the failure), and counting attempts
+        // counted it twice.
         logger.warning("dead-lettered a message", metadata: logMetadata.merging([
             "reason": "\(reason)", "detail": "\(detail.prefix(512))",
         ]) { $1 })
-        let copy = OutgoingMessage(exchange: BusTopology.deadLetterExchange, routingKey: "", body: body,
-                                   properties: AMQPProperties(deliveryMode: 2, headers: headers), mandatory: true)
-        // Counted once the broker confirmed the copy on a queue, as the metric's help says: a copy that failed is
-        // tried again with its delivery's redelivery, and counting attempts counted it twice.
-        guard case .returned(let code, let text) = try await connection.publish(copy) else {
-            metrics.deadLettered(reason: reason)
-            return
-        }
-        guard redeclaration.mayDeclare(now: .now) else { throw Unroutable(replyCode: code, replyText: text) }
-        logger.warning("a dead-letter copy had no queue to go to; declaring the shared queue again", metadata: [
-            "queue": "\(BusTopology.deadLetterQueue)", "reply": "\(code) \(text)",
-        ])
-        try await connection.declare(BusTopology.deadLetters(kind: queueKind))
-        if case .returned(let code, let text) = try await connection.publish(copy) {
-            throw Unroutable(replyCode: code, replyText: text)
-        }
         metrics.deadLettered(reason: reason)
     }
 
