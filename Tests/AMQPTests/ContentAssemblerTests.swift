@@ -77,7 +77,8 @@ struct ContentAssemblerTests {
     @Test func anEmptyBodyIsCompleteAtItsHeader() throws {
         var assembler = ContentAssembler()
         assembler.begin(Self.deliver(1), channel: 1)
-        let content = try #require(try Self.withHeader(channel: 1, size: 0, messageID: "m") { try assembler.header($0) })
+        let content = try #require(
+            try Self.withHeader(channel: 1, size: 0, messageID: "m") { try assembler.header($0) })
         #expect(content.body.isEmpty)
         #expect(content.properties.messageID == "m")
     }

@@ -57,7 +57,9 @@ struct BadInputTests {
             })
             #expect(letter.header("x-cbw-reason") == "not-single-key-object")
             // Counted once the copy is confirmed, which can come after the probe sees it.
-            #expect(try await eventually { harness.metrics[WorkerCounter.deadLettered("not-single-key-object")] == 1 })
+            #expect(try await eventually {
+                harness.metrics[WorkerCounter.deadLettered("not-single-key-object")] == 1
+            })
             try await expectServing(harness)
             await probe.close()
         }
