@@ -22,14 +22,14 @@ out=${OUT:-refcounts.txt}
 export CLOUDBUS_AMQP_URL=${CLOUDBUS_AMQP_URL:-amqp://guest@127.0.0.1:5672/%2F}
 export CLOUDBUS_AMQP_PASSWORD=${CLOUDBUS_AMQP_PASSWORD:-guest}
 
-# File offset of a local symbol: its address less the text segment's address-minus-offset.
+# File offset of a local symbol: its address less the text segment's address-minus-offset (read once).
+read -r text_offset text_address < <(readelf -lW "$binary" | awk '$1 == "LOAD" && / E / { print $2, $3; exit }')
+symbols=$(nm "$binary")
 offset() {
     local address
-    address=$(nm "$binary" | grep -E " [tT] $1\$" | head -1 | cut -d' ' -f1)
+    address=$(grep -E " [tT] $1\$" <<< "$symbols" | head -1 | cut -d' ' -f1)
     [[ -n $address ]] || { echo "count-refcounts: no symbol matching $1 in $binary" >&2; exit 1; }
-    local file_offset virtual_address
-    read -r file_offset virtual_address < <(readelf -lW "$binary" | awk '$1 == "LOAD" && / E / { print $2, $3; exit }')
-    printf '0x%x' $(( 0x$address - (virtual_address - file_offset) ))
+    printf '0x%x' $(( 0x$address - (text_address - text_offset) ))
 }
 
 perf probe -q -d 'probe_*:cbw*' 2>/dev/null || true

@@ -26,7 +26,8 @@ struct ConfirmTracker {
     private var window: [Pending?] = []
     private var head = 0
     private(set) var nextSequence: UInt64 = 1
-    private var lowestUnconfirmed: UInt64 = 1
+    /// The window's first publish: the window holds every number from it to the last one registered.
+    private var lowestUnconfirmed: UInt64 { nextSequence - UInt64(window.count - head) }
 
     private(set) var outstanding = 0
 
@@ -52,9 +53,8 @@ struct ConfirmTracker {
             entry.completion?(.failure(.connectionLost(reason: "publish not written")))
         }
         if sequence == nextSequence - 1 {
-            // The number is used again: its slot, the last, goes (or went: an expired last publish left the window
-            // empty).
-            if sequence >= lowestUnconfirmed { window.removeLast() } else { lowestUnconfirmed = sequence }
+            // The number is used again: its slot, the last, goes (unless it expired and left the window already).
+            if head < window.count { window.removeLast() }
             nextSequence = sequence
         }
         trim()
@@ -73,7 +73,7 @@ struct ConfirmTracker {
 
     mutating func acknowledge(upTo tag: UInt64, multiple: Bool, nack: Bool) {
         // A tag past the last publish (a confused broker) covers no more than what is outstanding.
-        let last = min(tag, nextSequence)
+        let last = min(tag, nextSequence - 1)
         let range: ClosedRange<UInt64> = multiple ? lowestUnconfirmed...max(lowestUnconfirmed, last) : tag...tag
         for sequence in range {
             guard let entry = take(sequence) else { continue }
@@ -97,14 +97,12 @@ struct ConfirmTracker {
         while head < window.count {
             guard let entry = window[head] else {
                 head += 1
-                lowestUnconfirmed += 1
                 continue
             }
             guard entry.deadline <= now else { break }
             window[head] = nil
             outstanding -= 1
             head += 1
-            lowestUnconfirmed += 1
             entry.completion?(.failure(.confirmTimeout))
             expired += 1
         }
@@ -119,7 +117,6 @@ struct ConfirmTracker {
         head = 0
         outstanding = 0
         nextSequence = 1
-        lowestUnconfirmed = 1
         for entry in entries { entry?.completion?(.failure(error)) }
     }
 
@@ -136,10 +133,7 @@ struct ConfirmTracker {
     /// Moves the head past settled publishes; empties the array when nothing is outstanding and drops the settled
     /// prefix once it is half of it, so the window's memory follows what is outstanding.
     private mutating func trim() {
-        while head < window.count, window[head] == nil {
-            head += 1
-            lowestUnconfirmed += 1
-        }
+        while head < window.count, window[head] == nil { head += 1 }
         if head == window.count {
             window.removeAll(keepingCapacity: window.capacity <= 4096)
             head = 0

@@ -20,8 +20,10 @@ struct ContentAssembler {
     private struct Partial {
         let channel: amqp_channel_t
         let limit: Int?
-        /// What the finished content will be, filled in place as frames arrive.
+        /// What the finished content will be, filled in place as frames arrive (`announced` at the end, from
+        /// `expected`).
         var content: Complete
+        /// The size the header announced; nil until the header came.
         var expected: Int?
         /// Bytes kept: all of them, or the prefix of an oversize body.
         var keep = Int.max
@@ -50,7 +52,6 @@ struct ContentAssembler {
         }
         let expected = Int(clamping: frame.payload.properties.body_size)
         partials[index].expected = expected
-        partials[index].content.announced = expected
         if let decoded = frame.payload.properties.decoded {
             partials[index].content.properties =
                 decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee.swiftProperties
@@ -78,7 +79,9 @@ struct ContentAssembler {
     private mutating func finishIfComplete(_ index: Int) -> Complete? {
         guard let expected = partials[index].expected, partials[index].received >= expected else { return nil }
         if index != partials.count - 1 { partials.swapAt(index, partials.count - 1) }
-        return partials.removeLast().content
+        var content = partials.removeLast().content
+        content.announced = expected
+        return content
     }
 
     mutating func reset() { partials.removeAll() }
