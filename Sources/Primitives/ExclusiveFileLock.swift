@@ -24,7 +24,13 @@ public final class ExclusiveFileLock: Sendable {
         self.descriptor = descriptor
     }
 
-    deinit { close(descriptor) }
+    /// Unlocks, then closes. The unlock is what releases it at once: the lock belongs to the open file description,
+    /// and a child this process is spawning holds a copy of the descriptor until its `exec` closes it, so a plain
+    /// `close` could leave the lock held for that moment after its holder let it go.
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
 
     /// Takes the lock on `path` (created if missing), or throws at once: it never waits.
     public static func acquire(path: String) throws(Failure) -> ExclusiveFileLock {

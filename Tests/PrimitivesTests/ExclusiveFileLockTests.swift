@@ -22,6 +22,31 @@ struct ExclusiveFileLockTests {
         _ = first
     }
 
+    /// A child spawned while the lock is held inherits its descriptor until `exec` closes it (close-on-exec): under
+    /// load that is long enough for a released lock to be refused to its next holder. A `dup` of the descriptor
+    /// stands in for the child's copy.
+    @Test("released is released at once, though another copy of the descriptor (a spawning child's) is still open")
+    func releasedDespiteACopy() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var first: ExclusiveFileLock? = try ExclusiveFileLock.acquire(path: path)
+        let descriptor = try #require(try Self.descriptors(openOn: path).first)
+        let copy = dup(descriptor)
+        try #require(copy >= 0)
+        defer { close(copy) }
+        first = nil
+        _ = try ExclusiveFileLock.acquire(path: path)
+        _ = first
+    }
+
+    /// This process's descriptors whose file is `path` (from `/proc/self/fd`).
+    private static func descriptors(openOn path: String) throws -> [CInt] {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap { name in
+            let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")
+            return target == path ? CInt(name) : nil
+        }
+    }
+
     @Test("a file that cannot be opened is unusable, with the system's reason")
     func unusable() {
         do {
