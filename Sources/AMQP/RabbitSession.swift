@@ -299,6 +299,7 @@ import Primitives
             }
             if written > 0 {
                 queuedWritten += written
+                sendQueueBound? += written
                 continue
             }
             let error = errno
@@ -319,10 +320,24 @@ import Primitives
 
     private static let queuedCapacityKept = 256 * 1024
 
-    /// rabbitmq-c writes on its own (RPCs, heartbeats from inside a frame read): what is queued goes first.
-    private func flushBeforeLibraryCall() throws(AMQPError) {
+    /// rabbitmq-c writes on its own (RPCs, heartbeats from inside a frame read): what is queued goes first. Then
+    /// what the call may write is added to ``sendQueueBound``: a frame read writes at most a heartbeat, anything
+    /// else an unknown amount.
+    private func flushBeforeLibraryCall(writing: LibraryWrite = .unknown) throws(AMQPError) {
         if queuedWritten < queued.count { try flushQueued(waiting: true) }
+        switch writing {
+        case .unknown: sendQueueBound = nil
+        case .atMostAHeartbeat: sendQueueBound? += Self.heartbeatAllowance
+        }
     }
+
+    private enum LibraryWrite {
+        case unknown
+        case atMostAHeartbeat
+    }
+
+    /// A heartbeat frame is 8 bytes; the rest is margin.
+    private static let heartbeatAllowance = 64
 
     // MARK: Frames
 
@@ -406,6 +421,7 @@ import Primitives
     /// Answers a broker-initiated close so the broker can release the channel or connection.
     @_spi(RawSession) public func acknowledgeClose(channel: amqp_channel_t, connection: Bool) {
         var empty: Int32 = 0
+        sendQueueBound = nil
         _ = amqp_send_method(state, connection ? 0 : channel,
                              connection ? MethodID.connectionCloseOk : MethodID.channelCloseOk, &empty)
     }
@@ -439,7 +455,7 @@ import Primitives
     /// The next complete frame without blocking, or nil when none is buffered or readable now.
     /// Also sends a heartbeat when one is due (rabbitmq-c does that inside its frame wait).
     func nextFrame() throws(AMQPError) -> amqp_frame_t? {
-        try flushBeforeLibraryCall()
+        try flushBeforeLibraryCall(writing: .atMostAHeartbeat)
         var frame = amqp_frame_t()
         var immediate = timeval(tv_sec: 0, tv_usec: 0)
         let status = amqp_simple_wait_frame_noblock(state, &frame, &immediate)
@@ -461,8 +477,13 @@ import Primitives
     /// hence a quarter of `SO_SNDBUF`, less what the kernel still holds. Zero when the socket cannot be asked.
     ///
     /// The buffer's size is asked once and kept (a syscall less per pass): the kernel only grows it as the socket is
-    /// used, so a kept size understates the room; `refreshingSize` asks again (before a publish is deferred).
+    /// used, so a kept size understates the room; `refreshingSize` asks again (before a publish is deferred). The
+    /// kernel's queue is asked only when ``sendQueueBound`` is unknown or past an eighth of the buffer: below that
+    /// the bound's room is ample and at most what is really free (two `ioctl`s per echo at one request in flight
+    /// otherwise, one before the reply and one before the confirm's read).
     func sendBufferRoom(refreshingSize: Bool = false) -> Int {
+        let budget = Int(knownSendBufferSize) / 4
+        if !refreshingSize, let bound = sendQueueBound, budget > 0, bound <= budget / 2 { return budget - bound }
         var queued: Int32 = 0
         guard ioctl(socketDescriptor, UInt(TIOCOUTQ), &queued) == 0 else { return 0 }
         if knownSendBufferSize == 0 || refreshingSize {
@@ -471,11 +492,18 @@ import Primitives
             guard getsockopt(socketDescriptor, SOL_SOCKET, SO_SNDBUF, &size, &length) == 0 else { return 0 }
             knownSendBufferSize = size
         }
+        // Over TLS rabbitmq-c writes everything itself, encrypted: nothing to count.
+        sendQueueBound = writesDirectly ? Int(queued) : nil
         return max(0, Int(knownSendBufferSize) / 4 - Int(queued))
     }
 
     /// `SO_SNDBUF` as last asked (0: not yet); see ``sendBufferRoom(refreshingSize:)``.
     private var knownSendBufferSize: Int32 = 0
+
+    /// At least as many bytes as the kernel's send queue holds: its length when last asked, plus everything written
+    /// since (the queue grows only by this socket's writes; the broker's acks shrink it). Nil when rabbitmq-c may
+    /// have written an amount this session cannot know (an RPC, a close's answer).
+    private var sendQueueBound: Int?
 
     /// Whether a publish of `bodyBytes` still fits `room` (from ``sendBufferRoom()``) after what is queued here.
     func fits(publishOf bodyBytes: Int, in room: Int) -> Bool {
