@@ -697,8 +697,13 @@ final class DeliveryPipeline: AnswerSettler {
             return try await send(MessageReply(error: replyError), to: base, mode: ReplyMode(delivery))
         } catch {
             metrics.publishFailures.increment()
+            // Bounded as the dead-letter copy's headers are: a hostile id or class is cut.
             logger.warning("could not dead-letter or answer a refused message; returning it for redelivery",
-                           metadata: ["reason": "\(reason)", "error": "\(error)"])
+                           metadata: [
+                               "reason": "\(reason)", "queue": "\(delivery.queue)",
+                               "msg.class": "\(className.map { $0.prefix(256) } ?? "-")",
+                               "msg.id": "\(base.map { $0.id.prefix(128) } ?? "-")", "error": "\(error)",
+                           ])
             return nil
         }
     }

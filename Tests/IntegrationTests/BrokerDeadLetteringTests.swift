@@ -5,6 +5,7 @@ import CloudBusAMQP
 import CloudBusTesting
 import Foundation
 import KVMMessages
+import Logging
 import Primitives
 import Testing
 
@@ -83,6 +84,7 @@ struct DisruptiveDeadLetterQueueTests {
     /// worker declared it (which the suites beside this one must not see), a connection to that vhost, and the
     /// vhost's configuration.
     private func withWorkerWithoutSharedQueue(
+        logCapture: LogCapture? = nil,
         _ body: (WorkerHarness, AMQPConnection, AMQPConfiguration) async throws -> Void
     ) async throws {
         let vhost = TestBroker.uniqueName("cbw-dead-letters")
@@ -91,7 +93,7 @@ struct DisruptiveDeadLetterQueueTests {
         configuration.virtualHost = vhost
         let amqp = configuration
         try await withTeardown({ _ = try? await onDedicatedThread { try TestBroker.control("delete-vhost", vhost) } }) {
-            try await withWorker(configure: {
+            try await withWorker(logCapture: logCapture, configure: {
                 $0.amqp.virtualHost = vhost
                 $0.publishFailureBackoff = .milliseconds(100)
             }) { harness in
@@ -158,7 +160,8 @@ struct DisruptiveDeadLetterQueueTests {
     @Test("a copy that still has no queue is not a refusal done: the message is tried again until its copy has one",
           .enabled(if: TestBroker.controllable))
     func unroutableCopyKeepsTheMessage() async throws {
-        try await withWorkerWithoutSharedQueue { harness, connection, amqp in
+        let log = LogCapture()
+        try await withWorkerWithoutSharedQueue(logCapture: log) { harness, connection, amqp in
             // The shared queue replaced by one the worker cannot declare again (other arguments) and not bound to
             // the exchange: the copy comes back, and so does the worker's declaration.
             try await connection.declare(Topology(queues: [QueueDeclaration(
@@ -175,6 +178,17 @@ struct DisruptiveDeadLetterQueueTests {
             let copy = try #require(try await sharedQueueLetter(marker, on: amqp),
                                     "the message was lost while its copy had no queue")
             #expect(copy.header("x-cbw-reason") == "malformed-json")
+            // Each failed attempt is logged with what an operator needs to find the message: where it came from,
+            // why it was refused and what went wrong (its id and class are "-": a malformed body has neither).
+            let failures = log.logged.filter { $0.message.hasPrefix("could not dead-letter or answer") }
+            #expect(failures.count >= 2)
+            for failure in failures {
+                #expect(failure.level == .warning)
+                #expect(failure.metadata["queue"] == harness.hostQueue)
+                #expect(failure.metadata["reason"] == "malformed-json")
+                #expect(failure.metadata["msg.id"] == "-" && failure.metadata["msg.class"] == "-")
+                #expect(failure.metadata["error"]?.isEmpty == false)
+            }
         }
     }
 }

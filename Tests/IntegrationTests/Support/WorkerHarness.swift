@@ -27,7 +27,8 @@ final class WorkerHarness: Sendable {
     var hostQueue: String { ServiceID(service: ServiceID.hostService, node: node).queueName }
     var hostService: String { "\(ServiceID.hostService).\(node.rawValue)" }
 
-    static func start(node: NodeUUID = .random(), maxBodyBytes: Int = 64 * 1024,
+    /// `logCapture` also receives what the worker logs (it is printed either way).
+    static func start(node: NodeUUID = .random(), maxBodyBytes: Int = 64 * 1024, logCapture: LogCapture? = nil,
                       configure: (inout WorkerConfiguration) -> Void = { _ in },
                       extraHandlers: @escaping (inout HandlerTable) -> Void = { _ in }) async throws -> WorkerHarness {
         var configuration = WorkerConfiguration()
@@ -44,7 +45,13 @@ final class WorkerHarness: Sendable {
         configuration.kvm.pingSleepAfterFailureSeconds = 0.05
         configuration.kvm.agentConnectTimeoutSeconds = 1
         configure(&configuration)
-        var logger = Logger(label: "test-worker")
+        var logger = if let logCapture {
+            Logger(label: "test-worker") { label in
+                MultiplexLogHandler([StreamLogHandler.standardOutput(label: label), logCapture.handler])
+            }
+        } else {
+            Logger(label: "test-worker")
+        }
         logger.logLevel = .warning
         let runtime = try await WorkerRuntime.start(configuration: configuration, logger: logger, extraHandlers: extraHandlers)
         let group = ServiceGroup(configuration: .init(services: runtime.services, logger: logger))
@@ -94,16 +101,18 @@ final class WorkerHarness: Sendable {
     }
 }
 
-/// Runs `body` against a worker started as ``WorkerHarness/start(node:maxBodyBytes:configure:extraHandlers:)`` does,
-/// and stops it gracefully on every exit path, a failed `#require` or a thrown error included: a test never leaves
-/// a worker consuming beside the suites that run after it.
+/// Runs `body` against a worker started as
+/// ``WorkerHarness/start(node:maxBodyBytes:logCapture:configure:extraHandlers:)`` does, and stops it gracefully on
+/// every exit path, a failed `#require` or a thrown error included: a test never leaves a worker consuming beside the
+/// suites that run after it.
 func withWorker<T>(
-    node: NodeUUID = .random(), maxBodyBytes: Int = 64 * 1024,
+    node: NodeUUID = .random(), maxBodyBytes: Int = 64 * 1024, logCapture: LogCapture? = nil,
     configure: (inout WorkerConfiguration) -> Void = { _ in },
     extraHandlers: @escaping (inout HandlerTable) -> Void = { _ in },
     _ body: (WorkerHarness) async throws -> T
 ) async throws -> T {
     let harness = try await WorkerHarness.start(
-        node: node, maxBodyBytes: maxBodyBytes, configure: configure, extraHandlers: extraHandlers)
+        node: node, maxBodyBytes: maxBodyBytes, logCapture: logCapture, configure: configure,
+        extraHandlers: extraHandlers)
     return try await withTeardown({ await harness.stop() }) { try await body(harness) }
 }
