@@ -32,7 +32,7 @@ phase() {
             echo "== failed: $name (exit $status)"
             grep -E '^✘|error: |Test Case .* failed|Fatal error|fatalError|Crash|FAIL' "$logs/phase.log" | head -n 60 || true
             if ((status == 124 || status == 137)); then
-                echo "timed out after $timeout; tests started and never ended:"
+                echo "timed out; tests started and never ended (none listed: not a test phase, or none under way):"
                 comm -23 <(sed -n 's/^◇ Test "\(.*\)" started\.$/\1/p' "$logs/phase.log" | sort -u) \
                     <(sed -n 's/^[✔✘] Test "\(.*\)" \(passed\|failed\).*/\1/p' "$logs/phase.log" | sort -u) | head -n 20
             fi
