@@ -1,3 +1,4 @@
+import CloudBusTesting
 import Logging
 import Synchronization
 
@@ -15,25 +16,11 @@ final class LogCapture: Sendable {
     /// What was logged so far, oldest first.
     var logged: [Event] { events.withLock { $0 } }
 
-    fileprivate func record(_ event: Event) { events.withLock { $0.append(event) } }
-
     /// A handler that records here.
-    var handler: some LogHandler { Handler(capture: self) }
-
-    private struct Handler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            capture.record(Event(level: event.level, message: event.message.description,
-                                 metadata: merged.mapValues { "\($0)" }))
+    var handler: RecordingLogHandler {
+        RecordingLogHandler { [self] event in
+            let recorded = Event(level: event.level, message: event.message, metadata: event.metadata.mapValues { "\($0)" })
+            events.withLock { $0.append(recorded) }
         }
     }
 }
