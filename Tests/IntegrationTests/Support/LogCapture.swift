@@ -19,8 +19,8 @@ final class LogCapture: Sendable {
     /// A handler that records here.
     var handler: RecordingLogHandler {
         RecordingLogHandler { [self] event in
-            let recorded = Event(level: event.level, message: event.message, metadata: event.metadata.mapValues { "\($0)" })
-            events.withLock { $0.append(recorded) }
+            let metadata = event.metadata.mapValues { "\($0)" }
+            events.withLock { $0.append(Event(level: event.level, message: event.message, metadata: metadata)) }
         }
     }
 }
