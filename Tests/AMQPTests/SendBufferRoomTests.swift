@@ -30,7 +30,8 @@ extension DisruptiveConnectionTests {
                 // Asked after the session's answer: the kernel's queue only shrinks meanwhile.
                 let (kernelRoom, kernelQueue) = try Self.kernelRoom(session.socketDescriptor)
                 largestKernelQueue = max(largestKernelQueue, kernelQueue)
-                #expect(room <= kernelRoom, "counted room \(room) over the kernel's \(kernelRoom) after \(written) bytes")
+                #expect(room <= kernelRoom,
+                        "counted room \(room) over the kernel's \(kernelRoom) after \(written) bytes")
                 guard room <= kernelRoom, session.fits(publishOf: body.count, in: room) else { break }
                 try session.queuePublish(OutgoingMessage(exchange: "", routingKey: queue, body: body), messageID: nil)
                 guard try session.flushQueued(waiting: false) else { break }
