@@ -145,6 +145,15 @@ public final class AMQPConnection: Sendable {
         owner.delegateReads(to: reader.owner, readerMailbox: reader.mailbox)
     }
 
+    /// Lets this connection's thread, as the reader of connections that ``delegateReads(to:)`` it, put off reading
+    /// their sockets for up to `bound` after a pass that brought deliveries, while `allowed` says so, a few confirms
+    /// are to come and none of them is one something besides bookkeeping waits for (``OutgoingMessage/confirmMayWait``
+    /// false): they are then read when the thread wakes for the next delivery, not by a wake-up of their own. `allowed` runs
+    /// on this connection's thread before it sleeps; it must be cheap and must not block.
+    public func deferDelegatedReads(upTo bound: Duration, while allowed: @escaping @Sendable () -> Bool) {
+        owner.deferDelegatedReads(upTo: bound, while: allowed)
+    }
+
     /// Acknowledges a delivery. Contiguous acks are batched into one `multiple` ack.
     public func ack(_ tag: DeliveryTag) { mailbox.post(.ack(tag)) }
 
@@ -186,8 +195,8 @@ public final class AMQPConnection: Sendable {
 /// took the lock with `tryLock` for one borrowed pass.
 final class OwnerBox: @unchecked Sendable {
     // @unchecked: every access to `owner` is under `owner.lock` — `run` takes it first thing, `borrowPublishPass` and
-    // `borrowReadPass` only after `tryLock` succeeded, `delegateReads` with `lock()` — except `delegatedSocket` and
-    // `returnReads()`, which touch only atomics and the (Sendable) mailbox.
+    // `borrowReadPass` only after `tryLock` succeeded, `delegateReads` and `deferDelegatedReads` with `lock()` — except
+    // `delegatedSocket`, `deferrableConfirms` and `returnReads()`, which touch only atomics and the (Sendable) mailbox.
     fileprivate let owner: ConnectionOwner
 
     init(configuration: AMQPConfiguration, prefetch: UInt16, mailbox: Mailbox, executor: OwnerThreadExecutor,
@@ -216,9 +225,19 @@ final class OwnerBox: @unchecked Sendable {
 
     /// The socket the reader should poll for this connection, or -1.
     var delegatedSocket: Int32 { owner.delegatedSocket.load(ordering: .relaxed) }
+    /// Its outstanding publishes when only bookkeeping waits for their confirms, else -1 (read without the lock).
+    var deferrableConfirms: Int { owner.deferrableConfirms.load(ordering: .relaxed) }
 
     /// Gives the reading back to the owner thread and wakes it.
     func returnReads() { owner.returnReads() }
+
+    /// See `AMQPConnection.deferDelegatedReads(upTo:while:)`.
+    func deferDelegatedReads(upTo bound: Duration, while allowed: @escaping @Sendable () -> Bool) {
+        let milliseconds = Int32(clamping: max(1, bound.inMilliseconds))
+        owner.lock.lock()
+        owner.deferDelegatedReads(upToMilliseconds: milliseconds, while: allowed)
+        owner.lock.unlock()
+    }
 
     /// See `AMQPConnection.delegateReads(to:)`. Takes one lock at a time, each owner thread's between its polls.
     func delegateReads(to reader: OwnerBox, readerMailbox: Mailbox) {

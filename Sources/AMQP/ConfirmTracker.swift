@@ -16,6 +16,8 @@ struct ConfirmTracker {
         var returnKey: String?
         /// When the caller stops waiting for the confirm.
         var deadline: ContinuousClock.Instant
+        /// Only bookkeeping waits for this confirm (``OutgoingMessage/confirmMayWait``).
+        var mayWait = false
     }
 
     /// Outstanding publishes in sequence order, from `lowestUnconfirmed` on: `window[head + i]` is publish
@@ -30,19 +32,23 @@ struct ConfirmTracker {
     private var lowestUnconfirmed: UInt64 { nextSequence - UInt64(window.count - head) }
 
     private(set) var outstanding = 0
+    /// Outstanding publishes whose confirm something other than bookkeeping waits for: while there are any, a reader
+    /// must not put off reading this connection's confirms.
+    private(set) var urgent = 0
 
     /// Registers the next publish and returns the message id to stamp on it when it is mandatory.
     mutating func register(mandatory: Bool, userMessageID: String?, epoch: UInt64, deadline: ContinuousClock.Instant,
-                           completion: Completion?) -> (sequence: UInt64, messageID: String?) {
+                           mayWait: Bool = false, completion: Completion?) -> (sequence: UInt64, messageID: String?) {
         let sequence = nextSequence
         nextSequence += 1
         outstanding += 1
+        if !mayWait { urgent += 1 }
         guard mandatory else {
-            window.append(Pending(completion: completion, deadline: deadline))
+            window.append(Pending(completion: completion, deadline: deadline, mayWait: mayWait))
             return (sequence, nil)
         }
         let key = userMessageID ?? "cbw.\(epoch).\(sequence)"
-        window.append(Pending(completion: completion, returnKey: key, deadline: deadline))
+        window.append(Pending(completion: completion, returnKey: key, deadline: deadline, mayWait: mayWait))
         return (sequence, userMessageID == nil ? key : nil)
     }
 
@@ -102,6 +108,7 @@ struct ConfirmTracker {
             guard entry.deadline <= now else { break }
             window[head] = nil
             outstanding -= 1
+            if !entry.mayWait { urgent -= 1 }
             head += 1
             entry.completion?(.failure(.confirmTimeout))
             expired += 1
@@ -116,6 +123,7 @@ struct ConfirmTracker {
         window = []
         head = 0
         outstanding = 0
+        urgent = 0
         nextSequence = 1
         for entry in entries { entry?.completion?(.failure(error)) }
     }
@@ -127,6 +135,7 @@ struct ConfirmTracker {
         guard let entry = window[index] else { return nil }
         window[index] = nil
         outstanding -= 1
+        if !entry.mayWait { urgent -= 1 }
         return entry
     }
 

@@ -32,6 +32,14 @@ import Primitives
 /// lock, or the send buffer is filling, so a heartbeat written from inside the read could block) it hands the reading
 /// back: ``delegatedSocket`` goes to -1 and this thread is woken to read, and delegates again when it sleeps next.
 /// Only while the reader serves a live connection; heartbeats, confirm timeouts and reconnects stay here.
+///
+/// **Deferred delegated reads** (a reader given ``deferDelegatedReads(upToMilliseconds:while:)``: the worker's
+/// consuming connection). A reply's confirm is off its request's path — only bookkeeping waits for it — so after a
+/// pass that brought deliveries the reader may sleep without the delegators' sockets for up to the bound, and read
+/// them when it wakes for the next delivery (one `poll` without waiting) or when the bound passes: one wake-up fewer
+/// per request at one request in flight. Only with a few confirms to come (with many in flight the thread wakes for
+/// deliveries anyway), never while a delegator has a confirm something else waits on (``deferrableConfirms``) or the
+/// reader's own predicate says no (the worker's: a job is queued behind a key).
 final class ConnectionOwner {
     private let configuration: AMQPConfiguration
     private let endpoints: [AMQPConfiguration.Endpoint]
@@ -57,6 +65,13 @@ final class ConnectionOwner {
     /// This connection's socket while the reader may read it, else -1. Written by this thread (under ``lock``) and by
     /// the reader when it hands the reading back; read by the reader without the lock, to poll.
     let delegatedSocket = Atomic<Int32>(-1)
+    /// How many outstanding publishes a reader may leave unread for a while: all of them when only bookkeeping waits
+    /// for their confirms, -1 when something else waits for one (``ConfirmTracker/urgent``). Stored whenever the
+    /// tracker changes; a reader reads it without the lock before deferring this connection's reads.
+    let deferrableConfirms = Atomic<Int>(0)
+    /// How long, and when, this thread may put off reading its delegators' sockets (see the type's doc); set under
+    /// ``lock``.
+    private var readDeferral: (milliseconds: Int32, allowed: @Sendable () -> Bool)?
     /// Connections whose frames this thread reads while their threads sleep; set under ``lock``.
     private var delegators: [OwnerBox] = []
     /// The delegators whose sockets the last poll watched, in the order of the poll's descriptors past the first two.
@@ -233,6 +248,20 @@ final class ConnectionOwner {
     /// Has this connection's frames read by `reader`'s thread while this thread sleeps (see the type's doc).
     func delegateReads(to reader: Mailbox) { readDelegate = reader }
 
+    /// Lets this thread put off its delegators' reads for up to `milliseconds` while `allowed` (see the type's doc).
+    func deferDelegatedReads(upToMilliseconds milliseconds: Int32, while allowed: @escaping @Sendable () -> Bool) {
+        readDeferral = (milliseconds, allowed)
+    }
+
+    /// Publishes ``deferrableConfirms`` for readers (after every change to the tracker, under ``lock``).
+    private func noteConfirms() {
+        deferrableConfirms.store(confirms.urgent > 0 ? -1 : confirms.outstanding, ordering: .relaxed)
+    }
+
+    /// Past this many outstanding confirms a deferral saves nothing: the thread wakes for deliveries anyway (many
+    /// requests in flight), and the deferred read's own `poll` is a syscall more per sleep.
+    private static let deferrableConfirmsAtMost = 4
+
     /// Reads `delegator`'s frames on this thread while its own sleeps (see the type's doc).
     func readFrames(for delegator: OwnerBox) {
         guard !delegators.contains(where: { $0 === delegator }) else { return }
@@ -303,6 +332,7 @@ final class ConnectionOwner {
         }
         borrowedFailure = nil
         confirms.failAll(reason)
+        noteConfirms()
         status.unconfirmed.store(0, ordering: .relaxed)
         acks.reset()
         assembler.reset()
@@ -392,6 +422,20 @@ final class ConnectionOwner {
         }
     }
 
+    /// Whether this sleep may leave out the delegators' sockets: a deferral is set and allows it, some delegator has
+    /// confirms to come, no more than a few, and none that something besides bookkeeping waits for (with nothing
+    /// outstanding there is nothing to put off, and the bound would only wake an idle thread).
+    private func mayDeferDelegatedReads() -> Bool {
+        guard let readDeferral, polledDelegators.count > 0 else { return false }
+        var outstanding = 0
+        for delegator in polledDelegators {
+            let deferrable = delegator.deferrableConfirms
+            guard deferrable >= 0 else { return false }
+            outstanding += deferrable
+        }
+        return outstanding > 0 && outstanding <= Self.deferrableConfirmsAtMost && readDeferral.allowed()
+    }
+
     /// Reads the frames of every delegator whose socket the poll found ready, or hands the reading back to it.
     private func readForDelegators(_ descriptors: [pollfd]) {
         for (offset, delegator) in polledDelegators.enumerated()
@@ -426,6 +470,8 @@ final class ConnectionOwner {
         // Whether this connection's reading is delegated now (decided before every sleep), and whether it may be.
         var delegating = false
         let mayDelegate = readDelegate != nil && session.writesDirectly
+        // Deliveries came since the last sleep that put off the delegators' reads (see the type's doc).
+        var deliveriesSinceDeferral = false
         defer {
             served = nil
             delegatedSocket.store(-1, ordering: .relaxed)
@@ -471,14 +517,22 @@ final class ConnectionOwner {
             delegating = mayDelegate && readDelegate?.isServing == true
             delegateReading(delegating, socket: session.socketDescriptor)
             watchDelegatedSockets(in: &descriptors)
-            lock.unlock()
-            let timeout = busy ? 0 : Int32(pollTimeout)
-            // A delegating connection leaves its socket to the reader's poll: only its eventfd is watched here.
-            let ready = descriptors.withUnsafeMutableBufferPointer { watched in
-                let first = delegating ? 1 : 0
-                return poll(watched.baseAddress! + first, nfds_t(watched.count - first), timeout)
+            let deferring = !busy && !delegating && deliveriesSinceDeferral && mayDeferDelegatedReads()
+            if deferring {
+                deliveriesSinceDeferral = false
+                status.deferredDelegatedReads.add(1, ordering: .relaxed)
             }
-            let pollErrno = errno
+            lock.unlock()
+            let timeout = busy ? 0 : deferring ? readDeferral?.milliseconds ?? 0 : Int32(pollTimeout)
+            // A delegating connection leaves its socket to the reader's poll: only its eventfd is watched here. A
+            // deferring one leaves its delegators' sockets out of the sleep and looks at them, without waiting, after.
+            let (ready, pollErrno) = descriptors.withUnsafeMutableBufferPointer { watched in
+                let first = delegating ? 1 : 0
+                let ready = poll(watched.baseAddress! + first, nfds_t((deferring ? 2 : watched.count) - first), timeout)
+                let pollErrno = errno
+                if deferring { _ = poll(watched.baseAddress! + 2, nfds_t(watched.count - 2), 0) }
+                return (ready, pollErrno)
+            }
             lock.lock()
             if let failure = borrowedFailure {
                 borrowedFailure = nil
@@ -488,16 +542,20 @@ final class ConnectionOwner {
                 throw .connectionLost(reason: "poll failed: errno \(pollErrno)")
             }
             let now = ContinuousClock.now
-            let timedOut = ready == 0 && !busy
+            // A deferral's bound passing is not the heartbeat's timeout.
+            let timedOut = ready == 0 && !busy && !deferring
             let socketReady = !delegating && descriptors[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
-            if socketReady { lastInbound = now }
+            if socketReady {
+                lastInbound = now
+                deliveriesSinceDeferral = true
+            }
             // The reader handed the reading back (it could not take the lock, or the send buffer was filling).
             let readingReturned = delegating
                 && delegatedSocket.load(ordering: .relaxed) != session.socketDescriptor
             clearWake = timedOut || ready < 0 || descriptors[1].revents & Int16(POLLIN) != 0
             drainMailbox = pendingCommands || clearWake
             readSocket = timedOut || ready < 0 || socketReady || readingReturned
-            if ready > 0 { readForDelegators(descriptors) }
+            if ready > 0 || deferring { readForDelegators(descriptors) }
             if heartbeat > 0, lastInbound.duration(to: now) > .seconds(heartbeat * 2) {
                 throw .connectionLost(reason: "no data or heartbeat from the broker for \(heartbeat * 2)s")
             }
@@ -506,6 +564,7 @@ final class ConnectionOwner {
             if now >= nextConfirmCheck, confirms.outstanding > 0 {
                 nextConfirmCheck = now + .milliseconds(250)
                 let expired = confirms.expire(now: now)
+                noteConfirms()
                 if expired > 0 {
                     status.update { $0.confirmTimeouts += expired }
                     logger.warning("publishes got no confirm in time", metadata: [
@@ -535,7 +594,8 @@ final class ConnectionOwner {
             let (sequence, messageID) = confirms.register(mandatory: message.mandatory,
                                                           userMessageID: message.properties.messageID,
                                                           epoch: epoch, deadline: .now + configuration.confirmTimeout,
-                                                          completion: completion)
+                                                          mayWait: message.confirmMayWait, completion: completion)
+            defer { noteConfirms() }
             do {
                 try session.queuePublish(message, messageID: messageID)
             } catch {
@@ -664,9 +724,11 @@ final class ConnectionOwner {
         case MethodID.basicAck:
             let ack = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             confirms.acknowledge(upTo: ack.delivery_tag, multiple: ack.multiple != 0, nack: false)
+            noteConfirms()
         case MethodID.basicNack:
             let nack = decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
             confirms.acknowledge(upTo: nack.delivery_tag, multiple: nack.multiple != 0, nack: true)
+            noteConfirms()
         case MethodID.basicCancel:
             let cancel = decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             // The queue was deleted or its node went away: re-declare and re-subscribe.

@@ -37,6 +37,9 @@ public struct ConnectionStatistics: Sendable, Equatable {
     /// reader stopped serving) and woke this connection's thread for it. A small fraction of ``delegatedReadPasses``
     /// in steady state.
     public var delegatedReadsReturned = 0
+    /// Sleeps in which this connection's thread, as a reader, left its delegators' sockets to be read when it woke
+    /// for the next delivery instead of waking for their confirms (`AMQPConnection.deferDelegatedReads`).
+    public var deferredDelegatedReads = 0
     public var lastError: String?
 }
 
@@ -50,6 +53,7 @@ final class ConnectionStatus: Sendable {
     let sendBufferDeferrals = Atomic<Int>(0)
     let delegatedReadPasses = Atomic<Int>(0)
     let delegatedReadsReturned = Atomic<Int>(0)
+    let deferredDelegatedReads = Atomic<Int>(0)
 
     func update(_ body: (inout ConnectionStatistics) -> Void) { value.withLock { body(&$0) } }
     var snapshot: ConnectionStatistics {
@@ -60,6 +64,7 @@ final class ConnectionStatus: Sendable {
         statistics.sendBufferDeferrals = sendBufferDeferrals.load(ordering: .relaxed)
         statistics.delegatedReadPasses = delegatedReadPasses.load(ordering: .relaxed)
         statistics.delegatedReadsReturned = delegatedReadsReturned.load(ordering: .relaxed)
+        statistics.deferredDelegatedReads = deferredDelegatedReads.load(ordering: .relaxed)
         return statistics
     }
 }

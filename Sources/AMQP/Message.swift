@@ -33,14 +33,19 @@ public struct OutgoingMessage: Sendable {
     public var body: [UInt8]
     public var properties: AMQPProperties
     public var mandatory: Bool
+    /// Its confirm may be read late: only bookkeeping waits for it (a reply, the last thing its handling awaits), so
+    /// a reader that defers delegated reads (`AMQPConnection.deferDelegatedReads(upTo:while:)`) need not wake for it.
+    /// False, the default, for anything whose confirm something else waits on (an output sent before its reply).
+    public var confirmMayWait: Bool
 
     public init(exchange: String, routingKey: String, body: [UInt8],
-                properties: AMQPProperties = .transient, mandatory: Bool = false) {
+                properties: AMQPProperties = .transient, mandatory: Bool = false, confirmMayWait: Bool = false) {
         self.exchange = exchange
         self.routingKey = routingKey
         self.body = body
         self.properties = properties
         self.mandatory = mandatory
+        self.confirmMayWait = confirmMayWait
     }
 }
 

@@ -32,13 +32,15 @@ public struct BusPublisher: Sendable {
                           persistent: persistent, headers: headers)
     }
 
-    /// ``publishReply(body:replyTo:persistent:headers:)`` for a body already in bytes (the worker's replies).
+    /// ``publishReply(body:replyTo:persistent:headers:)`` for a body already in bytes (the worker's replies). The
+    /// reply is the last thing its handling awaits — only bookkeeping follows its confirm — so its confirm may be read
+    /// late (``OutgoingMessage/confirmMayWait``).
     @discardableResult
     public func publishReply(bytes: [UInt8], replyTo: String, persistent: Bool? = nil, headers: AMQPTable = [:])
         async throws(AMQPError) -> PublishOutcome
     {
         try await publish(bytes, exchange: BusNames.p2pExchange, routingKey: replyTo, expiry: .never,
-                          persistent: persistent, headers: headers)
+                          persistent: persistent, headers: headers, confirmMayWait: true)
     }
 
     /// When the broker may drop a request or event nobody consumed.
@@ -94,7 +96,9 @@ public struct BusPublisher: Sendable {
 
     /// The one way onto the bus: mandatory, confirmed, expiring as asked.
     private func publish(_ body: [UInt8], exchange: String, routingKey: String, expiry: Expiry = .busDefault,
-                         persistent: Bool? = nil, headers: AMQPTable = [:]) async throws(AMQPError) -> PublishOutcome {
+                         persistent: Bool? = nil, headers: AMQPTable = [:], confirmMayWait: Bool = false)
+        async throws(AMQPError) -> PublishOutcome
+    {
         let expiration: String? = switch expiry {
         case .busDefault: BusNames.messageExpiration
         case .after(let duration): String(max(1, duration.inMilliseconds))
@@ -103,6 +107,7 @@ public struct BusPublisher: Sendable {
         let properties = AMQPProperties(deliveryMode: (persistent ?? self.persistent) ? 2 : 1, expiration: expiration,
                                         headers: headers)
         return try await connection.publish(OutgoingMessage(
-            exchange: exchange, routingKey: routingKey, body: body, properties: properties, mandatory: true))
+            exchange: exchange, routingKey: routingKey, body: body, properties: properties, mandatory: true,
+            confirmMayWait: confirmMayWait))
     }
 }

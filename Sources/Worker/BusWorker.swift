@@ -133,6 +133,9 @@ public final class BusWorker: Service {
         let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: Int(configuration.prefetch),
                                                    taskExecutor: taskExecutor, logger: logger)
         executorBox.withLock { $0 = executor }
+        // A reply's confirm is read when this thread wakes for the next delivery, not by a wake-up of its own: only
+        // bookkeeping waits for it. Not while a job waits behind a key, whose running job ends only with that confirm.
+        connection.deferDelegatedReads(upTo: .milliseconds(1)) { executor.statistics.queuedJobs == 0 }
         // Outputs (requests to other services, events) are as durable as the deployment: persistent when the queues are.
         let publisher = BusPublisher(connection: publishConnection, persistent: configuration.queueOptions.durable)
         publisherBox.withLock { $0 = publisher }

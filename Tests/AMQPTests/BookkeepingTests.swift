@@ -183,6 +183,33 @@ struct BookkeepingTests {
         #expect(seen[3]?.contains("confirmed") == true)
         #expect(tracker.outstanding == 0)
     }
+
+    @Test("only confirms something besides bookkeeping waits for are urgent, through acks, rollback, expiry and failure")
+    func urgentConfirms() {
+        var tracker = ConfirmTracker()
+        let start = ContinuousClock.now
+        // 1 and 3 may wait (replies), 2 and 4 may not (outputs sent before a reply).
+        for (index, mayWait) in [true, false, true, false].enumerated() {
+            _ = tracker.register(mandatory: true, userMessageID: nil, epoch: 1,
+                                 deadline: start + .seconds(index == 1 ? 1 : 60), mayWait: mayWait, completion: nil)
+        }
+        #expect(tracker.urgent == 2)
+        tracker.rollback(sequence: 4)  // not written: gone, and with it its urgency
+        #expect(tracker.urgent == 1 && tracker.outstanding == 3)
+        tracker.acknowledge(upTo: 1, multiple: false, nack: false)  // a reply's confirm: no change
+        #expect(tracker.urgent == 1)
+        #expect(tracker.expire(now: start + .seconds(2)) == 1)  // the output's confirm timed out
+        #expect(tracker.urgent == 0 && tracker.outstanding == 1)
+        _ = tracker.register(mandatory: false, userMessageID: nil, epoch: 1, deadline: start + .seconds(60),
+                             completion: nil)  // the default: urgent
+        #expect(tracker.urgent == 1)
+        tracker.acknowledge(upTo: 4, multiple: true, nack: true)  // 3 and the new 4, nacked
+        #expect(tracker.urgent == 0 && tracker.outstanding == 0)
+        _ = tracker.register(mandatory: false, userMessageID: nil, epoch: 1, deadline: start + .seconds(60),
+                             completion: nil)
+        tracker.failAll(.connectionLost(reason: "test"))
+        #expect(tracker.urgent == 0 && tracker.outstanding == 0)
+    }
 }
 
 @Suite("Mailbox order when a borrowed pass gives commands back")

@@ -388,7 +388,7 @@ struct DisruptiveConnectionTests {
 
 /// A reader and a publisher whose reads it does (`delegateReads(to:)`), both started, and an auto-delete queue named
 /// after `queue` declared; both closed on every exit path.
-private func withDelegatingPublisher(
+func withDelegatingPublisher(
     queue prefix: String, _ body: (AMQPConnection, AMQPConnection, String) async throws -> Void
 ) async throws {
     let configuration = try TestBroker.configuration()

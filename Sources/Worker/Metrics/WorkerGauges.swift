@@ -42,6 +42,7 @@ final class WorkerGauges: Sendable {
                 (counter(Family.amqpBorrowedPasses), { @Sendable in $0.borrowedPasses }),
                 (counter(Family.amqpDelegatedReadPasses), { @Sendable in $0.delegatedReadPasses }),
                 (counter(Family.amqpDelegatedReadsReturned), { @Sendable in $0.delegatedReadsReturned }),
+                (counter(Family.amqpDeferredDelegatedReads), { @Sendable in $0.deferredDelegatedReads }),
             ]
             counted = Mutex([Int](repeating: 0, count: mirrored.count))
         }

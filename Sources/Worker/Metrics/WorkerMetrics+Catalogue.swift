@@ -44,6 +44,7 @@ extension WorkerMetrics {
         static let amqpBorrowedPasses = "cloudbus_worker_amqp_borrowed_passes_total"
         static let amqpDelegatedReadPasses = "cloudbus_worker_amqp_delegated_read_passes_total"
         static let amqpDelegatedReadsReturned = "cloudbus_worker_amqp_delegated_reads_returned_total"
+        static let amqpDeferredDelegatedReads = "cloudbus_worker_amqp_deferred_delegated_reads_total"
     }
 
     /// Every family the worker itself emits, with the help text `/metrics` carries.
@@ -105,6 +106,8 @@ extension WorkerMetrics {
               help: "Passes in which the consuming connection's thread read this connection's confirms (no wake-up of its own thread)."),
         .init(Family.amqpDelegatedReadsReturned, .counter, labels: ["connection"],
               help: "Times that reading was handed back to this connection's thread (it was busy, or its send buffer was filling)."),
+        .init(Family.amqpDeferredDelegatedReads, .counter, labels: ["connection"],
+              help: "Sleeps in which this thread left replies' confirms to be read with its next delivery (a wake-up saved)."),
     ]
 
     /// Every family a worker process may emit: its own and those of the domain modules.
