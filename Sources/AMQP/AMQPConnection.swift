@@ -148,8 +148,8 @@ public final class AMQPConnection: Sendable {
     /// Lets this connection's thread, as the reader of connections that ``delegateReads(to:)`` it, put off reading
     /// their sockets for up to `bound` after a pass that brought deliveries, while `allowed` says so, a few confirms
     /// are to come and none of them is one something besides bookkeeping waits for (``OutgoingMessage/confirmMayWait``
-    /// false): they are then read when the thread wakes for the next delivery, not by a wake-up of their own. `allowed` runs
-    /// on this connection's thread before it sleeps; it must be cheap and must not block.
+    /// false): they are then read when the thread wakes for the next delivery, not by a wake-up of their own.
+    /// `allowed` runs on this connection's thread before it sleeps; it must be cheap and must not block.
     public func deferDelegatedReads(upTo bound: Duration, while allowed: @escaping @Sendable () -> Bool) {
         owner.deferDelegatedReads(upTo: bound, while: allowed)
     }

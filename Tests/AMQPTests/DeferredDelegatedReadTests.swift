@@ -24,7 +24,8 @@ struct DeferredDelegatedReadTests {
                 try await requester.start()
                 let replies = TestBroker.uniqueName("test.deferred-replies")
                 try await requester.declare(Topology(queues: [QueueDeclaration(name: replies, autoDelete: true)]))
-                let sink = StreamCollector(try await requester.consume(ConsumerSpecification(queue: replies, noAck: true)))
+                let sink = StreamCollector(
+                    try await requester.consume(ConsumerSpecification(queue: replies, noAck: true)))
                 let deliveries = try await reader.consume(ConsumerSpecification(queue: queue, noAck: true))
 
                 // Each delivery answered from the reader's thread, as the worker answers: a reply that may wait.
