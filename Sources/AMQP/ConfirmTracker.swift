@@ -106,9 +106,7 @@ struct ConfirmTracker {
                 continue
             }
             guard entry.deadline <= now else { break }
-            window[head] = nil
-            outstanding -= 1
-            if !entry.mayWait { urgent -= 1 }
+            _ = take(lowestUnconfirmed)  // the entry at the head: its slot and counts go as a confirm's would
             head += 1
             entry.completion?(.failure(.confirmTimeout))
             expired += 1
