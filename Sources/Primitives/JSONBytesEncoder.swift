@@ -233,11 +233,14 @@ final class EncodingState: @unchecked Sendable {
         bytes.append(UInt8(ascii: "\""))
         var start = 0, index = 0
         while index < utf8.count {
-            if utf8.count - index >= 8, !JSONScanner.hasByteToEscape(UInt64(littleEndian:
-                UnsafeRawPointer(utf8.baseAddress! + index).loadUnaligned(as: UInt64.self)))
-            {
-                index += 8
-                continue
+            if utf8.count - index >= 8 {
+                let toEscape = JSONScanner.bytesToEscape(UInt64(littleEndian:
+                    UnsafeRawPointer(utf8.baseAddress! + index).loadUnaligned(as: UInt64.self)))
+                if toEscape == 0 {
+                    index += 8
+                    continue
+                }
+                index += toEscape.trailingZeroBitCount >> 3  // the first byte to escape (the lowest flag is exact)
             }
             let byte = utf8[index]
             index += 1

@@ -60,11 +60,13 @@ public enum JSONScanner {
         guard cursor.atEnd else { throw cursor.error("unexpected text after the value") }
     }
 
-    /// Whether any of the eight bytes in `word` is one a JSON string escapes: a quote, a backslash or a control
-    /// character (the classic bit tricks for "has a zero byte" and "has a byte below n"; exact for whether there is
-    /// one, which is all that is asked). A string's plain runs are skipped and copied eight bytes at a time with it.
+    /// The bytes of `word` (little-endian: the first in the lowest bits) that a JSON string escapes — a quote, a
+    /// backslash or a control character — as their high bits (the classic bit tricks for "has a zero byte" and "has a
+    /// byte below n"). The **lowest** flag is exact: a borrow runs only upwards, from a byte flagged itself, so bytes
+    /// above the first may be flagged wrongly, never those below it. A string's plain runs are skipped and copied
+    /// eight bytes at a time with it, and `trailingZeroBitCount / 8` says where the run ends.
     @inline(__always)
-    static func hasByteToEscape(_ word: UInt64) -> Bool {
+    static func bytesToEscape(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let belowSpace = (word &- ones &* 0x20) & ~word & highs
@@ -72,7 +74,7 @@ public enum JSONScanner {
         let backslash = word ^ (ones &* 0x5C)
         let hasQuote = (quote &- ones) & ~quote & highs
         let hasBackslash = (backslash &- ones) & ~backslash & highs
-        return (belowSpace | hasQuote | hasBackslash) != 0
+        return belowSpace | hasQuote | hasBackslash
     }
 
     /// Validates `buffer` as a bus body — one object of exactly one member whose key has no escapes, `{"<class>":
@@ -380,11 +382,17 @@ public enum JSONScanner {
             guard peek == UInt8(ascii: "\"") else { throw error("expected a string") }
             position += 1
             while position < end {
-                // Runs of plain ASCII eight bytes at a time (ids, names and payloads are mostly that).
-                while end - position >= 8, !Self.hasSpecialByte(
-                    UInt64(littleEndian: (buffer.baseAddress! + position).loadUnaligned(as: UInt64.self)))
-                {
-                    position += 8
+                // Runs of plain ASCII eight bytes at a time (ids, names and payloads are mostly that), straight to the
+                // byte that ends one: stepping byte by byte through a short key's last word cost more than its run.
+                while end - position >= 8 {
+                    let special = Self.specialBytes(
+                        UInt64(littleEndian: (buffer.baseAddress! + position).loadUnaligned(as: UInt64.self)))
+                    if special == 0 {
+                        position += 8
+                    } else {
+                        position += special.trailingZeroBitCount >> 3
+                        break
+                    }
                 }
                 guard position < end else { break }
                 let byte = buffer[position]
@@ -413,11 +421,11 @@ public enum JSONScanner {
             throw error("unterminated string")
         }
 
-        /// Whether any of the eight bytes in `word` ends a plain run in a string: one that
-        /// ``JSONScanner/hasByteToEscape(_:)`` finds, or a non-ASCII byte (checked as UTF-8 one by one).
+        /// The bytes of `word` that end a plain run in a string, as their high bits, the lowest exact: those
+        /// ``JSONScanner/bytesToEscape(_:)`` flags, and non-ASCII bytes (checked as UTF-8 one by one).
         @inline(__always)
-        static func hasSpecialByte(_ word: UInt64) -> Bool {
-            JSONScanner.hasByteToEscape(word) || word & 0x8080_8080_8080_8080 != 0
+        static func specialBytes(_ word: UInt64) -> UInt64 {
+            JSONScanner.bytesToEscape(word) | word & 0x8080_8080_8080_8080
         }
 
         /// One multi-byte UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).

@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import Inventory
+import Primitives
 import Synchronization
 
 /// What the worker answered for a message it finished: the encoded reply it published, when there was one.
@@ -299,21 +300,9 @@ struct MessageKey: Hashable, Sendable {
 
     /// The 128 bits of a well-formed id, or nil.
     init?(hex id: String) {
-        var high: UInt64 = 0, low: UInt64 = 0, count = 0
-        for byte in id.utf8 {
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            default: return nil
-            }
-            if count < 16 { high = high << 4 | UInt64(digit) } else { low = low << 4 | UInt64(digit) }
-            count += 1
-            if count > 32 { return nil }
-        }
-        guard count == 32 else { return nil }
-        self.high = high
-        self.low = low
+        guard let bits = ZStackUUID.bits(id) else { return nil }
+        self.high = bits.high
+        self.low = bits.low
         self.isHash = false
     }
 }

@@ -6,18 +6,33 @@ import Testing
 /// end a plain run, in every position.
 @Suite("JSON scanner: plain runs")
 struct JSONScannerPlainRunTests {
-    @Test("every byte value in every position of a word: flagged exactly when it ends a plain run")
+    @Test("every byte value in every position of a word: the first byte that ends a plain run is the lowest flag")
     func everyByteInEveryPosition() {
         var wrong: [String] = []
         for value in 0...255 {
             let special = value < 0x20 || value == 0x22 || value == 0x5C || value >= 0x80
+            let escaped = value < 0x20 || value == 0x22 || value == 0x5C
             for position in 0..<8 {
-                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 8)
-                bytes[position] = UInt8(value)
-                // Neighbours that sit next to the borrow chains of the bit tricks.
-                if position > 0 { bytes[position - 1] = 0x21 }
-                let word = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-                if JSONScanner.Cursor.hasSpecialByte(word) != special { wrong.append("byte \(value) at \(position)") }
+                // Behind it, bytes that are special themselves (a borrow chain's false flags sit above the first
+                // true one; none may sit below it) or plain neighbours of the borrow chains.
+                for tail: UInt8 in [UInt8(ascii: "a"), 0x00, 0x22, 0x5C, 0xFF] {
+                    var bytes = [UInt8](repeating: tail, count: 8)
+                    for before in 0..<position { bytes[before] = before == position - 1 ? 0x21 : UInt8(ascii: "a") }
+                    bytes[position] = UInt8(value)
+                    let word = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+                    let firstSpecial = bytes.firstIndex { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 >= 0x80 } ?? 8
+                    let firstEscaped = bytes.firstIndex { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C } ?? 8
+                    let flags = JSONScanner.Cursor.specialBytes(word), escapeFlags = JSONScanner.bytesToEscape(word)
+                    if flags.trailingZeroBitCount / 8 != firstSpecial
+                        || escapeFlags.trailingZeroBitCount / 8 != firstEscaped
+                    {
+                        wrong.append("byte \(value) at \(position) before \(tail)")
+                    }
+                    // With a plain tail, exactly the byte itself is flagged.
+                    if tail == UInt8(ascii: "a"), (flags != 0) != special || (escapeFlags != 0) != escaped {
+                        wrong.append("byte \(value) at \(position) alone")
+                    }
+                }
             }
         }
         #expect(wrong.isEmpty, "\(wrong)")
