@@ -37,7 +37,8 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
     /// Where runner tasks prefer to run; nil: the global concurrent executor.
     private let taskExecutor: (any TaskExecutor)?
     private let logger: Logger
-    private let state: Mutex<ExecutorState<Key>>
+    /// Keyed by ``HashedKey``: a job's key is hashed once, at `submit`.
+    private let state: Mutex<ExecutorState<HashedKey<Key>>>
 
     /// - Parameters:
     ///   - maxConcurrentJobs: Bounds the job bodies running at once across all keys. The worker ties it to the AMQP
@@ -89,6 +90,7 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
         completion: @escaping @Sendable (JobOutcome) -> Void
     ) async {
         let deadline = timeout.map { clock.now + $0 }
+        let key = HashedKey(key)
         while true {
             let (admission, supersededWatchdog) = state.withLock { state in
                 let admission = state.admit(
@@ -124,7 +126,7 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
 
     /// Jobs of `key` waiting to start (the running one, if any, is not counted).
     public func queueDepth(for key: Key) -> Int {
-        state.withLock { $0.lanes[key]?.queue.count ?? 0 }
+        state.withLock { $0.lanes[HashedKey(key)]?.queue.count ?? 0 }
     }
 
     /// A consistent snapshot of the executor's load.
@@ -188,7 +190,7 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
 
     /// Starts up to `limit` runners while keys are ready and slots are free. Called with the lock held: a runner is
     /// registered (with its task, so it can be cancelled) before it can take the lock itself.
-    private func startRunners(_ state: inout ExecutorState<Key>, limit: Int = 1) {
+    private func startRunners(_ state: inout ExecutorState<HashedKey<Key>>, limit: Int = 1) {
         for _ in 0..<limit {
             if state.resumeParkedRunner() { continue }
             guard let id = state.reserveRunner() else { return }
@@ -202,11 +204,11 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
     /// Serves ready keys one job at a time, inline on this task, until none is ready — or until the watchdog takes
     /// its job at a deadline (the task is then cancelled and a fresh runner takes its slot).
     private func serve(runner id: Int) async {
-        var finishedKey: Key?
+        var finishedKey: HashedKey<Key>?
         while true {
             let (next, supersededWatchdog) = state.withLock { state in
                 guard let next = state.finishAndTakeNext(runner: id, finishedKey: finishedKey, clock: clock) else {
-                    return (Assignment<Key>?.none, Task<Void, Never>?.none)
+                    return (Assignment<HashedKey<Key>>?.none, Task<Void, Never>?.none)
                 }
                 guard next.needsWatchdog, let deadline = next.job.deadline else {
                     return (next, nil)
@@ -250,7 +252,7 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
     ///
     /// One watchdog per executor rather than one timer per job: a timed job then costs no task and no clock
     /// registration, and because deadlines mostly grow in submission order the watchdog is rarely re-armed.
-    private func startWatchdog(_ state: inout ExecutorState<Key>, until target: Duration) -> Task<Void, Never>? {
+    private func startWatchdog(_ state: inout ExecutorState<HashedKey<Key>>, until target: Duration) -> Task<Void, Never>? {
         let generation = state.beginWatchdog(until: target)
         // Holds the executor only weakly while asleep: an idle executor is not kept alive until a stale deadline.
         let task = Task.detached { [weak self, clock] in
