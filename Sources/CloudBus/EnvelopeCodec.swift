@@ -65,11 +65,11 @@ public enum EnvelopeCodec {
         return decoded
     }
 
-    /// Opens the registered existential type so the generic `MessageFields<M>` decodes it directly.
-    private static func decodeFields<M: BusMessage>(_ type: M.Type, className: String,
-                                                    object: JSONBytesDecoder.MemberObject) throws -> DecodedEnvelope {
-        let fields = try object.decode(MessageFields<M>.self)
-        return DecodedEnvelope(className: className, base: fields.base, message: fields.message)
+    /// Through the type's own witness (``BusMessage/decodeEnvelopeFields(_:)``), specialised for it.
+    private static func decodeFields(_ type: any BusMessage.Type, className: String,
+                                     object: JSONBytesDecoder.MemberObject) throws -> DecodedEnvelope {
+        let (message, base) = try type.decodeEnvelopeFields(object)
+        return DecodedEnvelope(className: className, base: base, message: message)
     }
 
     /// The headers with the members the decoder skipped (unknown ones, `task-context`) as their raw text: one scan
@@ -110,7 +110,9 @@ public enum EnvelopeCodec {
         Data(try encodeBytes(message, base: base))
     }
 
-    /// ``encode(_:base:)`` as the bytes a publish takes, without a copy into `Data`.
+    /// ``encode(_:base:)`` as the bytes a publish takes, without a copy into `Data`. Inlinable, so that each message
+    /// type's ``BusMessage/envelopeBytes(base:)`` is its own specialised copy (see there).
+    @inlinable
     public static func encodeBytes<M: BusMessage>(_ message: M, base: MessageBase) throws -> [UInt8] {
         let envelope = OutboundEnvelope(fields: MessageFields(message: message, base: base))
         var bytes: [UInt8] = []
@@ -123,6 +125,7 @@ public enum EnvelopeCodec {
     }
 
     /// The Foundation way: what ``encode(_:base:)`` falls back to, and what the tests compare it with.
+    @usableFromInline
     static func encodeWithFoundation<M: BusMessage>(_ message: M, base: MessageBase) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]

@@ -3,15 +3,18 @@ import Primitives
 /// A message's own fields and its base fields, read from and written to one JSON object.
 ///
 /// Both halves use the same decoder/encoder, so the object is walked once per half and never re-parsed.
+@usableFromInline  // by the inlinable defaults of `BusMessage`, so that each message type gets its own copy
 struct MessageFields<Message: BusMessage>: Codable {
-    var message: Message
-    var base: MessageBase
+    @usableFromInline var message: Message
+    @usableFromInline var base: MessageBase
 
+    @usableFromInline
     init(message: Message, base: MessageBase) {
         self.message = message
         self.base = base
     }
 
+    @usableFromInline
     init(from decoder: any Decoder) throws {
         message = try Message(from: decoder)
         base = try MessageBase(from: decoder)
@@ -19,6 +22,7 @@ struct MessageFields<Message: BusMessage>: Codable {
 
     /// Own fields, then base fields, into one object. Member order in the output is unspecified (Foundation's
     /// encoder does not keep it); JSON readers, Gson included, do not depend on it.
+    @usableFromInline
     func encode(to encoder: any Encoder) throws {
         try message.encode(to: encoder)
         try base.encode(to: encoder)
@@ -26,9 +30,14 @@ struct MessageFields<Message: BusMessage>: Codable {
 }
 
 /// `{"<className>": {fields}}` on the way out.
+@usableFromInline
 struct OutboundEnvelope<Message: BusMessage>: Encodable {
-    var fields: MessageFields<Message>
+    @usableFromInline var fields: MessageFields<Message>
 
+    @usableFromInline
+    init(fields: MessageFields<Message>) { self.fields = fields }
+
+    @usableFromInline
     func encode(to encoder: any Encoder) throws {
         // Every reply: straight into the bytes when the encoder allows it (the same one member as below).
         if let object = DirectJSONObjectWriter.of(encoder) {

@@ -24,8 +24,18 @@ public enum ReplyFactory {
         now: Int64 = EpochMillis.now(),
         id: String = MessageID.random()
     ) -> Envelope<R>? {
+        replyBase(reply, to: request, now: now, id: id).map { Envelope(message: reply, base: $0) }
+    }
+
+    /// The base fields of ``reply(_:to:now:id:)``'s envelope: for a reply held as `any BusReply`, which encodes itself
+    /// with them (``BusMessage/envelopeBytes(base:)``) without an `Envelope` of its opened type.
+    public static func replyBase(
+        _ message: any BusReply,
+        to request: MessageBase,
+        now: Int64 = EpochMillis.now(),
+        id: String = MessageID.random()
+    ) -> MessageBase? {
         guard let replyTo = request.headers.replyTo else { return nil }
-        let message = reply
         var schema: [String: String] = [:]
         if let error = message.error {
             for entry in error.schemaEntries(at: "error") { schema[entry.path] = entry.className }
@@ -36,8 +46,7 @@ public enum ReplyFactory {
             schema: schema,
             taskContext: .emptyObject
         )
-        let base = MessageBase(id: id, serviceId: replyTo, createdTime: now, headers: headers)
-        return Envelope(message: message, base: base)
+        return MessageBase(id: id, serviceId: replyTo, createdTime: now, headers: headers)
     }
 
     /// A generic `MessageReply` carrying `error`: the answer for requests whose class is unknown or undecodable.

@@ -509,11 +509,12 @@ final class DeliveryPipeline: AnswerSettler {
     }
 
     /// A persistent request gets a persistent reply: as durable as what asked for it. Returns what was sent.
-    private func send(_ reply: some BusReply, to base: MessageBase, mode: ReplyMode) async throws -> Answer {
-        guard let envelope = ReplyFactory.reply(reply, to: base), let replyTo = base.headers.replyTo else {
+    private func send(_ reply: any BusReply, to base: MessageBase, mode: ReplyMode) async throws -> Answer {
+        guard let replyBase = ReplyFactory.replyBase(reply, to: base), let replyTo = base.headers.replyTo else {
             return .none
         }
-        let body = try envelope.encodedBytes()
+        // The reply type's own specialised encoder (the requirement's witness), not the generic one.
+        let body = try reply.envelopeBytes(base: replyBase)
         try await publishReply(body, to: replyTo, mode: mode, messageId: base.id)
         return Answer(reply: body)
     }

@@ -69,6 +69,23 @@ struct ReplyFactoryTests {
         #expect(inner["error"]?["cause"]?["details"] == "boom")
     }
 
+    @Test("a reply held as any BusReply: the same base and the same bytes as its typed envelope")
+    func existentialReplyEncodesAsItsEnvelope() throws {
+        var reply = PingHostReply(connected: false, currentHostStatus: .disconnected)
+        reply.error = SysError.operationError.error("agent down", cause: SysError.internalError.error("boom"))
+        let held: any BusReply = reply
+        let envelope = try #require(ReplyFactory.reply(reply, to: Self.request(), now: 1_700_000_000_000, id: "1"))
+        let base = try #require(ReplyFactory.replyBase(held, to: Self.request(), now: 1_700_000_000_000, id: "1"))
+        #expect(base == envelope.base)
+        // As JSON values: the schema map's members come in each dictionary's own order.
+        #expect(try JSONValue(parsing: Data(held.envelopeBytes(base: base))) == JSONValue(parsing: envelope.encoded()))
+        // Decoded back through the type's own witness, as the codec finds it by class name.
+        let decoded = try EnvelopeCodec.decode(envelope.encodedBytes(),
+                                               registry: MessageRegistry([PingHostReply.self]))
+        #expect(decoded.base == envelope.base)
+        #expect((decoded.message as? PingHostReply)?.error?.code == "SYS.1006")
+    }
+
     @Test func genericErrorReplyRoundTripsAsMessageReply() throws {
         let envelope = try #require(
             ReplyFactory.errorReply(SysError.unknownMessage.error("nobody"), to: Self.request(), now: 9, id: "0a1b2c3d4e5f4a6b8c7d8e9f0a1b2c3d"))
