@@ -1,4 +1,5 @@
 import Primitives
+
 /// A message, reply or event that travels on the bus as `{"<className>": {fields}}`.
 ///
 /// Conforming types carry only their own fields; the shared base fields (`id`, `headers`, `timeout`, …) live in
@@ -9,8 +10,8 @@ public protocol BusMessage: Codable, Sendable {
     static var className: String { get }
 
     /// This message in its envelope with `base`, as the bytes a publish takes: ``EnvelopeCodec/encodeBytes(_:base:)``,
-    /// the default. A requirement (not to be implemented otherwise) so that a message held as `any BusMessage` — every
-    /// handler's reply — is encoded by its type's own specialised copy: through an opened existential the generic
+    /// the default — not to be implemented otherwise. A requirement so that a message held as `any BusMessage` (every
+    /// handler's reply) is encoded by its type's own specialised copy: through an opened existential the generic
     /// codec looked up its wrappers' metadata (`MessageFields<M>`, `OutboundEnvelope<M>`, their containers) at run
     /// time, several lookups a message.
     func envelopeBytes(base: MessageBase) throws -> [UInt8]

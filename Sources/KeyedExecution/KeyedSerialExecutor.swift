@@ -252,7 +252,9 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
     ///
     /// One watchdog per executor rather than one timer per job: a timed job then costs no task and no clock
     /// registration, and because deadlines mostly grow in submission order the watchdog is rarely re-armed.
-    private func startWatchdog(_ state: inout ExecutorState<HashedKey<Key>>, until target: Duration) -> Task<Void, Never>? {
+    private func startWatchdog(_ state: inout ExecutorState<HashedKey<Key>>, until target: Duration)
+        -> Task<Void, Never>?
+    {
         let generation = state.beginWatchdog(until: target)
         // Holds the executor only weakly while asleep: an idle executor is not kept alive until a stale deadline.
         let task = Task.detached { [weak self, clock] in
