@@ -79,6 +79,8 @@ final class ConnectionOwner {
 
     private var topology = Topology()
     private var consumers: [String: Consumer] = [:]
+    /// The consumer ``consumer(tagged:)`` found last; cleared whenever ``consumers`` changes.
+    private var lastConsumer: Consumer?
     private var consumerOrder: [String] = []
     private var confirms = ConfirmTracker()
     private var acks = AckBatcher()
@@ -186,6 +188,7 @@ final class ConnectionOwner {
         teardown(.closed)
         for consumer in consumers.values { consumer.deliveries.finish() }
         consumers.removeAll()
+        lastConsumer = nil
         for command in deferred + mailbox.close() { command.reject(.closed) }
         status.update { $0.connected = false; $0.endpoint = nil }
         lock.unlock()
@@ -636,6 +639,7 @@ final class ConnectionOwner {
                 throw error
             }
             consumers[consumer.tag] = consumer
+            lastConsumer = nil
             consumerOrder.append(consumer.tag)
             completion(.success(()))
         case .cancelConsumers(let completion):
@@ -656,6 +660,7 @@ final class ConnectionOwner {
     private func stopConsumers() {
         for consumer in consumers.values { consumer.deliveries.finish() }
         consumers.removeAll()
+        lastConsumer = nil
         consumerOrder.removeAll()
     }
 
@@ -715,7 +720,7 @@ final class ConnectionOwner {
                                      redelivered: deliver.redelivered != 0,
                                      exchange: recentStrings.string(deliver.exchange),
                                      routingKey: recentStrings.string(deliver.routing_key)), channel: channel,
-                            limit: consumers[consumerTag]?.specification.maxBodyBytes)
+                            limit: consumer(tagged: consumerTag)?.specification.maxBodyBytes)
         case MethodID.basicReturn:
             let returned = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
             assembler.begin(.returned(replyCode: returned.reply_code, replyText: returned.reply_text.string,
@@ -749,10 +754,20 @@ final class ConnectionOwner {
         }
     }
 
+    /// The consumer a delivery's tag names. Looked up twice per delivery (its method frame, its dispatch) and mostly
+    /// the same one as the last (a connection's deliveries come in runs from one queue; the tag is one string from
+    /// `RecentStrings`, equal by its storage): the last one found is compared first, which spares hashing the tag
+    /// (~700 instructions a lookup, counted with callgrind).
+    private func consumer(tagged tag: String) -> Consumer? {
+        if let lastConsumer, lastConsumer.tag == tag { return lastConsumer }
+        lastConsumer = consumers[tag]
+        return lastConsumer
+    }
+
     private func dispatch(_ content: consuming ContentAssembler.Complete) {
         switch content.origin {
         case .deliver(let consumerTag, let deliveryTag, let redelivered, let exchange, let routingKey):
-            guard let consumer = consumers[consumerTag] else {
+            guard let consumer = consumer(tagged: consumerTag) else {
                 // Arrived after we cancelled the consumer: hand it back to the queue.
                 acks.delivered(deliveryTag)
                 acks.nack(deliveryTag, requeue: true)
