@@ -1,9 +1,9 @@
 /// A key with its hash computed once, for the executor's own tables.
 ///
 /// A key is looked up three or four times per job (admitted into its lane, found again when its runner finishes,
-/// its lane released); with the worker's `String` keys (36-byte resource uuids) each lookup hashed the whole string —
-/// ~700 instructions, counted with callgrind. The executor hashes the key once at `submit` and carries this along
-/// with the job, so the later lookups hash one word.
+/// its lane released), and with the worker's `String` keys each lookup hashed the whole string: a resource uuid's 32
+/// bytes, or the benchmark's echo key, its 200-byte payload (~700 instructions, counted with callgrind). The executor
+/// hashes the key once at `submit` and carries this along with the job, so the later lookups hash one word.
 struct HashedKey<Key: Hashable & Sendable>: Hashable, Sendable, CustomStringConvertible {
     let key: Key
     /// `key.hashValue`: seeded per process like every `Hasher`, so it is no easier to collide on purpose.
