@@ -316,8 +316,11 @@ final class DecodingState: @unchecked Sendable {
     func key(_ range: Range<Int>, equals name: String) -> Bool {
         // Most keys a reader asks about differ in length from the member's: no string storage touched for those.
         guard name.utf8.count == range.count else { return false }
+        guard !range.isEmpty else { return true }
         let key = UnsafeRawBufferPointer(rebasing: buffer[range])
-        return name.utf8.withContiguousStorageIfAvailable { key.elementsEqual($0) } ?? key.elementsEqual(name.utf8)
+        // memcmp, not `elementsEqual`: the generic byte loop was ~1,000 instructions per message (callgrind).
+        return name.utf8.withContiguousStorageIfAvailable { memcmp(key.baseAddress!, $0.baseAddress!, $0.count) == 0 }
+            ?? key.elementsEqual(name.utf8)
     }
 
     func string(keyAt range: Range<Int>) -> String {
