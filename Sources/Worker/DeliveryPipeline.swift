@@ -248,6 +248,7 @@ final class DeliveryPipeline: AnswerSettler {
             }
         } catch {
             metrics.publishFailures.increment()
+            record(.givenBack, envelope.className)
             logger.warning("could not forward a message to its owner; returning it for redelivery", metadata: [
                 "owner": "\(target.node)", "msg.id": "\(envelope.base.id)", "error": "\(error)",
             ])
@@ -375,6 +376,7 @@ final class DeliveryPipeline: AnswerSettler {
         } catch {
             guard claim.claim() else { return }
             metrics.publishFailures.increment()
+            record(.givenBack, className)
             logger.warning("pending outbox of the key not confirmed; returning the message for redelivery", metadata: [
                 "msg.id": "\(base.id)", "key": "\(key)", "error": "\(error)",
             ])
@@ -429,6 +431,7 @@ final class DeliveryPipeline: AnswerSettler {
             // queue went down mid-routing) only this nack does: an unacked delivery would stay stuck until the
             // connection closes, holding a prefetch slot.
             metrics.publishFailures.increment()
+            record(.givenBack, className)
             logger.warning("outputs not confirmed; returning the message for redelivery", metadata: [
                 "msg.id": "\(base.id)", "msg.class": "\(className)", "error": "\(error)",
             ])

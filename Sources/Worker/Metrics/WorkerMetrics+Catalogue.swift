@@ -52,7 +52,7 @@ extension WorkerMetrics {
         .init(Family.received, .counter, help: "Deliveries taken from the broker, before decoding."),
         .init(Family.messages, .counter, labels: ["class", "outcome"],
               help: "Requests of a registered class by how they ended (handled, handler_error, duplicate, poison, "
-                  + "expired, deadline_exceeded, key_backlog_full, forwarded, ...)."),
+                  + "expired, deadline_exceeded, key_backlog_full, forwarded, given_back, ...)."),
         .init(Family.duration, .histogram, labels: ["class"],
               help: "Consume to the confirmed reply of requests the handler answered (the ack follows once the "
                   + "answer is journaled), in seconds."),

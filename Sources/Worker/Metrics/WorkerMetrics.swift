@@ -153,6 +153,9 @@ public enum MessageOutcome: String, CaseIterable, Sendable {
     case forwarded
     /// Refused after too many forwarding hops.
     case forwardLoop = "forward_loop"
+    /// Returned to its queue for redelivery: its outputs, its reply, its key's pending outbox or its forwarded copy
+    /// were not confirmed by the broker. Counted per attempt; the redelivery counts again under its own outcome.
+    case givenBack = "given_back"
 
     /// Position in ``allCases``, looked up once per count (a table, not a scan: this runs per message).
     fileprivate var index: Int { Self.positions[self]! }

@@ -45,6 +45,12 @@ extension WorkerHarness {
     /// assert on events only when this holds.
     var outputsConfirmed: Bool { metrics[WorkerCounter.publishFailures] == 0 }
 
+    /// Deliveries of `VmStateChangedOnHostMsg` this worker gave back because their outputs (or the VM's pending
+    /// outbox) were not confirmed.
+    var verdictsGivenBack: Int {
+        metrics[WorkerCounter.outcome(.givenBack, className: VmStateChangedOnHostMsg.className)]
+    }
+
     /// Waits until the VM handler answered `count` verdicts in all.
     func waitForVerdictsHandled(_ count: Int, within limit: Duration = .seconds(20)) async throws {
         guard try await eventually(within: limit, { verdictsHandled >= count }) else {
