@@ -109,15 +109,21 @@ extension DirectJSONObject {
     /// decoder per scalar. Nil for any other decoder (Foundation's): the type then keeps its `Codable` code — and both
     /// must read the same members the same way (the codec's differential tests hold them together).
     ///
-    /// A cast to the concrete decoder is a metadata compare; `as? any SomeProtocol` looked the conformance up in the
-    /// runtime's cache on every call (four per echo, ~1 % of the worker's CPU).
+    /// The decoder is recognised by comparing its type with the concrete decoder's (``identityCast(_:to:)``):
+    /// `as? any SomeProtocol` looked the conformance up in the runtime's cache on every call (four per echo, ~1 % of
+    /// the worker's CPU), and even `as? ValueDecoder` costs a runtime cast.
     ///
     /// Throws the `DecodingError` that `container(keyedBy:)` throws for a value that is not an object, and gives up
     /// (``JSONBytesDecoder/Unsupported``) where `container(keyedBy:)` would.
     public static func of(_ decoder: any Decoder) throws -> DirectJSONObject? {
-        guard let decoder = decoder as? ValueDecoder else { return nil }
+        guard let decoder = decoder.asValueDecoder else { return nil }
         return try decoder.directObject()
     }
+}
+
+extension Decoder {
+    /// This decoder when it is one of ``JSONBytesDecoder``'s (a type comparison, not a runtime cast).
+    var asValueDecoder: ValueDecoder? { identityCast(self, to: ValueDecoder.self) }
 }
 
 extension ValueDecoder {

@@ -42,8 +42,13 @@ extension DirectJSONObjectWriter {
     /// cannot be opened makes every write give up, as there. A cast to the concrete encoder, not to a protocol (see
     /// ``DirectJSONObject/of(_:)``).
     public static func of(_ encoder: any Encoder) -> DirectJSONObjectWriter? {
-        (encoder as? ValueEncoder)?.directObject()
+        encoder.asValueEncoder?.directObject()
     }
+}
+
+extension Encoder {
+    /// This encoder when it is one of ``JSONBytesEncoder``'s (a type comparison, not a runtime cast).
+    var asValueEncoder: ValueEncoder? { identityCast(self, to: ValueEncoder.self) }
 }
 
 extension ValueEncoder {

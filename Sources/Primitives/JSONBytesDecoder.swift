@@ -582,7 +582,7 @@ extension RawJSON {
     public static func members(
         of decoder: any Decoder, where include: (String) -> Bool
     ) throws -> [(key: String, value: RawJSON)]? {
-        guard let decoder = decoder as? ValueDecoder else { return nil }
+        guard let decoder = decoder.asValueDecoder else { return nil }
         return try decoder.rawMembers(where: include)
     }
 }
