@@ -51,13 +51,14 @@ public enum EnvelopeCodec {
         body.withUnsafeBytes { decodeInOnePass($0, registry: registry) }
     }
 
-    /// The class name is read from the bytes through ``StringInterner``: the same few names arrive every time.
+    /// The class is found from the name's bytes (``MessageRegistry/position(spelledBy:)``), and its name is the
+    /// registry's own string: nothing is hashed with `Hasher` or allocated for it.
     static func decodeInOnePass(_ body: UnsafeRawBufferPointer, registry: MessageRegistry) -> DecodedEnvelope? {
         // Validation and the message object's member table in one pass (`withOnlyMemberObject`).
         let decoded = JSONBytesDecoder.withOnlyMemberObject(body) { key, object -> DecodedEnvelope? in
-            let className = StringInterner.shared.string(key)
-            guard let type = registry.type(named: className) else { return nil }
-            return try? decodeFields(type, className: className, object: object)
+            guard let position = registry.position(spelledBy: key) else { return nil }
+            return try? decodeFields(registry.type(at: position), className: registry.className(at: position),
+                                     position: position, object: object)
         }
         guard let decoded else { return nil }
         // `JSONBytesDecoder` hands the headers' unknown members out as raw text in the same pass.
@@ -66,10 +67,10 @@ public enum EnvelopeCodec {
     }
 
     /// Through the type's own witness (``BusMessage/decodeEnvelopeFields(_:)``), specialised for it.
-    private static func decodeFields(_ type: any BusMessage.Type, className: String,
+    private static func decodeFields(_ type: any BusMessage.Type, className: String, position: Int,
                                      object: JSONBytesDecoder.MemberObject) throws -> DecodedEnvelope {
         let (message, base) = try type.decodeEnvelopeFields(object)
-        return DecodedEnvelope(className: className, base: base, message: message)
+        return DecodedEnvelope(className: className, base: base, message: message, classPosition: position)
     }
 
     /// The headers with the members the decoder skipped (unknown ones, `task-context`) as their raw text: one scan

@@ -66,19 +66,21 @@ struct InboundEnvelope: Decodable {
         }
         let outer = try decoder.container(keyedBy: DynamicKey.self)
         let keys = outer.allKeys
-        guard keys.count == 1, let key = keys.first, let type = registry.type(named: key.stringValue) else {
+        guard keys.count == 1, let key = keys.first, let position = registry.position(of: key.stringValue) else {
             throw Rejected()
         }
-        decoded = try Self.decode(type, from: outer, forKey: key)
+        decoded = try Self.decode(registry.type(at: position), from: outer, forKey: key, position: position)
     }
 
     /// Opens the registered existential type so the generic `MessageFields<M>` decodes it directly.
     private static func decode<M: BusMessage>(
         _ type: M.Type,
         from container: KeyedDecodingContainer<DynamicKey>,
-        forKey key: DynamicKey
+        forKey key: DynamicKey,
+        position: Int
     ) throws -> DecodedEnvelope {
         let fields = try container.decode(MessageFields<M>.self, forKey: key)
-        return DecodedEnvelope(className: key.stringValue, base: fields.base, message: fields.message)
+        return DecodedEnvelope(className: key.stringValue, base: fields.base, message: fields.message,
+                               classPosition: position)
     }
 }

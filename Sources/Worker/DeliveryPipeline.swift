@@ -67,6 +67,9 @@ final class DeliveryPipeline: AnswerSettler {
     /// The series of every registered class, made before the first delivery (no lock, no label rendering per
     /// message).
     private let classSeries: [String: ClassSeries]
+    /// Handler and series of each class by its position in `registry` (``DecodedEnvelope/classPosition``): the
+    /// delivery path indexes these instead of hashing the class name twice per message.
+    private let classes: [RegisteredClass]
     private let settings: Settings
     private let logger: Logger
 
@@ -85,7 +88,14 @@ final class DeliveryPipeline: AnswerSettler {
         self.store = store
         self.deadLetters = deadLetters
         self.metrics = metrics
-        self.classSeries = Dictionary(uniqueKeysWithValues: handlers.entries.keys.map { ($0, metrics.series(for: $0)) })
+        let classSeries = Dictionary(uniqueKeysWithValues: handlers.entries.keys.map { ($0, metrics.series(for: $0)) })
+        self.classSeries = classSeries
+        let registry = registry
+        self.classes = (0..<registry.count).map { position in
+            let className = registry.className(at: position)
+            return RegisteredClass(entry: handlers.entry(for: className),
+                                   series: classSeries[className] ?? metrics.series(for: className))
+        }
         self.settings = settings
         self.logger = logger
     }
@@ -126,7 +136,7 @@ final class DeliveryPipeline: AnswerSettler {
             return
         }
         let base = envelope.base
-        guard let entry = handlers.entry(for: envelope.className) else {
+        guard let entry = classes[envelope.classPosition].entry else {
             // Registered for decoding but served by nobody (e.g. a reply class sent to a service queue).
             refuseAside(
                 delivery, reason: "unknown-class", detail: "no handler for \(envelope.className)", base: base,
@@ -332,8 +342,8 @@ final class DeliveryPipeline: AnswerSettler {
         let remaining = messageDeadline?.remaining(now: now)
         let timeout = min(remaining ?? settings.defaultHandlerTimeout, settings.defaultHandlerTimeout)
         let admitted = AdmittedDelivery(
-            pipeline: self, entry: entry, message: envelope.message, className: envelope.className, key: key,
-            context: HandlerContext(base: base, deadline: .now + timeout, redelivered: delivery.redelivered),
+            pipeline: self, entry: entry, message: envelope.message, className: envelope.className,
+            classPosition: envelope.classPosition, key: key, context: HandlerContext(base: base, deadline: .now + timeout, redelivered: delivery.redelivered),
             delivery: delivery, mode: mode, received: received)
         // Each closure captures the one object: no capture context to allocate per message.
         await executor.submit(key: key, timeout: timeout, { await admitted.run() },
@@ -420,7 +430,7 @@ final class DeliveryPipeline: AnswerSettler {
         do {
             let answer = try await publish(output, answering: base, mode: mode)
             settle(delivery, id: base.id, .done(answer, sentOutbox: output.messages.compactMap(\.outboxSeq)))
-            let series = series(className)
+            let series = classes[admitted.classPosition].series
             series.count(outcome)
             series.duration.record(duration: received.duration(to: .now))
         } catch {
@@ -722,6 +732,8 @@ final class AdmittedDelivery: Sendable {
     let entry: HandlerTable.Entry
     let message: any BusMessage
     let className: String
+    /// The class's position in the pipeline's registry (its `classes` table).
+    let classPosition: Int
     let key: String
     let context: HandlerContext
     let delivery: Delivery
@@ -729,12 +741,14 @@ final class AdmittedDelivery: Sendable {
     let received: ContinuousClock.Instant
     private let claimed = Atomic<Bool>(false)
 
-    init(pipeline: DeliveryPipeline, entry: HandlerTable.Entry, message: any BusMessage, className: String, key: String,
-         context: HandlerContext, delivery: Delivery, mode: ReplyMode, received: ContinuousClock.Instant) {
+    init(pipeline: DeliveryPipeline, entry: HandlerTable.Entry, message: any BusMessage, className: String,
+         classPosition: Int, key: String, context: HandlerContext, delivery: Delivery, mode: ReplyMode,
+         received: ContinuousClock.Instant) {
         self.pipeline = pipeline
         self.entry = entry
         self.message = message
         self.className = className
+        self.classPosition = classPosition
         self.key = key
         self.context = context
         self.delivery = delivery
@@ -750,4 +764,11 @@ final class AdmittedDelivery: Sendable {
     func run() async { await pipeline.run(self) }
 
     func complete(_ outcome: JobOutcome) { pipeline.complete(self, outcome) }
+}
+
+/// What the pipeline keeps per registered class: its handler (nil for a class decoded but served by nobody, such
+/// as a reply class) and its metric series.
+private struct RegisteredClass: Sendable {
+    let entry: HandlerTable.Entry?
+    let series: ClassSeries
 }
