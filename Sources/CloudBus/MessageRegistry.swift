@@ -32,7 +32,8 @@ public struct MessageRegistry: Sendable {
         var slots = [Int32](repeating: 0, count: capacity)
         for (position, name) in names.enumerated() {
             var name = name
-            var slot = name.withUTF8 { Int(truncatingIfNeeded: Self.byteHash(UnsafeRawBufferPointer($0))) } & (capacity - 1)
+            let hash = name.withUTF8 { Self.byteHash(UnsafeRawBufferPointer($0)) }
+            var slot = Int(truncatingIfNeeded: hash) & (capacity - 1)
             while slots[slot] != 0 { slot = (slot + 1) & (capacity - 1) }
             slots[slot] = Int32(position + 1)
         }

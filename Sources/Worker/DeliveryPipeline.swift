@@ -343,7 +343,8 @@ final class DeliveryPipeline: AnswerSettler {
         let timeout = min(remaining ?? settings.defaultHandlerTimeout, settings.defaultHandlerTimeout)
         let admitted = AdmittedDelivery(
             pipeline: self, entry: entry, message: envelope.message, className: envelope.className,
-            classPosition: envelope.classPosition, key: key, context: HandlerContext(base: base, deadline: .now + timeout, redelivered: delivery.redelivered),
+            classPosition: envelope.classPosition, key: key,
+            context: HandlerContext(base: base, deadline: .now + timeout, redelivered: delivery.redelivered),
             delivery: delivery, mode: mode, received: received)
         // Each closure captures the one object: no capture context to allocate per message.
         await executor.submit(key: key, timeout: timeout, { await admitted.run() },
