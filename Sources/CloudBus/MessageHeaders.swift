@@ -52,7 +52,8 @@ public struct MessageHeaders: Sendable, Hashable {
     /// `lowercased() == "true"` decides (no other character lowercases to one of these four letters) without building
     /// a string, on every request's admission.
     static func isTrue(_ text: String?) -> Bool {
-        guard let text else { return false }
+        // The length first (a native string's is stored): "false", the usual value, is answered without a loop.
+        guard let text, text.utf8.count == 4 else { return false }
         return text.utf8.elementsEqual("true".utf8) { $0 | 0x20 == $1 }
     }
 }
