@@ -89,8 +89,18 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
         _ job: @escaping @Sendable () async throws -> Void,
         completion: @escaping @Sendable (JobOutcome) -> Void
     ) async {
+        await submit(key: HashedKey(key), timeout: timeout, job, completion: completion)
+    }
+
+    /// ``submit(key:timeout:_:completion:)-(Key,_,_,_)`` with the key already hashed (by a caller that also asked
+    /// for its ``queueDepth(for:)-(HashedKey<Key>)``).
+    public func submit(
+        key: HashedKey<Key>,
+        timeout: Duration?,
+        _ job: @escaping @Sendable () async throws -> Void,
+        completion: @escaping @Sendable (JobOutcome) -> Void
+    ) async {
         let deadline = timeout.map { clock.now + $0 }
-        let key = HashedKey(key)
         while true {
             let (admission, supersededWatchdog) = state.withLock { state in
                 let admission = state.admit(
@@ -126,7 +136,12 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
 
     /// Jobs of `key` waiting to start (the running one, if any, is not counted).
     public func queueDepth(for key: Key) -> Int {
-        state.withLock { $0.lanes[HashedKey(key)]?.queue.count ?? 0 }
+        queueDepth(for: HashedKey(key))
+    }
+
+    /// Jobs of the hashed `key` waiting to start.
+    public func queueDepth(for key: HashedKey<Key>) -> Int {
+        state.withLock { $0.lanes[key]?.queue.count ?? 0 }
     }
 
     /// A consistent snapshot of the executor's load.

@@ -273,6 +273,8 @@ final class DeliveryPipeline: AnswerSettler {
                        received: ContinuousClock.Instant) async {
         let base = envelope.base
         let key = entry.resourceKey(envelope.message)
+        // Hashed once for the depth checks and the submit.
+        let hashedKey = HashedKey(key)
         let copy = ParkedCopy(tag: delivery.tag, replyTo: ReplyFactory.needsReply(base) ? base.headers.replyTo : nil,
                               redelivered: delivery.redelivered, mode: mode)
         switch ledger.admit(id: base.id, copy: copy) {
@@ -302,7 +304,7 @@ final class DeliveryPipeline: AnswerSettler {
             return
         }
         // A sync that would only wait behind another sync of the same key adds nothing: that one will see the state.
-        if entry.coalescesWhileWaiting, !ReplyFactory.needsReply(base), executor.queueDepth(for: key) >= 1 {
+        if entry.coalescesWhileWaiting, !ReplyFactory.needsReply(base), executor.queueDepth(for: hashedKey) >= 1 {
             record(.coalesced, envelope.className)
             // Acked and forgotten: no journal write and no slot in the dedupe window for a message that did
             // nothing (a stalled agent makes hundreds a second); a redelivered copy would only sync once more.
@@ -311,7 +313,7 @@ final class DeliveryPipeline: AnswerSettler {
         }
         // After the ledger, so a copy of a message already in flight is parked rather than refused.
         if let bound = settings.keyBacklog, entry.expectsReply, !base.headers.isNoReply,
-            executor.queueDepth(for: key) >= bound
+            executor.queueDepth(for: hashedKey) >= bound
         {
             // A hung or slow key keeps at most `bound` prefetch slots; its sender gets an answer it can retry on —
             // and a retry with the same id is handled afresh: the refusal is not remembered as the answer.
@@ -347,7 +349,7 @@ final class DeliveryPipeline: AnswerSettler {
             context: HandlerContext(base: base, deadline: .now + timeout, redelivered: delivery.redelivered),
             delivery: delivery, mode: mode, received: received)
         // Each closure captures the one object: no capture context to allocate per message.
-        await executor.submit(key: key, timeout: timeout, { await admitted.run() },
+        await executor.submit(key: hashedKey, timeout: timeout, { await admitted.run() },
                               completion: { admitted.complete($0) })
     }
 
