@@ -62,6 +62,10 @@ public struct DirectJSONMember {
     /// Whether the key spells `name` (compared as bytes: no string is made).
     public func hasKey(_ name: String) -> Bool { state.key(key, equals: name) }
 
+    /// The key's length in UTF-8 bytes: a reader that knows its members' names can switch on it and compare the key
+    /// with one or two names instead of all of them.
+    public var keyByteCount: Int { key.count }
+
     public var keyString: String { state.string(keyAt: key) }
 
     public var isNull: Bool { state.isNull(value) }
@@ -76,6 +80,14 @@ public struct DirectJSONMember {
     public func recurringString() throws -> String? {
         guard !isNull else { return nil }
         return try state.recurringString(at: value) { state.codingPath(object.decoder.path, MemberKey(keyString)) }
+    }
+
+    /// The value as an `Int64` (nil for `null`), or the `DecodingError` `decodeIfPresent(Int64.self)` throws.
+    public func int64() throws -> Int64? {
+        guard !isNull else { return nil }
+        return try state.integer(Int64.self, at: value) {
+            state.codingPath(object.decoder.path, MemberKey(keyString))
+        }
     }
 
     /// The value as a boolean (nil for `null`), or the `DecodingError` `decodeIfPresent(Bool.self)` throws.
