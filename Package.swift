@@ -12,7 +12,8 @@ import PackageDescription
 //   Primitives (JSONValue, ZStackUUID, Duration units) ← everything below that needs them
 //   CRabbitMQ, CRabbitMQShim ← AMQP                      transport; knows nothing of ZStack
 //   CloudBus                                             ZStack's wire: envelope, codec, headers, errors, ring
-//   CZlib ← BodyCompression, Inventory                   ZStack's compressed bodies; the answer log's CRC-32
+//   CZlib ← BodyCompression, CChecksum                   ZStack's compressed bodies; zlib's CRC-32 tables
+//   CChecksum ← Inventory                                the answer log's CRC-32, folded with PCLMULQDQ (C)
 //   CloudBusAMQP ← CloudBus + AMQP                       publisher, topology, RPC client (Worker and the CLIs only)
 //   KVMMessages, ZBSMessages ← CloudBus                  the domains' wire types
 //   KeyedExecution, AgentHTTP, Inventory, LiveSettings   no ZStack wire, no transport
@@ -85,6 +86,9 @@ let package = Package(
         // zlib from Debian's zlib1g-dev, for the bodies ZStack deflates (CloudBus.compressNonApiMessage).
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "BodyCompression", dependencies: ["CZlib"]),
+        // zlib's CRC-32, computed with carry-less multiplication where the CPU has it (C intrinsics; zlib's table
+        // code for the rest): the answer log checksums every record.
+        .target(name: "CChecksum", dependencies: ["CZlib"]),
         .target(
             name: "CloudBusAMQP",
             dependencies: [
@@ -116,7 +120,7 @@ let package = Package(
                 // sqlite3 itself, for the one insert that binds its values in place (the answer journal's).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 // zlib's CRC-32 for the answer log's records.
-                "CZlib",
+                "CChecksum",
             ]
         ),
         // The store a fleet shares: the Inventory protocols on PostgreSQL (SQLite stays in Inventory, the default).
@@ -260,7 +264,7 @@ let package = Package(
         .testTarget(
             name: "InventoryTests",
             dependencies: [
-                "Inventory", "InventoryPostgres", "CloudBusTesting", "Primitives",
+                "Inventory", "InventoryPostgres", "CloudBusTesting", "Primitives", "CChecksum", "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

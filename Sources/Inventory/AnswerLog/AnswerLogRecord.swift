@@ -1,4 +1,4 @@
-import CZlib
+import CChecksum
 
 /// One answer as the log stores it, little-endian:
 ///
@@ -43,9 +43,11 @@ enum AnswerLogRecord {
         }
     }
 
+    /// zlib's CRC-32 of `bytes` (what every record written so far carries), folded with PCLMULQDQ where the CPU has
+    /// it: a table walk cost ~2,300 instructions per record of a 500-byte reply.
     static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return UInt32(truncatingIfNeeded: crc32(0, nil, 0)) }
-        return UInt32(truncatingIfNeeded: crc32(0, base.assumingMemoryBound(to: Bytef.self), uInt(bytes.count)))
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return 0 }
+        return cbw_crc32(0, base.assumingMemoryBound(to: UInt8.self), bytes.count)
     }
 
     private static func appendInteger<T: FixedWidthInteger>(_ value: T, to buffer: inout [UInt8]) {
