@@ -86,10 +86,14 @@ static int detect_pclmul(void) {
 }
 
 int cbw_crc32_is_accelerated(void) {
-    // Racy first use is harmless: every thread computes the same answer.
+    // Detected on first use; threads that race to it compute the same answer (relaxed atomics: no data race).
     static int detected = -1;
-    if (detected < 0) detected = detect_pclmul();
-    return detected;
+    int value = __atomic_load_n(&detected, __ATOMIC_RELAXED);
+    if (value < 0) {
+        value = detect_pclmul();
+        __atomic_store_n(&detected, value, __ATOMIC_RELAXED);
+    }
+    return value;
 }
 
 uint32_t cbw_crc32(uint32_t crc, const uint8_t *bytes, size_t length) {
