@@ -11,7 +11,6 @@ import Primitives
 public struct MessageRegistry: Sendable {
     private let types: [any BusMessage.Type]
     private let names: [String]
-    private let positions: [String: Int]
     /// Open addressing over the names' bytes (``byteHash(_:)``, linear probing, at most half full): position + 1
     /// per slot, 0 for an empty slot.
     private let slots: [Int32]
@@ -19,14 +18,8 @@ public struct MessageRegistry: Sendable {
     /// - Precondition: no two types share a `className` (that would make decoding ambiguous; it is a programming
     ///   error, not a runtime condition).
     public init(_ types: [any BusMessage.Type]) {
-        var positions: [String: Int] = [:]
-        for (position, type) in types.enumerated() {
-            precondition(positions[type.className] == nil, "two message types registered for \(type.className)")
-            positions[type.className] = position
-        }
         self.types = types
         self.names = types.map { $0.className }
-        self.positions = positions
         var capacity = 8
         while capacity < 2 * types.count { capacity *= 2 }
         var slots = [Int32](repeating: 0, count: capacity)
@@ -34,7 +27,10 @@ public struct MessageRegistry: Sendable {
             var name = name
             let hash = name.withUTF8 { Self.byteHash(UnsafeRawBufferPointer($0)) }
             var slot = Int(truncatingIfNeeded: hash) & (capacity - 1)
-            while slots[slot] != 0 { slot = (slot + 1) & (capacity - 1) }
+            while slots[slot] != 0 {
+                precondition(names[Int(slots[slot]) - 1] != name, "two message types registered for \(name)")
+                slot = (slot + 1) & (capacity - 1)
+            }
             slots[slot] = Int32(position + 1)
         }
         self.slots = slots
@@ -42,11 +38,14 @@ public struct MessageRegistry: Sendable {
 
     /// The type registered for `className`, or nil when this worker does not handle that class.
     public func type(named className: String) -> (any BusMessage.Type)? {
-        positions[className].map { types[$0] }
+        position(of: className).map { types[$0] }
     }
 
-    /// The position of `className`, or nil when it is not registered.
-    public func position(of className: String) -> Int? { positions[className] }
+    /// The position of `className`, or nil when it is not registered (through the same table as the bytes).
+    public func position(of className: String) -> Int? {
+        var name = className
+        return name.withUTF8 { position(spelledBy: UnsafeRawBufferPointer($0)) }
+    }
 
     /// The position of the class whose name is spelled by `bytes` (UTF-8, as in a body), or nil. One pass of a word
     /// hash over the bytes and a compare: no string made, no lock (the table never changes).

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// Strings that recur message after message — class names, service ids, reply inboxes — handed out from a small
+/// Strings that recur message after message — service ids, reply inboxes — handed out from a small
 /// cache instead of made anew: each would otherwise be a heap string (longer than 15 bytes) per message, for the
 /// same few values.
 ///
@@ -10,7 +10,8 @@ import Synchronization
 /// messages — distinct values only evict each other — and a lookup is one hash, one lock and one compare. Only for
 /// values that do recur: a unique id would evict a recurring one and gain nothing. Safe from any thread.
 public final class StringInterner: Sendable {
-    /// The worker's one table (class names, service ids and reply inboxes of every message it reads).
+    /// The worker's one table (service ids and reply inboxes of every message it reads; class names come from the
+    /// message registry's own strings).
     public static let shared = StringInterner()
 
     /// Strings longer than this are made anew every time (no bus name is; a hostile one is not kept).

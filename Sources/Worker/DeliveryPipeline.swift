@@ -64,11 +64,9 @@ final class DeliveryPipeline: AnswerSettler {
     private let deliberateReturns = DeliberateReturns()
     private let deadLetters: DeadLetterSink
     private let metrics: WorkerMetrics
-    /// The series of every registered class, made before the first delivery (no lock, no label rendering per
-    /// message).
-    private let classSeries: [String: ClassSeries]
-    /// Handler and series of each class by its position in `registry` (``DecodedEnvelope/classPosition``): the
-    /// delivery path indexes these instead of hashing the class name twice per message.
+    /// Handler and series of each class by its position in `registry` (``DecodedEnvelope/classPosition``), made
+    /// before the first delivery: the delivery path indexes these (no lock, no label rendering, no class name hashed
+    /// per message).
     private let classes: [RegisteredClass]
     private let settings: Settings
     private let logger: Logger
@@ -88,13 +86,10 @@ final class DeliveryPipeline: AnswerSettler {
         self.store = store
         self.deadLetters = deadLetters
         self.metrics = metrics
-        let classSeries = Dictionary(uniqueKeysWithValues: handlers.entries.keys.map { ($0, metrics.series(for: $0)) })
-        self.classSeries = classSeries
         let registry = registry
         self.classes = (0..<registry.count).map { position in
             let className = registry.className(at: position)
-            return RegisteredClass(entry: handlers.entry(for: className),
-                                   series: classSeries[className] ?? metrics.series(for: className))
+            return RegisteredClass(entry: handlers.entry(for: className), series: metrics.series(for: className))
         }
         self.settings = settings
         self.logger = logger
@@ -196,10 +191,10 @@ final class DeliveryPipeline: AnswerSettler {
         series(className).count(outcome)
     }
 
-    /// The class's series, made at start for every registered class (the fallback only for a class registered
-    /// later, which does not happen in production).
+    /// The class's series, made at start for every registered class (the fallback only for a class the registry
+    /// does not know, which refusals never name: they pass a decoded class's name or none).
     private func series(_ className: String) -> ClassSeries {
-        classSeries[className] ?? metrics.series(for: className)
+        registry.position(of: className).map { classes[$0].series } ?? metrics.series(for: className)
     }
 
     /// Returns a delivery to its queue on purpose, remembered so that its redelivery is not taken for a crash.
