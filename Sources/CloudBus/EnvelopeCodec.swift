@@ -116,12 +116,8 @@ public enum EnvelopeCodec {
     @inlinable
     public static func encodeBytes<M: BusMessage>(_ message: M, base: MessageBase) throws -> [UInt8] {
         let envelope = OutboundEnvelope(fields: MessageFields(message: message, base: base))
-        var bytes: [UInt8] = []
-        // Most replies fit (a ping's ~400 bytes, an echo's of a 200-byte payload ~520); a bigger one grows the buffer
-        // once or twice. The buffer is kept as the cached answer (the reply cache counts its capacity), so it should
-        // not be much larger than what it holds.
-        bytes.reserveCapacity(768)
-        if (try? JSONBytesEncoder.encode(envelope, into: &bytes)) != nil { return bytes }
+        // Exactly the reply's size: the bytes are kept as the cached answer (the reply cache counts their capacity).
+        if let bytes = try? JSONBytesEncoder.bytes(envelope) { return bytes }
         return [UInt8](try encodeWithFoundation(message, base: base))
     }
 

@@ -8,7 +8,7 @@ public struct DirectJSONObjectWriter {
     private func key(_ name: String) throws {
         try state.beginMember(depth: depth, owner: owner)
         state.writeString(name)
-        state.bytes.append(UInt8(ascii: ":"))
+        state.output.append(UInt8(ascii: ":"))
     }
 
     public func encode(_ value: String, _ name: String) throws {

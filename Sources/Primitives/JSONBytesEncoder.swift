@@ -12,27 +12,36 @@ import Synchronization
 /// `JSONEncoder`. ``RawJSON`` is spliced in as its validated text.
 public enum JSONBytesEncoder {
     /// Appends `value` as JSON to `bytes`.
-    /// - Throws: ``JSONBytesDecoder/Unsupported``, or what `value`'s `encode(to:)` throws; `bytes` then holds a
-    ///   partial value and must be discarded.
+    /// - Throws: ``JSONBytesDecoder/Unsupported``, or what `value`'s `encode(to:)` throws; `bytes` is then as it was.
     public static func encode<T: Encodable>(_ value: T, into bytes: inout [UInt8]) throws {
-        let state = EncodingState.take(bytes: bytes)
-        bytes = []  // the state owns the storage meanwhile: appends do not copy it
-        defer {
-            bytes = state.bytes
-            EncodingState.recycle(state)
-        }
+        let state = EncodingState.take()
+        defer { EncodingState.recycle(state) }
         try state.encodeValue(value, depth: 0)
         state.close(downTo: 0)
+        state.output.withBytes { bytes.append(contentsOf: $0) }
+    }
+
+    /// `value` as JSON, in an array of exactly its size (one allocation: the value is written into a buffer kept
+    /// between encodes, then copied once).
+    /// - Throws: ``JSONBytesDecoder/Unsupported``, or what `value`'s `encode(to:)` throws.
+    public static func bytes<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let state = EncodingState.take()
+        defer { EncodingState.recycle(state) }
+        try state.encodeValue(value, depth: 0)
+        state.close(downTo: 0)
+        return state.output.bytes()
     }
 
     /// `value` as JSON bytes: in one pass when this encoder vouches for it, by `JSONEncoder`
     /// (`.withoutEscapingSlashes`: the same values either way, member order aside) otherwise. For small bodies built
     /// per call (agent commands), where a `JSONEncoder` and its tree cost more than the call's own work.
     public static func data<T: Encodable>(_ value: T) throws -> Data {
-        var bytes: [UInt8] = []
         do {
-            try encode(value, into: &bytes)
-            return Data(bytes)
+            let state = EncodingState.take()
+            defer { EncodingState.recycle(state) }
+            try state.encodeValue(value, depth: 0)
+            state.close(downTo: 0)
+            return state.output.withBytes { Data($0) }
         } catch is JSONBytesDecoder.Unsupported {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .withoutEscapingSlashes
@@ -45,7 +54,7 @@ public enum JSONBytesEncoder {
 /// than the one being written to is closed first (its value is complete once a shallower one moves on).
 ///
 /// `@unchecked Sendable` only so that the spare state can wait in a `Mutex` between encodes: a state belongs to one
-/// encode on one thread from ``take(bytes:)`` to ``recycle(_:)``, and nothing of that encode holds it afterwards.
+/// encode on one thread from ``take()`` to ``recycle(_:)``, and nothing of that encode holds it afterwards.
 final class EncodingState: @unchecked Sendable {
     struct Frame {
         let isObject: Bool
@@ -56,29 +65,30 @@ final class EncodingState: @unchecked Sendable {
 
     // Unchecked exclusivity: the state belongs to one `encode` call on one thread, and every write to the buffer
     // would otherwise pay a dynamic access check (a measurable share of a reply's cost).
-    @exclusivity(unchecked) var bytes: [UInt8]
+    @exclusivity(unchecked) var output = OutputBytes()
     @exclusivity(unchecked) var frames: [Frame] = []
     @exclusivity(unchecked) private var nextOwner = 0
 
-    init(bytes: [UInt8]) {
-        self.bytes = bytes
+    init() {
         frames.reserveCapacity(8)
     }
 
-    /// One state kept between encodes, with its frame stack's storage: an encode then allocates neither. Taken for
-    /// the length of one encode, so concurrent and nested encodes each get their own (the second makes a new one).
+    /// One state kept between encodes, with its buffer and its frame stack's storage: an encode then allocates
+    /// neither. Taken for the length of one encode, so concurrent and nested encodes each get their own (the second
+    /// makes a new one).
     private static let spare = Mutex<EncodingState?>(nil)
 
-    static func take(bytes: [UInt8]) -> EncodingState {
-        guard let state = spare.withLock({ $0.take() }) else { return EncodingState(bytes: bytes) }
-        state.bytes = bytes
-        return state
+    /// A state kept only while its buffer is at most this big: one huge reply does not pin its buffer for good.
+    static let keptCapacity = 64 * 1024
+
+    static func take() -> EncodingState {
+        spare.withLock({ $0.take() }) ?? EncodingState()
     }
 
-    /// Keeps `state` for the next encode, holding nothing of this one (its bytes belong to the caller).
+    /// Keeps `state` for the next encode, holding nothing of this one (its bytes were copied out).
     static func recycle(_ state: EncodingState) {
-        guard state.frames.capacity <= 64 else { return }
-        state.bytes = []
+        guard state.frames.capacity <= 64, state.output.reservedCapacity <= keptCapacity else { return }
+        state.output.removeAll()
         state.frames.removeAll(keepingCapacity: true)
         state.nextOwner = 0
         spare.withLock { $0 = state }
@@ -91,7 +101,7 @@ final class EncodingState: @unchecked Sendable {
 
     func close(downTo depth: Int) {
         while frames.count > depth {
-            bytes.append(frames.removeLast().isObject ? UInt8(ascii: "}") : UInt8(ascii: "]"))
+            output.append(frames.removeLast().isObject ? UInt8(ascii: "}") : UInt8(ascii: "]"))
         }
     }
 
@@ -102,7 +112,7 @@ final class EncodingState: @unchecked Sendable {
             throw JSONBytesDecoder.Unsupported(reason: "a container written to after it was closed")
         }
         close(downTo: depth + 1)
-        if frames[depth].hasMembers { bytes.append(UInt8(ascii: ",")) }
+        if frames[depth].hasMembers { output.append(UInt8(ascii: ",")) }
         frames[depth].hasMembers = true
     }
 
@@ -111,7 +121,7 @@ final class EncodingState: @unchecked Sendable {
         guard frames.count == depth else {
             throw JSONBytesDecoder.Unsupported(reason: "a second container for one value")
         }
-        bytes.append(isObject ? UInt8(ascii: "{") : UInt8(ascii: "["))
+        output.append(isObject ? UInt8(ascii: "{") : UInt8(ascii: "["))
         frames.append(Frame(isObject: isObject, owner: owner))
     }
 
@@ -128,7 +138,7 @@ final class EncodingState: @unchecked Sendable {
         if T.self == RawJSON.self {
             let raw = unsafeBitCast(value, to: RawJSON.self)
             guard !raw.bytes.isEmpty else { throw JSONBytesDecoder.Unsupported(reason: "an empty RawJSON") }
-            bytes.append(contentsOf: raw.bytes)
+            raw.bytes.withUnsafeBytes { output.append($0) }
             return
         }
         // The other integer widths: the containers' generic `encode` stands in for their overloads, so they arrive
@@ -148,9 +158,9 @@ final class EncodingState: @unchecked Sendable {
         if T.self == Data.self || T.self == Date.self || T.self == URL.self || T.self == Decimal.self {
             throw JSONBytesDecoder.Unsupported(reason: "\(T.self), which JSONEncoder encodes its own way")
         }
-        let before = bytes.count
+        let before = output.count
         try value.encode(to: ValueEncoder(state: self, depth: depth, owner: newOwner()))
-        guard bytes.count > before else {
+        guard output.count > before else {
             throw JSONBytesDecoder.Unsupported(reason: "a value that encoded nothing")
         }
         close(downTo: depth)
@@ -159,33 +169,29 @@ final class EncodingState: @unchecked Sendable {
     // MARK: Scalars
 
     func writeBool(_ value: Bool) {
-        if value {
-            bytes.append(contentsOf: [0x74, 0x72, 0x75, 0x65])  // true
-        } else {
-            bytes.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])  // false
-        }
+        output.append(value ? "true" : "false")
     }
 
     /// A `[String: String]` (every message's `headers.schema`) as `Dictionary`'s `encode(to:)` writes it — one
     /// member per entry, in the dictionary's order — without a keyed container's box.
     func writeStringMap(_ map: [String: String]) {
-        bytes.append(UInt8(ascii: "{"))
+        output.append(UInt8(ascii: "{"))
         var first = true
         for (key, value) in map {
-            if !first { bytes.append(UInt8(ascii: ",")) }
+            if !first { output.append(UInt8(ascii: ",")) }
             first = false
             writeString(key)
-            bytes.append(UInt8(ascii: ":"))
+            output.append(UInt8(ascii: ":"))
             writeString(value)
         }
-        bytes.append(UInt8(ascii: "}"))
+        output.append(UInt8(ascii: "}"))
     }
 
-    func writeNull() { bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]) }
+    func writeNull() { output.append("null") }
 
     func writeInteger<T: FixedWidthInteger>(_ value: T) {
         if value == 0 {
-            bytes.append(UInt8(ascii: "0"))
+            output.append(UInt8(ascii: "0"))
             return
         }
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: the longest integer has 20 digits
@@ -199,9 +205,9 @@ final class EncodingState: @unchecked Sendable {
                 count += 1
             }
         }
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        if value < 0 { output.append(UInt8(ascii: "-")) }
         withUnsafeBytes(of: &digits) { buffer in
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
+            output.append(UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
         }
     }
 
@@ -213,7 +219,7 @@ final class EncodingState: @unchecked Sendable {
             writeInteger(Int64(value))
         } else {
             // Swift's shortest round-tripping form ("0.1", "1e-05"): valid JSON, the same number.
-            bytes.append(contentsOf: value.description.utf8)
+            output.append(contentsOf: value.description.utf8)
         }
     }
 
@@ -230,7 +236,7 @@ final class EncodingState: @unchecked Sendable {
     }
 
     private func writeString(utf8: UnsafeBufferPointer<UInt8>) {
-        bytes.append(UInt8(ascii: "\""))
+        output.append(UInt8(ascii: "\""))
         var start = 0, index = 0
         while index < utf8.count {
             if utf8.count - index >= 8 {
@@ -245,23 +251,24 @@ final class EncodingState: @unchecked Sendable {
             let byte = utf8[index]
             index += 1
             guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<(index - 1)]))
+            output.append(UnsafeBufferPointer(rebasing: utf8[start..<(index - 1)]))
             start = index
-            bytes.append(UInt8(ascii: "\\"))
+            output.append(UInt8(ascii: "\\"))
             switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
-            case 0x0A: bytes.append(UInt8(ascii: "n"))
-            case 0x0D: bytes.append(UInt8(ascii: "r"))
-            case 0x09: bytes.append(UInt8(ascii: "t"))
-            case 0x08: bytes.append(UInt8(ascii: "b"))
-            case 0x0C: bytes.append(UInt8(ascii: "f"))
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.append(byte)
+            case 0x0A: output.append(UInt8(ascii: "n"))
+            case 0x0D: output.append(UInt8(ascii: "r"))
+            case 0x09: output.append(UInt8(ascii: "t"))
+            case 0x08: output.append(UInt8(ascii: "b"))
+            case 0x0C: output.append(UInt8(ascii: "f"))
             default:
-                bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                          Self.hexDigits[Int(byte >> 4)], Self.hexDigits[Int(byte & 0x0F)]])
+                output.append("u00")
+                output.append(Self.hexDigits[Int(byte >> 4)])
+                output.append(Self.hexDigits[Int(byte & 0x0F)])
             }
         }
-        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
-        bytes.append(UInt8(ascii: "\""))
+        output.append(UnsafeBufferPointer(rebasing: utf8[start...]))
+        output.append(UInt8(ascii: "\""))
     }
 }
 
@@ -303,7 +310,7 @@ struct ObjectWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     private func key(_ key: Key) throws {
         try state.beginMember(depth: depth, owner: owner)
         state.writeString(key.stringValue)
-        state.bytes.append(UInt8(ascii: ":"))
+        state.output.append(UInt8(ascii: ":"))
     }
 
     mutating func encodeNil(forKey key: Key) throws {
