@@ -9,6 +9,7 @@ import PackageDescription
 
 // Module graph: an arrow means "may import"; nothing points up. docs/README.md has the map and one delivery's path.
 //
+//   CJSONScan ← Primitives                               the JSON strings' byte searches (C, SSE2)
 //   Primitives (JSONValue, ZStackUUID, Duration units) ← everything below that needs them
 //   CRabbitMQ, CRabbitMQShim ← AMQP                      transport; knows nothing of ZStack
 //   CloudBus                                             ZStack's wire: envelope, codec, headers, errors, ring
@@ -57,8 +58,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", exact: "1.4.0"),
     ],
     targets: [
-        // Value helpers every layer shares; depends on nothing.
-        .target(name: "Primitives"),
+        // Value helpers every layer shares; depends on nothing but its C byte searches.
+        .target(name: "Primitives", dependencies: ["CJSONScan"]),
+        // The JSON reader's and writer's string searches, sixteen bytes at a time (SSE2): Swift's SIMD compares
+        // compile to element loops.
+        .target(name: "CJSONScan"),
 
         // rabbitmq-c from Debian's librabbitmq-dev (0.11). Headers only; linking comes from pkg-config.
         .systemLibrary(
@@ -234,7 +238,7 @@ let package = Package(
         // Counts every heap allocation of a process it is preloaded into; snapshots on SIGUSR2 (issue 15).
         .target(name: "CMallocCounter"),
 
-        .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"]),
+        .testTarget(name: "PrimitivesTests", dependencies: ["Primitives", "CJSONScan"]),
         .testTarget(name: "BodyCompressionTests", dependencies: ["BodyCompression"]),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "CloudBusTesting"]),
         .testTarget(

@@ -1,3 +1,4 @@
+internal import CJSONScan
 import Foundation
 import Synchronization
 
@@ -226,7 +227,7 @@ final class EncodingState: @unchecked Sendable {
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// A JSON string: `"`, `\` and control characters escaped, everything else (UTF-8, `/`) as it is. Runs with
-    /// nothing to escape (ids, names, payloads) are found eight bytes at a time and copied whole.
+    /// nothing to escape (ids, names, payloads) are found sixteen bytes at a time and copied whole.
     func writeString(_ string: String) {
         // Read in place: a native string's bytes are contiguous. Copying the string into a `var` for `withUTF8` cost
         // a retain and a release of its storage per string written, the encoder's largest share of either.
@@ -237,22 +238,17 @@ final class EncodingState: @unchecked Sendable {
 
     private func writeString(utf8: UnsafeBufferPointer<UInt8>) {
         output.append(UInt8(ascii: "\""))
-        var start = 0, index = 0
-        while index < utf8.count {
-            if utf8.count - index >= 8 {
-                let toEscape = JSONScanner.bytesToEscape(UInt64(littleEndian:
-                    UnsafeRawPointer(utf8.baseAddress! + index).loadUnaligned(as: UInt64.self)))
-                if toEscape == 0 {
-                    index += 8
-                    continue
-                }
-                index += toEscape.trailingZeroBitCount >> 3  // the first byte to escape (the lowest flag is exact)
-            }
-            let byte = utf8[index]
-            index += 1
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            output.append(UnsafeBufferPointer(rebasing: utf8[start..<(index - 1)]))
-            start = index
+        guard let base = utf8.baseAddress else { return output.append(UInt8(ascii: "\"")) }
+        let count = utf8.count
+        var start = 0
+        while true {
+            // Sixteen bytes at a time, in C (CJSONScan): byte by byte in Swift, a string's last one to seven bytes
+            // cost ~28 instructions each; word by word, ~25 per eight bytes.
+            let index = start + cbw_json_escape_offset(base + start, count - start)
+            guard index < count else { break }
+            let byte = base[index]
+            output.append(UnsafeBufferPointer(start: base + start, count: index - start))
+            start = index + 1
             output.append(UInt8(ascii: "\\"))
             switch byte {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.append(byte)
@@ -267,7 +263,7 @@ final class EncodingState: @unchecked Sendable {
                 output.append(Self.hexDigits[Int(byte & 0x0F)])
             }
         }
-        output.append(UnsafeBufferPointer(rebasing: utf8[start...]))
+        output.append(UnsafeBufferPointer(start: base + start, count: count - start))
         output.append(UInt8(ascii: "\""))
     }
 }

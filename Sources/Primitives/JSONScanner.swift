@@ -1,3 +1,4 @@
+internal import CJSONScan
 import Foundation
 
 /// One JSON value's bytes: validated, never decoded unless asked. What the worker keeps of the parts of a message it
@@ -58,23 +59,6 @@ public enum JSONScanner {
         try cursor.skipValue()
         cursor.skipWhitespace()
         guard cursor.atEnd else { throw cursor.error("unexpected text after the value") }
-    }
-
-    /// The bytes of `word` (little-endian: the first in the lowest bits) that a JSON string escapes — a quote, a
-    /// backslash or a control character — as their high bits (the classic bit tricks for "has a zero byte" and "has a
-    /// byte below n"). The **lowest** flag is exact: a borrow runs only upwards, from a byte flagged itself, so bytes
-    /// above the first may be flagged wrongly, never those below it. A string's plain runs are skipped and copied
-    /// eight bytes at a time with it, and `trailingZeroBitCount / 8` says where the run ends.
-    @inline(__always)
-    static func bytesToEscape(_ word: UInt64) -> UInt64 {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        let belowSpace = (word &- ones &* 0x20) & ~word & highs
-        let quote = word ^ (ones &* 0x22)
-        let backslash = word ^ (ones &* 0x5C)
-        let hasQuote = (quote &- ones) & ~quote & highs
-        let hasBackslash = (backslash &- ones) & ~backslash & highs
-        return belowSpace | hasQuote | hasBackslash
     }
 
     /// Validates `buffer` as a bus body — one object of exactly one member whose key has no escapes, `{"<class>":
@@ -382,18 +366,10 @@ public enum JSONScanner {
             guard peek == UInt8(ascii: "\"") else { throw error("expected a string") }
             position += 1
             while position < end {
-                // Runs of plain ASCII eight bytes at a time (ids, names and payloads are mostly that), straight to the
-                // byte that ends one: stepping byte by byte through a short key's last word cost more than its run.
-                while end - position >= 8 {
-                    let special = Self.specialBytes(
-                        UInt64(littleEndian: (buffer.baseAddress! + position).loadUnaligned(as: UInt64.self)))
-                    if special == 0 {
-                        position += 8
-                    } else {
-                        position += special.trailingZeroBitCount >> 3
-                        break
-                    }
-                }
+                // Runs of plain ASCII sixteen bytes at a time, in C (CJSONScan), straight to the byte that ends one
+                // (ids, names and payloads are mostly plain): eight at a time in Swift cost ~25 instructions a word.
+                position += cbw_json_special_offset(
+                    buffer.baseAddress!.assumingMemoryBound(to: UInt8.self) + position, end - position)
                 guard position < end else { break }
                 let byte = buffer[position]
                 switch byte {
@@ -419,13 +395,6 @@ public enum JSONScanner {
                 }
             }
             throw error("unterminated string")
-        }
-
-        /// The bytes of `word` that end a plain run in a string, as their high bits, the lowest exact: those
-        /// ``JSONScanner/bytesToEscape(_:)`` flags, and non-ASCII bytes (checked as UTF-8 one by one).
-        @inline(__always)
-        static func specialBytes(_ word: UInt64) -> UInt64 {
-            JSONScanner.bytesToEscape(word) | word & 0x8080_8080_8080_8080
         }
 
         /// One multi-byte UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).

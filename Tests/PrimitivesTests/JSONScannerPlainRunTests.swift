@@ -1,41 +1,52 @@
 import Foundation
+import CJSONScan
 @testable import Primitives
 import Testing
 
-/// The scanner skips plain ASCII in strings eight bytes at a time; the word test must flag exactly the bytes that
-/// end a plain run, in every position.
+/// The scanner skips plain ASCII in strings, and the encoder copies it, sixteen bytes at a time (CJSONScan's searches:
+/// whole blocks, an overlapping last block, two overlapping halves under sixteen bytes, a byte loop under four). Each
+/// must find exactly the first byte that ends a plain run, at every position of every length those paths take.
 @Suite("JSON scanner: plain runs")
 struct JSONScannerPlainRunTests {
-    @Test("every byte value in every position of a word: the first byte that ends a plain run is the lowest flag")
+    static func isSpecial(_ byte: UInt8) -> Bool { isEscaped(byte) || byte >= 0x80 }
+    static func isEscaped(_ byte: UInt8) -> Bool { byte < 0x20 || byte == 0x22 || byte == 0x5C }
+
+    @Test("every byte value at every position of 1…40 bytes: the first special byte is the one found")
     func everyByteInEveryPosition() {
         var wrong: [String] = []
-        for value in 0...255 {
-            let special = value < 0x20 || value == 0x22 || value == 0x5C || value >= 0x80
-            let escaped = value < 0x20 || value == 0x22 || value == 0x5C
-            for position in 0..<8 {
-                // Behind it, bytes that are special themselves (a borrow chain's false flags sit above the first
-                // true one; none may sit below it) or plain neighbours of the borrow chains.
-                for tail: UInt8 in [UInt8(ascii: "a"), 0x00, 0x22, 0x5C, 0xFF] {
-                    var bytes = [UInt8](repeating: tail, count: 8)
-                    for before in 0..<position { bytes[before] = before == position - 1 ? 0x21 : UInt8(ascii: "a") }
-                    bytes[position] = UInt8(value)
-                    let word = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-                    let firstSpecial = bytes.firstIndex { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 >= 0x80 } ?? 8
-                    let firstEscaped = bytes.firstIndex { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C } ?? 8
-                    let flags = JSONScanner.Cursor.specialBytes(word), escapeFlags = JSONScanner.bytesToEscape(word)
-                    if flags.trailingZeroBitCount / 8 != firstSpecial
-                        || escapeFlags.trailingZeroBitCount / 8 != firstEscaped
-                    {
-                        wrong.append("byte \(value) at \(position) before \(tail)")
-                    }
-                    // With a plain tail, exactly the byte itself is flagged.
-                    if tail == UInt8(ascii: "a"), (flags != 0) != special || (escapeFlags != 0) != escaped {
-                        wrong.append("byte \(value) at \(position) alone")
+        for length in 1...40 {
+            for position in 0..<length {
+                for value in 0...255 {
+                    // Behind it, plain bytes or special ones (the first must still win); before it, plain bytes.
+                    for tail: UInt8 in [UInt8(ascii: "a"), 0x00, 0x22, 0x5C, 0xFF] {
+                        var bytes = [UInt8](repeating: tail, count: length)
+                        for before in 0..<position { bytes[before] = before == position - 1 ? 0x21 : 0x7E }
+                        bytes[position] = UInt8(value)
+                        let (special, escape) = bytes.withUnsafeBufferPointer {
+                            (cbw_json_special_offset($0.baseAddress, length), cbw_json_escape_offset($0.baseAddress, length))
+                        }
+                        let firstSpecial = bytes.firstIndex(where: Self.isSpecial) ?? length
+                        let firstEscaped = bytes.firstIndex(where: Self.isEscaped) ?? length
+                        if special != firstSpecial || escape != firstEscaped {
+                            wrong.append("length \(length): byte \(value) at \(position) before \(tail)")
+                        }
                     }
                 }
             }
         }
-        #expect(wrong.isEmpty, "\(wrong)")
+        #expect(wrong.isEmpty, "\(wrong.prefix(20))")
+    }
+
+    @Test("plain runs of every length 0…70, in every byte value that is plain: nothing found")
+    func plainRuns() {
+        let plain = (0...255).map(UInt8.init).filter { !Self.isSpecial($0) }
+        for length in 0...70 {
+            let bytes = (0..<length).map { plain[($0 * 7 + length) % plain.count] }
+            let found = bytes.withUnsafeBufferPointer {
+                (cbw_json_special_offset($0.baseAddress, length), cbw_json_escape_offset($0.baseAddress, length))
+            }
+            #expect(found == (length, length), "length \(length)")
+        }
     }
 
     @Test("strings with a special byte at every offset scan as Foundation reads them")
