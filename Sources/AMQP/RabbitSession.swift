@@ -41,7 +41,7 @@ import Primitives
     let writesDirectly: Bool
     // Unchecked exclusivity: the session is its owner thread's (or a borrowed pass's, under the owner lock), and every
     // frame appended would otherwise pay a dynamic access check.
-    @exclusivity(unchecked) private var queued: [UInt8] = []
+    @exclusivity(unchecked) private var queued = OutputBytes(capacity: 16 * 1024)
     /// Bytes of `queued` already written (a write that the socket took only in part).
     @exclusivity(unchecked) private var queuedWritten = 0
     /// The negotiated frame size limit: bodies are split into frames of at most this, less the frame's 8 bytes.
@@ -246,13 +246,13 @@ import Primitives
                 while offset < body.count {
                     let count = min(chunk, body.count - offset)
                     appendFrameHeader(type: UInt8(AMQP_FRAME_BODY), channel: Self.publishChannel, size: count)
-                    queued.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[offset..<(offset + count)]))
+                    queued.append(UnsafeRawBufferPointer(rebasing: body[offset..<(offset + count)]))
                     queued.append(UInt8(AMQP_FRAME_END))
                     offset += count
                 }
             }
         } catch {
-            queued.removeSubrange(rollback...)
+            queued.removeSuffix(from: rollback)
             throw error
         }
     }
@@ -293,7 +293,7 @@ import Primitives
     @discardableResult
     func flushQueued(waiting: Bool) throws(AMQPError) -> Bool {
         while queuedWritten < queued.count {
-            let written = queued.withUnsafeBytes { bytes in
+            let written = queued.withBytes { bytes in
                 send(socketDescriptor, bytes.baseAddress! + queuedWritten, bytes.count - queuedWritten,
                      Int32(MSG_NOSIGNAL))
             }
@@ -313,7 +313,7 @@ import Primitives
         }
         // The buffer is kept for the next pass, but not at the size of the largest message ever sent (a VM sync can
         // be megabytes): past 256 KiB it is given back.
-        queued.removeAll(keepingCapacity: queued.capacity <= Self.queuedCapacityKept)
+        queued.removeAll(keepingCapacityUpTo: Self.queuedCapacityKept, initialCapacity: 16 * 1024)
         queuedWritten = 0
         return true
     }
@@ -353,7 +353,7 @@ import Primitives
     }
 
     private func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.bigEndian) { queued.append(contentsOf: $0) }
+        withUnsafeBytes(of: value.bigEndian) { queued.append($0) }
     }
 
     /// A method frame: the method number, then rabbitmq-c's own encoding of the arguments (`amqp_encode_method`).
@@ -401,20 +401,17 @@ import Primitives
                              _ encode: (UnsafeMutableRawBufferPointer) -> Int32) throws(AMQPError) {
         let start = queued.count
         appendFrameHeader(type: type, channel: channel, size: 0)
-        queued.append(contentsOf: repeatElement(0, count: capacity))
-        let size = queued.withUnsafeMutableBytes { bytes in
-            encode(UnsafeMutableRawBufferPointer(rebasing: bytes[(start + 7)...]))
+        // The payload is encoded straight into the buffer's spare room (no zero fill, nothing to cut back).
+        var size: Int32 = 0
+        queued.appendUninitialized(capacity: capacity) { payload in
+            size = encode(payload)
+            return Int(max(size, 0))
         }
         guard size >= 0 else {
-            queued.removeSubrange(start...)
+            queued.removeSuffix(from: start)
             throw .library(operation: operation, status: size, message: Self.statusText(size))
         }
-        queued.removeSubrange((start + 7 + Int(size))...)
-        queued.withUnsafeMutableBytes { bytes in
-            withUnsafeBytes(of: UInt32(size).bigEndian) {
-                (bytes.baseAddress! + start + 3).copyMemory(from: $0.baseAddress!, byteCount: 4)
-            }
-        }
+        queued.store(UInt32(size).bigEndian, at: start + 3)
         queued.append(UInt8(AMQP_FRAME_END))
     }
 

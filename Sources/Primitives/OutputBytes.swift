@@ -51,8 +51,42 @@ public struct OutputBytes: ~Copyable {
         for byte in bytes { append(byte) }
     }
 
+    /// Lets `body` write up to `capacity` bytes after the last one and keeps the number it returns — for a C
+    /// encoder that writes into a buffer and reports its size, with no zero fill first. Nothing is kept if `body`
+    /// throws.
+    public mutating func appendUninitialized<E: Error>(
+        capacity: Int, _ body: (UnsafeMutableRawBufferPointer) throws(E) -> Int
+    ) throws(E) {
+        if self.capacity - count < capacity { grow(toHold: count + capacity) }
+        let written = try body(UnsafeMutableRawBufferPointer(start: start + count, count: capacity))
+        precondition(written >= 0 && written <= capacity, "wrote \(written) of \(capacity) bytes")
+        count += written
+    }
+
+    /// Overwrites bytes already written, at `offset` (a frame's size, known once its payload is).
+    public mutating func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "store past the bytes written")
+        withUnsafeBytes(of: value) { (start + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    /// Drops the bytes from `offset` on (a rollback to an earlier `count`).
+    public mutating func removeSuffix(from offset: Int) {
+        precondition(offset >= 0 && offset <= count, "offset \(offset) outside 0...\(count)")
+        count = offset
+    }
+
     /// Forgets what was written; the storage stays for the next use.
     public mutating func removeAll() { count = 0 }
+
+    /// Forgets what was written, and gives the storage back when it grew past `limit` (a buffer that once held a
+    /// huge message should not keep its size for good): the next use starts at `initialCapacity`.
+    public mutating func removeAll(keepingCapacityUpTo limit: Int, initialCapacity: Int = 1024) {
+        count = 0
+        guard capacity > limit else { return }
+        start.deallocate()
+        capacity = Swift.max(initialCapacity, 16)
+        start = .allocate(byteCount: capacity, alignment: 1)
+    }
 
     /// `body` over the bytes written so far. The pointer is valid only inside `body`.
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {

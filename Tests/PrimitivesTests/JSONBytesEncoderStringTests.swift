@@ -2,10 +2,10 @@ import Foundation
 @testable import Primitives
 import Testing
 
-/// The encoder's string writer reads eight bytes at a time, the last word of a string included (its missing bytes
-/// read as spaces, never past the string). Every length across the word boundaries, every character that needs an
+/// The encoder's string writer searches sixteen bytes at a time (CJSONScan: whole blocks, overlapping last block,
+/// overlapping halves for short strings). Every length across those paths' boundaries, every character that needs an
 /// escape at every position, must give `JSONEncoder`'s very bytes.
-@Suite("JSONBytesEncoder: strings word by word, the output buffer")
+@Suite("JSONBytesEncoder: strings, the kept buffer")
 struct JSONBytesEncoderStringTests {
     static func reference(_ value: String) throws -> [UInt8] {
         let encoder = JSONEncoder()
@@ -61,26 +61,6 @@ struct JSONBytesEncoderStringTests {
     func bridgedString() throws {
         let value = NSString(string: "bridged \"value\" with\ttab and é") as String
         #expect(try Self.onePass(value) == Self.reference(value))
-    }
-
-    @Test("the buffer grows past its first capacity and keeps every byte")
-    func growth() throws {
-        var output = OutputBytes(capacity: 16)
-        var expected: [UInt8] = []
-        for round in 0..<300 {
-            let piece = Array("piece-\(round);".utf8)
-            piece.withUnsafeBytes { output.append($0) }
-            output.append(UInt8(ascii: "|"))
-            output.append("lit")
-            expected += piece + Array("|lit".utf8)
-        }
-        #expect(output.count == expected.count)
-        #expect(output.reservedCapacity >= expected.count)
-        #expect(output.bytes() == expected)
-        #expect(output.withBytes { Array($0) } == expected)
-        output.removeAll()
-        #expect(output.count == 0)
-        #expect(output.bytes().isEmpty)
     }
 
     @Test("a value larger than the kept capacity is written whole, and the next encode starts clean")
