@@ -41,7 +41,7 @@ import Primitives
     let writesDirectly: Bool
     // Unchecked exclusivity: the session is its owner thread's (or a borrowed pass's, under the owner lock), and every
     // frame appended would otherwise pay a dynamic access check.
-    @exclusivity(unchecked) private var queued = OutputBytes(capacity: 16 * 1024)
+    @exclusivity(unchecked) private var queued = OutputBytes(capacity: RabbitSession.queuedInitialCapacity)
     /// Bytes of `queued` already written (a write that the socket took only in part).
     @exclusivity(unchecked) private var queuedWritten = 0
     /// The negotiated frame size limit: bodies are split into frames of at most this, less the frame's 8 bytes.
@@ -313,12 +313,14 @@ import Primitives
         }
         // The buffer is kept for the next pass, but not at the size of the largest message ever sent (a VM sync can
         // be megabytes): past 256 KiB it is given back.
-        queued.removeAll(keepingCapacityUpTo: Self.queuedCapacityKept, initialCapacity: 16 * 1024)
+        queued.removeAll(keepingCapacityUpTo: Self.queuedCapacityKept, initialCapacity: Self.queuedInitialCapacity)
         queuedWritten = 0
         return true
     }
 
     private static let queuedCapacityKept = 256 * 1024
+    /// Room for a pass of acks and a few replies before the queue first grows.
+    private static let queuedInitialCapacity = 16 * 1024
 
     /// rabbitmq-c writes on its own (RPCs, heartbeats from inside a frame read): what is queued goes first. Then
     /// what the call may write is added to ``sendQueueBound``: a frame read writes at most a heartbeat, anything

@@ -15,22 +15,14 @@ public enum JSONBytesEncoder {
     /// Appends `value` as JSON to `bytes`.
     /// - Throws: ``JSONBytesDecoder/Unsupported``, or what `value`'s `encode(to:)` throws; `bytes` is then as it was.
     public static func encode<T: Encodable>(_ value: T, into bytes: inout [UInt8]) throws {
-        let state = EncodingState.take()
-        defer { EncodingState.recycle(state) }
-        try state.encodeValue(value, depth: 0)
-        state.close(downTo: 0)
-        state.output.withBytes { bytes.append(contentsOf: $0) }
+        try encoded(value) { output in output.withBytes { bytes.append(contentsOf: $0) } }
     }
 
     /// `value` as JSON, in an array of exactly its size (one allocation: the value is written into a buffer kept
     /// between encodes, then copied once).
     /// - Throws: ``JSONBytesDecoder/Unsupported``, or what `value`'s `encode(to:)` throws.
     public static func bytes<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let state = EncodingState.take()
-        defer { EncodingState.recycle(state) }
-        try state.encodeValue(value, depth: 0)
-        state.close(downTo: 0)
-        return state.output.bytes()
+        try encoded(value) { $0.bytes() }
     }
 
     /// `value` as JSON bytes: in one pass when this encoder vouches for it, by `JSONEncoder`
@@ -38,16 +30,24 @@ public enum JSONBytesEncoder {
     /// per call (agent commands), where a `JSONEncoder` and its tree cost more than the call's own work.
     public static func data<T: Encodable>(_ value: T) throws -> Data {
         do {
-            let state = EncodingState.take()
-            defer { EncodingState.recycle(state) }
-            try state.encodeValue(value, depth: 0)
-            state.close(downTo: 0)
-            return state.output.withBytes { Data($0) }
+            return try encoded(value) { output in output.withBytes { Data($0) } }
         } catch is JSONBytesDecoder.Unsupported {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .withoutEscapingSlashes
             return try encoder.encode(value)
         }
+    }
+}
+
+extension JSONBytesEncoder {
+    /// `value` encoded into a kept state's buffer, handed to `read` (which copies out what it keeps: the buffer is
+    /// the next encode's once `read` returns).
+    private static func encoded<T: Encodable, R>(_ value: T, _ read: (borrowing OutputBytes) -> R) throws -> R {
+        let state = EncodingState.take()
+        defer { EncodingState.recycle(state) }
+        try state.encodeValue(value, depth: 0)
+        state.close(downTo: 0)
+        return read(state.output)
     }
 }
 
