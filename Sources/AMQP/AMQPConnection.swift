@@ -108,22 +108,24 @@ public final class AMQPConnection: Sendable {
     /// Publishes and waits for the broker's confirm. While the owner thread sleeps, the calling thread writes the
     /// publish itself (see `ConnectionOwner.borrowedPublishPass`); the confirm always comes through the owner thread.
     @discardableResult
-    public func publish(_ message: OutgoingMessage) async throws(AMQPError) -> PublishOutcome {
+    public func publish(_ message: consuming OutgoingMessage) async throws(AMQPError) -> PublishOutcome {
         // Resumed exactly once: the confirm tracker completes every publish it is given (confirm, nack, return,
-        // or the connection's end), and a publish the mailbox refuses is completed at once.
+        // or the connection's end), and a publish the mailbox refuses is completed at once. The message is moved
+        // into its command (a copy would retain and release each of its references).
+        var pending: OutgoingMessage? = consume message
         let result: Result<PublishOutcome, AMQPError> = await withOneShotContinuation { continuation in
-            postPublish(.publish(message, completion: .resume(continuation)))
+            postPublish(.publish(pending.take()!, completion: .resume(continuation)))
         }
         return try result.get()
     }
 
     /// Publishes without waiting; for traffic whose loss the caller tolerates (benchmarks' load,
     /// best-effort notifications).
-    public func publishWithoutConfirm(_ message: OutgoingMessage) {
+    public func publishWithoutConfirm(_ message: consuming OutgoingMessage) {
         postPublish(.publish(message, completion: nil))
     }
 
-    private func postPublish(_ command: Command) {
+    private func postPublish(_ command: consuming Command) {
         guard mailbox.postWithoutWaking(command) else { return }
         // Posted from another connection's owner thread (a handler answering there): its pass runs this
         // connection's publishes before it sleeps, with every other one the pass posts — one write for all of the

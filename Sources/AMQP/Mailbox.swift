@@ -26,24 +26,27 @@ final class Mailbox: Sendable {
 
     deinit { Glibc.close(wakeDescriptor) }
 
-    func post(_ command: Command) {
+    func post(_ command: consuming Command) {
         if postWithoutWaking(command) { wake() }
     }
 
     /// Posts `command` and returns whether the owner thread needs a wake-up for it (the list was empty and the caller
     /// is not the owner thread), leaving the wake-up to the caller: a publisher first tries to run the command itself
     /// (`ConnectionOwner.borrowedPublishPass`) and wakes the owner only if that did not take everything.
-    func postWithoutWaking(_ command: Command) -> Bool {
+    func postWithoutWaking(_ command: consuming Command) -> Bool {
+        // Moved into the list, not copied: a publish's message is a dozen references (body, names, properties), each
+        // retained by a copy and released again when the copy goes. Left here only when refused.
+        var pending: Command? = consume command
         let accepted: Bool?  // nil: refused; otherwise whether the list was empty (the owner needs a wake-up)
         accepted = state.withLock { state in
             guard !state.closed else { return nil }
             let wasEmpty = state.commands.isEmpty
-            state.commands.append(command)
+            state.commands.append(pending.take()!)
             return wasEmpty
         }
         switch accepted {
         case nil:
-            command.reject(.closed)
+            pending?.reject(.closed)
             return false
         case true?: return !isOwnerThread
         case false?: return false
