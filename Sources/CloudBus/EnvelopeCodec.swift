@@ -115,9 +115,14 @@ public enum EnvelopeCodec {
     /// type's ``BusMessage/envelopeBytes(base:)`` is its own specialised copy (see there).
     @inlinable
     public static func encodeBytes<M: BusMessage>(_ message: M, base: MessageBase) throws -> [UInt8] {
-        let envelope = OutboundEnvelope(fields: MessageFields(message: message, base: base))
         // Exactly the reply's size: the bytes are kept as the cached answer (the reply cache counts their capacity).
-        if let bytes = try? JSONBytesEncoder.bytes(envelope) { return bytes }
+        // Message and base are written where they are: an `OutboundEnvelope` would hold a copy of each (a retain and
+        // a release for every reference in them).
+        if let bytes = try? JSONBytesEncoder.bytes(member: M.className, value: { encoder in
+            try MessageFields.encode(message, base, to: encoder)
+        }) {
+            return bytes
+        }
         return [UInt8](try encodeWithFoundation(message, base: base))
     }
 

@@ -24,6 +24,12 @@ struct MessageFields<Message: BusMessage>: Codable {
     /// encoder does not keep it); JSON readers, Gson included, do not depend on it.
     @usableFromInline
     func encode(to encoder: any Encoder) throws {
+        try Self.encode(message, base, to: encoder)
+    }
+
+    /// The one order of the two halves, for ``encode(to:)`` and for the codec writing them without a `MessageFields`.
+    @inlinable
+    static func encode(_ message: Message, _ base: MessageBase, to encoder: any Encoder) throws {
         try message.encode(to: encoder)
         try base.encode(to: encoder)
     }

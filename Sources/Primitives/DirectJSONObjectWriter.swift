@@ -27,6 +27,12 @@ public struct DirectJSONObjectWriter {
         try state.encodeValue(value, depth: depth + 1)
     }
 
+    /// A member whose value `encode` writes through the encoder it is handed (an object of several types' members).
+    public func encode(_ name: String, with encode: (any Encoder) throws -> Void) throws {
+        try key(name)
+        try state.encodeValue(depth: depth + 1, with: encode)
+    }
+
     /// Nothing for nil, like `encodeIfPresent(_:forKey:)`.
     public func encodeIfPresent<T: Encodable>(_ value: T?, _ name: String) throws {
         guard let value else { return }

@@ -25,6 +25,16 @@ public enum JSONBytesEncoder {
         try encoded(value) { $0.bytes() }
     }
 
+    /// `{"<name>": <value>}`, the value written by `value` through the encoder it is handed (several types' members
+    /// into one object, as a message's own fields and its base fields are) — so that a caller need not first build a
+    /// value holding copies of them to encode. Exactly its size, like ``bytes(_:)``.
+    /// - Throws: ``JSONBytesDecoder/Unsupported``, or what `value` throws.
+    public static func bytes(member name: String, value: (any Encoder) throws -> Void) throws -> [UInt8] {
+        try encoded({ state in
+            try ValueEncoder(state: state, depth: 0, owner: state.newOwner()).directObject().encode(name, with: value)
+        }, read: { $0.bytes() })
+    }
+
     /// `value` as JSON bytes: in one pass when this encoder vouches for it, by `JSONEncoder`
     /// (`.withoutEscapingSlashes`: the same values either way, member order aside) otherwise. For small bodies built
     /// per call (agent commands), where a `JSONEncoder` and its tree cost more than the call's own work.
@@ -43,9 +53,15 @@ extension JSONBytesEncoder {
     /// `value` encoded into a kept state's buffer, handed to `read` (which copies out what it keeps: the buffer is
     /// the next encode's once `read` returns).
     private static func encoded<T: Encodable, R>(_ value: T, _ read: (borrowing OutputBytes) -> R) throws -> R {
+        try encoded({ try $0.encodeValue(value, depth: 0) }, read: read)
+    }
+
+    /// What `write` writes at depth 0 of a kept state, handed to `read` likewise.
+    private static func encoded<R>(_ write: (EncodingState) throws -> Void,
+                                   read: (borrowing OutputBytes) -> R) throws -> R {
         let state = EncodingState.take()
         defer { EncodingState.recycle(state) }
-        try state.encodeValue(value, depth: 0)
+        try write(state)
         state.close(downTo: 0)
         return read(state.output)
     }
@@ -159,8 +175,13 @@ final class EncodingState: @unchecked Sendable {
         if T.self == Data.self || T.self == Date.self || T.self == URL.self || T.self == Decimal.self {
             throw JSONBytesDecoder.Unsupported(reason: "\(T.self), which JSONEncoder encodes its own way")
         }
+        try encodeValue(depth: depth) { try value.encode(to: $0) }
+    }
+
+    /// The value `encode` writes through a new encoder at `depth`, as one complete JSON value.
+    func encodeValue(depth: Int, with encode: (any Encoder) throws -> Void) throws {
         let before = output.count
-        try value.encode(to: ValueEncoder(state: self, depth: depth, owner: newOwner()))
+        try encode(ValueEncoder(state: self, depth: depth, owner: newOwner()))
         guard output.count > before else {
             throw JSONBytesDecoder.Unsupported(reason: "a value that encoded nothing")
         }

@@ -24,6 +24,27 @@ struct JSONBytesEncoderDataTests {
         #expect(try JSONBytesEncoder.data(["hostUuid": value]) == Self.reference(["hostUuid": value]))
     }
 
+    struct Named: Encodable {
+        var name = "x\"y/z"
+        var count = 1
+    }
+
+    struct Flagged: Encodable {
+        var flag = true
+    }
+
+    @Test("one member whose object two values write: both's members in order; a value that writes nothing gives up")
+    func memberWrittenByTwoValues() throws {
+        let bytes = try JSONBytesEncoder.bytes(member: "org.zstack.Cls") { encoder in
+            try Named().encode(to: encoder)
+            try Flagged().encode(to: encoder)
+        }
+        #expect(bytes == Array(#"{"org.zstack.Cls":{"name":"x\"y/z","count":1,"flag":true}}"#.utf8))
+        #expect(throws: JSONBytesDecoder.Unsupported.self) { try JSONBytesEncoder.bytes(member: "c") { _ in } }
+        // The state given back after the failure starts the next encode clean.
+        #expect(try JSONBytesEncoder.bytes(Flagged()) == Array(#"{"flag":true}"#.utf8))
+    }
+
     struct Stamped: Encodable {
         var uuid: String
         var at: Date
