@@ -1,13 +1,15 @@
-/// A growable byte buffer written through a pointer: the JSON encoder's output (issue 15).
+/// A growable byte buffer written through a pointer: the JSON encoder's output and the AMQP session's queued frames
+/// (issue 15).
 ///
 /// Why not `[UInt8]`: every `append` to an array checks that its storage is uniquely referenced and has room, out of
 /// line for `append(contentsOf:)` — about a hundred instructions per short string, and a reply writes ~40 pieces.
 /// Here an append is a capacity compare and a copy. Noncopyable, so the storage has one owner and is freed once;
-/// the bytes leave it only as a copy (``withBytes(_:)``), never as a view that could outlive a later append.
+/// its bytes are seen only inside a closure (``withBytes(_:)``, ``appendUninitialized(capacity:_:)``) or copied out
+/// (``bytes()``), never through a view that could outlive a later append.
 public struct OutputBytes: ~Copyable {
     private var start: UnsafeMutableRawPointer
     private var capacity: Int
-    /// Bytes written since the last ``removeAll()``.
+    /// Bytes held now.
     public private(set) var count = 0
 
     public init(capacity: Int = 1024) {
