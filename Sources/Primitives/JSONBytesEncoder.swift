@@ -18,16 +18,10 @@ public enum JSONBytesEncoder {
         try encoded(value) { output in output.withBytes { bytes.append(contentsOf: $0) } }
     }
 
-    /// `value` as JSON, in an array of exactly its size (one allocation: the value is written into a buffer kept
-    /// between encodes, then copied once).
-    /// - Throws: ``JSONBytesDecoder/Unsupported``, or what `value`'s `encode(to:)` throws.
-    public static func bytes<T: Encodable>(_ value: T) throws -> [UInt8] {
-        try encoded(value) { $0.bytes() }
-    }
-
     /// `{"<name>": <value>}`, the value written by `value` through the encoder it is handed (several types' members
     /// into one object, as a message's own fields and its base fields are) — so that a caller need not first build a
-    /// value holding copies of them to encode. Exactly its size, like ``bytes(_:)``.
+    /// value holding copies of them to encode. In an array of exactly its size (the value is written into a buffer kept
+    /// between encodes, then copied once).
     /// - Throws: ``JSONBytesDecoder/Unsupported``, or what `value` throws.
     public static func bytes(member name: String, value: (any Encoder) throws -> Void) throws -> [UInt8] {
         try encoded({ state in

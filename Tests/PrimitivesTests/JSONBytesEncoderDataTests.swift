@@ -42,7 +42,9 @@ struct JSONBytesEncoderDataTests {
         #expect(bytes == Array(#"{"org.zstack.Cls":{"name":"x\"y/z","count":1,"flag":true}}"#.utf8))
         #expect(throws: JSONBytesDecoder.Unsupported.self) { try JSONBytesEncoder.bytes(member: "c") { _ in } }
         // The state given back after the failure starts the next encode clean.
-        #expect(try JSONBytesEncoder.bytes(Flagged()) == Array(#"{"flag":true}"#.utf8))
+        var next: [UInt8] = []
+        try JSONBytesEncoder.encode(Flagged(), into: &next)
+        #expect(next == Array(#"{"flag":true}"#.utf8))
     }
 
     struct Stamped: Encodable {

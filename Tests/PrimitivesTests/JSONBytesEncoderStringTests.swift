@@ -14,7 +14,9 @@ struct JSONBytesEncoderStringTests {
     }
 
     static func onePass(_ value: String) throws -> [UInt8] {
-        try JSONBytesEncoder.bytes([value])
+        var bytes: [UInt8] = []
+        try JSONBytesEncoder.encode([value], into: &bytes)
+        return bytes
     }
 
     /// Characters the writer escapes, with neighbours of the flag arithmetic's thresholds (space, `!`, `#`, `[`, `]`,
