@@ -14,8 +14,9 @@ struct ConfirmTracker {
         var returned: (UInt16, String)?
         /// The message id a `basic.return` would carry, for mandatory publishes.
         var returnKey: String?
-        /// When the caller stops waiting for the confirm.
-        var deadline: ContinuousClock.Instant
+        /// When the caller stops waiting for the confirm (a `MonotonicInstant`: a resilient `ContinuousClock.Instant`
+        /// here made every window slot's copy and destroy a run-time value-witness call).
+        var deadline: MonotonicInstant
         /// Only bookkeeping waits for this confirm (``OutgoingMessage/confirmMayWait``).
         var mayWait = false
     }
@@ -37,7 +38,7 @@ struct ConfirmTracker {
     private(set) var urgent = 0
 
     /// Registers the next publish and returns the message id to stamp on it when it is mandatory.
-    mutating func register(mandatory: Bool, userMessageID: String?, epoch: UInt64, deadline: ContinuousClock.Instant,
+    mutating func register(mandatory: Bool, userMessageID: String?, epoch: UInt64, deadline: MonotonicInstant,
                            mayWait: Bool = false, completion: Completion?) -> (sequence: UInt64, messageID: String?) {
         let sequence = nextSequence
         nextSequence += 1
@@ -98,7 +99,7 @@ struct ConfirmTracker {
     /// confirms) with ``AMQPError/confirmTimeout`` and forgets them; a confirm that arrives later finds nothing.
     /// Deadlines grow with the sequence (one timeout for every publish), so the expired ones are the oldest.
     /// Returns how many expired.
-    mutating func expire(now: ContinuousClock.Instant) -> Int {
+    mutating func expire(now: MonotonicInstant) -> Int {
         var expired = 0
         while head < window.count {
             guard let entry = window[head] else {

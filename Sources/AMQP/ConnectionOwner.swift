@@ -42,6 +42,8 @@ import Primitives
 /// reader's own predicate says no (the worker's: a job is queued behind a key).
 final class ConnectionOwner {
     private let configuration: AMQPConfiguration
+    /// `configuration.confirmTimeout` in nanoseconds, converted once rather than per publish.
+    private let confirmTimeoutNanoseconds: Int64
     private let endpoints: [AMQPConfiguration.Endpoint]
     private let prefetch: UInt16
     private let mailbox: Mailbox
@@ -91,15 +93,16 @@ final class ConnectionOwner {
     private var closeCompletions: [@Sendable () -> Void] = []
     /// Commands that need a live connection, held while reconnecting.
     private var deferred: [Command] = []
-    private var lastInbound = ContinuousClock.now
+    private var lastInbound = MonotonicInstant.now
     /// When the owner loop next looks for publishes past their confirm timeout.
-    private var nextConfirmCheck = ContinuousClock.now
+    private var nextConfirmCheck = MonotonicInstant.now
     /// The endpoint the next connect goes to.
     private var endpointIndex = 0
 
     init(configuration: AMQPConfiguration, prefetch: UInt16, mailbox: Mailbox, executor: OwnerThreadExecutor,
          status: ConnectionStatus, logger: Logger) {
         self.configuration = configuration
+        self.confirmTimeoutNanoseconds = configuration.confirmTimeout.inNanoseconds
         self.endpoints = configuration.endpoints
         self.prefetch = prefetch
         self.mailbox = mailbox
@@ -544,7 +547,7 @@ final class ConnectionOwner {
             if ready < 0 && pollErrno != EINTR {
                 throw .connectionLost(reason: "poll failed: errno \(pollErrno)")
             }
-            let now = ContinuousClock.now
+            let now = MonotonicInstant.now
             // A deferral's bound passing is not the heartbeat's timeout.
             let timedOut = ready == 0 && !busy && !deferring
             let socketReady = !delegating && descriptors[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
@@ -559,13 +562,13 @@ final class ConnectionOwner {
             drainMailbox = pendingCommands || clearWake
             readSocket = timedOut || ready < 0 || socketReady || readingReturned
             if ready > 0 || deferring { readForDelegators(descriptors) }
-            if heartbeat > 0, lastInbound.duration(to: now) > .seconds(heartbeat * 2) {
+            if heartbeat > 0, lastInbound.nanoseconds(to: now) > Int64(heartbeat) * 2_000_000_000 {
                 throw .connectionLost(reason: "no data or heartbeat from the broker for \(heartbeat * 2)s")
             }
             // Four times a second at most, not once per poll under load: callers are released within about a
             // second of their bound (the poll timeout is ≤ 1 s), and a busy loop pays nothing for it.
             if now >= nextConfirmCheck, confirms.outstanding > 0 {
-                nextConfirmCheck = now + .milliseconds(250)
+                nextConfirmCheck = now.advanced(byNanoseconds: 250_000_000)
                 let expired = confirms.expire(now: now)
                 noteConfirms()
                 if expired > 0 {
@@ -596,7 +599,8 @@ final class ConnectionOwner {
         case .publish(let message, let completion):
             let (sequence, messageID) = confirms.register(mandatory: message.mandatory,
                                                           userMessageID: message.properties.messageID,
-                                                          epoch: epoch, deadline: .now + configuration.confirmTimeout,
+                                                          epoch: epoch,
+                                                          deadline: .now.advanced(byNanoseconds: confirmTimeoutNanoseconds),
                                                           mayWait: message.confirmMayWait, completion: completion)
             defer { noteConfirms() }
             do {

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// Handles one message class for the worker. Implementations live in the domain modules
 /// (KVM, ZBS) and never see AMQP: they get a decoded message and return what to send.
@@ -40,15 +41,23 @@ extension BusHandler {
 /// What a handler knows about the delivery it handles.
 public struct HandlerContext: Sendable {
     public let base: MessageBase
-    /// When the sender stops waiting; handlers size their remote calls to fit inside it.
-    public let deadline: ContinuousClock.Instant?
+    /// ``deadline`` as stored: a `MonotonicInstant` (one word of known layout) rather than a resilient
+    /// `ContinuousClock.Instant`, which made every copy of a context, on every message, a run-time value-witness call.
+    public let monotonicDeadline: MonotonicInstant?
     public let redelivered: Bool
 
     public init(base: MessageBase, deadline: ContinuousClock.Instant?, redelivered: Bool) {
+        self.init(base: base, monotonicDeadline: deadline.map(MonotonicInstant.init), redelivered: redelivered)
+    }
+
+    public init(base: MessageBase, monotonicDeadline: MonotonicInstant?, redelivered: Bool) {
         self.base = base
-        self.deadline = deadline
+        self.monotonicDeadline = monotonicDeadline
         self.redelivered = redelivered
     }
+
+    /// When the sender stops waiting; handlers size their remote calls to fit inside it.
+    public var deadline: ContinuousClock.Instant? { monotonicDeadline?.continuousInstant }
 
     /// Time left before the deadline, capped by `limit`; nil deadline gives `limit`.
     public func budget(upTo limit: Duration, now: ContinuousClock.Instant = .now) -> Duration {

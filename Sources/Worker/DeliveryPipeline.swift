@@ -99,7 +99,7 @@ final class DeliveryPipeline: AnswerSettler {
     /// settling has started on a task of its own — so the consumer loop never waits for a handler or a confirm. The
     /// prefetch bounds how many such tasks exist at once (each holds an unacked delivery).
     func accept(_ delivery: Delivery) async {
-        let received = ContinuousClock.now
+        let received = MonotonicInstant.now
         metrics.received.increment()
         let mode = ReplyMode(delivery)
         if delivery.isTruncated {
@@ -237,7 +237,7 @@ final class DeliveryPipeline: AnswerSettler {
     /// once the broker confirmed the copy. A copy no queue takes (the owner has not declared its queues yet) is
     /// served here rather than lost; a publish that fails goes back to the queue after the usual pause.
     private func forward(_ delivery: Delivery, to target: ServiceID, hops: Int, envelope: DecodedEnvelope,
-                         entry: HandlerTable.Entry, mode: ReplyMode, received: ContinuousClock.Instant) async {
+                         entry: HandlerTable.Entry, mode: ReplyMode, received: MonotonicInstant) async {
         var properties = delivery.properties
         properties.headers[Forwarding.hopsHeader] = .int64(Int64(hops))
         do {
@@ -265,7 +265,7 @@ final class DeliveryPipeline: AnswerSettler {
     /// Admits a decoded, well-formed request this worker serves: dedupe, coalescing, backlog and deadline checks,
     /// then its key's executor.
     private func admit(_ delivery: Delivery, envelope: DecodedEnvelope, entry: HandlerTable.Entry, mode: ReplyMode,
-                       received: ContinuousClock.Instant) async {
+                       received: MonotonicInstant) async {
         let base = envelope.base
         let key = entry.resourceKey(envelope.message)
         // Hashed once for the depth checks and the submit.
@@ -341,7 +341,8 @@ final class DeliveryPipeline: AnswerSettler {
         let admitted = AdmittedDelivery(
             pipeline: self, entry: entry, message: envelope.message, className: envelope.className,
             classPosition: envelope.classPosition, key: key,
-            context: HandlerContext(base: base, deadline: .now + timeout, redelivered: delivery.redelivered),
+            context: HandlerContext(base: base, monotonicDeadline: .now + timeout,
+                                    redelivered: delivery.redelivered),
             delivery: delivery, mode: mode, received: received)
         // Each closure captures the one object: no capture context to allocate per message.
         await executor.submit(key: hashedKey, timeout: timeout, { await admitted.run() },
@@ -430,7 +431,7 @@ final class DeliveryPipeline: AnswerSettler {
             settle(delivery, id: base.id, .done(answer, sentOutbox: output.messages.compactMap(\.outboxSeq)))
             let series = classes[admitted.classPosition].series
             series.count(outcome)
-            series.duration.record(duration: received.duration(to: .now))
+            series.duration.recordNanoseconds(received.nanoseconds(to: .now))
         } catch {
             // Rows the handler wrote stay in the outbox; the key's next message (this one, redelivered) sends them.
             if output.writesOutbox { markDirty(key) }
@@ -736,12 +737,12 @@ final class AdmittedDelivery: Sendable {
     let context: HandlerContext
     let delivery: Delivery
     let mode: ReplyMode
-    let received: ContinuousClock.Instant
+    let received: MonotonicInstant
     private let claimed = Atomic<Bool>(false)
 
     init(pipeline: DeliveryPipeline, entry: HandlerTable.Entry, message: any BusMessage, className: String,
          classPosition: Int, key: String, context: HandlerContext, delivery: Delivery, mode: ReplyMode,
-         received: ContinuousClock.Instant) {
+         received: MonotonicInstant) {
         self.pipeline = pipeline
         self.entry = entry
         self.message = message

@@ -1,4 +1,5 @@
 @testable import AMQP
+import Primitives
 import Synchronization
 import Testing
 
@@ -119,7 +120,7 @@ struct BookkeepingTests {
     @Test("a rolled-back last publish gives its number back, expired or not")
     func rollbackReusesTheNumber() {
         var tracker = ConfirmTracker()
-        let start = ContinuousClock.now
+        let start = MonotonicInstant.now
         _ = tracker.register(mandatory: false, userMessageID: nil, epoch: 1, deadline: start + .seconds(60),
                              completion: nil)
         let (second, _) = tracker.register(mandatory: false, userMessageID: nil, epoch: 1,
@@ -165,7 +166,7 @@ struct BookkeepingTests {
     func confirmDeadline() {
         let results = Mutex<[UInt64: String]>([:])
         var tracker = ConfirmTracker()
-        let start = ContinuousClock.now
+        let start = MonotonicInstant.now
         for (index, wait) in [Duration.seconds(1), .seconds(2), .seconds(3)].enumerated() {
             let sequence = UInt64(index + 1)
             _ = tracker.register(mandatory: true, userMessageID: nil, epoch: 1, deadline: start + wait,
@@ -187,7 +188,7 @@ struct BookkeepingTests {
     @Test("only confirms something besides bookkeeping waits for are urgent, through acks, rollback, expiry and failure")
     func urgentConfirms() {
         var tracker = ConfirmTracker()
-        let start = ContinuousClock.now
+        let start = MonotonicInstant.now
         // 1 and 3 may wait (replies), 2 and 4 may not (outputs sent before a reply).
         for (index, mayWait) in [true, false, true, false].enumerated() {
             _ = tracker.register(mandatory: true, userMessageID: nil, epoch: 1,
