@@ -22,6 +22,8 @@ public final class DeliveryStream: AsyncSequence, Sendable {
         /// cancellation (nil at once). Deliveries yielded after are dropped.
         var finished = false
         var cancelled = false
+        /// Offered each delivery that arrives while the reader waits with nothing buffered (``acceptDirectly(_:)``).
+        var direct: (@Sendable (Delivery) -> Bool)?
 
         mutating func take() -> Delivery? {
             guard head < buffer.count else { return nil }
@@ -42,8 +44,31 @@ public final class DeliveryStream: AsyncSequence, Sendable {
 
     init() {}
 
-    /// Hands `delivery` to the reader (resuming it when it waits) or buffers it. Dropped after `finish()`.
+    /// Hands `delivery` to the reader (resuming it when it waits) or buffers it. Dropped after `finish()`. While the
+    /// reader waits with nothing buffered, the direct acceptor (if any) is offered it first, on this thread.
     func yield(_ delivery: Delivery) {
+        let (waiter, direct): (UnsafeContinuation<Delivery?, Never>?, (@Sendable (Delivery) -> Bool)?) =
+            state.withLock { state in
+                guard !state.finished else { return (nil, nil) }
+                if let waiter = state.waiter {
+                    if let direct = state.direct { return (nil, direct) }
+                    state.waiter = nil
+                    return (waiter, nil)
+                }
+                state.buffer.append(delivery)
+                return (nil, nil)
+            }
+        if let direct {
+            if direct(delivery) { return }
+            yieldToReader(delivery)
+            return
+        }
+        waiter?.resume(returning: delivery)
+    }
+
+    /// A delivery the direct acceptor declined: to the reader, as if there were no acceptor. The reader may have been
+    /// cancelled meanwhile (the delivery is then dropped, as after `finish()`).
+    private func yieldToReader(_ delivery: Delivery) {
         let waiter: UnsafeContinuation<Delivery?, Never>? = state.withLock { state in
             guard !state.finished else { return nil }
             if let waiter = state.waiter {
@@ -54,6 +79,16 @@ public final class DeliveryStream: AsyncSequence, Sendable {
             return nil
         }
         waiter?.resume(returning: delivery)
+    }
+
+    /// Lets `acceptor` take deliveries synchronously, on the connection's owner thread, instead of resuming the
+    /// reader for each: offered a delivery only while the reader waits with nothing buffered — so everything the
+    /// stream yielded before has been taken by the reader, and the consumer's order holds across both paths — it
+    /// returns `true` when it took the delivery, `false` (having done nothing) to leave it to the reader. At one
+    /// delivery in flight the reader then never wakes: no continuation, no cancellation record and no task switch per
+    /// delivery. The acceptor must not block (it runs inside the owner's frame reading).
+    public func acceptDirectly(_ acceptor: @escaping @Sendable (Delivery) -> Bool) {
+        state.withLock { $0.direct = acceptor }
     }
 
     /// No more deliveries: the reader gets what is buffered, then nil.
@@ -68,6 +103,9 @@ public final class DeliveryStream: AsyncSequence, Sendable {
 
     /// Deliveries buffered and not yet taken (for tests).
     var bufferedCount: Int { state.withLock { $0.buffer.count - $0.head } }
+
+    /// Whether the reader is suspended waiting for a delivery (for tests).
+    var readerIsWaiting: Bool { state.withLock { $0.waiter != nil } }
 
     private func next() async -> Delivery? {
         if let ready = state.withLock({ state -> Delivery?? in

@@ -102,18 +102,7 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
     ) async {
         let deadline = timeout.map { clock.now + $0 }
         while true {
-            let (admission, supersededWatchdog) = state.withLock { state in
-                let admission = state.admit(
-                    key: key, body: job, completion: completion, deadline: deadline, timeout: timeout)
-                startRunners(&state)
-                // A job that waits behind its key is expired by the watchdog at its deadline, not when its turn comes.
-                guard case .enqueued = admission, let deadline, state.needsWatchdog(for: deadline) else {
-                    return (admission, Task<Void, Never>?.none)
-                }
-                return (admission, startWatchdog(&state, until: deadline))
-            }
-            supersededWatchdog?.cancel()
-            switch admission {
+            switch enqueue(key: key, deadline: deadline, timeout: timeout, job, completion: completion) {
             case .enqueued:
                 return
             case .rejected:
@@ -127,6 +116,47 @@ public final class KeyedSerialExecutor<Key: Hashable & Sendable>: Sendable {
                 }
             }
         }
+    }
+
+    /// ``submit(key:timeout:_:completion:)-(HashedKey<Key>,_,_,_)`` for a caller that cannot suspend (the connection's
+    /// thread, taking a delivery as it is read). Only on an executor without `maxQueuedJobs`, where a submit never
+    /// waits: the caller checks ``submitsWithoutWaiting``.
+    public func submitWithoutWaiting(
+        key: HashedKey<Key>,
+        timeout: Duration?,
+        _ job: @escaping @Sendable () async throws -> Void,
+        completion: @escaping @Sendable (JobOutcome) -> Void
+    ) {
+        precondition(submitsWithoutWaiting, "submitWithoutWaiting on an executor with maxQueuedJobs")
+        if case .rejected = enqueue(key: key, deadline: timeout.map { clock.now + $0 }, timeout: timeout, job,
+                                    completion: completion) {
+            completion(.rejected)
+        }
+    }
+
+    /// True when no submit ever waits for queue space (no `maxQueuedJobs`).
+    public var submitsWithoutWaiting: Bool { maxQueuedJobs == nil }
+
+    /// One attempt to queue a job; the watchdog superseded by its deadline, if any, is cancelled outside the lock.
+    private func enqueue(
+        key: HashedKey<Key>,
+        deadline: Duration?,
+        timeout: Duration?,
+        _ job: @escaping @Sendable () async throws -> Void,
+        completion: @escaping @Sendable (JobOutcome) -> Void
+    ) -> ExecutorState<HashedKey<Key>>.Admission {
+        let (admission, supersededWatchdog) = state.withLock { state in
+            let admission = state.admit(
+                key: key, body: job, completion: completion, deadline: deadline, timeout: timeout)
+            startRunners(&state)
+            // A job that waits behind its key is expired by the watchdog at its deadline, not when its turn comes.
+            guard case .enqueued = admission, let deadline, state.needsWatchdog(for: deadline) else {
+                return (admission, Task<Void, Never>?.none)
+            }
+            return (admission, startWatchdog(&state, until: deadline))
+        }
+        supersededWatchdog?.cancel()
+        return admission
     }
 
     /// Keys with queued or running work.

@@ -176,6 +176,11 @@ public final class BusWorker: Service {
                 throw WorkerStartError.queueInUse(queue: queue, node: node.rawValue)
             }
         }
+        if taskExecutor != nil {
+            // The pipeline runs on the consuming connection's thread anyway: a delivery read while the consumer task
+            // waits is taken there and then, without waking that task (it still takes what needs an await).
+            for stream in streams { stream.acceptDirectly { pipeline.acceptDirectly($0) } }
+        }
         logger.info("worker serving", metadata: [
             "node": "\(node)", "queues": "\(queues.joined(separator: ","))", "prefetch": "\(configuration.prefetch)",
         ])

@@ -99,6 +99,60 @@ final class DeliveryPipeline: AnswerSettler {
     /// settling has started on a task of its own — so the consumer loop never waits for a handler or a confirm. The
     /// prefetch bounds how many such tasks exist at once (each holds an unacked delivery).
     func accept(_ delivery: Delivery) async {
+        switch route(delivery) {
+        case nil:
+            return
+        case .forward(let job)?:
+            await executor.submit(key: job.key, timeout: settings.defaultHandlerTimeout, job.body,
+                                  completion: job.completion)
+        case .admit(let envelope, let entry, let mode, let received)?:
+            await admit(delivery, envelope: envelope, entry: entry, mode: mode, received: received)
+        }
+    }
+
+    /// ``accept(_:)`` without a suspension, on the consuming connection's thread as the delivery is read
+    /// (``DeliveryStream/acceptDirectly(_:)``): the same steps in the same order, for a delivery that needs no await.
+    /// Returns false, having done nothing, for one that may: a redelivery whose earlier returns the store counts
+    /// (`deliveryLimit`), or any delivery when a submit can wait for queue space. Saves the consumer task's wake-up
+    /// per delivery (its continuation, cancellation record, task switches and frames).
+    func acceptDirectly(_ delivery: Delivery) -> Bool {
+        guard executor.submitsWithoutWaiting, settings.deliveryLimit == nil || !delivery.redelivered else {
+            return false
+        }
+        switch route(delivery) {
+        case nil:
+            break
+        case .forward(let job)?:
+            executor.submitWithoutWaiting(key: HashedKey(job.key), timeout: settings.defaultHandlerTimeout, job.body,
+                                          completion: job.completion)
+        case .admit(let envelope, let entry, let mode, let received)?:
+            guard let admitted = admission(delivery, envelope: envelope, entry: entry, mode: mode) else { break }
+            guard let (hashedKey, timeout, job) = admittedJob(delivery, envelope: envelope, entry: entry, mode: mode,
+                                                             received: received, hashedKey: admitted) else { break }
+            executor.submitWithoutWaiting(key: hashedKey, timeout: timeout, { await job.run() },
+                                          completion: { job.complete($0) })
+        }
+        return true
+    }
+
+    /// Where a decoded, checked delivery goes next.
+    private enum Route {
+        /// Another worker owns its resource: forwarded on the resource's key, in arrival order.
+        case forward(ForwardJob)
+        /// This worker serves it: dedupe, coalescing, backlog and deadline checks, then its key's executor.
+        case admit(envelope: DecodedEnvelope, entry: HandlerTable.Entry, mode: ReplyMode, received: MonotonicInstant)
+    }
+
+    /// A forward as its key's executor runs it.
+    private struct ForwardJob {
+        let key: String
+        let body: @Sendable () async throws -> Void
+        let completion: @Sendable (JobOutcome) -> Void
+    }
+
+    /// Decodes and checks a delivery (size, compression, envelope, class, id, reply address, forwarding); nil when it
+    /// was refused (its settling started on a task of its own).
+    private func route(_ delivery: Delivery) -> Route? {
         let received = MonotonicInstant.now
         metrics.received.increment()
         let mode = ReplyMode(delivery)
@@ -108,7 +162,7 @@ final class DeliveryPipeline: AnswerSettler {
             refuseAside(delivery, reason: error.kind, detail: "\(error.reason) (announced by the content header; "
                         + "the copy holds the first \(delivery.body.count) bytes)",
                         base: nil, className: nil, replyError: nil)
-            return
+            return nil
         }
         var body = delivery.body
         if mode.compressed {
@@ -119,7 +173,7 @@ final class DeliveryPipeline: AnswerSettler {
                 let reason = if case .tooLarge = error { "decompression-bomb" } else { "malformed-compressed-body" }
                 refuseAside(delivery, reason: reason, detail: "compressed body \(error)", base: nil, className: nil,
                             replyError: nil)
-                return
+                return nil
             }
         }
         let envelope: DecodedEnvelope
@@ -128,7 +182,7 @@ final class DeliveryPipeline: AnswerSettler {
         } catch {
             refuseAside(delivery, reason: error.kind, detail: error.reason, base: error.recoveredBase,
                         className: error.className, replyError: error.replyError)
-            return
+            return nil
         }
         let base = envelope.base
         guard let entry = classes[envelope.classPosition].entry else {
@@ -137,20 +191,20 @@ final class DeliveryPipeline: AnswerSettler {
                 delivery, reason: "unknown-class", detail: "no handler for \(envelope.className)", base: base,
                 className: envelope.className,
                 replyError: SysError.unknownMessage.error("No service deals with message: \(envelope.className)"))
-            return
+            return nil
         }
         guard ZStackUUID.isWellFormed(base.id) else {
             // Never admitted to the ledger: a hostile id (200 KB, say) is not kept.
             let detail = "message id[\(base.id.prefix(64))] \(ZStackUUID.rule)"
             refuseAside(delivery, reason: "invalid-message-id", detail: detail, base: base,
                         className: envelope.className, replyError: SysError.invalidArgument.error(detail))
-            return
+            return nil
         }
         if entry.expectsReply && base.headers.replyTo == nil && !base.headers.isNoReply {
             refuseAside(delivery, reason: "missing-reply-to",
                         detail: "\(envelope.className) expects a reply but carries no headers.replyTo",
                         base: base, className: envelope.className, replyError: nil)
-            return
+            return nil
         }
         if let forwarding, let resource = entry.ownedResource(envelope.message),
             let target = forwarding.target(for: resource, arrivedOn: delivery.queue)
@@ -164,13 +218,12 @@ final class DeliveryPipeline: AnswerSettler {
                     + "(this worker's ring says \(target.node))"
                 refuseAside(delivery, reason: "forward-loop", detail: detail, base: base, className: envelope.className,
                             replyError: SysError.operationError.error(detail))
-                return
+                return nil
             }
             // On the key's executor, so the messages of one host or VM leave in the order they came (and after
             // any of its work still running here).
             let connection = connection, returns = deliberateReturns, id = base.id
-            await executor.submit(key: entry.resourceKey(envelope.message), timeout: settings.defaultHandlerTimeout, {
-                [self] in
+            return .forward(ForwardJob(key: entry.resourceKey(envelope.message), body: { [self] in
                 await forward(delivery, to: target, hops: hops + 1, envelope: envelope, entry: entry, mode: mode,
                               received: received)
             }, completion: { outcome in
@@ -180,10 +233,9 @@ final class DeliveryPipeline: AnswerSettler {
                     connection.nack(delivery.tag, requeue: true)
                 case .finished, .threw, .deadlineExceeded: break
                 }
-            })
-            return
+            }))
         }
-        await admit(delivery, envelope: envelope, entry: entry, mode: mode, received: received)
+        return .admit(envelope: envelope, entry: entry, mode: mode, received: received)
     }
 
     /// Counts one request of a registered class.
@@ -266,25 +318,10 @@ final class DeliveryPipeline: AnswerSettler {
     /// then its key's executor.
     private func admit(_ delivery: Delivery, envelope: DecodedEnvelope, entry: HandlerTable.Entry, mode: ReplyMode,
                        received: MonotonicInstant) async {
-        let base = envelope.base
-        let key = entry.resourceKey(envelope.message)
-        // Hashed once for the depth checks and the submit.
-        let hashedKey = HashedKey(key)
-        let copy = ParkedCopy(tag: delivery.tag, replyTo: ReplyFactory.needsReply(base) ? base.headers.replyTo : nil,
-                              redelivered: delivery.redelivered, mode: mode)
-        switch ledger.admit(id: base.id, copy: copy) {
-        case .answered(let answer):
-            record(.duplicate, envelope.className)
-            Task { await answerAgain(copy, with: answer, messageId: base.id) }
-            return
-        case .parked:
-            record(.duplicate, envelope.className)
-            return
-        case .first:
-            break
-        }
+        guard let hashedKey = admission(delivery, envelope: envelope, entry: entry, mode: mode) else { return }
         // Not answered, and back again: a message that crashed or stopped a worker each time is refused before it
         // can do so once more (the broker's quorum limit would drop it silently; a classic queue never would).
+        let base = envelope.base
         if let limit = settings.deliveryLimit, delivery.redelivered, let count = await returns(of: delivery, id: base.id),
             count >= limit
         {
@@ -298,13 +335,47 @@ final class DeliveryPipeline: AnswerSettler {
             }
             return
         }
+        guard let (hashedKey, timeout, job) = admittedJob(delivery, envelope: envelope, entry: entry, mode: mode,
+                                                         received: received, hashedKey: hashedKey) else { return }
+        // Each closure captures the one object: no capture context to allocate per message.
+        await executor.submit(key: hashedKey, timeout: timeout, { await job.run() }, completion: { job.complete($0) })
+    }
+
+    /// The dedupe window's verdict: the key (hashed once, for the depth checks and the submit) of a first sighting;
+    /// nil for a copy, answered again or parked behind its original.
+    private func admission(_ delivery: Delivery, envelope: DecodedEnvelope, entry: HandlerTable.Entry,
+                           mode: ReplyMode) -> HashedKey<String>? {
+        let base = envelope.base
+        let copy = ParkedCopy(tag: delivery.tag, replyTo: ReplyFactory.needsReply(base) ? base.headers.replyTo : nil,
+                              redelivered: delivery.redelivered, mode: mode)
+        switch ledger.admit(id: base.id, copy: copy) {
+        case .answered(let answer):
+            record(.duplicate, envelope.className)
+            Task { await answerAgain(copy, with: answer, messageId: base.id) }
+            return nil
+        case .parked:
+            record(.duplicate, envelope.className)
+            return nil
+        case .first:
+            return HashedKey(entry.resourceKey(envelope.message))
+        }
+    }
+
+    /// Coalescing, the key's backlog and the message's deadline, then the job for the key's executor (with its
+    /// timeout); nil when the message was settled here instead.
+    private func admittedJob(_ delivery: Delivery, envelope: DecodedEnvelope, entry: HandlerTable.Entry,
+                             mode: ReplyMode, received: MonotonicInstant, hashedKey: HashedKey<String>)
+        -> (HashedKey<String>, Duration, AdmittedDelivery)?
+    {
+        let base = envelope.base
+        let key = hashedKey.key
         // A sync that would only wait behind another sync of the same key adds nothing: that one will see the state.
         if entry.coalescesWhileWaiting, !ReplyFactory.needsReply(base), executor.queueDepth(for: hashedKey) >= 1 {
             record(.coalesced, envelope.className)
             // Acked and forgotten: no journal write and no slot in the dedupe window for a message that did
             // nothing (a stalled agent makes hundreds a second); a redelivered copy would only sync once more.
             settle(delivery, id: base.id, .refusedForNow)
-            return
+            return nil
         }
         // After the ledger, so a copy of a message already in flight is parked rather than refused.
         if let bound = settings.keyBacklog, entry.expectsReply, !base.headers.isNoReply,
@@ -320,7 +391,7 @@ final class DeliveryPipeline: AnswerSettler {
                                      className: className, replyError: SysError.operationError.error(detail),
                                      remember: false)
             }
-            return
+            return nil
         }
         let now = EpochMillis.now()
         let messageDeadline = MessageDeadline(base)
@@ -334,7 +405,7 @@ final class DeliveryPipeline: AnswerSettler {
                     className: className,
                     replyError: SysError.timeout(className: className, id: base.id, timeoutMillis: base.timeout))
             }
-            return
+            return nil
         }
         let remaining = messageDeadline?.remaining(now: now)
         let timeout = min(remaining ?? settings.defaultHandlerTimeout, settings.defaultHandlerTimeout)
@@ -344,9 +415,7 @@ final class DeliveryPipeline: AnswerSettler {
             context: HandlerContext(base: base, monotonicDeadline: .now + timeout,
                                     redelivered: delivery.redelivered),
             delivery: delivery, mode: mode, received: received)
-        // Each closure captures the one object: no capture context to allocate per message.
-        await executor.submit(key: hashedKey, timeout: timeout, { await admitted.run() },
-                              completion: { admitted.complete($0) })
+        return (hashedKey, timeout, admitted)
     }
 
     /// What the executor's completion does besides the handler's own answer: a deadline or a shutdown answers here.

@@ -1,4 +1,5 @@
 @testable import AMQP
+import Synchronization
 import Testing
 
 /// The consumer's stream on its own (the broker-backed tests in ConnectionTests read it end to end).
@@ -41,6 +42,63 @@ struct DeliveryStreamTests {
         while stream.bufferedCount > 0 { await Task.yield() }
         stream.finish()
         #expect(await reader.value == [1, 2, 3, 4, 5])
+    }
+
+    @Test("a direct acceptor takes what arrives while the reader waits; what it declines goes to the reader")
+    func directAcceptorWhileTheReaderWaits() async {
+        let stream = DeliveryStream()
+        let accepted = Mutex<[UInt64]>([])
+        // Takes even tags, declines odd ones (having done nothing with them).
+        stream.acceptDirectly { delivery in
+            guard delivery.tag.value % 2 == 0 else { return false }
+            accepted.withLock { $0.append(delivery.tag.value) }
+            return true
+        }
+        let reader = Task {
+            var values: [UInt64] = []
+            for await delivery in stream { values.append(delivery.tag.value) }
+            return values
+        }
+        for value in 1...6 as ClosedRange<UInt64> {
+            // Offered directly only to a waiting reader with nothing buffered: wait for that each time.
+            while !stream.readerIsWaiting { await Task.yield() }
+            stream.yield(Self.delivery(value))
+        }
+        while !stream.readerIsWaiting { await Task.yield() }
+        stream.finish()
+        #expect(await reader.value == [1, 3, 5])
+        #expect(accepted.withLock { $0 } == [2, 4, 6])
+    }
+
+    @Test("nothing is offered directly while the reader has work: the consumer's order holds across both paths")
+    func directAcceptorNotOfferedAheadOfTheReader() async {
+        let stream = DeliveryStream()
+        let offered = Mutex<[UInt64]>([])
+        stream.acceptDirectly { delivery in
+            offered.withLock { $0.append(delivery.tag.value) }
+            return true
+        }
+        // No reader waits yet: buffered, in order, never offered.
+        for value: UInt64 in 1...3 { stream.yield(Self.delivery(value)) }
+        #expect(offered.withLock { $0 }.isEmpty)
+        var iterator = stream.makeAsyncIterator()
+        var read: [UInt64] = []
+        for _ in 0..<3 { if let delivery = await iterator.next() { read.append(delivery.tag.value) } }
+        #expect(read == [1, 2, 3])
+        // The buffer is empty now, but the reader is not waiting (it is handling what it read): still buffered.
+        stream.yield(Self.delivery(4))
+        #expect(offered.withLock { $0 }.isEmpty)
+        #expect(await iterator.next()?.tag.value == 4)
+        // Once it waits, the next delivery goes to the acceptor and the reader stays asleep.
+        let waiting = Task {
+            var reader = stream.makeAsyncIterator()
+            return await reader.next()?.tag.value
+        }
+        while !stream.readerIsWaiting { await Task.yield() }
+        stream.yield(Self.delivery(5))
+        #expect(offered.withLock { $0 } == [5])
+        stream.finish()
+        #expect(await waiting.value == nil)
     }
 
     @Test func cancellingAWaitingReaderEndsItsStream() async {
