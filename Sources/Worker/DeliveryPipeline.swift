@@ -444,76 +444,75 @@ final class DeliveryPipeline: AnswerSettler {
     }
 
     fileprivate func run(_ admitted: AdmittedDelivery) async {
-        let (entry, message, className, key) = (admitted.entry, admitted.message, admitted.className, admitted.key)
-        let (context, delivery, mode, received) = (admitted.context, admitted.delivery, admitted.mode, admitted.received)
-        let claim = admitted
-        let base = context.base
+        // The admitted delivery's fields are read where they are used, not copied into locals: each local copy of
+        // the context or the delivery (kept in this async frame across every await) retained and released a
+        // dozen strings per message.
         do {
             // What an earlier message of this key announced but never got confirmed goes first, in order.
-            try await flushOutbox(key: key)
+            try await flushOutbox(key: admitted.key)
         } catch {
-            guard claim.claim() else { return }
+            guard admitted.claim() else { return }
             metrics.publishFailures.increment()
-            record(.givenBack, className)
+            record(.givenBack, admitted.className)
             logger.warning("pending outbox of the key not confirmed; returning the message for redelivery", metadata: [
-                "msg.id": "\(base.id)", "key": "\(key)", "error": "\(error)",
+                "msg.id": "\(admitted.context.base.id)", "key": "\(admitted.key)", "error": "\(error)",
             ])
-            settle(delivery, id: base.id, .giveBack(after: settings.publishFailureBackoff))
+            settle(admitted.delivery, id: admitted.context.base.id, .giveBack(after: settings.publishFailureBackoff))
             return
         }
         let output: HandlerOutput
         var outcome = MessageOutcome.handled
         do {
-            if settings.onConnectionThread && !entry.isLightweight {
+            if settings.onConnectionThread && !admitted.entry.isLightweight {
                 // Off the connection's thread for the body only: decoding, admission, publishing and the ack stay
                 // there; an agent call or a large response does not hold every other delivery behind it.
-                output = try await withTaskExecutorPreference(handlerExecutor(for: key)) {
-                    try await entry.handle(message, context)
+                output = try await withTaskExecutorPreference(handlerExecutor(for: admitted.key)) {
+                    try await admitted.entry.handle(admitted.message, admitted.context)
                 }
             } else {
-                output = try await entry.handle(message, context)
+                output = try await admitted.entry.handle(admitted.message, admitted.context)
             }
         } catch is CancellationError {
             return // the deadline path answers
         } catch let bad as BadRequest {
-            guard claim.claim() else { return }
-            record(.badRequest, className)
-            await refuseAdmitted(delivery, base: base, reason: "bad-request", detail: bad.reason,
-                                 className: className, replyError: bad.error)
+            guard admitted.claim() else { return }
+            record(.badRequest, admitted.className)
+            await refuseAdmitted(admitted.delivery, base: admitted.context.base, reason: "bad-request", detail: bad.reason,
+                                 className: admitted.className, replyError: bad.error)
             return
         } catch {
             outcome = .handlerError
             logger.error("handler failed", metadata: [
-                "msg.id": "\(base.id)", "msg.class": "\(className)", "error": "\(error)",
+                "msg.id": "\(admitted.context.base.id)", "msg.class": "\(admitted.className)", "error": "\(error)",
             ])
             let code = (error as? any ErrorCodeConvertible)?.errorCode ?? SysError.operationError.error("\(error)")
             output = HandlerOutput(reply: MessageReply(error: code))
         }
-        guard claim.claim() else {
+        guard admitted.claim() else {
             // The deadline answered first, but the handler had already written its state and outbox rows (or wrote
             // them after, ignoring cancellation): they must still go out, in the key's order.
-            if output.writesOutbox { await flushLater(key: key) }
+            if output.writesOutbox { await flushLater(key: admitted.key) }
             return
         }
         do {
-            let answer = try await publish(output, answering: base, mode: mode)
-            settle(delivery, id: base.id, .done(answer, sentOutbox: output.messages.compactMap(\.outboxSeq)))
+            let answer = try await publish(output, answering: admitted.context.base, mode: admitted.mode)
+            settle(admitted.delivery, id: admitted.context.base.id, .done(answer, sentOutbox: output.messages.compactMap(\.outboxSeq)))
             let series = classes[admitted.classPosition].series
             series.count(outcome)
-            series.duration.recordNanoseconds(received.nanoseconds(to: .now))
+            series.duration.recordNanoseconds(admitted.received.nanoseconds(to: .now))
         } catch {
             // Rows the handler wrote stay in the outbox; the key's next message (this one, redelivered) sends them.
-            if output.writesOutbox { markDirty(key) }
+            if output.writesOutbox { markDirty(admitted.key) }
             // Not confirmed: give the delivery back for redelivery. On a lost connection the broker requeues it by
             // itself (the nack's stale tag is dropped); on a live channel (the broker nacked a publish, e.g. a
             // queue went down mid-routing) only this nack does: an unacked delivery would stay stuck until the
             // connection closes, holding a prefetch slot.
             metrics.publishFailures.increment()
-            record(.givenBack, className)
+            record(.givenBack, admitted.className)
             logger.warning("outputs not confirmed; returning the message for redelivery", metadata: [
-                "msg.id": "\(base.id)", "msg.class": "\(className)", "error": "\(error)",
+                "msg.id": "\(admitted.context.base.id)", "msg.class": "\(admitted.className)", "error": "\(error)",
             ])
-            settle(delivery, id: base.id, .giveBack(after: settings.publishFailureBackoff))
+            settle(admitted.delivery, id: admitted.context.base.id, .giveBack(after: settings.publishFailureBackoff))
         }
     }
 
