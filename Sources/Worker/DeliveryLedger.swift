@@ -163,7 +163,7 @@ final class DeliveryLedger: Sendable {
     /// How many bytes of cached replies are kept at most: the buffers' capacity, which is what they occupy (an
     /// encoder's buffer is allocated larger than the reply it holds).
     let maxCachedBytes: Int
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     /// The default of ``maxCachedBytes`` (`replyCacheBytes`): 2 MiB.
     static let defaultMaxCachedBytes = 2 << 20
@@ -176,7 +176,18 @@ final class DeliveryLedger: Sendable {
     init(capacity: Int, maxCachedBytes: Int = DeliveryLedger.defaultMaxCachedBytes) {
         self.capacity = max(1, capacity)
         self.maxCachedBytes = max(0, maxCachedBytes)
+        // Sized for the full window (plus the deliveries in flight beside it) from the start: grown as it filled,
+        // the table was rehashed whole at each doubling, on the consuming thread, in the middle of an admit — the
+        // last one moving 48k entries at once. Only the table's bitmap is touched now; its slots are written as ids
+        // come, so resident memory still follows the window's fill.
+        var state = State()
+        state.entries.reserveCapacity(self.capacity + Self.inFlightHeadroom)
+        self.state = Mutex(state)
     }
+
+    /// Entries beyond the window the table holds without growing: ids in flight (the prefetch, a few thousand at
+    /// most) are in the same table as the answered ones.
+    static let inFlightHeadroom = 4096
 
     /// Seeds the window with the ids answered before a restart, oldest first (the store's order); their replies
     /// stay in the store. Called before any delivery is admitted.
