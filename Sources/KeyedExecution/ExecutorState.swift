@@ -51,9 +51,15 @@ struct Lane: Sendable {
     }
 }
 
-/// A task that serves ready keys one job at a time until none are left.
-struct RunnerRecord: Sendable {
-    let task: Task<Void, Never>
+/// What the executor holds for one runner id. The id is the slot's index in the executor's runner table, reused once
+/// its runner has ended or was abandoned: three tables keyed by an ever-growing id hashed the id seven times per job.
+struct RunnerSlot<Key: Hashable & Sendable>: Sendable {
+    /// The runner's task while it is registered (serving, or about to).
+    var task: Task<Void, Never>?
+    /// Its task between retiring with nothing to do and parking (or ending).
+    var retiring: Task<Void, Never>?
+    /// The timed job it executes, until it claims the outcome or the watchdog takes it at the deadline.
+    var timed: TimedJob<Key>?
 }
 
 /// A runner with nothing to do, suspended until a key becomes ready (resumed with `true`) or the executor stops
@@ -106,19 +112,17 @@ struct ExecutorState<Key: Hashable & Sendable> {
     private(set) var lanes: [Key: Lane] = [:]
     /// Keys with queued work and no running job, in the order they will be served (round robin across keys).
     private var ready = Ring<Key>()
-    /// Live runners; an abandoned runner (its job passed its deadline) is removed at once and no longer counts.
-    private(set) var runners: [Int: RunnerRecord] = [:]
-    /// The timed job each runner executes, by runner id (apart from `runners`, so that setting it is not a modify of
-    /// a large dictionary value).
-    private var timedJobs: [Int: TimedJob<Key>] = [:]
+    /// Runner slots by id (see ``RunnerSlot``); a free slot has none of its fields set and its id in `freeRunnerIDs`.
+    private var runnerSlots: [RunnerSlot<Key>] = []
+    private var freeRunnerIDs: [Int] = []
+    /// Registered runners; an abandoned runner (its job passed its deadline) is removed at once and no longer counts.
+    private(set) var liveRunners = 0
     /// Runners waiting for work, the most recently parked last. A message that makes a key ready resumes one
     /// instead of creating a task — a `Task` with its first slab and executor preference costs three allocations —
     /// so under a steady load the runners live on. They do not count against `maxConcurrentJobs`; there are never
     /// more of them than that.
     private var parked: [ParkedRunner] = []
-    /// The task of each runner that retired with nothing to do, until it parks (or ends).
-    private var retiring: [Int: Task<Void, Never>] = [:]
-    private var nextRunnerID = 0
+    private var runnersCreated = 0
     private var nextSerial: UInt64 = 0
     private var nextWaiterID = 0
 
@@ -203,23 +207,32 @@ struct ExecutorState<Key: Hashable & Sendable> {
     /// and once per slot freed by the watchdog: that keeps the invariant "while `ready` is not empty, every slot
     /// has a runner (possibly one about to take a key)" without starting runners that would find nothing to do.
     mutating func reserveRunner() -> Int? {
-        guard !ready.isEmpty, runners.count < maxConcurrentJobs else { return nil }
-        nextRunnerID += 1
-        return nextRunnerID
+        guard !ready.isEmpty, liveRunners < maxConcurrentJobs else { return nil }
+        runnersCreated += 1
+        if let id = freeRunnerIDs.popLast() { return id }
+        runnerSlots.append(RunnerSlot())
+        return runnerSlots.count - 1
     }
 
     /// Runner tasks created so far (for tests: parked runners are reused instead).
-    var runnersStarted: Int { nextRunnerID }
+    var runnersStarted: Int { runnersCreated }
 
     mutating func register(runner id: Int, task: Task<Void, Never>) {
-        runners.updateValue(RunnerRecord(task: task), forKey: id)
+        runnerSlots[id].task = task
+        liveRunners += 1
+    }
+
+    /// The runner `id` has ended (or was abandoned): its slot is free for a new runner.
+    private mutating func releaseRunnerSlot(_ id: Int) {
+        runnerSlots[id] = RunnerSlot()
+        freeRunnerIDs.append(id)
     }
 
     /// Resumes a parked runner when a key is ready and a slot is free, registering it again; false when none is
     /// parked (the caller then starts a new runner).
     mutating func resumeParkedRunner() -> Bool {
-        guard !ready.isEmpty, runners.count < maxConcurrentJobs, let runner = parked.popLast() else { return false }
-        runners.updateValue(RunnerRecord(task: runner.task), forKey: runner.id)
+        guard !ready.isEmpty, liveRunners < maxConcurrentJobs, let runner = parked.popLast() else { return false }
+        register(runner: runner.id, task: runner.task)
         runner.continuation.resume(returning: true)
         return true
     }
@@ -228,20 +241,23 @@ struct ExecutorState<Key: Hashable & Sendable> {
     /// `continuation` — or is resumed at once: with `true` when work became ready meanwhile and a slot is free (it
     /// is registered again), with `false` when the executor stops or enough runners are parked (it ends).
     mutating func park(runner id: Int, cancelled: Bool, _ continuation: UnsafeContinuation<Bool, Never>) {
-        guard let task = retiring.removeValue(forKey: id) else {
+        guard let task = runnerSlots[id].retiring.take() else {
+            // Not retiring: its slot is no longer its own (it was abandoned, and may serve another runner now).
             continuation.resume(returning: false)
             return
         }
         guard phase == .accepting, !cancelled else {
+            releaseRunnerSlot(id)
             continuation.resume(returning: false)
             return
         }
-        if !ready.isEmpty, runners.count < maxConcurrentJobs {
-            runners.updateValue(RunnerRecord(task: task), forKey: id)
+        if !ready.isEmpty, liveRunners < maxConcurrentJobs {
+            register(runner: id, task: task)
             continuation.resume(returning: true)
             return
         }
         guard parked.count < maxConcurrentJobs else {
+            releaseRunnerSlot(id)
             continuation.resume(returning: false)
             return
         }
@@ -264,7 +280,10 @@ struct ExecutorState<Key: Hashable & Sendable> {
         var taken: (key: Key, job: QueuedJob)?
         while taken == nil {
             guard let key = ready.popFirst() else {
-                if let record = runners.removeValue(forKey: id) { retiring.updateValue(record.task, forKey: id) }
+                if let task = runnerSlots[id].task.take() {
+                    liveRunners -= 1
+                    runnerSlots[id].retiring = task
+                }
                 return nil
             }
             // A ready key has a lane; its queue is empty only when the watchdog expired every job it held.
@@ -287,7 +306,7 @@ struct ExecutorState<Key: Hashable & Sendable> {
         if clock.now >= deadline {
             return Assignment(key: key, job: job, expired: true, needsWatchdog: false)
         }
-        timedJobs.updateValue(TimedJob(key: key, job: job), forKey: id)
+        runnerSlots[id].timed = TimedJob(key: key, job: job)
         let needsWatchdog = watchdogTarget.map { deadline < $0 } ?? true
         return Assignment(key: key, job: job, expired: false, needsWatchdog: needsWatchdog)
     }
@@ -295,8 +314,9 @@ struct ExecutorState<Key: Hashable & Sendable> {
     /// The runner's timed job returned. `true`: the outcome is the runner's to report. `false`: the watchdog already
     /// reported `.deadlineExceeded` and moved the key on; the runner must drop the outcome and retire.
     mutating func claimOutcome(runner id: Int, serial: UInt64) -> Bool {
-        if timedJobs[id]?.job.serial == serial {
-            timedJobs.removeValue(forKey: id)
+        // An abandoned runner's slot may serve another runner by now: the job's serial tells whose the entry is.
+        if runnerSlots[id].timed?.job.serial == serial {
+            runnerSlots[id].timed = nil
             return true
         }
         abandonedJobsRunning -= 1
@@ -358,17 +378,19 @@ struct ExecutorState<Key: Hashable & Sendable> {
             queuedJobs -= expiredQueued.count
             queuedDeadlines -= expiredQueued.count
         }
-        for (id, timed) in timedJobs {
-            guard let deadline = timed.job.deadline, let record = runners[id] else { continue }
+        for id in runnerSlots.indices {
+            guard let timed = runnerSlots[id].timed, let deadline = timed.job.deadline,
+                let task = runnerSlots[id].task
+            else { continue }
             if deadline <= now {
-                expired.append((id, AbandonedJob(key: timed.key, job: timed.job, runnerTask: record.task)))
+                expired.append((id, AbandonedJob(key: timed.key, job: timed.job, runnerTask: task)))
             } else {
                 nextWake = min(nextWake ?? deadline, deadline)
             }
         }
         for (id, _) in expired {
-            runners.removeValue(forKey: id)
-            timedJobs.removeValue(forKey: id)
+            liveRunners -= 1
+            releaseRunnerSlot(id)
         }
         runningJobs -= expired.count
         abandonedJobsRunning += expired.count
@@ -425,7 +447,10 @@ struct ExecutorState<Key: Hashable & Sendable> {
     mutating func shutdown(_ mode: ShutdownMode) -> (discarded: [QueuedJob], runnersToCancel: [Task<Void, Never>]) {
         defer { wakeAllSpaceWaiters() }
         // Whatever the mode, no new work comes: parked runners end.
-        for runner in parked { runner.continuation.resume(returning: false) }
+        for runner in parked {
+            releaseRunnerSlot(runner.id)
+            runner.continuation.resume(returning: false)
+        }
         parked.removeAll()
         switch (mode, phase) {
         case (.drain, .accepting):
@@ -448,7 +473,7 @@ struct ExecutorState<Key: Hashable & Sendable> {
         for key in ready.removeAll() {
             removeLane(key)
         }
-        return (discarded, runners.values.map(\.task))
+        return (discarded, runnerSlots.compactMap(\.task))
     }
 
     // MARK: Waiters

@@ -75,6 +75,44 @@ struct KeyedSerialExecutorDeadlineTests {
         #expect(outcomes.values == ["b1:finished", "a1:deadlineExceeded", "a2:finished"])
     }
 
+    @Test("an abandoned runner that returns late leaves the runner now in its slot alone")
+    func abandonedRunnerReturningLateKeepsToItself() async {
+        let clock = ManualClock()
+        let logs = Recorder<(level: Logger.Level, message: String)>()
+        // One slot: the runner after the abandoned one takes the abandoned one's runner id.
+        let executor = KeyedSerialExecutor<String>(
+            maxConcurrentJobs: 1, clock: clock, logger: RecordingLogHandler.logger(recordingInto: logs))
+        let outcomes = Recorder<String>()
+        let (aStarted, releaseA, bStarted, releaseB) = (Latch(), Latch(), Latch(), Latch())
+
+        await executor.submit(key: "vm-a", timeout: .seconds(5)) {
+            aStarted.open()
+            await releaseA.waitIgnoringCancellation()
+        } completion: { outcomes.record("a1:\($0.kind)") }
+        await aStarted.wait()
+        clock.advance(by: .seconds(5))
+        await outcomes.waitUntil(count: 1)
+
+        // A timed job on the fresh runner, still running when the abandoned body returns.
+        await executor.submit(key: "vm-b", timeout: .seconds(60)) {
+            bStarted.open()
+            await releaseB.waitIgnoringCancellation()
+        } completion: { outcomes.record("b1:\($0.kind)") }
+        await bStarted.wait()
+        releaseA.open()
+        await logs.waitUntil(count: 2)  // the abandonment's warning, the late return's notice
+        #expect(executor.statistics.abandonedJobsRunning == 0)
+        #expect(executor.statistics.runningJobs == 1)
+
+        // The late return took nothing from vm-b's runner: its outcome is its own, reported once.
+        releaseB.open()
+        await outcomes.waitUntil(count: 2)
+        await executor.waitUntilIdle()
+        #expect(outcomes.values == ["a1:deadlineExceeded", "b1:finished"])
+        #expect(logs.values.map(\.level) == [.warning, .notice])
+        #expect(executor.statistics.activeKeys == 0)
+    }
+
     @Test("a job that honours cancellation is cancelled at its deadline and reported once")
     func cooperativeJobIsCancelledAtItsDeadline() async {
         let clock = ManualClock()
