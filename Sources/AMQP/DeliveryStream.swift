@@ -24,7 +24,7 @@ public final class DeliveryStream: AsyncSequence, Sendable {
         var finished = false
         var cancelled = false
         /// Offered each delivery that arrives while the reader waits with nothing buffered (``acceptDirectly(_:)``).
-        var direct: (@Sendable (Delivery) -> Bool)?
+        var direct: DirectAcceptor?
 
         mutating func take() -> Delivery? {
             guard head < buffer.count else { return nil }
@@ -48,7 +48,7 @@ public final class DeliveryStream: AsyncSequence, Sendable {
     /// Hands `delivery` to the reader (resuming it when it waits) or buffers it. Dropped after `finish()`. While the
     /// reader waits with nothing buffered, the direct acceptor (if any) is offered it first, on this thread.
     func yield(_ delivery: Delivery) {
-        let (waiter, direct): (UnsafeContinuation<Delivery?, Never>?, (@Sendable (Delivery) -> Bool)?) =
+        let (waiter, direct): (UnsafeContinuation<Delivery?, Never>?, DirectAcceptor?) =
             state.withLock { state in
                 guard !state.finished else { return (nil, nil) }
                 if let waiter = state.waiter {
@@ -60,7 +60,7 @@ public final class DeliveryStream: AsyncSequence, Sendable {
                 return (nil, nil)
             }
         if let direct {
-            if direct(delivery) { return }
+            if direct.accept(delivery) { return }
             yieldToReader(delivery)
             return
         }
@@ -89,7 +89,16 @@ public final class DeliveryStream: AsyncSequence, Sendable {
     /// delivery in flight the reader then never wakes: no continuation, no cancellation record and no task switch per
     /// delivery. The acceptor must not block (it runs inside the owner's frame reading).
     public func acceptDirectly(_ acceptor: @escaping @Sendable (Delivery) -> Bool) {
-        state.withLock { $0.direct = acceptor }
+        let direct = DirectAcceptor(accept: acceptor)
+        state.withLock { $0.direct = direct }
+    }
+
+    /// The acceptor behind a reference: a closure value handed out of the lock's generic closure was re-abstracted
+    /// through a thunk, one allocation per delivery.
+    private final class DirectAcceptor: Sendable {
+        let accept: @Sendable (Delivery) -> Bool
+
+        init(accept: @escaping @Sendable (Delivery) -> Bool) { self.accept = accept }
     }
 
     /// No more deliveries: the reader gets what is buffered, then nil.
