@@ -597,10 +597,10 @@ final class ConnectionOwner {
     private func handle(_ command: Command, on session: RabbitSession) throws(AMQPError) {
         switch command {
         case .publish(let message, let completion):
+            let deadline = MonotonicInstant.now.advanced(byNanoseconds: confirmTimeoutNanoseconds)
             let (sequence, messageID) = confirms.register(mandatory: message.mandatory,
                                                           userMessageID: message.properties.messageID,
-                                                          epoch: epoch,
-                                                          deadline: .now.advanced(byNanoseconds: confirmTimeoutNanoseconds),
+                                                          epoch: epoch, deadline: deadline,
                                                           mayWait: message.confirmMayWait, completion: completion)
             defer { noteConfirms() }
             do {

@@ -178,16 +178,21 @@ final class DeliveryLedger: Sendable {
         self.maxCachedBytes = max(0, maxCachedBytes)
         // Sized for the full window (plus the deliveries in flight beside it) from the start: grown as it filled,
         // the table was rehashed whole at each doubling, on the consuming thread, in the middle of an admit — the
-        // last one moving 48k entries at once. Only the table's bitmap is touched now; its slots are written as ids
-        // come, so resident memory still follows the window's fill.
+        // last one moving ~49k entries at once for the default window. Only the table's bitmap is touched now; its
+        // slots are written as ids come, so resident memory still follows the window's fill. A window larger than
+        // `maxReservedEntries` (an operator's choice, up to `Int.max`) reserves that much and grows past it as before.
         var state = State()
-        state.entries.reserveCapacity(self.capacity + Self.inFlightHeadroom)
+        state.entries.reserveCapacity(min(self.capacity, Self.maxReservedEntries) + Self.inFlightHeadroom)
         self.state = Mutex(state)
     }
 
-    /// Entries beyond the window the table holds without growing: ids in flight (the prefetch, a few thousand at
-    /// most) are in the same table as the answered ones.
+    /// Entries beyond the window the table holds without growing: ids in flight (a prefetch's worth; a larger
+    /// prefetch grows the table once) are in the same table as the answered ones.
     static let inFlightHeadroom = 4096
+
+    /// The most entries reserved up front: 256 Ki ids, a table of ~16 MiB of address space (4 MiB for the default
+    /// window), not taken from memory until written.
+    static let maxReservedEntries = 1 << 18
 
     /// Seeds the window with the ids answered before a restart, oldest first (the store's order); their replies
     /// stay in the store. Called before any delivery is admitted.

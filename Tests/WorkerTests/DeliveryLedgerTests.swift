@@ -26,6 +26,19 @@ struct DeliveryLedgerTests {
         #expect(ledger.admit(id: "a", copy: Self.copy(5)) == .answered(Self.answer("reply-a")))
     }
 
+    @Test("a window as large as the setting allows (Int.max) reserves a bounded table and still works")
+    func unboundedWindowReservesABoundedTable() {
+        // The table is reserved up front for the window: a huge window must neither overflow nor reserve it all.
+        let ledger = DeliveryLedger(capacity: Int.max)
+        for value: UInt64 in 1...3 {
+            let id = String(format: "%032llx", value)
+            #expect(ledger.admit(id: id, copy: Self.copy(value)) == .first)
+            #expect(ledger.finish(id: id, answer: Self.answer("r\(value)")).isEmpty)
+        }
+        #expect(ledger.answeredCount == 3)
+        #expect(ledger.admit(id: String(format: "%032llx", UInt64(2)), copy: Self.copy(9)) == .answered(Self.answer("r2")))
+    }
+
     @Test("ids are keyed by their 128 bits; a malformed id gets a key of its own that no hex id can take")
     func messageKeys() throws {
         let id = "f366ad3eff954f0fbf9e572ac462ff7b"
