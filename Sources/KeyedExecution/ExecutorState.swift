@@ -242,7 +242,8 @@ struct ExecutorState<Key: Hashable & Sendable> {
     /// is registered again), with `false` when the executor stops or enough runners are parked (it ends).
     mutating func park(runner id: Int, cancelled: Bool, _ continuation: UnsafeContinuation<Bool, Never>) {
         guard let task = runnerSlots[id].retiring.take() else {
-            // Not retiring: its slot is no longer its own (it was abandoned, and may serve another runner now).
+            // Not retiring, so not registered when it ran out of work: it ends. (Only a registered runner retires;
+            // an abandoned one ends at its late claim and never parks — its slot may already be another runner's.)
             continuation.resume(returning: false)
             return
         }

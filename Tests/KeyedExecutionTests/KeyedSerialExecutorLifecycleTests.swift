@@ -150,6 +150,35 @@ struct KeyedSerialExecutorLifecycleTests {
         #expect(outcomes.values == ["b1:rejected", "a1:finished", "a2:finished"])
     }
 
+    @Test("submitWithoutWaiting queues in order with submit and reports a refusal before it returns")
+    func submitWithoutWaiting() async {
+        let executor = KeyedSerialExecutor<String>(maxConcurrentJobs: 2)
+        #expect(executor.submitsWithoutWaiting)
+        #expect(!KeyedSerialExecutor<String>(maxConcurrentJobs: 2, maxQueuedJobs: 4).submitsWithoutWaiting)
+        let outcomes = Recorder<String>()
+        let started = Latch()
+        let release = Latch()
+
+        await executor.submit(key: "vm-a", timeout: nil) {
+            started.open()
+            await release.wait()
+        } completion: { outcomes.record("a1:\($0.kind)") }
+        // Behind a1 on its key, from a caller that cannot suspend; and with a deadline, on another key.
+        executor.submitWithoutWaiting(key: HashedKey("vm-a"), timeout: nil, {}, completion: { outcomes.record("a2:\($0.kind)") })
+        await started.wait()
+        executor.submitWithoutWaiting(key: HashedKey("vm-b"), timeout: .seconds(60), {},
+                                      completion: { outcomes.record("b1:\($0.kind)") })
+        await outcomes.waitUntil(count: 1)
+        #expect(outcomes.values == ["b1:finished"])
+        release.open()
+        await outcomes.waitUntil(count: 3)
+        #expect(outcomes.values == ["b1:finished", "a1:finished", "a2:finished"])
+
+        executor.shutdown(.drain)
+        executor.submitWithoutWaiting(key: HashedKey("vm-c"), timeout: nil, {}, completion: { outcomes.record("c1:\($0.kind)") })
+        #expect(outcomes.values.last == "c1:rejected", "the refusal is reported before the call returns")
+    }
+
     @Test("shutdown(.cancel) rejects queued jobs and cancels running ones")
     func shutdownCancel() async {
         let clock = ManualClock()
