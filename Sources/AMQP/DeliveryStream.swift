@@ -26,6 +26,18 @@ public final class DeliveryStream: AsyncSequence, Sendable {
         /// Offered each delivery that arrives while the reader waits with nothing buffered (``acceptDirectly(_:)``).
         var direct: DirectAcceptor?
 
+        /// Hands `delivery` to the waiting reader (returned, to be resumed outside the lock) or buffers it; nothing
+        /// once finished.
+        mutating func handOff(_ delivery: Delivery) -> UnsafeContinuation<Delivery?, Never>? {
+            guard !finished else { return nil }
+            if let waiter {
+                self.waiter = nil
+                return waiter
+            }
+            buffer.append(delivery)
+            return nil
+        }
+
         mutating func take() -> Delivery? {
             guard head < buffer.count else { return nil }
             let delivery = buffer[head].take()
@@ -50,36 +62,16 @@ public final class DeliveryStream: AsyncSequence, Sendable {
     func yield(_ delivery: Delivery) {
         let (waiter, direct): (UnsafeContinuation<Delivery?, Never>?, DirectAcceptor?) =
             state.withLock { state in
-                guard !state.finished else { return (nil, nil) }
-                if let waiter = state.waiter {
-                    if let direct = state.direct { return (nil, direct) }
-                    state.waiter = nil
-                    return (waiter, nil)
-                }
-                state.buffer.append(delivery)
-                return (nil, nil)
+                if !state.finished, state.waiter != nil, let direct = state.direct { return (nil, direct) }
+                return (state.handOff(delivery), nil)
             }
-        if let direct {
-            if direct.accept(delivery) { return }
-            yieldToReader(delivery)
+        guard let direct else {
+            waiter?.resume(returning: delivery)
             return
         }
-        waiter?.resume(returning: delivery)
-    }
-
-    /// A delivery the direct acceptor declined: to the reader, as if there were no acceptor. The reader may have been
-    /// cancelled meanwhile (the delivery is then dropped, as after `finish()`).
-    private func yieldToReader(_ delivery: Delivery) {
-        let waiter: UnsafeContinuation<Delivery?, Never>? = state.withLock { state in
-            guard !state.finished else { return nil }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return waiter
-            }
-            state.buffer.append(delivery)
-            return nil
-        }
-        waiter?.resume(returning: delivery)
+        if direct.accept(delivery) { return }
+        // Declined: to the reader, as if there were no acceptor (dropped if it was cancelled meanwhile).
+        state.withLock { $0.handOff(delivery) }?.resume(returning: delivery)
     }
 
     /// Lets `acceptor` take deliveries synchronously, on the connection's owner thread, instead of resuming the

@@ -127,9 +127,9 @@ final class DeliveryPipeline: AnswerSettler {
                                           completion: job.completion)
         case .admit(let envelope, let entry, let mode, let received)?:
             guard let admitted = admission(delivery, envelope: envelope, entry: entry, mode: mode) else { break }
-            guard let (hashedKey, timeout, job) = admittedJob(delivery, envelope: envelope, entry: entry, mode: mode,
-                                                             received: received, hashedKey: admitted) else { break }
-            executor.submitWithoutWaiting(key: hashedKey, timeout: timeout, { await job.run() },
+            guard let (timeout, job) = admittedJob(delivery, envelope: envelope, entry: entry, mode: mode,
+                                                   received: received, hashedKey: admitted) else { break }
+            executor.submitWithoutWaiting(key: admitted, timeout: timeout, { await job.run() },
                                           completion: { job.complete($0) })
         }
         return true
@@ -335,8 +335,8 @@ final class DeliveryPipeline: AnswerSettler {
             }
             return
         }
-        guard let (hashedKey, timeout, job) = admittedJob(delivery, envelope: envelope, entry: entry, mode: mode,
-                                                         received: received, hashedKey: hashedKey) else { return }
+        guard let (timeout, job) = admittedJob(delivery, envelope: envelope, entry: entry, mode: mode,
+                                               received: received, hashedKey: hashedKey) else { return }
         // Each closure captures the one object: no capture context to allocate per message.
         await executor.submit(key: hashedKey, timeout: timeout, { await job.run() }, completion: { job.complete($0) })
     }
@@ -365,7 +365,7 @@ final class DeliveryPipeline: AnswerSettler {
     /// timeout); nil when the message was settled here instead.
     private func admittedJob(_ delivery: Delivery, envelope: DecodedEnvelope, entry: HandlerTable.Entry,
                              mode: ReplyMode, received: MonotonicInstant, hashedKey: HashedKey<String>)
-        -> (HashedKey<String>, Duration, AdmittedDelivery)?
+        -> (timeout: Duration, job: AdmittedDelivery)?
     {
         let base = envelope.base
         let key = hashedKey.key
@@ -415,7 +415,7 @@ final class DeliveryPipeline: AnswerSettler {
             context: HandlerContext(base: base, monotonicDeadline: .now + timeout,
                                     redelivered: delivery.redelivered),
             delivery: delivery, mode: mode, received: received)
-        return (hashedKey, timeout, admitted)
+        return (timeout, admitted)
     }
 
     /// What the executor's completion does besides the handler's own answer: a deadline or a shutdown answers here.
